@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: Apache-2.0
+// The body of POST /rate-limit/check (design §3) and its validation. Every malformed input is an
+// ApiError naming the field; nothing here touches policies or stores.
+#pragma once
+
+#include "apierror.h"
+
+#include <QByteArray>
+#include <QString>
+
+namespace sluice {
+
+struct CheckRequest
+{
+    QString userId;
+    QString modelId;
+    QString tenantId;   // null when absent
+    QString modelTier;  // null when absent
+    QString apiKey;     // null when absent (the X-API-Key header is the other way to give it)
+    qint64 cost = 1;
+
+    // Throws ApiError(400) with a message naming the field.
+    static CheckRequest fromJson(const QByteArray &body);
+    QByteArray toJson() const;
+};
+
+// Code points, not UTF-16 units: "128 characters" means what a person counts.
+int codePointCount(const QString &s);
+
+} // namespace sluice

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "decision.h"
+
+#include "jsonwriter.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+namespace sluice {
+
+namespace {
+
+void writeUsage(JsonWriter &w, const PolicyUsage &u, bool withViolated)
+{
+    w.beginObject()
+        .key("scope").value(scopeName(u.scope))
+        .key("label").value(u.label)
+        .key("key").value(u.key)
+        .key("limit").value(u.limit)
+        .key("count").value(u.count)
+        .key("windowSeconds").value(u.windowSeconds);
+    if (withViolated)
+        w.key("violated").value(u.violated);
+    w.endObject();
+}
+
+PolicyUsage readUsage(const QJsonObject &o)
+{
+    PolicyUsage u;
+    u.scope = scopeFromName(o.value(QStringLiteral("scope")).toString()).value_or(Scope::Global);
+    u.label = o.value(QStringLiteral("label")).toString();
+    u.key = o.value(QStringLiteral("key")).toString().toUtf8();
+    u.limit = o.value(QStringLiteral("limit")).toInteger();
+    u.count = o.value(QStringLiteral("count")).toInteger();
+    u.windowSeconds = o.value(QStringLiteral("windowSeconds")).toInteger();
+    u.violated = o.value(QStringLiteral("violated")).toBool();
+    return u;
+}
+
+} // namespace
+
+QByteArray Decision::toJson() const
+{
+    JsonWriter w(256 + 200 * policies.size());
+    w.beginObject()
+        .key("allowed").value(allowed)
+        .key("limit").value(limit)
+        .key("count").value(count)
+        .key("remaining").value(remaining)
+        .key("windowSeconds").value(windowSeconds)
+        .key("resetSeconds").value(resetSeconds)
+        .key("retryAfterSeconds").value(retryAfterSeconds)
+        .key("modelTier").value(modelTier)
+        .key("cause").value(cause)
+        .key("source").value(source)
+        .key("primary");
+    if (primary)
+        writeUsage(w, *primary, false);
+    else
+        w.null();
+    w.key("policies").beginArray();
+    for (const PolicyUsage &u : policies)
+        writeUsage(w, u, true);
+    w.endArray().endObject();
+    return w.take();
+}
+
+std::optional<Decision> Decision::fromJson(const QByteArray &json)
+{
+    const QJsonDocument doc = QJsonDocument::fromJson(json);
+    if (!doc.isObject() || !doc.object().contains(QStringLiteral("allowed")))
+        return std::nullopt;
+    const QJsonObject o = doc.object();
+    Decision d;
+    d.allowed = o.value(QStringLiteral("allowed")).toBool();
+    d.limit = o.value(QStringLiteral("limit")).toInteger();
+    d.count = o.value(QStringLiteral("count")).toInteger();
+    d.remaining = o.value(QStringLiteral("remaining")).toInteger();
+    d.windowSeconds = o.value(QStringLiteral("windowSeconds")).toInteger();
+    d.resetSeconds = o.value(QStringLiteral("resetSeconds")).toInteger();
+    d.retryAfterSeconds = o.value(QStringLiteral("retryAfterSeconds")).toInteger();
+    const QJsonValue tier = o.value(QStringLiteral("modelTier"));
+    d.modelTier = tier.isString() ? tier.toString() : QString();
+    const QJsonValue cause = o.value(QStringLiteral("cause"));
+    d.cause = cause.isString() ? cause.toString() : QString();
+    d.source = o.value(QStringLiteral("source")).toString();
+    if (o.value(QStringLiteral("primary")).isObject())
+        d.primary = readUsage(o.value(QStringLiteral("primary")).toObject());
+    for (const QJsonValue &v : o.value(QStringLiteral("policies")).toArray())
+        d.policies.append(readUsage(v.toObject()));
+    return d;
+}
+
+} // namespace sluice

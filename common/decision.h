@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+// The answer of POST /rate-limit/check (design §3), the same body for 200 and 429. The server
+// writes it (fast, by hand), the console and tests read it back.
+#pragma once
+
+#include "scope.h"
+
+#include <QByteArray>
+#include <QList>
+#include <QString>
+#include <optional>
+
+namespace sluice {
+
+struct PolicyUsage
+{
+    Scope scope = Scope::Global;
+    QString label;          // "tenant enterprise_co"
+    QByteArray key;         // the window key
+    qint64 limit = 0;
+    qint64 count = 0;       // the count this request makes (or would have made, when blocked)
+    qint64 windowSeconds = 0;
+    bool violated = false;
+};
+
+struct Decision
+{
+    bool allowed = false;
+    qint64 limit = 0;
+    qint64 count = 0;
+    qint64 remaining = 0;
+    qint64 windowSeconds = 0;
+    qint64 resetSeconds = 0;
+    qint64 retryAfterSeconds = 0;
+    QString modelTier;      // from the registry; null for an unknown model
+    QString cause;          // null when allowed
+    QString source;         // memory, redis, redis-cluster, local, fail-open
+    std::optional<PolicyUsage> primary;
+    QList<PolicyUsage> policies; // every applicable policy, most specific first
+
+    QByteArray toJson() const;
+    static std::optional<Decision> fromJson(const QByteArray &json);
+};
+
+} // namespace sluice

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "policydto.h"
+
+#include <QJsonArray>
+#include <QJsonValue>
+#include <cmath>
+
+namespace sluice {
+
+namespace {
+
+QJsonValue nullable(const QString &s) { return s.isNull() ? QJsonValue(QJsonValue::Null) : QJsonValue(s); }
+
+// Reads an optional string selector. Absent or null → null QString. Empty string → error.
+bool readSelector(const QJsonObject &o, const char *field, QString *out, QString *error)
+{
+    const QJsonValue v = o.value(QLatin1String(field));
+    if (v.isUndefined() || v.isNull()) {
+        *out = QString();
+        return true;
+    }
+    if (!v.isString() || v.toString().isEmpty() || v.toString().size() > 128) {
+        *error = QStringLiteral("%1 must be null or a string of 1 to 128 characters").arg(QLatin1String(field));
+        return false;
+    }
+    *out = v.toString();
+    return true;
+}
+
+bool readInteger(const QJsonObject &o, const char *field, qint64 *out, QString *error, bool required)
+{
+    const QJsonValue v = o.value(QLatin1String(field));
+    if (v.isUndefined() || v.isNull()) {
+        if (required) {
+            *error = QStringLiteral("%1 is required").arg(QLatin1String(field));
+            return false;
+        }
+        return true;
+    }
+    const double d = v.toDouble(std::nan(""));
+    if (!v.isDouble() || std::isnan(d) || d != std::floor(d) || std::fabs(d) > 9.0e15) {
+        *error = QStringLiteral("%1 must be an integer").arg(QLatin1String(field));
+        return false;
+    }
+    *out = static_cast<qint64>(d);
+    return true;
+}
+
+} // namespace
+
+bool PolicyDto::scopeAllows(Scope scope, const char *field)
+{
+    const QLatin1String f(field);
+    switch (scope) {
+    case Scope::UserModel: return f == QLatin1String("userId") || f == QLatin1String("modelId");
+    case Scope::ApiKey: return f == QLatin1String("apiKeyId");
+    case Scope::Tenant: return f == QLatin1String("tenantId");
+    case Scope::Model: return f == QLatin1String("modelId");
+    case Scope::ModelTier: return f == QLatin1String("modelTier");
+    case Scope::Global: return false;
+    }
+    return false;
+}
+
+QJsonObject PolicyDto::toJson() const
+{
+    QJsonObject o;
+    o.insert(QStringLiteral("id"), id);
+    o.insert(QStringLiteral("scope"), scopeName(scope));
+    o.insert(QStringLiteral("tenantId"), nullable(tenantId));
+    o.insert(QStringLiteral("userId"), nullable(userId));
+    o.insert(QStringLiteral("apiKeyId"), apiKeyId ? QJsonValue(*apiKeyId) : QJsonValue(QJsonValue::Null));
+    o.insert(QStringLiteral("modelId"), nullable(modelId));
+    o.insert(QStringLiteral("modelTier"), nullable(modelTier));
+    o.insert(QStringLiteral("windowSeconds"), windowSeconds);
+    o.insert(QStringLiteral("limit"), limit);
+    o.insert(QStringLiteral("enabled"), enabled);
+    o.insert(QStringLiteral("description"), description);
+    return o;
+}
+
+std::optional<PolicyDto> PolicyDto::fromJson(const QJsonObject &o, QString *error)
+{
+    PolicyDto p;
+    QString scratch;
+    if (!error)
+        error = &scratch;
+    const QJsonValue scopeValue = o.value(QStringLiteral("scope"));
+    const auto scope = scopeFromName(scopeValue.toString());
+    if (!scopeValue.isString() || !scope) {
+        *error = QStringLiteral("scope must be one of USER_MODEL, API_KEY, TENANT, MODEL, MODEL_TIER, GLOBAL");
+        return std::nullopt;
+    }
+    p.scope = *scope;
+    if (!readInteger(o, "id", &p.id, error, false))
+        return std::nullopt;
+    if (!readSelector(o, "tenantId", &p.tenantId, error) || !readSelector(o, "userId", &p.userId, error)
+        || !readSelector(o, "modelId", &p.modelId, error) || !readSelector(o, "modelTier", &p.modelTier, error))
+        return std::nullopt;
+    const QJsonValue key = o.value(QStringLiteral("apiKeyId"));
+    if (!key.isUndefined() && !key.isNull()) {
+        qint64 id = 0;
+        if (!readInteger(o, "apiKeyId", &id, error, true))
+            return std::nullopt;
+        p.apiKeyId = id;
+    }
+    if (!readInteger(o, "windowSeconds", &p.windowSeconds, error, true) || !readInteger(o, "limit", &p.limit, error, true))
+        return std::nullopt;
+    if (p.windowSeconds <= 0 || p.windowSeconds > 366LL * 24 * 3600) {
+        *error = QStringLiteral("windowSeconds must be an integer from 1 to 31622400");
+        return std::nullopt;
+    }
+    if (p.limit < 0) {
+        *error = QStringLiteral("limit must be an integer >= 0");
+        return std::nullopt;
+    }
+    const QJsonValue enabled = o.value(QStringLiteral("enabled"));
+    if (!enabled.isUndefined() && !enabled.isNull()) {
+        if (!enabled.isBool()) {
+            *error = QStringLiteral("enabled must be true or false");
+            return std::nullopt;
+        }
+        p.enabled = enabled.toBool();
+    }
+    const QJsonValue description = o.value(QStringLiteral("description"));
+    if (!description.isUndefined() && !description.isNull()) {
+        if (!description.isString() || description.toString().size() > 1000) {
+            *error = QStringLiteral("description must be a string of at most 1000 characters");
+            return std::nullopt;
+        }
+        p.description = description.toString();
+    }
+    const struct { const char *field; bool set; } selectors[] = {
+        {"tenantId", !p.tenantId.isNull()}, {"userId", !p.userId.isNull()}, {"apiKeyId", p.apiKeyId.has_value()},
+        {"modelId", !p.modelId.isNull()}, {"modelTier", !p.modelTier.isNull()}};
+    for (const auto &s : selectors) {
+        if (s.set && !scopeAllows(p.scope, s.field)) {
+            *error = QStringLiteral("%1 cannot be set on a %2 policy").arg(QLatin1String(s.field), scopeName(p.scope));
+            return std::nullopt;
+        }
+    }
+    return p;
+}
+
+QString PolicyDto::selectorKey() const
+{
+    auto part = [](const QString &s) { return s.isNull() ? QStringLiteral("*") : QStringLiteral("=") + s; };
+    return scopeName(scope) + QLatin1Char('|') + part(tenantId) + QLatin1Char('|') + part(userId) + QLatin1Char('|')
+        + (apiKeyId ? QString::number(*apiKeyId) : QStringLiteral("*")) + QLatin1Char('|') + part(modelId)
+        + QLatin1Char('|') + part(modelTier);
+}
+
+bool PolicyDto::operator==(const PolicyDto &o) const
+{
+    return id == o.id && scope == o.scope && tenantId == o.tenantId && userId == o.userId && apiKeyId == o.apiKeyId
+        && modelId == o.modelId && modelTier == o.modelTier && windowSeconds == o.windowSeconds && limit == o.limit
+        && enabled == o.enabled && description == o.description;
+}
+
+QList<PolicyDto> policiesFromJson(const QJsonArray &a, QString *error)
+{
+    QList<PolicyDto> out;
+    for (const QJsonValue &v : a) {
+        auto p = PolicyDto::fromJson(v.toObject(), error);
+        if (!p)
+            return {};
+        out.append(*p);
+    }
+    return out;
+}
+
+} // namespace sluice

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+// A rate-limit policy on the wire (design §6): names, not database ids, so a person can read it.
+// A null QString selector means "every entity of the scope" (a default for each).
+#pragma once
+
+#include "scope.h"
+
+#include <QJsonObject>
+#include <QList>
+#include <QString>
+#include <optional>
+
+namespace sluice {
+
+struct PolicyDto
+{
+    qint64 id = 0;
+    Scope scope = Scope::UserModel;
+    QString tenantId;               // TENANT
+    QString userId;                 // USER_MODEL
+    std::optional<qint64> apiKeyId; // API_KEY
+    QString modelId;                // MODEL, USER_MODEL
+    QString modelTier;              // MODEL_TIER
+    qint64 windowSeconds = 3600;
+    qint64 limit = 0;
+    bool enabled = true;
+    QString description;
+
+    QJsonObject toJson() const;
+    // Reads the wire form. Checks types and the scope/selector rules of design §2; on failure
+    // returns nullopt and sets *error to a sentence naming the field. Entity existence is the
+    // registry's job, not this one.
+    static std::optional<PolicyDto> fromJson(const QJsonObject &o, QString *error);
+
+    // Which selector fields a scope may set (design §2 table).
+    static bool scopeAllows(Scope scope, const char *field);
+    // The identity used for "a second policy with the same scope and selectors is 409".
+    QString selectorKey() const;
+
+    bool operator==(const PolicyDto &o) const;
+    bool operator!=(const PolicyDto &o) const { return !(*this == o); }
+};
+
+QList<PolicyDto> policiesFromJson(const QJsonArray &a, QString *error);
+
+} // namespace sluice

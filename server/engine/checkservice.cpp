@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "checkservice.h"
+
+#include <chrono>
+
+namespace sluice {
+
+namespace {
+
+qint64 ceilSeconds(qint64 us) { return us <= 0 ? 0 : (us + 999999) / 1000000; }
+
+qint64 steadyUs()
+{
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+} // namespace
+
+CheckService::CheckService(std::shared_ptr<SnapshotHolder> snapshots, WindowStore *store,
+                           std::shared_ptr<Metrics> metrics)
+    : m_snapshots(std::move(snapshots)), m_store(store), m_metrics(std::move(metrics))
+{
+}
+
+void CheckService::check(const CheckRequest &request, const QString &headerApiKey, Callback done)
+{
+    const qint64 started = steadyUs();
+    auto resolved = std::make_shared<ResolvedCheck>(
+        PolicyResolver::resolve(m_snapshots->current(), request, headerApiKey));
+    m_store->check(resolved->batch(), [resolved, done = std::move(done), metrics = m_metrics, started](
+                                          WindowOutcome outcome) {
+        if (outcome.status != WindowOutcome::Status::Ok) {
+            metrics->recordStoreError();
+            const ApiError error = ApiError::unavailable(
+                QStringLiteral("the window store is unavailable (%1) and the failure mode is fail-closed")
+                    .arg(outcome.error));
+            done(&error, Decision());
+            return;
+        }
+        const Decision decision = decide(*resolved, outcome);
+        metrics->recordDecision(decision.primary ? std::optional<Scope>(decision.primary->scope) : std::nullopt,
+                                decision.modelTier, decision.allowed, decision.source);
+        metrics->recordLatencyUs(steadyUs() - started);
+        done(nullptr, decision);
+    });
+}
+
+Decision CheckService::decide(const ResolvedCheck &resolved, const WindowOutcome &outcome)
+{
+    Decision d;
+    d.allowed = outcome.admitted;
+    d.modelTier = resolved.modelTier;
+    d.source = outcome.source;
+    const qint64 cost = resolved.cost;
+    const qint64 now = outcome.nowUs;
+
+    int primary = -1;
+    qint64 bestHeadroom = 0;
+    qint64 retryAfterUs = 0;
+    d.policies.reserve(static_cast<int>(resolved.applied.size()));
+    for (size_t i = 0; i < resolved.applied.size(); ++i) {
+        const AppliedPolicy &a = resolved.applied[i];
+        const KeyState state = i < outcome.keys.size() ? outcome.keys[i] : KeyState();
+        PolicyUsage u;
+        u.scope = a.policy->scope;
+        u.label = a.label;
+        u.key = a.key;
+        u.limit = a.policy->limit;
+        u.count = state.used + cost;
+        u.windowSeconds = a.policy->windowSeconds;
+        u.violated = !outcome.admitted && u.count > u.limit;
+        d.policies.append(u);
+        if (outcome.admitted) {
+            // Least headroom left; `applied` is most specific first, so ties keep the more specific.
+            const qint64 headroom = u.limit - u.count;
+            if (primary < 0 || headroom < bestHeadroom) {
+                primary = static_cast<int>(i);
+                bestHeadroom = headroom;
+            }
+        } else if (u.violated) {
+            if (primary < 0)
+                primary = static_cast<int>(i); // the most specific violated policy
+            // Retry when every violated policy has room again: its oldest entry must leave.
+            const qint64 windowUs = a.policy->windowSeconds * 1000000;
+            const qint64 wait = state.oldestUs >= 0 ? state.oldestUs + windowUs - now : windowUs;
+            retryAfterUs = std::max(retryAfterUs, wait);
+        }
+    }
+    if (!outcome.admitted && primary < 0 && !d.policies.isEmpty())
+        primary = 0; // refused without a violated key (a Cluster reservation raced): blame the most specific
+
+    if (primary < 0) {
+        // No policy applies at all (an operator disabled even the base rule): allowed, nothing counted.
+        d.allowed = outcome.admitted || resolved.applied.empty();
+        return d;
+    }
+    const PolicyUsage &p = d.policies.at(primary);
+    d.primary = p;
+    d.limit = p.limit;
+    d.count = p.count;
+    d.windowSeconds = p.windowSeconds;
+    const KeyState primaryState = static_cast<size_t>(primary) < outcome.keys.size() ? outcome.keys[primary] : KeyState();
+    const qint64 windowUs = p.windowSeconds * 1000000;
+    if (d.allowed) {
+        d.remaining = std::max<qint64>(0, p.limit - p.count);
+        const qint64 oldest = primaryState.oldestUs >= 0 ? primaryState.oldestUs : now;
+        d.resetSeconds = ceilSeconds(oldest + windowUs - now);
+        d.retryAfterSeconds = 0;
+    } else {
+        d.remaining = std::max<qint64>(0, p.limit - primaryState.used);
+        d.resetSeconds = primaryState.oldestUs >= 0 ? ceilSeconds(primaryState.oldestUs + windowUs - now)
+                                                    : p.windowSeconds;
+        d.retryAfterSeconds = std::max<qint64>(1, ceilSeconds(retryAfterUs));
+        QString cause = QStringLiteral("%1 exceeded: %2/%3 in the last %4 seconds (key=%5)")
+                            .arg(scopeName(p.scope))
+                            .arg(p.count)
+                            .arg(p.limit)
+                            .arg(p.windowSeconds)
+                            .arg(QString::fromUtf8(p.key));
+        QStringList others;
+        for (int i = 0; i < d.policies.size(); ++i) {
+            const PolicyUsage &u = d.policies.at(i);
+            if (i != primary && u.violated)
+                others.append(QStringLiteral("%1 (%2/%3)").arg(scopeName(u.scope)).arg(u.count).arg(u.limit));
+        }
+        if (!others.isEmpty())
+            cause += QStringLiteral("; also violated: ") + others.join(QStringLiteral(", "));
+        d.cause = cause;
+    }
+    return d;
+}
+
+} // namespace sluice

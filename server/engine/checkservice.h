@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+// The check: resolve the applicable policies, ask the window store (one call, all keys), and
+// turn the store's answer into the Decision of design §2/§3 (primary policy, cause, reset and
+// retry-after). One instance per server thread; the store it is given lives on that thread.
+#pragma once
+
+#include "checkrequest.h"
+#include "decision.h"
+#include "metrics.h"
+#include "policyresolver.h"
+#include "windowstore.h"
+
+#include <functional>
+#include <memory>
+
+namespace sluice {
+
+class CheckService
+{
+public:
+    // error is set (503) when the store could not answer and the failure mode is fail-closed.
+    using Callback = std::function<void(const ApiError *error, const Decision &decision)>;
+
+    CheckService(std::shared_ptr<SnapshotHolder> snapshots, WindowStore *store, std::shared_ptr<Metrics> metrics);
+
+    // Throws ApiError synchronously for a request the resolver rejects (400/401/403); otherwise
+    // calls `done` exactly once, on this thread, possibly before returning.
+    void check(const CheckRequest &request, const QString &headerApiKey, Callback done);
+
+    // Pure: the decision for a resolved check and the store's outcome.
+    static Decision decide(const ResolvedCheck &resolved, const WindowOutcome &outcome);
+
+    WindowStore *store() const { return m_store; }
+    const std::shared_ptr<SnapshotHolder> &snapshots() const { return m_snapshots; }
+
+private:
+    std::shared_ptr<SnapshotHolder> m_snapshots;
+    WindowStore *m_store;
+    std::shared_ptr<Metrics> m_metrics;
+};
+
+} // namespace sluice

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "policyresolver.h"
+
+#include "apierror.h"
+#include "windowkey.h"
+
+#include <QCryptographicHash>
+
+namespace sluice {
+
+namespace {
+
+QString withDefault(QString label, bool isDefault)
+{
+    if (isDefault)
+        label += QStringLiteral(" (default)");
+    return label;
+}
+
+} // namespace
+
+WindowBatch ResolvedCheck::batch() const
+{
+    WindowBatch b;
+    b.cost = cost;
+    b.keys.reserve(applied.size());
+    for (const AppliedPolicy &a : applied)
+        b.keys.push_back({a.key, a.policy->windowSeconds * 1000000, a.policy->limit});
+    return b;
+}
+
+ResolvedCheck PolicyResolver::resolve(std::shared_ptr<const PolicySnapshot> snapshot, const CheckRequest &request,
+                                      const QString &headerApiKey)
+{
+    const PolicySnapshot &s = *snapshot;
+    ResolvedCheck r;
+    r.userId = request.userId;
+    r.modelId = request.modelId;
+    r.tenantId = request.tenantId;
+    r.cost = request.cost;
+
+    // Identity: the API key (header or body), then the registry's user.
+    QString plaintext = headerApiKey.isEmpty() ? request.apiKey : headerApiKey;
+    if (!headerApiKey.isEmpty() && !request.apiKey.isNull() && request.apiKey != headerApiKey)
+        throw ApiError::badRequest(QStringLiteral("apiKey and the X-API-Key header name different keys"));
+    if (!plaintext.isEmpty()) {
+        const QByteArray hash = QCryptographicHash::hash(plaintext.toUtf8(), QCryptographicHash::Sha256);
+        r.apiKey = s.apiKeyByHash(hash);
+        if (!r.apiKey)
+            throw ApiError::unauthorized(QStringLiteral("unknown API key"));
+        if (r.tenantId.isNull())
+            r.tenantId = r.apiKey->tenantId;
+        else if (r.tenantId != r.apiKey->tenantId)
+            throw ApiError::forbidden(QStringLiteral("the API key does not belong to tenant %1").arg(r.tenantId));
+        if (!r.apiKey->userId.isNull() && r.apiKey->userId != r.userId)
+            throw ApiError::forbidden(QStringLiteral("the API key does not belong to user %1").arg(r.userId));
+    }
+    if (const UserRow *user = s.user(r.userId)) {
+        if (r.tenantId.isNull())
+            r.tenantId = user->tenantId;
+        else if (r.tenantId != user->tenantId)
+            throw ApiError::forbidden(
+                QStringLiteral("user %1 does not belong to tenant %2").arg(r.userId, r.tenantId));
+    }
+
+    // The tier comes from the registry, never from the caller.
+    r.modelTier = s.modelTier(r.modelId);
+    if (!request.modelTier.isNull() && !r.modelTier.isNull() && request.modelTier != r.modelTier)
+        throw ApiError::badRequest(QStringLiteral("modelTier %1 contradicts the registry: model %2 is %3")
+                                       .arg(request.modelTier, r.modelId, r.modelTier));
+
+    r.applied.reserve(6);
+    if (const PolicyDto *p = s.userModelPolicy(r.userId, r.modelId))
+        r.applied.push_back({p, windowKey(Scope::UserModel, r.userId, r.modelId),
+                             withDefault(QStringLiteral("user %1 on model %2").arg(r.userId, r.modelId),
+                                         p->userId.isNull() || p->modelId.isNull())});
+    if (r.apiKey) {
+        if (const PolicyDto *p = s.apiKeyPolicy(r.apiKey->id))
+            r.applied.push_back({p, windowKey(Scope::ApiKey, QString::number(r.apiKey->id)),
+                                 withDefault(QStringLiteral("api key %1 (%2…)").arg(r.apiKey->id).arg(r.apiKey->prefix),
+                                             !p->apiKeyId)});
+    }
+    if (!r.tenantId.isNull()) {
+        if (const PolicyDto *p = s.tenantPolicy(r.tenantId))
+            r.applied.push_back({p, windowKey(Scope::Tenant, r.tenantId),
+                                 withDefault(QStringLiteral("tenant %1").arg(r.tenantId), p->tenantId.isNull())});
+    }
+    if (const PolicyDto *p = s.modelPolicy(r.modelId))
+        r.applied.push_back({p, windowKey(Scope::Model, r.modelId),
+                             withDefault(QStringLiteral("model %1").arg(r.modelId), p->modelId.isNull())});
+    if (!r.modelTier.isNull()) {
+        if (const PolicyDto *p = s.tierPolicy(r.modelTier))
+            r.applied.push_back({p, windowKey(Scope::ModelTier, r.modelTier),
+                                 withDefault(QStringLiteral("tier %1").arg(r.modelTier), p->modelTier.isNull())});
+    }
+    if (const PolicyDto *p = s.globalPolicy())
+        r.applied.push_back({p, windowKey(Scope::Global), QStringLiteral("global")});
+    r.snapshot = std::move(snapshot);
+    return r;
+}
+
+} // namespace sluice

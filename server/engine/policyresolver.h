@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+// Turns a check request into the policies that apply to it (design §2): the caller's identity
+// (API key → tenant, registry user → tenant), the model's tier from the registry, then per scope
+// the named override or the scope default, most specific first. Pure: no I/O, no clocks.
+#pragma once
+
+#include "checkrequest.h"
+#include "policysnapshot.h"
+#include "windowstore.h"
+
+#include <memory>
+#include <vector>
+
+namespace sluice {
+
+struct AppliedPolicy
+{
+    const PolicyDto *policy = nullptr;
+    QByteArray key;    // window key of the entity this policy counts
+    QString label;     // "tenant enterprise_co", "user ent-user-2 on model gpt-4o", …
+};
+
+struct ResolvedCheck
+{
+    std::shared_ptr<const PolicySnapshot> snapshot; // keeps `policy` pointers alive
+    QString userId;
+    QString modelId;
+    QString tenantId;   // null when neither given nor known
+    QString modelTier;  // null for a model the registry does not know
+    const ApiKeyRow *apiKey = nullptr;
+    qint64 cost = 1;
+    std::vector<AppliedPolicy> applied; // most specific first
+
+    WindowBatch batch() const;
+};
+
+class PolicyResolver
+{
+public:
+    // Throws ApiError: 401 unknown API key, 403 key/user of another tenant, 400 contradicting tier.
+    static ResolvedCheck resolve(std::shared_ptr<const PolicySnapshot> snapshot, const CheckRequest &request,
+                                 const QString &headerApiKey = QString());
+};
+
+} // namespace sluice

@@ -1,0 +1,18 @@
+// SPDX-License-Identifier: Apache-2.0
+// Builds window-log keys: "sluice:{<scope token>:<id>:<id>}". The one place keys are made, shared
+// by every store. Ids are escaped ('%' → %25, ':' → %3A, '{' → %7B, '}' → %7D) so that an id
+// holding a separator or a hash-tag brace can never collide with another key or change the
+// Redis Cluster hash slot. Everything else, Unicode included, is kept as UTF-8.
+#pragma once
+
+#include "scope.h"
+
+#include <QByteArray>
+#include <QString>
+
+namespace sluice {
+
+QByteArray windowKey(Scope scope, const QString &id1 = QString(), const QString &id2 = QString());
+void appendEscapedId(QByteArray &out, const QString &id);
+
+} // namespace sluice

@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: Apache-2.0
+// POST /rate-limit/check (design §3): content type and body validation, the check, and the
+// answer with its IETF RateLimit / X-RateLimit / Retry-After headers.
+#pragma once
+
+#include "decision.h"
+#include "httpapi.h"
+
+namespace sluice {
+
+class CheckService;
+class Metrics;
+
+void installCheckRoutes(HttpApi &api, CheckService &service, Metrics &metrics);
+HttpHeaders decisionHeaders(const Decision &d, qint64 nowEpochSeconds);
+
+} // namespace sluice

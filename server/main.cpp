@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+// sluice-server: parses the configuration, starts SluiceServer, runs until SIGINT/SIGTERM.
+#include "serverconfig.h"
+#include "sluiceserver.h"
+
+#include <QCoreApplication>
+#include <QSocketNotifier>
+#include <csignal>
+#include <cstdio>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace {
+int g_signalPipe[2] = {-1, -1};
+void onSignal(int)
+{
+    const char c = 1;
+    [[maybe_unused]] const auto n = ::write(g_signalPipe[1], &c, 1);
+}
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(QStringLiteral("sluice-server"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(SLUICE_VERSION_STRING));
+
+    QString error;
+    bool exitNow = false;
+    const auto config = sluice::ServerConfig::parse(QCoreApplication::arguments(),
+                                                    QProcessEnvironment::systemEnvironment(), &error, &exitNow);
+    if (!config) {
+        if (exitNow)
+            return 0;
+        std::fprintf(stderr, "sluice-server: %s\n", qPrintable(error));
+        return 2;
+    }
+
+    // Ctrl-C / SIGTERM → leave the event loop and shut the threads down in order.
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, g_signalPipe) == 0) {
+        auto *notifier = new QSocketNotifier(g_signalPipe[0], QSocketNotifier::Read, &app);
+        QObject::connect(notifier, &QSocketNotifier::activated, &app, [] { QCoreApplication::quit(); });
+        std::signal(SIGINT, onSignal);
+        std::signal(SIGTERM, onSignal);
+    }
+    std::signal(SIGPIPE, SIG_IGN);
+
+    sluice::SluiceServer server(*config);
+    if (!server.start(&error)) {
+        std::fprintf(stderr, "sluice-server: %s\n", qPrintable(error));
+        return 1;
+    }
+    std::printf("sluice-server listening on http://%s:%u (store: %s, registry: %s, %d threads)\n",
+                qPrintable(config->bind.toString()), server.port(), qPrintable(config->storeName()),
+                config->postgres.isEmpty() ? (config->registryFile.isEmpty() ? "built-in demo" : "file") : "postgres",
+                config->effectiveThreads());
+    std::fflush(stdout);
+    const int rc = QCoreApplication::exec();
+    server.stop();
+    return rc;
+}

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "sluiceserver.h"
+
+#include "checkroutes.h"
+#include "checkservice.h"
+#include "httpapi.h"
+#include "opsroutes.h"
+#include "registryjson.h"
+
+#include <QFile>
+#include <QTimer>
+
+namespace sluice {
+
+// Lives on one server thread and owns everything that thread touches.
+class ServerWorker : public QObject
+{
+public:
+    ServerWorker(std::shared_ptr<ServerContext> context, std::function<std::unique_ptr<WindowStore>()> makeStore)
+        : m_context(std::move(context)), m_makeStore(std::move(makeStore)) {}
+
+    // Runs on the worker thread.
+    bool init(quint16 port, bool reusePort, QString *error, quint16 *boundPort)
+    {
+        m_store = m_makeStore();
+        m_service = std::make_unique<CheckService>(m_context->snapshots, m_store.get(), m_context->metrics);
+        m_api = std::make_unique<HttpApi>();
+        installCheckRoutes(*m_api, *m_service, *m_context->metrics);
+        installOpsRoutes(*m_api, *m_context, *m_store);
+        if (!m_api->listenOn(m_context->config.bind, port, reusePort, error))
+            return false;
+        *boundPort = m_api->port();
+        return true;
+    }
+
+    // Runs on the worker thread: everything is destroyed where it lived.
+    void shutdown()
+    {
+        m_api.reset();
+        m_service.reset();
+        m_store.reset();
+    }
+
+private:
+    std::shared_ptr<ServerContext> m_context;
+    std::function<std::unique_ptr<WindowStore>()> m_makeStore;
+    std::unique_ptr<WindowStore> m_store;
+    std::unique_ptr<CheckService> m_service;
+    std::unique_ptr<HttpApi> m_api;
+};
+
+namespace {
+
+// Every thread of the embedded mode shares the one process-wide memory store.
+class SharedStore final : public WindowStore
+{
+public:
+    explicit SharedStore(std::shared_ptr<MemoryWindowStore> store) : m_store(std::move(store)) {}
+    void check(const WindowBatch &batch, CheckCallback done) override { m_store->check(batch, std::move(done)); }
+    void usage(const std::vector<WindowSpec> &keys, UsageCallback done) override { m_store->usage(keys, std::move(done)); }
+    void reset(const QByteArray &key, DoneCallback done) override { m_store->reset(key, std::move(done)); }
+    QString source() const override { return m_store->source(); }
+    QJsonObject health() const override
+    {
+        return {{QStringLiteral("status"), QStringLiteral("ok")}, {QStringLiteral("keys"), m_store->keyCount()}};
+    }
+
+private:
+    std::shared_ptr<MemoryWindowStore> m_store;
+};
+
+} // namespace
+
+SluiceServer::SluiceServer(ServerConfig config, QObject *parent)
+    : QObject(parent), m_context(std::make_shared<ServerContext>())
+{
+    m_context->config = std::move(config);
+    m_context->memory = std::make_shared<MemoryWindowStore>(
+        systemClock(), m_context->config.storeName() == QStringLiteral("memory") ? QStringLiteral("memory")
+                                                                              : QStringLiteral("local"));
+}
+
+SluiceServer::~SluiceServer()
+{
+    stop();
+}
+
+bool SluiceServer::loadInitialRegistry(QString *error)
+{
+    const ServerConfig &c = m_context->config;
+    if (!c.registryFile.isEmpty()) {
+        QFile f(c.registryFile);
+        if (!f.open(QIODevice::ReadOnly)) {
+            *error = QStringLiteral("cannot read the registry file %1: %2").arg(c.registryFile, f.errorString());
+            return false;
+        }
+        QString why;
+        auto data = registryFromJson(f.readAll(), &why);
+        if (!data) {
+            *error = QStringLiteral("the registry file %1 is invalid: %2").arg(c.registryFile, why);
+            return false;
+        }
+        m_context->snapshots = std::make_shared<SnapshotHolder>(std::make_shared<const PolicySnapshot>(*data));
+        m_context->registry.set(QStringLiteral("file"), true, QString());
+        return true;
+    }
+    m_context->snapshots = std::make_shared<SnapshotHolder>(std::make_shared<const PolicySnapshot>(builtInDemoRegistry()));
+    m_context->registry.set(QStringLiteral("built-in"), true, QString());
+    return true;
+}
+
+void SluiceServer::setRegistry(RegistryData data)
+{
+    m_context->snapshots->swap(std::make_shared<const PolicySnapshot>(std::move(data)));
+}
+
+std::unique_ptr<WindowStore> SluiceServer::makeThreadStore()
+{
+    return std::make_unique<SharedStore>(m_context->memory);
+}
+
+bool SluiceServer::start(QString *error)
+{
+    if (!loadInitialRegistry(error))
+        return false;
+
+    const int n = m_context->config.effectiveThreads();
+    quint16 port = m_context->config.port;
+    for (int i = 0; i < n; ++i) {
+        auto *thread = new QThread(this);
+        thread->setObjectName(QStringLiteral("sluice-http-%1").arg(i));
+        auto *worker = new ServerWorker(m_context, [this] { return makeThreadStore(); });
+        worker->moveToThread(thread);
+        thread->start();
+        m_threads.push_back(thread);
+        m_workers.push_back(worker);
+        bool ok = false;
+        QString why;
+        quint16 bound = 0;
+        QMetaObject::invokeMethod(
+            worker, [&] { ok = worker->init(port, n > 1, &why, &bound); }, Qt::BlockingQueuedConnection);
+        if (!ok) {
+            *error = why;
+            stop();
+            return false;
+        }
+        port = bound; // the first thread may have been given port 0: the others join its port
+    }
+    m_port = port;
+
+    auto *evict = new QTimer(this);
+    connect(evict, &QTimer::timeout, this, [memory = m_context->memory] { memory->evictIdle(); });
+    evict->start(5000);
+    return true;
+}
+
+void SluiceServer::stop()
+{
+    for (size_t i = 0; i < m_workers.size(); ++i) {
+        ServerWorker *worker = m_workers[i];
+        if (m_threads[i]->isRunning())
+            QMetaObject::invokeMethod(worker, [worker] { worker->shutdown(); }, Qt::BlockingQueuedConnection);
+        m_threads[i]->quit();
+        m_threads[i]->wait();
+        delete worker;
+    }
+    m_workers.clear();
+    qDeleteAll(m_threads);
+    m_threads.clear();
+}
+
+} // namespace sluice

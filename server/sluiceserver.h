@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: Apache-2.0
+// The whole server: loads the registry, builds the shared context, and runs N HTTP threads that
+// share one port (each thread: its own HttpApi, window store connection and CheckService).
+// main() and the in-process HTTP tests both drive this class.
+#pragma once
+
+#include "servercontext.h"
+#include "serverconfig.h"
+
+#include <QObject>
+#include <QThread>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace sluice {
+
+class WindowStore;
+class ServerWorker;
+
+class SluiceServer : public QObject
+{
+    Q_OBJECT
+public:
+    explicit SluiceServer(ServerConfig config, QObject *parent = nullptr);
+    ~SluiceServer() override;
+
+    // Loads the first registry snapshot, starts the threads and listens. False + *error when it
+    // cannot (the server never serves without a snapshot).
+    bool start(QString *error);
+    void stop();
+
+    quint16 port() const { return m_port; }
+    const std::shared_ptr<ServerContext> &context() const { return m_context; }
+    // Swaps in a new registry (the embedded admin API, the Postgres loader).
+    void setRegistry(RegistryData data);
+
+private:
+    bool loadInitialRegistry(QString *error);
+    std::unique_ptr<WindowStore> makeThreadStore();
+
+    std::shared_ptr<ServerContext> m_context;
+    std::vector<QThread *> m_threads;
+    std::vector<ServerWorker *> m_workers;
+    QObject *m_registrySource = nullptr;
+    quint16 m_port = 0;
+};
+
+} // namespace sluice
