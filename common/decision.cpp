@@ -42,7 +42,7 @@ PolicyUsage readUsage(const QJsonObject &o)
 
 QByteArray Decision::toJson() const
 {
-    JsonWriter w(256 + 200 * policies.size());
+    JsonWriter w(256 + 220 * static_cast<size_t>(policies.size()));
     w.beginObject()
         .key("allowed").value(allowed)
         .key("limit").value(limit)

@@ -64,7 +64,7 @@ Decision CheckService::decide(const ResolvedCheck &resolved, const WindowOutcome
         const KeyState state = i < outcome.keys.size() ? outcome.keys[i] : KeyState();
         PolicyUsage u;
         u.scope = a.policy->scope;
-        u.label = a.label;
+        u.label = resolved.label(a);
         u.key = a.key;
         u.limit = a.policy->limit;
         u.count = state.used + cost;

@@ -5,6 +5,7 @@
 #include "windowkey.h"
 
 #include <QCryptographicHash>
+#include <QStringBuilder>
 
 namespace sluice {
 
@@ -18,6 +19,23 @@ QString withDefault(QString label, bool isDefault)
 }
 
 } // namespace
+
+QString ResolvedCheck::label(const AppliedPolicy &a) const
+{
+    const PolicyDto &p = *a.policy;
+    switch (p.scope) {
+    case Scope::UserModel:
+        return withDefault(u"user " % userId % u" on model " % modelId, p.userId.isNull() || p.modelId.isNull());
+    case Scope::ApiKey:
+        return withDefault(u"api key " % QString::number(apiKey ? apiKey->id : 0) % u" (" % (apiKey ? apiKey->prefix : QString()) % u"…)",
+                           !p.apiKeyId);
+    case Scope::Tenant: return withDefault(u"tenant " % tenantId, p.tenantId.isNull());
+    case Scope::Model: return withDefault(u"model " % modelId, p.modelId.isNull());
+    case Scope::ModelTier: return withDefault(u"tier " % modelTier, p.modelTier.isNull());
+    case Scope::Global: return QStringLiteral("global");
+    }
+    return QString();
+}
 
 WindowBatch ResolvedCheck::batch() const
 {
@@ -71,30 +89,23 @@ ResolvedCheck PolicyResolver::resolve(std::shared_ptr<const PolicySnapshot> snap
 
     r.applied.reserve(6);
     if (const PolicyDto *p = s.userModelPolicy(r.userId, r.modelId))
-        r.applied.push_back({p, windowKey(Scope::UserModel, r.userId, r.modelId),
-                             withDefault(QStringLiteral("user %1 on model %2").arg(r.userId, r.modelId),
-                                         p->userId.isNull() || p->modelId.isNull())});
+        r.applied.push_back({p, windowKey(Scope::UserModel, r.userId, r.modelId)});
     if (r.apiKey) {
         if (const PolicyDto *p = s.apiKeyPolicy(r.apiKey->id))
-            r.applied.push_back({p, windowKey(Scope::ApiKey, QString::number(r.apiKey->id)),
-                                 withDefault(QStringLiteral("api key %1 (%2…)").arg(r.apiKey->id).arg(r.apiKey->prefix),
-                                             !p->apiKeyId)});
+            r.applied.push_back({p, windowKey(Scope::ApiKey, QString::number(r.apiKey->id))});
     }
     if (!r.tenantId.isNull()) {
         if (const PolicyDto *p = s.tenantPolicy(r.tenantId))
-            r.applied.push_back({p, windowKey(Scope::Tenant, r.tenantId),
-                                 withDefault(QStringLiteral("tenant %1").arg(r.tenantId), p->tenantId.isNull())});
+            r.applied.push_back({p, s.tenantKey(r.tenantId)});
     }
     if (const PolicyDto *p = s.modelPolicy(r.modelId))
-        r.applied.push_back({p, windowKey(Scope::Model, r.modelId),
-                             withDefault(QStringLiteral("model %1").arg(r.modelId), p->modelId.isNull())});
+        r.applied.push_back({p, s.modelKey(r.modelId)});
     if (!r.modelTier.isNull()) {
         if (const PolicyDto *p = s.tierPolicy(r.modelTier))
-            r.applied.push_back({p, windowKey(Scope::ModelTier, r.modelTier),
-                                 withDefault(QStringLiteral("tier %1").arg(r.modelTier), p->modelTier.isNull())});
+            r.applied.push_back({p, s.tierKey(r.modelTier)});
     }
     if (const PolicyDto *p = s.globalPolicy())
-        r.applied.push_back({p, windowKey(Scope::Global), QStringLiteral("global")});
+        r.applied.push_back({p, s.globalKey()});
     r.snapshot = std::move(snapshot);
     return r;
 }

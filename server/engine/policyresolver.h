@@ -17,7 +17,6 @@ struct AppliedPolicy
 {
     const PolicyDto *policy = nullptr;
     QByteArray key;    // window key of the entity this policy counts
-    QString label;     // "tenant enterprise_co", "user ent-user-2 on model gpt-4o", …
 };
 
 struct ResolvedCheck
@@ -32,6 +31,8 @@ struct ResolvedCheck
     std::vector<AppliedPolicy> applied; // most specific first
 
     WindowBatch batch() const;
+    // "tenant enterprise_co", "user ent-user-2 on model gpt-4o", "… (default)" for a default.
+    QString label(const AppliedPolicy &applied) const;
 };
 
 class PolicyResolver

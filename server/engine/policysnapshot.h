@@ -5,30 +5,35 @@
 // the scope's default. It never changes after construction, so readers need no lock.
 #pragma once
 
+#include "fasthash.h"
 #include "registrydata.h"
 
 #include <QDateTime>
 #include <QHash>
 #include <QSet>
 #include <memory>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace sluice {
 
 class PolicySnapshot
 {
 public:
+    PolicySnapshot(const PolicySnapshot &) = delete;
+    PolicySnapshot &operator=(const PolicySnapshot &) = delete;
     explicit PolicySnapshot(RegistryData data, QDateTime loadedAt = QDateTime::currentDateTimeUtc());
 
     const RegistryData &data() const { return m_data; }
     QDateTime loadedAt() const { return m_loadedAt; }
 
     // Entities
-    bool hasTenant(const QString &id) const { return m_tenants.contains(id); }
-    bool hasTier(const QString &id) const { return m_tiers.contains(id); }
+    bool hasTenant(const QString &id) const { return m_tenants.count(id) > 0; }
+    bool hasTier(const QString &id) const { return m_tiers.count(id) > 0; }
     const UserRow *user(const QString &id) const;
     // The registry tier of a model; null QString when the model is unknown.
-    QString modelTier(const QString &modelId) const { return m_modelTier.value(modelId); }
-    bool hasModel(const QString &modelId) const { return m_modelTier.contains(modelId); }
+    QString modelTier(const QString &modelId) const { return find(m_modelTier, modelId, QString()); }
+    bool hasModel(const QString &modelId) const { return m_modelTier.count(modelId) > 0; }
     const ApiKeyRow *apiKeyByHash(const QByteArray &sha256) const;
     const ApiKeyRow *apiKeyById(qint64 id) const;
 
@@ -41,18 +46,39 @@ public:
     // (user, model) > (user, *) > (*, model) > (*, *)
     const PolicyDto *userModelPolicy(const QString &userId, const QString &modelId) const;
 
+    // Window keys of registry entities are built once per snapshot; others on demand.
+    QByteArray tenantKey(const QString &tenantId) const;
+    QByteArray modelKey(const QString &modelId) const;
+    QByteArray tierKey(const QString &tier) const;
+    const QByteArray &globalKey() const { return m_globalKey; }
+
     // The base rule of design §2, used when the registry has no USER_MODEL default of its own.
     static PolicyDto baseRule();
 
 private:
     RegistryData m_data;
     QDateTime m_loadedAt;
-    QSet<QString> m_tenants;
-    QSet<QString> m_tiers;
-    QHash<QString, int> m_users;          // → index in m_data.users
-    QHash<QString, QString> m_modelTier;
-    QHash<QByteArray, int> m_keysByHash;  // → index in m_data.apiKeys (not revoked)
+    template <typename V>
+    using Map = std::unordered_map<QString, V, FastHash>;
+    template <typename V>
+    static V find(const Map<V> &map, const QString &key, V fallback)
+    {
+        if (map.empty())
+            return fallback;
+        const auto it = map.find(key);
+        return it == map.end() ? fallback : it->second;
+    }
+
+    std::unordered_set<QString, FastHash> m_tenants;
+    std::unordered_set<QString, FastHash> m_tiers;
+    Map<int> m_users;                      // → index in m_data.users
+    Map<QString> m_modelTier;
+    std::unordered_map<QByteArray, int, FastHash> m_keysByHash; // → index in m_data.apiKeys (not revoked)
     QHash<qint64, int> m_keysById;
+    Map<QByteArray> m_tenantKeys;
+    Map<QByteArray> m_modelKeys;
+    Map<QByteArray> m_tierKeys;
+    QByteArray m_globalKey;
     std::vector<PolicyDto> m_policies;    // enabled ones (+ the base rule), stable addresses
     const PolicyDto *m_global = nullptr;
     const PolicyDto *m_tenantDefault = nullptr;
@@ -60,13 +86,13 @@ private:
     const PolicyDto *m_modelDefault = nullptr;
     const PolicyDto *m_tierDefault = nullptr;
     const PolicyDto *m_userModelDefault = nullptr;
-    QHash<QString, const PolicyDto *> m_tenant;
+    Map<const PolicyDto *> m_tenant;
     QHash<qint64, const PolicyDto *> m_apiKey;
-    QHash<QString, const PolicyDto *> m_model;
-    QHash<QString, const PolicyDto *> m_tier;
-    QHash<QString, const PolicyDto *> m_userAnyModel;
-    QHash<QString, const PolicyDto *> m_anyUserModel;
-    QHash<QPair<QString, QString>, const PolicyDto *> m_userModel;
+    Map<const PolicyDto *> m_model;
+    Map<const PolicyDto *> m_tier;
+    Map<const PolicyDto *> m_userAnyModel;
+    Map<const PolicyDto *> m_anyUserModel;
+    std::unordered_map<std::pair<QString, QString>, const PolicyDto *, FastHash> m_userModel;
 };
 
 // The current snapshot, swapped atomically by whoever loads the registry; read by every thread.

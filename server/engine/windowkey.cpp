@@ -1,38 +1,60 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "windowkey.h"
 
+#include <string>
+
 namespace sluice {
 
-void appendEscapedId(QByteArray &out, const QString &id)
+namespace {
+
+void appendEscaped(std::string &out, const QString &id)
 {
     const QByteArray utf8 = id.toUtf8();
-    for (char c : utf8) {
+    const char *p = utf8.constData();
+    const char *end = p + utf8.size();
+    const char *run = p;
+    for (; p != end; ++p) {
+        const char c = *p;
+        if (c != '%' && c != ':' && c != '{' && c != '}')
+            continue;
+        out.append(run, static_cast<size_t>(p - run));
+        run = p + 1;
         switch (c) {
         case '%': out.append("%25", 3); break;
         case ':': out.append("%3A", 3); break;
         case '{': out.append("%7B", 3); break;
-        case '}': out.append("%7D", 3); break;
-        default: out.append(c);
+        default: out.append("%7D", 3); break;
         }
     }
+    out.append(run, static_cast<size_t>(end - run));
+}
+
+} // namespace
+
+void appendEscapedId(QByteArray &out, const QString &id)
+{
+    std::string s;
+    appendEscaped(s, id);
+    out.append(s.data(), static_cast<qsizetype>(s.size()));
 }
 
 QByteArray windowKey(Scope scope, const QString &id1, const QString &id2)
 {
-    QByteArray key;
-    key.reserve(24 + id1.size() + id2.size());
+    std::string key;
+    key.reserve(24 + 3 * static_cast<size_t>(id1.size() + id2.size()));
     key.append("sluice:{", 8);
-    key.append(scopeToken(scope));
+    const QByteArray token = scopeToken(scope);
+    key.append(token.constData(), static_cast<size_t>(token.size()));
     if (!id1.isNull()) {
-        key.append(':');
-        appendEscapedId(key, id1);
+        key.push_back(':');
+        appendEscaped(key, id1);
     }
     if (!id2.isNull()) {
-        key.append(':');
-        appendEscapedId(key, id2);
+        key.push_back(':');
+        appendEscaped(key, id2);
     }
-    key.append('}');
-    return key;
+    key.push_back('}');
+    return QByteArray(key.data(), static_cast<qsizetype>(key.size()));
 }
 
 } // namespace sluice

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "memorywindowstore.h"
 
+#include "fasthash.h"
+
 #include <QHash>
 #include <algorithm>
 #include <deque>
@@ -18,10 +20,6 @@ struct Entry
     qint64 weight;
 };
 
-struct KeyHash
-{
-    size_t operator()(const QByteArray &k) const noexcept { return qHash(k); }
-};
 } // namespace
 
 struct MemoryWindowStore::Log
@@ -45,7 +43,7 @@ struct MemoryWindowStore::Log
 struct MemoryWindowStore::Shard
 {
     std::mutex mutex;
-    std::unordered_map<QByteArray, Log, KeyHash> logs;
+    std::unordered_map<QByteArray, Log, FastHash> logs;
 };
 
 MemoryWindowStore::MemoryWindowStore(std::shared_ptr<const Clock> clock, QString source)
@@ -74,7 +72,7 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
         shards = shardOfHeap.data();
     }
     for (size_t i = 0; i < n; ++i)
-        shards[i] = static_cast<int>(qHash(batch.keys[i].key) % kShardCount);
+        shards[i] = static_cast<int>((FastHash()(batch.keys[i].key) >> 40) % kShardCount);
     int orderInline[kInline];
     std::vector<int> orderHeap;
     int *order = orderInline;
@@ -137,7 +135,7 @@ void MemoryWindowStore::usage(const std::vector<WindowSpec> &keys, UsageCallback
     std::vector<KeyUsage> result;
     result.reserve(keys.size());
     for (const WindowSpec &spec : keys) {
-        Shard &shard = m_shards[qHash(spec.key) % kShardCount];
+        Shard &shard = m_shards[(FastHash()(spec.key) >> 40) % kShardCount];
         std::lock_guard<std::mutex> lock(shard.mutex);
         const qint64 now = m_clock->nowUs();
         KeyUsage u{spec.key, 0, -1, now};
@@ -154,7 +152,7 @@ void MemoryWindowStore::usage(const std::vector<WindowSpec> &keys, UsageCallback
 
 void MemoryWindowStore::reset(const QByteArray &key, DoneCallback done)
 {
-    Shard &shard = m_shards[qHash(key) % kShardCount];
+    Shard &shard = m_shards[(FastHash()(key) >> 40) % kShardCount];
     {
         std::lock_guard<std::mutex> lock(shard.mutex);
         shard.logs.erase(key);

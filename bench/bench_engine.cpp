@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+// The in-process engine: resolve the demo policies for a request and check them against the
+// memory store, exactly what one HTTP check costs minus HTTP and JSON. Limits are scaled up so
+// every check is admitted and writes every key (the expensive path), as in the HTTP benchmark.
+// Run: build/bench/sluice-bench-engine   (figures per thread count; items_per_second = checks/s)
+#include "checkservice.h"
+#include "memorywindowstore.h"
+#include "registryjson.h"
+
+#include <benchmark/benchmark.h>
+
+using namespace sluice;
+
+namespace {
+
+std::shared_ptr<SnapshotHolder> scaledDemo()
+{
+    RegistryData data = builtInDemoRegistry();
+    for (PolicyDto &p : data.policies)
+        p.limit *= 1000000;
+    return std::make_shared<SnapshotHolder>(std::make_shared<const PolicySnapshot>(std::move(data)));
+}
+
+std::vector<CheckRequest> requests()
+{
+    std::vector<CheckRequest> out;
+    for (int i = 0; i < 1000; ++i) {
+        CheckRequest r;
+        r.userId = QStringLiteral("u%1").arg(i);
+        r.modelId = QStringLiteral("gpt-4o");
+        r.tenantId = QStringLiteral("enterprise_co");
+        r.modelTier = QStringLiteral("premium");
+        out.push_back(r);
+    }
+    return out;
+}
+
+struct Shared
+{
+    std::shared_ptr<SnapshotHolder> snapshots = scaledDemo();
+    MemoryWindowStore store;
+    std::vector<CheckRequest> reqs = requests();
+};
+
+Shared &shared()
+{
+    static Shared s;
+    return s;
+}
+
+// Resolve + memory store + decision, one request after another (what a server thread does).
+void BM_ResolveCheckDecide(benchmark::State &state)
+{
+    Shared &s = shared();
+    size_t i = static_cast<size_t>(state.thread_index()) * 7;
+    for (auto _ : state) {
+        const CheckRequest &r = s.reqs[i++ % s.reqs.size()];
+        const ResolvedCheck resolved = PolicyResolver::resolve(s.snapshots->current(), r);
+        const WindowOutcome outcome = s.store.checkNow(resolved.batch());
+        const Decision d = CheckService::decide(resolved, outcome);
+        benchmark::DoNotOptimize(d.allowed);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ResolveCheckDecide)->Threads(1)->Threads(2)->UseRealTime();
+
+// Resolve + memory store only: the rate-limit decision itself, without building the answer.
+void BM_ResolveAndCheck(benchmark::State &state)
+{
+    Shared &s = shared();
+    size_t i = static_cast<size_t>(state.thread_index()) * 7;
+    for (auto _ : state) {
+        const CheckRequest &r = s.reqs[i++ % s.reqs.size()];
+        const ResolvedCheck resolved = PolicyResolver::resolve(s.snapshots->current(), r);
+        const WindowOutcome outcome = s.store.checkNow(resolved.batch());
+        benchmark::DoNotOptimize(outcome.admitted);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ResolveAndCheck)->Threads(1)->Threads(2)->UseRealTime();
+
+// The answer's JSON, for scale.
+void BM_DecisionToJson(benchmark::State &state)
+{
+    Shared &s = shared();
+    const ResolvedCheck resolved = PolicyResolver::resolve(s.snapshots->current(), s.reqs[0]);
+    const Decision d = CheckService::decide(resolved, s.store.checkNow(resolved.batch()));
+    for (auto _ : state)
+        benchmark::DoNotOptimize(d.toJson());
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_DecisionToJson);
+
+} // namespace
+
+BENCHMARK_MAIN();
