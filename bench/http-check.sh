@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# HTTP benchmark of POST /rate-limit/check: starts sluice-server (embedded, --redis or
+# --redis-cluster) on a free loopback port with the demo policies scaled up (every check admitted
+# and written), drives it with wrk and the anchors' check-post.lua, then runs the anchors
+# (nginx limit_req, the seed FastAPI design) in the same run and prints the ratios.
+# Usage: bench/http-check.sh [--redis|--redis-cluster] [--seconds N] [--connections N] [--threads N]
+#        [--server-threads N] [--no-anchors]
+# Needs: a Release build in build/ (scripts/test or scripts/run make one); wrk, nginx-light,
+# python3-fastapi, uvicorn, python3-redis for the anchors (source scripts/lib/deps.sh;
+# sluice_install_deps --bench).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+anchors="$root/../shared/anchors"
+mode=embedded secs=10 conns=16 wthreads=1 sthreads="" run_anchors=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --redis) mode=redis ;;
+    --redis-cluster) mode=cluster ;;
+    --seconds) secs=$2; shift ;;
+    --connections) conns=$2; shift ;;
+    --threads) wthreads=$2; shift ;;
+    --server-threads) sthreads=$2; shift ;;
+    --no-anchors) run_anchors=0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+server="$root/build/server/sluice-server"
+[ -x "$server" ] || { echo "build first: $server is missing" >&2; exit 1; }
+lua="$anchors/check-post.lua"
+[ -f "$lua" ] || lua="$root/bench/check-post.lua"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ -f "$work/redis/redis.pid" ] && bash "$root/scripts/lib/redis.sh" stop "$work/redis" || true
+  [ -d "$work/cluster" ] && bash "$root/scripts/lib/redis-cluster.sh" stop "$work/cluster" || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { bash "$root/scripts/lib/redis.sh" free-port; }
+to_ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v); print v+0} else {sub(/s/,"",v); print v*1000} }'; }
+
+args=(--bind 127.0.0.1 --registry-file "$root/bench/registry-bench.json")
+[ -n "$sthreads" ] && args+=(--threads "$sthreads")
+redis_ports=()
+case "$mode" in
+  redis)
+    rp=$(free_port); bash "$root/scripts/lib/redis.sh" start "$work/redis" "$rp"
+    redis_ports=("$rp"); args+=(--redis "redis://127.0.0.1:$rp") ;;
+  cluster)
+    p1=$(free_port); p2=$(free_port); p3=$(free_port)
+    bash "$root/scripts/lib/redis-cluster.sh" start "$work/cluster" "$p1" "$p2" "$p3"
+    redis_ports=("$p1" "$p2" "$p3"); args+=(--redis-cluster "127.0.0.1:$p1,127.0.0.1:$p2,127.0.0.1:$p3") ;;
+esac
+sp=$(free_port)
+"$server" "${args[@]}" --port "$sp" >"$work/server.log" 2>&1 & pids+=($!)
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$sp) 2>/dev/null && break; sleep 0.1; done
+for p in "${redis_ports[@]:-}"; do [ -n "$p" ] && redis-cli -p "$p" CONFIG RESETSTAT >/dev/null; done
+
+out=$(wrk -t"$wthreads" -c"$conns" -d"${secs}s" -s "$lua" --latency "http://127.0.0.1:$sp")
+rps=$(awk '/Requests\/sec/{print int($2)}' <<<"$out")
+p50=$(to_ms "$(awk '$1=="50%"{print $2}' <<<"$out")"); p99=$(to_ms "$(awk '$1=="99%"{print $2}' <<<"$out")")
+non2xx=$(awk '/Non-2xx/{print $5}' <<<"$out"); errors=$(awk '/Socket errors/{print $0}' <<<"$out")
+echo "sluice mode=$mode checks_per_s=$rps p50_ms=$p50 p99_ms=$p99 non_2xx=${non2xx:-0} ${errors}"
+
+if [ ${#redis_ports[@]} -gt 0 ] && [ -n "${redis_ports[0]}" ]; then
+  calls=0; usec=0
+  for p in "${redis_ports[@]}"; do
+    line=$(redis-cli -p "$p" INFO commandstats | tr -d '\r' | grep -E '^cmdstat_(evalsha|eval):' || true)
+    while IFS= read -r l; do
+      [ -z "$l" ] && continue
+      c=$(sed -E 's/.*calls=([0-9]+).*/\1/' <<<"$l"); u=$(sed -E 's/.*usec=([0-9]+).*/\1/' <<<"$l")
+      calls=$((calls + c)); usec=$((usec + u))
+    done <<<"$line"
+  done
+  checks=$(awk -v r="$rps" -v s="$secs" 'BEGIN{print int(r*s)}')
+  echo "redis script_calls=$calls redis_cpu_us_per_script_call=$(awk -v u=$usec -v c=$calls 'BEGIN{ if (c>0) printf "%.2f", u/c; else print "n/a"}') script_calls_per_check=$(awk -v c=$calls -v n=$checks 'BEGIN{ if (n>0) printf "%.2f", c/n; else print "n/a"}')"
+  # Bytes per logged request: MEMORY USAGE of the fullest key over its entry count.
+  bkey=""; best=0
+  for p in "${redis_ports[@]}"; do
+    for k in $(redis-cli -p "$p" --scan --pattern 'sluice:*' | head -200); do
+      n=$(redis-cli -p "$p" ZCARD "$k"); if [ "$n" -gt "$best" ]; then best=$n; bkey="$k"; bport=$p; fi
+    done
+  done
+  if [ -n "$bkey" ]; then
+    mem=$(redis-cli -p "$bport" MEMORY USAGE "$bkey" SAMPLES 0)
+    echo "redis fullest_key=$bkey entries=$best memory_bytes=$mem bytes_per_entry=$(awk -v m=$mem -v n=$best 'BEGIN{printf "%.1f", m/n}')"
+  fi
+fi
+
+if [ "$run_anchors" = 1 ]; then
+  if [ ! -f "$anchors/run-anchors.sh" ]; then echo "anchors not found at $anchors: skipping the comparison"; exit 0; fi
+  aout=$(bash "$anchors/run-anchors.sh" "$secs" "$conns" "$wthreads")
+  echo "$aout"
+  nginx=$(awk '/anchor nginx-limit-req/{split($3,a,"="); print a[2]}' <<<"$aout")
+  seeds=$(awk '/anchor seeds-fastapi/{split($3,a,"="); print a[2]}' <<<"$aout")
+  echo "ratio sluice/nginx-limit-req=$(awk -v a=$rps -v b=$nginx 'BEGIN{printf "%.2f", a/b}') sluice/seeds-fastapi=$(awk -v a=$rps -v b=$seeds 'BEGIN{printf "%.1f", a/b}')"
+fi
