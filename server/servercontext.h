@@ -4,10 +4,12 @@
 // status for /health. Everything here is thread-safe.
 #pragma once
 
+#include "adminbackend.h"
 #include "memorywindowstore.h"
 #include "metrics.h"
 #include "policysnapshot.h"
 #include "serverconfig.h"
+#include "topblocked.h"
 
 #include <QDateTime>
 #include <QJsonObject>
@@ -46,6 +48,8 @@ struct ServerContext
     std::shared_ptr<SnapshotHolder> snapshots;
     std::shared_ptr<Metrics> metrics = std::make_shared<Metrics>();
     std::shared_ptr<MemoryWindowStore> memory;
+    std::shared_ptr<TopBlocked> topBlocked = std::make_shared<TopBlocked>();
+    std::shared_ptr<AdminBackend> admin; // the registry the admin API edits
     RegistryStatus registry;
     QDateTime startedAt = QDateTime::currentDateTimeUtc();
 };

@@ -2,7 +2,9 @@
 #include "sluiceserver.h"
 
 #include "checkroutes.h"
+#include "adminroutes.h"
 #include "checkservice.h"
+#include "memoryregistry.h"
 #include "httpapi.h"
 #include "opsroutes.h"
 #include "registryjson.h"
@@ -23,10 +25,12 @@ public:
     bool init(quint16 port, bool reusePort, QString *error, quint16 *boundPort)
     {
         m_store = m_makeStore();
-        m_service = std::make_unique<CheckService>(m_context->snapshots, m_store.get(), m_context->metrics);
+        m_service = std::make_unique<CheckService>(m_context->snapshots, m_store.get(), m_context->metrics,
+                                                   m_context->topBlocked);
         m_api = std::make_unique<HttpApi>();
         installCheckRoutes(*m_api, *m_service, *m_context->metrics);
         installOpsRoutes(*m_api, *m_context, *m_store);
+        installAdminRoutes(*m_api, *m_context, *m_store);
         if (!m_api->listenOn(m_context->config.bind, port, reusePort, error))
             return false;
         *boundPort = m_api->port();
@@ -101,10 +105,13 @@ bool SluiceServer::loadInitialRegistry(QString *error)
             return false;
         }
         m_context->snapshots = std::make_shared<SnapshotHolder>(std::make_shared<const PolicySnapshot>(*data));
+        m_context->admin = std::make_shared<MemoryRegistry>(*data, m_context->snapshots);
         m_context->registry.set(QStringLiteral("file"), true, QString());
         return true;
     }
-    m_context->snapshots = std::make_shared<SnapshotHolder>(std::make_shared<const PolicySnapshot>(builtInDemoRegistry()));
+    const RegistryData demo = builtInDemoRegistry();
+    m_context->snapshots = std::make_shared<SnapshotHolder>(std::make_shared<const PolicySnapshot>(demo));
+    m_context->admin = std::make_shared<MemoryRegistry>(demo, m_context->snapshots);
     m_context->registry.set(QStringLiteral("built-in"), true, QString());
     return true;
 }

@@ -18,8 +18,8 @@ qint64 steadyUs()
 } // namespace
 
 CheckService::CheckService(std::shared_ptr<SnapshotHolder> snapshots, WindowStore *store,
-                           std::shared_ptr<Metrics> metrics)
-    : m_snapshots(std::move(snapshots)), m_store(store), m_metrics(std::move(metrics))
+                           std::shared_ptr<Metrics> metrics, std::shared_ptr<TopBlocked> topBlocked)
+    : m_snapshots(std::move(snapshots)), m_store(store), m_metrics(std::move(metrics)), m_topBlocked(std::move(topBlocked))
 {
 }
 
@@ -28,7 +28,7 @@ void CheckService::check(const CheckRequest &request, const QString &headerApiKe
     const qint64 started = steadyUs();
     auto resolved = std::make_shared<ResolvedCheck>(
         PolicyResolver::resolve(m_snapshots->current(), request, headerApiKey));
-    m_store->check(resolved->batch(), [resolved, done = std::move(done), metrics = m_metrics, started](
+    m_store->check(resolved->batch(), [resolved, done = std::move(done), metrics = m_metrics, top = m_topBlocked, started](
                                           WindowOutcome outcome) {
         if (outcome.status != WindowOutcome::Status::Ok) {
             metrics->recordStoreError();
@@ -42,6 +42,8 @@ void CheckService::check(const CheckRequest &request, const QString &headerApiKe
         metrics->recordDecision(decision.primary ? std::optional<Scope>(decision.primary->scope) : std::nullopt,
                                 decision.modelTier, decision.allowed, decision.source);
         metrics->recordLatencyUs(steadyUs() - started);
+        if (top && !decision.allowed && decision.primary)
+            top->record(decision.primary->key, decision.primary->scope, decision.primary->label);
         done(nullptr, decision);
     });
 }

@@ -8,6 +8,7 @@
 #include "decision.h"
 #include "metrics.h"
 #include "policyresolver.h"
+#include "topblocked.h"
 #include "windowstore.h"
 
 #include <functional>
@@ -21,7 +22,8 @@ public:
     // error is set (503) when the store could not answer and the failure mode is fail-closed.
     using Callback = std::function<void(const ApiError *error, const Decision &decision)>;
 
-    CheckService(std::shared_ptr<SnapshotHolder> snapshots, WindowStore *store, std::shared_ptr<Metrics> metrics);
+    CheckService(std::shared_ptr<SnapshotHolder> snapshots, WindowStore *store, std::shared_ptr<Metrics> metrics,
+                 std::shared_ptr<TopBlocked> topBlocked = nullptr);
 
     // Throws ApiError synchronously for a request the resolver rejects (400/401/403); otherwise
     // calls `done` exactly once, on this thread, possibly before returning.
@@ -37,6 +39,7 @@ private:
     std::shared_ptr<SnapshotHolder> m_snapshots;
     WindowStore *m_store;
     std::shared_ptr<Metrics> m_metrics;
+    std::shared_ptr<TopBlocked> m_topBlocked;
 };
 
 } // namespace sluice

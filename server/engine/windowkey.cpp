@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "windowkey.h"
 
+#include <QByteArrayList>
 #include <string>
 
 namespace sluice {
@@ -55,6 +56,66 @@ QByteArray windowKey(Scope scope, const QString &id1, const QString &id2)
     }
     key.push_back('}');
     return QByteArray(key.data(), static_cast<qsizetype>(key.size()));
+}
+
+} // namespace sluice
+
+namespace sluice {
+
+namespace {
+std::optional<QString> unescape(const QByteArray &part)
+{
+    QByteArray out;
+    out.reserve(part.size());
+    for (qsizetype i = 0; i < part.size(); ++i) {
+        const char c = part.at(i);
+        if (c == ':' || c == '{' || c == '}')
+            return std::nullopt;
+        if (c != '%') {
+            out.append(c);
+            continue;
+        }
+        const QByteArray code = part.mid(i + 1, 2);
+        if (code == "25") out.append('%');
+        else if (code == "3A") out.append(':');
+        else if (code == "7B") out.append('{');
+        else if (code == "7D") out.append('}');
+        else return std::nullopt;
+        i += 2;
+    }
+    return QString::fromUtf8(out);
+}
+} // namespace
+
+std::optional<ParsedWindowKey> parseWindowKey(const QByteArray &key)
+{
+    if (!key.startsWith("sluice:{") || !key.endsWith('}'))
+        return std::nullopt;
+    const QList<QByteArray> parts = key.mid(8, key.size() - 9).split(':');
+    ParsedWindowKey k;
+    bool known = false;
+    for (Scope s : kScopesBySpecificity) {
+        if (scopeToken(s) == parts.first()) {
+            k.scope = s;
+            known = true;
+        }
+    }
+    const int ids = k.scope == Scope::Global ? 0 : k.scope == Scope::UserModel ? 2 : 1;
+    if (!known || parts.size() != ids + 1)
+        return std::nullopt;
+    if (ids >= 1) {
+        auto a = unescape(parts.at(1));
+        if (!a)
+            return std::nullopt;
+        k.id1 = *a;
+    }
+    if (ids == 2) {
+        auto b = unescape(parts.at(2));
+        if (!b)
+            return std::nullopt;
+        k.id2 = *b;
+    }
+    return k;
 }
 
 } // namespace sluice

@@ -9,10 +9,25 @@
 
 #include <QByteArray>
 #include <QString>
+#include <optional>
 
 namespace sluice {
 
 QByteArray windowKey(Scope scope, const QString &id1 = QString(), const QString &id2 = QString());
 void appendEscapedId(QByteArray &out, const QString &id);
+
+} // namespace sluice
+
+namespace sluice {
+
+struct ParsedWindowKey
+{
+    Scope scope = Scope::Global;
+    QString id1; // null when the scope has none
+    QString id2;
+};
+
+// The inverse of windowKey(): nullopt when the bytes are not one of our keys.
+std::optional<ParsedWindowKey> parseWindowKey(const QByteArray &key);
 
 } // namespace sluice
