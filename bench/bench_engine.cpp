@@ -53,9 +53,10 @@ void BM_ResolveCheckDecide(benchmark::State &state)
 {
     Shared &s = shared();
     size_t i = static_cast<size_t>(state.thread_index()) * 7;
+    SnapshotHolder::Reader reader(*s.snapshots);
     for (auto _ : state) {
         const CheckRequest &r = s.reqs[i++ % s.reqs.size()];
-        const ResolvedCheck resolved = PolicyResolver::resolve(s.snapshots->current(), r);
+        const ResolvedCheck resolved = PolicyResolver::resolve(reader.get(), r);
         const WindowOutcome outcome = s.store.checkNow(resolved.batch());
         const Decision d = CheckService::decide(resolved, outcome);
         benchmark::DoNotOptimize(d.allowed);
@@ -69,9 +70,10 @@ void BM_ResolveAndCheck(benchmark::State &state)
 {
     Shared &s = shared();
     size_t i = static_cast<size_t>(state.thread_index()) * 7;
+    SnapshotHolder::Reader reader(*s.snapshots);
     for (auto _ : state) {
         const CheckRequest &r = s.reqs[i++ % s.reqs.size()];
-        const ResolvedCheck resolved = PolicyResolver::resolve(s.snapshots->current(), r);
+        const ResolvedCheck resolved = PolicyResolver::resolve(reader.get(), r);
         const WindowOutcome outcome = s.store.checkNow(resolved.batch());
         benchmark::DoNotOptimize(outcome.admitted);
     }

@@ -19,7 +19,7 @@ qint64 steadyUs()
 
 CheckService::CheckService(std::shared_ptr<SnapshotHolder> snapshots, WindowStore *store,
                            std::shared_ptr<Metrics> metrics, std::shared_ptr<TopBlocked> topBlocked)
-    : m_snapshots(std::move(snapshots)), m_store(store), m_metrics(std::move(metrics)), m_topBlocked(std::move(topBlocked))
+    : m_snapshots(std::move(snapshots)), m_reader(*m_snapshots), m_store(store), m_metrics(std::move(metrics)), m_topBlocked(std::move(topBlocked))
 {
 }
 
@@ -27,7 +27,7 @@ void CheckService::check(const CheckRequest &request, const QString &headerApiKe
 {
     const qint64 started = steadyUs();
     auto resolved = std::make_shared<ResolvedCheck>(
-        PolicyResolver::resolve(m_snapshots->current(), request, headerApiKey));
+        PolicyResolver::resolve(m_reader.get(), request, headerApiKey));
     m_store->check(resolved->batch(), [resolved, done = std::move(done), metrics = m_metrics, top = m_topBlocked, started](
                                           WindowOutcome outcome) {
         if (outcome.status != WindowOutcome::Status::Ok) {

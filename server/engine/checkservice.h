@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The check: resolve the applicable policies, ask the window store (one call, all keys), and
 // turn the store's answer into the Decision of design §2/§3 (primary policy, cause, reset and
-// retry-after). One instance per server thread; the store it is given lives on that thread.
+// retry-after). One instance per server thread (not thread-safe); its store lives on that thread.
 #pragma once
 
 #include "checkrequest.h"
@@ -37,6 +37,7 @@ public:
 
 private:
     std::shared_ptr<SnapshotHolder> m_snapshots;
+    SnapshotHolder::Reader m_reader; // this thread's view of the current snapshot
     WindowStore *m_store;
     std::shared_ptr<Metrics> m_metrics;
     std::shared_ptr<TopBlocked> m_topBlocked;

@@ -11,6 +11,7 @@
 #include <QDateTime>
 #include <QHash>
 #include <QSet>
+#include <atomic>
 #include <memory>
 #include <unordered_map>
 #include <unordered_set>
@@ -96,15 +97,43 @@ private:
 };
 
 // The current snapshot, swapped atomically by whoever loads the registry; read by every thread.
+// Readers keep a per-thread copy and only take the (pool-locked) atomic load when the version
+// moved, so the hot path costs one relaxed atomic read.
 class SnapshotHolder
 {
 public:
     explicit SnapshotHolder(std::shared_ptr<const PolicySnapshot> initial) : m_current(std::move(initial)) {}
     std::shared_ptr<const PolicySnapshot> current() const { return std::atomic_load(&m_current); }
-    void swap(std::shared_ptr<const PolicySnapshot> next) { std::atomic_store(&m_current, std::move(next)); }
+    void swap(std::shared_ptr<const PolicySnapshot> next)
+    {
+        std::atomic_store(&m_current, std::move(next));
+        m_version.fetch_add(1, std::memory_order_release);
+    }
+
+    // A reader's cached view: refresh() is cheap when nothing changed.
+    class Reader
+    {
+    public:
+        explicit Reader(const SnapshotHolder &holder) : m_holder(holder) {}
+        const std::shared_ptr<const PolicySnapshot> &get()
+        {
+            const quint64 v = m_holder.m_version.load(std::memory_order_acquire);
+            if (!m_snapshot || v != m_seen) {
+                m_seen = v;
+                m_snapshot = m_holder.current();
+            }
+            return m_snapshot;
+        }
+
+    private:
+        const SnapshotHolder &m_holder;
+        quint64 m_seen = 0;
+        std::shared_ptr<const PolicySnapshot> m_snapshot;
+    };
 
 private:
     std::shared_ptr<const PolicySnapshot> m_current;
+    std::atomic<quint64> m_version{0};
 };
 
 } // namespace sluice

@@ -2,6 +2,7 @@
 #include "windowkey.h"
 
 #include <QByteArrayList>
+#include <cstring>
 #include <string>
 
 namespace sluice {
@@ -39,8 +40,43 @@ void appendEscapedId(QByteArray &out, const QString &id)
     out.append(s.data(), static_cast<qsizetype>(s.size()));
 }
 
+namespace {
+
+// ASCII ids without a character to escape (the common case) are copied in one pass into one
+// allocation; anything else takes the general path.
+bool plainAscii(const QString &s)
+{
+    for (QChar c : s) {
+        const char16_t u = c.unicode();
+        if (u >= 0x80 || u == '%' || u == ':' || u == '{' || u == '}')
+            return false;
+    }
+    return true;
+}
+
+} // namespace
+
 QByteArray windowKey(Scope scope, const QString &id1, const QString &id2)
 {
+    if (plainAscii(id1) && plainAscii(id2)) {
+        const QByteArray token = scopeToken(scope);
+        const qsizetype size = 8 + token.size() + (id1.isNull() ? 0 : 1 + id1.size()) + (id2.isNull() ? 0 : 1 + id2.size()) + 1;
+        QByteArray key(size, Qt::Uninitialized);
+        char *out = key.data();
+        std::memcpy(out, "sluice:{", 8);
+        out += 8;
+        std::memcpy(out, token.constData(), static_cast<size_t>(token.size()));
+        out += token.size();
+        for (const QString *id : {&id1, &id2}) {
+            if (id->isNull())
+                continue;
+            *out++ = ':';
+            for (QChar c : *id)
+                *out++ = static_cast<char>(c.unicode());
+        }
+        *out = '}';
+        return key;
+    }
     std::string key;
     key.reserve(24 + 3 * static_cast<size_t>(id1.size() + id2.size()));
     key.append("sluice:{", 8);
