@@ -8,6 +8,8 @@
 #include "httpapi.h"
 #include "opsroutes.h"
 #include "registryjson.h"
+#include "rediswindowstore.h"
+#include "resilientwindowstore.h"
 
 #include <QFile>
 #include <QTimer>
@@ -123,7 +125,14 @@ void SluiceServer::setRegistry(RegistryData data)
 
 std::unique_ptr<WindowStore> SluiceServer::makeThreadStore()
 {
-    return std::make_unique<SharedStore>(m_context->memory);
+    const ServerConfig &c = m_context->config;
+    std::unique_ptr<WindowStore> remote;
+    if (!c.redisUrl.isEmpty())
+        remote = RedisWindowStore::fromUrl(c.redisUrl, c.redisTimeoutMs);
+    if (!remote)
+        return std::make_unique<SharedStore>(m_context->memory);
+    return std::make_unique<ResilientWindowStore>(std::move(remote), *failureModeFromName(c.failureMode), m_context->memory,
+                                                  c.instances);
 }
 
 bool SluiceServer::start(QString *error)

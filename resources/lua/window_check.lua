@@ -1,0 +1,40 @@
+-- SPDX-License-Identifier: Apache-2.0
+-- Sluice: one atomic sliding-window-log check over every key of a request (design §4).
+-- KEYS: the window keys.  ARGV[1]: member (unique across instances; it carries its weight as a
+-- "*<w>" suffix when w ~= 1, so the log never assumes weight 1), ARGV[2]: cost (weight),
+-- then per key: window_us, limit.
+-- An entry counts while now - window < t <= now. The request is admitted only if, for every key,
+-- used + cost <= limit; only then is the member added to every key (and each key's TTL set to
+-- its window). A refused request writes nothing.
+-- Returns {now_us, admitted (0/1), used_1, oldest_1, used_2, oldest_2, ...} (oldest = -1: empty).
+-- Weights are 1 today (ZCARD counts them); token-unit policies will add a per-key sum.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+-- Scores go to Redis as integer strings: tostring() of a number this large would round it.
+local function int(x) return string.format('%.0f', x) end
+local member = ARGV[1]
+local cost = tonumber(ARGV[2])
+local out = {now, 1}
+local admitted = 1
+for i = 1, #KEYS do
+  local window = tonumber(ARGV[1 + 2 * i])
+  local limit = tonumber(ARGV[2 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', int(now - window))
+  local used = redis.call('ZCARD', KEYS[i])
+  local oldest = -1
+  if used > 0 then
+    oldest = tonumber(redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')[2])
+  end
+  out[1 + 2 * i] = used
+  out[2 + 2 * i] = oldest
+  if used + cost > limit then admitted = 0 end
+end
+out[2] = admitted
+if admitted == 1 then
+  for i = 1, #KEYS do
+    local window = tonumber(ARGV[1 + 2 * i])
+    redis.call('ZADD', KEYS[i], int(now), member)
+    redis.call('PEXPIRE', KEYS[i], int(math.ceil(window / 1000)))
+  end
+end
+return out

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "resilientwindowstore.h"
+
+#include <chrono>
+
+namespace sluice {
+
+namespace {
+qint64 nowMs()
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+} // namespace
+
+std::optional<FailureMode> failureModeFromName(const QString &name)
+{
+    if (name == QStringLiteral("local"))
+        return FailureMode::Local;
+    if (name == QStringLiteral("fail-open"))
+        return FailureMode::FailOpen;
+    if (name == QStringLiteral("fail-closed"))
+        return FailureMode::FailClosed;
+    return std::nullopt;
+}
+
+QString failureModeName(FailureMode mode)
+{
+    switch (mode) {
+    case FailureMode::Local: return QStringLiteral("local");
+    case FailureMode::FailOpen: return QStringLiteral("fail-open");
+    case FailureMode::FailClosed: return QStringLiteral("fail-closed");
+    }
+    return {};
+}
+
+ResilientWindowStore::ResilientWindowStore(std::unique_ptr<WindowStore> remote, FailureMode mode,
+                                           std::shared_ptr<MemoryWindowStore> local, int instances, CircuitBreaker breaker)
+    : m_remote(std::move(remote)), m_mode(mode), m_local(std::move(local)), m_instances(std::max(1, instances)),
+      m_breaker(breaker)
+{
+}
+
+qint64 ResilientWindowStore::localLimit(qint64 limit, int instances)
+{
+    if (limit <= 0)
+        return 0;
+    return std::max<qint64>(1, limit / std::max(1, instances));
+}
+
+void ResilientWindowStore::check(const WindowBatch &batch, CheckCallback done)
+{
+    if (!m_breaker.allow(nowMs()))
+        return fallback(batch, QStringLiteral("circuit breaker open: %1").arg(m_lastError), done);
+    m_remote->check(batch, [this, alive = std::weak_ptr<bool>(m_alive), batch, done](WindowOutcome outcome) {
+        if (alive.expired())
+            return;
+        if (outcome.status == WindowOutcome::Status::Ok) {
+            m_breaker.recordSuccess();
+            return done(std::move(outcome));
+        }
+        m_breaker.recordFailure(nowMs());
+        m_lastError = outcome.error;
+        fallback(batch, outcome.error, done);
+    });
+}
+
+void ResilientWindowStore::fallback(const WindowBatch &batch, const QString &why, const CheckCallback &done)
+{
+    ++m_fallbacks;
+    switch (m_mode) {
+    case FailureMode::Local: {
+        WindowBatch scaled = batch;
+        for (WindowSpec &s : scaled.keys)
+            s.limit = localLimit(s.limit, m_instances);
+        WindowOutcome o = m_local->checkNow(scaled);
+        o.source = QStringLiteral("local");
+        return done(std::move(o));
+    }
+    case FailureMode::FailOpen: {
+        WindowOutcome o;
+        o.admitted = true;
+        o.nowUs = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+        o.keys.resize(batch.keys.size());
+        o.source = QStringLiteral("fail-open");
+        return done(std::move(o));
+    }
+    case FailureMode::FailClosed: {
+        WindowOutcome o;
+        o.status = WindowOutcome::Status::Unavailable;
+        o.error = why;
+        o.source = m_remote->source();
+        return done(std::move(o));
+    }
+    }
+}
+
+void ResilientWindowStore::usage(const std::vector<WindowSpec> &keys, UsageCallback done)
+{
+    if (!m_breaker.allow(nowMs()))
+        return done(false, {});
+    m_remote->usage(keys, std::move(done));
+}
+
+void ResilientWindowStore::reset(const QByteArray &key, DoneCallback done)
+{
+    m_local->reset(key, [](bool) {});
+    m_remote->reset(key, std::move(done));
+}
+
+QJsonObject ResilientWindowStore::health() const
+{
+    QJsonObject o = m_remote->health();
+    const CircuitBreaker::State state = m_breaker.state(nowMs());
+    o.insert(QStringLiteral("breaker"), QJsonObject{{QStringLiteral("state"), CircuitBreaker::stateName(state)},
+                                                   {QStringLiteral("consecutiveFailures"), m_breaker.consecutiveFailures()},
+                                                   {QStringLiteral("opens"), m_breaker.opens()}});
+    o.insert(QStringLiteral("failureMode"), failureModeName(m_mode));
+    o.insert(QStringLiteral("fallbacks"), m_fallbacks);
+    if (state != CircuitBreaker::State::Closed)
+        o.insert(QStringLiteral("status"), QStringLiteral("degraded"));
+    return o;
+}
+
+} // namespace sluice

@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "redisconnection.h"
+
+#include <QSocketNotifier>
+#include <chrono>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+namespace sluice {
+
+namespace {
+
+RedisReply convert(const redisReply *r)
+{
+    RedisReply out;
+    switch (r->type) {
+    case REDIS_REPLY_STRING:
+        out.type = RedisReply::Type::String;
+        out.str = QByteArray(r->str, static_cast<qsizetype>(r->len));
+        break;
+    case REDIS_REPLY_STATUS:
+        out.type = RedisReply::Type::Status;
+        out.str = QByteArray(r->str, static_cast<qsizetype>(r->len));
+        break;
+    case REDIS_REPLY_ERROR:
+        out.type = RedisReply::Type::Error;
+        out.str = QByteArray(r->str, static_cast<qsizetype>(r->len));
+        break;
+    case REDIS_REPLY_INTEGER:
+        out.type = RedisReply::Type::Integer;
+        out.integer = r->integer;
+        break;
+    case REDIS_REPLY_ARRAY:
+        out.type = RedisReply::Type::Array;
+        out.elements.reserve(r->elements);
+        for (size_t i = 0; i < r->elements; ++i)
+            out.elements.push_back(convert(r->element[i]));
+        break;
+    default:
+        out.type = RedisReply::Type::Nil;
+    }
+    return out;
+}
+
+RedisConnection *owner(const redisAsyncContext *ctx) { return static_cast<RedisConnection *>(ctx->data); }
+
+} // namespace
+
+RedisConnection::RedisConnection(QString host, quint16 port, int db, int timeoutMs, QObject *parent)
+    : QObject(parent), m_host(std::move(host)), m_port(port), m_db(db), m_timeoutMs(timeoutMs)
+{
+    m_sweep.setInterval(5);
+    connect(&m_sweep, &QTimer::timeout, this, &RedisConnection::sweepTimeouts);
+    m_reconnect.setSingleShot(true);
+    connect(&m_reconnect, &QTimer::timeout, this, &RedisConnection::connectNow);
+    m_connectTimeout.setSingleShot(true);
+    connect(&m_connectTimeout, &QTimer::timeout, this, [this] {
+        if (!m_connected)
+            dropContext(QStringLiteral("connect to %1 timed out").arg(address()));
+    });
+}
+
+RedisConnection::~RedisConnection()
+{
+    m_open = false;
+    // Callers of a connection being destroyed are not called back: mark everything finished.
+    for (auto &p : m_pending)
+        p->finished = true;
+    m_pending.clear();
+    if (m_ctx) {
+        redisAsyncContext *ctx = m_ctx;
+        ctx->onDisconnect = nullptr;
+        redisAsyncFree(ctx); // runs the reply callbacks with NULL (ignored: finished) and our cleanup hook
+    }
+}
+
+qint64 RedisConnection::nowMs()
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void RedisConnection::open()
+{
+    m_open = true;
+    if (!m_ctx)
+        connectNow();
+}
+
+void RedisConnection::connectNow()
+{
+    if (!m_open || m_ctx)
+        return;
+    redisAsyncContext *ctx = redisAsyncConnect(m_host.toUtf8().constData(), m_port);
+    if (!ctx || ctx->err) {
+        const QString why = ctx ? QString::fromLocal8Bit(ctx->errstr) : QStringLiteral("out of memory");
+        if (ctx)
+            redisAsyncFree(ctx);
+        lost(QStringLiteral("cannot connect to %1: %2").arg(address(), why));
+        return;
+    }
+    m_ctx = ctx;
+    ctx->data = this;
+    ctx->ev.data = this;
+    ctx->ev.addRead = &RedisConnection::evAddRead;
+    ctx->ev.delRead = &RedisConnection::evDelRead;
+    ctx->ev.addWrite = &RedisConnection::evAddWrite;
+    ctx->ev.delWrite = &RedisConnection::evDelWrite;
+    ctx->ev.cleanup = &RedisConnection::evCleanup;
+    m_read = new QSocketNotifier(ctx->c.fd, QSocketNotifier::Read, this);
+    m_write = new QSocketNotifier(ctx->c.fd, QSocketNotifier::Write, this);
+    m_read->setEnabled(false);
+    connect(m_read, &QSocketNotifier::activated, this, [this] {
+        if (m_ctx)
+            redisAsyncHandleRead(m_ctx);
+    });
+    connect(m_write, &QSocketNotifier::activated, this, [this] {
+        if (m_ctx)
+            redisAsyncHandleWrite(m_ctx);
+    });
+    redisAsyncSetConnectCallback(ctx, &RedisConnection::onConnect);
+    redisAsyncSetDisconnectCallback(ctx, &RedisConnection::onDisconnect);
+    m_write->setEnabled(true); // writability tells hiredis the non-blocking connect finished
+    m_connectTimeout.start(std::max(1000, 10 * m_timeoutMs));
+}
+
+void RedisConnection::onConnect(const redisAsyncContext *ctx, int status)
+{
+    RedisConnection *self = owner(ctx);
+    if (status != REDIS_OK) {
+        // hiredis frees the context when this returns.
+        self->m_ctx = nullptr;
+        self->lost(QStringLiteral("cannot connect to %1: %2").arg(self->address(), QString::fromLocal8Bit(ctx->errstr)));
+        return;
+    }
+    self->m_connectTimeout.stop();
+    self->m_connected = true;
+    self->m_backoffMs = 50;
+    self->m_lastError.clear();
+    if (self->m_db != 0)
+        self->command({QByteArrayLiteral("SELECT"), QByteArray::number(self->m_db)}, [](const RedisResult &) {});
+    Q_EMIT self->connected();
+}
+
+void RedisConnection::onDisconnect(const redisAsyncContext *ctx, int status)
+{
+    RedisConnection *self = owner(ctx);
+    self->m_ctx = nullptr; // freed by hiredis after this returns
+    self->lost(status == REDIS_OK ? QStringLiteral("disconnected from %1").arg(self->address())
+                                  : QStringLiteral("connection to %1 lost: %2").arg(self->address(), QString::fromLocal8Bit(ctx->errstr)));
+}
+
+void RedisConnection::lost(const QString &why)
+{
+    const bool wasConnected = m_connected;
+    m_connected = false;
+    m_lastError = why;
+    m_connectTimeout.stop();
+    m_awaiting = 0;
+    // Calls still waiting fail now; their hiredis callbacks (if any are left) will find them finished.
+    auto pending = std::move(m_pending);
+    m_pending.clear();
+    for (auto &p : pending) {
+        if (!p->finished) {
+            p->finished = true;
+            p->done(RedisResult{false, why, {}});
+        }
+    }
+    if (wasConnected)
+        Q_EMIT disconnected(why);
+    scheduleReconnect();
+}
+
+void RedisConnection::scheduleReconnect()
+{
+    if (!m_open || m_reconnect.isActive())
+        return;
+    m_reconnect.start(m_backoffMs);
+    m_backoffMs = std::min(2000, m_backoffMs * 2);
+}
+
+void RedisConnection::dropContext(const QString &why)
+{
+    if (m_ctx) {
+        redisAsyncContext *ctx = m_ctx;
+        ctx->onDisconnect = nullptr; // we report it ourselves, once
+        redisAsyncFree(ctx);
+        m_ctx = nullptr;
+    }
+    lost(why);
+}
+
+void RedisConnection::command(const QList<QByteArray> &argv, Callback done)
+{
+    if (!m_connected || !m_ctx) {
+        done(RedisResult{false, m_lastError.isEmpty() ? QStringLiteral("not connected to %1").arg(address()) : m_lastError, {}});
+        return;
+    }
+    constexpr int kInline = 32;
+    const int argc = static_cast<int>(argv.size());
+    const char *argvInline[kInline];
+    size_t lenInline[kInline];
+    std::vector<const char *> argvHeap;
+    std::vector<size_t> lenHeap;
+    const char **args = argvInline;
+    size_t *lens = lenInline;
+    if (argc > kInline) {
+        argvHeap.resize(static_cast<size_t>(argc));
+        lenHeap.resize(static_cast<size_t>(argc));
+        args = argvHeap.data();
+        lens = lenHeap.data();
+    }
+    for (int i = 0; i < argc; ++i) {
+        args[i] = argv[i].constData();
+        lens[i] = static_cast<size_t>(argv[i].size());
+    }
+    auto pending = std::make_shared<Pending>();
+    pending->done = std::move(done);
+    pending->deadlineMs = nowMs() + m_timeoutMs;
+    auto *holder = new std::shared_ptr<Pending>(pending);
+    if (redisAsyncCommandArgv(m_ctx, &RedisConnection::onReply, holder, argc, args, lens) != REDIS_OK) {
+        delete holder;
+        pending->finished = true;
+        pending->done(RedisResult{false, QStringLiteral("cannot send to %1").arg(address()), {}});
+        return;
+    }
+    m_pending.push_back(std::move(pending));
+    if (m_awaiting++ == 0)
+        m_lastProgressMs = nowMs();
+    if (!m_sweep.isActive())
+        m_sweep.start();
+}
+
+void RedisConnection::onReply(redisAsyncContext *ctx, void *reply, void *privdata)
+{
+    std::unique_ptr<std::shared_ptr<Pending>> holder(static_cast<std::shared_ptr<Pending> *>(privdata));
+    const std::shared_ptr<Pending> p = *holder;
+    RedisConnection *self = owner(ctx);
+    if (self->m_awaiting > 0)
+        --self->m_awaiting;
+    self->m_lastProgressMs = nowMs();
+    if (p->finished)
+        return; // timed out earlier, or the connection is going away
+    p->finished = true;
+    RedisResult result;
+    if (reply) {
+        result.ok = true;
+        result.reply = convert(static_cast<redisReply *>(reply));
+    } else {
+        result.error = ctx->errstr[0] ? QString::fromLocal8Bit(ctx->errstr) : QStringLiteral("connection closed");
+    }
+    while (!self->m_pending.empty() && self->m_pending.front()->finished)
+        self->m_pending.pop_front();
+    p->done(result);
+}
+
+void RedisConnection::sweepTimeouts()
+{
+    const qint64 now = nowMs();
+    while (!m_pending.empty()) {
+        const std::shared_ptr<Pending> p = m_pending.front();
+        if (!p->finished) {
+            if (p->deadlineMs > now)
+                break;
+            p->finished = true;
+            m_pending.pop_front();
+            p->done(RedisResult{false, QStringLiteral("timeout after %1 ms").arg(m_timeoutMs), {}});
+            continue;
+        }
+        m_pending.pop_front();
+    }
+    // A connection whose replies stopped coming long ago (a hung server, a half-open socket) is
+    // dropped and made again; callers were answered by their own timeouts meanwhile.
+    const qint64 stallMs = std::max<qint64>(1000, 20LL * m_timeoutMs);
+    if (m_ctx && m_awaiting > 0 && now - m_lastProgressMs > stallMs) {
+        dropContext(QStringLiteral("no reply from %1 for %2 ms").arg(address()).arg(now - m_lastProgressMs));
+        return;
+    }
+    if (m_pending.empty() && m_awaiting == 0)
+        m_sweep.stop();
+}
+
+void RedisConnection::evAddRead(void *self) { if (auto *c = static_cast<RedisConnection *>(self); c->m_read) c->m_read->setEnabled(true); }
+void RedisConnection::evDelRead(void *self) { if (auto *c = static_cast<RedisConnection *>(self); c->m_read) c->m_read->setEnabled(false); }
+void RedisConnection::evAddWrite(void *self) { if (auto *c = static_cast<RedisConnection *>(self); c->m_write) c->m_write->setEnabled(true); }
+void RedisConnection::evDelWrite(void *self) { if (auto *c = static_cast<RedisConnection *>(self); c->m_write) c->m_write->setEnabled(false); }
+
+void RedisConnection::evCleanup(void *self)
+{
+    auto *c = static_cast<RedisConnection *>(self);
+    for (QSocketNotifier **n : {&c->m_read, &c->m_write}) {
+        if (*n) {
+            (*n)->setEnabled(false);
+            (*n)->deleteLater(); // we may be inside its activated() signal
+            *n = nullptr;
+        }
+    }
+    c->m_ctx = nullptr;
+}
+
+} // namespace sluice

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "rediswindowstore.h"
+
+#include <QUrl>
+
+namespace sluice {
+
+namespace {
+WindowOutcome unavailable(const QString &why)
+{
+    WindowOutcome o;
+    o.status = WindowOutcome::Status::Unavailable;
+    o.error = why;
+    o.source = QStringLiteral("redis");
+    return o;
+}
+} // namespace
+
+RedisWindowStore::RedisWindowStore(const QString &host, quint16 port, int db, int timeoutMs, QObject *parent)
+    : QObject(parent), m_connection(host, port, db, timeoutMs, this)
+{
+    m_connection.open();
+}
+
+std::unique_ptr<RedisWindowStore> RedisWindowStore::fromUrl(const QString &url, int timeoutMs)
+{
+    const QUrl u(url);
+    const int db = u.path().mid(1).toInt();
+    return std::make_unique<RedisWindowStore>(u.host(), static_cast<quint16>(u.port(6379)), db, timeoutMs);
+}
+
+void RedisWindowStore::check(const WindowBatch &batch, CheckCallback done)
+{
+    std::vector<const WindowSpec *> specs;
+    specs.reserve(batch.keys.size());
+    for (const WindowSpec &s : batch.keys)
+        specs.push_back(&s);
+    evalCheck(checkArgv(RedisScript::check().sha1, specs, m_members.next(batch.cost), batch.cost), batch.keys.size(), false,
+              std::move(done));
+}
+
+void RedisWindowStore::evalCheck(const QList<QByteArray> &argv, size_t keys, bool retried, CheckCallback done)
+{
+    m_connection.command(argv, [this, argv, keys, retried, done = std::move(done)](const RedisResult &r) mutable {
+        if (!r.ok)
+            return done(unavailable(r.error));
+        if (isNoScript(r.reply) && !retried) {
+            // The script cache was flushed (restart, SCRIPT FLUSH): load it, then run it again.
+            // Both go out at once; Redis answers in order on this connection.
+            m_connection.command({QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), RedisScript::check().source},
+                                 [](const RedisResult &) {});
+            return evalCheck(argv, keys, true, std::move(done));
+        }
+        WindowOutcome o;
+        o.source = QStringLiteral("redis");
+        if (!decodeCheckReply(r.reply, keys, &o.nowUs, &o.admitted, &o.keys))
+            return done(unavailable(QStringLiteral("unexpected reply from Redis: %1").arg(QString::fromUtf8(r.reply.str))));
+        done(std::move(o));
+    });
+}
+
+void RedisWindowStore::usage(const std::vector<WindowSpec> &keys, UsageCallback done)
+{
+    QList<QByteArray> argv{QByteArrayLiteral("EVAL"), RedisScript::usage().source,
+                           QByteArray::number(static_cast<qsizetype>(keys.size()))};
+    for (const WindowSpec &s : keys)
+        argv << s.key;
+    for (const WindowSpec &s : keys)
+        argv << QByteArray::number(s.windowUs);
+    m_connection.command(argv, [keys, done = std::move(done)](const RedisResult &r) {
+        std::vector<KeyUsage> out;
+        if (!r.ok || r.reply.type != RedisReply::Type::Array || r.reply.elements.size() != 1 + 2 * keys.size())
+            return done(false, out);
+        const qint64 now = r.reply.elements[0].integer;
+        for (size_t i = 0; i < keys.size(); ++i)
+            out.push_back({keys[i].key, r.reply.elements[1 + 2 * i].integer, r.reply.elements[2 + 2 * i].integer, now});
+        done(true, std::move(out));
+    });
+}
+
+void RedisWindowStore::reset(const QByteArray &key, DoneCallback done)
+{
+    m_connection.command({QByteArrayLiteral("DEL"), key}, [done = std::move(done)](const RedisResult &r) {
+        done(r.ok && !r.reply.isError());
+    });
+}
+
+QJsonObject RedisWindowStore::health() const
+{
+    QJsonObject o{{QStringLiteral("redis"), m_connection.address()},
+                  {QStringLiteral("connected"), m_connection.isConnected()},
+                  {QStringLiteral("inFlight"), m_connection.inFlight()},
+                  {QStringLiteral("status"), m_connection.isConnected() ? QStringLiteral("ok") : QStringLiteral("degraded")}};
+    if (!m_connection.lastError().isEmpty())
+        o.insert(QStringLiteral("lastError"), m_connection.lastError());
+    return o;
+}
+
+} // namespace sluice

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+// The window store on one Redis (a primary, or a primary with replicas behind it): one EVALSHA
+// of window_check.lua per check over all its keys (one round trip; NOSCRIPT → SCRIPT LOAD and
+// retry once), pipelined on one connection per server thread. Redis TIME is the clock, so
+// instances need no synchronized clocks. A failed or late call is Status::Unavailable; what to
+// do then is ResilientWindowStore's business. Lives on, and must be used from, one thread.
+#pragma once
+
+#include "redisconnection.h"
+#include "redisscripts.h"
+#include "windowstore.h"
+
+namespace sluice {
+
+class RedisWindowStore final : public QObject, public WindowStore
+{
+    Q_OBJECT
+public:
+    RedisWindowStore(const QString &host, quint16 port, int db, int timeoutMs, QObject *parent = nullptr);
+    // "redis://host:port[/db]"
+    static std::unique_ptr<RedisWindowStore> fromUrl(const QString &url, int timeoutMs);
+
+    void check(const WindowBatch &batch, CheckCallback done) override;
+    void usage(const std::vector<WindowSpec> &keys, UsageCallback done) override;
+    void reset(const QByteArray &key, DoneCallback done) override;
+    QString source() const override { return QStringLiteral("redis"); }
+    QJsonObject health() const override;
+
+    RedisConnection &connection() { return m_connection; }
+
+private:
+    void evalCheck(const QList<QByteArray> &argv, size_t keys, bool retried, CheckCallback done);
+
+    RedisConnection m_connection;
+    MemberIds m_members;
+};
+
+} // namespace sluice
