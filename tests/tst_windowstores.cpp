@@ -11,6 +11,8 @@
 // The memory store runs on a test clock; real stores run in real time with the same scripts
 // (rows that need an exact instant are marked exact and run on the test clock only).
 #include "memorywindowstore.h"
+#include "rediswindowstore.h"
+#include "services.h"
 #include "windowkey.h"
 
 #include <QElapsedTimer>
@@ -53,7 +55,18 @@ struct StoreUnderTest
     }
 };
 
-std::unique_ptr<StoreUnderTest> makeStore(const QString &kind)
+// Waits (bounded) until a fresh Redis connection is up.
+template <typename Connection>
+bool waitConnected(Connection &c)
+{
+    QElapsedTimer t;
+    t.start();
+    while (!c.isConnected() && t.elapsed() < 5000)
+        QTest::qWait(10);
+    return c.isConnected();
+}
+
+std::unique_ptr<StoreUnderTest> makeStore(const QString &kind, QString *error)
 {
     auto s = std::make_unique<StoreUnderTest>();
     if (kind == QStringLiteral("memory")) {
@@ -61,6 +74,20 @@ std::unique_ptr<StoreUnderTest> makeStore(const QString &kind)
         s->store = std::make_unique<MemoryWindowStore>(s->clock);
         return s;
     }
+    if (kind == QStringLiteral("redis")) {
+        static test::RedisServer redis;
+        if (!redis.start(error))
+            return nullptr;
+        auto store = std::make_unique<RedisWindowStore>(redis.host(), redis.port(), 0, 2000);
+        if (!waitConnected(store->connection())) {
+            *error = store->connection().lastError();
+            return nullptr;
+        }
+        s->store = std::move(store);
+        s->toleranceMs = 60; // real time: the steps themselves take a few ms
+        return s;
+    }
+    *error = QStringLiteral("unknown store %1").arg(kind);
     return nullptr;
 }
 
@@ -71,7 +98,7 @@ class TestWindowStores : public QObject
     Q_OBJECT
 
 private:
-    QStringList kinds() const { return {QStringLiteral("memory")}; }
+    QStringList kinds() const { return {QStringLiteral("memory"), QStringLiteral("redis")}; }
 
 private Q_SLOTS:
     void semantics_data()
@@ -108,8 +135,9 @@ private Q_SLOTS:
     {
         QFETCH(QString, kind);
         QFETCH(QString, script);
-        auto s = makeStore(kind);
-        QVERIFY(s);
+        QString error;
+        auto s = makeStore(kind, &error);
+        SLUICE_REQUIRE_SERVICE(s != nullptr, error);
         const QString prefix = QStringLiteral("t%1").arg(QRandomGenerator::global()->generate64(), 0, 36);
         std::vector<WindowSpec> keys;
         int only = -1; // -1: every key

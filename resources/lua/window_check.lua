@@ -1,13 +1,14 @@
 -- SPDX-License-Identifier: Apache-2.0
 -- Sluice: one atomic sliding-window-log check over every key of a request (design §4).
 -- KEYS: the window keys.  ARGV[1]: member (unique across instances; it carries its weight as a
--- "*<w>" suffix when w ~= 1, so the log never assumes weight 1), ARGV[2]: cost (weight),
--- then per key: window_us, limit.
+-- "*<w>" suffix when w ~= 1), ARGV[2]: cost (the entry's weight), then per key: window_us, limit.
+-- Weights: used = ZCARD + the key's "extra weight" (sum of w - 1 over its entries), kept in
+-- <key>#w (same hash tag, so same Cluster slot) only while some entry weighs more than 1; with
+-- unit weights (every policy counts requests today) that key never exists and costs one GET.
 -- An entry counts while now - window < t <= now. The request is admitted only if, for every key,
 -- used + cost <= limit; only then is the member added to every key (and each key's TTL set to
 -- its window). A refused request writes nothing.
 -- Returns {now_us, admitted (0/1), used_1, oldest_1, used_2, oldest_2, ...} (oldest = -1: empty).
--- Weights are 1 today (ZCARD counts them); token-unit policies will add a per-key sum.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 -- Scores go to Redis as integer strings: tostring() of a number this large would round it.
@@ -19,8 +20,19 @@ local admitted = 1
 for i = 1, #KEYS do
   local window = tonumber(ARGV[1 + 2 * i])
   local limit = tonumber(ARGV[2 + 2 * i])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', int(now - window))
-  local used = redis.call('ZCARD', KEYS[i])
+  local horizon = int(now - window)
+  local wkey = KEYS[i] .. '#w'
+  local extra = tonumber(redis.call('GET', wkey) or '0')
+  if extra > 0 then
+    -- subtract the extra weight of the entries about to leave
+    for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', horizon)) do
+      local w = tonumber(string.match(m, '%*(%d+)$') or '1')
+      extra = extra - (w - 1)
+    end
+    if extra > 0 then redis.call('SET', wkey, extra, 'KEEPTTL') else redis.call('DEL', wkey); extra = 0 end
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', horizon)
+  local used = redis.call('ZCARD', KEYS[i]) + extra
   local oldest = -1
   if used > 0 then
     oldest = tonumber(redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')[2])
@@ -35,6 +47,10 @@ if admitted == 1 then
     local window = tonumber(ARGV[1 + 2 * i])
     redis.call('ZADD', KEYS[i], int(now), member)
     redis.call('PEXPIRE', KEYS[i], int(math.ceil(window / 1000)))
+    if cost > 1 then
+      redis.call('INCRBY', KEYS[i] .. '#w', cost - 1)
+      redis.call('PEXPIRE', KEYS[i] .. '#w', int(math.ceil(window / 1000)))
+    end
   end
 end
 return out

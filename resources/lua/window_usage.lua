@@ -9,7 +9,13 @@ local out = {now}
 for i = 1, #KEYS do
   local window = tonumber(ARGV[i])
   local first = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. int(now - window), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-  out[2 * i] = redis.call('ZCOUNT', KEYS[i], '(' .. int(now - window), '+inf')
+  local used = redis.call('ZCOUNT', KEYS[i], '(' .. int(now - window), '+inf')
+  if redis.call('EXISTS', KEYS[i] .. '#w') == 1 then
+    for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. int(now - window), '+inf')) do
+      used = used + tonumber(string.match(m, '%*(%d+)$') or '1') - 1
+    end
+  end
+  out[2 * i] = used
   out[2 * i + 1] = first[2] and tonumber(first[2]) or -1
 end
 return out

@@ -54,7 +54,7 @@ Decision CheckService::decide(const ResolvedCheck &resolved, const WindowOutcome
     d.allowed = outcome.admitted;
     d.modelTier = resolved.modelTier;
     d.source = outcome.source;
-    const qint64 cost = resolved.cost;
+    const qint64 cost = 1; // the weight of this request in request-unit policies (see ResolvedCheck::batch)
     const qint64 now = outcome.nowUs;
 
     int primary = -1;

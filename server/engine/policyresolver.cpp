@@ -40,7 +40,10 @@ QString ResolvedCheck::label(const AppliedPolicy &a) const
 WindowBatch ResolvedCheck::batch() const
 {
     WindowBatch b;
-    b.cost = cost;
+    // Every policy counts requests today, so each entry weighs 1. The request's `cost` is kept
+    // (validated, carried in ResolvedCheck) for the coming token-unit policies, which will weigh
+    // their keys' entries by it; the stores already keep weights.
+    b.cost = 1;
     b.keys.reserve(applied.size());
     for (const AppliedPolicy &a : applied)
         b.keys.push_back({a.key, a.policy->windowSeconds * 1000000, a.policy->limit});

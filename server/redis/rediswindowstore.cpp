@@ -80,7 +80,7 @@ void RedisWindowStore::usage(const std::vector<WindowSpec> &keys, UsageCallback 
 
 void RedisWindowStore::reset(const QByteArray &key, DoneCallback done)
 {
-    m_connection.command({QByteArrayLiteral("DEL"), key}, [done = std::move(done)](const RedisResult &r) {
+    m_connection.command({QByteArrayLiteral("DEL"), key, key + "#w"}, [done = std::move(done)](const RedisResult &r) {
         done(r.ok && !r.reply.isError());
     });
 }
