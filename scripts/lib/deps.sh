@@ -4,7 +4,7 @@
 # It must work on a minimal Debian 12: no compiler, no Python, no sudo.
 
 SLUICE_PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates curl
-  qt6-base-dev qt6-httpserver-dev qt6-charts-dev qt6-websockets-dev libgl-dev
+  qt6-base-dev qt6-httpserver-dev qt6-charts-dev qt6-websockets-dev libqt6opengl6-dev libgl-dev
   libpqxx-dev libhiredis-dev libbenchmark-dev
   redis-server redis-tools postgresql postgresql-client
   xvfb xauth fonts-dejavu-core)
