@@ -19,7 +19,7 @@ case "${1:-}" in
   start)
     dir=$2 port=$3; shift 3
     mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" \
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --enable-debug-command local --dir "$dir" \
       --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "$@"
     for _ in $(seq 100); do
       [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && exit 0

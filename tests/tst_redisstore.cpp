@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Redis store against a real redis-server: what the script writes (and does not), TTLs,
+// NOSCRIPT recovery, and the faults: a slow Redis, a dead one, one that comes back, each failure
+// mode, and a client that hangs up while its check waits on Redis.
+#include "resilientwindowstore.h"
+#include "rediswindowstore.h"
+#include "services.h"
+#include "sluiceserver.h"
+#include "windowkey.h"
+
+#include <QElapsedTimer>
+#include <QRandomGenerator>
+#include <QTcpSocket>
+#include <QtTest>
+
+using namespace sluice;
+
+namespace {
+
+WindowOutcome checkAndWait(WindowStore &store, const WindowBatch &batch, int timeoutMs = 5000)
+{
+    std::optional<WindowOutcome> result;
+    store.check(batch, [&](WindowOutcome o) { result = std::move(o); });
+    QElapsedTimer t;
+    t.start();
+    while (!result && t.elapsed() < timeoutMs)
+        QTest::qWait(1);
+    return result.value_or(WindowOutcome{WindowOutcome::Status::Unavailable, QStringLiteral("no answer"), false, 0, {}, {}});
+}
+
+QByteArray uniqueKey(const char *what)
+{
+    return windowKey(Scope::Tenant, QStringLiteral("%1-%2").arg(QLatin1String(what)).arg(QRandomGenerator::global()->generate64(), 0, 36));
+}
+
+bool waitConnected(RedisWindowStore &s)
+{
+    QElapsedTimer t;
+    t.start();
+    while (!s.connection().isConnected() && t.elapsed() < 5000)
+        QTest::qWait(5);
+    return s.connection().isConnected();
+}
+
+} // namespace
+
+class TestRedisStore : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void deniedChecksWriteNothing()
+    {
+        test::RedisServer redis;
+        QString error;
+        SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+        RedisWindowStore store(redis.host(), redis.port(), 0, 1000);
+        QVERIFY(waitConnected(store));
+        const QByteArray a = uniqueKey("a"), b = uniqueKey("b"), zero = uniqueKey("zero");
+        WindowBatch batch;
+        batch.keys = {{a, 60'000'000, 1}, {b, 60'000'000, 5}};
+        QVERIFY(checkAndWait(store, batch).admitted);
+        const WindowOutcome refused = checkAndWait(store, batch);
+        QCOMPARE(refused.status, WindowOutcome::Status::Ok);
+        QVERIFY(!refused.admitted);
+        QCOMPARE(refused.keys.at(0).used, qint64(1));
+        QCOMPARE(redis.cli({QStringLiteral("ZCARD"), QString::fromUtf8(a)}), QByteArray("1"));
+        QCOMPARE(redis.cli({QStringLiteral("ZCARD"), QString::fromUtf8(b)}), QByteArray("1"));
+        // A key with limit 0 is never created.
+        WindowBatch none;
+        none.keys = {{zero, 60'000'000, 0}};
+        QVERIFY(!checkAndWait(store, none).admitted);
+        QCOMPARE(redis.cli({QStringLiteral("EXISTS"), QString::fromUtf8(zero)}), QByteArray("0"));
+    }
+
+    void keysHaveTtlsAndVanishAfterTheirWindow()
+    {
+        test::RedisServer redis;
+        QString error;
+        SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+        RedisWindowStore store(redis.host(), redis.port(), 0, 1000);
+        QVERIFY(waitConnected(store));
+        const QByteArray a = uniqueKey("ttl"), b = uniqueKey("ttl");
+        WindowBatch batch;
+        batch.keys = {{a, 1'000'000, 10}, {b, 1'000'000, 10}};
+        batch.cost = 3; // a weighted entry also sets the extra-weight key's TTL
+        QVERIFY(checkAndWait(store, batch).admitted);
+        for (const QByteArray &k : {a, b, a + "#w"}) {
+            const qint64 ttl = redis.cli({QStringLiteral("PTTL"), QString::fromUtf8(k)}).toLongLong();
+            QVERIFY2(ttl > 0 && ttl <= 1000, qPrintable(QStringLiteral("%1: %2").arg(QString::fromUtf8(k)).arg(ttl)));
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(redis.cli({QStringLiteral("EXISTS"), QString::fromUtf8(a), QString::fromUtf8(b),
+                                             QString::fromUtf8(a + "#w")}),
+                                  QByteArray("0"), 3000);
+    }
+
+    void scriptFlushRecovers()
+    {
+        test::RedisServer redis;
+        QString error;
+        SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+        RedisWindowStore store(redis.host(), redis.port(), 0, 1000);
+        QVERIFY(waitConnected(store));
+        WindowBatch batch;
+        batch.keys = {{uniqueKey("flush"), 60'000'000, 100}};
+        QVERIFY(checkAndWait(store, batch).admitted);
+        QCOMPARE(redis.cli({QStringLiteral("SCRIPT"), QStringLiteral("FLUSH")}), QByteArray("OK"));
+        const WindowOutcome o = checkAndWait(store, batch);
+        QCOMPARE(o.status, WindowOutcome::Status::Ok);
+        QVERIFY(o.admitted);
+        QCOMPARE(o.keys.at(0).used, qint64(1));
+    }
+
+    void slowRedisTimesOut()
+    {
+        test::RedisServer redis(test::Sharing::Private);
+        QString error;
+        SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+        RedisWindowStore store(redis.host(), redis.port(), 0, 50);
+        QVERIFY(waitConnected(store));
+        WindowBatch batch;
+        batch.keys = {{uniqueKey("slow"), 60'000'000, 100}};
+        QVERIFY(checkAndWait(store, batch).admitted);
+        redis.cliDetached({QStringLiteral("DEBUG"), QStringLiteral("SLEEP"), QStringLiteral("0.6")});
+        QTest::qWait(100); // let the sleep begin
+        QElapsedTimer t;
+        t.start();
+        const WindowOutcome o = checkAndWait(store, batch);
+        QCOMPARE(o.status, WindowOutcome::Status::Unavailable);
+        QVERIFY2(o.error.contains(QStringLiteral("timeout")), qPrintable(o.error));
+        QVERIFY2(t.elapsed() < 450, "answered long before Redis woke up"); // 50 ms timeout vs a 600 ms sleep
+        // Redis wakes up: the store works again without being recreated.
+        QTRY_VERIFY_WITH_TIMEOUT(checkAndWait(store, batch).status == WindowOutcome::Status::Ok, 5000);
+    }
+
+    void failureModes_data()
+    {
+        QTest::addColumn<QString>("mode");
+        QTest::addColumn<int>("expectedStatus"); // 0 ok, 1 unavailable
+        QTest::addColumn<QString>("source");
+        QTest::addRow("local") << "local" << 0 << "local";
+        QTest::addRow("fail-open") << "fail-open" << 0 << "fail-open";
+        QTest::addRow("fail-closed") << "fail-closed" << 1 << "redis";
+    }
+
+    void failureModes()
+    {
+        QFETCH(QString, mode);
+        QFETCH(int, expectedStatus);
+        QFETCH(QString, source);
+        test::RedisServer redis(test::Sharing::Private);
+        QString error;
+        SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+        auto remote = std::make_unique<RedisWindowStore>(redis.host(), redis.port(), 0, 50);
+        QVERIFY(waitConnected(*remote));
+        auto local = std::make_shared<MemoryWindowStore>();
+        ResilientWindowStore store(std::move(remote), *failureModeFromName(mode), local, 4);
+        WindowBatch batch;
+        batch.keys = {{uniqueKey("mode"), 60'000'000, 10}};
+        QCOMPARE(checkAndWait(store, batch).source, QStringLiteral("redis"));
+        QVERIFY(redis.stop());
+        // Every answer comes at once, by the mode; the breaker opens after 5 failures.
+        int admitted = 0;
+        for (int i = 0; i < 12; ++i) {
+            QElapsedTimer t;
+            t.start();
+            const WindowOutcome o = checkAndWait(store, batch);
+            QVERIFY(t.elapsed() < 1000);
+            QCOMPARE(static_cast<int>(o.status), expectedStatus);
+            if (o.status == WindowOutcome::Status::Ok) {
+                QCOMPARE(o.source, source);
+                admitted += o.admitted;
+            }
+        }
+        QCOMPARE(store.breaker().state(std::numeric_limits<qint64>::min() / 2), CircuitBreaker::State::Open);
+        QCOMPARE(store.health().value(QStringLiteral("status")).toString(), QStringLiteral("degraded"));
+        if (mode == QStringLiteral("local"))
+            QCOMPARE(admitted, 2); // limit 10 shared by 4 instances → 2 here
+        if (mode == QStringLiteral("fail-open"))
+            QCOMPARE(admitted, 12);
+        // Redis comes back: the breaker probes and the store is "redis" again, by itself.
+        QVERIFY(redis.start());
+        auto backOnRedis = [&] {
+            const WindowOutcome o = checkAndWait(store, batch);
+            return o.status == WindowOutcome::Status::Ok && o.source == QStringLiteral("redis");
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(backOnRedis(), 15000);
+        QCOMPARE(store.breaker().state(0), CircuitBreaker::State::Closed);
+    }
+
+    void clientHangsUpWhileItsCheckWaits()
+    {
+        test::RedisServer redis(test::Sharing::Private);
+        QString error;
+        SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+        ServerConfig config;
+        config.port = 0;
+        config.threads = 1;
+        config.redisUrl = redis.url();
+        config.redisTimeoutMs = 2000;
+        SluiceServer server(config);
+        QVERIFY2(server.start(&error), qPrintable(error));
+        const QByteArray body = R"({"userId":"hangup","modelId":"gpt-4o"})";
+        const QByteArray request = "POST /rate-limit/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+            + QByteArray::number(body.size()) + "\r\n\r\n" + body;
+        auto roundTrip = [&]() {
+            QTcpSocket s;
+            s.connectToHost(QHostAddress::LocalHost, server.port());
+            if (!s.waitForConnected(2000))
+                return QByteArray();
+            s.write(request);
+            QByteArray got;
+            QElapsedTimer t;
+            t.start();
+            while (!got.contains("\"policies\"") && t.elapsed() < 5000) {
+                if (s.waitForReadyRead(100))
+                    got += s.readAll();
+            }
+            return got;
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(roundTrip().contains("\"source\":\"redis\""), 5000);
+        // Hold Redis, send checks, hang up while they wait; then let Redis answer into the void.
+        redis.cliDetached({QStringLiteral("DEBUG"), QStringLiteral("SLEEP"), QStringLiteral("0.5")});
+        QTest::qWait(100);
+        for (int i = 0; i < 20; ++i) {
+            auto *s = new QTcpSocket(this);
+            s->connectToHost(QHostAddress::LocalHost, server.port());
+            QVERIFY(s->waitForConnected(2000));
+            s->write(request);
+            s->flush();
+            s->waitForBytesWritten(100);
+            s->abort();
+            s->deleteLater();
+        }
+        QTest::qWait(900); // Redis wakes up and the answers find no client
+        const QByteArray after = roundTrip();
+        QVERIFY2(after.startsWith("HTTP/1.1 200"), after.constData());
+        QVERIFY(after.contains("\"source\":\"redis\""));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestRedisStore)
+#include "tst_redisstore.moc"
