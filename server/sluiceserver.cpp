@@ -8,6 +8,7 @@
 #include "httpapi.h"
 #include "opsroutes.h"
 #include "registryjson.h"
+#include "redisclusterwindowstore.h"
 #include "rediswindowstore.h"
 #include "resilientwindowstore.h"
 
@@ -129,6 +130,8 @@ std::unique_ptr<WindowStore> SluiceServer::makeThreadStore()
     std::unique_ptr<WindowStore> remote;
     if (!c.redisUrl.isEmpty())
         remote = RedisWindowStore::fromUrl(c.redisUrl, c.redisTimeoutMs);
+    else if (!c.redisCluster.isEmpty())
+        remote = std::make_unique<RedisClusterWindowStore>(c.redisCluster, c.redisTimeoutMs);
     if (!remote)
         return std::make_unique<SharedStore>(m_context->memory);
     return std::make_unique<ResilientWindowStore>(std::move(remote), *failureModeFromName(c.failureMode), m_context->memory,

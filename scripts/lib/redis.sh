@@ -9,7 +9,7 @@ set -euo pipefail
 free_port() {
   local p
   for _ in $(seq 200); do
-    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 30000 ))  # <= 50000: a cluster bus port is port + 10000
     if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo "$p"; return 0; fi
   done
   echo "no free port found" >&2; return 1

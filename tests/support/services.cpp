@@ -3,6 +3,7 @@
 
 #include <QCoreApplication>
 #include <QDeadlineTimer>
+#include <QRandomGenerator>
 #include <QDir>
 #include <QTcpServer>
 #include <QTcpSocket>
@@ -58,9 +59,17 @@ std::unique_ptr<QTemporaryDir> makeDir()
 
 quint16 freePort()
 {
-    QTcpServer s;
-    s.listen(QHostAddress::LocalHost, 0);
-    return s.serverPort();
+    // 20000-50000: below the ephemeral range, and a Redis Cluster bus port (port + 10000) fits.
+    for (int attempt = 0; attempt < 200; ++attempt) {
+        const auto port = static_cast<quint16>(20000 + QRandomGenerator::global()->bounded(30000));
+        QTcpServer s;
+        if (s.listen(QHostAddress::LocalHost, port)) {
+            QTcpServer bus;
+            if (bus.listen(QHostAddress::LocalHost, static_cast<quint16>(port + 10000)))
+                return port;
+        }
+    }
+    return 0;
 }
 
 bool requireServices()
