@@ -11,6 +11,7 @@
 // The memory store runs on a test clock; real stores run in real time with the same scripts
 // (rows that need an exact instant are marked exact and run on the test clock only).
 #include "memorywindowstore.h"
+#include "redisclusterwindowstore.h"
 #include "rediswindowstore.h"
 #include "services.h"
 #include "windowkey.h"
@@ -87,6 +88,23 @@ std::unique_ptr<StoreUnderTest> makeStore(const QString &kind, QString *error)
         s->toleranceMs = 60; // real time: the steps themselves take a few ms
         return s;
     }
+    if (kind == QStringLiteral("redis-cluster")) {
+        static test::RedisCluster cluster;
+        if (!cluster.start(error))
+            return nullptr;
+        auto store = std::make_unique<RedisClusterWindowStore>(cluster.seeds().split(QLatin1Char(',')), 2000);
+        QElapsedTimer t;
+        t.start();
+        while (store->slotsKnown() < 16384 && t.elapsed() < 5000)
+            QTest::qWait(10);
+        if (store->slotsKnown() < 16384) {
+            *error = QStringLiteral("no slot map from %1").arg(cluster.seeds());
+            return nullptr;
+        }
+        s->store = std::move(store);
+        s->toleranceMs = 60;
+        return s;
+    }
     *error = QStringLiteral("unknown store %1").arg(kind);
     return nullptr;
 }
@@ -98,7 +116,7 @@ class TestWindowStores : public QObject
     Q_OBJECT
 
 private:
-    QStringList kinds() const { return {QStringLiteral("memory"), QStringLiteral("redis")}; }
+    QStringList kinds() const { return {QStringLiteral("memory"), QStringLiteral("redis"), QStringLiteral("redis-cluster")}; }
 
 private Q_SLOTS:
     void semantics_data()

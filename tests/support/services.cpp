@@ -197,10 +197,12 @@ bool RedisCluster::startNode(quint16 port)
                 .isNull();
 }
 
-QByteArray RedisCluster::cli(quint16 port, const QStringList &args) const
+QByteArray RedisCluster::cli(quint16 port, const QStringList &args, bool followRedirects) const
 {
-    return run(QStringLiteral("redis-cli"), QStringList{QStringLiteral("-c"), QStringLiteral("-p"), QString::number(port)} + args,
-               nullptr, 30000);
+    QStringList all{QStringLiteral("-p"), QString::number(port)};
+    if (followRedirects)
+        all.prepend(QStringLiteral("-c"));
+    return run(QStringLiteral("redis-cli"), all + args, nullptr, 30000);
 }
 
 // --- PostgresServer

@@ -60,7 +60,8 @@ public:
     bool restartNode(quint16 port);
     bool stopNode(quint16 port);
     bool startNode(quint16 port);
-    QByteArray cli(quint16 port, const QStringList &args) const; // redis-cli -c
+    // redis-cli (-c: follows MOVED/ASK unless followRedirects is false)
+    QByteArray cli(quint16 port, const QStringList &args, bool followRedirects = true) const;
     bool isShared() const { return m_shared; }
 
 private:
