@@ -8,6 +8,8 @@
 #include "httpapi.h"
 #include "opsroutes.h"
 #include "registryjson.h"
+#include "registryloader.h"
+#include "registryrepository.h"
 #include "redisclusterwindowstore.h"
 #include "rediswindowstore.h"
 #include "resilientwindowstore.h"
@@ -95,6 +97,27 @@ SluiceServer::~SluiceServer()
 bool SluiceServer::loadInitialRegistry(QString *error)
 {
     const ServerConfig &c = m_context->config;
+    if (!c.postgres.isEmpty()) {
+        m_loader = new RegistryLoader(c.postgres, this);
+        RegistryData data;
+        QString why;
+        // The one blocking load, before anything is served: never serve without a snapshot.
+        if (!m_loader->loadInitial(&data, &why)) {
+            *error = QStringLiteral("cannot load the registry from Postgres (%1): %2").arg(c.postgres, why);
+            return false;
+        }
+        m_context->snapshots = std::make_shared<SnapshotHolder>(std::make_shared<const PolicySnapshot>(std::move(data)));
+        m_context->admin = std::make_shared<RegistryRepository>(c.postgres);
+        m_context->registry.set(QStringLiteral("postgres"), true, QString());
+        connect(m_loader, &RegistryLoader::loaded, this, [this](std::shared_ptr<const RegistryData> data) {
+            setRegistry(*data);
+        });
+        connect(m_loader, &RegistryLoader::statusChanged, this, [this](bool connected, const QString &why) {
+            m_context->registry.set(QStringLiteral("postgres"), connected, why);
+        });
+        m_loader->start();
+        return true;
+    }
     if (!c.registryFile.isEmpty()) {
         QFile f(c.registryFile);
         if (!f.open(QIODevice::ReadOnly)) {

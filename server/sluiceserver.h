@@ -17,6 +17,7 @@ namespace sluice {
 
 class WindowStore;
 class ServerWorker;
+class RegistryLoader;
 
 class SluiceServer : public QObject
 {
@@ -42,7 +43,7 @@ private:
     std::shared_ptr<ServerContext> m_context;
     std::vector<QThread *> m_threads;
     std::vector<ServerWorker *> m_workers;
-    QObject *m_registrySource = nullptr;
+    RegistryLoader *m_loader = nullptr; // Postgres mode: keeps the snapshot in step
     quint16 m_port = 0;
 };
 

@@ -42,7 +42,7 @@ case "${1:-}" in
     conninfo=$2
     shopt -s nullglob
     for f in "$root"/migrations/*.sql; do
-      psql "$conninfo" -v ON_ERROR_STOP=1 -q -f "$f" >/dev/null
+      PGOPTIONS='-c client_min_messages=warning' psql "$conninfo" -v ON_ERROR_STOP=1 -q -f "$f" >/dev/null
     done ;;
   *) echo "usage: $0 start <dir> <port> | stop <dir> | migrate <conninfo>" >&2; exit 2 ;;
 esac

@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "pgrows.h"
+
+namespace sluice::pg {
+
+const char *const kPolicyColumns = "id, scope::text, tenant_id, user_id, api_key_id, model_id, model_tier_id, "
+                                   "window_seconds, limit_value, enabled, description";
+const char *const kApiKeyColumns = "id, tenant_id, user_id, encode(key_hash, 'hex'), prefix, "
+                                   "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), revoked_at IS NOT NULL";
+
+PolicyDto policyFromRow(const pqxx::row &row)
+{
+    PolicyDto p;
+    p.id = row[0].as<qint64>();
+    p.scope = scopeFromName(text(row[1])).value_or(Scope::Global);
+    p.tenantId = text(row[2]);
+    p.userId = text(row[3]);
+    if (!row[4].is_null())
+        p.apiKeyId = row[4].as<qint64>();
+    p.modelId = text(row[5]);
+    p.modelTier = text(row[6]);
+    p.windowSeconds = row[7].as<qint64>();
+    p.limit = row[8].as<qint64>();
+    p.enabled = row[9].as<bool>();
+    p.description = text(row[10]);
+    return p;
+}
+
+ApiKeyRow apiKeyFromRow(const pqxx::row &row)
+{
+    ApiKeyRow k;
+    k.id = row[0].as<qint64>();
+    k.tenantId = text(row[1]);
+    k.userId = text(row[2]);
+    k.sha256 = QByteArray::fromHex(QByteArray::fromStdString(row[3].as<std::string>()));
+    k.prefix = text(row[4]);
+    k.createdAt = QDateTime::fromString(text(row[5]), Qt::ISODate);
+    k.revoked = row[6].as<bool>();
+    return k;
+}
+
+RegistryData loadRegistry(pqxx::connection &connection)
+{
+    RegistryData d;
+    pqxx::read_transaction tx(connection);
+    for (const auto &row : tx.exec("SELECT id, name FROM tenant ORDER BY id"))
+        d.tenants.append({text(row[0]), text(row[1])});
+    for (const auto &row : tx.exec("SELECT id, tenant_id FROM user_account ORDER BY id"))
+        d.users.append({text(row[0]), text(row[1])});
+    for (const auto &row : tx.exec("SELECT id FROM model_tier ORDER BY id"))
+        d.tiers.append({text(row[0])});
+    for (const auto &row : tx.exec("SELECT id, tier_id FROM model ORDER BY id"))
+        d.models.append({text(row[0]), text(row[1])});
+    for (const auto &row : tx.exec(std::string("SELECT ") + kApiKeyColumns + " FROM api_key ORDER BY id"))
+        d.apiKeys.append(apiKeyFromRow(row));
+    for (const auto &row : tx.exec(std::string("SELECT ") + kPolicyColumns + " FROM rate_limit_policy ORDER BY id"))
+        d.policies.append(policyFromRow(row));
+    tx.commit();
+    return d;
+}
+
+} // namespace sluice::pg

@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "registryrepository.h"
+
+#include "pgrows.h"
+#include "registryloader.h"
+
+#include <QPointer>
+#include <pqxx/pqxx>
+
+namespace sluice {
+
+namespace {
+
+// Maps a Postgres error to what the admin API says about it.
+ApiError translate(const std::exception &e, const PolicyDto *policy)
+{
+    const QString what = QString::fromUtf8(e.what());
+    if (dynamic_cast<const pqxx::unique_violation *>(&e))
+        return ApiError::conflict(QStringLiteral("a policy with this scope and these selectors already exists"));
+    if (dynamic_cast<const pqxx::foreign_key_violation *>(&e)) {
+        struct { const char *column; const char *field; } fields[] = {
+            {"tenant_id", "tenantId"}, {"user_id", "userId"}, {"api_key_id", "apiKeyId"},
+            {"model_tier_id", "modelTier"}, {"model_id", "modelId"}};
+        for (const auto &f : fields) {
+            if (what.contains(QLatin1String(f.column))) {
+                QString value;
+                if (policy) {
+                    const QLatin1String field(f.field);
+                    value = field == QLatin1String("tenantId") ? policy->tenantId
+                        : field == QLatin1String("userId")     ? policy->userId
+                        : field == QLatin1String("modelId")    ? policy->modelId
+                        : field == QLatin1String("modelTier")  ? policy->modelTier
+                        : policy->apiKeyId ? QString::number(*policy->apiKeyId) : QString();
+                }
+                return ApiError::badRequest(QStringLiteral("%1 '%2' does not exist").arg(QLatin1String(f.field), value));
+            }
+        }
+        return ApiError::badRequest(QStringLiteral("a referenced entity does not exist"));
+    }
+    if (dynamic_cast<const pqxx::check_violation *>(&e))
+        return ApiError::badRequest(QStringLiteral("the policy breaks a rule of the schema: %1").arg(what.section(QLatin1Char('\n'), 0, 0)));
+    if (dynamic_cast<const pqxx::broken_connection *>(&e))
+        return ApiError::unavailable(QStringLiteral("Postgres is unavailable: %1").arg(what.trimmed()));
+    return ApiError::unavailable(QStringLiteral("Postgres error: %1").arg(what.section(QLatin1Char('\n'), 0, 0)));
+}
+
+std::string sql(const char *head, const char *tail = "")
+{
+    return std::string(head) + tail;
+}
+
+} // namespace
+
+RegistryRepository::RegistryRepository(const QString &conninfo) : m_conninfo(withConnectTimeout(conninfo))
+{
+    m_thread = std::thread([this] { run(); });
+}
+
+RegistryRepository::~RegistryRepository()
+{
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_stop = true;
+    }
+    m_wake.notify_all();
+    m_thread.join();
+}
+
+void RegistryRepository::run()
+{
+    for (;;) {
+        std::function<void()> job;
+        {
+            std::unique_lock<std::mutex> lock(m_mutex);
+            m_wake.wait(lock, [this] { return m_stop || !m_jobs.empty(); });
+            if (m_stop)
+                return;
+            job = std::move(m_jobs.front());
+            m_jobs.pop_front();
+        }
+        job();
+    }
+}
+
+template <typename T>
+void RegistryRepository::submit(QObject *context, std::function<T(pqxx::connection &)> work, std::function<void(Result<T>)> done)
+{
+    QPointer<QObject> guard(context);
+    auto job = [this, guard, work = std::move(work), done = std::move(done)]() {
+        std::optional<Result<T>> result;
+        for (int attempt = 0; attempt < 2 && !result; ++attempt) {
+            try {
+                if (!m_connection || !m_connection->is_open())
+                    m_connection = std::make_unique<pqxx::connection>(m_conninfo);
+                result = work(*m_connection);
+            } catch (const ApiError &e) {
+                result = e;
+            } catch (const pqxx::broken_connection &e) {
+                m_connection.reset(); // a stale connection: try once more on a fresh one
+                if (attempt == 1)
+                    result = translate(e, nullptr);
+            } catch (const std::exception &e) {
+                result = translate(e, nullptr);
+            }
+        }
+        if (!guard)
+            return; // the caller is gone: nobody to answer
+        QMetaObject::invokeMethod(
+            guard.data(),
+            [guard, done, result = std::move(*result)]() {
+                if (guard)
+                    done(result);
+            },
+            Qt::QueuedConnection);
+    };
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_jobs.push_back(std::move(job));
+    }
+    m_wake.notify_one();
+}
+
+void RegistryRepository::listPolicies(QObject *context, std::function<void(Result<QList<PolicyDto>>)> done)
+{
+    submit<QList<PolicyDto>>(context, [](pqxx::connection &c) {
+        pqxx::read_transaction tx(c);
+        QList<PolicyDto> out;
+        for (const auto &row : tx.exec(sql("SELECT ") + pg::kPolicyColumns + " FROM rate_limit_policy ORDER BY id"))
+            out.append(pg::policyFromRow(row));
+        return out;
+    }, std::move(done));
+}
+
+void RegistryRepository::getPolicy(QObject *context, qint64 id, std::function<void(Result<PolicyDto>)> done)
+{
+    submit<PolicyDto>(context, [id](pqxx::connection &c) {
+        pqxx::read_transaction tx(c);
+        const pqxx::result r = tx.exec_params(sql("SELECT ") + pg::kPolicyColumns + " FROM rate_limit_policy WHERE id = $1", id);
+        if (r.empty())
+            throw ApiError::notFound(QStringLiteral("there is no policy %1").arg(id));
+        return pg::policyFromRow(r[0]);
+    }, std::move(done));
+}
+
+namespace {
+
+// INSERT or UPDATE one policy; translate()s its errors with the policy at hand.
+PolicyDto writePolicy(pqxx::connection &c, const PolicyDto &p, std::optional<qint64> id)
+{
+    try {
+        pqxx::work tx(c);
+        std::string tenant, user, model, tier;
+        const char *t = pg::nullable(p.tenantId, tenant);
+        const char *u = pg::nullable(p.userId, user);
+        const char *m = pg::nullable(p.modelId, model);
+        const char *tr = pg::nullable(p.modelTier, tier);
+        const std::string key = p.apiKeyId ? std::to_string(*p.apiKeyId) : std::string();
+        const char *k = p.apiKeyId ? key.c_str() : nullptr;
+        pqxx::result r;
+        if (id) {
+            r = tx.exec_params(sql("UPDATE rate_limit_policy SET scope = $1::policy_scope, tenant_id = $2, user_id = $3, "
+                                   "api_key_id = $4::bigint, model_id = $5, model_tier_id = $6, window_seconds = $7, "
+                                   "limit_value = $8, enabled = $9, description = $10 WHERE id = $11 RETURNING ")
+                                   + pg::kPolicyColumns,
+                               pg::utf8(scopeName(p.scope)), t, u, k, m, tr, p.windowSeconds, p.limit, p.enabled,
+                               pg::utf8(p.description), *id);
+            if (r.empty())
+                throw ApiError::notFound(QStringLiteral("there is no policy %1").arg(*id));
+        } else {
+            r = tx.exec_params(sql("INSERT INTO rate_limit_policy (scope, tenant_id, user_id, api_key_id, model_id, model_tier_id, "
+                                   "window_seconds, limit_value, enabled, description) VALUES ($1::policy_scope, $2, $3, "
+                                   "$4::bigint, $5, $6, $7, $8, $9, $10) RETURNING ")
+                                   + pg::kPolicyColumns,
+                               pg::utf8(scopeName(p.scope)), t, u, k, m, tr, p.windowSeconds, p.limit, p.enabled,
+                               pg::utf8(p.description));
+        }
+        PolicyDto stored = pg::policyFromRow(r[0]);
+        tx.commit();
+        return stored;
+    } catch (const ApiError &) {
+        throw;
+    } catch (const pqxx::broken_connection &) {
+        throw;
+    } catch (const std::exception &e) {
+        throw translate(e, &p);
+    }
+}
+
+} // namespace
+
+void RegistryRepository::createPolicy(QObject *context, const PolicyDto &policy, std::function<void(Result<PolicyDto>)> done)
+{
+    submit<PolicyDto>(context, [policy](pqxx::connection &c) { return writePolicy(c, policy, std::nullopt); }, std::move(done));
+}
+
+void RegistryRepository::updatePolicy(QObject *context, qint64 id, const PolicyDto &policy,
+                                      std::function<void(Result<PolicyDto>)> done)
+{
+    submit<PolicyDto>(context, [id, policy](pqxx::connection &c) { return writePolicy(c, policy, id); }, std::move(done));
+}
+
+void RegistryRepository::deletePolicy(QObject *context, qint64 id, std::function<void(Result<bool>)> done)
+{
+    submit<bool>(context, [id](pqxx::connection &c) {
+        pqxx::work tx(c);
+        const pqxx::result r = tx.exec_params("DELETE FROM rate_limit_policy WHERE id = $1 RETURNING id", id);
+        tx.commit();
+        if (r.empty())
+            throw ApiError::notFound(QStringLiteral("there is no policy %1").arg(id));
+        return true;
+    }, std::move(done));
+}
+
+void RegistryRepository::createApiKey(QObject *context, const QString &tenantId, const QString &userId,
+                                      std::function<void(Result<CreatedApiKey>)> done)
+{
+    submit<CreatedApiKey>(context, [tenantId, userId](pqxx::connection &c) {
+        pqxx::work tx(c);
+        if (tx.exec_params("SELECT 1 FROM tenant WHERE id = $1", pg::utf8(tenantId)).empty())
+            throw ApiError::badRequest(QStringLiteral("tenantId '%1' does not exist").arg(tenantId));
+        if (!userId.isNull()) {
+            const pqxx::result u = tx.exec_params("SELECT tenant_id FROM user_account WHERE id = $1", pg::utf8(userId));
+            if (u.empty())
+                throw ApiError::badRequest(QStringLiteral("userId '%1' does not exist").arg(userId));
+            if (pg::text(u[0][0]) != tenantId)
+                throw ApiError::badRequest(QStringLiteral("userId '%1' does not belong to tenant %2").arg(userId, tenantId));
+        }
+        CreatedApiKey key = generateApiKey(tenantId, userId);
+        std::string user;
+        const pqxx::result r = tx.exec_params(
+            sql("INSERT INTO api_key (tenant_id, user_id, key_hash, prefix) VALUES ($1, $2, decode($3, 'hex'), $4) RETURNING ")
+                + pg::kApiKeyColumns,
+            pg::utf8(tenantId), pg::nullable(userId, user), key.row.sha256.toHex().toStdString(), pg::utf8(key.row.prefix));
+        key.row = pg::apiKeyFromRow(r[0]);
+        tx.commit();
+        return key;
+    }, std::move(done));
+}
+
+void RegistryRepository::listApiKeys(QObject *context, std::function<void(Result<QList<ApiKeyRow>>)> done)
+{
+    submit<QList<ApiKeyRow>>(context, [](pqxx::connection &c) {
+        pqxx::read_transaction tx(c);
+        QList<ApiKeyRow> out;
+        for (const auto &row : tx.exec(sql("SELECT ") + pg::kApiKeyColumns + " FROM api_key ORDER BY id"))
+            out.append(pg::apiKeyFromRow(row));
+        return out;
+    }, std::move(done));
+}
+
+void RegistryRepository::revokeApiKey(QObject *context, qint64 id, std::function<void(Result<bool>)> done)
+{
+    submit<bool>(context, [id](pqxx::connection &c) {
+        pqxx::work tx(c);
+        const pqxx::result r = tx.exec_params("UPDATE api_key SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING id", id);
+        tx.commit();
+        if (r.empty())
+            throw ApiError::notFound(QStringLiteral("there is no API key %1").arg(id));
+        return true;
+    }, std::move(done));
+}
+
+} // namespace sluice
