@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-// The admin API of design §6 over real HTTP against the embedded server (in-memory registry):
-// the bearer gate, every validation error, 409, 404, and edits enforced by the next check.
+// The admin API of design §6 over real HTTP, run twice: against the embedded server (in-memory
+// registry) and against a real Postgres registry. The bearer gate, every validation error, 409,
+// 404, and edits enforced (at once in memory; through LISTEN/NOTIFY within a second on Postgres).
 #include "apierror.h"
 #include "decision.h"
 #include "httpapi.h"
+#include "services.h"
 #include "sluiceserver.h"
 
+#include <QCryptographicHash>
+#include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -30,7 +34,12 @@ class TestAdminApi : public QObject
 {
     Q_OBJECT
 
+public:
+    explicit TestAdminApi(bool postgres) : m_postgres(postgres) {}
+
 private:
+    bool m_postgres;
+    std::unique_ptr<test::PostgresServer> m_pg;
     std::unique_ptr<SluiceServer> m_server;
     QNetworkAccessManager m_nam;
     QByteArray m_token = "test-token-0123456789";
@@ -41,6 +50,8 @@ private:
         config.port = 0;
         config.threads = 2;
         config.adminToken = token;
+        if (m_postgres)
+            config.postgres = m_pg->conninfo();
         m_server = std::make_unique<SluiceServer>(config);
         QString error;
         QVERIFY2(m_server->start(&error), qPrintable(error));
@@ -65,8 +76,41 @@ private:
 
     Answer check(const QByteArray &body) { return call("POST", QStringLiteral("/rate-limit/check"), body, QByteArray()); }
 
+    // Checks until the answer has `status` (bounded); returns that last answer. (QTRY_* would
+    // evaluate a check several times, and every check counts.)
+    Answer checkUntil(const QByteArray &body, int status, int timeoutMs = 1000)
+    {
+        QElapsedTimer t;
+        t.start();
+        Answer a = check(body);
+        while (a.status != status && t.elapsed() < timeoutMs) {
+            QTest::qWait(20);
+            a = check(body);
+        }
+        return a;
+    }
+
 private Q_SLOTS:
-    void init() { startServer(QString::fromLatin1(m_token)); }
+    void initTestCase()
+    {
+        if (!m_postgres)
+            return;
+        m_pg = std::make_unique<test::PostgresServer>(test::Sharing::Private);
+        QString error;
+        SLUICE_REQUIRE_SERVICE(m_pg->start(&error) && m_pg->migrate(&error), error);
+    }
+
+    void init()
+    {
+        if (m_postgres) {
+            // Every test starts from the seeded demo registry.
+            QString error;
+            QVERIFY2(!m_pg->psql(QStringLiteral("TRUNCATE tenant, user_account, model_tier, model, api_key, rate_limit_policy CASCADE"),
+                                 &error).isNull(), qPrintable(error));
+            QVERIFY2(m_pg->migrate(&error), qPrintable(error));
+        }
+        startServer(QString::fromLatin1(m_token));
+    }
     void cleanup() { m_server.reset(); }
 
     void gate_data()
@@ -139,8 +183,8 @@ private Q_SLOTS:
         QTest::addRow("unknown model") << QByteArray(R"({"scope":"MODEL","modelId":"gpt-9","windowSeconds":60,"limit":1})") << 400 << "modelId 'gpt-9' does not exist";
         QTest::addRow("unknown tier") << QByteArray(R"({"scope":"MODEL_TIER","modelTier":"gold","windowSeconds":60,"limit":1})") << 400 << "modelTier 'gold' does not exist";
         QTest::addRow("unknown api key") << QByteArray(R"({"scope":"API_KEY","apiKeyId":999,"windowSeconds":60,"limit":1})") << 400 << "apiKeyId '999' does not exist";
-        QTest::addRow("duplicate default") << QByteArray(R"({"scope":"USER_MODEL","windowSeconds":60,"limit":1})") << 409 << "already has this scope";
-        QTest::addRow("duplicate override") << QByteArray(R"({"scope":"TENANT","tenantId":"free_co","windowSeconds":60,"limit":1})") << 409 << "policy 3";
+        QTest::addRow("duplicate default") << QByteArray(R"({"scope":"USER_MODEL","windowSeconds":60,"limit":1})") << 409 << "scope and these selectors";
+        QTest::addRow("duplicate override") << QByteArray(R"({"scope":"TENANT","tenantId":"free_co","windowSeconds":60,"limit":1})") << 409 << "scope and these selectors";
     }
 
     void invalidPolicies()
@@ -174,8 +218,8 @@ private Q_SLOTS:
         QCOMPARE(created.status, 201);
         const qint64 id = created.object().value(QStringLiteral("id")).toInteger();
         QVERIFY(id > 9);
-        QCOMPARE(check(body).status, 200);
-        const Answer blocked = check(body);
+        // In memory the edit applies at once; from Postgres it arrives through NOTIFY.
+        const Answer blocked = checkUntil(body, 429);
         QCOMPARE(blocked.status, 429);
         QCOMPARE(Decision::fromJson(blocked.body)->limit, qint64(2));
         // Raise it: admitted again.
@@ -183,12 +227,15 @@ private Q_SLOTS:
                                     R"({"scope":"USER_MODEL","userId":"ent-user-1","modelId":"gpt-4o-mini","windowSeconds":60,"limit":5})");
         QCOMPARE(updated.status, 200);
         QCOMPARE(updated.object().value(QStringLiteral("limit")).toInt(), 5);
-        QCOMPARE(check(body).status, 200);
+        QCOMPARE(checkUntil(body, 200).status, 200);
         // Disable it, then delete it: the default (100/h) applies.
         QCOMPARE(call("DELETE", QStringLiteral("/admin/policies/%1").arg(id)).status, 204);
-        const Answer after = check(body);
-        QCOMPARE(after.status, 200);
-        QCOMPARE(Decision::fromJson(after.body)->policies.at(0).limit, qint64(100));
+        QElapsedTimer t;
+        t.start();
+        qint64 limit = 0;
+        while ((limit = Decision::fromJson(check(body).body)->policies.at(0).limit) != 100 && t.elapsed() < 1000)
+            QTest::qWait(20);
+        QCOMPARE(limit, qint64(100));
         QCOMPARE(call("GET", QStringLiteral("/admin/policies/%1").arg(id)).status, 404);
     }
 
@@ -206,9 +253,16 @@ private Q_SLOTS:
         QVERIFY(list.body.contains(key.left(8).toUtf8()));
         // (moc mis-parses a raw string that ends in a quote, so this one is spelled out.)
         const QByteArray body = "{\"userId\":\"ent-user-1\",\"modelId\":\"gpt-4o\",\"apiKey\":\"" + key.toUtf8() + "\"}";
-        QCOMPARE(check(body).status, 200);
+        QCOMPARE(checkUntil(body, 200).status, 200); // Postgres: the key arrives through NOTIFY
         QCOMPARE(call("DELETE", QStringLiteral("/admin/api-keys/%1").arg(id)).status, 204);
-        QCOMPARE(check(body).status, 401);
+        QCOMPARE(checkUntil(body, 401).status, 401);
+        if (m_postgres) {
+            // Only the hash is stored: the plaintext is nowhere in the table.
+            const QByteArray dump = m_pg->psql(QStringLiteral("SELECT row_to_json(k)::text FROM api_key k"));
+            QVERIFY(!dump.isEmpty());
+            QVERIFY(!dump.contains(key.toUtf8()));
+            QVERIFY(dump.contains(QCryptographicHash::hash(key.toUtf8(), QCryptographicHash::Sha256).toHex()));
+        }
         QCOMPARE(call("POST", QStringLiteral("/admin/api-keys"), R"({"tenantId":"ghost"})").status, 400);
         QCOMPARE(call("POST", QStringLiteral("/admin/api-keys"), R"({})").status, 400);
     }
@@ -251,5 +305,13 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestAdminApi)
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    TestAdminApi memory(false);
+    TestAdminApi postgres(true);
+    const int a = QTest::qExec(&memory, argc, argv);
+    const int b = QTest::qExec(&postgres, argc, argv);
+    return a | b;
+}
 #include "tst_adminapi.moc"
