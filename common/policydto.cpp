@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "policydto.h"
 
+#include "checkrequest.h"
+
 #include <QJsonArray>
 #include <QJsonValue>
 #include <cmath>
@@ -19,7 +21,7 @@ bool readSelector(const QJsonObject &o, const char *field, QString *out, QString
         *out = QString();
         return true;
     }
-    if (!v.isString() || v.toString().isEmpty() || v.toString().size() > 128) {
+    if (!v.isString() || v.toString().isEmpty() || codePointCount(v.toString()) > 128) {
         *error = QStringLiteral("%1 must be null or a string of 1 to 128 characters").arg(QLatin1String(field));
         return false;
     }

@@ -281,7 +281,7 @@ bool ServerProcess::start(const QStringList &args, QString *error, const QString
     }
     const QDeadlineTimer deadline(15000);
     while (!deadline.hasExpired()) {
-        if (m_process->state() != QProcess::Running) {
+        if (m_process->state() != QProcess::Running || m_process->waitForFinished(0)) {
             if (error)
                 *error = QStringLiteral("sluice-server exited: ") + QString::fromLocal8Bit(output());
             return false;
@@ -296,7 +296,11 @@ bool ServerProcess::start(const QStringList &args, QString *error, const QString
             if (got.startsWith("HTTP/1.1 200"))
                 return true;
         }
-        QThread::msleep(50);
+        if (m_process->waitForFinished(50)) {
+            if (error)
+                *error = QStringLiteral("sluice-server exited: ") + QString::fromLocal8Bit(output());
+            return false;
+        }
     }
     if (error)
         *error = QStringLiteral("sluice-server did not answer /health in 15 s: ") + QString::fromLocal8Bit(output());

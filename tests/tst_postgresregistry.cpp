@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Postgres registry against a real Postgres: migrations (fresh, then again), the seed equals
+// the built-in demo registry, live reload across two sluice-server processes, Postgres going
+// away and coming back, refusing to start without a first snapshot, and awkward ids.
+#include "registryjson.h"
+#include "registryloader.h"
+#include "services.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QSignalSpy>
+#include <QtTest>
+
+using namespace sluice;
+
+namespace {
+
+template <typename T, typename Less>
+QList<T> sorted(QList<T> list, Less less)
+{
+    std::sort(list.begin(), list.end(), less);
+    return list;
+}
+
+} // namespace
+
+class TestPostgresRegistry : public QObject
+{
+    Q_OBJECT
+
+private:
+    QNetworkAccessManager m_nam;
+
+    struct Answer
+    {
+        int status = 0;
+        QByteArray body;
+    };
+
+    Answer http(const QUrl &base, const QByteArray &method, const QString &path, const QByteArray &body = QByteArray(),
+                const QByteArray &token = QByteArray())
+    {
+        QNetworkRequest r(base.resolved(QUrl(path)));
+        r.setRawHeader("Content-Type", "application/json");
+        if (!token.isEmpty())
+            r.setRawHeader("Authorization", "Bearer " + token);
+        QNetworkReply *reply = m_nam.sendCustomRequest(r, method, body);
+        QSignalSpy done(reply, &QNetworkReply::finished);
+        done.wait(10000);
+        Answer a{reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), reply->readAll()};
+        reply->deleteLater();
+        return a;
+    }
+
+    // The primary limit a check for (user, model) gets, or -1.
+    qint64 limitFor(const QUrl &base, const QByteArray &user, const QByteArray &model, const QByteArray &tenant = "enterprise_co")
+    {
+        const QByteArray body = QJsonDocument(QJsonObject{{QStringLiteral("userId"), QString::fromUtf8(user)},
+                                                          {QStringLiteral("modelId"), QString::fromUtf8(model)},
+                                                          {QStringLiteral("tenantId"), QString::fromUtf8(tenant)}})
+                                    .toJson(QJsonDocument::Compact);
+        const Answer a = http(base, "POST", QStringLiteral("/rate-limit/check"), body);
+        const QJsonArray policies = QJsonDocument::fromJson(a.body).object().value(QStringLiteral("policies")).toArray();
+        return policies.isEmpty() ? -1 : policies.at(0).toObject().value(QStringLiteral("limit")).toInteger();
+    }
+
+    // Polls (bounded) until limitFor() answers `expected`; returns the last answer.
+    qint64 waitForLimit(const QUrl &base, const QByteArray &user, const QByteArray &model, qint64 expected, int timeoutMs)
+    {
+        QElapsedTimer t;
+        t.start();
+        qint64 got = limitFor(base, user, model);
+        while (got != expected && t.elapsed() < timeoutMs) {
+            QTest::qWait(20);
+            got = limitFor(base, user, model);
+        }
+        return got;
+    }
+
+private Q_SLOTS:
+    void migrationsApplyTwiceAndSeedTheDemo()
+    {
+        test::PostgresServer pg(test::Sharing::Private);
+        QString error;
+        SLUICE_REQUIRE_SERVICE(pg.start(&error), error);
+        QVERIFY2(pg.migrate(&error), qPrintable(error));
+        QVERIFY2(pg.migrate(&error), qPrintable(error)); // idempotent
+        QCOMPARE(pg.psql(QStringLiteral("SELECT count(*) FROM rate_limit_policy")), QByteArray("9"));
+        QCOMPARE(pg.psql(QStringLiteral("SELECT string_agg(id || ':' || name, ',' ORDER BY id) FROM tenant")),
+                 QByteArray("enterprise_co:Enterprise Co,free_co:Free Co"));
+        QCOMPARE(pg.psql(QStringLiteral("SELECT string_agg(id || ':' || tier_id, ',' ORDER BY id) FROM model")),
+                 QByteArray("gpt-4o:premium,gpt-4o-mini:standard,tiny-model:free"));
+        QCOMPARE(pg.psql(QStringLiteral("SELECT string_agg(scope || '=' || limit_value, ',' ORDER BY id) FROM rate_limit_policy")),
+                 QByteArray("GLOBAL=1000000,TENANT=500,TENANT=50,API_KEY=20,MODEL_TIER=1000,MODEL_TIER=100,MODEL_TIER=10,"
+                            "USER_MODEL=100,USER_MODEL=10"));
+        QCOMPARE(pg.psql(QStringLiteral("SELECT count(*) FROM rate_limit_policy WHERE window_seconds <> 3600")), QByteArray("0"));
+
+        // What the server loads from Postgres is what the embedded mode serves.
+        RegistryLoader loader(pg.conninfo());
+        RegistryData fromPostgres;
+        QVERIFY2(loader.loadInitial(&fromPostgres, &error), qPrintable(error));
+        const RegistryData demo = builtInDemoRegistry();
+        auto byId = [](const auto &a, const auto &b) { return a.id < b.id; };
+        QCOMPARE(sorted(fromPostgres.tenants, byId), sorted(demo.tenants, byId));
+        QCOMPARE(sorted(fromPostgres.users, byId), sorted(demo.users, byId));
+        QCOMPARE(sorted(fromPostgres.tiers, byId), sorted(demo.tiers, byId));
+        QCOMPARE(sorted(fromPostgres.models, byId), sorted(demo.models, byId));
+        QCOMPARE(sorted(fromPostgres.apiKeys, byId), sorted(demo.apiKeys, byId));
+        QCOMPARE(fromPostgres.policies.size(), demo.policies.size());
+        for (int i = 0; i < demo.policies.size(); ++i)
+            QVERIFY2(sorted(fromPostgres.policies, byId).at(i) == sorted(demo.policies, byId).at(i),
+                     qPrintable(QStringLiteral("policy %1 differs").arg(demo.policies.at(i).id)));
+    }
+
+    void editsReachEveryInstanceWithinASecond()
+    {
+        test::PostgresServer pg(test::Sharing::Private);
+        QString error;
+        SLUICE_REQUIRE_SERVICE(pg.start(&error) && pg.migrate(&error), error);
+        const QByteArray token = "reload-token";
+        test::ServerProcess a, b;
+        const QStringList args{QStringLiteral("--postgres"), pg.conninfo(), QStringLiteral("--admin-token"), QString::fromLatin1(token)};
+        QVERIFY2(a.start(args, &error), qPrintable(error));
+        QVERIFY2(b.start(args, &error), qPrintable(error));
+        QCOMPARE(limitFor(b.baseUrl(), "ent-user-1", "gpt-4o-mini"), qint64(100));
+
+        // A policy made through A's admin API is enforced by B.
+        const Answer created = http(a.baseUrl(), "POST", QStringLiteral("/admin/policies"),
+                                    R"({"scope":"USER_MODEL","userId":"ent-user-1","modelId":"gpt-4o-mini","windowSeconds":60,"limit":7})", token);
+        QCOMPARE(created.status, 201);
+        const qint64 id = QJsonDocument::fromJson(created.body).object().value(QStringLiteral("id")).toInteger();
+        QCOMPARE(waitForLimit(b.baseUrl(), "ent-user-1", "gpt-4o-mini", 7, 1000), qint64(7));
+        // An UPDATE straight in SQL likewise.
+        QVERIFY(!pg.psql(QStringLiteral("UPDATE rate_limit_policy SET limit_value = 3 WHERE id = %1").arg(id)).isNull());
+        QCOMPARE(waitForLimit(b.baseUrl(), "ent-user-1", "gpt-4o-mini", 3, 1000), qint64(3));
+        QCOMPARE(waitForLimit(a.baseUrl(), "ent-user-1", "gpt-4o-mini", 3, 1000), qint64(3));
+        // A deleted policy stops applying.
+        QCOMPARE(http(b.baseUrl(), "DELETE", QStringLiteral("/admin/policies/%1").arg(id), QByteArray(), token).status, 204);
+        QCOMPARE(waitForLimit(a.baseUrl(), "ent-user-1", "gpt-4o-mini", 100, 1000), qint64(100));
+        // The admin log names the action, never a secret.
+        QVERIFY(a.output().contains("create USER_MODEL policy"));
+        QVERIFY(!a.output().contains(token));
+    }
+
+    void postgresDownThenBack()
+    {
+        test::PostgresServer pg(test::Sharing::Private);
+        QString error;
+        SLUICE_REQUIRE_SERVICE(pg.start(&error) && pg.migrate(&error), error);
+        test::ServerProcess server;
+        QVERIFY2(server.start({QStringLiteral("--postgres"), pg.conninfo()}, &error), qPrintable(error));
+        auto health = [&] {
+            return QJsonDocument::fromJson(http(server.baseUrl(), "GET", QStringLiteral("/health")).body).object();
+        };
+        QCOMPARE(health().value(QStringLiteral("status")).toString(), QStringLiteral("ok"));
+        QVERIFY(pg.stop());
+        // Checks go on from the last snapshot; /health says the registry is degraded.
+        QCOMPARE(limitFor(server.baseUrl(), "ent-user-2", "gpt-4o"), qint64(10));
+        QTRY_COMPARE_WITH_TIMEOUT(health().value(QStringLiteral("status")).toString(), QStringLiteral("degraded"), 5000);
+        const QJsonObject registry = health().value(QStringLiteral("registry")).toObject();
+        QCOMPARE(registry.value(QStringLiteral("status")).toString(), QStringLiteral("degraded"));
+        QVERIFY(registry.contains(QStringLiteral("snapshotAgeSeconds")));
+        QVERIFY(!registry.value(QStringLiteral("lastError")).toString().isEmpty());
+        QCOMPARE(limitFor(server.baseUrl(), "ent-user-2", "gpt-4o"), qint64(10));
+        // Postgres back: reconnect, reload, and later edits apply again.
+        QVERIFY(pg.start(&error));
+        QTRY_COMPARE_WITH_TIMEOUT(health().value(QStringLiteral("status")).toString(), QStringLiteral("ok"), 15000);
+        QVERIFY(!pg.psql(QStringLiteral("UPDATE rate_limit_policy SET limit_value = 4 WHERE id = 9")).isNull());
+        QCOMPARE(waitForLimit(server.baseUrl(), "ent-user-2", "gpt-4o", 4, 2000), qint64(4));
+    }
+
+    void noFirstSnapshotNoServing()
+    {
+        test::ServerProcess server;
+        QString error;
+        const QString conninfo = QStringLiteral("host=127.0.0.1 port=%1 dbname=sluice user=sluice connect_timeout=2").arg(test::freePort());
+        QVERIFY(!server.start({QStringLiteral("--postgres"), conninfo}, &error));
+        QVERIFY2(error.contains(QStringLiteral("cannot load the registry from Postgres")), qPrintable(error));
+    }
+
+    void awkwardIdsRoundTrip()
+    {
+        test::PostgresServer pg(test::Sharing::Private);
+        QString error;
+        SLUICE_REQUIRE_SERVICE(pg.start(&error) && pg.migrate(&error), error);
+        // Quotes, %, ;, a colon and braces, Unicode beyond the BMP, 128 characters.
+        QString tenant = QStringLiteral("o'neil \"co\" 100%; DROP TABLE tenant; -- :{x}") + QString::fromUtf8("\xF0\x9F\x9A\x80ü");
+        while (tenant.size() < 200 && [&] { int n = 0; for (QChar c : tenant) n += !c.isLowSurrogate(); return n; }() < 128)
+            tenant += QStringLiteral("é");
+        QString sqlTenant = tenant;
+        sqlTenant.replace(QLatin1Char('\''), QStringLiteral("''"));
+        QVERIFY(!pg.psql(QStringLiteral("INSERT INTO tenant (id, name) VALUES ('%1', 'Awkward')").arg(sqlTenant), &error).isNull());
+        const QByteArray token = "t";
+        test::ServerProcess server;
+        QVERIFY2(server.start({QStringLiteral("--postgres"), pg.conninfo(), QStringLiteral("--admin-token"), QString::fromLatin1(token)}, &error),
+                 qPrintable(error));
+        const QByteArray policy = QJsonDocument(QJsonObject{{QStringLiteral("scope"), QStringLiteral("TENANT")},
+                                                            {QStringLiteral("tenantId"), tenant},
+                                                            {QStringLiteral("windowSeconds"), 60},
+                                                            {QStringLiteral("limit"), 2},
+                                                            {QStringLiteral("description"), QStringLiteral("it's 100%; fine")}})
+                                      .toJson(QJsonDocument::Compact);
+        const Answer created = http(server.baseUrl(), "POST", QStringLiteral("/admin/policies"), policy, token);
+        QCOMPARE(created.status, 201);
+        const QJsonObject back = QJsonDocument::fromJson(created.body).object();
+        QCOMPARE(back.value(QStringLiteral("tenantId")).toString(), tenant);
+        QCOMPARE(back.value(QStringLiteral("description")).toString(), QStringLiteral("it's 100%; fine"));
+        QCOMPARE(pg.psql(QStringLiteral("SELECT count(*) FROM tenant")), QByteArray("3"));
+        // The check with that tenant: its limit applies once the snapshot has it.
+        const QByteArray check = QJsonDocument(QJsonObject{{QStringLiteral("userId"), tenant},
+                                                           {QStringLiteral("modelId"), QStringLiteral("gpt-4o")},
+                                                           {QStringLiteral("tenantId"), tenant}})
+                                     .toJson(QJsonDocument::Compact);
+        QElapsedTimer t;
+        t.start();
+        QJsonObject decision;
+        do {
+            QTest::qWait(20);
+            decision = QJsonDocument::fromJson(http(server.baseUrl(), "POST", QStringLiteral("/rate-limit/check"), check).body).object();
+        } while (t.elapsed() < 2000 && decision.value(QStringLiteral("policies")).toArray().at(1).toObject().value(QStringLiteral("limit")).toInt() != 2);
+        const QJsonObject tenantPolicy = decision.value(QStringLiteral("policies")).toArray().at(1).toObject();
+        QCOMPARE(tenantPolicy.value(QStringLiteral("limit")).toInt(), 2);
+        QCOMPARE(tenantPolicy.value(QStringLiteral("label")).toString(), QStringLiteral("tenant ") + tenant);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestPostgresRegistry)
+#include "tst_postgresregistry.moc"
