@@ -71,7 +71,7 @@ if [ ${#redis_ports[@]} -gt 0 ] && [ -n "${redis_ports[0]}" ]; then
     line=$(redis-cli -p "$p" INFO commandstats | tr -d '\r' | grep -E '^cmdstat_(evalsha|eval):' || true)
     while IFS= read -r l; do
       [ -z "$l" ] && continue
-      c=$(sed -E 's/.*calls=([0-9]+).*/\1/' <<<"$l"); u=$(sed -E 's/.*usec=([0-9]+).*/\1/' <<<"$l")
+      c=$(sed -E 's/^[^:]*:calls=([0-9]+),.*/\1/' <<<"$l"); u=$(sed -E 's/^[^:]*:calls=[0-9]+,usec=([0-9]+),.*/\1/' <<<"$l")
       calls=$((calls + c)); usec=$((usec + u))
     done <<<"$line"
   done

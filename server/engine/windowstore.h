@@ -34,7 +34,9 @@ struct WindowBatch
 struct KeyState
 {
     qint64 used = 0;      // weight counted in the window before this request
-    qint64 oldestUs = -1; // timestamp of the oldest counted entry before this request; -1 when none
+    // Timestamp of the oldest counted entry before this request; -1 when none. A store may leave
+    // it -1 for keys the decision does not read (neither the admitted primary nor violated).
+    qint64 oldestUs = -1;
 };
 
 struct WindowOutcome

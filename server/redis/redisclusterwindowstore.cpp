@@ -146,7 +146,7 @@ void RedisClusterWindowStore::check(const WindowBatch &batch, CheckCallback done
         std::vector<const WindowSpec *> specs;
         for (size_t i : g.keys)
             specs.push_back(&state->batch.keys[i]);
-        g.argv = checkArgv(RedisScript::check().sha1, specs, state->member, batch.cost);
+        g.argv = checkArgv(RedisScript::check().sha1, specs, state->member, batch.cost, true);
     }
     state->pending = state->groups.size();
     if (state->groups.empty()) {

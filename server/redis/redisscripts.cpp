@@ -48,14 +48,14 @@ QByteArray MemberIds::next(qint64 weight)
 }
 
 QList<QByteArray> checkArgv(const QByteArray &sha, const std::vector<const WindowSpec *> &specs, const QByteArray &member,
-                            qint64 cost)
+                            qint64 cost, bool allOldest)
 {
     QList<QByteArray> argv;
-    argv.reserve(5 + 3 * static_cast<qsizetype>(specs.size()));
+    argv.reserve(6 + 3 * static_cast<qsizetype>(specs.size()));
     argv << QByteArrayLiteral("EVALSHA") << sha << QByteArray::number(static_cast<qsizetype>(specs.size()));
     for (const WindowSpec *s : specs)
         argv << s->key;
-    argv << member << QByteArray::number(cost);
+    argv << member << QByteArray::number(cost) << (allOldest ? QByteArrayLiteral("all") : QByteArrayLiteral("decision"));
     for (const WindowSpec *s : specs)
         argv << QByteArray::number(s->windowUs) << QByteArray::number(s->limit);
     return argv;

@@ -31,9 +31,11 @@ private:
     quint64 m_counter = 0;
 };
 
-// EVALSHA argv for window_check.lua over `specs` (all of them, or those at `indexes`).
+// EVALSHA argv for window_check.lua over `specs`. allOldest: return every key's oldest entry
+// (a Cluster slot group cannot tell which key will be the primary); otherwise only the ones the
+// decision needs.
 QList<QByteArray> checkArgv(const QByteArray &sha, const std::vector<const WindowSpec *> &specs,
-                            const QByteArray &member, qint64 cost);
+                            const QByteArray &member, qint64 cost, bool allOldest);
 // Decodes {now, admitted, used_1, oldest_1, …}: false when the reply is not of that shape.
 bool decodeCheckReply(const RedisReply &reply, size_t keys, qint64 *now, bool *admitted, std::vector<KeyState> *states);
 bool isNoScript(const RedisReply &reply);

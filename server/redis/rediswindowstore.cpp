@@ -35,7 +35,7 @@ void RedisWindowStore::check(const WindowBatch &batch, CheckCallback done)
     specs.reserve(batch.keys.size());
     for (const WindowSpec &s : batch.keys)
         specs.push_back(&s);
-    evalCheck(checkArgv(RedisScript::check().sha1, specs, m_members.next(batch.cost), batch.cost), batch.keys.size(), false,
+    evalCheck(checkArgv(RedisScript::check().sha1, specs, m_members.next(batch.cost), batch.cost, false), batch.keys.size(), false,
               std::move(done));
 }
 
