@@ -1,12 +1,52 @@
 // SPDX-License-Identifier: Apache-2.0
-// sluice-console: the operations console (a minimal window until its own issue fills it).
+// sluice-console: the operations console. Server URL and admin token come from the command line,
+// SLUICE_SERVER_URL / SLUICE_ADMIN_TOKEN, or the saved settings.
+//   sluice-console [--server URL] [--screenshot FILE]   (--screenshot: run scenario B, save, quit)
+#include "apiclient.h"
+#include "mainwindow.h"
+#include "pages/checkpage.h"
+
 #include <QApplication>
-#include <QLabel>
+#include <QCommandLineParser>
+#include <QSettings>
+#include <QTimer>
 
 int main(int argc, char *argv[])
 {
     QApplication app(argc, argv);
-    QLabel label(QStringLiteral("Sluice console"));
-    label.show();
+    QApplication::setOrganizationName(QStringLiteral("Sluice"));
+    QApplication::setApplicationName(QStringLiteral("sluice-console"));
+    QCommandLineParser parser;
+    parser.addHelpOption();
+    const QCommandLineOption serverOption(QStringLiteral("server"), QStringLiteral("Server URL."), QStringLiteral("url"));
+    const QCommandLineOption shotOption(QStringLiteral("screenshot"), QStringLiteral("Run scenario B, save a PNG, quit."),
+                                        QStringLiteral("file"));
+    parser.addOption(serverOption);
+    parser.addOption(shotOption);
+    parser.process(app);
+
+    QSettings settings;
+    QString url = parser.value(serverOption);
+    if (url.isEmpty())
+        url = qEnvironmentVariable("SLUICE_SERVER_URL", settings.value(QStringLiteral("server"), QStringLiteral("http://127.0.0.1:8000")).toString());
+    settings.setValue(QStringLiteral("server"), url);
+
+    sluice::ApiClient client;
+    client.setServer(QUrl(url), qgetenv("SLUICE_ADMIN_TOKEN"));
+    sluice::MainWindow window(&client);
+    window.show();
+
+    if (parser.isSet(shotOption)) {
+        const QString file = parser.value(shotOption);
+        QObject::connect(window.checkPage(), &sluice::CheckPage::answered, &window, [&window, file] {
+            QTimer::singleShot(200, &window, [&window, file] {
+                window.grab().save(file);
+                QApplication::quit();
+            });
+        });
+        window.checkPage()->setRequest(QStringLiteral("enterprise_co"), QStringLiteral("ent-user-2"), QStringLiteral("gpt-4o"),
+                                       QStringLiteral("premium"));
+        window.checkPage()->send(11);
+    }
     return QApplication::exec();
 }

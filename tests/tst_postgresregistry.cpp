@@ -140,9 +140,18 @@ private Q_SLOTS:
         // A deleted policy stops applying.
         QCOMPARE(http(b.baseUrl(), "DELETE", QStringLiteral("/admin/policies/%1").arg(id), QByteArray(), token).status, 204);
         QCOMPARE(waitForLimit(a.baseUrl(), "ent-user-1", "gpt-4o-mini", 100, 1000), qint64(100));
-        // The admin log names the action, never a secret.
+        // The admin log names the action, never a secret: neither the token nor a key's plaintext.
+        const Answer key = http(a.baseUrl(), "POST", QStringLiteral("/admin/api-keys"), R"({"tenantId":"free_co"})", token);
+        QCOMPARE(key.status, 201);
+        const QByteArray plaintext = QJsonDocument::fromJson(key.body).object().value(QStringLiteral("apiKey")).toString().toUtf8();
+        QVERIFY(plaintext.size() > 40);
+        QTest::qWait(100);
         QVERIFY(a.output().contains("create USER_MODEL policy"));
+        QVERIFY(a.output().contains("create API key for tenant free_co"));
         QVERIFY(!a.output().contains(token));
+        QVERIFY(!a.output().contains(plaintext));
+        QVERIFY(!b.output().contains(plaintext));
+        QVERIFY(!pg.psql(QStringLiteral("SELECT row_to_json(k)::text FROM api_key k")).contains(plaintext));
     }
 
     void postgresDownThenBack()

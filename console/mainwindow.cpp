@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "mainwindow.h"
+
+#include "apiclient.h"
+#include "pages/checkpage.h"
+#include "pages/serverpage.h"
+
+#include <QStatusBar>
+#include <QTabWidget>
+
+namespace sluice {
+
+MainWindow::MainWindow(ApiClient *client, QWidget *parent) : QMainWindow(parent)
+{
+    setWindowTitle(QStringLiteral("Sluice console — %1").arg(client->server().toString()));
+    auto *tabs = new QTabWidget;
+    m_check = new CheckPage(client);
+    m_server = new ServerPage(client);
+    tabs->addTab(m_check, QStringLiteral("Check"));
+    tabs->addTab(m_server, QStringLiteral("Server"));
+    setCentralWidget(tabs);
+    statusBar()->showMessage(QStringLiteral("Server: %1").arg(client->server().toString()));
+    resize(1000, 620);
+}
+
+} // namespace sluice

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: Apache-2.0
+// The console's main window: a thin shell of pages over one ApiClient.
+#pragma once
+
+#include <QMainWindow>
+
+namespace sluice {
+
+class ApiClient;
+class CheckPage;
+class ServerPage;
+
+class MainWindow : public QMainWindow
+{
+    Q_OBJECT
+public:
+    explicit MainWindow(ApiClient *client, QWidget *parent = nullptr);
+    CheckPage *checkPage() const { return m_check; }
+    ServerPage *serverPage() const { return m_server; }
+
+private:
+    CheckPage *m_check;
+    ServerPage *m_server;
+};
+
+} // namespace sluice

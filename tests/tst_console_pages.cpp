@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+// The console's real widgets (offscreen) against a real sluice-server process: the Check page's
+// form and the demo scenarios, and the Server page's health view.
+#include "apiclient.h"
+#include "mainwindow.h"
+#include "pages/checkpage.h"
+#include "pages/serverpage.h"
+#include "services.h"
+
+#include <QApplication>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QtTest>
+
+using namespace sluice;
+
+class TestConsolePages : public QObject
+{
+    Q_OBJECT
+
+private:
+    test::ServerProcess m_server;
+    std::unique_ptr<ApiClient> m_client;
+    std::unique_ptr<MainWindow> m_window;
+
+private Q_SLOTS:
+    void init()
+    {
+        QString error;
+        QVERIFY2(m_server.start({}, &error), qPrintable(error));
+        m_client = std::make_unique<ApiClient>();
+        m_client->setServer(m_server.baseUrl(), QByteArray());
+        m_window = std::make_unique<MainWindow>(m_client.get());
+        m_window->show();
+    }
+
+    void cleanup()
+    {
+        m_window.reset();
+        m_client.reset();
+        m_server.stop();
+    }
+
+    void formChecksWhatWasTyped()
+    {
+        CheckPage *page = m_window->checkPage();
+        auto *user = page->findChild<QLineEdit *>(QStringLiteral("user"));
+        auto *model = page->findChild<QLineEdit *>(QStringLiteral("model"));
+        QVERIFY(user && model);
+        user->clear();
+        QTest::keyClicks(user, QStringLiteral("typed-user"));
+        model->clear();
+        QTest::keyClicks(model, QStringLiteral("tiny-model"));
+        QSignalSpy answered(page, &CheckPage::answered);
+        QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("check")), Qt::LeftButton);
+        QVERIFY(answered.wait(5000));
+        // The page's tenant is enterprise_co: tiny-model (free tier) under it is allowed.
+        QCOMPARE(answered.first().first().toInt(), 200);
+        QCOMPARE(page->verdict(), QStringLiteral("ALLOWED"));
+    }
+
+    void scenarioBBlocksTheEleventh()
+    {
+        CheckPage *page = m_window->checkPage();
+        page->setRequest(QStringLiteral("enterprise_co"), QStringLiteral("ent-user-2"), QStringLiteral("gpt-4o"), QStringLiteral("premium"));
+        QSignalSpy answered(page, &CheckPage::answered);
+        page->send(10);
+        QVERIFY(answered.wait(10000));
+        QCOMPARE(page->verdict(), QStringLiteral("ALLOWED"));
+        page->send(1);
+        QVERIFY(answered.wait(5000));
+        QCOMPARE(answered.last().first().toInt(), 429);
+        QCOMPARE(page->verdict(), QStringLiteral("BLOCKED"));
+        QCOMPARE(page->cause(), QStringLiteral("USER_MODEL exceeded: 11/10 in the last 3600 seconds (key=sluice:{user_model:ent-user-2:gpt-4o})"));
+    }
+
+    void scenarioCBlocksByTier()
+    {
+        CheckPage *page = m_window->checkPage();
+        page->setRequest(QStringLiteral("free_co"), QStringLiteral("free-user-1"), QStringLiteral("tiny-model"), QStringLiteral("free"));
+        QSignalSpy answered(page, &CheckPage::answered);
+        page->send(11);
+        QVERIFY(answered.wait(10000));
+        QCOMPARE(page->verdict(), QStringLiteral("BLOCKED"));
+        QVERIFY(page->cause().startsWith(QStringLiteral("MODEL_TIER exceeded: 11/10")));
+    }
+
+    void serverPageShowsHealth()
+    {
+        ServerPage *page = m_window->serverPage();
+        QSignalSpy refreshed(page, &ServerPage::refreshed);
+        page->refresh();
+        QVERIFY(refreshed.wait(5000));
+        QCOMPARE(refreshed.first().first().toBool(), true);
+        QVERIFY(page->status().startsWith(QStringLiteral("ok")));
+        m_server.stop();
+        page->refresh();
+        QVERIFY(refreshed.wait(15000));
+        QCOMPARE(refreshed.last().first().toBool(), false);
+        QVERIFY(page->status().startsWith(QStringLiteral("unreachable")));
+    }
+};
+
+QTEST_MAIN(TestConsolePages)
+#include "tst_console_pages.moc"
