@@ -32,6 +32,7 @@ lua="$anchors/check-post.lua"
 work=$(mktemp -d)
 pids=()
 cleanup() {
+  trap '' INT TERM
   for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ -f "$work/redis/redis.pid" ] && bash "$root/scripts/lib/redis.sh" stop "$work/redis" || true

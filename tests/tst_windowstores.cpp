@@ -67,6 +67,10 @@ bool waitConnected(Connection &c)
     return c.isConnected();
 }
 
+// Real servers shared by every row of the table, stopped in cleanupTestCase (not at exit).
+std::unique_ptr<test::RedisServer> g_redis;
+std::unique_ptr<test::RedisCluster> g_cluster;
+
 std::unique_ptr<StoreUnderTest> makeStore(const QString &kind, QString *error)
 {
     auto s = std::make_unique<StoreUnderTest>();
@@ -76,10 +80,11 @@ std::unique_ptr<StoreUnderTest> makeStore(const QString &kind, QString *error)
         return s;
     }
     if (kind == QStringLiteral("redis")) {
-        static test::RedisServer redis;
-        if (!redis.start(error))
+        if (!g_redis)
+            g_redis = std::make_unique<test::RedisServer>();
+        if (!g_redis->start(error))
             return nullptr;
-        auto store = std::make_unique<RedisWindowStore>(redis.host(), redis.port(), 0, 2000);
+        auto store = std::make_unique<RedisWindowStore>(g_redis->host(), g_redis->port(), 0, 2000);
         if (!waitConnected(store->connection())) {
             *error = store->connection().lastError();
             return nullptr;
@@ -89,16 +94,17 @@ std::unique_ptr<StoreUnderTest> makeStore(const QString &kind, QString *error)
         return s;
     }
     if (kind == QStringLiteral("redis-cluster")) {
-        static test::RedisCluster cluster;
-        if (!cluster.start(error))
+        if (!g_cluster)
+            g_cluster = std::make_unique<test::RedisCluster>();
+        if (!g_cluster->start(error))
             return nullptr;
-        auto store = std::make_unique<RedisClusterWindowStore>(cluster.seeds().split(QLatin1Char(',')), 2000);
+        auto store = std::make_unique<RedisClusterWindowStore>(g_cluster->seeds().split(QLatin1Char(',')), 2000);
         QElapsedTimer t;
         t.start();
         while (store->slotsKnown() < 16384 && t.elapsed() < 5000)
             QTest::qWait(10);
         if (store->slotsKnown() < 16384) {
-            *error = QStringLiteral("no slot map from %1").arg(cluster.seeds());
+            *error = QStringLiteral("no slot map from %1").arg(g_cluster->seeds());
             return nullptr;
         }
         s->store = std::move(store);
@@ -119,6 +125,12 @@ private:
     QStringList kinds() const { return {QStringLiteral("memory"), QStringLiteral("redis"), QStringLiteral("redis-cluster")}; }
 
 private Q_SLOTS:
+    void cleanupTestCase()
+    {
+        g_redis.reset();
+        g_cluster.reset();
+    }
+
     void semantics_data()
     {
         QTest::addColumn<QString>("kind");

@@ -92,6 +92,8 @@ RedisServer::~RedisServer()
 
 bool RedisServer::start(QString *error)
 {
+    if (m_running)
+        return true;
     const QString shared = qEnvironmentVariable("SLUICE_TEST_REDIS");
     if (m_sharing == Sharing::SharedOk && !shared.isEmpty()) {
         m_shared = true;
@@ -140,6 +142,8 @@ RedisCluster::~RedisCluster()
 
 bool RedisCluster::start(QString *error)
 {
+    if (m_running)
+        return true;
     const QString shared = qEnvironmentVariable("SLUICE_TEST_REDIS_CLUSTER");
     if (m_sharing == Sharing::SharedOk && !shared.isEmpty()) {
         m_shared = true;
@@ -215,6 +219,8 @@ PostgresServer::~PostgresServer()
 
 bool PostgresServer::start(QString *error)
 {
+    if (m_running)
+        return true;
     const QString shared = qEnvironmentVariable("SLUICE_TEST_POSTGRES");
     if (m_sharing == Sharing::SharedOk && !shared.isEmpty()) {
         m_shared = true;
