@@ -5,6 +5,7 @@
 #include "apierror.h"
 #include "decision.h"
 #include "httpapi.h"
+#include "httpcall.h"
 #include "services.h"
 #include "sluiceserver.h"
 
@@ -19,16 +20,7 @@
 
 using namespace sluice;
 
-namespace {
-struct Answer
-{
-    int status = 0;
-    QByteArray body;
-    QJsonObject object() const { return QJsonDocument::fromJson(body).object(); }
-    QJsonArray array() const { return QJsonDocument::fromJson(body).array(); }
-    QString errorMessage() const { return object().value(QStringLiteral("error")).toObject().value(QStringLiteral("message")).toString(); }
-};
-} // namespace
+using Answer = test::HttpAnswer;
 
 class TestAdminApi : public QObject
 {
@@ -60,18 +52,13 @@ private:
     Answer call(const QByteArray &method, const QString &path, const QByteArray &body = QByteArray(),
                 const QByteArray &auth = QByteArray("default"))
     {
-        QNetworkRequest r(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(m_server->port()).arg(path)));
-        r.setRawHeader("Content-Type", "application/json");
+        HttpHeaders headers;
         if (auth == "default")
-            r.setRawHeader("Authorization", "Bearer " + m_token);
+            headers.append({"Authorization", "Bearer " + m_token});
         else if (!auth.isEmpty())
-            r.setRawHeader("Authorization", auth);
-        QNetworkReply *reply = m_nam.sendCustomRequest(r, method, body);
-        QSignalSpy done(reply, &QNetworkReply::finished);
-        done.wait(10000);
-        Answer a{reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), reply->readAll()};
-        reply->deleteLater();
-        return a;
+            headers.append({"Authorization", auth});
+        return test::httpCall(m_nam, QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(m_server->port()).arg(path)), method, body,
+                              "application/json", headers);
     }
 
     Answer check(const QByteArray &body) { return call("POST", QStringLiteral("/rate-limit/check"), body, QByteArray()); }

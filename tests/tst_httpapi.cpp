@@ -6,6 +6,7 @@
 #include "checkrequest.h"
 #include "decision.h"
 #include "httpapi.h"
+#include "httpcall.h"
 #include "sluiceserver.h"
 
 #include <QJsonDocument>
@@ -17,15 +18,7 @@
 
 using namespace sluice;
 
-namespace {
-struct Answer
-{
-    int status = 0;
-    QByteArray body;
-    QNetworkReply::NetworkError error = QNetworkReply::NoError;
-    QHash<QByteArray, QByteArray> headers;
-};
-} // namespace
+using Answer = test::HttpAnswer;
 
 class TestHttpApi : public QObject
 {
@@ -39,23 +32,7 @@ private:
     Answer request(const QByteArray &method, const QString &path, const QByteArray &body = QByteArray(),
                    const QByteArray &contentType = "application/json", const HttpHeaders &extra = {})
     {
-        QNetworkRequest r(m_base.resolved(QUrl(path)));
-        if (!contentType.isEmpty())
-            r.setRawHeader("Content-Type", contentType);
-        for (const auto &h : extra)
-            r.setRawHeader(h.first, h.second);
-        QNetworkReply *reply = m_nam.sendCustomRequest(r, method, body);
-        QSignalSpy done(reply, &QNetworkReply::finished);
-        if (!done.wait(10000))
-            qWarning("no answer in 10 s");
-        Answer a;
-        a.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        a.body = reply->readAll();
-        a.error = reply->error();
-        for (const auto &h : reply->rawHeaderPairs())
-            a.headers.insert(h.first.toLower(), h.second);
-        reply->deleteLater();
-        return a;
+        return test::httpCall(m_nam, m_base.resolved(QUrl(path)), method, body, contentType, extra);
     }
 
     Answer check(const QByteArray &body, const HttpHeaders &extra = {})

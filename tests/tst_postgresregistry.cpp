@@ -2,6 +2,7 @@
 // The Postgres registry against a real Postgres: migrations (fresh, then again), the seed equals
 // the built-in demo registry, live reload across two sluice-server processes, Postgres going
 // away and coming back, refusing to start without a first snapshot, and awkward ids.
+#include "httpcall.h"
 #include "registryjson.h"
 #include "registryloader.h"
 #include "services.h"
@@ -34,25 +35,15 @@ class TestPostgresRegistry : public QObject
 private:
     QNetworkAccessManager m_nam;
 
-    struct Answer
-    {
-        int status = 0;
-        QByteArray body;
-    };
+    using Answer = test::HttpAnswer;
 
     Answer http(const QUrl &base, const QByteArray &method, const QString &path, const QByteArray &body = QByteArray(),
                 const QByteArray &token = QByteArray())
     {
-        QNetworkRequest r(base.resolved(QUrl(path)));
-        r.setRawHeader("Content-Type", "application/json");
+        QList<QPair<QByteArray, QByteArray>> headers;
         if (!token.isEmpty())
-            r.setRawHeader("Authorization", "Bearer " + token);
-        QNetworkReply *reply = m_nam.sendCustomRequest(r, method, body);
-        QSignalSpy done(reply, &QNetworkReply::finished);
-        done.wait(10000);
-        Answer a{reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(), reply->readAll()};
-        reply->deleteLater();
-        return a;
+            headers.append({"Authorization", "Bearer " + token});
+        return test::httpCall(m_nam, base.resolved(QUrl(path)), method, body, "application/json", headers);
     }
 
     // The primary limit a check for (user, model) gets, or -1.

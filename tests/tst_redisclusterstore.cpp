@@ -4,6 +4,7 @@
 #include "clusterslots.h"
 #include "redisclusterwindowstore.h"
 #include "services.h"
+#include "storetesting.h"
 #include "windowkey.h"
 
 #include <QElapsedTimer>
@@ -11,19 +12,9 @@
 #include <QtTest>
 
 using namespace sluice;
+using test::checkAndWait;
 
 namespace {
-
-WindowOutcome checkAndWait(WindowStore &store, const WindowBatch &batch)
-{
-    std::optional<WindowOutcome> result;
-    store.check(batch, [&](WindowOutcome o) { result = std::move(o); });
-    QElapsedTimer t;
-    t.start();
-    while (!result && t.elapsed() < 5000)
-        QTest::qWait(1);
-    return result.value_or(WindowOutcome{WindowOutcome::Status::Unavailable, QStringLiteral("no answer"), false, 0, {}, {}});
-}
 
 bool waitForSlots(RedisClusterWindowStore &store)
 {

@@ -5,6 +5,7 @@
 #include "resilientwindowstore.h"
 #include "rediswindowstore.h"
 #include "services.h"
+#include "storetesting.h"
 #include "sluiceserver.h"
 #include "windowkey.h"
 
@@ -14,32 +15,13 @@
 #include <QtTest>
 
 using namespace sluice;
+using test::checkAndWait;
 
 namespace {
-
-WindowOutcome checkAndWait(WindowStore &store, const WindowBatch &batch, int timeoutMs = 5000)
-{
-    std::optional<WindowOutcome> result;
-    store.check(batch, [&](WindowOutcome o) { result = std::move(o); });
-    QElapsedTimer t;
-    t.start();
-    while (!result && t.elapsed() < timeoutMs)
-        QTest::qWait(1);
-    return result.value_or(WindowOutcome{WindowOutcome::Status::Unavailable, QStringLiteral("no answer"), false, 0, {}, {}});
-}
 
 QByteArray uniqueKey(const char *what)
 {
     return windowKey(Scope::Tenant, QStringLiteral("%1-%2").arg(QLatin1String(what)).arg(QRandomGenerator::global()->generate64(), 0, 36));
-}
-
-bool waitConnected(RedisWindowStore &s)
-{
-    QElapsedTimer t;
-    t.start();
-    while (!s.connection().isConnected() && t.elapsed() < 5000)
-        QTest::qWait(5);
-    return s.connection().isConnected();
 }
 
 } // namespace
@@ -55,7 +37,7 @@ private Q_SLOTS:
         QString error;
         SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
         RedisWindowStore store(redis.host(), redis.port(), 0, 1000);
-        QVERIFY(waitConnected(store));
+        QVERIFY(test::waitConnected(store.connection()));
         const QByteArray a = uniqueKey("a"), b = uniqueKey("b"), zero = uniqueKey("zero");
         WindowBatch batch;
         batch.keys = {{a, 60'000'000, 1}, {b, 60'000'000, 5}};
@@ -79,7 +61,7 @@ private Q_SLOTS:
         QString error;
         SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
         RedisWindowStore store(redis.host(), redis.port(), 0, 1000);
-        QVERIFY(waitConnected(store));
+        QVERIFY(test::waitConnected(store.connection()));
         const QByteArray a = uniqueKey("ttl"), b = uniqueKey("ttl");
         WindowBatch batch;
         batch.keys = {{a, 1'000'000, 10}, {b, 1'000'000, 10}};
@@ -100,7 +82,7 @@ private Q_SLOTS:
         QString error;
         SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
         RedisWindowStore store(redis.host(), redis.port(), 0, 1000);
-        QVERIFY(waitConnected(store));
+        QVERIFY(test::waitConnected(store.connection()));
         WindowBatch batch;
         batch.keys = {{uniqueKey("flush"), 60'000'000, 100}};
         QVERIFY(checkAndWait(store, batch).admitted);
@@ -117,7 +99,7 @@ private Q_SLOTS:
         QString error;
         SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
         RedisWindowStore store(redis.host(), redis.port(), 0, 50);
-        QVERIFY(waitConnected(store));
+        QVERIFY(test::waitConnected(store.connection()));
         WindowBatch batch;
         batch.keys = {{uniqueKey("slow"), 60'000'000, 100}};
         QVERIFY(checkAndWait(store, batch).admitted);
@@ -152,7 +134,7 @@ private Q_SLOTS:
         QString error;
         SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
         auto remote = std::make_unique<RedisWindowStore>(redis.host(), redis.port(), 0, 50);
-        QVERIFY(waitConnected(*remote));
+        QVERIFY(test::waitConnected(remote->connection()));
         auto local = std::make_shared<MemoryWindowStore>();
         ResilientWindowStore store(std::move(remote), *failureModeFromName(mode), local, 4);
         WindowBatch batch;
@@ -194,7 +176,7 @@ private Q_SLOTS:
         QString error;
         SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
         auto remote = std::make_unique<RedisWindowStore>(redis.host(), redis.port(), 0, 50);
-        QVERIFY(waitConnected(*remote));
+        QVERIFY(test::waitConnected(remote->connection()));
         ResilientWindowStore store(std::move(remote), FailureMode::Local, std::make_shared<MemoryWindowStore>(), 1);
         WindowBatch batch;
         batch.keys = {{uniqueKey("load"), 60'000'000, 1'000'000}};

@@ -14,6 +14,7 @@
 #include "redisclusterwindowstore.h"
 #include "rediswindowstore.h"
 #include "services.h"
+#include "storetesting.h"
 #include "windowkey.h"
 
 #include <QElapsedTimer>
@@ -40,32 +41,8 @@ struct StoreUnderTest
             QTest::qWait(static_cast<int>(ms));
     }
 
-    WindowOutcome check(const WindowBatch &batch)
-    {
-        std::optional<WindowOutcome> result;
-        QEventLoop loop;
-        store->check(batch, [&](WindowOutcome o) {
-            result = std::move(o);
-            loop.quit();
-        });
-        if (!result) {
-            QTimer::singleShot(5000, &loop, &QEventLoop::quit);
-            loop.exec();
-        }
-        return result.value_or(WindowOutcome{WindowOutcome::Status::Unavailable, QStringLiteral("no answer in 5 s"), false, 0, {}, {}});
-    }
+    WindowOutcome check(const WindowBatch &batch) { return test::checkAndWait(*store, batch); }
 };
-
-// Waits (bounded) until a fresh Redis connection is up.
-template <typename Connection>
-bool waitConnected(Connection &c)
-{
-    QElapsedTimer t;
-    t.start();
-    while (!c.isConnected() && t.elapsed() < 5000)
-        QTest::qWait(10);
-    return c.isConnected();
-}
 
 // Real servers shared by every row of the table, stopped in cleanupTestCase (not at exit).
 std::unique_ptr<test::RedisServer> g_redis;
@@ -85,7 +62,7 @@ std::unique_ptr<StoreUnderTest> makeStore(const QString &kind, QString *error)
         if (!g_redis->start(error))
             return nullptr;
         auto store = std::make_unique<RedisWindowStore>(g_redis->host(), g_redis->port(), 0, 2000);
-        if (!waitConnected(store->connection())) {
+        if (!test::waitConnected(store->connection())) {
             *error = store->connection().lastError();
             return nullptr;
         }
