@@ -10,7 +10,8 @@
 -- its window). A refused request writes nothing.
 -- Weights: used = ZCARD + the key's "extra weight" (sum of w - 1 over its entries), kept in
 -- <key>#w (same hash tag, so same Cluster slot) only while some entry weighs more than 1; with
--- unit weights (every policy counts requests today) that key never exists and costs one GET.
+-- unit weights (every policy counts requests today) no such key exists and one EXISTS per check
+-- covers them all.
 -- Returns {now_us, admitted (0/1), used_1, oldest_1, used_2, oldest_2, ...}
 -- (oldest = -1: empty, or not asked for).
 local t = redis.call('TIME')
@@ -23,13 +24,17 @@ local allOldest = ARGV[3] == 'all'
 local n = #KEYS
 local used, limits, windows = {}, {}, {}
 local admitted = 1
+-- One EXISTS tells whether any key has weighted entries at all (almost never): then per-key GETs.
+local wkeys = {}
+for i = 1, n do wkeys[i] = KEYS[i] .. '#w' end
+local weighted = redis.call('EXISTS', unpack(wkeys)) > 0
 for i = 1, n do
   local window = tonumber(ARGV[2 + 2 * i])
   local limit = tonumber(ARGV[3 + 2 * i])
   windows[i], limits[i] = window, limit
   local horizon = int(now - window)
-  local wkey = KEYS[i] .. '#w'
-  local extra = tonumber(redis.call('GET', wkey) or '0')
+  local wkey = wkeys[i]
+  local extra = weighted and tonumber(redis.call('GET', wkey) or '0') or 0
   if extra > 0 then
     -- subtract the extra weight of the entries about to leave
     for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', horizon)) do
