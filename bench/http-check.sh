@@ -57,7 +57,9 @@ case "$mode" in
 esac
 sp=$(free_port)
 "$server" "${args[@]}" --port "$sp" >"$work/server.log" 2>&1 & pids+=($!)
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$sp) 2>/dev/null && break; sleep 0.1; done
+up=0
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$sp) 2>/dev/null && { up=1; break; }; sleep 0.1; done
+[ $up = 1 ] || { echo "sluice-server did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
 for p in "${redis_ports[@]:-}"; do [ -n "$p" ] && redis-cli -p "$p" CONFIG RESETSTAT >/dev/null; done
 
 out=$(wrk -t"$wthreads" -c"$conns" -d"${secs}s" -s "$lua" --latency "http://127.0.0.1:$sp")
