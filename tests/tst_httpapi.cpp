@@ -210,6 +210,34 @@ private Q_SLOTS:
         QVERIFY(got.contains("Connection: close"));
     }
 
+    void malformedFramingIsRefused_data()
+    {
+        QTest::addColumn<QByteArray>("head");
+        QTest::addColumn<QByteArray>("status");
+        QTest::addRow("content-length not a number") << QByteArray("Content-Length: ten\r\n") << QByteArray("400");
+        QTest::addRow("content-length huge") << QByteArray("Content-Length: 99999999999999999999\r\n") << QByteArray("413");
+        QTest::addRow("chunked body") << QByteArray("Transfer-Encoding: chunked\r\n") << QByteArray("411");
+    }
+
+    void malformedFramingIsRefused()
+    {
+        QFETCH(QByteArray, head);
+        QFETCH(QByteArray, status);
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, m_server->port());
+        QVERIFY(socket.waitForConnected(5000));
+        socket.write("POST /rate-limit/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + head + "\r\n");
+        QByteArray got;
+        QElapsedTimer t;
+        t.start();
+        while (!got.contains("\r\n\r\n") && t.elapsed() < 5000) {
+            if (socket.waitForReadyRead(200))
+                got += socket.readAll();
+        }
+        QVERIFY2(got.startsWith("HTTP/1.1 " + status), got.constData());
+        QCOMPARE(request("GET", QStringLiteral("/health")).status, 200);
+    }
+
     void healthAndMetrics()
     {
         const Answer h = request("GET", QStringLiteral("/health"));

@@ -105,8 +105,11 @@ private:
             if (cl >= 0) {
                 const QByteArray value = head.mid(cl + 17).split('\r').first().trimmed();
                 bool ok = false;
-                const qint64 length = value.size() <= 12 ? value.toLongLong(&ok) : -1;
-                if (!ok || length < 0 || length > HttpApi::maxBodyBytes())
+                const qint64 length = value.toLongLong(&ok);
+                const bool digits = !value.isEmpty() && std::all_of(value.cbegin(), value.cend(), [](char c) { return c >= '0' && c <= '9'; });
+                if (!digits)
+                    return reject(ApiError::badRequest(QStringLiteral("Content-Length is not a number")));
+                if (!ok || length > HttpApi::maxBodyBytes())
                     return reject(ApiError::payloadTooLarge(
                         QStringLiteral("the request body is larger than %1 bytes").arg(HttpApi::maxBodyBytes())));
                 m_bodyRemaining = length;
