@@ -3,6 +3,7 @@
 
 #include "apipaths.h"
 
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QNetworkReply>
 #include <QPointer>
@@ -47,6 +48,66 @@ void ApiClient::health(QObject *context, std::function<void(bool, const QJsonObj
         reply->deleteLater();
         const QJsonObject o = QJsonDocument::fromJson(reply->readAll()).object();
         done(reply->error() == QNetworkReply::NoError && !o.isEmpty(), o);
+    });
+}
+
+QNetworkRequest ApiClient::adminRequest(const QString &path) const
+{
+    QNetworkRequest r(m_base.resolved(QUrl(path)));
+    r.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+    r.setRawHeader("Authorization", "Bearer " + m_token);
+    return r;
+}
+
+bool ApiClient::failed(QNetworkReply *reply, const QByteArray &body, ApiError *error)
+{
+    const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    if (status >= 200 && status < 300)
+        return false;
+    *error = ApiError(status, QStringLiteral("network"), status ? QStringLiteral("HTTP %1").arg(status) : reply->errorString());
+    ApiError::fromJson(body, status, error);
+    return true;
+}
+
+void ApiClient::listPolicies(QObject *context, std::function<void(const QList<PolicyDto> &, const ApiError *)> done)
+{
+    QNetworkReply *reply = m_nam.get(adminRequest(QString::fromLatin1(api::kAdminPolicies)));
+    connect(reply, &QNetworkReply::finished, context, [reply, done = std::move(done)] {
+        reply->deleteLater();
+        const QByteArray body = reply->readAll();
+        ApiError error(0, {}, {});
+        if (failed(reply, body, &error))
+            return done({}, &error);
+        QString why;
+        const QList<PolicyDto> policies = policiesFromJson(QJsonDocument::fromJson(body).array(), &why);
+        done(policies, nullptr);
+    });
+}
+
+void ApiClient::savePolicy(const PolicyDto &policy, QObject *context, std::function<void(const PolicyDto &, const ApiError *)> done)
+{
+    const QByteArray body = QJsonDocument(policy.toJson()).toJson(QJsonDocument::Compact);
+    const QString path = QString::fromLatin1(api::kAdminPolicies) + (policy.id > 0 ? QStringLiteral("/%1").arg(policy.id) : QString());
+    QNetworkReply *reply = policy.id > 0 ? m_nam.put(adminRequest(path), body) : m_nam.post(adminRequest(path), body);
+    connect(reply, &QNetworkReply::finished, context, [reply, done = std::move(done)] {
+        reply->deleteLater();
+        const QByteArray answer = reply->readAll();
+        ApiError error(0, {}, {});
+        if (failed(reply, answer, &error))
+            return done(PolicyDto(), &error);
+        QString why;
+        const auto saved = PolicyDto::fromJson(QJsonDocument::fromJson(answer).object(), &why);
+        done(saved.value_or(PolicyDto()), nullptr);
+    });
+}
+
+void ApiClient::deletePolicy(qint64 id, QObject *context, std::function<void(const ApiError *)> done)
+{
+    QNetworkReply *reply = m_nam.deleteResource(adminRequest(QString::fromLatin1(api::kAdminPolicies) + QStringLiteral("/%1").arg(id)));
+    connect(reply, &QNetworkReply::finished, context, [reply, done = std::move(done)] {
+        reply->deleteLater();
+        ApiError error(0, {}, {});
+        done(failed(reply, reply->readAll(), &error) ? &error : nullptr);
     });
 }
 

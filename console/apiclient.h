@@ -7,6 +7,7 @@
 #include "apierror.h"
 #include "checkrequest.h"
 #include "decision.h"
+#include "policydto.h"
 
 #include <QJsonObject>
 #include <QNetworkAccessManager>
@@ -30,7 +31,15 @@ public:
                std::function<void(int status, const Decision &decision, const ApiError &error)> done);
     void health(QObject *context, std::function<void(bool ok, const QJsonObject &health)> done);
 
+    // Admin API (bearer token). `error` is null on success.
+    void listPolicies(QObject *context, std::function<void(const QList<PolicyDto> &policies, const ApiError *error)> done);
+    void savePolicy(const PolicyDto &policy, QObject *context, std::function<void(const PolicyDto &saved, const ApiError *error)> done);
+    void deletePolicy(qint64 id, QObject *context, std::function<void(const ApiError *error)> done);
+
 private:
+    QNetworkRequest adminRequest(const QString &path) const;
+    static bool failed(class QNetworkReply *reply, const QByteArray &body, ApiError *error);
+
     QNetworkAccessManager m_nam;
     QUrl m_base;
     QByteArray m_token;

@@ -3,6 +3,7 @@
 
 #include "apiclient.h"
 #include "pages/checkpage.h"
+#include "pages/policiespage.h"
 #include "pages/serverpage.h"
 
 #include <QStatusBar>
@@ -16,9 +17,15 @@ MainWindow::MainWindow(ApiClient *client, QWidget *parent) : QMainWindow(parent)
     auto *tabs = new QTabWidget;
     m_check = new CheckPage(client);
     m_server = new ServerPage(client);
+    m_policies = new PoliciesPage(client);
     tabs->addTab(m_check, QStringLiteral("Check"));
+    tabs->addTab(m_policies, QStringLiteral("Policies"));
     tabs->addTab(m_server, QStringLiteral("Server"));
     setCentralWidget(tabs);
+    connect(tabs, &QTabWidget::currentChanged, this, [this, tabs](int index) {
+        if (tabs->widget(index) == m_policies)
+            m_policies->refresh();
+    });
     statusBar()->showMessage(QStringLiteral("Server: %1").arg(client->server().toString()));
     resize(1000, 620);
 }

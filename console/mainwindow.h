@@ -8,6 +8,7 @@ namespace sluice {
 
 class ApiClient;
 class CheckPage;
+class PoliciesPage;
 class ServerPage;
 
 class MainWindow : public QMainWindow
@@ -17,10 +18,12 @@ public:
     explicit MainWindow(ApiClient *client, QWidget *parent = nullptr);
     CheckPage *checkPage() const { return m_check; }
     ServerPage *serverPage() const { return m_server; }
+    PoliciesPage *policiesPage() const { return m_policies; }
 
 private:
     CheckPage *m_check;
     ServerPage *m_server;
+    PoliciesPage *m_policies;
 };
 
 } // namespace sluice

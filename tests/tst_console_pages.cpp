@@ -3,10 +3,13 @@
 // form and the demo scenarios, and the Server page's health view.
 #include "apiclient.h"
 #include "mainwindow.h"
+#include "models/policytablemodel.h"
 #include "pages/checkpage.h"
+#include "pages/policiespage.h"
 #include "pages/serverpage.h"
 #include "services.h"
 
+#include <QAbstractItemModelTester>
 #include <QApplication>
 #include <QLabel>
 #include <QLineEdit>
@@ -29,9 +32,9 @@ private Q_SLOTS:
     void init()
     {
         QString error;
-        QVERIFY2(m_server.start({}, &error), qPrintable(error));
+        QVERIFY2(m_server.start({QStringLiteral("--admin-token"), QStringLiteral("console-token")}, &error), qPrintable(error));
         m_client = std::make_unique<ApiClient>();
-        m_client->setServer(m_server.baseUrl(), QByteArray());
+        m_client->setServer(m_server.baseUrl(), QByteArrayLiteral("console-token"));
         m_window = std::make_unique<MainWindow>(m_client.get());
         m_window->show();
     }
@@ -85,6 +88,46 @@ private Q_SLOTS:
         QVERIFY(answered.wait(10000));
         QCOMPARE(page->verdict(), QStringLiteral("BLOCKED"));
         QVERIFY(page->cause().startsWith(QStringLiteral("MODEL_TIER exceeded: 11/10")));
+    }
+
+    void policiesPageEditsTheServer()
+    {
+        PoliciesPage *page = m_window->policiesPage();
+        QAbstractItemModelTester tester(page->model(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QSignalSpy refreshed(page, &PoliciesPage::refreshed);
+        QSignalSpy failed(page, &PoliciesPage::failed);
+        page->refresh();
+        QVERIFY(refreshed.wait(5000));
+        QCOMPARE(page->model()->rowCount(), 9);
+        QCOMPARE(page->model()->index(8, PolicyTableModel::SelectorColumn).data().toString(), QStringLiteral("user ent-user-2, model gpt-4o"));
+        QCOMPARE(page->model()->index(0, PolicyTableModel::ScopeColumn).data().toString(), QStringLiteral("GLOBAL"));
+
+        PolicyDto p;
+        p.scope = Scope::Model;
+        p.modelId = QStringLiteral("gpt-4o");
+        p.windowSeconds = 60;
+        p.limit = 3;
+        page->submit(p);
+        QVERIFY(refreshed.wait(5000));
+        QCOMPARE(page->model()->rowCount(), 10);
+        // The server enforces it: the Check page's next answer names the MODEL policy.
+        CheckPage *check = m_window->checkPage();
+        check->setRequest(QStringLiteral("enterprise_co"), QStringLiteral("ent-user-1"), QStringLiteral("gpt-4o"), QString());
+        QSignalSpy answered(check, &CheckPage::answered);
+        check->send(4);
+        QVERIFY(answered.wait(5000));
+        QCOMPARE(check->verdict(), QStringLiteral("BLOCKED"));
+        QVERIFY(check->cause().startsWith(QStringLiteral("MODEL exceeded: 4/3")));
+
+        // A duplicate is refused by the server and the page says why.
+        page->submit(p);
+        QVERIFY(failed.wait(5000));
+        QVERIFY2(page->message().contains(QStringLiteral("409")), qPrintable(page->message()));
+        // Delete it again.
+        const qint64 id = page->model()->index(9, PolicyTableModel::IdColumn).data(PolicyTableModel::PolicyIdRole).toLongLong();
+        page->remove(id);
+        QVERIFY(refreshed.wait(5000));
+        QCOMPARE(page->model()->rowCount(), 9);
     }
 
     void serverPageShowsHealth()

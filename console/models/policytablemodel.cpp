@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "policytablemodel.h"
+
+#include <QStringList>
+
+namespace sluice {
+
+void PolicyTableModel::setPolicies(const QList<PolicyDto> &policies)
+{
+    beginResetModel();
+    m_policies = policies;
+    endResetModel();
+}
+
+const PolicyDto *PolicyTableModel::policyAt(int row) const
+{
+    return row >= 0 && row < m_policies.size() ? &m_policies.at(row) : nullptr;
+}
+
+int PolicyTableModel::rowCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : static_cast<int>(m_policies.size());
+}
+
+int PolicyTableModel::columnCount(const QModelIndex &parent) const
+{
+    return parent.isValid() ? 0 : ColumnCount;
+}
+
+QString PolicyTableModel::selectorText(const PolicyDto &p)
+{
+    QStringList parts;
+    if (!p.tenantId.isNull())
+        parts << QStringLiteral("tenant ") + p.tenantId;
+    if (!p.userId.isNull())
+        parts << QStringLiteral("user ") + p.userId;
+    if (p.apiKeyId)
+        parts << QStringLiteral("key #%1").arg(*p.apiKeyId);
+    if (!p.modelId.isNull())
+        parts << QStringLiteral("model ") + p.modelId;
+    if (!p.modelTier.isNull())
+        parts << QStringLiteral("tier ") + p.modelTier;
+    return parts.isEmpty() ? (p.scope == Scope::Global ? QStringLiteral("everything") : QStringLiteral("default for each"))
+                           : parts.join(QStringLiteral(", "));
+}
+
+QVariant PolicyTableModel::data(const QModelIndex &index, int role) const
+{
+    const PolicyDto *p = index.isValid() ? policyAt(index.row()) : nullptr;
+    if (!p)
+        return {};
+    if (role == PolicyIdRole)
+        return p->id;
+    if (role == Qt::TextAlignmentRole && (index.column() == LimitColumn || index.column() == WindowColumn || index.column() == IdColumn))
+        return QVariant(Qt::AlignRight | Qt::AlignVCenter);
+    if (role != Qt::DisplayRole)
+        return {};
+    switch (index.column()) {
+    case IdColumn: return p->id;
+    case ScopeColumn: return scopeName(p->scope);
+    case SelectorColumn: return selectorText(*p);
+    case LimitColumn: return p->limit;
+    case WindowColumn: return QStringLiteral("%1 s").arg(p->windowSeconds);
+    case EnabledColumn: return p->enabled ? QStringLiteral("yes") : QStringLiteral("no");
+    case DescriptionColumn: return p->description;
+    }
+    return {};
+}
+
+QVariant PolicyTableModel::headerData(int section, Qt::Orientation orientation, int role) const
+{
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return {};
+    static const char *const names[] = {"Id", "Scope", "Applies to", "Limit", "Window", "Enabled", "Description"};
+    return section >= 0 && section < ColumnCount ? QString::fromLatin1(names[section]) : QVariant();
+}
+
+} // namespace sluice

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Policies page: the registry's policies in a table (PolicyTableModel), with add, edit and
+// delete through PolicyDialog. The server validates; its 400/409/404 messages are shown as they
+// come. Network only through ApiClient, never waiting in the GUI thread.
+#pragma once
+
+#include "policydto.h"
+
+#include <QWidget>
+
+class QLabel;
+class QTableView;
+
+namespace sluice {
+
+class ApiClient;
+class PolicyTableModel;
+
+class PoliciesPage : public QWidget
+{
+    Q_OBJECT
+public:
+    explicit PoliciesPage(ApiClient *client, QWidget *parent = nullptr);
+
+    PolicyTableModel *model() const { return m_model; }
+    void refresh();
+    // Creates (id 0) or updates a policy on the server, then refreshes.
+    void submit(const PolicyDto &policy);
+    void remove(qint64 id);
+    QString message() const;
+
+Q_SIGNALS:
+    void refreshed();
+    void failed(const QString &message);
+
+private:
+    void edit(const PolicyDto &policy);
+    void showMessage(const QString &text, bool error);
+
+    ApiClient *m_client;
+    PolicyTableModel *m_model;
+    QTableView *m_view;
+    QLabel *m_message;
+};
+
+} // namespace sluice

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "policydialog.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDialogButtonBox>
+#include <QFormLayout>
+#include <QIntValidator>
+#include <QLineEdit>
+#include <QSpinBox>
+
+namespace sluice {
+
+PolicyDialog::PolicyDialog(const PolicyDto &p, QWidget *parent) : QDialog(parent), m_id(p.id)
+{
+    setWindowTitle(p.id > 0 ? QStringLiteral("Edit policy %1").arg(p.id) : QStringLiteral("New policy"));
+    m_scope = new QComboBox;
+    for (Scope s : kScopesBySpecificity)
+        m_scope->addItem(scopeName(s));
+    m_scope->setCurrentText(scopeName(p.scope));
+    m_tenant = new QLineEdit(p.tenantId);
+    m_user = new QLineEdit(p.userId);
+    m_apiKey = new QLineEdit(p.apiKeyId ? QString::number(*p.apiKeyId) : QString());
+    m_apiKey->setValidator(new QIntValidator(1, INT_MAX, m_apiKey));
+    m_model = new QLineEdit(p.modelId);
+    m_tier = new QLineEdit(p.modelTier);
+    for (QLineEdit *e : {m_tenant, m_user, m_apiKey, m_model, m_tier})
+        e->setPlaceholderText(QStringLiteral("empty: default for each"));
+    m_window = new QSpinBox;
+    m_window->setRange(1, 366 * 24 * 3600);
+    m_window->setSuffix(QStringLiteral(" s"));
+    m_window->setValue(static_cast<int>(p.windowSeconds));
+    m_limit = new QLineEdit(QString::number(p.limit));
+    m_enabled = new QCheckBox(QStringLiteral("enforced"));
+    m_enabled->setChecked(p.enabled);
+    m_description = new QLineEdit(p.description);
+
+    auto *form = new QFormLayout(this);
+    form->addRow(QStringLiteral("Scope"), m_scope);
+    form->addRow(QStringLiteral("Tenant"), m_tenant);
+    form->addRow(QStringLiteral("User"), m_user);
+    form->addRow(QStringLiteral("API key id"), m_apiKey);
+    form->addRow(QStringLiteral("Model"), m_model);
+    form->addRow(QStringLiteral("Tier"), m_tier);
+    form->addRow(QStringLiteral("Window"), m_window);
+    form->addRow(QStringLiteral("Limit"), m_limit);
+    form->addRow(QStringLiteral("Enabled"), m_enabled);
+    form->addRow(QStringLiteral("Description"), m_description);
+    auto *buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+    connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+    form->addRow(buttons);
+    connect(m_scope, &QComboBox::currentTextChanged, this, &PolicyDialog::updateSelectors);
+    updateSelectors();
+}
+
+void PolicyDialog::updateSelectors()
+{
+    const Scope scope = scopeFromName(m_scope->currentText()).value_or(Scope::Global);
+    m_tenant->setEnabled(PolicyDto::scopeAllows(scope, "tenantId"));
+    m_user->setEnabled(PolicyDto::scopeAllows(scope, "userId"));
+    m_apiKey->setEnabled(PolicyDto::scopeAllows(scope, "apiKeyId"));
+    m_model->setEnabled(PolicyDto::scopeAllows(scope, "modelId"));
+    m_tier->setEnabled(PolicyDto::scopeAllows(scope, "modelTier"));
+}
+
+PolicyDto PolicyDialog::policy() const
+{
+    PolicyDto p;
+    p.id = m_id;
+    p.scope = scopeFromName(m_scope->currentText()).value_or(Scope::Global);
+    auto selector = [](const QLineEdit *e) { return e->isEnabled() && !e->text().trimmed().isEmpty() ? e->text().trimmed() : QString(); };
+    p.tenantId = selector(m_tenant);
+    p.userId = selector(m_user);
+    if (m_apiKey->isEnabled() && !m_apiKey->text().isEmpty())
+        p.apiKeyId = m_apiKey->text().toLongLong();
+    p.modelId = selector(m_model);
+    p.modelTier = selector(m_tier);
+    p.windowSeconds = m_window->value();
+    p.limit = m_limit->text().toLongLong();
+    p.enabled = m_enabled->isChecked();
+    p.description = m_description->text();
+    return p;
+}
+
+} // namespace sluice
