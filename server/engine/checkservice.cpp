@@ -67,7 +67,7 @@ Decision CheckService::decide(const ResolvedCheck &resolved, const WindowOutcome
         PolicyUsage u;
         u.scope = a.policy->scope;
         u.label = resolved.label(a);
-        u.key = a.key;
+        u.key = resolved.key(i);
         u.limit = a.policy->limit;
         u.count = state.used + cost;
         u.windowSeconds = a.policy->windowSeconds;

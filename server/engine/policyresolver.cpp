@@ -37,19 +37,6 @@ QString ResolvedCheck::label(const AppliedPolicy &a) const
     return QString();
 }
 
-WindowBatch ResolvedCheck::batch() const
-{
-    WindowBatch b;
-    // Every policy counts requests today, so each entry weighs 1. The request's `cost` is kept
-    // (validated, carried in ResolvedCheck) for the coming token-unit policies, which will weigh
-    // their keys' entries by it; the stores already keep weights.
-    b.cost = 1;
-    b.keys.reserve(applied.size());
-    for (const AppliedPolicy &a : applied)
-        b.keys.push_back({a.key, a.policy->windowSeconds * 1000000, a.policy->limit});
-    return b;
-}
-
 ResolvedCheck PolicyResolver::resolve(std::shared_ptr<const PolicySnapshot> snapshot, const CheckRequest &request,
                                       const QString &headerApiKey)
 {
@@ -91,24 +78,33 @@ ResolvedCheck PolicyResolver::resolve(std::shared_ptr<const PolicySnapshot> snap
                                        .arg(request.modelTier, r.modelId, r.modelTier));
 
     r.applied.reserve(6);
+    r.windows.keys.reserve(6);
+    // Every policy counts requests today, so each entry weighs 1. The request's `cost` is kept
+    // (validated, carried in ResolvedCheck) for the coming token-unit policies, which will weigh
+    // their keys' entries by it; the stores already keep weights.
+    r.windows.cost = 1;
+    auto apply = [&r](const PolicyDto *p, QByteArray key) {
+        r.applied.push_back({p});
+        r.windows.keys.push_back({std::move(key), p->windowSeconds * 1000000, p->limit});
+    };
     if (const PolicyDto *p = s.userModelPolicy(r.userId, r.modelId))
-        r.applied.push_back({p, windowKey(Scope::UserModel, r.userId, r.modelId)});
+        apply(p, windowKey(Scope::UserModel, r.userId, r.modelId));
     if (r.apiKey) {
         if (const PolicyDto *p = s.apiKeyPolicy(r.apiKey->id))
-            r.applied.push_back({p, windowKey(Scope::ApiKey, QString::number(r.apiKey->id))});
+            apply(p, windowKey(Scope::ApiKey, QString::number(r.apiKey->id)));
     }
     if (!r.tenantId.isNull()) {
         if (const PolicyDto *p = s.tenantPolicy(r.tenantId))
-            r.applied.push_back({p, s.tenantKey(r.tenantId)});
+            apply(p, s.tenantKey(r.tenantId));
     }
     if (const PolicyDto *p = s.modelPolicy(r.modelId))
-        r.applied.push_back({p, s.modelKey(r.modelId)});
+        apply(p, s.modelKey(r.modelId));
     if (!r.modelTier.isNull()) {
         if (const PolicyDto *p = s.tierPolicy(r.modelTier))
-            r.applied.push_back({p, s.tierKey(r.modelTier)});
+            apply(p, s.tierKey(r.modelTier));
     }
     if (const PolicyDto *p = s.globalPolicy())
-        r.applied.push_back({p, s.globalKey()});
+        apply(p, s.globalKey());
     r.snapshot = std::move(snapshot);
     return r;
 }

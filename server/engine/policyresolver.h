@@ -16,7 +16,6 @@ namespace sluice {
 struct AppliedPolicy
 {
     const PolicyDto *policy = nullptr;
-    QByteArray key;    // window key of the entity this policy counts
 };
 
 struct ResolvedCheck
@@ -29,8 +28,10 @@ struct ResolvedCheck
     const ApiKeyRow *apiKey = nullptr;
     qint64 cost = 1;
     std::vector<AppliedPolicy> applied; // most specific first
+    WindowBatch windows;                // the store's view of `applied`: key, window, limit (same order)
 
-    WindowBatch batch() const;
+    const WindowBatch &batch() const { return windows; }
+    const QByteArray &key(size_t i) const { return windows.keys[i].key; }
     // "tenant enterprise_co", "user ent-user-2 on model gpt-4o", "… (default)" for a default.
     QString label(const AppliedPolicy &applied) const;
 };

@@ -5,8 +5,10 @@
 
 #include <QHash>
 #include <algorithm>
-#include <deque>
+#include <atomic>
 #include <mutex>
+#include <thread>
+#include <deque>
 #include <unordered_map>
 
 namespace sluice {
@@ -40,9 +42,35 @@ struct MemoryWindowStore::Log
     qint64 oldest() const { return entries.empty() ? -1 : entries.front().ts; }
 };
 
+namespace {
+// Critical sections here are a few hundred nanoseconds: spinning (then yielding) beats parking
+// a thread in the kernel, and an uncontended lock is one atomic exchange.
+class SpinLock
+{
+public:
+    void lock()
+    {
+        for (int spins = 0; m_locked.exchange(true, std::memory_order_acquire); ++spins) {
+            while (m_locked.load(std::memory_order_relaxed)) {
+                if (++spins > 64)
+                    std::this_thread::yield();
+#if defined(__x86_64__) || defined(__i386__)
+                else
+                    __builtin_ia32_pause();
+#endif
+            }
+        }
+    }
+    void unlock() { m_locked.store(false, std::memory_order_release); }
+
+private:
+    std::atomic<bool> m_locked{false};
+};
+} // namespace
+
 struct MemoryWindowStore::Shard
 {
-    std::mutex mutex;
+    SpinLock mutex;
     std::unordered_map<QByteArray, Log, FastHash> logs;
 };
 
@@ -136,7 +164,7 @@ void MemoryWindowStore::usage(const std::vector<WindowSpec> &keys, UsageCallback
     result.reserve(keys.size());
     for (const WindowSpec &spec : keys) {
         Shard &shard = m_shards[(FastHash()(spec.key) >> 40) % kShardCount];
-        std::lock_guard<std::mutex> lock(shard.mutex);
+        std::lock_guard<SpinLock> lock(shard.mutex);
         const qint64 now = m_clock->nowUs();
         KeyUsage u{spec.key, 0, -1, now};
         auto it = shard.logs.find(spec.key);
@@ -154,7 +182,7 @@ void MemoryWindowStore::reset(const QByteArray &key, DoneCallback done)
 {
     Shard &shard = m_shards[(FastHash()(key) >> 40) % kShardCount];
     {
-        std::lock_guard<std::mutex> lock(shard.mutex);
+        std::lock_guard<SpinLock> lock(shard.mutex);
         shard.logs.erase(key);
     }
     done(true);
@@ -164,7 +192,7 @@ int MemoryWindowStore::evictIdle()
 {
     int dropped = 0;
     for (int s = 0; s < kShardCount; ++s) {
-        std::lock_guard<std::mutex> lock(m_shards[s].mutex);
+        std::lock_guard<SpinLock> lock(m_shards[s].mutex);
         const qint64 now = m_clock->nowUs();
         auto &logs = m_shards[s].logs;
         for (auto it = logs.begin(); it != logs.end();) {
@@ -184,7 +212,7 @@ qint64 MemoryWindowStore::keyCount() const
 {
     qint64 n = 0;
     for (int s = 0; s < kShardCount; ++s) {
-        std::lock_guard<std::mutex> lock(m_shards[s].mutex);
+        std::lock_guard<SpinLock> lock(m_shards[s].mutex);
         n += static_cast<qint64>(m_shards[s].logs.size());
     }
     return n;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The embedded default store: an exact sliding-window log per key in process memory.
-// Sharded maps under one mutex each; a check locks the shards of its keys in index order, so a
+// Sharded maps under one spin lock each; a check locks the shards of its keys in index order, so a
 // multi-key check is atomic (all keys admit or none is written) and deadlock-free. Per key a ring
 // of (timestamp, weight) entries and the weight sum; entries are pruned on access, a refused
 // request writes nothing (so a key holds at most `limit` unit entries), and evictIdle() drops keys
