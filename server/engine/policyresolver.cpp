@@ -72,7 +72,8 @@ ResolvedCheck PolicyResolver::resolve(std::shared_ptr<const PolicySnapshot> snap
     }
 
     // The tier comes from the registry, never from the caller.
-    r.modelTier = s.modelTier(r.modelId);
+    const PolicySnapshot::Entity model = s.model(r.modelId);
+    r.modelTier = model.tier;
     if (!request.modelTier.isNull() && !r.modelTier.isNull() && request.modelTier != r.modelTier)
         throw ApiError::badRequest(QStringLiteral("modelTier %1 contradicts the registry: model %2 is %3")
                                        .arg(request.modelTier, r.modelId, r.modelTier));
@@ -94,14 +95,16 @@ ResolvedCheck PolicyResolver::resolve(std::shared_ptr<const PolicySnapshot> snap
             apply(p, windowKey(Scope::ApiKey, QString::number(r.apiKey->id)));
     }
     if (!r.tenantId.isNull()) {
-        if (const PolicyDto *p = s.tenantPolicy(r.tenantId))
-            apply(p, s.tenantKey(r.tenantId));
+        const PolicySnapshot::Entity tenant = s.tenant(r.tenantId);
+        if (tenant.policy)
+            apply(tenant.policy, tenant.key);
     }
-    if (const PolicyDto *p = s.modelPolicy(r.modelId))
-        apply(p, s.modelKey(r.modelId));
+    if (model.policy)
+        apply(model.policy, model.key);
     if (!r.modelTier.isNull()) {
-        if (const PolicyDto *p = s.tierPolicy(r.modelTier))
-            apply(p, s.tierKey(r.modelTier));
+        const PolicySnapshot::Entity tier = s.tier(r.modelTier);
+        if (tier.policy)
+            apply(tier.policy, tier.key);
     }
     if (const PolicyDto *p = s.globalPolicy())
         apply(p, s.globalKey());

@@ -21,18 +21,19 @@ PolicySnapshot::PolicySnapshot(RegistryData data, QDateTime loadedAt)
 {
     for (const TenantRow &t : m_data.tenants) {
         m_tenants.insert(t.id);
-        m_tenantKeys.emplace(t.id, windowKey(Scope::Tenant, t.id));
+        m_tenantIndex[t.id].key = windowKey(Scope::Tenant, t.id);
     }
     for (const TierRow &t : m_data.tiers) {
         m_tiers.insert(t.id);
-        m_tierKeys.emplace(t.id, windowKey(Scope::ModelTier, t.id));
+        m_tierIndex[t.id].key = windowKey(Scope::ModelTier, t.id);
     }
     m_globalKey = windowKey(Scope::Global);
     for (int i = 0; i < m_data.users.size(); ++i)
         m_users.emplace(m_data.users.at(i).id, i);
     for (const ModelRow &m : m_data.models) {
-        m_modelTier.emplace(m.id, m.tierId);
-        m_modelKeys.emplace(m.id, windowKey(Scope::Model, m.id));
+        Known &k = m_modelIndex[m.id];
+        k.key = windowKey(Scope::Model, m.id);
+        k.tier = m.tierId;
     }
     for (int i = 0; i < m_data.apiKeys.size(); ++i) {
         const ApiKeyRow &k = m_data.apiKeys.at(i);
@@ -53,20 +54,27 @@ PolicySnapshot::PolicySnapshot(RegistryData data, QDateTime loadedAt)
     if (!hasUserModelDefault)
         m_policies.push_back(baseRule());
 
+    // An override may name an entity the registry does not list: it gets an entry (and key) too.
+    auto named = [](Map<Known> &map, Scope scope, const QString &id) -> Known & {
+        Known &k = map[id];
+        if (k.key.isEmpty())
+            k.key = windowKey(scope, id);
+        return k;
+    };
     for (const PolicyDto &p : m_policies) {
         switch (p.scope) {
         case Scope::Global: m_global = &p; break;
         case Scope::Tenant:
-            if (p.tenantId.isNull()) m_tenantDefault = &p; else m_tenant.emplace(p.tenantId, &p);
+            if (p.tenantId.isNull()) m_tenantDefault = &p; else named(m_tenantIndex, Scope::Tenant, p.tenantId).override = &p;
             break;
         case Scope::ApiKey:
             if (!p.apiKeyId) m_apiKeyDefault = &p; else m_apiKey.insert(*p.apiKeyId, &p);
             break;
         case Scope::Model:
-            if (p.modelId.isNull()) m_modelDefault = &p; else m_model.emplace(p.modelId, &p);
+            if (p.modelId.isNull()) m_modelDefault = &p; else named(m_modelIndex, Scope::Model, p.modelId).override = &p;
             break;
         case Scope::ModelTier:
-            if (p.modelTier.isNull()) m_tierDefault = &p; else m_tier.emplace(p.modelTier, &p);
+            if (p.modelTier.isNull()) m_tierDefault = &p; else named(m_tierIndex, Scope::ModelTier, p.modelTier).override = &p;
             break;
         case Scope::UserModel:
             if (p.userId.isNull() && p.modelId.isNull()) m_userModelDefault = &p;
@@ -96,42 +104,37 @@ const ApiKeyRow *PolicySnapshot::apiKeyById(qint64 id) const
     return it == m_keysById.cend() ? nullptr : &m_data.apiKeys.at(*it);
 }
 
-QByteArray PolicySnapshot::tenantKey(const QString &tenantId) const
+PolicySnapshot::Entity PolicySnapshot::tenant(const QString &tenantId) const
 {
-    const auto it = m_tenantKeys.find(tenantId);
-    return it != m_tenantKeys.end() ? it->second : windowKey(Scope::Tenant, tenantId);
+    const auto it = m_tenantIndex.find(tenantId);
+    if (it == m_tenantIndex.end())
+        return {m_tenantDefault, m_tenantDefault ? windowKey(Scope::Tenant, tenantId) : QByteArray(), QString()};
+    return {it->second.override ? it->second.override : m_tenantDefault, it->second.key, QString()};
 }
 
-QByteArray PolicySnapshot::modelKey(const QString &modelId) const
+PolicySnapshot::Entity PolicySnapshot::model(const QString &modelId) const
 {
-    const auto it = m_modelKeys.find(modelId);
-    return it != m_modelKeys.end() ? it->second : windowKey(Scope::Model, modelId);
+    const auto it = m_modelIndex.find(modelId);
+    if (it == m_modelIndex.end())
+        return {m_modelDefault, m_modelDefault ? windowKey(Scope::Model, modelId) : QByteArray(), QString()};
+    return {it->second.override ? it->second.override : m_modelDefault, it->second.key, it->second.tier};
 }
 
-QByteArray PolicySnapshot::tierKey(const QString &tier) const
+PolicySnapshot::Entity PolicySnapshot::tier(const QString &tierId) const
 {
-    const auto it = m_tierKeys.find(tier);
-    return it != m_tierKeys.end() ? it->second : windowKey(Scope::ModelTier, tier);
+    const auto it = m_tierIndex.find(tierId);
+    if (it == m_tierIndex.end())
+        return {m_tierDefault, m_tierDefault ? windowKey(Scope::ModelTier, tierId) : QByteArray(), QString()};
+    return {it->second.override ? it->second.override : m_tierDefault, it->second.key, QString()};
 }
 
-const PolicyDto *PolicySnapshot::tenantPolicy(const QString &tenantId) const
-{
-    return find(m_tenant, tenantId, m_tenantDefault);
-}
+const PolicyDto *PolicySnapshot::tenantPolicy(const QString &tenantId) const { return tenant(tenantId).policy; }
+const PolicyDto *PolicySnapshot::modelPolicy(const QString &modelId) const { return model(modelId).policy; }
+const PolicyDto *PolicySnapshot::tierPolicy(const QString &tierId) const { return tier(tierId).policy; }
 
 const PolicyDto *PolicySnapshot::apiKeyPolicy(qint64 keyId) const
 {
     return m_apiKey.value(keyId, m_apiKeyDefault);
-}
-
-const PolicyDto *PolicySnapshot::modelPolicy(const QString &modelId) const
-{
-    return find(m_model, modelId, m_modelDefault);
-}
-
-const PolicyDto *PolicySnapshot::tierPolicy(const QString &tier) const
-{
-    return find(m_tier, tier, m_tierDefault);
 }
 
 const PolicyDto *PolicySnapshot::userModelPolicy(const QString &userId, const QString &modelId) const

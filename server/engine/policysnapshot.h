@@ -33,8 +33,8 @@ public:
     bool hasTier(const QString &id) const { return m_tiers.count(id) > 0; }
     const UserRow *user(const QString &id) const;
     // The registry tier of a model; null QString when the model is unknown.
-    QString modelTier(const QString &modelId) const { return find(m_modelTier, modelId, QString()); }
-    bool hasModel(const QString &modelId) const { return m_modelTier.count(modelId) > 0; }
+    QString modelTier(const QString &modelId) const { return model(modelId).tier; }
+    bool hasModel(const QString &modelId) const { return m_modelIndex.count(modelId) > 0; }
     const ApiKeyRow *apiKeyByHash(const QByteArray &sha256) const;
     const ApiKeyRow *apiKeyById(qint64 id) const;
 
@@ -47,10 +47,17 @@ public:
     // (user, model) > (user, *) > (*, model) > (*, *)
     const PolicyDto *userModelPolicy(const QString &userId, const QString &modelId) const;
 
-    // Window keys of registry entities are built once per snapshot; others on demand.
-    QByteArray tenantKey(const QString &tenantId) const;
-    QByteArray modelKey(const QString &modelId) const;
-    QByteArray tierKey(const QString &tier) const;
+    // One lookup per entity on the hot path: the policy that applies to it (override, else the
+    // scope default, else null) and its window key (built once per snapshot for known entities).
+    struct Entity
+    {
+        const PolicyDto *policy = nullptr;
+        QByteArray key; // empty when no policy applies
+        QString tier;   // models only: the registry tier, null when unknown
+    };
+    Entity tenant(const QString &tenantId) const;
+    Entity model(const QString &modelId) const;
+    Entity tier(const QString &tier) const;
     const QByteArray &globalKey() const { return m_globalKey; }
 
     // The base rule of design §2, used when the registry has no USER_MODEL default of its own.
@@ -73,12 +80,17 @@ private:
     std::unordered_set<QString, FastHash> m_tenants;
     std::unordered_set<QString, FastHash> m_tiers;
     Map<int> m_users;                      // → index in m_data.users
-    Map<QString> m_modelTier;
+    struct Known
+    {
+        const PolicyDto *override = nullptr;
+        QByteArray key;
+        QString tier;
+    };
+    Map<Known> m_tenantIndex;
+    Map<Known> m_modelIndex;
+    Map<Known> m_tierIndex;
     std::unordered_map<QByteArray, int, FastHash> m_keysByHash; // → index in m_data.apiKeys (not revoked)
     QHash<qint64, int> m_keysById;
-    Map<QByteArray> m_tenantKeys;
-    Map<QByteArray> m_modelKeys;
-    Map<QByteArray> m_tierKeys;
     QByteArray m_globalKey;
     std::vector<PolicyDto> m_policies;    // enabled ones (+ the base rule), stable addresses
     const PolicyDto *m_global = nullptr;
@@ -87,10 +99,7 @@ private:
     const PolicyDto *m_modelDefault = nullptr;
     const PolicyDto *m_tierDefault = nullptr;
     const PolicyDto *m_userModelDefault = nullptr;
-    Map<const PolicyDto *> m_tenant;
     QHash<qint64, const PolicyDto *> m_apiKey;
-    Map<const PolicyDto *> m_model;
-    Map<const PolicyDto *> m_tier;
     Map<const PolicyDto *> m_userAnyModel;
     Map<const PolicyDto *> m_anyUserModel;
     std::unordered_map<std::pair<QString, QString>, const PolicyDto *, FastHash> m_userModel;
