@@ -2,6 +2,7 @@
 #include "mainwindow.h"
 
 #include "apiclient.h"
+#include "pages/burstpage.h"
 #include "pages/checkpage.h"
 #include "pages/policiespage.h"
 #include "pages/serverpage.h"
@@ -18,7 +19,9 @@ MainWindow::MainWindow(ApiClient *client, QWidget *parent) : QMainWindow(parent)
     m_check = new CheckPage(client);
     m_server = new ServerPage(client);
     m_policies = new PoliciesPage(client);
+    m_burst = new BurstPage(client);
     tabs->addTab(m_check, QStringLiteral("Check"));
+    tabs->addTab(m_burst, QStringLiteral("Burst"));
     tabs->addTab(m_policies, QStringLiteral("Policies"));
     tabs->addTab(m_server, QStringLiteral("Server"));
     setCentralWidget(tabs);

@@ -7,6 +7,7 @@
 namespace sluice {
 
 class ApiClient;
+class BurstPage;
 class CheckPage;
 class PoliciesPage;
 class ServerPage;
@@ -19,11 +20,13 @@ public:
     CheckPage *checkPage() const { return m_check; }
     ServerPage *serverPage() const { return m_server; }
     PoliciesPage *policiesPage() const { return m_policies; }
+    BurstPage *burstPage() const { return m_burst; }
 
 private:
     CheckPage *m_check;
     ServerPage *m_server;
     PoliciesPage *m_policies;
+    BurstPage *m_burst;
 };
 
 } // namespace sluice

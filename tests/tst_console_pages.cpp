@@ -4,6 +4,8 @@
 #include "apiclient.h"
 #include "mainwindow.h"
 #include "models/policytablemodel.h"
+#include "models/burstrun.h"
+#include "pages/burstpage.h"
 #include "pages/checkpage.h"
 #include "pages/policiespage.h"
 #include "pages/serverpage.h"
@@ -128,6 +130,36 @@ private Q_SLOTS:
         page->remove(id);
         QVERIFY(refreshed.wait(5000));
         QCOMPARE(page->model()->rowCount(), 9);
+    }
+
+    void burstCountsAllowedAndBlocked()
+    {
+        BurstPage *page = m_window->burstPage();
+        QSignalSpy finished(page->run(), &BurstRun::finished);
+        page->configure(QStringLiteral("enterprise_co"), QStringLiteral("ent-user-2"), QStringLiteral("gpt-4o"), 30, 4, 0);
+        page->start();
+        QVERIFY(finished.wait(10000));
+        QCOMPARE(page->run()->done(), 30);
+        QCOMPARE(page->run()->allowed(), 10);
+        QCOMPARE(page->run()->blocked(), 20);
+        QCOMPARE(page->run()->errors(), 0);
+        QCOMPARE(page->counters(), QStringLiteral("allowed 10 · blocked 20 · errors 0"));
+    }
+
+    void burstAtARateIsPacedAndCancellable()
+    {
+        BurstRun run(m_client.get());
+        QSignalSpy finished(&run, &BurstRun::finished);
+        CheckRequest r;
+        r.userId = QStringLiteral("paced");
+        r.modelId = QStringLiteral("gpt-4o");
+        run.start(r, 1000, 2, 50); // 50 per second: 1000 would take 20 s
+        QTest::qWait(300);
+        run.cancel();
+        QVERIFY(finished.wait(5000));
+        QVERIFY2(run.sent() < 100, qPrintable(QString::number(run.sent())));
+        QCOMPARE(run.done(), run.sent());
+        QCOMPARE(run.allowed(), run.sent());
     }
 
     void serverPageShowsHealth()

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "burstrun.h"
+
+#include "apiclient.h"
+
+namespace sluice {
+
+BurstRun::BurstRun(ApiClient *client, QObject *parent) : QObject(parent), m_client(client)
+{
+    m_pacer.setInterval(10);
+    connect(&m_pacer, &QTimer::timeout, this, &BurstRun::pump);
+}
+
+void BurstRun::start(const CheckRequest &request, int total, int concurrency, int ratePerSecond)
+{
+    cancel();
+    m_request = request;
+    m_total = std::max(0, total);
+    m_concurrency = std::max(1, concurrency);
+    m_rate = std::max(0, ratePerSecond);
+    m_sent = m_done = m_inFlight = m_allowed = m_blocked = m_errors = 0;
+    m_running = true;
+    m_clock.start();
+    m_pacer.start();
+    pump();
+    finishIfDone();
+}
+
+void BurstRun::cancel()
+{
+    if (!m_running)
+        return;
+    m_total = m_sent; // nothing more goes out; answers still in flight are counted
+    m_pacer.stop();
+    finishIfDone();
+}
+
+void BurstRun::pump()
+{
+    // How many may have been sent by now at the requested rate.
+    const qint64 allowedByRate = m_rate > 0 ? 1 + m_clock.elapsed() * m_rate / 1000 : m_total;
+    while (m_sent < m_total && m_inFlight < m_concurrency && m_sent < allowedByRate) {
+        ++m_sent;
+        ++m_inFlight;
+        m_client->check(m_request, this, [this](int status, const Decision &, const ApiError &) {
+            --m_inFlight;
+            ++m_done;
+            if (status == 200)
+                ++m_allowed;
+            else if (status == 429)
+                ++m_blocked;
+            else
+                ++m_errors;
+            Q_EMIT progress();
+            pump();
+            finishIfDone();
+        });
+    }
+    if (m_sent >= m_total)
+        m_pacer.stop();
+}
+
+void BurstRun::finishIfDone()
+{
+    if (m_running && m_sent >= m_total && m_inFlight == 0) {
+        m_running = false;
+        m_pacer.stop();
+        Q_EMIT finished();
+    }
+}
+
+} // namespace sluice

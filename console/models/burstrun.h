@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+// One burst of checks: `total` requests, at most `concurrency` in flight, paced to
+// `ratePerSecond` (0: as fast as the concurrency allows). Counts allowed / blocked / errors and
+// reports progress; cancellable; bounded by construction. No widgets, so it is testable alone.
+#pragma once
+
+#include "checkrequest.h"
+
+#include <QElapsedTimer>
+#include <QObject>
+#include <QTimer>
+
+namespace sluice {
+
+class ApiClient;
+
+class BurstRun : public QObject
+{
+    Q_OBJECT
+public:
+    explicit BurstRun(ApiClient *client, QObject *parent = nullptr);
+
+    void start(const CheckRequest &request, int total, int concurrency, int ratePerSecond);
+    void cancel();
+    bool isRunning() const { return m_running; }
+
+    int sent() const { return m_sent; }
+    int done() const { return m_done; }
+    int allowed() const { return m_allowed; }
+    int blocked() const { return m_blocked; }
+    int errors() const { return m_errors; }
+    qint64 elapsedMs() const { return m_clock.isValid() ? m_clock.elapsed() : 0; }
+
+Q_SIGNALS:
+    void progress();
+    void finished();
+
+private:
+    void pump();
+    void finishIfDone();
+
+    ApiClient *m_client;
+    CheckRequest m_request;
+    QTimer m_pacer;
+    QElapsedTimer m_clock;
+    int m_total = 0, m_concurrency = 1, m_rate = 0;
+    int m_sent = 0, m_done = 0, m_inFlight = 0, m_allowed = 0, m_blocked = 0, m_errors = 0;
+    bool m_running = false;
+};
+
+} // namespace sluice

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+// The Burst page: N checks for one caller at a rate or a concurrency, a progress bar, live
+// allowed/blocked counters and a chart of both over time (Qt Charts). The work is a BurstRun.
+#pragma once
+
+#include <QWidget>
+
+class QChart;
+class QLabel;
+class QLineEdit;
+class QLineSeries;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+class QValueAxis;
+
+namespace sluice {
+
+class ApiClient;
+class BurstRun;
+
+class BurstPage : public QWidget
+{
+    Q_OBJECT
+public:
+    explicit BurstPage(ApiClient *client, QWidget *parent = nullptr);
+    BurstRun *run() const { return m_run; }
+    void configure(const QString &tenant, const QString &user, const QString &model, int total, int concurrency, int rate);
+    void start();
+    QString counters() const;
+
+private:
+    void update();
+
+    BurstRun *m_run;
+    QLineEdit *m_tenant, *m_user, *m_model;
+    QSpinBox *m_total, *m_concurrency, *m_rate;
+    QPushButton *m_start, *m_cancel;
+    QProgressBar *m_progress;
+    QLabel *m_counters;
+    QLineSeries *m_allowedSeries, *m_blockedSeries;
+    QValueAxis *m_x, *m_y;
+};
+
+} // namespace sluice
