@@ -7,6 +7,7 @@
 #include <QJsonDocument>
 #include <QNetworkReply>
 #include <QPointer>
+#include <QUrlQuery>
 
 namespace sluice {
 
@@ -109,6 +110,52 @@ void ApiClient::deletePolicy(qint64 id, QObject *context, std::function<void(con
         ApiError error(0, {}, {});
         done(failed(reply, reply->readAll(), &error) ? &error : nullptr);
     });
+}
+
+void ApiClient::topBlocked(int n, QObject *context, std::function<void(const QJsonArray &, const ApiError *)> done)
+{
+    QNetworkReply *reply = m_nam.get(adminRequest(QString::fromLatin1(api::kAdminTopBlocked) + QStringLiteral("?n=%1").arg(n)));
+    connect(reply, &QNetworkReply::finished, context, [reply, done = std::move(done)] {
+        reply->deleteLater();
+        const QByteArray body = reply->readAll();
+        ApiError error(0, {}, {});
+        if (failed(reply, body, &error))
+            return done({}, &error);
+        done(QJsonDocument::fromJson(body).array(), nullptr);
+    });
+}
+
+QNetworkReply *ApiClient::streamEvents(const QStringList &keys, QObject *context, std::function<void(const QJsonObject &)> onEvent,
+                                       std::function<void(const QString &)> onEnd)
+{
+    QUrlQuery query;
+    query.addQueryItem(QStringLiteral("keys"), QString::fromLatin1(QUrl::toPercentEncoding(keys.join(QLatin1Char(',')))));
+    QUrl url = m_base.resolved(QUrl(QString::fromLatin1(api::kAdminEvents)));
+    url.setQuery(query);
+    QNetworkRequest r = adminRequest(QString());
+    r.setUrl(url);
+    r.setRawHeader("Accept", "text/event-stream");
+    r.setTransferTimeout(0); // a stream is long-lived by design
+    QNetworkReply *reply = m_nam.get(r);
+    auto buffer = std::make_shared<QByteArray>();
+    connect(reply, &QIODevice::readyRead, context, [reply, buffer, onEvent] {
+        *buffer += reply->readAll();
+        // Events end with a blank line; each "data:" line holds one JSON object.
+        qsizetype end;
+        while ((end = buffer->indexOf("\n\n")) >= 0) {
+            const QByteArray event = buffer->left(end);
+            buffer->remove(0, end + 2);
+            for (const QByteArray &line : event.split('\n')) {
+                if (line.startsWith("data: "))
+                    onEvent(QJsonDocument::fromJson(line.mid(6)).object());
+            }
+        }
+    });
+    connect(reply, &QNetworkReply::finished, context, [reply, onEnd] {
+        reply->deleteLater();
+        onEnd(reply->error() == QNetworkReply::NoError ? QStringLiteral("stream ended") : reply->errorString());
+    });
+    return reply;
 }
 
 } // namespace sluice

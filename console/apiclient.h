@@ -9,6 +9,7 @@
 #include "decision.h"
 #include "policydto.h"
 
+#include <QJsonArray>
 #include <QJsonObject>
 #include <QNetworkAccessManager>
 #include <QObject>
@@ -35,6 +36,12 @@ public:
     void listPolicies(QObject *context, std::function<void(const QList<PolicyDto> &policies, const ApiError *error)> done);
     void savePolicy(const PolicyDto &policy, QObject *context, std::function<void(const PolicyDto &saved, const ApiError *error)> done);
     void deletePolicy(qint64 id, QObject *context, std::function<void(const ApiError *error)> done);
+    // GET /admin/top-blocked?n=
+    void topBlocked(int n, QObject *context, std::function<void(const QJsonArray &entries, const ApiError *error)> done);
+    // GET /admin/events?keys=… (Server-Sent Events): `onEvent` for every usage event until the
+    // returned reply is aborted or the context is gone; `onEnd` once when the stream ends.
+    class QNetworkReply *streamEvents(const QStringList &keys, QObject *context, std::function<void(const QJsonObject &event)> onEvent,
+                                      std::function<void(const QString &why)> onEnd);
 
 private:
     QNetworkRequest adminRequest(const QString &path) const;

@@ -11,6 +11,8 @@ class BurstPage;
 class CheckPage;
 class PoliciesPage;
 class ServerPage;
+class TopBlockedPage;
+class UsagePage;
 
 class MainWindow : public QMainWindow
 {
@@ -21,12 +23,16 @@ public:
     ServerPage *serverPage() const { return m_server; }
     PoliciesPage *policiesPage() const { return m_policies; }
     BurstPage *burstPage() const { return m_burst; }
+    UsagePage *usagePage() const { return m_usage; }
+    TopBlockedPage *topBlockedPage() const { return m_topBlocked; }
 
 private:
     CheckPage *m_check;
     ServerPage *m_server;
     PoliciesPage *m_policies;
     BurstPage *m_burst;
+    UsagePage *m_usage;
+    TopBlockedPage *m_topBlocked;
 };
 
 } // namespace sluice
