@@ -215,6 +215,21 @@ private Q_SLOTS:
         clock->advanceUs(500000);
         QCOMPARE(store.evictIdle(), 20000);
         QCOMPARE(store.keyCount(), qint64(0));
+        // The table keeps working after mass eviction and single resets (tombstones, rehash).
+        for (int i = 0; i < 3000; ++i) {
+            WindowBatch b;
+            b.keys.push_back({windowKey(Scope::Tenant, QString::number(i)), 1000000, 5});
+            QVERIFY(store.checkNow(b).admitted);
+        }
+        for (int i = 0; i < 3000; i += 2)
+            store.reset(windowKey(Scope::Tenant, QString::number(i)), [](bool) {});
+        QCOMPARE(store.keyCount(), qint64(1500));
+        for (int i = 0; i < 3000; ++i) {
+            WindowBatch b;
+            b.keys.push_back({windowKey(Scope::Tenant, QString::number(i)), 1000000, 5});
+            QCOMPARE(store.checkNow(b).keys.at(0).used, qint64(i % 2 == 0 ? 0 : 1));
+        }
+        QCOMPARE(store.keyCount(), qint64(3000));
     }
 
     void concurrentChecksAdmitExactlyTheLimit()

@@ -26,6 +26,7 @@ struct Entry
 
 struct MemoryWindowStore::Log
 {
+    QByteArray key;
     std::deque<Entry> entries;
     qint64 sum = 0;
     qint64 windowUs = 0;
@@ -68,11 +69,142 @@ private:
 };
 } // namespace
 
+// Open addressing with linear probing over (hash, Log*) slots: a lookup compares the stored hash
+// first and touches the key only on a hash match, and the hash computed once per key (it also
+// picks the shard) is reused. Erased slots become tombstones; the table is rebuilt when they pile up.
+class LogTable
+{
+public:
+    using Log = MemoryWindowStore::Log;
+
+    ~LogTable() { clear(); }
+
+    Log *find(quint64 hash, const QByteArray &key) const
+    {
+        if (m_slots.empty())
+            return nullptr;
+        for (size_t i = hash & m_mask;; i = (i + 1) & m_mask) {
+            const Slot &slot = m_slots[i];
+            if (!slot.log)
+                return nullptr;
+            if (slot.log != tombstone() && slot.hash == hash && slot.log->key == key)
+                return slot.log;
+        }
+    }
+
+    // The key must not be present (callers find() first).
+    Log *insert(quint64 hash, const QByteArray &key)
+    {
+        if ((m_size + m_tombstones + 1) * 4 > m_slots.size() * 3)
+            rehash(std::max<size_t>(16, (m_size + 1) * 2));
+        auto *log = new Log;
+        log->key = key;
+        for (size_t i = hash & m_mask;; i = (i + 1) & m_mask) {
+            Slot &slot = m_slots[i];
+            if (!slot.log || slot.log == tombstone()) {
+                if (slot.log == tombstone())
+                    --m_tombstones;
+                slot = {hash, log};
+                ++m_size;
+                return log;
+            }
+        }
+    }
+
+    bool erase(quint64 hash, const QByteArray &key)
+    {
+        if (m_slots.empty())
+            return false;
+        for (size_t i = hash & m_mask;; i = (i + 1) & m_mask) {
+            Slot &slot = m_slots[i];
+            if (!slot.log)
+                return false;
+            if (slot.log != tombstone() && slot.hash == hash && slot.log->key == key) {
+                removeAt(slot);
+                return true;
+            }
+        }
+    }
+
+    template <typename Pred>
+    int eraseIf(Pred pred)
+    {
+        int n = 0;
+        for (Slot &slot : m_slots) {
+            if (slot.log && slot.log != tombstone() && pred(*slot.log)) {
+                removeAt(slot);
+                ++n;
+            }
+        }
+        if (m_tombstones > m_slots.size() / 4)
+            rehash(std::max<size_t>(16, m_size * 2));
+        return n;
+    }
+
+    size_t size() const { return m_size; }
+
+private:
+    struct Slot
+    {
+        quint64 hash = 0;
+        Log *log = nullptr;
+    };
+    static Log *tombstone() { return reinterpret_cast<Log *>(alignof(Log)); }
+
+    void removeAt(Slot &slot)
+    {
+        delete slot.log;
+        slot.log = tombstone();
+        --m_size;
+        ++m_tombstones;
+    }
+
+    void rehash(size_t atLeast)
+    {
+        size_t capacity = 16;
+        while (capacity < atLeast)
+            capacity *= 2;
+        std::vector<Slot> old = std::move(m_slots);
+        m_slots.assign(capacity, Slot());
+        m_mask = capacity - 1;
+        m_tombstones = 0;
+        for (const Slot &slot : old) {
+            if (!slot.log || slot.log == tombstone())
+                continue;
+            size_t i = slot.hash & m_mask;
+            while (m_slots[i].log)
+                i = (i + 1) & m_mask;
+            m_slots[i] = slot;
+        }
+    }
+
+    void clear()
+    {
+        for (Slot &slot : m_slots) {
+            if (slot.log && slot.log != tombstone())
+                delete slot.log;
+        }
+        m_slots.clear();
+        m_size = m_tombstones = 0;
+    }
+
+    std::vector<Slot> m_slots;
+    size_t m_mask = 0;
+    size_t m_size = 0;
+    size_t m_tombstones = 0;
+};
+
 struct MemoryWindowStore::Shard
 {
     SpinLock mutex;
-    std::unordered_map<QByteArray, Log, FastHash> logs;
+    LogTable logs;
 };
+
+namespace {
+// One hash per key: its high bits pick the shard, the whole of it places the key in the table.
+inline quint64 keyHash(const QByteArray &key) { return FastHash()(key); }
+inline int shardOf(quint64 hash) { return static_cast<int>((hash >> 40) % kShardCount); }
+} // namespace
 
 MemoryWindowStore::MemoryWindowStore(std::shared_ptr<const Clock> clock, QString source)
     : m_clock(std::move(clock)), m_source(std::move(source)), m_shards(new Shard[kShardCount])
@@ -92,15 +224,22 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
 
     // Lock every shard the batch touches, in index order (deadlock-free, atomic over all keys).
     constexpr size_t kInline = 8;
-    int shardOf[kInline];
-    std::vector<int> shardOfHeap;
-    int *shards = shardOf;
+    int shardInline[kInline];
+    quint64 hashInline[kInline];
+    std::vector<int> shardHeap;
+    std::vector<quint64> hashHeap;
+    int *shards = shardInline;
+    quint64 *hashes = hashInline;
     if (n > kInline) {
-        shardOfHeap.resize(n);
-        shards = shardOfHeap.data();
+        shardHeap.resize(n);
+        hashHeap.resize(n);
+        shards = shardHeap.data();
+        hashes = hashHeap.data();
     }
-    for (size_t i = 0; i < n; ++i)
-        shards[i] = static_cast<int>((FastHash()(batch.keys[i].key) >> 40) % kShardCount);
+    for (size_t i = 0; i < n; ++i) {
+        hashes[i] = keyHash(batch.keys[i].key);
+        shards[i] = shardOf(hashes[i]);
+    }
     int orderInline[kInline];
     std::vector<int> orderHeap;
     int *order = orderInline;
@@ -126,9 +265,7 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
     }
     for (size_t i = 0; i < n; ++i) {
         const WindowSpec &spec = batch.keys[i];
-        auto &map = m_shards[shards[i]].logs;
-        auto it = map.find(spec.key);
-        found[i] = it == map.end() ? nullptr : &it->second;
+        found[i] = m_shards[shards[i]].logs.find(hashes[i], spec.key);
         if (found[i]) {
             found[i]->prune(now, spec.windowUs);
             out.keys[i] = {found[i]->sum, found[i]->oldest()};
@@ -140,7 +277,7 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
         for (size_t i = 0; i < n; ++i) {
             Log *log = found[i];
             if (!log)
-                log = &m_shards[shards[i]].logs[batch.keys[i].key];
+                log = m_shards[shards[i]].logs.insert(hashes[i], batch.keys[i].key);
             log->entries.push_back({now, batch.cost});
             log->sum += batch.cost;
             log->windowUs = batch.keys[i].windowUs;
@@ -163,15 +300,15 @@ void MemoryWindowStore::usage(const std::vector<WindowSpec> &keys, UsageCallback
     std::vector<KeyUsage> result;
     result.reserve(keys.size());
     for (const WindowSpec &spec : keys) {
-        Shard &shard = m_shards[(FastHash()(spec.key) >> 40) % kShardCount];
+        const quint64 hash = keyHash(spec.key);
+        Shard &shard = m_shards[shardOf(hash)];
         std::lock_guard<SpinLock> lock(shard.mutex);
         const qint64 now = m_clock->nowUs();
         KeyUsage u{spec.key, 0, -1, now};
-        auto it = shard.logs.find(spec.key);
-        if (it != shard.logs.end()) {
-            it->second.prune(now, spec.windowUs);
-            u.used = it->second.sum;
-            u.oldestUs = it->second.oldest();
+        if (Log *log = shard.logs.find(hash, spec.key)) {
+            log->prune(now, spec.windowUs);
+            u.used = log->sum;
+            u.oldestUs = log->oldest();
         }
         result.push_back(u);
     }
@@ -180,10 +317,11 @@ void MemoryWindowStore::usage(const std::vector<WindowSpec> &keys, UsageCallback
 
 void MemoryWindowStore::reset(const QByteArray &key, DoneCallback done)
 {
-    Shard &shard = m_shards[(FastHash()(key) >> 40) % kShardCount];
+    const quint64 hash = keyHash(key);
+    Shard &shard = m_shards[shardOf(hash)];
     {
         std::lock_guard<SpinLock> lock(shard.mutex);
-        shard.logs.erase(key);
+        shard.logs.erase(hash, key);
     }
     done(true);
 }
@@ -194,16 +332,8 @@ int MemoryWindowStore::evictIdle()
     for (int s = 0; s < kShardCount; ++s) {
         std::lock_guard<SpinLock> lock(m_shards[s].mutex);
         const qint64 now = m_clock->nowUs();
-        auto &logs = m_shards[s].logs;
-        for (auto it = logs.begin(); it != logs.end();) {
-            Log &log = it->second;
-            if (log.entries.empty() || log.entries.back().ts <= now - log.windowUs) {
-                it = logs.erase(it);
-                ++dropped;
-            } else {
-                ++it;
-            }
-        }
+        dropped += m_shards[s].logs.eraseIf(
+            [now](const Log &log) { return log.entries.empty() || log.entries.back().ts <= now - log.windowUs; });
     }
     return dropped;
 }

@@ -34,9 +34,10 @@ public:
     // Number of keys held (for tests and /metrics).
     qint64 keyCount() const;
 
+    struct Log; // opaque: one key's log (defined in the .cpp)
+
 private:
     struct Shard;
-    struct Log;
     std::shared_ptr<const Clock> m_clock;
     QString m_source;
     std::unique_ptr<Shard[]> m_shards;
