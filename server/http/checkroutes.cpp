@@ -6,23 +6,44 @@
 #include "metrics.h"
 
 #include <QDateTime>
+#include <charconv>
+#include <string>
 
 namespace sluice {
 
-HttpHeaders decisionHeaders(const Decision &d, qint64 nowEpochSeconds)
+QByteArray decisionHeaderLines(const Decision &d, qint64 nowEpochSeconds)
 {
-    HttpHeaders h;
     if (!d.primary)
-        return h;
-    const QByteArray name = '"' + scopeToken(d.primary->scope) + '"';
-    h.append({"RateLimit-Policy", name + ";q=" + QByteArray::number(d.limit) + ";w=" + QByteArray::number(d.windowSeconds)});
-    h.append({"RateLimit", name + ";r=" + QByteArray::number(d.remaining) + ";t=" + QByteArray::number(d.resetSeconds)});
-    h.append({"X-RateLimit-Limit", QByteArray::number(d.limit)});
-    h.append({"X-RateLimit-Remaining", QByteArray::number(d.remaining)});
-    h.append({"X-RateLimit-Reset", QByteArray::number(nowEpochSeconds + d.resetSeconds)});
-    if (!d.allowed)
-        h.append({"Retry-After", QByteArray::number(d.retryAfterSeconds)});
-    return h;
+        return QByteArray();
+    std::string out;
+    out.reserve(220);
+    char buf[24];
+    auto num = [&out, &buf](qint64 v) {
+        out.append(buf, static_cast<size_t>(std::to_chars(buf, buf + sizeof buf, v).ptr - buf));
+    };
+    const QByteArray token = scopeToken(d.primary->scope);
+    const std::string name = '"' + token.toStdString() + '"';
+    out += "RateLimit-Policy: " + name + ";q=";
+    num(d.limit);
+    out += ";w=";
+    num(d.windowSeconds);
+    out += "\r\nRateLimit: " + name + ";r=";
+    num(d.remaining);
+    out += ";t=";
+    num(d.resetSeconds);
+    out += "\r\nX-RateLimit-Limit: ";
+    num(d.limit);
+    out += "\r\nX-RateLimit-Remaining: ";
+    num(d.remaining);
+    out += "\r\nX-RateLimit-Reset: ";
+    num(nowEpochSeconds + d.resetSeconds);
+    out += "\r\n";
+    if (!d.allowed) {
+        out += "Retry-After: ";
+        num(d.retryAfterSeconds);
+        out += "\r\n";
+    }
+    return QByteArray(out.data(), static_cast<qsizetype>(out.size()));
 }
 
 void installCheckRoutes(HttpApi &api, CheckService &service, Metrics &metrics)
@@ -40,8 +61,8 @@ void installCheckRoutes(HttpApi &api, CheckService &service, Metrics &metrics)
                     responder.sendError(*error);
                     return;
                 }
-                responder.send(decision.allowed ? 200 : 429, decision.toJson(), "application/json",
-                               decisionHeaders(decision, QDateTime::currentSecsSinceEpoch()));
+                responder.send(decision.allowed ? 200 : 429, decision.toJson(), "application/json", {},
+                               decisionHeaderLines(decision, QDateTime::currentSecsSinceEpoch()));
             });
         } catch (const ApiError &error) {
             metrics.recordRejected(error.status());

@@ -12,6 +12,7 @@ class CheckService;
 class Metrics;
 
 void installCheckRoutes(HttpApi &api, CheckService &service, Metrics &metrics);
-HttpHeaders decisionHeaders(const Decision &d, qint64 nowEpochSeconds);
+// The rate-limit headers of an answer as ready "Name: value\r\n" lines.
+QByteArray decisionHeaderLines(const Decision &d, qint64 nowEpochSeconds);
 
 } // namespace sluice

@@ -4,6 +4,8 @@
 #include "apipaths.h"
 
 #include <QTcpServer>
+#include <charconv>
+#include <string>
 #include <QUrl>
 #include <arpa/inet.h>
 #include <cerrno>
@@ -33,29 +35,35 @@ QByteArray methodName(QHttpServerRequest::Method m)
 }
 
 QByteArray buildResponse(int status, const QByteArray &contentType, const QByteArray &body, const HttpHeaders &extra,
-                         bool close)
+                         bool close, const QByteArray &headerLines = QByteArray())
 {
-    QByteArray out;
-    out.reserve(160 + body.size() + 48 * extra.size());
-    out += "HTTP/1.1 ";
-    out += QByteArray::number(status);
-    out += ' ';
-    out += HttpApi::reasonPhrase(status);
-    out += "\r\nServer: sluice\r\nContent-Type: ";
-    out += contentType;
-    out += "\r\nContent-Length: ";
-    out += QByteArray::number(body.size());
+    // One buffer, one copy into the QByteArray handed to the socket (Qt 6.4's QByteArray appends
+    // cost more than the answer is worth on this path).
+    std::string out;
+    out.reserve(static_cast<size_t>(160 + body.size() + headerLines.size() + 48 * extra.size()));
+    auto add = [&out](const QByteArray &b) { out.append(b.constData(), static_cast<size_t>(b.size())); };
+    char number[24];
+    out.append("HTTP/1.1 ");
+    out.append(number, static_cast<size_t>(std::to_chars(number, number + sizeof number, status).ptr - number));
+    out.push_back(' ');
+    add(HttpApi::reasonPhrase(status));
+    out.append("\r\nServer: sluice\r\nContent-Type: ");
+    add(contentType);
+    out.append("\r\nContent-Length: ");
+    out.append(number, static_cast<size_t>(std::to_chars(number, number + sizeof number, body.size()).ptr - number));
+    out.append("\r\n");
+    add(headerLines);
     for (const auto &h : extra) {
-        out += "\r\n";
-        out += h.first;
-        out += ": ";
-        out += h.second;
+        add(h.first);
+        out.append(": ");
+        add(h.second);
+        out.append("\r\n");
     }
     if (close)
-        out += "\r\nConnection: close";
-    out += "\r\n\r\n";
-    out += body;
-    return out;
+        out.append("Connection: close\r\n");
+    out.append("\r\n");
+    add(body);
+    return QByteArray(out.data(), static_cast<qsizetype>(out.size()));
 }
 
 // Sees a connection's bytes before Qt's parser (it is connected to readyRead first) and tracks
@@ -180,7 +188,8 @@ bool HttpResponder::isConnected() const
 
 QTcpSocket *HttpResponder::socket() const { return m_state ? m_state->socket.data() : nullptr; }
 
-void HttpResponder::send(int status, const QByteArray &body, const QByteArray &contentType, const HttpHeaders &extra)
+void HttpResponder::send(int status, const QByteArray &body, const QByteArray &contentType, const HttpHeaders &extra,
+                         const QByteArray &headerLines)
 {
     if (!m_state || m_state->done)
         return;
@@ -188,7 +197,7 @@ void HttpResponder::send(int status, const QByteArray &body, const QByteArray &c
     QTcpSocket *socket = m_state->socket.data();
     if (!socket || socket->state() != QAbstractSocket::ConnectedState)
         return; // the client hung up: nothing to write to
-    socket->write(buildResponse(status, contentType, body, extra, m_state->closeAfter));
+    socket->write(buildResponse(status, contentType, body, extra, m_state->closeAfter, headerLines));
     if (m_state->closeAfter)
         socket->disconnectFromHost();
 }

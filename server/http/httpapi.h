@@ -46,8 +46,9 @@ public:
     HttpResponder(QTcpSocket *socket, bool closeAfter);
 
     // Writes one whole answer; later calls and calls after the client left do nothing.
+    // headerLines: already formatted "Name: value\r\n" lines (the hot path's headers).
     void send(int status, const QByteArray &body, const QByteArray &contentType = "application/json",
-              const HttpHeaders &extra = {});
+              const HttpHeaders &extra = {}, const QByteArray &headerLines = QByteArray());
     void sendError(const ApiError &error, const HttpHeaders &extra = {});
     // Server-Sent Events: the head, then events until the client leaves.
     bool beginStream(const QByteArray &contentType = "text/event-stream");
