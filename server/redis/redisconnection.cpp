@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "redisconnection.h"
 
+#include <QHostAddress>
+#include <QHostInfo>
 #include <QSocketNotifier>
 #include <chrono>
 #include <hiredis/async.h>
@@ -88,9 +90,31 @@ void RedisConnection::open()
 
 void RedisConnection::connectNow()
 {
+    if (!m_open || m_ctx || m_resolving)
+        return;
+    // hiredis resolves names with a blocking getaddrinfo: resolve asynchronously first, and hand
+    // hiredis an address.
+    QHostAddress address;
+    if (!address.setAddress(m_host)) {
+        m_resolving = true;
+        QHostInfo::lookupHost(m_host, this, [this](const QHostInfo &info) {
+            m_resolving = false;
+            if (info.error() != QHostInfo::NoError || info.addresses().isEmpty()) {
+                lost(QStringLiteral("cannot resolve %1: %2").arg(m_host, info.errorString()));
+                return;
+            }
+            connectTo(info.addresses().constFirst().toString());
+        });
+        return;
+    }
+    connectTo(m_host);
+}
+
+void RedisConnection::connectTo(const QString &ip)
+{
     if (!m_open || m_ctx)
         return;
-    redisAsyncContext *ctx = redisAsyncConnect(m_host.toUtf8().constData(), m_port);
+    redisAsyncContext *ctx = redisAsyncConnect(ip.toUtf8().constData(), m_port);
     if (!ctx || ctx->err) {
         const QString why = ctx ? QString::fromLocal8Bit(ctx->errstr) : QStringLiteral("out of memory");
         if (ctx)

@@ -61,6 +61,7 @@ private:
     static void evCleanup(void *self);
 
     void connectNow();
+    void connectTo(const QString &ip);
     void lost(const QString &why);
     void scheduleReconnect();
     void sweepTimeouts();
@@ -76,6 +77,7 @@ private:
     QSocketNotifier *m_write = nullptr;
     bool m_connected = false;
     bool m_open = false;
+    bool m_resolving = false;
     std::deque<std::shared_ptr<Pending>> m_pending;
     QTimer m_sweep;
     QTimer m_reconnect;
