@@ -1,7 +1,13 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: Apache-2.0
-# Source this file. sluice_install_deps [--bench] installs the Debian 12 packages Sluice needs
-# (only the missing ones; sudo only when not root); sluice_build [dir] [type] configures and builds.
-# It must work on a minimal Debian 12: no compiler, no Python, no sudo.
+# Source this file (bash). It must work on a minimal Debian 12: no compiler, no Python, no sudo.
+#   sluice_install_deps [--bench]       installs the missing Debian 12 packages (apt-get; sudo only
+#                                       when not root); --bench adds wrk, nginx and the FastAPI baseline
+#   sluice_build [dir] [type] [cmake args…]   configures (Ninja, default build/ Release) and builds
+# Debian's redis-server and postgresql packages would start a system Redis on 6379 and a cluster on
+# 5432; nothing here uses them (every script starts its own servers on free loopback ports). Where no
+# init system runs (a chroot, a container) service starts are refused while installing, so a package
+# script cannot fail on them.
 
 SLUICE_PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates curl
   qt6-base-dev qt6-httpserver-dev qt6-charts-dev qt6-websockets-dev libqt6opengl6-dev libgl-dev
@@ -17,26 +23,38 @@ sluice_as_root() {
   fi
 }
 
-sluice_install_deps() {
-  local wanted=("${SLUICE_PACKAGES[@]}") missing=() p
-  [ "${1:-}" = --bench ] && wanted+=("${SLUICE_BENCH_PACKAGES[@]}")
-  for p in "${wanted[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+sluice_missing_packages() { # packages… → prints those not installed
+  local p
+  for p in "$@"; do
+    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || echo "$p"
   done
+}
+
+sluice_install_deps() {
+  local wanted=("${SLUICE_PACKAGES[@]}") missing=()
+  [ "${1:-}" = --bench ] && wanted+=("${SLUICE_BENCH_PACKAGES[@]}")
+  mapfile -t missing < <(sluice_missing_packages "${wanted[@]}")
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "installing: ${missing[*]}"
-  # In a container or chroot without an init system, package scripts must not try to start
-  # services (we start our own redis/postgres on free ports in temporary directories).
+  # Without an init system (chroot, container), package scripts must not try to start services:
+  # a policy-rc.d that refuses them, only for this install and only if there is none already.
   local policy=""
   if [ ! -d /run/systemd/system ] && [ ! -e /usr/sbin/policy-rc.d ]; then
     policy=/usr/sbin/policy-rc.d
-    printf '#!/bin/sh\nexit 101\n' | sluice_as_root tee "$policy" >/dev/null && sluice_as_root chmod 755 "$policy"
+    printf '#!/bin/sh\n# sluice_install_deps: no service starts while installing (removed afterwards)\nexit 101\n' \
+      | sluice_as_root tee "$policy" >/dev/null && sluice_as_root chmod 755 "$policy" || policy=""
   fi
+  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -o Dpkg::Use-Pty=0)
   local rc=0
-  sluice_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq || rc=$?
-  [ $rc -eq 0 ] && { sluice_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" || rc=$?; }
+  sluice_as_root "${apt[@]}" update -qq || rc=$?
+  if [ $rc -eq 0 ]; then
+    sluice_as_root "${apt[@]}" install -y -qq --no-install-recommends \
+      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" || rc=$?
+  fi
   [ -n "$policy" ] && sluice_as_root rm -f "$policy"
-  return $rc
+  if [ $rc -ne 0 ]; then echo "sluice_install_deps: apt-get failed ($rc)" >&2; return $rc; fi
+  mapfile -t missing < <(sluice_missing_packages "${wanted[@]}")
+  if [ ${#missing[@]} -ne 0 ]; then echo "sluice_install_deps: still missing: ${missing[*]}" >&2; return 1; fi
 }
 
 sluice_build() {

@@ -17,25 +17,31 @@ namespace sluice::test {
 
 enum class Sharing { SharedOk, Private };
 
+// A free loopback port in 10000-19999 whose cluster bus port (port + 10000) is free as well:
+// both below Linux's ephemeral range, where outgoing connections take their local ports.
 quint16 freePort();
-// True when scripts/test runs the suite: a service that cannot start is then a failure, not a skip.
+// True when scripts/test runs the suite (SLUICE_TEST_REQUIRE_SERVICES=1): a service that cannot
+// start is then a failure, not a skip.
 bool requireServices();
-// Runs `bash scripts/lib/<script> args…`; returns stdout, or a null QByteArray on failure.
+// Runs `bash scripts/lib/<script> args…`; returns stdout (trimmed), or a null QByteArray on failure.
 QByteArray runScript(const QString &script, const QStringList &args, QString *error = nullptr, int timeoutMs = 60000);
 
+// SLUICE_TEST_REDIS="127.0.0.1:PORT" when shared, else a private redis-server.
 class RedisServer
 {
 public:
     explicit RedisServer(Sharing sharing = Sharing::SharedOk) : m_sharing(sharing) {}
     ~RedisServer();
+    RedisServer(const RedisServer &) = delete;
+    RedisServer &operator=(const RedisServer &) = delete;
     bool start(QString *error = nullptr);
-    bool stop();
-    bool restart();
+    bool stop();    // private only (false on a shared one)
+    bool restart(); // private only: stop, then start on the same port
     bool isShared() const { return m_shared; }
-    QString host() const { return QStringLiteral("127.0.0.1"); }
+    QString host() const { return m_host; }
     quint16 port() const { return m_port; }
-    QString url() const { return QStringLiteral("redis://127.0.0.1:%1").arg(m_port); }
-    // redis-cli -p <port> args…: stdout, trimmed.
+    QString url() const { return QStringLiteral("redis://%1:%2").arg(m_host).arg(m_port); }
+    // redis-cli -h <host> -p <port> args…: stdout, trimmed (null when redis-cli fails).
     QByteArray cli(const QStringList &args) const;
     // Starts redis-cli without waiting (DEBUG SLEEP while the test's event loop runs).
     void cliDetached(const QStringList &args) const;
@@ -44,19 +50,26 @@ private:
     Sharing m_sharing;
     bool m_shared = false;
     bool m_running = false;
+    QString m_host = QStringLiteral("127.0.0.1");
     quint16 m_port = 0;
     std::unique_ptr<QTemporaryDir> m_dir;
 };
 
+// SLUICE_TEST_REDIS_CLUSTER="127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3" when shared, else a private
+// 3-primary cluster.
 class RedisCluster
 {
 public:
     explicit RedisCluster(Sharing sharing = Sharing::SharedOk) : m_sharing(sharing) {}
     ~RedisCluster();
+    RedisCluster(const RedisCluster &) = delete;
+    RedisCluster &operator=(const RedisCluster &) = delete;
     bool start(QString *error = nullptr);
     bool stop();
     QList<quint16> ports() const { return m_ports; }
-    QString seeds() const; // "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3"
+    QStringList nodes() const; // "127.0.0.1:p1", …
+    QString seeds() const;     // "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3"
+    // Private only. restartNode waits for cluster_state:ok; startNode does not.
     bool restartNode(quint16 port);
     bool stopNode(quint16 port);
     bool startNode(quint16 port);
@@ -65,21 +78,27 @@ public:
     bool isShared() const { return m_shared; }
 
 private:
+    QString hostOf(quint16 port) const;
+
     Sharing m_sharing;
     bool m_shared = false;
     bool m_running = false;
     QList<quint16> m_ports;
+    QStringList m_hosts; // parallel to m_ports
     std::unique_ptr<QTemporaryDir> m_dir;
 };
 
+// SLUICE_TEST_POSTGRES=<conninfo> when shared, else a private Postgres (database sluice, user sluice).
 class PostgresServer
 {
 public:
     explicit PostgresServer(Sharing sharing = Sharing::SharedOk) : m_sharing(sharing) {}
     ~PostgresServer();
+    PostgresServer(const PostgresServer &) = delete;
+    PostgresServer &operator=(const PostgresServer &) = delete;
     bool start(QString *error = nullptr); // again after stop(): same directory and port
     bool stop();
-    bool migrate(QString *error = nullptr);
+    bool migrate(QString *error = nullptr); // migrations/*.sql in order (idempotent)
     QString conninfo() const { return m_conninfo; }
     // psql -At -c sql: stdout, trimmed; null on failure.
     QByteArray psql(const QString &sql, QString *error = nullptr) const;
@@ -94,21 +113,27 @@ private:
     std::unique_ptr<QTemporaryDir> m_dir;
 };
 
-// A sluice-server process (the real binary) on a free loopback port.
+// A sluice-server process (the real binary) on a free loopback port: start() adds
+// `--bind 127.0.0.1 --port <free port>` to args and returns once GET /health answers 200.
 class ServerProcess
 {
 public:
     ServerProcess() = default;
     ~ServerProcess();
+    ServerProcess(const ServerProcess &) = delete;
+    ServerProcess &operator=(const ServerProcess &) = delete;
+    // env: "NAME=value" entries added to this process's environment.
     bool start(const QStringList &args, QString *error = nullptr, const QStringList &env = {});
-    bool stop();   // SIGTERM, wait
-    void kill();   // SIGKILL
+    bool stop();   // SIGTERM, wait (SIGKILL after 10 s); true on a clean exit
+    void kill();   // SIGKILL, wait
     bool isRunning() const;
     quint16 port() const { return m_port; }
     QUrl baseUrl() const { return QUrl(QStringLiteral("http://127.0.0.1:%1").arg(m_port)); }
-    QByteArray output() const;
+    QByteArray output() const; // stdout and stderr so far (kept after it exits)
 
 private:
+    bool startOnce(const QStringList &args, const QStringList &env, QString *error);
+
     std::unique_ptr<QProcess> m_process;
     quint16 m_port = 0;
     mutable QByteArray m_output;
