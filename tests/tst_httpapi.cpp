@@ -20,6 +20,21 @@ using namespace sluice;
 
 using Answer = test::HttpAnswer;
 
+namespace {
+// Reads a raw connection until `marker` has arrived (bounded: 5 s).
+QByteArray readUntil(QTcpSocket &socket, const QByteArray &marker)
+{
+    QByteArray got;
+    QElapsedTimer t;
+    t.start();
+    while (!got.contains(marker) && t.elapsed() < 5000) {
+        if (socket.waitForReadyRead(200))
+            got += socket.readAll();
+    }
+    return got;
+}
+} // namespace
+
 class TestHttpApi : public QObject
 {
     Q_OBJECT
@@ -199,13 +214,7 @@ private Q_SLOTS:
         QVERIFY(socket.waitForConnected(5000));
         socket.write("POST /rate-limit/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                      "Content-Length: 10000000\r\n\r\n" + QByteArray(100, ' '));
-        QByteArray got;
-        QElapsedTimer t;
-        t.start();
-        while (!got.contains("\r\n\r\n") && t.elapsed() < 5000) {
-            if (socket.waitForReadyRead(200))
-                got += socket.readAll();
-        }
+        const QByteArray got = readUntil(socket, "\r\n\r\n");
         QVERIFY2(got.startsWith("HTTP/1.1 413 "), got.constData());
         QVERIFY(got.contains("Connection: close"));
     }
@@ -227,13 +236,7 @@ private Q_SLOTS:
         socket.connectToHost(QHostAddress::LocalHost, m_server->port());
         QVERIFY(socket.waitForConnected(5000));
         socket.write("POST /rate-limit/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + head + "\r\n");
-        QByteArray got;
-        QElapsedTimer t;
-        t.start();
-        while (!got.contains("\r\n\r\n") && t.elapsed() < 5000) {
-            if (socket.waitForReadyRead(200))
-                got += socket.readAll();
-        }
+        const QByteArray got = readUntil(socket, "\r\n\r\n");
         QVERIFY2(got.startsWith("HTTP/1.1 " + status), got.constData());
         QCOMPARE(request("GET", QStringLiteral("/health")).status, 200);
     }
@@ -264,13 +267,7 @@ private Q_SLOTS:
         for (int i = 1; i <= 5; ++i) {
             socket.write("POST /rate-limit/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
                          + QByteArray::number(body.size()) + "\r\n\r\n" + body);
-            QByteArray got;
-            QElapsedTimer t;
-            t.start();
-            while (!got.contains("\"policies\"") && t.elapsed() < 5000) {
-                if (socket.waitForReadyRead(200))
-                    got += socket.readAll();
-            }
+            const QByteArray got = readUntil(socket, "\"policies\"");
             QVERIFY2(got.contains("\"count\":" + QByteArray::number(i)), got.constData());
         }
     }
