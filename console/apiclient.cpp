@@ -11,6 +11,43 @@
 
 namespace sluice {
 
+namespace {
+// An answer that is not what the route promises is an error the operator must see, never an
+// empty list or "policy 0" (a proxy's HTML page, a truncated body, another server on the port).
+bool unreadable(int status, const QString &what, const QString &why, ApiError *error)
+{
+    *error = ApiError(status, QStringLiteral("bad_response"),
+                      QStringLiteral("the server's answer is not %1 (%2)").arg(what, why));
+    return true;
+}
+
+bool parseArray(const QByteArray &body, int status, const QString &what, QJsonArray *out, ApiError *error)
+{
+    QJsonParseError parse;
+    const QJsonDocument doc = QJsonDocument::fromJson(body, &parse);
+    if (parse.error != QJsonParseError::NoError)
+        return !unreadable(status, what, parse.errorString(), error);
+    if (!doc.isArray())
+        return !unreadable(status, what, QStringLiteral("not a JSON array"), error);
+    *out = doc.array();
+    return true;
+}
+
+bool parseObject(const QByteArray &body, int status, const QString &what, QJsonObject *out, ApiError *error)
+{
+    QJsonParseError parse;
+    const QJsonDocument doc = QJsonDocument::fromJson(body, &parse);
+    if (parse.error != QJsonParseError::NoError)
+        return !unreadable(status, what, parse.errorString(), error);
+    if (!doc.isObject())
+        return !unreadable(status, what, QStringLiteral("not a JSON object"), error);
+    *out = doc.object();
+    return true;
+}
+
+int statusOf(QNetworkReply *reply) { return reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt(); }
+} // namespace
+
 ApiClient::ApiClient(QObject *parent) : QObject(parent)
 {
     m_nam.setTransferTimeout(10000);
@@ -36,6 +73,8 @@ void ApiClient::check(const CheckRequest &request, QObject *context,
         if (status == 200 || status == 429) {
             if (auto d = Decision::fromJson(body))
                 return done(status, *d, error);
+            unreadable(status, QStringLiteral("a rate-limit decision"), QStringLiteral("%1 bytes").arg(body.size()), &error);
+            return done(status, Decision(), error);
         }
         ApiError::fromJson(body, status, &error);
         done(status, Decision(), error);
@@ -60,6 +99,7 @@ QNetworkRequest ApiClient::adminRequest(const QString &path) const
     return r;
 }
 
+
 bool ApiClient::failed(QNetworkReply *reply, const QByteArray &body, ApiError *error)
 {
     const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
@@ -79,8 +119,15 @@ void ApiClient::listPolicies(QObject *context, std::function<void(const QList<Po
         ApiError error(0, {}, {});
         if (failed(reply, body, &error))
             return done({}, &error);
+        QJsonArray array;
+        if (!parseArray(body, statusOf(reply), QStringLiteral("a policy list"), &array, &error))
+            return done({}, &error);
         QString why;
-        const QList<PolicyDto> policies = policiesFromJson(QJsonDocument::fromJson(body).array(), &why);
+        const QList<PolicyDto> policies = policiesFromJson(array, &why);
+        if (!why.isEmpty()) {
+            unreadable(statusOf(reply), QStringLiteral("a policy list"), why, &error);
+            return done({}, &error);
+        }
         done(policies, nullptr);
     });
 }
@@ -96,9 +143,16 @@ void ApiClient::savePolicy(const PolicyDto &policy, QObject *context, std::funct
         ApiError error(0, {}, {});
         if (failed(reply, answer, &error))
             return done(PolicyDto(), &error);
+        QJsonObject object;
+        if (!parseObject(answer, statusOf(reply), QStringLiteral("the saved policy"), &object, &error))
+            return done(PolicyDto(), &error);
         QString why;
-        const auto saved = PolicyDto::fromJson(QJsonDocument::fromJson(answer).object(), &why);
-        done(saved.value_or(PolicyDto()), nullptr);
+        const auto saved = PolicyDto::fromJson(object, &why);
+        if (!saved || saved->id <= 0) {
+            unreadable(statusOf(reply), QStringLiteral("the saved policy"), saved ? QStringLiteral("no id") : why, &error);
+            return done(PolicyDto(), &error);
+        }
+        done(*saved, nullptr);
     });
 }
 
@@ -121,7 +175,10 @@ void ApiClient::topBlocked(int n, QObject *context, std::function<void(const QJs
         ApiError error(0, {}, {});
         if (failed(reply, body, &error))
             return done({}, &error);
-        done(QJsonDocument::fromJson(body).array(), nullptr);
+        QJsonArray entries;
+        if (!parseArray(body, statusOf(reply), QStringLiteral("a top-blocked list"), &entries, &error))
+            return done({}, &error);
+        done(entries, nullptr);
     });
 }
 

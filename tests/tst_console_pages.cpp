@@ -8,6 +8,7 @@
 #include "pages/burstpage.h"
 #include "pages/checkpage.h"
 #include "pages/policiespage.h"
+#include "pages/policydialog.h"
 #include "pages/serverpage.h"
 #include "pages/topblockedpage.h"
 #include "pages/usagepage.h"
@@ -19,6 +20,8 @@
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSignalSpy>
+#include <QTcpServer>
+#include <QTcpSocket>
 #include <QtTest>
 
 using namespace sluice;
@@ -132,6 +135,97 @@ private Q_SLOTS:
         page->remove(id);
         QVERIFY(refreshed.wait(5000));
         QCOMPARE(page->model()->rowCount(), 9);
+    }
+
+    // Defect: a typo in the limit ("1O0") was saved as limit 0. The dialog refuses it and stays open.
+    void policyDialogRefusesALimitTypo()
+    {
+        PolicyDto p;
+        p.scope = Scope::Model;
+        p.modelId = QStringLiteral("gpt-4o");
+        p.windowSeconds = 60;
+        p.limit = 5;
+        PolicyDialog dialog(p);
+        dialog.show();
+        auto *limit = dialog.findChild<QLineEdit *>(QStringLiteral("limit"));
+        auto *error = dialog.findChild<QLabel *>(QStringLiteral("policyDialogError"));
+        QVERIFY(limit && error);
+        limit->setText(QStringLiteral("1O0"));
+        QSignalSpy accepted(&dialog, &QDialog::accepted);
+        dialog.accept();
+        QCOMPARE(accepted.count(), 0);
+        QVERIFY(dialog.isVisible());
+        QVERIFY2(error->isVisible() && error->text().contains(QStringLiteral("1O0")), qPrintable(error->text()));
+        limit->setText(QStringLiteral("-3"));
+        dialog.accept();
+        QCOMPARE(accepted.count(), 0);
+        limit->setText(QStringLiteral("100"));
+        dialog.accept();
+        QCOMPARE(accepted.count(), 1);
+        QCOMPARE(dialog.policy().limit, qint64(100));
+    }
+
+    // Defect: an answer that was not JSON read as "0 policies" / "Saved policy 0".
+    void apiClientReportsUnreadableAnswers()
+    {
+        QTcpServer fake; // a real socket: something else answering on the server's address
+        QVERIFY(fake.listen(QHostAddress::LocalHost, 0));
+        connect(&fake, &QTcpServer::newConnection, &fake, [&fake] {
+            while (QTcpSocket *s = fake.nextPendingConnection()) {
+                connect(s, &QTcpSocket::readyRead, s, [s] {
+                    s->readAll();
+                    const QByteArray body = "<html>proxy error</html>";
+                    s->write("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: " + QByteArray::number(body.size())
+                             + "\r\nConnection: close\r\n\r\n" + body);
+                    s->disconnectFromHost();
+                });
+            }
+        });
+        ApiClient client;
+        client.setServer(QUrl(QStringLiteral("http://127.0.0.1:%1").arg(fake.serverPort())), "t");
+        bool listed = false;
+        client.listPolicies(this, [&listed](const QList<PolicyDto> &policies, const ApiError *error) {
+            listed = true;
+            QVERIFY(error);
+            QCOMPARE(error->code(), QStringLiteral("bad_response"));
+            QVERIFY(policies.isEmpty());
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(listed, 5000);
+        PolicyDto p;
+        p.scope = Scope::Global;
+        p.windowSeconds = 60;
+        p.limit = 1;
+        bool saved = false;
+        client.savePolicy(p, this, [&saved](const PolicyDto &, const ApiError *error) {
+            saved = true;
+            QVERIFY(error);
+            QCOMPARE(error->code(), QStringLiteral("bad_response"));
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(saved, 5000);
+        bool top = false;
+        client.topBlocked(5, this, [&top](const QJsonArray &, const ApiError *error) {
+            top = true;
+            QVERIFY(error);
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(top, 5000);
+    }
+
+    // Defect: a restarted burst counted the answers of the run before it.
+    void burstRestartDropsStaleAnswers()
+    {
+        BurstRun run(m_client.get());
+        CheckRequest r;
+        r.userId = QStringLiteral("restart");
+        r.modelId = QStringLiteral("gpt-4o");
+        run.start(r, 20, 20, 0); // 20 in flight at once
+        QSignalSpy finished(&run, &BurstRun::finished);
+        run.start(r, 5, 1, 0);   // restarted before any answer came back
+        QVERIFY(finished.wait(10000));
+        QTest::qWait(500); // the first run's answers have all arrived by now
+        QCOMPARE(run.sent(), 5);
+        QCOMPARE(run.done(), 5);
+        QCOMPARE(run.allowed() + run.blocked() + run.errors(), 5);
+        QCOMPARE(finished.count(), 1);
     }
 
     void burstCountsAllowedAndBlocked()

@@ -14,6 +14,7 @@ BurstRun::BurstRun(ApiClient *client, QObject *parent) : QObject(parent), m_clie
 void BurstRun::start(const CheckRequest &request, int total, int concurrency, int ratePerSecond)
 {
     cancel();
+    ++m_generation; // whatever the previous run still has in flight is now stale
     m_request = request;
     m_total = std::max(0, total);
     m_concurrency = std::max(1, concurrency);
@@ -42,7 +43,9 @@ void BurstRun::pump()
     while (m_sent < m_total && m_inFlight < m_concurrency && m_sent < allowedByRate) {
         ++m_sent;
         ++m_inFlight;
-        m_client->check(m_request, this, [this](int status, const Decision &, const ApiError &) {
+        m_client->check(m_request, this, [this, generation = m_generation](int status, const Decision &, const ApiError &) {
+            if (generation != m_generation)
+                return; // an answer of an earlier run
             --m_inFlight;
             ++m_done;
             if (status == 200)

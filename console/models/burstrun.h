@@ -2,6 +2,8 @@
 // One burst of checks: `total` requests, at most `concurrency` in flight, paced to
 // `ratePerSecond` (0: as fast as the concurrency allows). Counts allowed / blocked / errors and
 // reports progress; cancellable; bounded by construction. No widgets, so it is testable alone.
+// Each start() begins a new generation: answers still in flight from an earlier run are dropped
+// when they arrive (like hotspot's JobTracker), so a restart never counts them.
 #pragma once
 
 #include "checkrequest.h"
@@ -46,6 +48,7 @@ private:
     int m_total = 0, m_concurrency = 1, m_rate = 0;
     int m_sent = 0, m_done = 0, m_inFlight = 0, m_allowed = 0, m_blocked = 0, m_errors = 0;
     bool m_running = false;
+    quint64 m_generation = 0;
 };
 
 } // namespace sluice

@@ -6,6 +6,8 @@
 #include <QDialogButtonBox>
 #include <QFormLayout>
 #include <QIntValidator>
+#include <QLabel>
+#include <optional>
 #include <QLineEdit>
 #include <QSpinBox>
 
@@ -31,6 +33,8 @@ PolicyDialog::PolicyDialog(const PolicyDto &p, QWidget *parent) : QDialog(parent
     m_window->setSuffix(QStringLiteral(" s"));
     m_window->setValue(static_cast<int>(p.windowSeconds));
     m_limit = new QLineEdit(QString::number(p.limit));
+    m_limit->setObjectName(QStringLiteral("limit"));
+    m_apiKey->setObjectName(QStringLiteral("apiKeyId"));
     m_enabled = new QCheckBox(QStringLiteral("enforced"));
     m_enabled->setChecked(p.enabled);
     m_description = new QLineEdit(p.description);
@@ -46,8 +50,14 @@ PolicyDialog::PolicyDialog(const PolicyDto &p, QWidget *parent) : QDialog(parent
     form->addRow(QStringLiteral("Limit"), m_limit);
     form->addRow(QStringLiteral("Enabled"), m_enabled);
     form->addRow(QStringLiteral("Description"), m_description);
+    m_error = new QLabel;
+    m_error->setObjectName(QStringLiteral("policyDialogError"));
+    m_error->setWordWrap(true);
+    m_error->setStyleSheet(QStringLiteral("color: #c62828"));
+    m_error->hide();
+    form->addRow(m_error);
     auto *buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
-    connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::accepted, this, &PolicyDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     form->addRow(buttons);
     connect(m_scope, &QComboBox::currentTextChanged, this, &PolicyDialog::updateSelectors);
@@ -64,6 +74,42 @@ void PolicyDialog::updateSelectors()
     m_tier->setEnabled(PolicyDto::scopeAllows(scope, "modelTier"));
 }
 
+namespace {
+// A whole non-negative integer or nothing: QString::toLongLong would read "1O0" as 0.
+std::optional<qint64> wholeNumber(const QString &text)
+{
+    bool ok = false;
+    const qint64 v = text.trimmed().toLongLong(&ok);
+    if (!ok || v < 0)
+        return std::nullopt;
+    return v;
+}
+} // namespace
+
+QString PolicyDialog::validationError() const
+{
+    if (!wholeNumber(m_limit->text()))
+        return QStringLiteral("Limit must be a whole number of 0 or more, not '%1'.").arg(m_limit->text());
+    if (m_apiKey->isEnabled() && !m_apiKey->text().trimmed().isEmpty()) {
+        const auto id = wholeNumber(m_apiKey->text());
+        if (!id || *id == 0)
+            return QStringLiteral("API key id must be a positive whole number, not '%1'.").arg(m_apiKey->text());
+    }
+    return QString();
+}
+
+void PolicyDialog::accept()
+{
+    const QString why = validationError();
+    if (!why.isEmpty()) {
+        m_error->setText(why);
+        m_error->show();
+        return; // stay open: what was typed is kept
+    }
+    m_error->hide();
+    QDialog::accept();
+}
+
 PolicyDto PolicyDialog::policy() const
 {
     PolicyDto p;
@@ -73,11 +119,11 @@ PolicyDto PolicyDialog::policy() const
     p.tenantId = selector(m_tenant);
     p.userId = selector(m_user);
     if (m_apiKey->isEnabled() && !m_apiKey->text().isEmpty())
-        p.apiKeyId = m_apiKey->text().toLongLong();
+        p.apiKeyId = wholeNumber(m_apiKey->text()).value_or(0);
     p.modelId = selector(m_model);
     p.modelTier = selector(m_tier);
     p.windowSeconds = m_window->value();
-    p.limit = m_limit->text().toLongLong();
+    p.limit = wholeNumber(m_limit->text()).value_or(-1); // -1: never sent (accept() refuses it)
     p.enabled = m_enabled->isChecked();
     p.description = m_description->text();
     return p;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Edits one policy: scope, the selectors that scope allows (the others are disabled), window,
-// limit, enabled, description. It only builds a PolicyDto; the server validates and answers.
+// limit, enabled, description. It builds a PolicyDto and refuses (stays open, says why) what is
+// not even well-formed — a limit that is not a number ("1O0") must never go out as 0; the
+// server validates the rest and answers.
 #pragma once
 
 #include "policydto.h"
@@ -9,6 +11,7 @@
 
 class QCheckBox;
 class QComboBox;
+class QLabel;
 class QLineEdit;
 class QSpinBox;
 
@@ -20,6 +23,11 @@ class PolicyDialog : public QDialog
 public:
     explicit PolicyDialog(const PolicyDto &policy, QWidget *parent = nullptr);
     PolicyDto policy() const;
+    // Why the form cannot be sent as it is; empty when it can.
+    QString validationError() const;
+
+public Q_SLOTS:
+    void accept() override;
 
 private:
     void updateSelectors();
@@ -30,6 +38,7 @@ private:
     QSpinBox *m_window;
     QLineEdit *m_limit;
     QCheckBox *m_enabled;
+    QLabel *m_error;
 };
 
 } // namespace sluice
