@@ -3,9 +3,9 @@
 // memory store, exactly what one HTTP check costs minus HTTP and JSON. Limits are scaled up so
 // every check is admitted and writes every key (the expensive path), as in the HTTP benchmark.
 // Run: build/bench/sluice-bench-engine   (figures per thread count; items_per_second = checks/s)
-#include "checkservice.h"
-#include "memorywindowstore.h"
-#include "registryjson.h"
+#include "engine/checkservice.h"
+#include "memory/memorywindowstore.h"
+#include "engine/registryjson.h"
 
 #include <benchmark/benchmark.h>
 

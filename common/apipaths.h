@@ -2,6 +2,8 @@
 // Every path and JSON field name of the API, in one place for server, console and tests.
 #pragma once
 
+#include <QtGlobal>
+
 namespace sluice::api {
 
 inline constexpr char kCheckPath[] = "/rate-limit/check";

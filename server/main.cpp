@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // sluice-server: parses the configuration, starts SluiceServer, runs until SIGINT/SIGTERM.
+#include "engine/redact.h"
 #include "serverconfig.h"
 #include "sluiceserver.h"
 
@@ -12,6 +13,15 @@
 
 namespace {
 int g_signalPipe[2] = {-1, -1};
+
+// Every log line goes through here: secrets of the configuration are masked wherever a library's
+// message repeats them (a libpq error quoting the conninfo, say).
+QStringList g_secrets;
+QtMessageHandler g_defaultHandler = nullptr;
+void redactingHandler(QtMsgType type, const QMessageLogContext &context, const QString &message)
+{
+    g_defaultHandler(type, context, sluice::redactSecrets(message, g_secrets));
+}
 void onSignal(int)
 {
     const char c = 1;
@@ -38,6 +48,13 @@ int main(int argc, char *argv[])
         std::fprintf(stderr, "sluice-server: %s\n", qPrintable(error));
         return 2;
     }
+    if (config->checkOnly) {
+        std::printf("sluice-server: configuration OK\n%s", qPrintable(config->describe()));
+        return 0;
+    }
+
+    g_secrets = config->secrets();
+    g_defaultHandler = qInstallMessageHandler(redactingHandler);
 
     // Ctrl-C / SIGTERM → leave the event loop and shut the threads down in order.
     if (::socketpair(AF_UNIX, SOCK_STREAM, 0, g_signalPipe) == 0) {
@@ -50,7 +67,7 @@ int main(int argc, char *argv[])
 
     sluice::SluiceServer server(*config);
     if (!server.start(&error)) {
-        std::fprintf(stderr, "sluice-server: %s\n", qPrintable(error));
+        std::fprintf(stderr, "sluice-server: %s\n", qPrintable(sluice::redactSecrets(error, config->secrets())));
         return 1;
     }
     std::printf("sluice-server listening on http://%s:%u (store: %s, registry: %s, %d threads)\n",

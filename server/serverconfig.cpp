@@ -1,14 +1,111 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "serverconfig.h"
 
+#include "engine/redact.h"
+
 #include <QCommandLineParser>
 #include <QFile>
-#include <QSettings>
+#include <QFileInfo>
+#include <QHash>
+#include <QRegularExpression>
 #include <QThread>
 #include <QUrl>
 #include <cstdio>
+#include <type_traits>
 
 namespace sluice {
+
+namespace {
+
+struct Option
+{
+    const char *name;
+    const char *env;
+    const char *help;
+    const char *valueName;
+    bool secret;
+};
+
+const Option kOptions[] = {
+    {"bind", "SLUICE_BIND", "Address to listen on (default 127.0.0.1).", "address", false},
+    {"port", "SLUICE_PORT", "TCP port (default 8000; 0 picks a free one).", "port", false},
+    {"threads", "SLUICE_THREADS", "HTTP server threads sharing the port (default: cores, at most 4).", "n", false},
+    {"redis", "SLUICE_REDIS", "Shared window logs in Redis: redis://host:port[/db].", "url", false},
+    {"redis-cluster", "SLUICE_REDIS_CLUSTER", "Shared window logs in a Redis Cluster: host:port,host:port,…", "seeds", false},
+    {"postgres", "SLUICE_POSTGRES", "Registry and policies in Postgres (libpq conninfo).", "conninfo", false},
+    {"registry-file", "SLUICE_REGISTRY_FILE", "Registry JSON for the embedded mode (default: built-in demo).", "file", false},
+    {"failure-mode", "SLUICE_FAILURE_MODE", "When Redis is unavailable: local, fail-open or fail-closed (default local).", "mode", false},
+    {"instances", "SLUICE_INSTANCES", "Sluice instances sharing the store; the local fallback divides limits by it.", "n", false},
+    {"redis-timeout-ms", "SLUICE_REDIS_TIMEOUT_MS", "Per-call Redis timeout in ms (default 50).", "ms", false},
+    {"admin-token", "SLUICE_ADMIN_TOKEN", "Bearer token of the admin API (unset: admin API off).", "token", true},
+    {"max-keys", "SLUICE_MAX_KEYS", "Most window keys the memory store holds; past it new callers get 503 (default 5000000, ~0.75 GiB).", "n", false},
+    {"request-timeout", "SLUICE_REQUEST_TIMEOUT", "Seconds a request's header and body may take to arrive (default 10).", "s", false},
+    {"idle-timeout", "SLUICE_IDLE_TIMEOUT", "Seconds a keep-alive connection may stay idle (default 60).", "s", false},
+};
+constexpr int kOptionCount = static_cast<int>(sizeof kOptions / sizeof kOptions[0]);
+
+int optionIndex(const QString &name)
+{
+    for (int i = 0; i < kOptionCount; ++i) {
+        if (name == QLatin1String(kOptions[i].name))
+            return i;
+    }
+    return -1;
+}
+
+struct FileValue
+{
+    QString value;
+    int line = 0;
+};
+
+// The strict `key = value` reader.
+std::optional<QHash<QString, FileValue>> readConfigFile(const QString &path, QString *error)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("cannot read config file %1: %2").arg(path, f.errorString());
+        return std::nullopt;
+    }
+    if (QFileInfo(path).isDir()) {
+        *error = QStringLiteral("cannot read config file %1: it is a directory").arg(path);
+        return std::nullopt;
+    }
+    const QByteArray bytes = f.readAll();
+    if (f.error() != QFileDevice::NoError) {
+        *error = QStringLiteral("cannot read config file %1: %2").arg(path, f.errorString());
+        return std::nullopt;
+    }
+    static const QRegularExpression keyPattern(QStringLiteral("^[a-z][a-z0-9-]*$"));
+    QHash<QString, FileValue> values;
+    const QStringList lines = QString::fromUtf8(bytes).split(QLatin1Char('\n'));
+    for (int i = 0; i < lines.size(); ++i) {
+        const QString line = lines.at(i).trimmed();
+        const int number = i + 1;
+        if (line.isEmpty() || line.startsWith(QLatin1Char('#')))
+            continue;
+        const qsizetype eq = line.indexOf(QLatin1Char('='));
+        if (eq < 0) {
+            *error = QStringLiteral("%1 line %2: expected 'key = value', got '%3'").arg(path).arg(number).arg(line.left(80));
+            return std::nullopt;
+        }
+        const QString key = line.left(eq).trimmed();
+        const QString value = line.mid(eq + 1).trimmed();
+        if (!keyPattern.match(key).hasMatch() || optionIndex(key) < 0) {
+            *error = QStringLiteral("%1 line %2: unknown key '%3' (keys are the long option names of --help)")
+                         .arg(path).arg(number).arg(key.left(80));
+            return std::nullopt;
+        }
+        if (values.contains(key)) {
+            *error = QStringLiteral("%1 line %2: '%3' is already set on line %4").arg(path).arg(number).arg(key).arg(values[key].line);
+            return std::nullopt;
+        }
+        values.insert(key, {value, number});
+    }
+    return values;
+}
+
+} // namespace
 
 int ServerConfig::effectiveThreads() const
 {
@@ -24,44 +121,69 @@ QString ServerConfig::storeName() const
     return QStringLiteral("memory");
 }
 
+QStringList ServerConfig::secrets() const
+{
+    QStringList s;
+    if (!adminToken.isEmpty())
+        s << adminToken;
+    for (const QString &c : {postgres, redisUrl}) {
+        const QString secret = secretOf(c);
+        if (!secret.isEmpty())
+            s << secret;
+    }
+    return s;
+}
+
+QString ServerConfig::describe() const
+{
+    const QString values[kOptionCount] = {
+        bind.toString(),
+        QString::number(port),
+        QStringLiteral("%1 (effective %2)").arg(threads).arg(effectiveThreads()),
+        redactUrl(redisUrl),
+        redisCluster.join(QLatin1Char(',')),
+        redactConninfo(postgres),
+        registryFile,
+        failureMode,
+        QString::number(instances),
+        QString::number(redisTimeoutMs),
+        adminToken.isEmpty() ? QString() : kMasked,
+        QString::number(maxKeys),
+        QString::number(requestTimeoutMs / 1000),
+        QString::number(idleTimeoutMs / 1000),
+    };
+    QString out = QStringLiteral("# config file: %1\n# store: %2\n")
+                      .arg(configFile.isEmpty() ? QStringLiteral("(none)") : configFile, storeName());
+    for (int i = 0; i < kOptionCount; ++i)
+        out += QStringLiteral("%1 = %2").arg(QLatin1String(kOptions[i].name), values[i]).trimmed() + QStringLiteral("  # ")
+            + (i < sources.size() ? sources.at(i) : QStringLiteral("default")) + QLatin1Char('\n');
+    return out;
+}
+
 std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, const QProcessEnvironment &env,
                                                 QString *error, bool *exitNow)
 {
-    struct Option
-    {
-        const char *name;
-        const char *env;
-        const char *help;
-        const char *valueName;
-    };
-    static const Option options[] = {
-        {"bind", "SLUICE_BIND", "Address to listen on (default 127.0.0.1).", "address"},
-        {"port", "SLUICE_PORT", "TCP port (default 8000; 0 picks a free one).", "port"},
-        {"threads", "SLUICE_THREADS", "HTTP server threads sharing the port (default: cores, at most 4).", "n"},
-        {"redis", "SLUICE_REDIS", "Shared window logs in Redis: redis://host:port[/db].", "url"},
-        {"redis-cluster", "SLUICE_REDIS_CLUSTER", "Shared window logs in a Redis Cluster: host:port,host:port,…", "seeds"},
-        {"postgres", "SLUICE_POSTGRES", "Registry and policies in Postgres (libpq conninfo).", "conninfo"},
-        {"registry-file", "SLUICE_REGISTRY_FILE", "Registry JSON for the embedded mode (default: built-in demo).", "file"},
-        {"failure-mode", "SLUICE_FAILURE_MODE", "When Redis is unavailable: local, fail-open or fail-closed (default local).", "mode"},
-        {"instances", "SLUICE_INSTANCES", "Sluice instances sharing the store; the local fallback divides limits by it.", "n"},
-        {"redis-timeout-ms", "SLUICE_REDIS_TIMEOUT_MS", "Per-call Redis timeout in ms (default 50).", "ms"},
-        {"admin-token", "SLUICE_ADMIN_TOKEN", "Bearer token of the admin API (unset: admin API off).", "token"},
-    };
-
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Sluice: sliding-window-log rate limiter for AI model serving."));
     parser.addHelpOption();
     parser.addVersionOption();
     const QCommandLineOption configOption(QStringLiteral("config"),
-                                          QStringLiteral("Config file (default /etc/sluice/server.conf)."),
+                                          QStringLiteral("Config file (default /etc/sluice/server.conf) [env SLUICE_CONFIG]."),
                                           QStringLiteral("file"));
+    const QCommandLineOption checkOption(QStringLiteral("check-config"),
+                                         QStringLiteral("Parse and validate the configuration, print it (secrets masked) and exit."));
     parser.addOption(configOption);
-    for (const Option &o : options)
+    parser.addOption(checkOption);
+    for (const Option &o : kOptions)
         parser.addOption(QCommandLineOption(QString::fromLatin1(o.name),
                                             QString::fromLatin1(o.help) + QStringLiteral(" [env ") + QString::fromLatin1(o.env) + QLatin1Char(']'),
                                             QString::fromLatin1(o.valueName)));
     if (!parser.parse(arguments)) {
         *error = parser.errorText();
+        return std::nullopt;
+    }
+    if (!parser.positionalArguments().isEmpty()) {
+        *error = QStringLiteral("unexpected argument '%1' (options start with --)").arg(parser.positionalArguments().first());
         return std::nullopt;
     }
     if (parser.isSet(QStringLiteral("help"))) {
@@ -78,69 +200,98 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
     }
 
     ServerConfig c;
+    c.checkOnly = parser.isSet(checkOption);
     QString file = parser.value(configOption);
     if (file.isEmpty())
         file = env.value(QStringLiteral("SLUICE_CONFIG"));
     const bool fileRequired = !file.isEmpty();
     if (file.isEmpty())
         file = QStringLiteral("/etc/sluice/server.conf");
-    std::unique_ptr<QSettings> settings;
-    if (QFile::exists(file)) {
-        settings = std::make_unique<QSettings>(file, QSettings::IniFormat);
+    QHash<QString, FileValue> fileValues;
+    if (QFileInfo::exists(file)) {
+        auto read = readConfigFile(file, error);
+        if (!read)
+            return std::nullopt;
+        fileValues = *read;
         c.configFile = file;
     } else if (fileRequired) {
         *error = QStringLiteral("config file %1 does not exist").arg(file);
         return std::nullopt;
     }
 
-    auto value = [&](const Option &o) -> QString {
+    // Each option's value and where it came from ("flag", "env SLUICE_X", "file:line", "default").
+    QString origin;
+    auto value = [&](int i) -> QString {
+        const Option &o = kOptions[i];
         const QString name = QString::fromLatin1(o.name);
-        if (parser.isSet(name))
+        if (parser.isSet(name)) {
+            origin = QStringLiteral("--%1").arg(name);
             return parser.value(name);
-        if (env.contains(QString::fromLatin1(o.env)))
+        }
+        if (env.contains(QString::fromLatin1(o.env))) {
+            origin = QStringLiteral("%1 (environment)").arg(QLatin1String(o.env));
             return env.value(QString::fromLatin1(o.env));
-        if (settings && settings->contains(name))
-            return settings->value(name).toString();
+        }
+        if (fileValues.contains(name)) {
+            origin = QStringLiteral("%1 (%2 line %3)").arg(name, file).arg(fileValues[name].line);
+            return fileValues[name].value;
+        }
+        origin = QStringLiteral("--%1").arg(name);
         return QString();
     };
-    auto integer = [&](const Option &o, int min, int max, int *out) {
-        const QString v = value(o);
+    auto sourceOf = [&](int i) -> QString {
+        const QString name = QString::fromLatin1(kOptions[i].name);
+        if (parser.isSet(name))
+            return QStringLiteral("flag");
+        if (env.contains(QString::fromLatin1(kOptions[i].env)))
+            return QStringLiteral("env %1").arg(QLatin1String(kOptions[i].env));
+        if (fileValues.contains(name))
+            return QStringLiteral("file line %1").arg(fileValues[name].line);
+        return QStringLiteral("default");
+    };
+    for (int i = 0; i < kOptionCount; ++i)
+        c.sources << sourceOf(i);
+    auto integer = [&](int i, qint64 min, qint64 max, auto *out) {
+        const QString v = value(i);
         if (v.isEmpty())
             return true;
         bool ok = false;
-        const int n = v.toInt(&ok);
+        const qint64 n = v.toLongLong(&ok);
         if (!ok || n < min || n > max) {
-            *error = QStringLiteral("--%1 must be an integer from %2 to %3, got '%4'")
-                         .arg(QLatin1String(o.name)).arg(min).arg(max).arg(v);
+            *error = QStringLiteral("%1 must be an integer from %2 to %3, got '%4'").arg(origin).arg(min).arg(max).arg(v);
             return false;
         }
-        *out = n;
+        *out = static_cast<std::remove_pointer_t<decltype(out)>>(n);
         return true;
     };
 
-    const QString bind = value(options[0]);
+    const QString bind = value(0);
     if (!bind.isEmpty()) {
         const QString host = bind == QStringLiteral("localhost") ? QStringLiteral("127.0.0.1") : bind;
         if (!c.bind.setAddress(host)) {
-            *error = QStringLiteral("--bind: '%1' is not an IP address").arg(bind);
+            *error = QStringLiteral("%1: '%2' is not an IP address").arg(origin, bind);
             return std::nullopt;
         }
     }
     int port = c.port;
-    if (!integer(options[1], 0, 65535, &port) || !integer(options[2], 0, 64, &c.threads)
-        || !integer(options[8], 1, 10000, &c.instances) || !integer(options[9], 1, 60000, &c.redisTimeoutMs))
+    int requestTimeout = c.requestTimeoutMs / 1000, idleTimeout = c.idleTimeoutMs / 1000;
+    if (!integer(1, 0, 65535, &port) || !integer(2, 0, 64, &c.threads) || !integer(8, 1, 10000, &c.instances)
+        || !integer(9, 1, 60000, &c.redisTimeoutMs) || !integer(11, 1000, 1'000'000'000, &c.maxKeys)
+        || !integer(12, 1, 3600, &requestTimeout) || !integer(13, 1, 86400, &idleTimeout))
         return std::nullopt;
     c.port = static_cast<quint16>(port);
-    c.redisUrl = value(options[3]);
+    c.requestTimeoutMs = requestTimeout * 1000;
+    c.idleTimeoutMs = idleTimeout * 1000;
+    c.redisUrl = value(3);
     if (!c.redisUrl.isEmpty()) {
         const QUrl url(c.redisUrl);
         if (url.scheme() != QStringLiteral("redis") || url.host().isEmpty()) {
-            *error = QStringLiteral("--redis must look like redis://host:port[/db], got '%1' "
-                                    "(passwords and rediss:// are not supported yet)").arg(c.redisUrl);
+            *error = QStringLiteral("%1 must look like redis://host:port[/db], got '%2' "
+                                    "(passwords and rediss:// are not supported yet)").arg(origin, redactUrl(c.redisUrl));
             return std::nullopt;
         }
     }
-    const QString cluster = value(options[4]);
+    const QString cluster = value(4);
     if (!cluster.isEmpty()) {
         c.redisCluster = cluster.split(QLatin1Char(','), Qt::SkipEmptyParts);
         for (QString &seed : c.redisCluster) {
@@ -148,7 +299,7 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
             if (seed.startsWith(QStringLiteral("redis://")))
                 seed = seed.mid(8);
             if (!seed.contains(QLatin1Char(':'))) {
-                *error = QStringLiteral("--redis-cluster seeds must be host:port, got '%1'").arg(seed);
+                *error = QStringLiteral("%1: seeds must be host:port, got '%2'").arg(origin, seed);
                 return std::nullopt;
             }
         }
@@ -157,17 +308,17 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
         *error = QStringLiteral("--redis and --redis-cluster exclude each other");
         return std::nullopt;
     }
-    c.postgres = value(options[5]);
-    c.registryFile = value(options[6]);
-    const QString mode = value(options[7]);
+    c.postgres = value(5);
+    c.registryFile = value(6);
+    const QString mode = value(7);
     if (!mode.isEmpty()) {
         if (mode != QStringLiteral("local") && mode != QStringLiteral("fail-open") && mode != QStringLiteral("fail-closed")) {
-            *error = QStringLiteral("--failure-mode must be local, fail-open or fail-closed, got '%1'").arg(mode);
+            *error = QStringLiteral("%1 must be local, fail-open or fail-closed, got '%2'").arg(origin, mode);
             return std::nullopt;
         }
         c.failureMode = mode;
     }
-    c.adminToken = value(options[10]);
+    c.adminToken = value(10);
     return c;
 }
 

@@ -1,7 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // One configuration (design §8): command-line flags > environment (SLUICE_*) > file
-// (/etc/sluice/server.conf, or --config). Defaults serve the embedded mode: memory store, the
-// built-in demo registry, 127.0.0.1:8000.
+// (/etc/sluice/server.conf, or --config / SLUICE_CONFIG). Defaults serve the embedded mode: memory
+// store, the built-in demo registry, 127.0.0.1:8000.
+//
+// The file is strict, like nginx's: plain `key = value` lines (the value verbatim to the end of the
+// line: commas and semicolons are part of it), `#` comments, keys the long flag names. An unknown
+// or repeated key, a line that is not `key = value`, an unreadable file or a bad value is an error
+// that names the file and line (the server exits 2), never a silent default: a fleet whose
+// instances quietly fell back to the memory store would admit N times its limits.
+// `sluice-server --check-config` parses and validates, then prints the effective configuration
+// with secrets masked (the unit's ExecStartPre, like `nginx -t`).
 #pragma once
 
 #include <QHostAddress>
@@ -25,15 +33,25 @@ struct ServerConfig
     int instances = 1;             // how many Sluice instances share the store (local fallback divides limits)
     int redisTimeoutMs = 50;
     QString adminToken;            // empty: admin API off (403)
+    qint64 maxKeys = 5'000'000;    // memory store key bound
+    int requestTimeoutMs = 10000;  // a request's header and body must arrive within this
+    int idleTimeoutMs = 60000;     // keep-alive connections idle longer are closed
     QString configFile;            // the file that was read, if any
+    bool checkOnly = false;        // --check-config
 
     int effectiveThreads() const;
     QString storeName() const;     // memory | redis | redis-cluster
+    // Every setting as `key = value  # source`, secrets masked (for --check-config).
+    QString describe() const;
+    // The secrets this configuration holds (admin token, passwords), for redactSecrets().
+    QStringList secrets() const;
 
     // Parses arguments (argv[0] first) with env and the config file under them. On error returns
     // nullopt and sets *error; --help/--version print and set *exitNow.
     static std::optional<ServerConfig> parse(const QStringList &arguments, const QProcessEnvironment &env,
                                              QString *error, bool *exitNow = nullptr);
+
+    QStringList sources;           // parallel to the option table: where each value came from
 };
 
 } // namespace sluice

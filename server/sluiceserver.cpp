@@ -1,18 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "sluiceserver.h"
 
-#include "checkroutes.h"
-#include "adminroutes.h"
-#include "checkservice.h"
-#include "memoryregistry.h"
-#include "httpapi.h"
-#include "opsroutes.h"
-#include "registryjson.h"
-#include "registryloader.h"
-#include "registryrepository.h"
-#include "redisclusterwindowstore.h"
-#include "rediswindowstore.h"
-#include "resilientwindowstore.h"
+#include "engine/checkservice.h"
+#include "engine/memoryregistry.h"
+#include "engine/redact.h"
+#include "engine/registryjson.h"
+#include "failover/resilientwindowstore.h"
+#include "http/adminroutes.h"
+#include "http/checkroutes.h"
+#include "http/httpapi.h"
+#include "http/opsroutes.h"
+#include "memory/memorywindowstore.h"
+#include "postgres/registryloader.h"
+#include "postgres/registryrepository.h"
+#include "redis/redisclusterwindowstore.h"
+#include "redis/rediswindowstore.h"
 
 #include <QFile>
 #include <QTimer>
@@ -23,20 +25,22 @@ namespace sluice {
 class ServerWorker : public QObject
 {
 public:
-    ServerWorker(std::shared_ptr<ServerContext> context, std::function<std::unique_ptr<WindowStore>()> makeStore)
+    ServerWorker(std::shared_ptr<ServerContext> context, std::function<std::shared_ptr<WindowStore>()> makeStore)
         : m_context(std::move(context)), m_makeStore(std::move(makeStore)) {}
 
     // Runs on the worker thread.
-    bool init(quint16 port, bool reusePort, QString *error, quint16 *boundPort)
+    bool init(const ServerConfig &config, quint16 port, bool reusePort, QString *error, quint16 *boundPort)
     {
         m_store = m_makeStore();
+        m_context->workers.add(this, m_store);
         m_service = std::make_unique<CheckService>(m_context->snapshots, m_store.get(), m_context->metrics,
-                                                   m_context->topBlocked);
+                                                   m_context->topBlocked->add());
         m_api = std::make_unique<HttpApi>();
+        m_api->setTimeouts({config.requestTimeoutMs, config.idleTimeoutMs});
         installCheckRoutes(*m_api, *m_service, *m_context->metrics);
-        installOpsRoutes(*m_api, *m_context, *m_store);
+        installOpsRoutes(*m_api, *m_context);
         installAdminRoutes(*m_api, *m_context, *m_store);
-        if (!m_api->listenOn(m_context->config.bind, port, reusePort, error))
+        if (!m_api->listenOn(config.bind, port, reusePort, error))
             return false;
         *boundPort = m_api->port();
         return true;
@@ -52,8 +56,8 @@ public:
 
 private:
     std::shared_ptr<ServerContext> m_context;
-    std::function<std::unique_ptr<WindowStore>()> m_makeStore;
-    std::unique_ptr<WindowStore> m_store;
+    std::function<std::shared_ptr<WindowStore>()> m_makeStore;
+    std::shared_ptr<WindowStore> m_store;
     std::unique_ptr<CheckService> m_service;
     std::unique_ptr<HttpApi> m_api;
 };
@@ -69,10 +73,7 @@ public:
     void usage(const std::vector<WindowSpec> &keys, UsageCallback done) override { m_store->usage(keys, std::move(done)); }
     void reset(const QByteArray &key, DoneCallback done) override { m_store->reset(key, std::move(done)); }
     QString source() const override { return m_store->source(); }
-    QJsonObject health() const override
-    {
-        return {{QStringLiteral("status"), QStringLiteral("ok")}, {QStringLiteral("keys"), m_store->keyCount()}};
-    }
+    QJsonObject health() const override { return {{QStringLiteral("status"), QStringLiteral("ok")}}; }
 
 private:
     std::shared_ptr<MemoryWindowStore> m_store;
@@ -81,12 +82,15 @@ private:
 } // namespace
 
 SluiceServer::SluiceServer(ServerConfig config, QObject *parent)
-    : QObject(parent), m_context(std::make_shared<ServerContext>())
+    : QObject(parent), m_config(std::move(config)), m_context(std::make_shared<ServerContext>())
 {
-    m_context->config = std::move(config);
-    m_context->memory = std::make_shared<MemoryWindowStore>(
-        systemClock(), m_context->config.storeName() == QStringLiteral("memory") ? QStringLiteral("memory")
-                                                                              : QStringLiteral("local"));
+    m_memory = std::make_shared<MemoryWindowStore>(
+        systemClock(), m_config.storeName() == QStringLiteral("memory") ? QStringLiteral("memory") : QStringLiteral("local"),
+        m_config.maxKeys);
+    m_context->adminToken = m_config.adminToken;
+    m_context->failureMode = m_config.failureMode;
+    m_context->threads = m_config.effectiveThreads();
+    m_context->memoryHealth = [memory = m_memory] { return memory->health(); };
 }
 
 SluiceServer::~SluiceServer()
@@ -96,14 +100,15 @@ SluiceServer::~SluiceServer()
 
 bool SluiceServer::loadInitialRegistry(QString *error)
 {
-    const ServerConfig &c = m_context->config;
+    const ServerConfig &c = m_config;
     if (!c.postgres.isEmpty()) {
         m_loader = new RegistryLoader(c.postgres, this);
         RegistryData data;
         QString why;
         // The one blocking load, before anything is served: never serve without a snapshot.
         if (!m_loader->loadInitial(&data, &why)) {
-            *error = QStringLiteral("cannot load the registry from Postgres (%1): %2").arg(c.postgres, why);
+            *error = redactSecrets(QStringLiteral("cannot load the registry from Postgres (%1): %2").arg(redactConninfo(c.postgres), why),
+                                   c.secrets());
             return false;
         }
         m_context->snapshots = std::make_shared<SnapshotHolder>(std::make_shared<const PolicySnapshot>(std::move(data)));
@@ -113,7 +118,7 @@ bool SluiceServer::loadInitialRegistry(QString *error)
             setRegistry(*data);
         });
         connect(m_loader, &RegistryLoader::statusChanged, this, [this](bool connected, const QString &why) {
-            m_context->registry.set(QStringLiteral("postgres"), connected, why);
+            m_context->registry.set(QStringLiteral("postgres"), connected, redactSecrets(why, m_config.secrets()));
         });
         m_loader->start();
         return true;
@@ -147,18 +152,17 @@ void SluiceServer::setRegistry(RegistryData data)
     m_context->snapshots->swap(std::make_shared<const PolicySnapshot>(std::move(data)));
 }
 
-std::unique_ptr<WindowStore> SluiceServer::makeThreadStore()
+std::shared_ptr<WindowStore> SluiceServer::makeThreadStore()
 {
-    const ServerConfig &c = m_context->config;
+    const ServerConfig &c = m_config;
     std::unique_ptr<WindowStore> remote;
     if (!c.redisUrl.isEmpty())
         remote = RedisWindowStore::fromUrl(c.redisUrl, c.redisTimeoutMs);
     else if (!c.redisCluster.isEmpty())
         remote = std::make_unique<RedisClusterWindowStore>(c.redisCluster, c.redisTimeoutMs);
     if (!remote)
-        return std::make_unique<SharedStore>(m_context->memory);
-    return std::make_unique<ResilientWindowStore>(std::move(remote), *failureModeFromName(c.failureMode), m_context->memory,
-                                                  c.instances);
+        return std::make_shared<SharedStore>(m_memory);
+    return std::make_shared<ResilientWindowStore>(std::move(remote), *failureModeFromName(c.failureMode), m_memory, c.instances);
 }
 
 bool SluiceServer::start(QString *error)
@@ -166,8 +170,8 @@ bool SluiceServer::start(QString *error)
     if (!loadInitialRegistry(error))
         return false;
 
-    const int n = m_context->config.effectiveThreads();
-    quint16 port = m_context->config.port;
+    const int n = m_config.effectiveThreads();
+    quint16 port = m_config.port;
     for (int i = 0; i < n; ++i) {
         auto *thread = new QThread(this);
         thread->setObjectName(QStringLiteral("sluice-http-%1").arg(i));
@@ -180,7 +184,7 @@ bool SluiceServer::start(QString *error)
         QString why;
         quint16 bound = 0;
         QMetaObject::invokeMethod(
-            worker, [&] { ok = worker->init(port, n > 1, &why, &bound); }, Qt::BlockingQueuedConnection);
+            worker, [&] { ok = worker->init(m_config, port, n > 1, &why, &bound); }, Qt::BlockingQueuedConnection);
         if (!ok) {
             *error = why;
             stop();
@@ -190,9 +194,11 @@ bool SluiceServer::start(QString *error)
     }
     m_port = port;
 
-    auto *evict = new QTimer(this);
-    connect(evict, &QTimer::timeout, this, [memory = m_context->memory] { memory->evictIdle(); });
-    evict->start(5000);
+    // Housekeeping for quiet periods (checks expire idle keys as they go): a bounded step, one
+    // shard locked at a time, never a sweep.
+    auto *housekeeping = new QTimer(this);
+    connect(housekeeping, &QTimer::timeout, this, [memory = m_memory] { memory->housekeep(64); });
+    housekeeping->start(100);
     return true;
 }
 

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// The whole server: loads the registry, builds the shared context, and runs N HTTP threads that
-// share one port (each thread: its own HttpApi, window store connection and CheckService).
-// main() and the in-process HTTP tests both drive this class.
+// The whole server, wired: loads the registry, builds the shared context, and runs N HTTP threads
+// that share one port (each thread: its own HttpApi, window store connection, CheckService and
+// top-blocked table). main() and the in-process HTTP tests both drive this class.
 #pragma once
 
-#include "servercontext.h"
+#include "http/servercontext.h"
 #include "serverconfig.h"
 
 #include <QObject>
@@ -16,6 +16,7 @@
 namespace sluice {
 
 class WindowStore;
+class MemoryWindowStore;
 class ServerWorker;
 class RegistryLoader;
 
@@ -27,20 +28,24 @@ public:
     ~SluiceServer() override;
 
     // Loads the first registry snapshot, starts the threads and listens. False + *error when it
-    // cannot (the server never serves without a snapshot).
+    // cannot (the server never serves without a snapshot); secrets are masked in *error.
     bool start(QString *error);
     void stop();
 
     quint16 port() const { return m_port; }
+    const ServerConfig &config() const { return m_config; }
     const std::shared_ptr<ServerContext> &context() const { return m_context; }
+    const std::shared_ptr<MemoryWindowStore> &memory() const { return m_memory; }
     // Swaps in a new registry (the embedded admin API, the Postgres loader).
     void setRegistry(RegistryData data);
 
 private:
     bool loadInitialRegistry(QString *error);
-    std::unique_ptr<WindowStore> makeThreadStore();
+    std::shared_ptr<WindowStore> makeThreadStore();
 
+    ServerConfig m_config;
     std::shared_ptr<ServerContext> m_context;
+    std::shared_ptr<MemoryWindowStore> m_memory; // the embedded store, or the local fallback
     std::vector<QThread *> m_threads;
     std::vector<ServerWorker *> m_workers;
     RegistryLoader *m_loader = nullptr; // Postgres mode: keeps the snapshot in step

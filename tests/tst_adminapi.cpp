@@ -4,7 +4,7 @@
 // 404, and edits enforced (at once in memory; through LISTEN/NOTIFY within a second on Postgres).
 #include "apierror.h"
 #include "decision.h"
-#include "httpapi.h"
+#include "http/httpapi.h"
 #include "httpcall.h"
 #include "services.h"
 #include "sluiceserver.h"

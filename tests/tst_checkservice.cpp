@@ -2,9 +2,9 @@
 // Policy semantics of design §2 over the built-in demo registry, with the memory store and a
 // clock the test drives: which policies apply, in which order, the primary, the cause string,
 // reset and retry-after, and the identity rules (API key, tenant, tier).
-#include "checkservice.h"
-#include "memorywindowstore.h"
-#include "registryjson.h"
+#include "engine/checkservice.h"
+#include "memory/memorywindowstore.h"
+#include "engine/registryjson.h"
 
 #include <QtTest>
 

@@ -5,7 +5,7 @@
 #include "apierror.h"
 #include "checkrequest.h"
 #include "decision.h"
-#include "httpapi.h"
+#include "http/httpapi.h"
 #include "httpcall.h"
 #include "sluiceserver.h"
 
@@ -253,7 +253,7 @@ private Q_SLOTS:
         check(R"({"userId":"u"})");
         const Answer m = request("GET", QStringLiteral("/metrics"));
         QCOMPARE(m.status, 200);
-        QVERIFY(m.body.contains("sluice_decisions_total{scope=\"USER_MODEL\",tier=\"premium\",result=\"allowed\",source=\"memory\"} 1"));
+        QVERIFY(m.body.contains("sluice_decisions_total{scope=\"USER_MODEL\",result=\"allowed\",source=\"memory\"} 1"));
         QVERIFY(m.body.contains("sluice_rejected_requests_total{status=\"400\"} 1"));
         QVERIFY(m.body.contains("sluice_check_latency_seconds_count 1"));
     }

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Redis Cluster store against a real 3-primary cluster: the slot function, MOVED followed
 // from a wrong slot map, a refused group rolling back the others, a restarted node.
-#include "clusterslots.h"
-#include "redisclusterwindowstore.h"
+#include "redis/clusterslots.h"
+#include "redis/redisclusterwindowstore.h"
 #include "services.h"
 #include "storetesting.h"
-#include "windowkey.h"
+#include "engine/windowkey.h"
 
 #include <QElapsedTimer>
 #include <QRandomGenerator>
@@ -20,9 +20,9 @@ bool waitForSlots(RedisClusterWindowStore &store)
 {
     QElapsedTimer t;
     t.start();
-    while (store.slotsKnown() < kClusterSlots && t.elapsed() < 5000)
+    while (store.topology().slotsKnown() < kClusterSlots && t.elapsed() < 5000)
         QTest::qWait(10);
-    return store.slotsKnown() == kClusterSlots;
+    return store.topology().slotsKnown() == kClusterSlots;
 }
 
 QString unique() { return QString::number(QRandomGenerator::global()->generate64(), 36); }
@@ -38,13 +38,21 @@ private Q_SLOTS:
     {
         QCOMPARE(clusterSlot("123456789"), int(0x31C3 % 16384)); // the CRC16/XMODEM check value
         QCOMPARE(clusterSlot("{user1000}.following"), clusterSlot("{user1000}.followers"));
-        QCOMPARE(clusterSlot("foo{}{bar}"), clusterSlot("foo{}{bar}")); // empty tag: the whole key
+        // The hash-tag rules of the Redis Cluster spec, each against an independent computation:
+        // an empty first tag hashes the whole key (not "bar" of the second tag) …
+        QCOMPARE(clusterSlot("foo{}{bar}"), int(crc16Xmodem("foo{}{bar}", 10) % 16384));
+        QVERIFY(clusterSlot("foo{}{bar}") != clusterSlot("bar"));
+        // … only the first tag counts, and a tag ends at the first '}'.
+        QCOMPARE(clusterSlot("foo{bar}{zap}"), int(crc16Xmodem("bar", 3) % 16384));
+        QCOMPARE(clusterSlot("foo{{bar}}zap"), int(crc16Xmodem("{bar", 4) % 16384));
+        QCOMPARE(clusterSlot("foo{bar"), int(crc16Xmodem("foo{bar", 7) % 16384)); // unclosed: the whole key
         test::RedisCluster cluster;
         QString error;
         SLUICE_REQUIRE_SERVICE(cluster.start(&error), error);
         for (const QByteArray &key : {windowKey(Scope::Global), windowKey(Scope::Tenant, QStringLiteral("a:b{c}")),
                                       windowKey(Scope::UserModel, QStringLiteral("ü"), QStringLiteral("gpt-4o")),
-                                      QByteArray("plain-key"), QByteArray("foo{}{bar}")})
+                                      QByteArray("plain-key"), QByteArray("foo{}{bar}"), QByteArray("foo{bar}{zap}"),
+                                      QByteArray("foo{{bar}}zap"), QByteArray("foo{bar")})
             QCOMPARE(cluster.cli(cluster.ports().first(), {QStringLiteral("CLUSTER"), QStringLiteral("KEYSLOT"), QString::fromUtf8(key)}).toInt(),
                      clusterSlot(key));
     }
@@ -84,7 +92,7 @@ private Q_SLOTS:
         RedisClusterWindowStore store(cluster.seeds().split(QLatin1Char(',')), 1000);
         QVERIFY(waitForSlots(store));
         // Pretend everything lives on the first node: two thirds of the keys answer MOVED.
-        store.mapAllSlotsTo(QStringLiteral("127.0.0.1"), cluster.ports().first());
+        store.topology().mapAllSlotsTo(QStringLiteral("127.0.0.1"), cluster.ports().first());
         const QString id = unique();
         for (int i = 0; i < 12; ++i) {
             WindowBatch batch;
@@ -93,7 +101,7 @@ private Q_SLOTS:
             QCOMPARE(o.status, WindowOutcome::Status::Ok);
             QVERIFY(o.admitted);
         }
-        QTRY_COMPARE_WITH_TIMEOUT(store.slotsKnown(), kClusterSlots, 3000);
+        QTRY_COMPARE_WITH_TIMEOUT(store.topology().slotsKnown(), kClusterSlots, 3000);
         QCOMPARE(store.health().value(QStringLiteral("status")).toString(), QStringLiteral("ok"));
     }
 

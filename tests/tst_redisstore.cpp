@@ -2,14 +2,17 @@
 // The Redis store against a real redis-server: what the script writes (and does not), TTLs,
 // NOSCRIPT recovery, and the faults: a slow Redis, a dead one, one that comes back, each failure
 // mode, and a client that hangs up while its check waits on Redis.
-#include "resilientwindowstore.h"
-#include "rediswindowstore.h"
+#include "failover/resilientwindowstore.h"
+#include "memory/memorywindowstore.h"
+#include "redis/rediswindowstore.h"
+#include "httpcall.h"
 #include "services.h"
 #include "storetesting.h"
 #include "sluiceserver.h"
-#include "windowkey.h"
+#include "engine/windowkey.h"
 
 #include <QElapsedTimer>
+#include <QNetworkReply>
 #include <QRandomGenerator>
 #include <QTcpSocket>
 #include <QtTest>
@@ -257,6 +260,54 @@ private Q_SLOTS:
         const QByteArray after = roundTrip();
         QVERIFY2(after.startsWith("HTTP/1.1 200"), after.constData());
         QVERIFY(after.contains("\"source\":\"redis\""));
+    }
+
+    // Defect 1: the live chart's usage polling took the breaker's half-open probe and never
+    // reported it, so after an outage every check went to the failure mode forever.
+    void breakerRecoversWhileALiveChartPolls()
+    {
+        test::RedisServer redis(test::Sharing::Private);
+        QString error;
+        SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+        test::ServerProcess server;
+        QVERIFY2(server.start({QStringLiteral("--redis"), redis.url(), QStringLiteral("--threads"), QStringLiteral("1"),
+                               QStringLiteral("--admin-token"), QStringLiteral("t")},
+                              &error),
+                 qPrintable(error));
+        QNetworkAccessManager nam;
+        auto source = [&] {
+            const test::HttpAnswer a = test::httpCall(nam, server.baseUrl().resolved(QUrl(QStringLiteral("/rate-limit/check"))), "POST",
+                                                      R"({"userId":"chart","modelId":"gpt-4o"})");
+            return a.object().value(QStringLiteral("source")).toString();
+        };
+        QCOMPARE(source(), QStringLiteral("redis"));
+        // The console's Live usage page: /admin/events streaming usage every 250 ms throughout.
+        QNetworkRequest r(server.baseUrl().resolved(QUrl(QStringLiteral("/admin/events?keys=sluice:%7Bglobal%7D"))));
+        r.setRawHeader("Authorization", "Bearer t");
+        r.setTransferTimeout(0);
+        QNetworkReply *stream = nam.get(r);
+        int events = 0;
+        connect(stream, &QNetworkReply::readyRead, this, [&] { events += static_cast<int>(stream->readAll().count("event: usage")); });
+        QTRY_VERIFY_WITH_TIMEOUT(events > 0, 5000);
+
+        QVERIFY(redis.stop());
+        QString during;
+        for (int i = 0; i < 10; ++i)
+            during = source(); // failures open the breaker
+        QCOMPARE(during, QStringLiteral("local"));
+        QTest::qWait(2500); // past the open interval: half-open, while usage polls go on
+        QVERIFY(redis.start(&error));
+        QElapsedTimer t;
+        t.start();
+        QString after;
+        while (t.elapsed() < 10000 && (after = source()) != QStringLiteral("redis"))
+            QTest::qWait(100);
+        QCOMPARE(after, QStringLiteral("redis"));
+        QVERIFY2(t.elapsed() < 10000, qPrintable(QString::number(t.elapsed())));
+        const int before = events;
+        QTRY_VERIFY_WITH_TIMEOUT(events > before, 3000); // the stream went on all along
+        stream->abort();
+        stream->deleteLater();
     }
 };
 

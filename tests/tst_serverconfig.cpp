@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Configuration precedence (flags > environment > file) and every refusal of a bad value.
+// Configuration precedence (flags > environment > file), every refusal of a bad value, the strict
+// config file (each way the old QSettings reader dropped values silently), and --check-config
+// run on the real binary with its secrets masked.
 #include "serverconfig.h"
 
+#include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -15,6 +18,33 @@ private:
     static std::optional<ServerConfig> parse(const QStringList &args, const QProcessEnvironment &env, QString *error)
     {
         return ServerConfig::parse(QStringList{QStringLiteral("sluice-server")} + args, env, error);
+    }
+
+    static QString writeFile(const QTemporaryDir &dir, const QByteArray &text)
+    {
+        const QString file = dir.filePath(QStringLiteral("server.conf"));
+        QFile f(file);
+        if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate))
+            return QString();
+        f.write(text);
+        return file;
+    }
+
+    static int runServer(const QStringList &args, QByteArray *output)
+    {
+        QProcess p;
+        p.setProcessChannelMode(QProcess::MergedChannels);
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.remove(QStringLiteral("SLUICE_ADMIN_TOKEN"));
+        p.setProcessEnvironment(env);
+        p.start(QStringLiteral(SLUICE_SERVER_BINARY), args);
+        if (!p.waitForFinished(20000)) {
+            p.kill();
+            p.waitForFinished();
+            return -1;
+        }
+        *output = p.readAll();
+        return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
     }
 
 private Q_SLOTS:
@@ -83,6 +113,10 @@ private Q_SLOTS:
         QTest::addRow("instances zero") << QStringList{QStringLiteral("--instances"), QStringLiteral("0")} << "--instances";
         QTest::addRow("unknown flag") << QStringList{QStringLiteral("--frobnicate")} << "frobnicate";
         QTest::addRow("missing config file") << QStringList{QStringLiteral("--config"), QStringLiteral("/nonexistent/sluice.conf")} << "does not exist";
+        QTest::addRow("stray argument") << QStringList{QStringLiteral("redis://x:1")} << "unexpected argument";
+        QTest::addRow("max keys too small") << QStringList{QStringLiteral("--max-keys"), QStringLiteral("5")} << "--max-keys";
+        QTest::addRow("request timeout zero") << QStringList{QStringLiteral("--request-timeout"), QStringLiteral("0")} << "--request-timeout";
+        QTest::addRow("idle timeout not a number") << QStringList{QStringLiteral("--idle-timeout"), QStringLiteral("1m")} << "--idle-timeout";
     }
 
     void badValuesAreRefused()
@@ -92,6 +126,92 @@ private Q_SLOTS:
         QString error;
         QVERIFY(!parse(args, QProcessEnvironment(), &error));
         QVERIFY2(error.contains(message), qPrintable(error));
+    }
+
+    // Defect: the shipped example `redis-cluster = a:7000,b:7001,c:7002`, uncommented, started the
+    // memory store (QSettings read the commas as a list): a fleet admitting N times its limits.
+    void fileKeepsCommasAndSemicolons()
+    {
+        QTemporaryDir dir;
+        const QString file = writeFile(dir, "# a comment\n\n  redis-cluster = 10.0.0.1:7000,10.0.0.2:7001,10.0.0.3:7002\n"
+                                            "postgres = host=db dbname=sluice user=sluice password=a;b#c\n"
+                                            "admin-token = tok;en\n");
+        QString error;
+        const auto c = parse({QStringLiteral("--config"), file}, QProcessEnvironment(), &error);
+        QVERIFY2(c, qPrintable(error));
+        QCOMPARE(c->storeName(), QStringLiteral("redis-cluster"));
+        QCOMPARE(c->redisCluster.size(), 3);
+        QCOMPARE(c->redisCluster.at(2), QStringLiteral("10.0.0.3:7002"));
+        QCOMPARE(c->postgres, QStringLiteral("host=db dbname=sluice user=sluice password=a;b#c"));
+        QCOMPARE(c->adminToken, QStringLiteral("tok;en"));
+    }
+
+    void badFilesAreRefused_data()
+    {
+        QTest::addColumn<QByteArray>("text");
+        QTest::addColumn<QString>("message");
+        QTest::addRow("misspelled key") << QByteArray("port = 8000\nredis-clustr = a:1\n") << QStringLiteral("line 2: unknown key 'redis-clustr'");
+        QTest::addRow("ini section") << QByteArray("[General]\nport = 1\n") << QStringLiteral("line 1: expected 'key = value'");
+        QTest::addRow("no equals") << QByteArray("port 8000\n") << QStringLiteral("line 1: expected 'key = value'");
+        QTest::addRow("twice") << QByteArray("port = 1\nport = 2\n") << QStringLiteral("line 2: 'port' is already set on line 1");
+        QTest::addRow("bad value names its line") << QByteArray("\nthreads = many\n") << QStringLiteral("line 2) must be an integer");
+        QTest::addRow("bad mode") << QByteArray("failure-mode = open\n") << QStringLiteral("must be local, fail-open or fail-closed");
+    }
+
+    void badFilesAreRefused()
+    {
+        QFETCH(QByteArray, text);
+        QFETCH(QString, message);
+        QTemporaryDir dir;
+        const QString file = writeFile(dir, text);
+        QString error;
+        QVERIFY(!parse({QStringLiteral("--config"), file}, QProcessEnvironment(), &error));
+        QVERIFY2(error.contains(message), qPrintable(error));
+        QVERIFY2(error.contains(file), qPrintable(error));
+    }
+
+    void unreadableFileIsRefused()
+    {
+        QTemporaryDir dir;
+        QString error;
+        // A directory where the file should be (unreadable as a file even for root).
+        QVERIFY(!parse({QStringLiteral("--config"), dir.path()}, QProcessEnvironment(), &error));
+        QVERIFY2(error.contains(QStringLiteral("cannot read config file")), qPrintable(error));
+        QProcessEnvironment env;
+        env.insert(QStringLiteral("SLUICE_CONFIG"), dir.path());
+        QVERIFY(!parse({}, env, &error));
+        QVERIFY2(error.contains(QStringLiteral("cannot read config file")), qPrintable(error));
+    }
+
+    // The binary: a bad file is exit 2 with the reason; --check-config prints the effective
+    // configuration with every secret masked and exits 0, and starts nothing.
+    void checkConfigOnTheBinary()
+    {
+        QTemporaryDir dir;
+        QByteArray out;
+        QString file = writeFile(dir, "port = 8000\nredis-clustr = a:1\n");
+        QCOMPARE(runServer({QStringLiteral("--config"), file, QStringLiteral("--check-config")}, &out), 2);
+        QVERIFY2(out.contains("unknown key 'redis-clustr'"), out.constData());
+        QCOMPARE(runServer({QStringLiteral("--config"), file}, &out), 2); // and never starts on defaults
+        QVERIFY2(out.contains("unknown key"), out.constData());
+
+        file = writeFile(dir, "port = 18123\nadmin-token = Admin-Secret-77\n"
+                              "postgres = host=db dbname=sluice user=sluice password=Pg-Secret-88\n");
+        QCOMPARE(runServer({QStringLiteral("--config"), file, QStringLiteral("--check-config")}, &out), 0);
+        QVERIFY2(out.contains("configuration OK"), out.constData());
+        QVERIFY2(out.contains("port = 18123  # file line 1"), out.constData());
+        QVERIFY2(out.contains("admin-token = ****"), out.constData());
+        QVERIFY2(out.contains("password=****"), out.constData());
+        QVERIFY2(!out.contains("Admin-Secret-77") && !out.contains("Pg-Secret-88"), out.constData());
+        QVERIFY2(out.contains("redis-cluster =  # default"), out.constData());
+    }
+
+    void redisUrlErrorsHideThePassword()
+    {
+        QString error;
+        QVERIFY(!parse({QStringLiteral("--redis"), QStringLiteral("rediss://u:Redis-Secret-9@h:1")}, QProcessEnvironment(), &error));
+        QVERIFY2(!error.contains(QStringLiteral("Redis-Secret-9")), qPrintable(error));
+        QVERIFY2(error.contains(QStringLiteral("u:****@h")), qPrintable(error));
     }
 };
 

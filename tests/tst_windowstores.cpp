@@ -10,12 +10,12 @@
 //   retry=I:N  key I's oldest counted entry leaves its window in N ms (±tolerance)
 // The memory store runs on a test clock; real stores run in real time with the same scripts
 // (rows that need an exact instant are marked exact and run on the test clock only).
-#include "memorywindowstore.h"
-#include "redisclusterwindowstore.h"
-#include "rediswindowstore.h"
+#include "memory/memorywindowstore.h"
+#include "redis/redisclusterwindowstore.h"
+#include "redis/rediswindowstore.h"
 #include "services.h"
 #include "storetesting.h"
-#include "windowkey.h"
+#include "engine/windowkey.h"
 
 #include <QElapsedTimer>
 #include <QEventLoop>
@@ -78,9 +78,9 @@ std::unique_ptr<StoreUnderTest> makeStore(const QString &kind, QString *error)
         auto store = std::make_unique<RedisClusterWindowStore>(g_cluster->seeds().split(QLatin1Char(',')), 2000);
         QElapsedTimer t;
         t.start();
-        while (store->slotsKnown() < 16384 && t.elapsed() < 5000)
+        while (store->topology().slotsKnown() < 16384 && t.elapsed() < 5000)
             QTest::qWait(10);
-        if (store->slotsKnown() < 16384) {
+        if (store->topology().slotsKnown() < 16384) {
             *error = QStringLiteral("no slot map from %1").arg(g_cluster->seeds());
             return nullptr;
         }
@@ -211,9 +211,9 @@ private Q_SLOTS:
         }
         QCOMPARE(store.keyCount(), qint64(20000));
         clock->advanceUs(500000);
-        QCOMPARE(store.evictIdle(), 0);
+        QCOMPARE(store.housekeep(1 << 20), 0);
         clock->advanceUs(500000);
-        QCOMPARE(store.evictIdle(), 20000);
+        QCOMPARE(store.housekeep(1 << 20), 20000);
         QCOMPARE(store.keyCount(), qint64(0));
         // The table keeps working after mass eviction and single resets (tombstones, rehash).
         for (int i = 0; i < 3000; ++i) {

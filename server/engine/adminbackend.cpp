@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "adminbackend.h"
+#include "engine/adminbackend.h"
 
 #include <QCryptographicHash>
 #include <QRandomGenerator>

@@ -5,8 +5,10 @@
 // ApiError values (400 naming the field, 404 unknown id, 409 duplicate, 503 store down).
 #pragma once
 
+#include "engine/layer.h"
+
 #include "apierror.h"
-#include "registrydata.h"
+#include "engine/registrydata.h"
 
 #include <QObject>
 #include <functional>

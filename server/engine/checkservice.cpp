@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "checkservice.h"
+#include "engine/checkservice.h"
 
 #include <chrono>
 
@@ -23,13 +23,34 @@ CheckService::CheckService(std::shared_ptr<SnapshotHolder> snapshots, WindowStor
 {
 }
 
+const std::shared_ptr<CheckService::CounterSet> &
+CheckService::countersFor(const std::shared_ptr<const PolicySnapshot> &snapshot)
+{
+    if (!m_counters || m_counters->snapshot != snapshot) {
+        auto set = std::make_shared<CounterSet>();
+        set->snapshot = snapshot;
+        set->counters.reserve(snapshot->policies().size());
+        for (const PolicyDto &p : snapshot->policies())
+            set->counters.push_back(m_metrics->policyCounters(p.id, p.scope));
+        m_counters = std::move(set);
+    }
+    return m_counters;
+}
+
 void CheckService::check(const CheckRequest &request, const QString &headerApiKey, Callback done)
 {
     const qint64 started = steadyUs();
-    auto resolved = std::make_shared<ResolvedCheck>(
-        PolicyResolver::resolve(m_reader.get(), request, headerApiKey));
-    m_store->check(resolved->batch(), [resolved, done = std::move(done), metrics = m_metrics, top = m_topBlocked, started](
-                                          WindowOutcome outcome) {
+    const std::shared_ptr<const PolicySnapshot> &snapshot = m_reader.get();
+    auto resolved = std::make_shared<ResolvedCheck>(PolicyResolver::resolve(snapshot, request, headerApiKey));
+    m_store->check(resolved->batch(), [resolved, done = std::move(done), metrics = m_metrics, top = m_topBlocked, started,
+                                       counters = countersFor(snapshot)](WindowOutcome outcome) {
+        if (outcome.status == WindowOutcome::Status::Full) {
+            metrics->recordStoreError();
+            const ApiError error(503, QStringLiteral("store_full"),
+                                 QStringLiteral("%1: new callers are refused until idle keys expire (--max-keys)").arg(outcome.error));
+            done(&error, Decision());
+            return;
+        }
         if (outcome.status != WindowOutcome::Status::Ok) {
             metrics->recordStoreError();
             const ApiError error = ApiError::unavailable(
@@ -39,8 +60,12 @@ void CheckService::check(const CheckRequest &request, const QString &headerApiKe
             return;
         }
         const Decision decision = decide(*resolved, outcome);
+        for (size_t i = 0; i < resolved->applied.size() && i < static_cast<size_t>(decision.policies.size()); ++i) {
+            const PolicyUsage &u = decision.policies.at(static_cast<int>(i));
+            counters->counters[resolved->snapshot->policyIndex(resolved->applied[i].policy)]->record(u.count, u.limit, u.violated);
+        }
         metrics->recordDecision(decision.primary ? std::optional<Scope>(decision.primary->scope) : std::nullopt,
-                                decision.modelTier, decision.allowed, decision.source);
+                                decision.allowed, decision.source);
         metrics->recordLatencyUs(steadyUs() - started);
         if (top && !decision.allowed && decision.primary)
             top->record(decision.primary->key, decision.primary->scope, decision.primary->label);
@@ -54,7 +79,7 @@ Decision CheckService::decide(const ResolvedCheck &resolved, const WindowOutcome
     d.allowed = outcome.admitted;
     d.modelTier = resolved.modelTier;
     d.source = outcome.source;
-    const qint64 cost = 1; // the weight of this request in request-unit policies (see ResolvedCheck::batch)
+    const qint64 cost = resolved.batch().cost; // the weight the store was asked to add: one source of truth
     const qint64 now = outcome.nowUs;
 
     int primary = -1;

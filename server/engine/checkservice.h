@@ -4,12 +4,14 @@
 // retry-after). One instance per server thread (not thread-safe); its store lives on that thread.
 #pragma once
 
+#include "engine/layer.h"
+
 #include "checkrequest.h"
 #include "decision.h"
-#include "metrics.h"
-#include "policyresolver.h"
-#include "topblocked.h"
-#include "windowstore.h"
+#include "engine/metrics.h"
+#include "engine/policyresolver.h"
+#include "engine/topblocked.h"
+#include "engine/windowstore.h"
 
 #include <functional>
 #include <memory>
@@ -22,6 +24,7 @@ public:
     // error is set (503) when the store could not answer and the failure mode is fail-closed.
     using Callback = std::function<void(const ApiError *error, const Decision &decision)>;
 
+    // topBlocked: this thread's own table (TopBlockedBoard::add()), or null.
     CheckService(std::shared_ptr<SnapshotHolder> snapshots, WindowStore *store, std::shared_ptr<Metrics> metrics,
                  std::shared_ptr<TopBlocked> topBlocked = nullptr);
 
@@ -36,7 +39,17 @@ public:
     const std::shared_ptr<SnapshotHolder> &snapshots() const { return m_snapshots; }
 
 private:
+    // The counter handles of the snapshot's policies (index = PolicySnapshot::policyIndex),
+    // resolved when this thread first sees a snapshot: the check path only adds to them.
+    struct CounterSet
+    {
+        std::shared_ptr<const PolicySnapshot> snapshot;
+        std::vector<std::shared_ptr<PolicyCounters>> counters;
+    };
+    const std::shared_ptr<CounterSet> &countersFor(const std::shared_ptr<const PolicySnapshot> &snapshot);
+
     std::shared_ptr<SnapshotHolder> m_snapshots;
+    std::shared_ptr<CounterSet> m_counters;
     SnapshotHolder::Reader m_reader; // this thread's view of the current snapshot
     WindowStore *m_store;
     std::shared_ptr<Metrics> m_metrics;

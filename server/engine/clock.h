@@ -3,6 +3,8 @@
 // ManualClock; production reads the system clock. Thread-safe.
 #pragma once
 
+#include "engine/layer.h"
+
 #include <QtGlobal>
 #include <atomic>
 #include <chrono>
@@ -27,6 +29,17 @@ public:
     }
 };
 
+// Monotonic time (never jumps with the wall clock) for intervals: breaker timing, timeouts.
+class SteadyClock final : public Clock
+{
+public:
+    qint64 nowUs() const override
+    {
+        return std::chrono::duration_cast<std::chrono::microseconds>(
+                   std::chrono::steady_clock::now().time_since_epoch()).count();
+    }
+};
+
 class ManualClock final : public Clock
 {
 public:
@@ -43,6 +56,12 @@ private:
 inline std::shared_ptr<const Clock> systemClock()
 {
     static const auto clock = std::make_shared<const SystemClock>();
+    return clock;
+}
+
+inline std::shared_ptr<const Clock> steadyClock()
+{
+    static const auto clock = std::make_shared<const SteadyClock>();
     return clock;
 }
 

@@ -5,6 +5,8 @@
 // ids an attacker chooses cannot be precomputed to collide.
 #pragma once
 
+#include "engine/layer.h"
+
 #include <QByteArray>
 #include <QRandomGenerator>
 #include <QString>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "memoryregistry.h"
+#include "engine/memoryregistry.h"
 
 namespace sluice {
 

@@ -4,8 +4,10 @@
 // new snapshot in at once. Thread-safe (one mutex; edits are rare). Answers synchronously.
 #pragma once
 
-#include "adminbackend.h"
-#include "policysnapshot.h"
+#include "engine/layer.h"
+
+#include "engine/adminbackend.h"
+#include "engine/policysnapshot.h"
 
 #include <memory>
 #include <mutex>

@@ -1,16 +1,56 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "metrics.h"
+#include "engine/metrics.h"
 
 #include <algorithm>
 
 namespace sluice {
 
-void Metrics::recordDecision(std::optional<Scope> scope, const QString &tier, bool allowed, const QString &source)
+size_t Metrics::scopeSlot(std::optional<Scope> scope)
+{
+    if (!scope)
+        return 0;
+    const auto it = std::find(kScopesBySpecificity.begin(), kScopesBySpecificity.end(), *scope);
+    return 1 + static_cast<size_t>(it - kScopesBySpecificity.begin());
+}
+
+size_t Metrics::sourceSlot(const QString &source)
+{
+    for (size_t i = 0; i + 1 < kSources.size(); ++i) {
+        if (source == QLatin1String(kSources[i]))
+            return i;
+    }
+    return kSources.size() - 1;
+}
+
+size_t Metrics::statusSlot(int status)
+{
+    for (size_t i = 0; i + 1 < kRejectedStatuses.size(); ++i) {
+        if (kRejectedStatuses[i] == status)
+            return i;
+    }
+    return kRejectedStatuses.size() - 1;
+}
+
+std::shared_ptr<PolicyCounters> Metrics::policyCounters(qint64 policyId, Scope scope)
+{
+    std::lock_guard<std::mutex> lock(m_policyMutex);
+    auto &slot = m_policies[{policyId, static_cast<int>(scope)}];
+    if (!slot)
+        slot = std::make_shared<PolicyCounters>(policyId, scope);
+    return slot;
+}
+
+void Metrics::recordDecision(std::optional<Scope> scope, bool allowed, const QString &source)
 {
     (allowed ? m_allowed : m_blocked).fetch_add(1, std::memory_order_relaxed);
-    const Key key{scope ? static_cast<int>(*scope) : 0, tier, allowed, source};
-    std::lock_guard<std::mutex> lock(m_mutex);
-    ++m_decisions[key];
+    const size_t i = (scopeSlot(scope) * 2 + (allowed ? 0 : 1)) * kSources.size() + sourceSlot(source);
+    m_decisions[i].fetch_add(1, std::memory_order_relaxed);
+}
+
+qint64 Metrics::decisions(std::optional<Scope> scope, bool allowed, const QString &source) const
+{
+    return m_decisions[(scopeSlot(scope) * 2 + (allowed ? 0 : 1)) * kSources.size() + sourceSlot(source)].load(
+        std::memory_order_relaxed);
 }
 
 void Metrics::recordLatencyUs(qint64 us)
@@ -23,32 +63,60 @@ void Metrics::recordLatencyUs(qint64 us)
 
 void Metrics::recordRejected(int status)
 {
-    std::lock_guard<std::mutex> lock(m_mutex);
-    ++m_rejected[status];
+    m_rejected[statusSlot(status)].fetch_add(1, std::memory_order_relaxed);
 }
+
+qint64 Metrics::rejected(int status) const { return m_rejected[statusSlot(status)].load(std::memory_order_relaxed); }
 
 QByteArray Metrics::renderPrometheus() const
 {
     QByteArray out;
-    out += "# HELP sluice_decisions_total Rate-limit decisions by primary scope, model tier, result and store.\n"
+    out += "# HELP sluice_decisions_total Rate-limit decisions by primary scope, result and store.\n"
            "# TYPE sluice_decisions_total counter\n";
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        for (auto it = m_decisions.cbegin(); it != m_decisions.cend(); ++it) {
-            const QByteArray scope = it.key().scope ? scopeName(static_cast<Scope>(it.key().scope)).toUtf8()
-                                                    : QByteArray("NONE");
-            QByteArray tier = it.key().tier.toUtf8();
-            tier.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
-            out += "sluice_decisions_total{scope=\"" + scope + "\",tier=\"" + tier + "\",result=\""
-                + (it.key().allowed ? "allowed" : "blocked") + "\",source=\"" + it.key().source.toUtf8() + "\"} "
-                + QByteArray::number(it.value()) + '\n';
+    for (size_t scope = 0; scope < kScopeSlots; ++scope) {
+        const QByteArray scopeLabel = scope ? scopeName(kScopesBySpecificity[scope - 1]).toUtf8() : QByteArray("NONE");
+        for (int result = 0; result < 2; ++result) {
+            for (size_t source = 0; source < kSources.size(); ++source) {
+                const qint64 n = m_decisions[(scope * 2 + static_cast<size_t>(result)) * kSources.size() + source].load();
+                if (n == 0)
+                    continue;
+                out += "sluice_decisions_total{scope=\"" + scopeLabel + "\",result=\"" + (result ? "blocked" : "allowed")
+                    + "\",source=\"" + kSources[source] + "\"} " + QByteArray::number(n) + '\n';
+            }
         }
-        out += "# HELP sluice_rejected_requests_total Check requests answered with an error, by HTTP status.\n"
-               "# TYPE sluice_rejected_requests_total counter\n";
-        for (auto it = m_rejected.cbegin(); it != m_rejected.cend(); ++it)
-            out += "sluice_rejected_requests_total{status=\"" + QByteArray::number(it.key()) + "\"} "
-                + QByteArray::number(it.value()) + '\n';
     }
+    out += "# HELP sluice_rejected_requests_total Check requests answered with an error, by HTTP status.\n"
+           "# TYPE sluice_rejected_requests_total counter\n";
+    for (size_t i = 0; i < kRejectedStatuses.size(); ++i) {
+        const qint64 n = m_rejected[i].load();
+        if (n)
+            out += "sluice_rejected_requests_total{status=\""
+                + (kRejectedStatuses[i] ? QByteArray::number(kRejectedStatuses[i]) : QByteArray("other")) + "\"} "
+                + QByteArray::number(n) + '\n';
+    }
+
+    struct Family
+    {
+        const char *name;
+        const char *help;
+        std::atomic<qint64> PolicyCounters::*counter;
+    };
+    static const Family families[] = {
+        {"sluice_rate_limit_total_hits_total", "Checks each policy applied to.", &PolicyCounters::totalHits},
+        {"sluice_rate_limit_over_limit_total", "Checks that violated the policy.", &PolicyCounters::overLimit},
+        {"sluice_rate_limit_near_limit_total", "Checks within the policy at 80 % of its limit or more.", &PolicyCounters::nearLimit},
+        {"sluice_rate_limit_within_limit_total", "Checks within the policy.", &PolicyCounters::withinLimit},
+    };
+    {
+        std::lock_guard<std::mutex> lock(m_policyMutex);
+        for (const Family &f : families) {
+            out += QByteArray("# HELP ") + f.name + ' ' + f.help + "\n# TYPE " + f.name + " counter\n";
+            for (const auto &[key, c] : m_policies)
+                out += QByteArray(f.name) + "{scope=\"" + scopeName(c->scope).toUtf8() + "\",unit=\"requests\",policy=\""
+                    + QByteArray::number(c->policyId) + "\"} " + QByteArray::number((*c.*f.counter).load()) + '\n';
+        }
+    }
+
     out += "# HELP sluice_check_latency_seconds Time from a parsed check request to its answer.\n"
            "# TYPE sluice_check_latency_seconds histogram\n";
     qint64 cumulative = 0;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "policyresolver.h"
+#include "engine/policyresolver.h"
 
 #include "apierror.h"
-#include "windowkey.h"
+#include "engine/windowkey.h"
 
 #include <QCryptographicHash>
 #include <QStringBuilder>

@@ -4,9 +4,11 @@
 // the named override or the scope default, most specific first. Pure: no I/O, no clocks.
 #pragma once
 
+#include "engine/layer.h"
+
 #include "checkrequest.h"
-#include "policysnapshot.h"
-#include "windowstore.h"
+#include "engine/policysnapshot.h"
+#include "engine/windowstore.h"
 
 #include <memory>
 #include <vector>

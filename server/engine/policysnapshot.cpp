@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "policysnapshot.h"
+#include "engine/policysnapshot.h"
 
-#include "windowkey.h"
+#include "engine/windowkey.h"
 
 namespace sluice {
 

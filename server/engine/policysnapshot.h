@@ -5,8 +5,10 @@
 // the scope's default. It never changes after construction, so readers need no lock.
 #pragma once
 
-#include "fasthash.h"
-#include "registrydata.h"
+#include "engine/layer.h"
+
+#include "engine/fasthash.h"
+#include "engine/registrydata.h"
 
 #include <QDateTime>
 #include <QHash>
@@ -59,6 +61,11 @@ public:
     Entity model(const QString &modelId) const;
     Entity tier(const QString &tier) const;
     const QByteArray &globalKey() const { return m_globalKey; }
+
+    // The policies in force (enabled ones, plus the base rule when it applies), at stable
+    // addresses: every PolicyDto pointer this snapshot hands out points into this vector.
+    const std::vector<PolicyDto> &policies() const { return m_policies; }
+    size_t policyIndex(const PolicyDto *p) const { return static_cast<size_t>(p - m_policies.data()); }
 
     // The base rule of design §2, used when the registry has no USER_MODEL default of its own.
     static PolicyDto baseRule();

@@ -3,6 +3,8 @@
 // and what PolicySnapshot indexes. No behaviour here; equality lets tests compare two sources.
 #pragma once
 
+#include "engine/layer.h"
+
 #include "policydto.h"
 
 #include <QByteArray>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "registryjson.h"
+#include "engine/registryjson.h"
 
 #include <QFile>
 #include <QJsonArray>

@@ -3,7 +3,9 @@
 // of the embedded mode, and the comparison of the Postgres seed against it in tests.
 #pragma once
 
-#include "registrydata.h"
+#include "engine/layer.h"
+
+#include "engine/registrydata.h"
 
 #include <QByteArray>
 #include <optional>

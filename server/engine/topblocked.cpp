@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "topblocked.h"
+#include "engine/topblocked.h"
 
 #include <algorithm>
 
 namespace sluice {
 
-void TopBlocked::record(const QByteArray &key, Scope scope, const QString &label)
+void TopBlocked::record(const QByteArray &key, Scope scope, const QString &label, const QDateTime &at)
 {
     std::lock_guard<std::mutex> lock(m_mutex);
     BlockedEntry &e = m_entries[key];
@@ -15,9 +15,10 @@ void TopBlocked::record(const QByteArray &key, Scope scope, const QString &label
     }
     e.label = label;
     ++e.blocked;
-    e.lastBlockedAt = QDateTime::currentDateTimeUtc();
+    e.lastBlockedAt = at;
     if (m_entries.size() > m_cap) {
         QList<qint64> counts;
+        counts.reserve(m_entries.size());
         for (const BlockedEntry &x : std::as_const(m_entries))
             counts.append(x.blocked);
         std::nth_element(counts.begin(), counts.begin() + counts.size() / 2, counts.end());
@@ -26,19 +27,63 @@ void TopBlocked::record(const QByteArray &key, Scope scope, const QString &label
     }
 }
 
-QList<BlockedEntry> TopBlocked::top(int n) const
+QList<BlockedEntry> TopBlocked::entries() const
 {
-    QList<BlockedEntry> all;
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        all = m_entries.values();
-    }
+    std::lock_guard<std::mutex> lock(m_mutex);
+    return m_entries.values();
+}
+
+int TopBlocked::size() const
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    return static_cast<int>(m_entries.size());
+}
+
+QList<BlockedEntry> topOf(QList<BlockedEntry> all, int n)
+{
     std::sort(all.begin(), all.end(), [](const BlockedEntry &a, const BlockedEntry &b) {
-        return a.blocked != b.blocked ? a.blocked > b.blocked : a.lastBlockedAt > b.lastBlockedAt;
+        if (a.blocked != b.blocked)
+            return a.blocked > b.blocked;
+        if (a.lastBlockedAt != b.lastBlockedAt)
+            return a.lastBlockedAt > b.lastBlockedAt;
+        return a.key < b.key;
     });
     if (all.size() > n)
-        all.resize(n);
+        all.resize(std::max(0, n));
     return all;
+}
+
+std::shared_ptr<TopBlocked> TopBlockedBoard::add()
+{
+    auto table = std::make_shared<TopBlocked>(m_cap);
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_tables.push_back(table);
+    return table;
+}
+
+QList<BlockedEntry> TopBlockedBoard::top(int n) const
+{
+    std::vector<std::shared_ptr<TopBlocked>> tables;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        tables = m_tables;
+    }
+    QHash<QByteArray, BlockedEntry> merged;
+    for (const auto &t : tables) {
+        for (const BlockedEntry &e : t->entries()) {
+            BlockedEntry &m = merged[e.key];
+            if (m.key.isEmpty()) {
+                m = e;
+                continue;
+            }
+            m.blocked += e.blocked;
+            if (e.lastBlockedAt > m.lastBlockedAt) {
+                m.lastBlockedAt = e.lastBlockedAt;
+                m.label = e.label;
+            }
+        }
+    }
+    return topOf(merged.values(), n);
 }
 
 } // namespace sluice

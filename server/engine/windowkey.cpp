@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "windowkey.h"
+#include "engine/windowkey.h"
 
 #include <QByteArrayList>
 #include <cstring>

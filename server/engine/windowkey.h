@@ -5,6 +5,8 @@
 // Redis Cluster hash slot. Everything else, Unicode included, is kept as UTF-8.
 #pragma once
 
+#include "engine/layer.h"
+
 #include "scope.h"
 
 #include <QByteArray>

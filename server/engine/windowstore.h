@@ -10,6 +10,8 @@
 // - entries carry their weight; `used` is the weight sum of the counted entries.
 #pragma once
 
+#include "engine/layer.h"
+
 #include <QByteArray>
 #include <QJsonObject>
 #include <QString>
@@ -41,7 +43,8 @@ struct KeyState
 
 struct WindowOutcome
 {
-    enum class Status { Ok, Unavailable };
+    // Unavailable: the store could not answer; Full: it would have to hold more keys than its bound.
+    enum class Status { Ok, Unavailable, Full };
     Status status = Status::Ok;
     QString error;                // for Unavailable: why (timeout, connection refused, …)
     bool admitted = false;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "circuitbreaker.h"
+#include "failover/circuitbreaker.h"
 
 #include <algorithm>
 

@@ -5,6 +5,8 @@
 // dead Redis costs no waiting at all. Single-threaded (one per store, on the store's thread).
 #pragma once
 
+#include "failover/layer.h"
+
 #include <QString>
 #include <QtGlobal>
 

@@ -1,16 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "resilientwindowstore.h"
+#include "failover/resilientwindowstore.h"
 
 #include <chrono>
 
 namespace sluice {
-
-namespace {
-qint64 nowMs()
-{
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-} // namespace
 
 std::optional<FailureMode> failureModeFromName(const QString &name)
 {
@@ -34,9 +27,10 @@ QString failureModeName(FailureMode mode)
 }
 
 ResilientWindowStore::ResilientWindowStore(std::unique_ptr<WindowStore> remote, FailureMode mode,
-                                           std::shared_ptr<MemoryWindowStore> local, int instances, CircuitBreaker breaker)
+                                           std::shared_ptr<WindowStore> local, int instances, CircuitBreaker breaker,
+                                           std::shared_ptr<const Clock> clock)
     : m_remote(std::move(remote)), m_mode(mode), m_local(std::move(local)), m_instances(std::max(1, instances)),
-      m_breaker(breaker)
+      m_breaker(breaker), m_clock(std::move(clock))
 {
 }
 
@@ -72,9 +66,10 @@ void ResilientWindowStore::fallback(const WindowBatch &batch, const QString &why
         WindowBatch scaled = batch;
         for (WindowSpec &s : scaled.keys)
             s.limit = localLimit(s.limit, m_instances);
-        WindowOutcome o = m_local->checkNow(scaled);
-        o.source = QStringLiteral("local");
-        return done(std::move(o));
+        return m_local->check(scaled, [done](WindowOutcome o) {
+            o.source = QStringLiteral("local");
+            done(std::move(o));
+        });
     }
     case FailureMode::FailOpen: {
         WindowOutcome o;
@@ -96,7 +91,8 @@ void ResilientWindowStore::fallback(const WindowBatch &batch, const QString &why
 
 void ResilientWindowStore::usage(const std::vector<WindowSpec> &keys, UsageCallback done)
 {
-    if (!m_breaker.allow(nowMs()))
+    // Never allow(): that would take the half-open probe, and only a check reports its outcome.
+    if (m_breaker.state(nowMs()) != CircuitBreaker::State::Closed)
         return done(false, {});
     m_remote->usage(keys, std::move(done));
 }
@@ -104,6 +100,8 @@ void ResilientWindowStore::usage(const std::vector<WindowSpec> &keys, UsageCallb
 void ResilientWindowStore::reset(const QByteArray &key, DoneCallback done)
 {
     m_local->reset(key, [](bool) {});
+    if (m_breaker.state(nowMs()) != CircuitBreaker::State::Closed)
+        return done(false);
     m_remote->reset(key, std::move(done));
 }
 

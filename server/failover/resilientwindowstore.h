@@ -2,18 +2,25 @@
 // A shared (Redis / Redis Cluster) store behind a circuit breaker and a failure mode. When the
 // breaker refuses or the remote call fails (error, timeout: the remote store's own per-call
 // timeout bounds it), the check is answered at once by the mode:
-//   local       the process's memory store, every limit divided by `instances` (rounded down,
-//               but at least 1 for a non-zero limit), source "local";
+//   local       the `local` store (the process's memory store), every limit divided by
+//               `instances` (rounded down, but at least 1 for a non-zero limit), source "local";
 //   fail-open   admitted, nothing counted, source "fail-open";
 //   fail-closed Status::Unavailable (the HTTP layer answers 503).
-// It goes back to the remote store by itself: the breaker half-opens and probes.
+// It goes back to the remote store by itself: the breaker half-opens and one check probes.
+// Only checks take the probe and report their outcome: usage and reset calls (live charts poll
+// usage every 250 ms) go to the remote only while the breaker is closed and never touch it, so
+// they cannot take the probe and leave the breaker half-open forever.
+// It knows no backend: any WindowStore behind it, any as the local one, time from a Clock.
 #pragma once
 
-#include "circuitbreaker.h"
-#include "memorywindowstore.h"
-#include "windowstore.h"
+#include "failover/layer.h"
+
+#include "engine/clock.h"
+#include "engine/windowstore.h"
+#include "failover/circuitbreaker.h"
 
 #include <memory>
+#include <optional>
 
 namespace sluice {
 
@@ -24,8 +31,9 @@ QString failureModeName(FailureMode mode);
 class ResilientWindowStore final : public WindowStore
 {
 public:
-    ResilientWindowStore(std::unique_ptr<WindowStore> remote, FailureMode mode, std::shared_ptr<MemoryWindowStore> local,
-                         int instances, CircuitBreaker breaker = CircuitBreaker());
+    ResilientWindowStore(std::unique_ptr<WindowStore> remote, FailureMode mode, std::shared_ptr<WindowStore> local,
+                         int instances, CircuitBreaker breaker = CircuitBreaker(),
+                         std::shared_ptr<const Clock> clock = steadyClock());
 
     void check(const WindowBatch &batch, CheckCallback done) override;
     void usage(const std::vector<WindowSpec> &keys, UsageCallback done) override;
@@ -35,16 +43,19 @@ public:
 
     const CircuitBreaker &breaker() const { return m_breaker; }
     WindowStore &remote() { return *m_remote; }
+    qint64 fallbacks() const { return m_fallbacks; }
     static qint64 localLimit(qint64 limit, int instances);
 
 private:
     void fallback(const WindowBatch &batch, const QString &why, const CheckCallback &done);
+    qint64 nowMs() const { return m_clock->nowUs() / 1000; }
 
     std::unique_ptr<WindowStore> m_remote;
     FailureMode m_mode;
-    std::shared_ptr<MemoryWindowStore> m_local;
+    std::shared_ptr<WindowStore> m_local;
     int m_instances;
     CircuitBreaker m_breaker;
+    std::shared_ptr<const Clock> m_clock;
     std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
     qint64 m_fallbacks = 0;
     QString m_lastError;

@@ -1,20 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
-// The admin API of design §6, the console's only door: policies, entities, API keys, usage,
-// top blocked and live events (Server-Sent Events). Behind `Authorization: Bearer <token>`
-// compared in constant time; no token configured → 403 on every admin route. Every admin action
-// is logged (who, what) without secrets. Never blocks: backends answer asynchronously.
+// The admin API (design §6), behind the bearer-token gate, one area per file like qBittorrent's
+// webui controllers: policies (policyroutes.cpp), entities (entityroutes.cpp), API keys
+// (apikeyroutes.cpp), usage, reset and top blocked (usageroutes.cpp), live events (eventhub.h).
 #pragma once
 
-#include "httpapi.h"
+#include "http/layer.h"
+
+#include "http/httpapi.h"
 
 namespace sluice {
 
 struct ServerContext;
 class WindowStore;
 
-void installAdminRoutes(HttpApi &api, ServerContext &context, WindowStore &store);
+void installAdminRoutes(HttpApi &api, const ServerContext &context, WindowStore &store);
 
-// Constant-time comparison (length leaks, content does not).
-bool tokensEqual(const QByteArray &a, const QByteArray &b);
+// One area each (adminroutes.cpp calls them all).
+void installPolicyRoutes(HttpApi &api, const ServerContext &context);
+void installEntityRoutes(HttpApi &api, const ServerContext &context);
+void installApiKeyRoutes(HttpApi &api, const ServerContext &context);
+void installUsageRoutes(HttpApi &api, const ServerContext &context, WindowStore &store);
 
 } // namespace sluice

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "checkroutes.h"
+#include "http/checkroutes.h"
 
 #include "apipaths.h"
-#include "checkservice.h"
-#include "metrics.h"
+#include "engine/checkservice.h"
+#include "engine/metrics.h"
 
 #include <QDateTime>
 #include <charconv>

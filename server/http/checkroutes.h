@@ -3,8 +3,10 @@
 // answer with its IETF RateLimit / X-RateLimit / Retry-After headers.
 #pragma once
 
+#include "http/layer.h"
+
 #include "decision.h"
-#include "httpapi.h"
+#include "http/httpapi.h"
 
 namespace sluice {
 

@@ -1,72 +1,125 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "opsroutes.h"
+#include "http/opsroutes.h"
 
 #include "apipaths.h"
-#include "servercontext.h"
-#include "windowstore.h"
+#include "http/servercontext.h"
 
 #include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
 
 namespace sluice {
 
-QJsonObject RegistryStatus::toJson(const PolicySnapshot &snapshot) const
+namespace {
+int breakerRank(const QString &state)
 {
-    std::lock_guard<std::mutex> lock(m_mutex);
+    return state == QStringLiteral("open") ? 2 : state == QStringLiteral("half-open") ? 1 : 0;
+}
+const char *breakerName(int rank) { return rank == 2 ? "open" : rank == 1 ? "half-open" : "closed"; }
+} // namespace
+
+QJsonObject processStoreHealth(const std::vector<QJsonObject> &threads, const QJsonObject &memory)
+{
     QJsonObject o;
-    o.insert(QStringLiteral("source"), m_source);
-    o.insert(QStringLiteral("status"), m_connected ? QStringLiteral("ok") : QStringLiteral("degraded"));
-    o.insert(QStringLiteral("snapshotLoadedAt"), snapshot.loadedAt().toString(Qt::ISODateWithMs));
-    o.insert(QStringLiteral("snapshotAgeSeconds"), snapshot.loadedAt().secsTo(QDateTime::currentDateTimeUtc()));
-    o.insert(QStringLiteral("policies"), static_cast<int>(snapshot.data().policies.size()));
-    if (!m_lastError.isEmpty())
-        o.insert(QStringLiteral("lastError"), m_lastError);
+    QJsonArray each;
+    bool degraded = false;
+    bool hasBreaker = false;
+    int worstBreaker = 0, openThreads = 0;
+    qint64 opens = 0, fallbacks = 0, inFlight = 0;
+    int connected = 0;
+    QString lastError;
+    for (const QJsonObject &t : threads) {
+        each.append(t);
+        if (!o.contains(QStringLiteral("source")) && t.contains(QStringLiteral("source")))
+            o.insert(QStringLiteral("source"), t.value(QStringLiteral("source")));
+        degraded = degraded || t.value(QStringLiteral("status")).toString() != QStringLiteral("ok");
+        if (t.contains(QStringLiteral("breaker"))) {
+            hasBreaker = true;
+            const QJsonObject b = t.value(QStringLiteral("breaker")).toObject();
+            const int rank = breakerRank(b.value(QStringLiteral("state")).toString());
+            worstBreaker = std::max(worstBreaker, rank);
+            openThreads += rank == 2 ? 1 : 0;
+            opens += b.value(QStringLiteral("opens")).toInteger();
+        }
+        fallbacks += t.value(QStringLiteral("fallbacks")).toInteger();
+        inFlight += t.value(QStringLiteral("inFlight")).toInteger();
+        connected += t.value(QStringLiteral("connected")).toBool() ? 1 : 0;
+        if (lastError.isEmpty())
+            lastError = t.value(QStringLiteral("lastError")).toString();
+        if (t.contains(QStringLiteral("failureMode")))
+            o.insert(QStringLiteral("failureMode"), t.value(QStringLiteral("failureMode")));
+    }
+    o.insert(QStringLiteral("status"), degraded ? QStringLiteral("degraded") : QStringLiteral("ok"));
+    if (hasBreaker) {
+        o.insert(QStringLiteral("breaker"), QJsonObject{{QStringLiteral("state"), QLatin1String(breakerName(worstBreaker))},
+                                                       {QStringLiteral("openThreads"), openThreads},
+                                                       {QStringLiteral("opens"), opens}});
+        o.insert(QStringLiteral("fallbacks"), fallbacks);
+        o.insert(QStringLiteral("connectedThreads"), connected);
+        o.insert(QStringLiteral("inFlight"), inFlight);
+    }
+    if (!lastError.isEmpty())
+        o.insert(QStringLiteral("lastError"), lastError);
+    if (!memory.isEmpty())
+        o.insert(QStringLiteral("memory"), memory);
+    o.insert(QStringLiteral("threads"), each);
     return o;
 }
 
-void installOpsRoutes(HttpApi &api, const ServerContext &context, WindowStore &store)
+void installOpsRoutes(HttpApi &api, const ServerContext &context)
 {
-    api.route("GET", QLatin1String(api::kHealthPath), [&context, &store](const HttpRequest &, HttpResponder responder) {
-        const auto snapshot = context.snapshots->current();
-        QJsonObject storeHealth = store.health();
-        storeHealth.insert(QStringLiteral("source"), store.source());
-        if (!storeHealth.contains(QStringLiteral("status")))
-            storeHealth.insert(QStringLiteral("status"), QStringLiteral("ok"));
-        const bool degraded = context.registry.degraded()
-            || storeHealth.value(QStringLiteral("status")).toString() != QStringLiteral("ok");
-        QJsonObject o;
-        o.insert(QStringLiteral("status"), degraded ? QStringLiteral("degraded") : QStringLiteral("ok"));
-        o.insert(QStringLiteral("version"), QStringLiteral(SLUICE_VERSION_STRING));
-        o.insert(QStringLiteral("uptimeSeconds"), context.startedAt.secsTo(QDateTime::currentDateTimeUtc()));
-        o.insert(QStringLiteral("store"), storeHealth);
-        o.insert(QStringLiteral("registry"), context.registry.toJson(*snapshot));
-        o.insert(QStringLiteral("failureMode"), context.config.failureMode);
-        o.insert(QStringLiteral("threads"), context.config.effectiveThreads());
-        o.insert(QStringLiteral("admin"), context.config.adminToken.isEmpty() ? QStringLiteral("off") : QStringLiteral("on"));
-        responder.send(200, QJsonDocument(o).toJson(QJsonDocument::Compact));
+    QObject *ctx = &api;
+    api.route("GET", QLatin1String(api::kHealthPath), [&context, ctx](const HttpRequest &, HttpResponder responder) {
+        context.workers.gather(ctx, [&context, responder](std::vector<QJsonObject> threads) mutable {
+            const auto snapshot = context.snapshots->current();
+            const QJsonObject store = processStoreHealth(threads, context.memoryHealth ? context.memoryHealth() : QJsonObject());
+            const bool degraded = context.registry.degraded() || store.value(QStringLiteral("status")).toString() != QStringLiteral("ok");
+            QJsonObject o;
+            o.insert(QStringLiteral("status"), degraded ? QStringLiteral("degraded") : QStringLiteral("ok"));
+            o.insert(QStringLiteral("version"), QStringLiteral(SLUICE_VERSION_STRING));
+            o.insert(QStringLiteral("uptimeSeconds"), context.startedAt.secsTo(QDateTime::currentDateTimeUtc()));
+            o.insert(QStringLiteral("store"), store);
+            o.insert(QStringLiteral("registry"), context.registry.toJson(*snapshot));
+            o.insert(QStringLiteral("failureMode"), context.failureMode);
+            o.insert(QStringLiteral("threads"), context.threads);
+            o.insert(QStringLiteral("admin"), context.adminToken.isEmpty() ? QStringLiteral("off") : QStringLiteral("on"));
+            responder.send(200, QJsonDocument(o).toJson(QJsonDocument::Compact));
+        });
     });
 
-    api.route("GET", QLatin1String(api::kMetricsPath), [&context, &store](const HttpRequest &, HttpResponder responder) {
-        QByteArray out = context.metrics->renderPrometheus();
-        const auto snapshot = context.snapshots->current();
-        out += "# HELP sluice_policy_snapshot_age_seconds Seconds since the policy snapshot was loaded.\n"
-               "# TYPE sluice_policy_snapshot_age_seconds gauge\nsluice_policy_snapshot_age_seconds "
-            + QByteArray::number(snapshot->loadedAt().msecsTo(QDateTime::currentDateTimeUtc()) / 1000.0) + '\n';
-        out += "# HELP sluice_registry_up 1 when the registry source is reachable.\n"
-               "# TYPE sluice_registry_up gauge\nsluice_registry_up "
-            + QByteArray(context.registry.degraded() ? "0" : "1") + '\n';
-        const QJsonObject health = store.health();
-        const QString breaker = health.value(QStringLiteral("breaker")).toObject().value(QStringLiteral("state")).toString(
-            health.value(QStringLiteral("breaker")).toString(QStringLiteral("closed")));
-        out += "# HELP sluice_breaker_state Circuit breaker state of the shared store (0 closed, 1 half-open, 2 open).\n"
-               "# TYPE sluice_breaker_state gauge\nsluice_breaker_state "
-            + QByteArray(breaker == QStringLiteral("open") ? "2" : breaker == QStringLiteral("half-open") ? "1" : "0") + '\n';
-        if (context.memory) {
-            out += "# HELP sluice_memory_keys Window keys held in process memory.\n"
-                   "# TYPE sluice_memory_keys gauge\nsluice_memory_keys "
-                + QByteArray::number(context.memory->keyCount()) + '\n';
-        }
-        responder.send(200, out, "text/plain; version=0.0.4");
+    api.route("GET", QLatin1String(api::kMetricsPath), [&context, ctx](const HttpRequest &, HttpResponder responder) {
+        context.workers.gather(ctx, [&context, responder](std::vector<QJsonObject> threads) mutable {
+            const QJsonObject memory = context.memoryHealth ? context.memoryHealth() : QJsonObject();
+            const QJsonObject store = processStoreHealth(threads, memory);
+            QByteArray out = context.metrics->renderPrometheus();
+            auto gauge = [&out](const char *name, const char *help, const char *type, const QByteArray &value) {
+                out += QByteArray("# HELP ") + name + ' ' + help + "\n# TYPE " + name + ' ' + type + '\n' + name + ' ' + value + '\n';
+            };
+            const auto snapshot = context.snapshots->current();
+            gauge("sluice_policy_snapshot_age_seconds", "Seconds since the policy snapshot was loaded.", "gauge",
+                  QByteArray::number(snapshot->loadedAt().msecsTo(QDateTime::currentDateTimeUtc()) / 1000.0));
+            gauge("sluice_registry_up", "1 when the registry source is reachable.", "gauge",
+                  context.registry.degraded() ? "0" : "1");
+            const QJsonObject breaker = store.value(QStringLiteral("breaker")).toObject();
+            gauge("sluice_breaker_state", "Worst circuit breaker state over the HTTP threads (0 closed, 1 half-open, 2 open).",
+                  "gauge", QByteArray::number(breakerRank(breaker.value(QStringLiteral("state")).toString())));
+            gauge("sluice_breaker_open_threads", "HTTP threads whose circuit breaker is open.", "gauge",
+                  QByteArray::number(breaker.value(QStringLiteral("openThreads")).toInt()));
+            gauge("sluice_store_fallbacks_total", "Checks answered by the failure mode, over every thread.", "counter",
+                  QByteArray::number(store.value(QStringLiteral("fallbacks")).toInteger()));
+            gauge("sluice_store_up", "1 when every thread's store is healthy.", "gauge",
+                  store.value(QStringLiteral("status")).toString() == QStringLiteral("ok") ? "1" : "0");
+            gauge("sluice_http_threads", "HTTP server threads.", "gauge", QByteArray::number(context.workers.size()));
+            if (!memory.isEmpty()) {
+                gauge("sluice_memory_keys", "Window keys held in process memory.", "gauge",
+                      QByteArray::number(memory.value(QStringLiteral("keys")).toInteger()));
+                gauge("sluice_memory_max_keys", "The bound on window keys in process memory (--max-keys).", "gauge",
+                      QByteArray::number(memory.value(QStringLiteral("maxKeys")).toInteger()));
+                gauge("sluice_memory_full_refusals_total", "Checks refused because the memory store was at --max-keys.",
+                      "counter", QByteArray::number(memory.value(QStringLiteral("refusedFull")).toInteger()));
+            }
+            responder.send(200, out, "text/plain; version=0.0.4");
+        });
     });
 
     api.route("GET", QLatin1String(api::kOpenApiPath), [](const HttpRequest &, HttpResponder responder) {

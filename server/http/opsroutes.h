@@ -1,15 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
-// Open operational endpoints: GET /health (liveness and each dependency) and GET /metrics
-// (Prometheus text). Both answer from memory at once; neither touches the network.
+// Open endpoints: GET /health and GET /metrics describe the whole process (every HTTP thread's
+// store and breaker, gathered through the WorkerBoard), GET /openapi.json and GET /docs.
 #pragma once
 
-#include "httpapi.h"
+#include "http/layer.h"
+
+#include "http/httpapi.h"
+
+#include <QJsonObject>
+#include <vector>
 
 namespace sluice {
 
 struct ServerContext;
-class WindowStore;
 
-void installOpsRoutes(HttpApi &api, const ServerContext &context, WindowStore &store);
+void installOpsRoutes(HttpApi &api, const ServerContext &context);
+
+// The process's store state from every thread's health (worst status and breaker state, sums of
+// the counters, each thread's own report under "threads") and the memory store's.
+QJsonObject processStoreHealth(const std::vector<QJsonObject> &threads, const QJsonObject &memory);
 
 } // namespace sluice

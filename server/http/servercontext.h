@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
-// What every server thread shares: the configuration, the current policy snapshot, the metrics,
-// the process-wide memory store (the embedded store, or the local fallback) and the registry's
-// status for /health. Everything here is thread-safe.
+// What every HTTP thread's routes share: the settings they need, the current policy snapshot,
+// the metrics, the top-blocked board, the admin backend, the registry's status and the board of
+// every thread's store (so /health and /metrics describe the whole process). Filled by the server
+// wiring before any thread serves; everything here is thread-safe.
 #pragma once
 
-#include "adminbackend.h"
-#include "memorywindowstore.h"
-#include "metrics.h"
-#include "policysnapshot.h"
-#include "serverconfig.h"
-#include "topblocked.h"
+#include "http/layer.h"
+
+#include "engine/adminbackend.h"
+#include "engine/metrics.h"
+#include "engine/policysnapshot.h"
+#include "engine/topblocked.h"
+#include "http/workerboard.h"
 
 #include <QDateTime>
 #include <QJsonObject>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -44,13 +47,17 @@ private:
 
 struct ServerContext
 {
-    ServerConfig config;
+    QString adminToken;          // empty: the admin API is off (403)
+    QString failureMode = QStringLiteral("local");
+    int threads = 1;
     std::shared_ptr<SnapshotHolder> snapshots;
     std::shared_ptr<Metrics> metrics = std::make_shared<Metrics>();
-    std::shared_ptr<MemoryWindowStore> memory;
-    std::shared_ptr<TopBlocked> topBlocked = std::make_shared<TopBlocked>();
+    std::shared_ptr<TopBlockedBoard> topBlocked = std::make_shared<TopBlockedBoard>();
     std::shared_ptr<AdminBackend> admin; // the registry the admin API edits
     RegistryStatus registry;
+    WorkerBoard workers;
+    // The process memory store's own state (embedded store or local fallback), read from any thread.
+    std::function<QJsonObject()> memoryHealth;
     QDateTime startedAt = QDateTime::currentDateTimeUtc();
 };
 

@@ -1,16 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 // The embedded default store: an exact sliding-window log per key in process memory.
-// Sharded maps under one spin lock each; a check locks the shards of its keys in index order, so a
-// multi-key check is atomic (all keys admit or none is written) and deadlock-free. Per key a ring
-// of (timestamp, weight) entries and the weight sum; entries are pruned on access, a refused
-// request writes nothing (so a key holds at most `limit` unit entries), and evictIdle() drops keys
-// whose every entry has left its window, so memory stays bounded by the live keys.
-// It must never block on anything but its own shard mutexes.
+// Sharded LogTables under one spin lock each; a check locks the shards of its keys in index order,
+// so a multi-key check is atomic (all keys admit or none is written) and deadlock-free. Keys are
+// placed by SipHash-1-3 with a per-process key: callers choose ids, and must not be able to choose
+// colliding ones. A refused request writes nothing (a key holds at most `limit` unit entries).
+//
+// Memory is bounded twice: idle logs are freed a few slots at a time by every check on the shards
+// it already holds (and by housekeep(), a bounded trickle for quiet periods), never by a sweep
+// under the locks; and at most `maxKeys` keys exist: a check that would create one more is refused
+// with Status::Full (503), never an OOM kill. The bound is checked before inserting without a
+// reservation, so concurrent checks may pass it by at most a few keys.
+// It must never block on anything but its own shard locks.
 #pragma once
 
-#include "clock.h"
-#include "windowstore.h"
+#include "memory/layer.h"
 
+#include "engine/clock.h"
+#include "engine/windowstore.h"
+
+#include <atomic>
 #include <memory>
 
 namespace sluice {
@@ -18,29 +26,39 @@ namespace sluice {
 class MemoryWindowStore final : public WindowStore
 {
 public:
-    explicit MemoryWindowStore(std::shared_ptr<const Clock> clock = systemClock(), QString source = QStringLiteral("memory"));
+    static constexpr qint64 kDefaultMaxKeys = 5'000'000; // ~0.75 GiB of one-entry keys
+    static constexpr int kShardCount = 64;
+
+    explicit MemoryWindowStore(std::shared_ptr<const Clock> clock = systemClock(), QString source = QStringLiteral("memory"),
+                               qint64 maxKeys = kDefaultMaxKeys);
     ~MemoryWindowStore() override;
 
     void check(const WindowBatch &batch, CheckCallback done) override;
     void usage(const std::vector<WindowSpec> &keys, UsageCallback done) override;
     void reset(const QByteArray &key, DoneCallback done) override;
     QString source() const override;
+    QJsonObject health() const override;
 
-    // Synchronous core of check(), for the engine benchmark and the callback-free fast path.
+    // Synchronous core of check(), for the engine benchmark, the local fallback and tests.
     WindowOutcome checkNow(const WindowBatch &batch);
 
-    // Drops keys with no entry left in their window; returns how many were dropped.
-    int evictIdle();
-    // Number of keys held (for tests and /metrics).
-    qint64 keyCount() const;
-
-    struct Log; // opaque: one key's log (defined in the .cpp)
+    // A bounded step of housekeeping: visits at most `slotsPerShard` slots of each shard (one
+    // shard locked at a time) and frees the idle logs; returns how many it freed.
+    int housekeep(int slotsPerShard = 256);
+    // Keys held now (an atomic read; for /health, /metrics and tests).
+    qint64 keyCount() const { return m_keys.load(std::memory_order_relaxed); }
+    qint64 maxKeys() const { return m_maxKeys; }
+    // Checks refused because the store was full.
+    qint64 refusedFull() const { return m_refusedFull.load(std::memory_order_relaxed); }
 
 private:
     struct Shard;
     std::shared_ptr<const Clock> m_clock;
     QString m_source;
+    qint64 m_maxKeys;
     std::unique_ptr<Shard[]> m_shards;
+    std::atomic<qint64> m_keys{0};
+    std::atomic<qint64> m_refusedFull{0};
 };
 
 } // namespace sluice

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "pgrows.h"
+#include "postgres/pgrows.h"
 
 namespace sluice::pg {
 
@@ -42,8 +42,11 @@ ApiKeyRow apiKeyFromRow(const pqxx::row &row)
 RegistryData loadRegistry(pqxx::connection &connection)
 {
     RegistryData d;
-    pqxx::read_transaction tx(connection);
-    for (const auto &row : tx.exec("SELECT id, name FROM tenant ORDER BY id"))
+    // One snapshot of all six tables: REPEATABLE READ takes it at the first query, so a change
+    // committed between two of these SELECTs cannot make the registry mix two states (a policy
+    // naming a tenant this load did not see). Read-only: the loader never writes.
+    pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(connection);
+    for (const auto &row : tx.exec("SELECT id, COALESCE(NULLIF(display_name, ''), name) FROM tenant ORDER BY id"))
         d.tenants.append({text(row[0]), text(row[1])});
     for (const auto &row : tx.exec("SELECT id, tenant_id FROM user_account ORDER BY id"))
         d.users.append({text(row[0]), text(row[1])});

@@ -3,7 +3,9 @@
 // loader and the repository use. Runs on a DB thread only; never on an event-loop thread.
 #pragma once
 
-#include "registrydata.h"
+#include "postgres/layer.h"
+
+#include "engine/registrydata.h"
 
 #include <pqxx/pqxx>
 #include <string>

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "registryloader.h"
+#include "postgres/registryloader.h"
 
-#include "pgrows.h"
+#include "postgres/pgrows.h"
+
+#include "engine/redact.h"
 
 #include <QLoggingCategory>
 #include <chrono>
@@ -34,7 +36,7 @@ std::string withConnectTimeout(const QString &conninfo)
 }
 
 RegistryLoader::RegistryLoader(QString conninfo, QObject *parent)
-    : QObject(parent), m_conninfo(withConnectTimeout(conninfo))
+    : QObject(parent), m_conninfo(withConnectTimeout(conninfo)), m_secret(secretOf(conninfo))
 {
     qRegisterMetaType<std::shared_ptr<const sluice::RegistryData>>();
 }
@@ -53,10 +55,9 @@ bool RegistryLoader::loadInitial(RegistryData *out, QString *error)
         *out = pg::loadRegistry(c);
         std::lock_guard<std::mutex> lock(m_mutex);
         m_connected = true;
-        m_lastLoadedAt = QDateTime::currentDateTimeUtc();
         return true;
     } catch (const std::exception &e) {
-        *error = QString::fromUtf8(e.what()).trimmed();
+        *error = redactSecrets(QString::fromUtf8(e.what()).trimmed(), {m_secret});
         return false;
     }
 }
@@ -65,24 +66,6 @@ void RegistryLoader::start()
 {
     if (!m_thread.joinable())
         m_thread = std::thread([this] { run(); });
-}
-
-bool RegistryLoader::connected() const
-{
-    std::lock_guard<std::mutex> lock(m_mutex);
-    return m_connected;
-}
-
-QDateTime RegistryLoader::lastLoadedAt() const
-{
-    std::lock_guard<std::mutex> lock(m_mutex);
-    return m_lastLoadedAt;
-}
-
-QString RegistryLoader::lastError() const
-{
-    std::lock_guard<std::mutex> lock(m_mutex);
-    return m_lastError;
 }
 
 void RegistryLoader::setStatus(bool connected, const QString &error)
@@ -116,10 +99,6 @@ void RegistryLoader::run()
             // Load after LISTEN, so that no change between the two is missed.
             auto publish = [&] {
                 auto data = std::make_shared<const RegistryData>(pg::loadRegistry(c));
-                {
-                    std::lock_guard<std::mutex> lock(m_mutex);
-                    m_lastLoadedAt = QDateTime::currentDateTimeUtc();
-                }
                 QMetaObject::invokeMethod(this, [this, data] { Q_EMIT loaded(data); }, Qt::QueuedConnection);
             };
             publish();
@@ -136,7 +115,7 @@ void RegistryLoader::run()
                 publish();
             }
         } catch (const std::exception &e) {
-            const QString why = QString::fromUtf8(e.what()).trimmed();
+            const QString why = redactSecrets(QString::fromUtf8(e.what()).trimmed(), {m_secret});
             qCWarning(lcRegistry, "registry: Postgres unavailable (%s); serving the last snapshot, retrying in %d ms",
                       qPrintable(why), backoffMs);
             setStatus(false, why);

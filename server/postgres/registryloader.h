@@ -7,9 +7,10 @@
 // status says so. loadInitial() is the one blocking call, made once by startup before serving.
 #pragma once
 
-#include "registrydata.h"
+#include "postgres/layer.h"
 
-#include <QDateTime>
+#include "engine/registrydata.h"
+
 #include <QObject>
 #include <atomic>
 #include <memory>
@@ -30,10 +31,6 @@ public:
     // Starts the LISTEN/reload thread.
     void start();
 
-    bool connected() const;
-    QDateTime lastLoadedAt() const;
-    QString lastError() const;
-
 Q_SIGNALS:
     void loaded(std::shared_ptr<const sluice::RegistryData> data);
     void statusChanged(bool connected, const QString &error);
@@ -44,11 +41,11 @@ private:
     bool sleepInterruptibly(int ms);
 
     std::string m_conninfo;
+    QString m_secret; // the conninfo's password: masked in every message
     std::thread m_thread;
     std::atomic<bool> m_stop{false};
     mutable std::mutex m_mutex;
     bool m_connected = false;
-    QDateTime m_lastLoadedAt;
     QString m_lastError;
 };
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "registryrepository.h"
+#include "postgres/registryrepository.h"
 
-#include "pgrows.h"
-#include "registryloader.h"
+#include "postgres/pgrows.h"
+#include "postgres/registryloader.h"
 
 #include <QPointer>
 #include <pqxx/pqxx>

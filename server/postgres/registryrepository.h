@@ -7,7 +7,9 @@
 // instances learn of every write through the NOTIFY trigger, like this one does.
 #pragma once
 
-#include "adminbackend.h"
+#include "postgres/layer.h"
+
+#include "engine/adminbackend.h"
 
 #include <condition_variable>
 #include <deque>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "clusterslots.h"
+#include "redis/clusterslots.h"
 
 namespace sluice {
 

@@ -2,6 +2,8 @@
 // Redis Cluster key → hash slot (CRC16/XMODEM of the key, or of its first non-empty {hash tag}).
 #pragma once
 
+#include "redis/layer.h"
+
 #include <QByteArray>
 
 namespace sluice {

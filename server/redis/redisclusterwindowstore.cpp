@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "redisclusterwindowstore.h"
+#include "redis/redisclusterwindowstore.h"
 
-#include "clusterslots.h"
+#include "redis/clusterslots.h"
 
 #include <QJsonArray>
 #include <map>
@@ -30,98 +30,8 @@ struct RedisClusterWindowStore::CheckState
 };
 
 RedisClusterWindowStore::RedisClusterWindowStore(const QStringList &seeds, int timeoutMs, QObject *parent)
-    : QObject(parent), m_timeoutMs(timeoutMs)
+    : QObject(parent), m_topology(seeds, timeoutMs, this)
 {
-    for (const QString &seed : seeds)
-        node(seed.section(QLatin1Char(':'), 0, -2), seed.section(QLatin1Char(':'), -1).toUShort());
-}
-
-RedisConnection *RedisClusterWindowStore::node(const QString &host, quint16 port)
-{
-    for (RedisConnection *c : m_nodes) {
-        if (c->address() == QStringLiteral("%1:%2").arg(host).arg(port))
-            return c;
-    }
-    auto *c = new RedisConnection(host, port, 0, m_timeoutMs, this);
-    // A node that (re)connects, or drops, may mean the slots moved: ask again.
-    connect(c, &RedisConnection::connected, this, &RedisClusterWindowStore::refreshSlots);
-    connect(c, &RedisConnection::disconnected, this, &RedisClusterWindowStore::refreshSlots);
-    m_nodes.push_back(c);
-    c->open();
-    return c;
-}
-
-RedisConnection *RedisClusterWindowStore::nodeForSlot(int slot) const
-{
-    return m_slots[static_cast<size_t>(slot)];
-}
-
-int RedisClusterWindowStore::slotsKnown() const
-{
-    return static_cast<int>(std::count_if(m_slots.begin(), m_slots.end(), [](RedisConnection *c) { return c != nullptr; }));
-}
-
-void RedisClusterWindowStore::mapAllSlotsTo(const QString &host, quint16 port)
-{
-    RedisConnection *c = node(host, port);
-    m_slots.fill(c);
-}
-
-void RedisClusterWindowStore::refreshSlots()
-{
-    if (m_refreshing)
-        return;
-    for (RedisConnection *c : m_nodes) {
-        if (!c->isConnected())
-            continue;
-        m_refreshing = true;
-        c->command({QByteArrayLiteral("CLUSTER"), QByteArrayLiteral("SLOTS")}, [this](const RedisResult &r) {
-            m_refreshing = false;
-            if (r.ok && r.reply.type == RedisReply::Type::Array && !r.reply.elements.empty())
-                applySlots(r.reply);
-            else
-                m_lastError = r.ok ? QString::fromUtf8(r.reply.str) : r.error;
-        });
-        return;
-    }
-}
-
-void RedisClusterWindowStore::applySlots(const RedisReply &reply)
-{
-    for (const RedisReply &range : reply.elements) {
-        if (range.elements.size() < 3 || range.elements[2].elements.size() < 2)
-            continue;
-        const auto first = range.elements[0].integer;
-        const auto last = range.elements[1].integer;
-        const RedisReply &primary = range.elements[2];
-        QString host = QString::fromUtf8(primary.elements[0].str);
-        if (host.isEmpty())
-            host = QStringLiteral("127.0.0.1");
-        RedisConnection *c = node(host, static_cast<quint16>(primary.elements[1].integer));
-        for (qint64 s = std::max<qint64>(0, first); s <= last && s < kClusterSlots; ++s)
-            m_slots[static_cast<size_t>(s)] = c;
-    }
-}
-
-RedisConnection *RedisClusterWindowStore::redirectTarget(const RedisReply &reply, bool *ask)
-{
-    if (!reply.isError())
-        return nullptr;
-    const QList<QByteArray> parts = reply.str.split(' ');
-    if (parts.size() != 3 || (parts[0] != "MOVED" && parts[0] != "ASK"))
-        return nullptr;
-    *ask = parts[0] == "ASK";
-    const QByteArray address = parts[2];
-    const qsizetype colon = address.lastIndexOf(':');
-    QString host = QString::fromUtf8(address.left(colon));
-    if (host.isEmpty())
-        host = QStringLiteral("127.0.0.1");
-    RedisConnection *target = node(host, address.mid(colon + 1).toUShort());
-    if (!*ask) {
-        m_slots[static_cast<size_t>(parts[1].toInt() % kClusterSlots)] = target;
-        refreshSlots(); // one MOVED usually means more slots moved
-    }
-    return target;
 }
 
 void RedisClusterWindowStore::check(const WindowBatch &batch, CheckCallback done)
@@ -156,7 +66,7 @@ void RedisClusterWindowStore::check(const WindowBatch &batch, CheckCallback done
         return state->done(std::move(o));
     }
     for (size_t g = 0; g < state->groups.size(); ++g)
-        sendGroup(state, g, nodeForSlot(state->groups[g].slot), 0, false, false);
+        sendGroup(state, g, m_topology.nodeForSlot(state->groups[g].slot), 0, false, false);
 }
 
 void RedisClusterWindowStore::sendGroup(const std::shared_ptr<CheckState> &state, size_t group, RedisConnection *conn,
@@ -166,7 +76,7 @@ void RedisClusterWindowStore::sendGroup(const std::shared_ptr<CheckState> &state
     if (!conn) {
         g.answered = true;
         g.error = QStringLiteral("no known node serves slot %1 (slot map not loaded yet)").arg(g.slot);
-        refreshSlots();
+        m_topology.refreshSlots();
         return groupDone(state);
     }
     if (asking)
@@ -180,7 +90,7 @@ void RedisClusterWindowStore::sendGroup(const std::shared_ptr<CheckState> &state
             return groupDone(state);
         }
         bool ask = false;
-        if (RedisConnection *target = redirectTarget(r.reply, &ask)) {
+        if (RedisConnection *target = m_topology.redirectTarget(r.reply, &ask)) {
             if (redirects < 5)
                 return sendGroup(state, group, target, redirects + 1, ask, scriptRetried);
             g.answered = true;
@@ -265,7 +175,7 @@ void RedisClusterWindowStore::usage(const std::vector<WindowSpec> &keys, UsageCa
     if (keys.empty())
         return state->done(true, {});
     for (size_t i = 0; i < keys.size(); ++i) {
-        RedisConnection *conn = nodeForSlot(clusterSlot(keys[i].key));
+        RedisConnection *conn = m_topology.nodeForSlot(clusterSlot(keys[i].key));
         auto finish = [state, i, key = keys[i].key](const RedisResult &r) {
             if (r.ok && r.reply.type == RedisReply::Type::Array && r.reply.elements.size() == 3)
                 state->out[i] = {key, r.reply.elements[1].integer, r.reply.elements[2].integer, r.reply.elements[0].integer};
@@ -286,7 +196,7 @@ void RedisClusterWindowStore::usage(const std::vector<WindowSpec> &keys, UsageCa
 
 void RedisClusterWindowStore::reset(const QByteArray &key, DoneCallback done)
 {
-    RedisConnection *conn = nodeForSlot(clusterSlot(key));
+    RedisConnection *conn = m_topology.nodeForSlot(clusterSlot(key));
     if (!conn)
         return done(false);
     conn->command({QByteArrayLiteral("DEL"), key, key + "#w"}, [done = std::move(done)](const RedisResult &r) {
@@ -298,16 +208,17 @@ QJsonObject RedisClusterWindowStore::health() const
 {
     QJsonArray nodes;
     bool allUp = true;
-    for (const RedisConnection *c : m_nodes) {
+    for (const RedisConnection *c : m_topology.nodes()) {
         nodes.append(QJsonObject{{QStringLiteral("address"), c->address()}, {QStringLiteral("connected"), c->isConnected()}});
         allUp = allUp && c->isConnected();
     }
-    const int known = slotsKnown();
+    const int known = m_topology.slotsKnown();
     QJsonObject o{{QStringLiteral("nodes"), nodes},
                   {QStringLiteral("slotsKnown"), known},
                   {QStringLiteral("status"), allUp && known == kClusterSlots ? QStringLiteral("ok") : QStringLiteral("degraded")}};
-    if (!m_lastError.isEmpty())
-        o.insert(QStringLiteral("lastError"), m_lastError);
+    const QString lastError = m_lastError.isEmpty() ? m_topology.lastError() : m_lastError;
+    if (!lastError.isEmpty())
+        o.insert(QStringLiteral("lastError"), lastError);
     return o;
 }
 

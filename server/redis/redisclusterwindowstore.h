@@ -7,13 +7,17 @@
 // groups that admitted. It never admits more than a limit; the price is that a reservation later
 // rolled back is counted by concurrent checks for a moment, so under contention near a limit a
 // check may be refused that a single Redis would have admitted (brief under-admission).
-// Slots follow CLUSTER SLOTS (refreshed on MOVED, on connection loss and on reconnection);
-// MOVED and ASK are followed (at most 5 redirects). One connection per node, per server thread.
+// Which node serves which slot is ClusterTopology's business (CLUSTER SLOTS, refreshed on MOVED,
+// connection loss and reconnection); MOVED and ASK are followed here (at most 5 redirects).
+// One connection per node, per server thread.
 #pragma once
 
-#include "redisconnection.h"
-#include "redisscripts.h"
-#include "windowstore.h"
+#include "redis/layer.h"
+
+#include "redis/clustertopology.h"
+#include "redis/redisconnection.h"
+#include "redis/redisscripts.h"
+#include "engine/windowstore.h"
 
 #include <array>
 #include <memory>
@@ -33,26 +37,15 @@ public:
     QString source() const override { return QStringLiteral("redis-cluster"); }
     QJsonObject health() const override;
 
-    int slotsKnown() const;
-    void refreshSlots();
-    // For tests: pretend every slot lives on one node (MOVED must then put things right).
-    void mapAllSlotsTo(const QString &host, quint16 port);
+    ClusterTopology &topology() { return m_topology; }
 
 private:
     struct CheckState;
-    RedisConnection *node(const QString &host, quint16 port);
-    RedisConnection *nodeForSlot(int slot) const;
     void sendGroup(const std::shared_ptr<CheckState> &state, size_t group, RedisConnection *conn, int redirects,
                    bool asking, bool scriptRetried);
     void groupDone(const std::shared_ptr<CheckState> &state);
-    void applySlots(const RedisReply &reply);
-    // Follows a MOVED/ASK error: the target connection, or null when the reply is neither.
-    RedisConnection *redirectTarget(const RedisReply &reply, bool *ask);
 
-    int m_timeoutMs;
-    std::vector<RedisConnection *> m_nodes; // children of this object
-    std::array<RedisConnection *, 16384> m_slots{};
-    bool m_refreshing = false;
+    ClusterTopology m_topology;
     MemberIds m_members;
     QString m_lastError;
 };

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "redisconnection.h"
+#include "redis/redisconnection.h"
+
+#include "redis/qteventadapter.h"
 
 #include <QHostAddress>
 #include <QHostInfo>
-#include <QSocketNotifier>
 #include <chrono>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -11,38 +12,6 @@
 namespace sluice {
 
 namespace {
-
-RedisReply convert(const redisReply *r)
-{
-    RedisReply out;
-    switch (r->type) {
-    case REDIS_REPLY_STRING:
-        out.type = RedisReply::Type::String;
-        out.str = QByteArray(r->str, static_cast<qsizetype>(r->len));
-        break;
-    case REDIS_REPLY_STATUS:
-        out.type = RedisReply::Type::Status;
-        out.str = QByteArray(r->str, static_cast<qsizetype>(r->len));
-        break;
-    case REDIS_REPLY_ERROR:
-        out.type = RedisReply::Type::Error;
-        out.str = QByteArray(r->str, static_cast<qsizetype>(r->len));
-        break;
-    case REDIS_REPLY_INTEGER:
-        out.type = RedisReply::Type::Integer;
-        out.integer = r->integer;
-        break;
-    case REDIS_REPLY_ARRAY:
-        out.type = RedisReply::Type::Array;
-        out.elements.reserve(r->elements);
-        for (size_t i = 0; i < r->elements; ++i)
-            out.elements.push_back(convert(r->element[i]));
-        break;
-    default:
-        out.type = RedisReply::Type::Nil;
-    }
-    return out;
-}
 
 RedisConnection *owner(const redisAsyncContext *ctx) { return static_cast<RedisConnection *>(ctx->data); }
 
@@ -124,26 +93,15 @@ void RedisConnection::connectTo(const QString &ip)
     }
     m_ctx = ctx;
     ctx->data = this;
-    ctx->ev.data = this;
-    ctx->ev.addRead = &RedisConnection::evAddRead;
-    ctx->ev.delRead = &RedisConnection::evDelRead;
-    ctx->ev.addWrite = &RedisConnection::evAddWrite;
-    ctx->ev.delWrite = &RedisConnection::evDelWrite;
-    ctx->ev.cleanup = &RedisConnection::evCleanup;
-    m_read = new QSocketNotifier(ctx->c.fd, QSocketNotifier::Read, this);
-    m_write = new QSocketNotifier(ctx->c.fd, QSocketNotifier::Write, this);
-    m_read->setEnabled(false);
-    connect(m_read, &QSocketNotifier::activated, this, [this] {
-        if (m_ctx)
-            redisAsyncHandleRead(m_ctx);
-    });
-    connect(m_write, &QSocketNotifier::activated, this, [this] {
-        if (m_ctx)
-            redisAsyncHandleWrite(m_ctx);
+    QtEventAdapter::attach(ctx, this, [this, ctx] {
+        if (m_ctx == ctx)
+            m_ctx = nullptr;
     });
     redisAsyncSetConnectCallback(ctx, &RedisConnection::onConnect);
     redisAsyncSetDisconnectCallback(ctx, &RedisConnection::onDisconnect);
-    m_write->setEnabled(true); // writability tells hiredis the non-blocking connect finished
+    // The connect began before the adapter was attached, so nobody asked for writability yet:
+    // writability is what tells hiredis that the non-blocking connect finished.
+    ctx->ev.addWrite(ctx->ev.data);
     m_connectTimeout.start(std::max(1000, 10 * m_timeoutMs));
 }
 
@@ -268,7 +226,7 @@ void RedisConnection::onReply(redisAsyncContext *ctx, void *reply, void *privdat
     RedisResult result;
     if (reply) {
         result.ok = true;
-        result.reply = convert(static_cast<redisReply *>(reply));
+        result.reply = redisReplyFromHiredis(reply);
     } else {
         result.error = ctx->errstr[0] ? QString::fromLocal8Bit(ctx->errstr) : QStringLiteral("connection closed");
     }
@@ -301,24 +259,6 @@ void RedisConnection::sweepTimeouts()
     }
     if (m_pending.empty() && m_awaiting == 0)
         m_sweep.stop();
-}
-
-void RedisConnection::evAddRead(void *self) { if (auto *c = static_cast<RedisConnection *>(self); c->m_read) c->m_read->setEnabled(true); }
-void RedisConnection::evDelRead(void *self) { if (auto *c = static_cast<RedisConnection *>(self); c->m_read) c->m_read->setEnabled(false); }
-void RedisConnection::evAddWrite(void *self) { if (auto *c = static_cast<RedisConnection *>(self); c->m_write) c->m_write->setEnabled(true); }
-void RedisConnection::evDelWrite(void *self) { if (auto *c = static_cast<RedisConnection *>(self); c->m_write) c->m_write->setEnabled(false); }
-
-void RedisConnection::evCleanup(void *self)
-{
-    auto *c = static_cast<RedisConnection *>(self);
-    for (QSocketNotifier **n : {&c->m_read, &c->m_write}) {
-        if (*n) {
-            (*n)->setEnabled(false);
-            (*n)->deleteLater(); // we may be inside its activated() signal
-            *n = nullptr;
-        }
-    }
-    c->m_ctx = nullptr;
 }
 
 } // namespace sluice

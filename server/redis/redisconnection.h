@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-// One hiredis async connection on the owning thread's Qt event loop, through our own adapter:
-// two QSocketNotifiers parented to this object, created when hiredis attaches and released in
-// its cleanup hook (hiredis's bundled adapters/qt.h leaks them). Many commands in flight
+// One hiredis async connection on the owning thread's Qt event loop, through our own adapter
+// (qteventadapter.h). Many commands in flight
 // (pipelining); each callback runs exactly once on this thread: with the reply, or with an
 // error (not connected: at once; connection lost; per-call timeout). Replies arrive in order,
 // so one coarse timer walks a FIFO of deadlines instead of one QTimer per call. It reconnects by
 // itself with backoff. Never destroy it from inside one of its callbacks (use deleteLater).
 #pragma once
 
-#include "redisreply.h"
+#include "redis/layer.h"
+
+#include "redis/redisreply.h"
 
 #include <QObject>
 #include <QPointer>
@@ -18,7 +19,6 @@
 #include <memory>
 
 struct redisAsyncContext;
-class QSocketNotifier;
 
 namespace sluice {
 
@@ -37,7 +37,6 @@ public:
     int inFlight() const { return static_cast<int>(m_pending.size()); }
     QString lastError() const { return m_lastError; }
     QString address() const { return QStringLiteral("%1:%2").arg(m_host).arg(m_port); }
-    void setTimeoutMs(int ms) { m_timeoutMs = ms; }
 
 Q_SIGNALS:
     void connected();
@@ -54,11 +53,6 @@ private:
     static void onReply(redisAsyncContext *ctx, void *reply, void *privdata);
     static void onConnect(const redisAsyncContext *ctx, int status);
     static void onDisconnect(const redisAsyncContext *ctx, int status);
-    static void evAddRead(void *self);
-    static void evDelRead(void *self);
-    static void evAddWrite(void *self);
-    static void evDelWrite(void *self);
-    static void evCleanup(void *self);
 
     void connectNow();
     void connectTo(const QString &ip);
@@ -73,8 +67,6 @@ private:
     int m_db;
     int m_timeoutMs;
     redisAsyncContext *m_ctx = nullptr;
-    QSocketNotifier *m_read = nullptr;
-    QSocketNotifier *m_write = nullptr;
     bool m_connected = false;
     bool m_open = false;
     bool m_resolving = false;

@@ -3,6 +3,8 @@
 // outside the connection ever touches hiredis memory (it is freed when the callback returns).
 #pragma once
 
+#include "redis/layer.h"
+
 #include <QByteArray>
 #include <QString>
 #include <vector>
@@ -18,6 +20,29 @@ struct RedisReply
     std::vector<RedisReply> elements;
 
     bool isError() const { return type == Type::Error; }
+};
+
+// Our value from a hiredis `redisReply *` (passed as void * so that this header needs no hiredis).
+RedisReply redisReplyFromHiredis(const void *hiredisReply);
+
+// hiredis's RESP reader behind our types: bytes in, RedisReply values out. The connection's
+// replies go through the same reader; this door exists for tests and the fuzzer.
+class RedisReplyReader
+{
+public:
+    enum class Next { Reply, NeedMore, ProtocolError };
+    RedisReplyReader();
+    ~RedisReplyReader();
+    RedisReplyReader(const RedisReplyReader &) = delete;
+    RedisReplyReader &operator=(const RedisReplyReader &) = delete;
+
+    void feed(const QByteArray &bytes);
+    // The next whole reply, if the bytes fed so far hold one; ProtocolError for bytes that are not
+    // RESP (the reader is unusable after that).
+    Next next(RedisReply *reply, QString *error = nullptr);
+
+private:
+    void *m_reader; // redisReader
 };
 
 // A call's outcome: a reply (which may itself be a Redis error), or why there is none.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "redisscripts.h"
+#include "redis/redisscripts.h"
 
 #include <QCryptographicHash>
 #include <QFile>

@@ -3,8 +3,10 @@
 // member format, and the decoding of their replies. Shared by the single-node and Cluster stores.
 #pragma once
 
-#include "redisreply.h"
-#include "windowstore.h"
+#include "redis/layer.h"
+
+#include "redis/redisreply.h"
+#include "engine/windowstore.h"
 
 #include <QByteArray>
 #include <QList>

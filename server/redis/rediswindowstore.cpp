@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "rediswindowstore.h"
+#include "redis/rediswindowstore.h"
 
 #include <QUrl>
 

@@ -6,9 +6,11 @@
 // do then is ResilientWindowStore's business. Lives on, and must be used from, one thread.
 #pragma once
 
-#include "redisconnection.h"
-#include "redisscripts.h"
-#include "windowstore.h"
+#include "redis/layer.h"
+
+#include "redis/redisconnection.h"
+#include "redis/redisscripts.h"
+#include "engine/windowstore.h"
 
 namespace sluice {
 

@@ -3,8 +3,8 @@
 // server; the store tests do). Every wait is bounded.
 #pragma once
 
-#include "redisconnection.h"
-#include "windowstore.h"
+#include "redis/redisconnection.h"
+#include "engine/windowstore.h"
 
 #include <QElapsedTimer>
 #include <QtTest>

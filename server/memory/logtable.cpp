@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "memory/logtable.h"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+namespace sluice {
+
+WindowLog::WindowLog(quint32 keyLength) : m_ring(&m_inline), m_keyLength(keyLength) {}
+
+WindowLog::~WindowLog()
+{
+    if (m_ring != &m_inline)
+        delete[] m_ring;
+}
+
+WindowLog *WindowLog::create(const QByteArray &key)
+{
+    const auto length = static_cast<quint32>(key.size());
+    void *memory = ::operator new(sizeof(WindowLog) + length);
+    auto *log = new (memory) WindowLog(length);
+    std::memcpy(reinterpret_cast<char *>(log + 1), key.constData(), length);
+    return log;
+}
+
+void WindowLog::destroy(WindowLog *log)
+{
+    log->~WindowLog();
+    ::operator delete(log);
+}
+
+bool WindowLog::hasKey(const QByteArray &key) const
+{
+    return static_cast<quint32>(key.size()) == m_keyLength && std::memcmp(keyData(), key.constData(), m_keyLength) == 0;
+}
+
+QByteArray WindowLog::key() const { return QByteArray(keyData(), static_cast<qsizetype>(m_keyLength)); }
+
+void WindowLog::prune(qint64 nowUs, qint64 window)
+{
+    const qint64 horizon = nowUs - window;
+    while (m_count && m_ring[m_head].ts <= horizon) {
+        m_sum -= m_ring[m_head].weight;
+        m_head = (m_head + 1) & (m_capacity - 1);
+        --m_count;
+    }
+    if (!m_count)
+        m_head = 0;
+}
+
+void WindowLog::grow()
+{
+    const quint32 capacity = m_capacity * 2;
+    auto *ring = new LogEntry[capacity];
+    for (quint32 i = 0; i < m_count; ++i)
+        ring[i] = m_ring[(m_head + i) & (m_capacity - 1)];
+    if (m_ring != &m_inline)
+        delete[] m_ring;
+    m_ring = ring;
+    m_capacity = capacity;
+    m_head = 0;
+}
+
+void WindowLog::append(qint64 ts, qint64 weight)
+{
+    if (m_count == m_capacity)
+        grow();
+    m_ring[(m_head + m_count) & (m_capacity - 1)] = {ts, weight};
+    ++m_count;
+    m_sum += weight;
+}
+
+LogTable::~LogTable()
+{
+    for (Slot &slot : m_slots) {
+        if (live(slot))
+            WindowLog::destroy(slot.log);
+    }
+}
+
+WindowLog *LogTable::find(quint64 hash, const QByteArray &key) const
+{
+    if (m_slots.empty())
+        return nullptr;
+    for (size_t i = hash & m_mask;; i = (i + 1) & m_mask) {
+        const Slot &slot = m_slots[i];
+        if (!slot.log)
+            return nullptr;
+        if (slot.log != tombstone() && slot.hash == hash && slot.log->hasKey(key))
+            return slot.log;
+    }
+}
+
+WindowLog *LogTable::insert(quint64 hash, const QByteArray &key)
+{
+    if ((m_size + m_tombstones + 1) * 4 > m_slots.size() * 3)
+        rehash(std::max<size_t>(16, (m_size + 1) * 2));
+    WindowLog *log = WindowLog::create(key);
+    for (size_t i = hash & m_mask;; i = (i + 1) & m_mask) {
+        Slot &slot = m_slots[i];
+        if (!live(slot)) {
+            if (slot.log == tombstone())
+                --m_tombstones;
+            slot = {hash, log};
+            ++m_size;
+            return log;
+        }
+    }
+}
+
+bool LogTable::erase(quint64 hash, const QByteArray &key)
+{
+    if (m_slots.empty())
+        return false;
+    for (size_t i = hash & m_mask;; i = (i + 1) & m_mask) {
+        Slot &slot = m_slots[i];
+        if (!slot.log)
+            return false;
+        if (slot.log != tombstone() && slot.hash == hash && slot.log->hasKey(key)) {
+            removeAt(slot);
+            return true;
+        }
+    }
+}
+
+int LogTable::expireSome(qint64 nowUs, int slots)
+{
+    if (m_slots.empty() || m_size == 0)
+        return 0;
+    int freed = 0;
+    const size_t visits = std::min(static_cast<size_t>(std::max(0, slots)), m_slots.size()); // once round at most
+    for (size_t n = 0; n < visits; ++n) {
+        m_cursor = (m_cursor + 1) & m_mask;
+        Slot &slot = m_slots[m_cursor];
+        if (live(slot) && slot.log->idle(nowUs)) {
+            removeAt(slot);
+            ++freed;
+        }
+    }
+    return freed;
+}
+
+void LogTable::removeAt(Slot &slot)
+{
+    WindowLog::destroy(slot.log);
+    slot.log = tombstone();
+    --m_size;
+    ++m_tombstones;
+}
+
+void LogTable::rehash(size_t atLeast)
+{
+    size_t capacity = 16;
+    while (capacity < atLeast)
+        capacity *= 2;
+    std::vector<Slot> old = std::move(m_slots);
+    m_slots.assign(capacity, Slot());
+    m_mask = capacity - 1;
+    m_tombstones = 0;
+    m_cursor &= m_mask;
+    for (const Slot &slot : old) {
+        if (!live(slot))
+            continue;
+        size_t i = slot.hash & m_mask;
+        while (m_slots[i].log)
+            i = (i + 1) & m_mask;
+        m_slots[i] = slot;
+    }
+}
+
+} // namespace sluice
