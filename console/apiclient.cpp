@@ -21,27 +21,24 @@ bool unreadable(int status, const QString &what, const QString &why, ApiError *e
     return true;
 }
 
-bool parseArray(const QByteArray &body, int status, const QString &what, QJsonArray *out, ApiError *error)
+// The answer's JSON document, which must be an array (or an object); false and *error otherwise.
+bool parseJson(const QByteArray &body, int status, const QString &what, bool wantArray, QJsonDocument *out, ApiError *error)
 {
     QJsonParseError parse;
-    const QJsonDocument doc = QJsonDocument::fromJson(body, &parse);
+    *out = QJsonDocument::fromJson(body, &parse);
     if (parse.error != QJsonParseError::NoError)
         return !unreadable(status, what, parse.errorString(), error);
-    if (!doc.isArray())
-        return !unreadable(status, what, QStringLiteral("not a JSON array"), error);
-    *out = doc.array();
+    if (wantArray ? !out->isArray() : !out->isObject())
+        return !unreadable(status, what, wantArray ? QStringLiteral("not a JSON array") : QStringLiteral("not a JSON object"), error);
     return true;
 }
 
-bool parseObject(const QByteArray &body, int status, const QString &what, QJsonObject *out, ApiError *error)
+bool parseArray(const QByteArray &body, int status, const QString &what, QJsonArray *out, ApiError *error)
 {
-    QJsonParseError parse;
-    const QJsonDocument doc = QJsonDocument::fromJson(body, &parse);
-    if (parse.error != QJsonParseError::NoError)
-        return !unreadable(status, what, parse.errorString(), error);
-    if (!doc.isObject())
-        return !unreadable(status, what, QStringLiteral("not a JSON object"), error);
-    *out = doc.object();
+    QJsonDocument doc;
+    if (!parseJson(body, status, what, true, &doc, error))
+        return false;
+    *out = doc.array();
     return true;
 }
 
@@ -143,11 +140,11 @@ void ApiClient::savePolicy(const PolicyDto &policy, QObject *context, std::funct
         ApiError error(0, {}, {});
         if (failed(reply, answer, &error))
             return done(PolicyDto(), &error);
-        QJsonObject object;
-        if (!parseObject(answer, statusOf(reply), QStringLiteral("the saved policy"), &object, &error))
+        QJsonDocument doc;
+        if (!parseJson(answer, statusOf(reply), QStringLiteral("the saved policy"), false, &doc, &error))
             return done(PolicyDto(), &error);
         QString why;
-        const auto saved = PolicyDto::fromJson(object, &why);
+        const auto saved = PolicyDto::fromJson(doc.object(), &why);
         if (!saved || saved->id <= 0) {
             unreadable(statusOf(reply), QStringLiteral("the saved policy"), saved ? QStringLiteral("no id") : why, &error);
             return done(PolicyDto(), &error);

@@ -41,6 +41,15 @@ private:
                               "application/json", {{"Authorization", "Bearer " + kToken}});
     }
 
+    static ServerConfig configWith(int threads, int requestTimeoutMs = 10000, int idleTimeoutMs = 60000)
+    {
+        ServerConfig config;
+        config.threads = threads;
+        config.requestTimeoutMs = requestTimeoutMs;
+        config.idleTimeoutMs = idleTimeoutMs;
+        return config;
+    }
+
     static std::unique_ptr<SluiceServer> startServer(ServerConfig config, QString *error)
     {
         config.port = 0;
@@ -166,12 +175,8 @@ private Q_SLOTS:
     // Defect 7: 300 clients sending half a request held their sockets forever.
     void stalledRequestsAreClosed()
     {
-        ServerConfig config;
-        config.threads = 2;
-        config.requestTimeoutMs = 1000;
-        config.idleTimeoutMs = 2000;
         QString error;
-        auto server = startServer(config, &error);
+        auto server = startServer(configWith(2, 1000, 2000), &error);
         QVERIFY2(server, qPrintable(error));
         std::vector<std::unique_ptr<QTcpSocket>> clients;
         for (int i = 0; i < 300; ++i) {
@@ -208,12 +213,8 @@ private Q_SLOTS:
 
     void idleKeepAliveIsClosedButStreamsStay()
     {
-        ServerConfig config;
-        config.threads = 1;
-        config.requestTimeoutMs = 1000;
-        config.idleTimeoutMs = 1000;
         QString error;
-        auto server = startServer(config, &error);
+        auto server = startServer(configWith(1, 1000, 1000), &error);
         QVERIFY2(server, qPrintable(error));
         // A keep-alive client that asked once and then went quiet.
         QTcpSocket idle;
@@ -246,10 +247,8 @@ private Q_SLOTS:
     // Defect 10: a header whose value merely contains "chunked" got a 411.
     void chunkedInAnotherHeaderValueIsNot411()
     {
-        ServerConfig config;
-        config.threads = 1;
         QString error;
-        auto server = startServer(config, &error);
+        auto server = startServer(configWith(1), &error);
         QVERIFY2(server, qPrintable(error));
         const QByteArray body = checkBody(QStringLiteral("chunky"));
         QTcpSocket s;

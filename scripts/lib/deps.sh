@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # SPDX-License-Identifier: Apache-2.0
 # Source this file (bash). It must work on a minimal Debian 12: no compiler, no Python, no sudo.
-#   sluice_install_deps [--bench]       installs the missing Debian 12 packages (apt-get; sudo only
-#                                       when not root); --bench adds wrk, nginx and the FastAPI baseline
+#   sluice_install_deps [--bench|--fuzz]  installs the missing Debian 12 packages (apt-get; sudo only
+#                                       when not root); --bench adds wrk, nginx and the FastAPI baseline,
+#                                       --fuzz clang and libFuzzer (scripts/fuzz)
 #   sluice_build [dir] [type] [cmake args…]   configures (Ninja, default build/ Release) and builds
 # Debian's redis-server and postgresql packages would start a system Redis on 6379 and a cluster on
 # 5432; nothing here uses them (every script starts its own servers on free loopback ports). Where no
@@ -15,6 +16,7 @@ SLUICE_PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificate
   redis-server redis-tools postgresql postgresql-client
   xvfb xauth fonts-dejavu-core)
 SLUICE_BENCH_PACKAGES=(wrk nginx-light python3-fastapi uvicorn python3-redis)
+SLUICE_FUZZ_PACKAGES=(clang libclang-rt-14-dev libfuzzer-14-dev)
 
 sluice_as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"
@@ -33,6 +35,7 @@ sluice_missing_packages() { # packages… → prints those not installed
 sluice_install_deps() {
   local wanted=("${SLUICE_PACKAGES[@]}") missing=()
   [ "${1:-}" = --bench ] && wanted+=("${SLUICE_BENCH_PACKAGES[@]}")
+  [ "${1:-}" = --fuzz ] && wanted+=("${SLUICE_FUZZ_PACKAGES[@]}")
   mapfile -t missing < <(sluice_missing_packages "${wanted[@]}")
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "installing: ${missing[*]}"

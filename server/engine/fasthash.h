@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// A fast, seeded hash for the hot path's hash tables (policy snapshot indexes, memory store).
-// Qt 6.4's qHash for strings is SipHash on CPUs without the AES path: ~60 ns for a short id,
-// and a check does a dozen lookups. This mixes 8 bytes at a time and is seeded per process, so
-// ids an attacker chooses cannot be precomputed to collide.
+// A fast hash for the policy snapshot's indexes. Qt 6.4's qHash for strings is SipHash on CPUs
+// without the AES path: ~60 ns for a short id, and a check does a dozen lookups. This mixes 8
+// bytes at a time and is seeded per process. It is NOT a keyed PRF and makes no claim against
+// chosen collisions: it is only used for tables whose keys come from the registry (operators'
+// entities and policies), where a caller's id is looked up but never inserted, so a caller cannot
+// grow a probe chain. Tables that insert caller-chosen ids (the memory store) use SipHash-1-3 with
+// a per-process key (siphash.h).
 #pragma once
 
 #include "engine/layer.h"

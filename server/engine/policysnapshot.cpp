@@ -20,11 +20,9 @@ PolicySnapshot::PolicySnapshot(RegistryData data, QDateTime loadedAt)
     : m_data(std::move(data)), m_loadedAt(std::move(loadedAt))
 {
     for (const TenantRow &t : m_data.tenants) {
-        m_tenants.insert(t.id);
         m_tenantIndex[t.id].key = windowKey(Scope::Tenant, t.id);
     }
     for (const TierRow &t : m_data.tiers) {
-        m_tiers.insert(t.id);
         m_tierIndex[t.id].key = windowKey(Scope::ModelTier, t.id);
     }
     m_globalKey = windowKey(Scope::Global);
@@ -37,7 +35,6 @@ PolicySnapshot::PolicySnapshot(RegistryData data, QDateTime loadedAt)
     }
     for (int i = 0; i < m_data.apiKeys.size(); ++i) {
         const ApiKeyRow &k = m_data.apiKeys.at(i);
-        m_keysById.insert(k.id, i);
         if (!k.revoked)
             m_keysByHash.emplace(k.sha256, i);
     }
@@ -96,12 +93,6 @@ const ApiKeyRow *PolicySnapshot::apiKeyByHash(const QByteArray &sha256) const
 {
     const auto it = m_keysByHash.find(sha256);
     return it == m_keysByHash.end() ? nullptr : &m_data.apiKeys.at(it->second);
-}
-
-const ApiKeyRow *PolicySnapshot::apiKeyById(qint64 id) const
-{
-    const auto it = m_keysById.constFind(id);
-    return it == m_keysById.cend() ? nullptr : &m_data.apiKeys.at(*it);
 }
 
 PolicySnapshot::Entity PolicySnapshot::tenant(const QString &tenantId) const

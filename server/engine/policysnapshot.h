@@ -31,14 +31,8 @@ public:
     QDateTime loadedAt() const { return m_loadedAt; }
 
     // Entities
-    bool hasTenant(const QString &id) const { return m_tenants.count(id) > 0; }
-    bool hasTier(const QString &id) const { return m_tiers.count(id) > 0; }
     const UserRow *user(const QString &id) const;
-    // The registry tier of a model; null QString when the model is unknown.
-    QString modelTier(const QString &modelId) const { return model(modelId).tier; }
-    bool hasModel(const QString &modelId) const { return m_modelIndex.count(modelId) > 0; }
     const ApiKeyRow *apiKeyByHash(const QByteArray &sha256) const;
-    const ApiKeyRow *apiKeyById(qint64 id) const;
 
     // Policy lookup per scope: the override naming the entity, else the scope default, else null.
     const PolicyDto *globalPolicy() const { return m_global; }
@@ -84,8 +78,6 @@ private:
         return it == map.end() ? fallback : it->second;
     }
 
-    std::unordered_set<QString, FastHash> m_tenants;
-    std::unordered_set<QString, FastHash> m_tiers;
     Map<int> m_users;                      // → index in m_data.users
     struct Known
     {
@@ -97,7 +89,6 @@ private:
     Map<Known> m_modelIndex;
     Map<Known> m_tierIndex;
     std::unordered_map<QByteArray, int, FastHash> m_keysByHash; // → index in m_data.apiKeys (not revoked)
-    QHash<qint64, int> m_keysById;
     QByteArray m_globalKey;
     std::vector<PolicyDto> m_policies;    // enabled ones (+ the base rule), stable addresses
     const PolicyDto *m_global = nullptr;

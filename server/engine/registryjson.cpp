@@ -10,7 +10,6 @@ namespace sluice {
 
 namespace {
 QString nullableString(const QJsonValue &v) { return v.isString() ? v.toString() : QString(); }
-QJsonValue nullable(const QString &s) { return s.isNull() ? QJsonValue(QJsonValue::Null) : QJsonValue(s); }
 } // namespace
 
 std::optional<RegistryData> registryFromJson(const QByteArray &json, QString *error)
@@ -56,30 +55,6 @@ std::optional<RegistryData> registryFromJson(const QByteArray &json, QString *er
         return std::nullopt;
     }
     return d;
-}
-
-QByteArray registryToJson(const RegistryData &d)
-{
-    QJsonArray tenants, users, tiers, models, keys, policies;
-    for (const auto &t : d.tenants)
-        tenants.append(QJsonObject{{QStringLiteral("id"), t.id}, {QStringLiteral("name"), t.name}});
-    for (const auto &u : d.users)
-        users.append(QJsonObject{{QStringLiteral("id"), u.id}, {QStringLiteral("tenantId"), u.tenantId}});
-    for (const auto &t : d.tiers)
-        tiers.append(QJsonObject{{QStringLiteral("id"), t.id}});
-    for (const auto &m : d.models)
-        models.append(QJsonObject{{QStringLiteral("id"), m.id}, {QStringLiteral("tierId"), m.tierId}});
-    for (const auto &k : d.apiKeys)
-        keys.append(QJsonObject{{QStringLiteral("id"), k.id}, {QStringLiteral("tenantId"), k.tenantId},
-                                {QStringLiteral("userId"), nullable(k.userId)},
-                                {QStringLiteral("sha256"), QString::fromLatin1(k.sha256.toHex())},
-                                {QStringLiteral("prefix"), k.prefix}, {QStringLiteral("revoked"), k.revoked}});
-    for (const auto &p : d.policies)
-        policies.append(p.toJson());
-    return QJsonDocument(QJsonObject{{QStringLiteral("tenants"), tenants}, {QStringLiteral("users"), users},
-                                     {QStringLiteral("tiers"), tiers}, {QStringLiteral("models"), models},
-                                     {QStringLiteral("apiKeys"), keys}, {QStringLiteral("policies"), policies}})
-        .toJson(QJsonDocument::Indented);
 }
 
 RegistryData builtInDemoRegistry()

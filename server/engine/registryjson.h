@@ -13,7 +13,6 @@
 namespace sluice {
 
 std::optional<RegistryData> registryFromJson(const QByteArray &json, QString *error);
-QByteArray registryToJson(const RegistryData &data);
 // The demo registry compiled into the server (":/demo-registry.json").
 RegistryData builtInDemoRegistry();
 

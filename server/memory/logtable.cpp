@@ -2,6 +2,7 @@
 #include "memory/logtable.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -12,7 +13,7 @@ WindowLog::WindowLog(quint32 keyLength) : m_ring(&m_inline), m_keyLength(keyLeng
 WindowLog::~WindowLog()
 {
     if (m_ring != &m_inline)
-        delete[] m_ring;
+        std::free(m_ring);
 }
 
 WindowLog *WindowLog::create(const QByteArray &key)
@@ -49,17 +50,27 @@ void WindowLog::prune(qint64 nowUs, qint64 window)
         m_head = 0;
 }
 
+// Called when the ring is full. realloc keeps what is there (for a large ring glibc moves the
+// pages with mremap: no copy, no new page faults for them), then the part that had wrapped round
+// to the front moves up behind the rest, so the entries are contiguous from m_head again.
 void WindowLog::grow()
 {
     const quint32 capacity = m_capacity * 2;
-    auto *ring = new LogEntry[capacity];
-    for (quint32 i = 0; i < m_count; ++i)
-        ring[i] = m_ring[(m_head + i) & (m_capacity - 1)];
-    if (m_ring != &m_inline)
-        delete[] m_ring;
-    m_ring = ring;
+    if (m_ring == &m_inline) {
+        auto *ring = static_cast<LogEntry *>(std::malloc(capacity * sizeof(LogEntry)));
+        if (!ring)
+            throw std::bad_alloc();
+        ring[0] = m_inline;
+        m_ring = ring;
+        m_head = 0;
+    } else {
+        auto *ring = static_cast<LogEntry *>(std::realloc(m_ring, capacity * sizeof(LogEntry)));
+        if (!ring)
+            throw std::bad_alloc();
+        std::memcpy(ring + m_capacity, ring, m_head * sizeof(LogEntry));
+        m_ring = ring;
+    }
     m_capacity = capacity;
-    m_head = 0;
 }
 
 void WindowLog::append(qint64 ts, qint64 weight)

@@ -5,9 +5,9 @@
 // placed by SipHash-1-3 with a per-process key: callers choose ids, and must not be able to choose
 // colliding ones. A refused request writes nothing (a key holds at most `limit` unit entries).
 //
-// Memory is bounded twice: idle logs are freed a few slots at a time by every check on the shards
-// it already holds (and by housekeep(), a bounded trickle for quiet periods), never by a sweep
-// under the locks; and at most `maxKeys` keys exist: a check that would create one more is refused
+// Memory is bounded twice: idle logs are freed one slot at a time by every check on each shard
+// it already holds (and by housekeep(), a bounded step the server runs every 25 ms), never by a
+// sweep under the locks; and at most `maxKeys` keys exist: a check that would create one more is refused
 // with Status::Full (503), never an OOM kill. The bound is checked before inserting without a
 // reservation, so concurrent checks may pass it by at most a few keys.
 // It must never block on anything but its own shard locks.
