@@ -301,6 +301,33 @@ private Q_SLOTS:
         QCOMPARE(PolicyResolver::resolve(m_snapshots->current(), r).cost, qint64(7));
     }
 
+    // Defect: decide() hard-coded the request's weight as 1 while the store was given the batch's
+    // cost. The count a decision reports is what the store was asked to add, whatever it is.
+    void decisionCountsTheWeightTheStoreAdds()
+    {
+        CheckRequest r;
+        r.userId = QStringLiteral("ent-user-1");
+        r.modelId = QStringLiteral("gpt-4o");
+        ResolvedCheck resolved = PolicyResolver::resolve(m_snapshots->current(), r);
+        resolved.windows.cost = 5; // a weighted entry (the token units will do this)
+        WindowOutcome outcome;
+        outcome.admitted = true;
+        outcome.nowUs = 1'700'000'000'000'000;
+        outcome.source = QStringLiteral("memory");
+        outcome.keys.assign(resolved.applied.size(), KeyState{3, outcome.nowUs - 1'000'000});
+        const Decision admitted = CheckService::decide(resolved, outcome);
+        QCOMPARE(admitted.policies.at(0).count, qint64(8)); // 3 counted + 5 this request
+        QCOMPARE(admitted.remaining, qint64(admitted.limit - 8));
+        // Refused: 98 counted + 5 > 100 on the USER_MODEL default.
+        outcome.admitted = false;
+        outcome.keys.assign(resolved.applied.size(), KeyState{98, outcome.nowUs - 1'000'000});
+        const Decision refused = CheckService::decide(resolved, outcome);
+        QVERIFY(!refused.allowed);
+        QCOMPARE(refused.primary->scope, Scope::UserModel);
+        QCOMPARE(refused.count, qint64(103));
+        QVERIFY2(refused.cause.startsWith(QStringLiteral("USER_MODEL exceeded: 103/100")), qPrintable(refused.cause));
+    }
+
     void disabledPolicyFallsBackToTheDefault()
     {
         RegistryData data = builtInDemoRegistry();

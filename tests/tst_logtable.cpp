@@ -3,10 +3,12 @@
 // the inline entry, weights), the open-addressing table (find/insert/erase with colliding hashes,
 // tombstones reused), bounded expiry with a cursor that goes round, and the store's key bound.
 #include "engine/clock.h"
+#include "engine/siphash.h"
 #include "memory/logtable.h"
 #include "memory/memorywindowstore.h"
 
 #include <QtTest>
+#include <cstring>
 
 using namespace sluice;
 
@@ -15,6 +17,27 @@ class TestLogTable : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    // The store places caller-chosen keys with a keyed PRF: SipHash (the paper's reference vector
+    // for SipHash-2-4 checks the implementation; 1-3 shares every line of it but the round counts).
+    void keyedHash()
+    {
+        SipKey key;
+        unsigned char k[16], m[15];
+        for (int i = 0; i < 16; ++i)
+            k[i] = static_cast<unsigned char>(i);
+        for (int i = 0; i < 15; ++i)
+            m[i] = static_cast<unsigned char>(i);
+        std::memcpy(&key.k0, k, 8);
+        std::memcpy(&key.k1, k + 8, 8);
+        QCOMPARE(sipHash24(key, m, sizeof m), quint64(0xa129ca6149be45e5ULL));
+        QVERIFY(sipHash13(key, m, sizeof m) != sipHash24(key, m, sizeof m));
+        // A different key gives different hashes: nobody outside the process can precompute them.
+        SipKey other = key;
+        other.k1 ^= 1;
+        QVERIFY(sipHash13(key, "gpt-4o", 6) != sipHash13(other, "gpt-4o", 6));
+        QVERIFY(processSipKey().k0 != 0 || processSipKey().k1 != 0);
+    }
+
     void ringPrunesAtTheWindowEdge()
     {
         WindowLog *log = WindowLog::create("sluice:{global}");

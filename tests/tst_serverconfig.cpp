@@ -5,6 +5,7 @@
 #include "serverconfig.h"
 
 #include <QProcess>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -144,6 +145,32 @@ private Q_SLOTS:
         QCOMPARE(c->redisCluster.at(2), QStringLiteral("10.0.0.3:7002"));
         QCOMPARE(c->postgres, QStringLiteral("host=db dbname=sluice user=sluice password=a;b#c"));
         QCOMPARE(c->adminToken, QStringLiteral("tok;en"));
+    }
+
+    // The shipped example parses as it is, and with every example line uncommented.
+    void shippedExampleParses()
+    {
+        QFile shipped(QStringLiteral(SLUICE_SOURCE_DIR "/packaging/server.conf"));
+        QVERIFY(shipped.open(QIODevice::ReadOnly));
+        const QByteArray text = shipped.readAll();
+        QTemporaryDir dir;
+        QString error;
+        auto c = parse({QStringLiteral("--config"), writeFile(dir, text)}, QProcessEnvironment(), &error);
+        QVERIFY2(c, qPrintable(error));
+        QCOMPARE(c->storeName(), QStringLiteral("memory"));
+        // Uncomment the cluster example (and the settings around it, but not the other store).
+        QByteArray uncommented;
+        for (const QByteArray &line : text.split('\n')) {
+            static const QRegularExpression setting(QStringLiteral("^# [a-z-]+ = "));
+            if (setting.match(QString::fromUtf8(line)).hasMatch() && !line.startsWith("# redis =") && !line.startsWith("# postgres ="))
+                uncommented += line.mid(2) + '\n';
+            else
+                uncommented += line + '\n';
+        }
+        c = parse({QStringLiteral("--config"), writeFile(dir, uncommented)}, QProcessEnvironment(), &error);
+        QVERIFY2(c, qPrintable(error));
+        QCOMPARE(c->storeName(), QStringLiteral("redis-cluster"));
+        QCOMPARE(c->redisCluster.size(), 3);
     }
 
     void badFilesAreRefused_data()
