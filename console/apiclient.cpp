@@ -107,26 +107,37 @@ bool ApiClient::failed(QNetworkReply *reply, const QByteArray &body, ApiError *e
     return true;
 }
 
-void ApiClient::listPolicies(QObject *context, std::function<void(const QList<PolicyDto> &, const ApiError *)> done)
+void ApiClient::getArray(const QString &path, const QString &what, QObject *context,
+                         std::function<void(const QJsonArray &, const ApiError *)> done)
 {
-    QNetworkReply *reply = m_nam.get(adminRequest(QString::fromLatin1(api::kAdminPolicies)));
-    connect(reply, &QNetworkReply::finished, context, [reply, done = std::move(done)] {
+    QNetworkReply *reply = m_nam.get(adminRequest(path));
+    connect(reply, &QNetworkReply::finished, context, [reply, what, done = std::move(done)] {
         reply->deleteLater();
         const QByteArray body = reply->readAll();
         ApiError error(0, {}, {});
-        if (failed(reply, body, &error))
-            return done({}, &error);
         QJsonArray array;
-        if (!parseArray(body, statusOf(reply), QStringLiteral("a policy list"), &array, &error))
+        if (failed(reply, body, &error) || !parseArray(body, statusOf(reply), what, &array, &error))
             return done({}, &error);
-        QString why;
-        const QList<PolicyDto> policies = policiesFromJson(array, &why);
-        if (!why.isEmpty()) {
-            unreadable(statusOf(reply), QStringLiteral("a policy list"), why, &error);
-            return done({}, &error);
-        }
-        done(policies, nullptr);
+        done(array, nullptr);
     });
+}
+
+void ApiClient::listPolicies(QObject *context, std::function<void(const QList<PolicyDto> &, const ApiError *)> done)
+{
+    const QString what = QStringLiteral("a policy list");
+    getArray(QString::fromLatin1(api::kAdminPolicies), what, context,
+             [what, done = std::move(done)](const QJsonArray &array, const ApiError *error) {
+                 if (error)
+                     return done({}, error);
+                 QString why;
+                 const QList<PolicyDto> policies = policiesFromJson(array, &why);
+                 if (!why.isEmpty()) {
+                     ApiError unread(0, {}, {});
+                     unreadable(200, what, why, &unread);
+                     return done({}, &unread);
+                 }
+                 done(policies, nullptr);
+             });
 }
 
 void ApiClient::savePolicy(const PolicyDto &policy, QObject *context, std::function<void(const PolicyDto &, const ApiError *)> done)
@@ -165,18 +176,8 @@ void ApiClient::deletePolicy(qint64 id, QObject *context, std::function<void(con
 
 void ApiClient::topBlocked(int n, QObject *context, std::function<void(const QJsonArray &, const ApiError *)> done)
 {
-    QNetworkReply *reply = m_nam.get(adminRequest(QString::fromLatin1(api::kAdminTopBlocked) + QStringLiteral("?n=%1").arg(n)));
-    connect(reply, &QNetworkReply::finished, context, [reply, done = std::move(done)] {
-        reply->deleteLater();
-        const QByteArray body = reply->readAll();
-        ApiError error(0, {}, {});
-        if (failed(reply, body, &error))
-            return done({}, &error);
-        QJsonArray entries;
-        if (!parseArray(body, statusOf(reply), QStringLiteral("a top-blocked list"), &entries, &error))
-            return done({}, &error);
-        done(entries, nullptr);
-    });
+    getArray(QString::fromLatin1(api::kAdminTopBlocked) + QStringLiteral("?n=%1").arg(n), QStringLiteral("a top-blocked list"),
+             context, std::move(done));
 }
 
 QNetworkReply *ApiClient::streamEvents(const QStringList &keys, QObject *context, std::function<void(const QJsonObject &)> onEvent,

@@ -45,6 +45,9 @@ public:
 
 private:
     QNetworkRequest adminRequest(const QString &path) const;
+    // GET an admin path whose answer must be a JSON array (`what` names it in errors).
+    void getArray(const QString &path, const QString &what, QObject *context,
+                  std::function<void(const QJsonArray &, const ApiError *)> done);
     static bool failed(class QNetworkReply *reply, const QByteArray &body, ApiError *error);
 
     QNetworkAccessManager m_nam;
