@@ -7,6 +7,7 @@
 namespace sluice::api {
 
 inline constexpr char kCheckPath[] = "/rate-limit/check";
+inline constexpr char kForwardAuthPath[] = "/rate-limit/forward-auth";
 inline constexpr char kHealthPath[] = "/health";
 inline constexpr char kMetricsPath[] = "/metrics";
 inline constexpr char kOpenApiPath[] = "/openapi.json";

@@ -6,6 +6,7 @@
 
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <algorithm>
 #include <cmath>
 
 namespace sluice {
@@ -22,6 +23,18 @@ int codePointCount(const QString &s)
 
 namespace {
 
+// The rules every id shares, wherever it came from (JSON field or header).
+QString checkedId(const QString &field, const QString &s, int maxLength)
+{
+    if (s.isEmpty())
+        throw ApiError::badRequest(QStringLiteral("%1 must not be empty").arg(field));
+    if (codePointCount(s) > maxLength)
+        throw ApiError::badRequest(QStringLiteral("%1 is longer than %2 characters").arg(field).arg(maxLength));
+    if (s.contains(QChar(0)))
+        throw ApiError::badRequest(QStringLiteral("%1 must not contain NUL").arg(field));
+    return s;
+}
+
 QString readId(const QJsonObject &o, const char *field, bool required, int maxLength)
 {
     const QJsonValue v = o.value(QLatin1String(field));
@@ -32,16 +45,20 @@ QString readId(const QJsonObject &o, const char *field, bool required, int maxLe
     }
     if (!v.isString())
         throw ApiError::badRequest(QStringLiteral("%1 must be a string").arg(QLatin1String(field)));
-    QString s = v.toString();
-    if (s.isEmpty())
-        throw ApiError::badRequest(QStringLiteral("%1 must not be empty").arg(QLatin1String(field)));
-    if (codePointCount(s) > maxLength)
-        throw ApiError::badRequest(
-            QStringLiteral("%1 is longer than %2 characters").arg(QLatin1String(field)).arg(maxLength));
-    if (s.contains(QChar(0)))
-        throw ApiError::badRequest(QStringLiteral("%1 must not contain NUL").arg(QLatin1String(field)));
-    return s;
+    return checkedId(QLatin1String(field), v.toString(), maxLength);
 }
+
+QString fieldId(const CheckRequest::Field &f, bool required, int maxLength)
+{
+    if (f.value.isNull()) {
+        if (required)
+            throw ApiError::badRequest(QStringLiteral("%1 is required").arg(f.name));
+        return QString();
+    }
+    return checkedId(f.name, f.value, maxLength);
+}
+
+QString costError(const QString &field) { return QStringLiteral("%1 must be an integer from 1 to 1000000000").arg(field); }
 
 } // namespace
 
@@ -66,8 +83,28 @@ CheckRequest CheckRequest::fromJson(const QByteArray &body)
     if (!cost.isUndefined() && !cost.isNull()) {
         const double d = cost.toDouble(-1);
         if (!cost.isDouble() || d != std::floor(d) || d < 1 || d > static_cast<double>(api::kMaxCost))
-            throw ApiError::badRequest(QStringLiteral("cost must be an integer from 1 to 1000000000"));
+            throw ApiError::badRequest(costError(QStringLiteral("cost")));
         r.cost = static_cast<qint64>(d);
+    }
+    return r;
+}
+
+CheckRequest CheckRequest::fromFields(const Field &user, const Field &model, const Field &tenant, const Field &tier,
+                                      const Field &apiKey, const Field &cost)
+{
+    CheckRequest r;
+    r.userId = fieldId(user, true, api::kMaxIdLength);
+    r.modelId = fieldId(model, true, api::kMaxIdLength);
+    r.tenantId = fieldId(tenant, false, api::kMaxIdLength);
+    r.modelTier = fieldId(tier, false, api::kMaxIdLength);
+    r.apiKey = fieldId(apiKey, false, 256);
+    if (!cost.value.isNull()) {
+        const QString v = cost.value.trimmed();
+        bool ok = !v.isEmpty() && std::all_of(v.cbegin(), v.cend(), [](QChar c) { return c >= QLatin1Char('0') && c <= QLatin1Char('9'); });
+        const qint64 n = ok ? v.toLongLong(&ok) : 0;
+        if (!ok || n < 1 || n > api::kMaxCost)
+            throw ApiError::badRequest(costError(cost.name));
+        r.cost = n;
     }
     return r;
 }

@@ -21,6 +21,16 @@ struct CheckRequest
 
     // Throws ApiError(400) with a message naming the field.
     static CheckRequest fromJson(const QByteArray &body);
+
+    // The same request from fields a gateway sends one by one (forward-auth headers): each with
+    // the name errors should use ("X-User-Id is required") and its value, null when absent.
+    struct Field
+    {
+        QString name;
+        QString value;
+    };
+    static CheckRequest fromFields(const Field &user, const Field &model, const Field &tenant, const Field &tier,
+                                   const Field &apiKey, const Field &cost);
     QByteArray toJson() const;
 };
 

@@ -41,6 +41,8 @@ const Option kOptions[] = {
     {"max-keys", "SLUICE_MAX_KEYS", "Most window keys the memory store holds; past it new callers get 503 (default 5000000, ~0.75 GiB).", "n", false},
     {"request-timeout", "SLUICE_REQUEST_TIMEOUT", "Seconds a request's header and body may take to arrive (default 10).", "s", false},
     {"idle-timeout", "SLUICE_IDLE_TIMEOUT", "Seconds a keep-alive connection may stay idle (default 60).", "s", false},
+    {"forward-auth-deny-status", "SLUICE_FORWARD_AUTH_DENY_STATUS", "Status of a refused forward-auth check: 429 (default) or 403 (nginx auth_request).", "status", false},
+    {"forward-auth-headers", "SLUICE_FORWARD_AUTH_HEADERS", "Identity headers of forward-auth, e.g. user=X-Caller,model=X-Model (defaults X-Tenant-Id, X-User-Id, X-Model-Id, X-Model-Tier, X-API-Key, X-Cost).", "spec", false},
 };
 constexpr int kOptionCount = static_cast<int>(sizeof kOptions / sizeof kOptions[0]);
 
@@ -151,6 +153,8 @@ QString ServerConfig::describe() const
         QString::number(maxKeys),
         QString::number(requestTimeoutMs / 1000),
         QString::number(idleTimeoutMs / 1000),
+        QString::number(forwardAuthDenyStatus),
+        forwardAuthHeaders,
     };
     QString out = QStringLiteral("# config file: %1\n# store: %2\n")
                       .arg(configFile.isEmpty() ? QStringLiteral("(none)") : configFile, storeName());
@@ -319,6 +323,24 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
         c.failureMode = mode;
     }
     c.adminToken = value(10);
+    const QString deny = value(14);
+    if (!deny.isEmpty()) {
+        if (deny != QStringLiteral("429") && deny != QStringLiteral("403")) {
+            *error = QStringLiteral("%1 must be 429 or 403, got '%2'").arg(origin, deny);
+            return std::nullopt;
+        }
+        c.forwardAuthDenyStatus = deny.toInt();
+    }
+    c.forwardAuthHeaders = value(15);
+    if (!c.forwardAuthHeaders.isEmpty()) {
+        static const QRegularExpression spec(
+            QStringLiteral("^\\s*(tenant|user|model|tier|api-key|cost)\\s*=\\s*[A-Za-z0-9-]+\\s*(,\\s*(tenant|user|model|tier|api-key|cost)\\s*=\\s*[A-Za-z0-9-]+\\s*)*$"));
+        if (!spec.match(c.forwardAuthHeaders).hasMatch()) {
+            *error = QStringLiteral("%1 must look like user=X-Caller,model=X-Model (fields tenant, user, model, tier, api-key, cost), got '%2'")
+                         .arg(origin, c.forwardAuthHeaders);
+            return std::nullopt;
+        }
+    }
     return c;
 }
 

@@ -36,6 +36,8 @@ struct ServerConfig
     qint64 maxKeys = 5'000'000;    // memory store key bound
     int requestTimeoutMs = 10000;  // a request's header and body must arrive within this
     int idleTimeoutMs = 60000;     // keep-alive connections idle longer are closed
+    int forwardAuthDenyStatus = 429; // 429, or 403 for nginx auth_request
+    QString forwardAuthHeaders;    // "user=X-Caller,…": overrides of the identity header names
     QString configFile;            // the file that was read, if any
     bool checkOnly = false;        // --check-config
 

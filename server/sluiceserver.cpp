@@ -8,6 +8,7 @@
 #include "failover/resilientwindowstore.h"
 #include "http/adminroutes.h"
 #include "http/checkroutes.h"
+#include "http/forwardauthroutes.h"
 #include "http/httpapi.h"
 #include "http/opsroutes.h"
 #include "memory/memorywindowstore.h"
@@ -38,6 +39,14 @@ public:
         m_api = std::make_unique<HttpApi>();
         m_api->setTimeouts({config.requestTimeoutMs, config.idleTimeoutMs});
         installCheckRoutes(*m_api, *m_service, *m_context->metrics);
+        ForwardAuthSettings forwardAuth;
+        forwardAuth.denyStatus = config.forwardAuthDenyStatus;
+        QString why;
+        if (!forwardAuth.setHeaders(config.forwardAuthHeaders, &why)) { // validated by the config already
+            *error = QStringLiteral("--forward-auth-headers: %1").arg(why);
+            return false;
+        }
+        installForwardAuthRoutes(*m_api, *m_service, *m_context->metrics, forwardAuth);
         installOpsRoutes(*m_api, *m_context);
         installAdminRoutes(*m_api, *m_context, *m_store);
         if (!m_api->listenOn(config.bind, port, reusePort, error))

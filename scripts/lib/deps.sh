@@ -13,9 +13,9 @@
 SLUICE_PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates curl
   qt6-base-dev qt6-httpserver-dev qt6-charts-dev qt6-websockets-dev libqt6opengl6-dev libgl-dev
   libpqxx-dev libhiredis-dev libbenchmark-dev
-  redis-server redis-tools postgresql postgresql-client
+  redis-server redis-tools postgresql postgresql-client nginx-light
   xvfb xauth fonts-dejavu-core)
-SLUICE_BENCH_PACKAGES=(wrk nginx-light python3-fastapi uvicorn python3-redis)
+SLUICE_BENCH_PACKAGES=(wrk python3-fastapi uvicorn python3-redis)
 SLUICE_FUZZ_PACKAGES=(clang libclang-rt-14-dev libfuzzer-14-dev)
 
 sluice_as_root() {

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: Apache-2.0
+// The forward-auth door (design §12): directly (identity headers, the check's decision, headers and
+// errors, 429 or 403, configurable header names) and through a real nginx (Debian nginx-light) with
+// the shipped packaging/gateways/nginx-sluice.conf in front of a trivial upstream: scenario B gives
+// ten answers from the upstream, then 429 with Retry-After and the rate-limit headers.
+#include "httpcall.h"
+#include "services.h"
+
+#include <QDir>
+#include <QFile>
+#include <QProcess>
+#include <QTcpSocket>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace sluice;
+
+namespace {
+using Headers = QList<QPair<QByteArray, QByteArray>>;
+
+Headers scenarioB() { return {{"X-Tenant-Id", "enterprise_co"}, {"X-User-Id", "ent-user-2"}, {"X-Model-Id", "gpt-4o"}}; }
+
+bool portAnswers(quint16 port)
+{
+    QTcpSocket s;
+    s.connectToHost(QHostAddress::LocalHost, port);
+    return s.waitForConnected(200);
+}
+} // namespace
+
+class TestForwardAuth : public QObject
+{
+    Q_OBJECT
+
+private:
+    QNetworkAccessManager m_nam;
+
+    test::HttpAnswer get(quint16 port, const QString &path, const Headers &headers, const QByteArray &method = "GET")
+    {
+        return test::httpCall(m_nam, QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port).arg(path)), method, QByteArray(),
+                              QByteArray(), headers);
+    }
+
+private Q_SLOTS:
+    void directAnswersLikeTheCheck()
+    {
+        test::ServerProcess sluice;
+        QString error;
+        QVERIFY2(sluice.start({}, &error), qPrintable(error));
+        for (int i = 1; i <= 10; ++i) {
+            const test::HttpAnswer a = get(sluice.port(), QStringLiteral("/rate-limit/forward-auth"), scenarioB(), i % 2 ? "GET" : "POST");
+            QCOMPARE(a.status, 200);
+            QCOMPARE(a.headers.value("x-sluice-decision"), QByteArray("allowed"));
+            QCOMPARE(a.headers.value("x-ratelimit-limit"), QByteArray("10"));
+            QCOMPARE(a.headers.value("x-ratelimit-remaining"), QByteArray::number(10 - i));
+            QCOMPARE(a.headers.value("ratelimit-policy"), QByteArray("\"user_model\";q=10;w=3600"));
+            QCOMPARE(a.object().value(QStringLiteral("count")).toInt(), i);
+        }
+        const test::HttpAnswer refused = get(sluice.port(), QStringLiteral("/rate-limit/forward-auth"), scenarioB());
+        QCOMPARE(refused.status, 429);
+        QCOMPARE(refused.headers.value("x-sluice-decision"), QByteArray("over_limit"));
+        QVERIFY(refused.headers.value("retry-after").toInt() > 0);
+        QVERIFY(refused.object().value(QStringLiteral("cause")).toString().startsWith(QStringLiteral("USER_MODEL exceeded: 11/10")));
+        // The same identity through POST /rate-limit/check sees the same window.
+        const test::HttpAnswer check = test::httpCall(m_nam, sluice.baseUrl().resolved(QUrl(QStringLiteral("/rate-limit/check"))), "POST",
+                                                      R"({"tenantId":"enterprise_co","userId":"ent-user-2","modelId":"gpt-4o"})");
+        QCOMPARE(check.status, 429);
+
+        // Errors are the check's, named by header, and say what they are.
+        auto status = [&](const Headers &h) { return get(sluice.port(), QStringLiteral("/rate-limit/forward-auth"), h); };
+        test::HttpAnswer a = status({{"X-Model-Id", "gpt-4o"}});
+        QCOMPARE(a.status, 400);
+        QCOMPARE(a.errorMessage(), QStringLiteral("X-User-Id is required"));
+        QCOMPARE(a.headers.value("x-sluice-decision"), QByteArray("invalid_request"));
+        a = status({{"X-User-Id", "u"}, {"X-Model-Id", "gpt-4o"}, {"X-Cost", "12abc"}});
+        QCOMPARE(a.status, 400);
+        QVERIFY2(a.errorMessage().startsWith(QStringLiteral("X-Cost must be an integer")), qPrintable(a.errorMessage()));
+        a = status({{"X-User-Id", "u"}, {"X-Model-Id", "gpt-4o"}, {"X-API-Key", "sk_not-a-key"}});
+        QCOMPARE(a.status, 401);
+        QCOMPARE(a.headers.value("x-sluice-decision"), QByteArray("unauthorized"));
+        a = status({{"X-User-Id", "u"}, {"X-Model-Id", "gpt-4o"}, {"X-Model-Tier", "free"}});
+        QCOMPARE(a.status, 400); // gpt-4o is premium in the registry
+        a = status({{"X-User-Id", "free-user-1"}, {"X-Model-Id", "gpt-4o"}, {"X-Tenant-Id", "enterprise_co"}});
+        QCOMPARE(a.status, 403);
+        QCOMPARE(a.headers.value("x-sluice-decision"), QByteArray("forbidden"));
+    }
+
+    void denyStatusAndHeaderNamesAreConfigurable()
+    {
+        test::ServerProcess sluice;
+        QString error;
+        QVERIFY2(sluice.start({QStringLiteral("--forward-auth-deny-status"), QStringLiteral("403"), QStringLiteral("--forward-auth-headers"),
+                               QStringLiteral("user=X-Caller, model=X-LLM")},
+                              &error),
+                 qPrintable(error));
+        const Headers h{{"X-Caller", "ent-user-2"}, {"X-LLM", "gpt-4o"}};
+        for (int i = 0; i < 10; ++i)
+            QCOMPARE(get(sluice.port(), QStringLiteral("/rate-limit/forward-auth"), h).status, 200);
+        const test::HttpAnswer refused = get(sluice.port(), QStringLiteral("/rate-limit/forward-auth"), h);
+        QCOMPARE(refused.status, 403);
+        QCOMPARE(refused.headers.value("x-sluice-decision"), QByteArray("over_limit"));
+        QVERIFY(refused.headers.value("retry-after").toInt() > 0);
+        QCOMPARE(get(sluice.port(), QStringLiteral("/rate-limit/forward-auth"), scenarioB()).status, 400); // X-User-Id no longer read
+
+        test::ServerProcess bad;
+        QVERIFY(!bad.start({QStringLiteral("--forward-auth-deny-status"), QStringLiteral("500")}, &error));
+        QVERIFY(!bad.start({QStringLiteral("--forward-auth-headers"), QStringLiteral("person=X-P")}, &error));
+    }
+
+    void throughARealNginx()
+    {
+        const QString nginx = QStringLiteral("/usr/sbin/nginx");
+        if (!QFile::exists(nginx))
+            SLUICE_REQUIRE_SERVICE(false, QStringLiteral("nginx is not installed (nginx-light)"));
+        test::ServerProcess sluice;
+        QString error;
+        QVERIFY2(sluice.start({QStringLiteral("--forward-auth-deny-status"), QStringLiteral("403")}, &error), qPrintable(error));
+
+        QTemporaryDir dir;
+        const quint16 listen = test::freePort();
+        const quint16 upstream = test::freePort();
+        QFile shipped(QStringLiteral(SLUICE_SOURCE_DIR "/packaging/gateways/nginx-sluice.conf"));
+        QVERIFY(shipped.open(QIODevice::ReadOnly));
+        QByteArray site = shipped.readAll();
+        // The shipped file as it is, on this run's ports.
+        site.replace("server 127.0.0.1:8000;", "server 127.0.0.1:" + QByteArray::number(sluice.port()) + ';');
+        site.replace("server 127.0.0.1:9000;", "server 127.0.0.1:" + QByteArray::number(upstream) + ';');
+        site.replace("listen 127.0.0.1:8080;", "listen 127.0.0.1:" + QByteArray::number(listen) + ';');
+        const QByteArray d = dir.path().toUtf8();
+        QFile siteFile(dir.filePath(QStringLiteral("sluice.conf")));
+        QVERIFY(siteFile.open(QIODevice::WriteOnly));
+        siteFile.write(site);
+        siteFile.close();
+        QFile conf(dir.filePath(QStringLiteral("nginx.conf")));
+        QVERIFY(conf.open(QIODevice::WriteOnly));
+        conf.write("worker_processes 1;\npid " + d + "/nginx.pid;\nerror_log " + d + "/error.log warn;\n"
+                   "events { worker_connections 256; }\n"
+                   "http {\n  access_log off;\n"
+                   "  client_body_temp_path " + d + "/body;\n  proxy_temp_path " + d + "/proxy;\n"
+                   "  fastcgi_temp_path " + d + "/fastcgi;\n  uwsgi_temp_path " + d + "/uwsgi;\n  scgi_temp_path " + d + "/scgi;\n"
+                   "  server { listen 127.0.0.1:" + QByteArray::number(upstream) + "; location / { return 200 'model-router ok\\n'; } }\n"
+                   "  include " + d + "/sluice.conf;\n}\n");
+        conf.close();
+        QProcess proc;
+        proc.setProcessChannelMode(QProcess::MergedChannels);
+        proc.start(nginx, {QStringLiteral("-p"), dir.path(), QStringLiteral("-c"), conf.fileName(), QStringLiteral("-g"), QStringLiteral("daemon off;")});
+        QVERIFY2(proc.waitForStarted(5000), qPrintable(proc.errorString()));
+        QElapsedTimer t;
+        t.start();
+        while (!portAnswers(listen) && t.elapsed() < 10000 && proc.state() == QProcess::Running)
+            QTest::qWait(50);
+        QVERIFY2(portAnswers(listen), proc.readAll().constData());
+        auto stopNginx = qScopeGuard([&] {
+            proc.terminate();
+            if (!proc.waitForFinished(5000))
+                proc.kill();
+            proc.waitForFinished(2000);
+        });
+
+        for (int i = 1; i <= 10; ++i) {
+            const test::HttpAnswer a = get(listen, QStringLiteral("/v1/chat/completions"), scenarioB());
+            QCOMPARE(a.status, 200);
+            QCOMPARE(a.body, QByteArray("model-router ok\n"));
+            QCOMPARE(a.headers.value("x-ratelimit-limit"), QByteArray("10"));
+            QCOMPARE(a.headers.value("x-ratelimit-remaining"), QByteArray::number(10 - i));
+            QCOMPARE(a.headers.value("ratelimit"), "\"user_model\";r=" + QByteArray::number(10 - i) + ";t=3600");
+        }
+        const test::HttpAnswer refused = get(listen, QStringLiteral("/v1/chat/completions"), scenarioB());
+        QCOMPARE(refused.status, 429);
+        QVERIFY2(refused.headers.value("retry-after").toInt() > 0, refused.headers.value("retry-after").constData());
+        QCOMPARE(refused.headers.value("x-ratelimit-remaining"), QByteArray("0"));
+        QCOMPARE(refused.headers.value("ratelimit-policy"), QByteArray("\"user_model\";q=10;w=3600"));
+        QVERIFY(!refused.body.contains("model-router"));
+
+        // A forbidden key is a 403, not a 429; a missing identity is nginx's own 400; an unknown key 401.
+        QCOMPARE(get(listen, QStringLiteral("/v1/x"), {{"X-User-Id", "free-user-1"}, {"X-Model-Id", "gpt-4o"}, {"X-Tenant-Id", "enterprise_co"}}).status, 403);
+        const test::HttpAnswer missing = get(listen, QStringLiteral("/v1/x"), {{"X-Model-Id", "gpt-4o"}});
+        QCOMPARE(missing.status, 400);
+        QCOMPARE(missing.errorMessage(), QStringLiteral("X-User-Id is required"));
+        QCOMPARE(get(listen, QStringLiteral("/v1/x"), {{"X-User-Id", "u"}, {"X-Model-Id", "m"}, {"X-API-Key", "sk_bogus"}}).status, 401);
+
+        // Sluice down: auth_request's subrequest fails and nginx answers 500 (documented: to fail
+        // open instead, map error_page 500 of the location to the upstream).
+        QVERIFY(sluice.stop());
+        QCOMPARE(get(listen, QStringLiteral("/v1/chat/completions"), scenarioB()).status, 500);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestForwardAuth)
+#include "tst_forwardauth.moc"
