@@ -74,6 +74,8 @@ int main(int argc, char *argv[])
                 qPrintable(config->bind.toString()), server.port(), qPrintable(config->storeName()),
                 config->postgres.isEmpty() ? (config->registryFile.isEmpty() ? "built-in demo" : "file") : "postgres",
                 config->effectiveThreads());
+    if (server.grpcPort())
+        std::printf("sluice-server: Envoy rate limit service (gRPC) on %s:%u\n", qPrintable(config->bind.toString()), server.grpcPort());
     std::fflush(stdout);
     const int rc = QCoreApplication::exec();
     server.stop();

@@ -42,6 +42,7 @@ const Option kOptions[] = {
     {"request-timeout", "SLUICE_REQUEST_TIMEOUT", "Seconds a request's header and body may take to arrive (default 10).", "s", false},
     {"idle-timeout", "SLUICE_IDLE_TIMEOUT", "Seconds a keep-alive connection may stay idle (default 60).", "s", false},
     {"forward-auth-deny-status", "SLUICE_FORWARD_AUTH_DENY_STATUS", "Status of a refused forward-auth check: 429 (default) or 403 (nginx auth_request).", "status", false},
+    {"grpc-port", "SLUICE_GRPC_PORT", "Serve Envoy's rate limit service (gRPC) on this port (default: off).", "port", false},
     {"forward-auth-headers", "SLUICE_FORWARD_AUTH_HEADERS", "Identity headers of forward-auth, e.g. user=X-Caller,model=X-Model (defaults X-Tenant-Id, X-User-Id, X-Model-Id, X-Model-Tier, X-API-Key, X-Cost).", "spec", false},
 };
 constexpr int kOptionCount = static_cast<int>(sizeof kOptions / sizeof kOptions[0]);
@@ -154,6 +155,7 @@ QString ServerConfig::describe() const
         QString::number(requestTimeoutMs / 1000),
         QString::number(idleTimeoutMs / 1000),
         QString::number(forwardAuthDenyStatus),
+        grpcPort < 0 ? QStringLiteral("off") : QString::number(grpcPort),
         forwardAuthHeaders,
     };
     QString out = QStringLiteral("# config file: %1\n# store: %2\n")
@@ -331,7 +333,9 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
         }
         c.forwardAuthDenyStatus = deny.toInt();
     }
-    c.forwardAuthHeaders = value(15);
+    if (!integer(15, 0, 65535, &c.grpcPort))
+        return std::nullopt;
+    c.forwardAuthHeaders = value(16);
     if (!c.forwardAuthHeaders.isEmpty()) {
         static const QRegularExpression spec(
             QStringLiteral("^\\s*(tenant|user|model|tier|api-key|cost)\\s*=\\s*[A-Za-z0-9-]+\\s*(,\\s*(tenant|user|model|tier|api-key|cost)\\s*=\\s*[A-Za-z0-9-]+\\s*)*$"));

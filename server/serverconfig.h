@@ -37,6 +37,7 @@ struct ServerConfig
     int requestTimeoutMs = 10000;  // a request's header and body must arrive within this
     int idleTimeoutMs = 60000;     // keep-alive connections idle longer are closed
     int forwardAuthDenyStatus = 429; // 429, or 403 for nginx auth_request
+    int grpcPort = -1;             // Envoy's rate limit service over gRPC: off (-1), or the port
     QString forwardAuthHeaders;    // "user=X-Caller,…": overrides of the identity header names
     QString configFile;            // the file that was read, if any
     bool checkOnly = false;        // --check-config

@@ -6,6 +6,7 @@
 #include "engine/redact.h"
 #include "engine/registryjson.h"
 #include "failover/resilientwindowstore.h"
+#include "grpc/grpcdoor.h"
 #include "http/adminroutes.h"
 #include "http/checkroutes.h"
 #include "http/forwardauthroutes.h"
@@ -53,6 +54,23 @@ public:
             return false;
         *boundPort = m_api->port();
         return true;
+    }
+
+    // Runs on the worker thread: a check handed over by another door (gRPC). `done` runs here.
+    void dispatch(const CheckRequest &request, bool peek, const CheckService::Callback &done)
+    {
+        if (!m_service) {
+            const ApiError error = ApiError::unavailable(QStringLiteral("the server is shutting down"));
+            return done(&error, Decision());
+        }
+        try {
+            if (peek)
+                m_service->peek(request, QString(), done);
+            else
+                m_service->check(request, QString(), done);
+        } catch (const ApiError &error) {
+            done(&error, Decision());
+        }
     }
 
     // Runs on the worker thread: everything is destroyed where it lived.
@@ -203,6 +221,21 @@ bool SluiceServer::start(QString *error)
     }
     m_port = port;
 
+    if (m_config.grpcPort >= 0) {
+        // Each call goes to the next HTTP thread's check path, on that thread's event loop.
+        m_grpc = std::make_unique<GrpcDoor>([this](const CheckRequest &request, bool peek, CheckService::Callback done) {
+            ServerWorker *worker = m_workers[m_nextWorker.fetch_add(1, std::memory_order_relaxed) % m_workers.size()];
+            QMetaObject::invokeMethod(worker, [worker, request, peek, done] { worker->dispatch(request, peek, done); },
+                                      Qt::QueuedConnection);
+        });
+        QString why;
+        if (!m_grpc->start(m_config.bind, static_cast<quint16>(m_config.grpcPort), &why)) {
+            *error = why;
+            stop();
+            return false;
+        }
+    }
+
     // Housekeeping for quiet periods (checks expire idle keys as they go): a bounded step, one
     // shard locked at a time, never a sweep.
     auto *housekeeping = new QTimer(this);
@@ -211,8 +244,15 @@ bool SluiceServer::start(QString *error)
     return true;
 }
 
+quint16 SluiceServer::grpcPort() const { return m_grpc ? m_grpc->port() : 0; }
+
 void SluiceServer::stop()
 {
+    // The gRPC door first: its calls in flight finish on the HTTP threads, which are still running.
+    if (m_grpc) {
+        m_grpc->stop();
+        m_grpc.reset();
+    }
     for (size_t i = 0; i < m_workers.size(); ++i) {
         ServerWorker *worker = m_workers[i];
         if (m_threads[i]->isRunning())

@@ -9,6 +9,7 @@
 
 #include <QObject>
 #include <QThread>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -19,6 +20,7 @@ class WindowStore;
 class MemoryWindowStore;
 class ServerWorker;
 class RegistryLoader;
+class GrpcDoor;
 
 class SluiceServer : public QObject
 {
@@ -33,6 +35,8 @@ public:
     void stop();
 
     quint16 port() const { return m_port; }
+    // The gRPC door's port (0 when it is off).
+    quint16 grpcPort() const;
     const ServerConfig &config() const { return m_config; }
     const std::shared_ptr<ServerContext> &context() const { return m_context; }
     const std::shared_ptr<MemoryWindowStore> &memory() const { return m_memory; }
@@ -49,6 +53,8 @@ private:
     std::vector<QThread *> m_threads;
     std::vector<ServerWorker *> m_workers;
     RegistryLoader *m_loader = nullptr; // Postgres mode: keeps the snapshot in step
+    std::unique_ptr<GrpcDoor> m_grpc;   // --grpc-port
+    std::atomic<size_t> m_nextWorker{0};
     quint16 m_port = 0;
 };
 

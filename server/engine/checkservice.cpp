@@ -73,6 +73,29 @@ void CheckService::check(const CheckRequest &request, const QString &headerApiKe
     });
 }
 
+void CheckService::peek(const CheckRequest &request, const QString &headerApiKey, Callback done)
+{
+    auto resolved = std::make_shared<ResolvedCheck>(PolicyResolver::resolve(m_reader.get(), request, headerApiKey));
+    resolved->windows.cost = 0;
+    m_store->usage(resolved->batch().keys, [resolved, done = std::move(done), source = m_store->source()](
+                                               bool ok, std::vector<KeyUsage> usage) {
+        if (!ok || usage.size() != resolved->batch().keys.size()) {
+            const ApiError error = ApiError::unavailable(QStringLiteral("the window store is unavailable"));
+            return done(&error, Decision());
+        }
+        WindowOutcome o;
+        o.source = source;
+        o.admitted = true;
+        o.nowUs = usage.empty() ? 0 : usage.front().nowUs;
+        for (size_t i = 0; i < usage.size(); ++i) {
+            o.keys.push_back({usage[i].used, usage[i].oldestUs});
+            if (usage[i].used > resolved->batch().keys[i].limit)
+                o.admitted = false;
+        }
+        done(nullptr, decide(*resolved, o));
+    });
+}
+
 Decision CheckService::decide(const ResolvedCheck &resolved, const WindowOutcome &outcome)
 {
     Decision d;

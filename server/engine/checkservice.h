@@ -32,6 +32,11 @@ public:
     // calls `done` exactly once, on this thread, possibly before returning.
     void check(const CheckRequest &request, const QString &headerApiKey, Callback done);
 
+    // Looks without charging (the gRPC door's hits_addend of 0, Envoy's after-response pass): the
+    // decision as if this request weighed nothing, from the store's usage. Writes nothing and
+    // counts no decision. Throws like check(); a store that cannot answer is a 503.
+    void peek(const CheckRequest &request, const QString &headerApiKey, Callback done);
+
     // Pure: the decision for a resolved check and the store's outcome.
     static Decision decide(const ResolvedCheck &resolved, const WindowOutcome &outcome);
 
