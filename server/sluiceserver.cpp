@@ -253,6 +253,9 @@ void SluiceServer::stop()
         m_grpc->stop();
         m_grpc.reset();
     }
+    // Off the board first: from now on no other thread posts anything to these objects.
+    for (ServerWorker *worker : m_workers)
+        m_context->workers.remove(worker);
     for (size_t i = 0; i < m_workers.size(); ++i) {
         ServerWorker *worker = m_workers[i];
         if (m_threads[i]->isRunning())

@@ -13,6 +13,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QNetworkReply>
+#include <QNetworkRequest>
 #include <QTcpSocket>
 #include <QtTest>
 #include <memory>
@@ -170,6 +171,29 @@ private Q_SLOTS:
         QVERIFY(m.body.contains("sluice_store_fallbacks_total 240\n"));
         QVERIFY(m.body.contains("sluice_store_up 0\n"));
         QVERIFY(m.body.contains("sluice_decisions_total{scope=\"USER_MODEL\",result=\"allowed\",source=\"local\"} 240\n"));
+    }
+
+    // /health and /metrics fan out to every thread: stopping the server while they are in flight
+    // must not post anything to a thread's objects after they are gone (ASan watches).
+    void stoppingWhileHealthFansOut()
+    {
+        for (int round = 0; round < 5; ++round) {
+            QString error;
+            auto server = startServer(configWith(4), &error);
+            QVERIFY2(server, qPrintable(error));
+            std::vector<QNetworkReply *> replies;
+            for (int i = 0; i < 40; ++i) {
+                const QString path = i % 2 ? QStringLiteral("/health") : QStringLiteral("/metrics");
+                replies.push_back(m_nam.get(QNetworkRequest(QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(server->port()).arg(path)))));
+            }
+            QTest::qWait(round * 3); // from "nothing answered yet" to "some answered"
+            server->stop();
+            server.reset();
+            for (QNetworkReply *r : replies) {
+                r->abort();
+                r->deleteLater();
+            }
+        }
     }
 
     // Defect 7: 300 clients sending half a request held their sockets forever.

@@ -68,9 +68,8 @@ QJsonObject processStoreHealth(const std::vector<QJsonObject> &threads, const QJ
 
 void installOpsRoutes(HttpApi &api, const ServerContext &context)
 {
-    QObject *ctx = &api;
-    api.route("GET", QLatin1String(api::kHealthPath), [&context, ctx](const HttpRequest &, HttpResponder responder) {
-        context.workers.gather(ctx, [&context, responder](std::vector<QJsonObject> threads) mutable {
+    api.route("GET", QLatin1String(api::kHealthPath), [&context](const HttpRequest &, HttpResponder responder) {
+        context.workers.gather([&context, responder](std::vector<QJsonObject> threads) mutable {
             const auto snapshot = context.snapshots->current();
             const QJsonObject store = processStoreHealth(threads, context.memoryHealth ? context.memoryHealth() : QJsonObject());
             const bool degraded = context.registry.degraded() || store.value(QStringLiteral("status")).toString() != QStringLiteral("ok");
@@ -87,8 +86,8 @@ void installOpsRoutes(HttpApi &api, const ServerContext &context)
         });
     });
 
-    api.route("GET", QLatin1String(api::kMetricsPath), [&context, ctx](const HttpRequest &, HttpResponder responder) {
-        context.workers.gather(ctx, [&context, responder](std::vector<QJsonObject> threads) mutable {
+    api.route("GET", QLatin1String(api::kMetricsPath), [&context](const HttpRequest &, HttpResponder responder) {
+        context.workers.gather([&context, responder](std::vector<QJsonObject> threads) mutable {
             const QJsonObject memory = context.memoryHealth ? context.memoryHealth() : QJsonObject();
             const QJsonObject store = processStoreHealth(threads, memory);
             QByteArray out = context.metrics->renderPrometheus();

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "http/workerboard.h"
 
+#include <QThread>
+#include <algorithm>
+
 namespace sluice {
 
 void WorkerBoard::add(QObject *home, std::weak_ptr<WindowStore> store)
@@ -9,18 +12,39 @@ void WorkerBoard::add(QObject *home, std::weak_ptr<WindowStore> store)
     m_workers.push_back({home, std::move(store)});
 }
 
+void WorkerBoard::remove(QObject *home)
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_workers.erase(std::remove_if(m_workers.begin(), m_workers.end(), [home](const Worker &w) { return w.home == home; }),
+                    m_workers.end());
+}
+
 int WorkerBoard::size() const
 {
     std::lock_guard<std::mutex> lock(m_mutex);
     return static_cast<int>(m_workers.size());
 }
 
-void WorkerBoard::gather(QObject *context, std::function<void(std::vector<QJsonObject>)> done) const
+bool WorkerBoard::post(QObject *home, std::function<void()> f) const
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (std::none_of(m_workers.begin(), m_workers.end(), [home](const Worker &w) { return w.home == home; }))
+        return false;
+    QMetaObject::invokeMethod(home, std::move(f), Qt::QueuedConnection);
+    return true;
+}
+
+void WorkerBoard::gather(std::function<void(std::vector<QJsonObject>)> done) const
 {
     std::vector<Worker> workers;
+    QObject *back = nullptr;
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         workers = m_workers;
+        for (const Worker &w : m_workers) {
+            if (w.home->thread() == QThread::currentThread())
+                back = w.home;
+        }
     }
     struct State
     {
@@ -28,38 +52,28 @@ void WorkerBoard::gather(QObject *context, std::function<void(std::vector<QJsonO
         size_t pending = 0;
         std::function<void(std::vector<QJsonObject>)> done;
     };
-    auto state = std::make_shared<State>(); // touched on `context`'s thread only
+    auto state = std::make_shared<State>(); // touched on the asking thread only
     state->results.resize(workers.size());
     state->pending = workers.size();
     state->done = std::move(done);
-    if (workers.empty())
+    if (workers.empty() || !back)
         return state->done({});
-    const QPointer<QObject> back(context);
     for (size_t i = 0; i < workers.size(); ++i) {
-        QObject *home = workers[i].home.data();
-        auto answer = [state, i](QJsonObject health) {
-            state->results[i] = std::move(health);
+        auto answer = [state, i](const QJsonObject &health) {
+            state->results[i] = health;
             if (--state->pending == 0)
                 state->done(std::move(state->results));
         };
-        if (!home) { // that thread is gone
-            answer(QJsonObject{{QStringLiteral("status"), QStringLiteral("stopped")}});
-            continue;
-        }
-        QMetaObject::invokeMethod(
-            home,
-            [store = workers[i].store, back, answer] {
-                QJsonObject health{{QStringLiteral("status"), QStringLiteral("stopped")}};
-                if (const auto s = store.lock()) {
-                    health = s->health();
-                    health.insert(QStringLiteral("source"), s->source());
-                    if (!health.contains(QStringLiteral("status")))
-                        health.insert(QStringLiteral("status"), QStringLiteral("ok"));
-                }
-                if (back)
-                    QMetaObject::invokeMethod(back.data(), [answer, health] { answer(health); }, Qt::QueuedConnection);
-            },
-            Qt::QueuedConnection);
+        post(workers[i].home, [this, store = workers[i].store, back, answer] {
+            QJsonObject health{{QStringLiteral("status"), QStringLiteral("stopped")}};
+            if (const auto s = store.lock()) {
+                health = s->health();
+                health.insert(QStringLiteral("source"), s->source());
+                if (!health.contains(QStringLiteral("status")))
+                    health.insert(QStringLiteral("status"), QStringLiteral("ok"));
+            }
+            post(back, [answer, health] { answer(health); });
+        });
     }
 }
 

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Every HTTP thread's window store (each thread has its own connection, breaker and counters), so
 // /health and /metrics describe the whole process and not whichever thread took the request.
-// A store is only ever touched on its own thread: gather() asks each one there (a queued call)
-// and hands the answers back on the asking thread, without blocking anyone.
+// A store is only ever touched on its own thread: gather() asks each one there (a queued call to
+// the thread's home object) and hands the answers back to the asking thread's home object.
+// Events are posted only under the board's mutex and only to homes still on the board, and the
+// server takes a home off the board (remove) before it stops that thread and deletes the object:
+// no event is ever posted to an object being deleted. A gather in flight while the server stops
+// may simply never answer.
 #pragma once
 
 #include "http/layer.h"
@@ -11,7 +15,6 @@
 
 #include <QJsonObject>
 #include <QObject>
-#include <QPointer>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -22,20 +25,24 @@ namespace sluice {
 class WorkerBoard
 {
 public:
-    // home: an object living on the store's thread; the store is reached through the weak
-    // pointer on that thread only, so a thread shutting down simply stops answering.
+    // home: an object living on the store's thread (the thread's worker); the store is reached
+    // through the weak pointer on that thread only.
     void add(QObject *home, std::weak_ptr<WindowStore> store);
+    void remove(QObject *home);
     int size() const;
-    // Every store's health() (with "source" added), in registration order; `done` runs on
-    // `context`'s thread once all have answered (never if `context` is gone first).
-    void gather(QObject *context, std::function<void(std::vector<QJsonObject>)> done) const;
+    // Every store's health() (with "source" added), in registration order; `done` runs on the
+    // calling thread (which must be one of the board's threads) once all have answered.
+    void gather(std::function<void(std::vector<QJsonObject>)> done) const;
 
 private:
     struct Worker
     {
-        QPointer<QObject> home;
+        QObject *home;
         std::weak_ptr<WindowStore> store;
     };
+    // Posts `f` to `home`'s thread if `home` is still on the board.
+    bool post(QObject *home, std::function<void()> f) const;
+
     mutable std::mutex m_mutex;
     std::vector<Worker> m_workers;
 };
