@@ -71,7 +71,8 @@ private Q_SLOTS:
                                  QStringLiteral("t")},
                                 &error),
                  qPrintable(error));
-        QVERIFY(m_server.output().contains("Envoy rate limit service (gRPC)"));
+        // Printed once the server has started, which may be a moment after /health first answers.
+        QTRY_VERIFY_WITH_TIMEOUT(m_server.output().contains("Envoy rate limit service (gRPC)"), 5000);
         m_stub = rls::RateLimitService::NewStub(
             grpc::CreateChannel("127.0.0.1:" + std::to_string(m_grpcPort), grpc::InsecureChannelCredentials()));
     }
