@@ -93,6 +93,7 @@ void RedisConnection::connectTo(const QString &ip)
     }
     m_ctx = ctx;
     ctx->data = this;
+    boundReplyReader(ctx->c.reader); // a huge array count from the server must not allocate gigabytes
     QtEventAdapter::attach(ctx, this, [this, ctx] {
         if (m_ctx == ctx)
             m_ctx = nullptr;

@@ -39,7 +39,47 @@ RedisReply redisReplyFromHiredis(const void *hiredisReply)
     return out;
 }
 
-RedisReplyReader::RedisReplyReader() : m_reader(redisReaderCreate()) {}
+namespace {
+// hiredis's own reply functions (a static table inside hiredis), and ours: the same, but an array
+// larger than kMaxReplyElements is refused (NULL: the reader reports out of memory and stops).
+const redisReplyObjectFunctions &hiredisFunctions()
+{
+    static const redisReplyObjectFunctions functions = [] {
+        redisReader *probe = redisReaderCreate();
+        const redisReplyObjectFunctions copy = *probe->fn;
+        redisReaderFree(probe);
+        return copy;
+    }();
+    return functions;
+}
+
+void *createBoundedArray(const redisReadTask *task, int elements)
+{
+    if (elements > kMaxReplyElements)
+        return nullptr;
+    return hiredisFunctions().createArray(task, elements);
+}
+
+redisReplyObjectFunctions *boundedFunctions()
+{
+    static redisReplyObjectFunctions functions = [] {
+        redisReplyObjectFunctions f = hiredisFunctions();
+        f.createArray = &createBoundedArray;
+        return f;
+    }();
+    return &functions;
+}
+} // namespace
+
+void boundReplyReader(void *hiredisReader)
+{
+    static_cast<redisReader *>(hiredisReader)->fn = boundedFunctions();
+}
+
+RedisReplyReader::RedisReplyReader() : m_reader(redisReaderCreate())
+{
+    boundReplyReader(m_reader);
+}
 
 RedisReplyReader::~RedisReplyReader() { redisReaderFree(static_cast<redisReader *>(m_reader)); }
 
@@ -54,7 +94,9 @@ RedisReplyReader::Next RedisReplyReader::next(RedisReply *reply, QString *error)
     void *raw = nullptr;
     if (redisReaderGetReply(reader, &raw) != REDIS_OK) {
         if (error)
-            *error = QString::fromLocal8Bit(reader->errstr);
+            *error = reader->err == REDIS_ERR_OOM
+                ? QStringLiteral("a reply array larger than %1 elements (or out of memory)").arg(kMaxReplyElements)
+                : QString::fromLocal8Bit(reader->errstr);
         return Next::ProtocolError;
     }
     if (!raw)

@@ -25,6 +25,14 @@ struct RedisReply
 // Our value from a hiredis `redisReply *` (passed as void * so that this header needs no hiredis).
 RedisReply redisReplyFromHiredis(const void *hiredisReply);
 
+// hiredis 0.14 allocates a reply array up front from the count the server sends ("*222222222\r\n"
+// makes it calloc 1.7 GB before a single element arrives: found by fuzz/fuzz_redisreply.cpp). Our
+// replies never hold more than kMaxReplyElements elements, so a larger count is refused: the
+// reader fails and the connection is dropped, instead of the process being killed for its memory.
+constexpr int kMaxReplyElements = 1 << 20;
+// Installs the bounded reply functions on a hiredis redisReader (passed as void *).
+void boundReplyReader(void *hiredisReader);
+
 // hiredis's RESP reader behind our types: bytes in, RedisReply values out. The connection's
 // replies go through the same reader; this door exists for tests and the fuzzer.
 class RedisReplyReader
