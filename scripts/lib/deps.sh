@@ -14,6 +14,7 @@ SLUICE_PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificate
   qt6-base-dev qt6-httpserver-dev qt6-charts-dev qt6-websockets-dev libqt6opengl6-dev libgl-dev
   libpqxx-dev libhiredis-dev libbenchmark-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   redis-server redis-tools postgresql postgresql-client nginx-light
+  prometheus prometheus-alertmanager
   xvfb xauth fonts-dejavu-core)
 SLUICE_BENCH_PACKAGES=(wrk python3-fastapi uvicorn python3-redis)
 SLUICE_FUZZ_PACKAGES=(clang libclang-rt-14-dev libfuzzer-14-dev)
