@@ -3,11 +3,16 @@
 // (`promtool test rules`), the Alertmanager example passes `amtool check-config` and routes critical
 // alerts to PagerDuty and chat, warnings to chat; a running server's /metrics passes
 // `promtool check metrics`, carries exact counter values after a scripted sequence of checks, and
-// exposes every metric the alert rules use.
+// exposes every metric the alert rules use; the Grafana dashboard's queries parse (promtool) and use
+// only metrics a running server exposes.
 #include "httpcall.h"
 #include "services.h"
 
 #include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTemporaryDir>
 #include <QProcess>
 #include <QRegularExpression>
 #include <QSet>
@@ -139,6 +144,49 @@ private Q_SLOTS:
         for (const QString &metric : used)
             QVERIFY2(m.body.contains("\n" + metric.toUtf8() + "{") || m.body.contains("\n" + metric.toUtf8() + " "),
                      qPrintable(metric + QStringLiteral(" is used by an alert but not exposed")));
+    }
+
+    void grafanaDashboardQueries()
+    {
+        QString missing;
+        SLUICE_REQUIRE_SERVICE(haveTools(&missing), missing);
+        QFile file(QStringLiteral(SLUICE_SOURCE_DIR "/packaging/grafana/sluice.json"));
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const QJsonObject dashboard = QJsonDocument::fromJson(file.readAll()).object();
+        QStringList exprs;
+        for (const QJsonValue &panel : dashboard.value(QStringLiteral("panels")).toArray())
+            for (const QJsonValue &target : panel.toObject().value(QStringLiteral("targets")).toArray())
+                exprs << target.toObject().value(QStringLiteral("expr")).toString().replace(QStringLiteral("$instance"), QStringLiteral(".*"));
+        QVERIFY(exprs.size() >= 10);
+        // Every query parses: promtool checks them as recording rules.
+        QTemporaryDir dir;
+        QFile rules(dir.filePath(QStringLiteral("dashboard-rules.yml")));
+        QVERIFY(rules.open(QIODevice::WriteOnly));
+        QByteArray yaml = "groups:\n  - name: dashboard\n    rules:\n";
+        for (int i = 0; i < exprs.size(); ++i)
+            yaml += "      - record: sluice_dashboard_query_" + QByteArray::number(i) + "\n        expr: '"
+                + exprs[i].toUtf8().replace('\'', "''") + "'\n";
+        rules.write(yaml);
+        rules.close();
+        QByteArray out;
+        QCOMPARE(run(QStringLiteral("promtool"), {QStringLiteral("check"), QStringLiteral("rules"), rules.fileName()}, &out), 0);
+        // Every metric the queries use is exposed by a running server.
+        test::ServerProcess server;
+        QString error;
+        QVERIFY2(server.start({}, &error), qPrintable(error));
+        test::httpCall(m_nam, server.baseUrl().resolved(QUrl(QStringLiteral("/rate-limit/check"))), "POST",
+                       R"({"tenantId":"enterprise_co","userId":"ent-user-1","modelId":"gpt-4o"})");
+        test::httpCall(m_nam, server.baseUrl().resolved(QUrl(QStringLiteral("/rate-limit/check"))), "POST", "{}");
+        const QByteArray metrics = test::httpCall(m_nam, server.baseUrl().resolved(QUrl(QStringLiteral("/metrics"))), "GET").body;
+        const QRegularExpression name(QStringLiteral("\\b(sluice_[a-z_]+)"));
+        QSet<QString> used;
+        for (const QString &e : exprs)
+            for (auto it = name.globalMatch(e); it.hasNext();)
+                used.insert(it.next().captured(1));
+        QVERIFY(used.size() >= 12);
+        for (const QString &metric : used)
+            QVERIFY2(metrics.contains("\n" + metric.toUtf8() + "{") || metrics.contains("\n" + metric.toUtf8() + " "),
+                     qPrintable(metric + QStringLiteral(" is used by the dashboard but not exposed")));
     }
 };
 
