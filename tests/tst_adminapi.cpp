@@ -270,6 +270,8 @@ private Q_SLOTS:
         QCOMPARE(top.array().size(), 1);
         QCOMPARE(top.array().at(0).toObject().value(QStringLiteral("key")).toString(), key);
         QCOMPARE(top.array().at(0).toObject().value(QStringLiteral("blocked")).toInt(), 3);
+        QCOMPARE(top.array().at(0).toObject().value(QStringLiteral("tenantId")).toString(), QStringLiteral("enterprise_co"));
+        QCOMPARE(top.array().at(0).toObject().value(QStringLiteral("modelId")).toString(), QStringLiteral("gpt-4o"));
         QCOMPARE(call("DELETE", QStringLiteral("/admin/usage/") + QString::fromLatin1(QUrl::toPercentEncoding(key))).status, 204);
         QCOMPARE(check(body).status, 200);
         QCOMPARE(call("GET", QStringLiteral("/admin/usage?keys=not-a-key")).status, 400);

@@ -131,7 +131,8 @@ private Q_SLOTS:
                  "sluice_rejected_requests_total{status=\"400\"} 1\n",
                  "sluice_check_latency_seconds_count 11\n",
                  "sluice_http_threads 2\n",
-                 "sluice_store_up 1\n"})
+                 "sluice_store_up 1\n", "process_resident_memory_bytes ", "process_cpu_seconds_total ", "process_open_fds ",
+                 "process_start_time_seconds ", "process_max_fds "})
             QVERIFY2(m.body.contains(line), line);
         // Every metric an alert rule uses is exposed (Prometheus's own `up` aside).
         QFile rules(kDir + QStringLiteral("/sluice-alerts.yml"));

@@ -18,14 +18,17 @@ private Q_SLOTS:
         TopBlocked t;
         const QDateTime t0 = QDateTime::fromSecsSinceEpoch(1'700'000'000, Qt::UTC);
         for (int i = 0; i < 3; ++i)
-            t.record("a", Scope::Tenant, QStringLiteral("tenant a"), t0);
-        t.record("b", Scope::Model, QStringLiteral("model b"), t0);
-        t.record("c", Scope::Model, QStringLiteral("model c"), t0.addSecs(5));
+            t.record("a", Scope::Tenant, QStringLiteral("tenant a"), QStringLiteral("a"), QStringLiteral("m%1").arg(i), t0);
+        t.record("b", Scope::Model, QStringLiteral("model b"), QString(), QStringLiteral("b"), t0);
+        t.record("c", Scope::Model, QStringLiteral("model c"), QString(), QStringLiteral("c"), t0.addSecs(5));
         const auto top = topOf(t.entries(), 2);
         QCOMPARE(top.size(), 2);
         QCOMPARE(top[0].key, QByteArray("a"));
         QCOMPARE(top[0].blocked, qint64(3));
         QCOMPARE(top[0].scope, Scope::Tenant);
+        QCOMPARE(top[0].tenant, QStringLiteral("a"));
+        QCOMPARE(top[0].model, QStringLiteral("m2")); // the last blocked request's
+        QVERIFY(top[1].tenant.isNull());
         QCOMPARE(top[1].key, QByteArray("c")); // ties go to the most recent
     }
 

@@ -68,7 +68,8 @@ void CheckService::check(const CheckRequest &request, const QString &headerApiKe
                                 decision.allowed, decision.source);
         metrics->recordLatencyUs(steadyUs() - started);
         if (top && !decision.allowed && decision.primary)
-            top->record(decision.primary->key, decision.primary->scope, decision.primary->label);
+            top->record(decision.primary->key, decision.primary->scope, decision.primary->label, resolved->tenantId,
+                        resolved->modelId);
         done(nullptr, decision);
     });
 }

@@ -5,7 +5,8 @@
 
 namespace sluice {
 
-void TopBlocked::record(const QByteArray &key, Scope scope, const QString &label, const QDateTime &at)
+void TopBlocked::record(const QByteArray &key, Scope scope, const QString &label, const QString &tenant, const QString &model,
+                        const QDateTime &at)
 {
     std::lock_guard<std::mutex> lock(m_mutex);
     BlockedEntry &e = m_entries[key];
@@ -14,6 +15,8 @@ void TopBlocked::record(const QByteArray &key, Scope scope, const QString &label
         e.scope = scope;
     }
     e.label = label;
+    e.tenant = tenant;
+    e.model = model;
     ++e.blocked;
     e.lastBlockedAt = at;
     if (m_entries.size() > m_cap) {
@@ -80,6 +83,8 @@ QList<BlockedEntry> TopBlockedBoard::top(int n) const
             if (e.lastBlockedAt > m.lastBlockedAt) {
                 m.lastBlockedAt = e.lastBlockedAt;
                 m.label = e.label;
+                m.tenant = e.tenant;
+                m.model = e.model;
             }
         }
     }

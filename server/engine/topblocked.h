@@ -27,6 +27,8 @@ struct BlockedEntry
     QByteArray key;
     Scope scope = Scope::Global;
     QString label;
+    QString tenant;     // of the last blocked request (null when it named none)
+    QString model;      // of the last blocked request
     qint64 blocked = 0;
     QDateTime lastBlockedAt;
 };
@@ -35,7 +37,8 @@ class TopBlocked
 {
 public:
     explicit TopBlocked(int cap = 10000) : m_cap(cap) {}
-    void record(const QByteArray &key, Scope scope, const QString &label, const QDateTime &at = QDateTime::currentDateTimeUtc());
+    void record(const QByteArray &key, Scope scope, const QString &label, const QString &tenant = QString(),
+                const QString &model = QString(), const QDateTime &at = QDateTime::currentDateTimeUtc());
     // Every entry (unsorted).
     QList<BlockedEntry> entries() const;
     int size() const;

@@ -4,7 +4,11 @@
 #include "apipaths.h"
 #include "http/servercontext.h"
 
+#include <QDir>
 #include <QFile>
+#include <cmath>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <QJsonArray>
 #include <QJsonDocument>
 
@@ -16,6 +20,48 @@ int breakerRank(const QString &state)
     return state == QStringLiteral("open") ? 2 : state == QStringLiteral("half-open") ? 1 : 0;
 }
 const char *breakerName(int rank) { return rank == 2 ? "open" : rank == 1 ? "half-open" : "closed"; }
+// The process metrics every Prometheus client library exports (same names), from /proc.
+QByteArray processMetrics()
+{
+    QByteArray out;
+    auto metric = [&out](const char *name, const char *help, const char *type, double value) {
+        out += QByteArray("# HELP ") + name + ' ' + help + "\n# TYPE " + name + ' ' + type + '\n' + name + ' '
+            + QByteArray::number(value, 'g', 15) + '\n';
+    };
+    const long page = sysconf(_SC_PAGESIZE), ticks = sysconf(_SC_CLK_TCK);
+    QFile statm(QStringLiteral("/proc/self/statm"));
+    if (statm.open(QIODevice::ReadOnly)) {
+        const QList<QByteArray> f = statm.readAll().split(' ');
+        if (f.size() > 1) {
+            metric("process_virtual_memory_bytes", "Virtual memory size in bytes.", "gauge", f[0].toDouble() * page);
+            metric("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge", f[1].toDouble() * page);
+        }
+    }
+    QFile stat(QStringLiteral("/proc/self/stat"));
+    if (stat.open(QIODevice::ReadOnly)) {
+        // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15, starttime 22.
+        const QByteArray all = stat.readAll();
+        const QList<QByteArray> f = all.mid(all.lastIndexOf(')') + 2).split(' ');
+        if (f.size() > 19 && ticks > 0) {
+            metric("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", "counter",
+                   (f[11].toDouble() + f[12].toDouble()) / ticks);
+            QFile uptime(QStringLiteral("/proc/uptime"));
+            if (uptime.open(QIODevice::ReadOnly)) {
+                const double up = uptime.readAll().split(' ').value(0).toDouble();
+                const double boot = QDateTime::currentMSecsSinceEpoch() / 1000.0 - up;
+                metric("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", "gauge",
+                       std::floor(boot + f[19].toDouble() / ticks));
+            }
+        }
+    }
+    metric("process_open_fds", "Number of open file descriptors.", "gauge",
+           QDir(QStringLiteral("/proc/self/fd")).entryList(QDir::Files | QDir::System | QDir::NoDotAndDotDot).size());
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0)
+        metric("process_max_fds", "Maximum number of open file descriptors.", "gauge", static_cast<double>(limit.rlim_cur));
+    return out;
+}
+
 } // namespace
 
 QJsonObject processStoreHealth(const std::vector<QJsonObject> &threads, const QJsonObject &memory)
@@ -117,6 +163,7 @@ void installOpsRoutes(HttpApi &api, const ServerContext &context)
                 gauge("sluice_memory_full_refusals_total", "Checks refused because the memory store was at --max-keys.",
                       "counter", QByteArray::number(memory.value(QStringLiteral("refusedFull")).toInteger()));
             }
+            out += processMetrics();
             responder.send(200, out, "text/plain; version=0.0.4");
         });
     });

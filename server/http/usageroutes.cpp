@@ -45,6 +45,8 @@ void installUsageRoutes(HttpApi &api, const ServerContext &context, WindowStore 
             a.append(QJsonObject{{QStringLiteral("key"), QString::fromUtf8(e.key)},
                                  {QStringLiteral("scope"), scopeName(e.scope)},
                                  {QStringLiteral("label"), e.label},
+                                 {QStringLiteral("tenantId"), e.tenant.isNull() ? QJsonValue() : QJsonValue(e.tenant)},
+                                 {QStringLiteral("modelId"), e.model},
                                  {QStringLiteral("blocked"), e.blocked},
                                  {QStringLiteral("lastBlockedAt"), e.lastBlockedAt.toString(Qt::ISODateWithMs)}});
         responder.send(200, compactJson(a));
