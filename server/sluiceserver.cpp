@@ -70,6 +70,12 @@ public:
                 m_service->check(request, QString(), done);
         } catch (const ApiError &error) {
             done(&error, Decision());
+        } catch (const std::exception &e) {
+            // Never out through the event loop (that would end the process), never unanswered
+            // (the gRPC call would wait forever).
+            qWarning("unexpected error in a check from another door: %s", e.what());
+            const ApiError error = ApiError::internal(QStringLiteral("internal error"));
+            done(&error, Decision());
         }
     }
 

@@ -52,6 +52,8 @@ private Q_SLOTS:
         QTest::addRow("not a number") << QByteArray("POST / HTTP/1.1\r\nContent-Length: 12abc\r\n\r\n") << 400;
         QTest::addRow("negative") << QByteArray("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n") << 400;
         QTest::addRow("two lengths") << QByteArray("POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n") << 400;
+        QTest::addRow("chunked, bare LF lines") << QByteArray("POST / HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n\n") << 411;
+        QTest::addRow("too large, bare LF lines") << QByteArray("POST / HTTP/1.1\nContent-Length: 20000\n\n") << 413;
         QTest::addRow("header block too large") << ("GET / HTTP/1.1\r\nX-Big: " + QByteArray(40 * 1024, 'a')) << 431;
     }
 
@@ -64,6 +66,20 @@ private Q_SLOTS:
         QVERIFY(error);
         QCOMPARE(error->status(), status);
         QVERIFY(f.feed("GET / HTTP/1.1\r\n\r\n")); // stays refused
+    }
+
+    // Review finding: Qt's parser accepts header blocks ending in bare LF LF; the guard must too,
+    // or such requests would skip every check above.
+    void bareLineFeedsAreFramed()
+    {
+        for (int chunk : {1, 3, 4096}) {
+            HttpFraming f(16 * 1024);
+            const QByteArray stream = "POST /a HTTP/1.1\nContent-Length: 3\n\nabcGET /b HTTP/1.1\r\nHost: x\n\r\n";
+            for (qsizetype i = 0; i < stream.size(); i += chunk)
+                QVERIFY(!f.feed(stream.mid(i, chunk)));
+            QCOMPARE(f.completedRequests(), qint64(2));
+            QVERIFY(!f.inRequest());
+        }
     }
 
     void identityAndAgreeingLengthsPass()

@@ -67,7 +67,21 @@ std::optional<ApiError> HttpFraming::feed(const QByteArray &bytes)
         const qsizetype scanFrom = std::max<qsizetype>(0, m_head.size() - 3);
         m_head.append(pending);
         pending.clear();
-        const qsizetype end = m_head.indexOf("\r\n\r\n", scanFrom);
+        // The header block ends at the first empty line: CRLF CRLF, or bare LF LF (Qt's parser
+        // accepts both, so the guard must see both).
+        qsizetype end = -1, endLength = 0;
+        for (qsizetype i = m_head.indexOf('\n', scanFrom); i >= 0; i = m_head.indexOf('\n', i + 1)) {
+            if (i + 1 < m_head.size() && m_head.at(i + 1) == '\n') {
+                end = i;
+                endLength = 2;
+                break;
+            }
+            if (i + 2 < m_head.size() && m_head.at(i + 1) == '\r' && m_head.at(i + 2) == '\n') {
+                end = i;
+                endLength = 3;
+                break;
+            }
+        }
         if (end < 0) {
             if (m_head.size() > kMaxHeaderBytes)
                 m_rejected = ApiError(431, QStringLiteral("header_too_large"),
@@ -77,7 +91,7 @@ std::optional<ApiError> HttpFraming::feed(const QByteArray &bytes)
         if (end > kMaxHeaderBytes)
             return m_rejected = ApiError(431, QStringLiteral("header_too_large"),
                                          QStringLiteral("the request header block is larger than 32 KiB"));
-        pending = m_head.mid(end + 4); // body bytes, or the next pipelined request
+        pending = m_head.mid(end + endLength); // body bytes, or the next pipelined request
         const QByteArray head = m_head.left(end);
         m_head.clear();
         if (auto error = headerBlock(head))
@@ -131,10 +145,13 @@ void FramingGuard::onReadyRead()
         return;
     }
     const bool wasInRequest = m_framing.inRequest();
+    const qint64 completedBefore = m_framing.completedRequests();
     if (auto error = m_framing.feed(m_socket->peek(m_socket->bytesAvailable())))
         return reject(*error);
-    if (!wasInRequest && m_framing.inRequest())
-        m_clock.stop(); // a new request began: its own clock, from now
+    // A new request began (after idling, or pipelined right behind one that just completed): its
+    // own clock, from now.
+    if (m_framing.inRequest() && (!wasInRequest || m_framing.completedRequests() > completedBefore))
+        m_clock.stop();
     armClock();
 }
 

@@ -42,6 +42,13 @@ public:
 
     // Drops entries with ts <= now - window: an entry counts while now - window < ts <= now.
     void prune(qint64 nowUs, qint64 windowUs);
+    // Makes room for one more entry (may allocate, may throw std::bad_alloc); append() after it
+    // cannot fail.
+    void reserveOne()
+    {
+        if (m_count == m_capacity)
+            grow();
+    }
     void append(qint64 ts, qint64 weight);
 
     qint64 sum() const { return m_sum; }

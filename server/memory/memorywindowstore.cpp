@@ -89,6 +89,18 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
     const size_t locked = static_cast<size_t>(std::unique(order.data(), order.data() + n) - order.data());
     for (size_t i = 0; i < locked; ++i)
         m_shards[order[i]].lock.lock();
+    // Unlocks in reverse order whatever happens: an allocation failure must not leave a shard locked.
+    struct Unlocker
+    {
+        Shard *shards;
+        const int *order;
+        size_t n;
+        ~Unlocker()
+        {
+            for (size_t i = n; i-- > 0;)
+                shards[order[i]].lock.unlock();
+        }
+    } unlocker{m_shards.get(), order.data(), locked};
 
     const qint64 now = m_clock->nowUs();
     out.nowUs = now;
@@ -114,14 +126,26 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
         m_refusedFull.fetch_add(1, std::memory_order_relaxed);
     }
     if (admitted) {
-        for (size_t i = 0; i < n; ++i) {
-            WindowLog *log = found[i];
-            if (!log) {
-                log = m_shards[shards[i]].logs.insert(hashes[i], batch.keys[i].key);
-                m_keys.fetch_add(1, std::memory_order_relaxed);
+        try {
+            // Every allocation first (new logs, ring growth), then the appends, which cannot fail:
+            // running out of memory leaves every count as it was (a new empty log is just idle).
+            for (size_t i = 0; i < n; ++i) {
+                if (!found[i]) {
+                    found[i] = m_shards[shards[i]].logs.insert(hashes[i], batch.keys[i].key);
+                    m_keys.fetch_add(1, std::memory_order_relaxed);
+                }
+                found[i]->reserveOne();
             }
-            log->append(now, batch.cost);
-            log->windowUs = batch.keys[i].windowUs;
+        } catch (const std::bad_alloc &) {
+            admitted = false;
+            out.status = WindowOutcome::Status::Unavailable;
+            out.error = QStringLiteral("the memory store is out of memory");
+        }
+    }
+    if (admitted) {
+        for (size_t i = 0; i < n; ++i) {
+            found[i]->append(now, batch.cost);
+            found[i]->windowUs = batch.keys[i].windowUs;
         }
     }
     out.admitted = admitted;
@@ -132,9 +156,6 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
         freed += m_shards[order[i]].logs.expireSome(now, kExpirePerCheck);
     if (freed)
         m_keys.fetch_sub(freed, std::memory_order_relaxed);
-
-    for (size_t i = locked; i-- > 0;)
-        m_shards[order[i]].lock.unlock();
     return out;
 }
 
