@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "decision.h"
 
+#include <charconv>
+#include <string>
+
 #include "jsonwriter.h"
 
 #include <QJsonArray>
@@ -90,6 +93,41 @@ std::optional<Decision> Decision::fromJson(const QByteArray &json)
     for (const QJsonValue &v : o.value(QStringLiteral("policies")).toArray())
         d.policies.append(readUsage(v.toObject()));
     return d;
+}
+
+QByteArray decisionHeaderLines(const Decision &d, qint64 nowEpochSeconds)
+{
+    if (!d.primary)
+        return QByteArray();
+    std::string out;
+    out.reserve(220);
+    char buf[24];
+    auto num = [&out, &buf](qint64 v) {
+        out.append(buf, static_cast<size_t>(std::to_chars(buf, buf + sizeof buf, v).ptr - buf));
+    };
+    const QByteArray token = scopeToken(d.primary->scope);
+    const std::string name = '"' + token.toStdString() + '"';
+    out += "RateLimit-Policy: " + name + ";q=";
+    num(d.limit);
+    out += ";w=";
+    num(d.windowSeconds);
+    out += "\r\nRateLimit: " + name + ";r=";
+    num(d.remaining);
+    out += ";t=";
+    num(d.resetSeconds);
+    out += "\r\nX-RateLimit-Limit: ";
+    num(d.limit);
+    out += "\r\nX-RateLimit-Remaining: ";
+    num(d.remaining);
+    out += "\r\nX-RateLimit-Reset: ";
+    num(nowEpochSeconds + d.resetSeconds);
+    out += "\r\n";
+    if (!d.allowed) {
+        out += "Retry-After: ";
+        num(d.retryAfterSeconds);
+        out += "\r\n";
+    }
+    return QByteArray(out.data(), static_cast<qsizetype>(out.size()));
 }
 
 } // namespace sluice

@@ -42,4 +42,9 @@ struct Decision
     static std::optional<Decision> fromJson(const QByteArray &json);
 };
 
+// The rate-limit headers of an answer (IETF RateLimit/RateLimit-Policy, X-RateLimit-*, and
+// Retry-After when refused) as ready "Name: value\r\n" lines: one formatting for every door (the
+// HTTP check and forward-auth send them as they are, the gRPC door splits them into header values).
+QByteArray decisionHeaderLines(const Decision &d, qint64 nowEpochSeconds);
+
 } // namespace sluice

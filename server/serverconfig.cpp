@@ -2,6 +2,7 @@
 #include "serverconfig.h"
 
 #include "engine/redact.h"
+#include "http/forwardauthroutes.h"
 
 #include <QCommandLineParser>
 #include <QFile>
@@ -11,6 +12,7 @@
 #include <QThread>
 #include <QUrl>
 #include <cstdio>
+#include <vector>
 #include <type_traits>
 
 namespace sluice {
@@ -226,37 +228,31 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
     }
 
     // Each option's value and where it came from ("flag", "env SLUICE_X", "file:line", "default").
+    // One precedence walk per option: its value, where errors say it came from (origin), and the
+    // short source --check-config prints.
+    struct Setting
+    {
+        QString value, origin, source;
+    };
+    std::vector<Setting> settings;
+    for (const Option &o : kOptions) {
+        const QString name = QString::fromLatin1(o.name), envName = QString::fromLatin1(o.env);
+        if (parser.isSet(name))
+            settings.push_back({parser.value(name), QStringLiteral("--%1").arg(name), QStringLiteral("flag")});
+        else if (env.contains(envName))
+            settings.push_back({env.value(envName), QStringLiteral("%1 (environment)").arg(envName), QStringLiteral("env %1").arg(envName)});
+        else if (fileValues.contains(name))
+            settings.push_back({fileValues[name].value, QStringLiteral("%1 (%2 line %3)").arg(name, file).arg(fileValues[name].line),
+                                QStringLiteral("file line %1").arg(fileValues[name].line)});
+        else
+            settings.push_back({QString(), QStringLiteral("--%1").arg(name), QStringLiteral("default")});
+        c.sources << settings.back().source;
+    }
     QString origin;
     auto value = [&](int i) -> QString {
-        const Option &o = kOptions[i];
-        const QString name = QString::fromLatin1(o.name);
-        if (parser.isSet(name)) {
-            origin = QStringLiteral("--%1").arg(name);
-            return parser.value(name);
-        }
-        if (env.contains(QString::fromLatin1(o.env))) {
-            origin = QStringLiteral("%1 (environment)").arg(QLatin1String(o.env));
-            return env.value(QString::fromLatin1(o.env));
-        }
-        if (fileValues.contains(name)) {
-            origin = QStringLiteral("%1 (%2 line %3)").arg(name, file).arg(fileValues[name].line);
-            return fileValues[name].value;
-        }
-        origin = QStringLiteral("--%1").arg(name);
-        return QString();
+        origin = settings[static_cast<size_t>(i)].origin;
+        return settings[static_cast<size_t>(i)].value;
     };
-    auto sourceOf = [&](int i) -> QString {
-        const QString name = QString::fromLatin1(kOptions[i].name);
-        if (parser.isSet(name))
-            return QStringLiteral("flag");
-        if (env.contains(QString::fromLatin1(kOptions[i].env)))
-            return QStringLiteral("env %1").arg(QLatin1String(kOptions[i].env));
-        if (fileValues.contains(name))
-            return QStringLiteral("file line %1").arg(fileValues[name].line);
-        return QStringLiteral("default");
-    };
-    for (int i = 0; i < kOptionCount; ++i)
-        c.sources << sourceOf(i);
     auto integer = [&](int i, qint64 min, qint64 max, auto *out) {
         const QString v = value(i);
         if (v.isEmpty())
@@ -336,14 +332,11 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
     if (!integer(15, 0, 65535, &c.grpcPort))
         return std::nullopt;
     c.forwardAuthHeaders = value(16);
-    if (!c.forwardAuthHeaders.isEmpty()) {
-        static const QRegularExpression spec(
-            QStringLiteral("^\\s*(tenant|user|model|tier|api-key|cost)\\s*=\\s*[A-Za-z0-9-]+\\s*(,\\s*(tenant|user|model|tier|api-key|cost)\\s*=\\s*[A-Za-z0-9-]+\\s*)*$"));
-        if (!spec.match(c.forwardAuthHeaders).hasMatch()) {
-            *error = QStringLiteral("%1 must look like user=X-Caller,model=X-Model (fields tenant, user, model, tier, api-key, cost), got '%2'")
-                         .arg(origin, c.forwardAuthHeaders);
-            return std::nullopt;
-        }
+    ForwardAuthSettings names; // the door's own parser validates the spec (one place)
+    QString why;
+    if (!names.setHeaders(c.forwardAuthHeaders, &why)) {
+        *error = QStringLiteral("%1: %2 (expected e.g. user=X-Caller,model=X-Model)").arg(origin, why);
+        return std::nullopt;
     }
     return c;
 }

@@ -130,15 +130,11 @@ public:
                 status->set_limit_remaining(static_cast<quint32>(std::clamp<qint64>(d.remaining, 0, UINT32_MAX)));
                 status->mutable_duration_until_reset()->set_seconds(d.allowed ? d.resetSeconds : std::max(d.retryAfterSeconds, d.resetSeconds));
             }
-            if (d.primary) {
-                const QByteArray token = scopeToken(d.primary->scope);
-                addHeader(response, "RateLimit-Policy", '"' + token + "\";q=" + QByteArray::number(d.limit) + ";w=" + QByteArray::number(d.windowSeconds));
-                addHeader(response, "RateLimit", '"' + token + "\";r=" + QByteArray::number(d.remaining) + ";t=" + QByteArray::number(d.resetSeconds));
-                addHeader(response, "X-RateLimit-Limit", QByteArray::number(d.limit));
-                addHeader(response, "X-RateLimit-Remaining", QByteArray::number(d.remaining));
-                addHeader(response, "X-RateLimit-Reset", QByteArray::number(QDateTime::currentSecsSinceEpoch() + d.resetSeconds));
-                if (!d.allowed)
-                    addHeader(response, "Retry-After", QByteArray::number(d.retryAfterSeconds));
+            // The same headers as the HTTP doors, from the same formatting.
+            for (const QByteArray &line : decisionHeaderLines(d, QDateTime::currentSecsSinceEpoch()).split('\n')) {
+                const qsizetype colon = line.indexOf(':');
+                if (colon > 0)
+                    addHeader(response, line.left(colon).toStdString().c_str(), line.mid(colon + 1).trimmed());
             }
             reactor->Finish(grpc::Status::OK);
         });

@@ -14,7 +14,5 @@ class CheckService;
 class Metrics;
 
 void installCheckRoutes(HttpApi &api, CheckService &service, Metrics &metrics);
-// The rate-limit headers of an answer as ready "Name: value\r\n" lines.
-QByteArray decisionHeaderLines(const Decision &d, qint64 nowEpochSeconds);
 
 } // namespace sluice
