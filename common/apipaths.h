@@ -7,6 +7,8 @@
 namespace sluice::api {
 
 inline constexpr char kCheckPath[] = "/rate-limit/check";
+inline constexpr char kCompletePath[] = "/rate-limit/complete";
+inline constexpr char kExtendPath[] = "/rate-limit/extend";
 inline constexpr char kForwardAuthPath[] = "/rate-limit/forward-auth";
 inline constexpr char kHealthPath[] = "/health";
 inline constexpr char kMetricsPath[] = "/metrics";

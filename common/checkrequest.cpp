@@ -60,9 +60,7 @@ QString fieldId(const CheckRequest::Field &f, bool required, int maxLength)
 
 QString costError(const QString &field) { return QStringLiteral("%1 must be an integer from 1 to 1000000000").arg(field); }
 
-} // namespace
-
-CheckRequest CheckRequest::fromJson(const QByteArray &body)
+QJsonObject objectBody(const QByteArray &body)
 {
     QJsonParseError error;
     const QJsonDocument doc = QJsonDocument::fromJson(body, &error);
@@ -72,7 +70,14 @@ CheckRequest CheckRequest::fromJson(const QByteArray &body)
                                        .arg(error.offset));
     if (!doc.isObject())
         throw ApiError::badRequest(QStringLiteral("body must be a JSON object"));
-    const QJsonObject o = doc.object();
+    return doc.object();
+}
+
+} // namespace
+
+CheckRequest CheckRequest::fromJson(const QByteArray &body)
+{
+    const QJsonObject o = objectBody(body);
     CheckRequest r;
     r.userId = readId(o, "userId", true, api::kMaxIdLength);
     r.modelId = readId(o, "modelId", true, api::kMaxIdLength);
@@ -107,6 +112,38 @@ CheckRequest CheckRequest::fromFields(const Field &user, const Field &model, con
         r.cost = n;
     }
     return r;
+}
+
+ReservationRequest ReservationRequest::fromJson(const QByteArray &body, bool withTokens)
+{
+    const QJsonObject o = objectBody(body);
+    ReservationRequest r;
+    // Ids are what a store made: letters, digits, '.', '-' and '_', at most 64 of them.
+    r.reservationId = readId(o, "reservationId", true, 64);
+    for (QChar c : r.reservationId) {
+        if (!(c.isLetterOrNumber() && c.unicode() < 128) && c != QLatin1Char('.') && c != QLatin1Char('-') && c != QLatin1Char('_'))
+            throw ApiError::badRequest(QStringLiteral("reservationId is not one this server hands out"));
+    }
+    const QJsonValue tokens = o.value(QStringLiteral("tokens"));
+    if (!tokens.isUndefined() && !tokens.isNull()) {
+        if (!withTokens)
+            throw ApiError::badRequest(QStringLiteral("tokens belongs to /rate-limit/complete, not here"));
+        const double d = tokens.toDouble(-1);
+        if (!tokens.isDouble() || d != std::floor(d) || d < 0 || d > static_cast<double>(api::kMaxCost))
+            throw ApiError::badRequest(QStringLiteral("tokens must be an integer from 0 to 1000000000"));
+        r.tokens = static_cast<qint64>(d);
+    }
+    return r;
+}
+
+QByteArray ReservationRequest::toJson() const
+{
+    JsonWriter w(96);
+    w.beginObject().key("reservationId").value(reservationId);
+    if (tokens)
+        w.key("tokens").value(*tokens);
+    w.endObject();
+    return w.take();
 }
 
 QByteArray CheckRequest::toJson() const

@@ -7,6 +7,7 @@
 
 #include <QByteArray>
 #include <QString>
+#include <optional>
 
 namespace sluice {
 
@@ -31,6 +32,17 @@ struct CheckRequest
     };
     static CheckRequest fromFields(const Field &user, const Field &model, const Field &tenant, const Field &tier,
                                    const Field &apiKey, const Field &cost);
+    QByteArray toJson() const;
+};
+
+// The body of POST /rate-limit/complete and /rate-limit/extend (design §10).
+struct ReservationRequest
+{
+    QString reservationId;
+    std::optional<qint64> tokens; // complete only: the actual count (0 allowed); absent keeps the estimate
+
+    // Throws ApiError(400) naming the field. withTokens: the body may carry `tokens`.
+    static ReservationRequest fromJson(const QByteArray &body, bool withTokens);
     QByteArray toJson() const;
 };
 

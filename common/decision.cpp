@@ -14,6 +14,33 @@ namespace sluice {
 
 namespace {
 
+// The policy of one unit that OpenAI-style headers describe: the most specific violated one when
+// refused, else the one with the least left (ties: the most specific). Null when none applies.
+const PolicyUsage *tightest(const Decision &d, Unit unit)
+{
+    const PolicyUsage *best = nullptr;
+    for (const PolicyUsage &u : d.policies) {
+        if (u.unit != unit)
+            continue;
+        if (!d.allowed && u.violated)
+            return &u;
+        if (!best || u.remaining < best->remaining)
+            best = &u;
+    }
+    return best;
+}
+
+// OpenAI's duration form: "0s", "45s", "6m0s", "1h2m3s".
+void appendDuration(std::string &out, qint64 seconds)
+{
+    const qint64 h = seconds / 3600, m = seconds / 60 % 60, s = seconds % 60;
+    if (h)
+        out += std::to_string(h) + 'h';
+    if (h || m)
+        out += std::to_string(m) + 'm';
+    out += std::to_string(s) + 's';
+}
+
 void writeUsage(JsonWriter &w, const PolicyUsage &u, bool withViolated)
 {
     w.beginObject()
@@ -22,9 +49,13 @@ void writeUsage(JsonWriter &w, const PolicyUsage &u, bool withViolated)
         .key("key").value(u.key)
         .key("limit").value(u.limit)
         .key("count").value(u.count)
-        .key("windowSeconds").value(u.windowSeconds);
-    if (withViolated)
-        w.key("violated").value(u.violated);
+        .key("windowSeconds").value(u.windowSeconds)
+        .key("unit").value(unitName(u.unit));
+    if (withViolated) {
+        w.key("remaining").value(u.remaining)
+            .key("resetSeconds").value(u.resetSeconds)
+            .key("violated").value(u.violated);
+    }
     w.endObject();
 }
 
@@ -37,6 +68,9 @@ PolicyUsage readUsage(const QJsonObject &o)
     u.limit = o.value(QStringLiteral("limit")).toInteger();
     u.count = o.value(QStringLiteral("count")).toInteger();
     u.windowSeconds = o.value(QStringLiteral("windowSeconds")).toInteger();
+    u.unit = unitFromName(o.value(QStringLiteral("unit")).toString()).value_or(Unit::Requests);
+    u.remaining = o.value(QStringLiteral("remaining")).toInteger();
+    u.resetSeconds = o.value(QStringLiteral("resetSeconds")).toInteger();
     u.violated = o.value(QStringLiteral("violated")).toBool();
     return u;
 }
@@ -65,7 +99,10 @@ QByteArray Decision::toJson() const
     w.key("policies").beginArray();
     for (const PolicyUsage &u : policies)
         writeUsage(w, u, true);
-    w.endArray().endObject();
+    w.endArray();
+    if (!reservationId.isNull())
+        w.key("reservationId").value(reservationId).key("leaseExpiresInSeconds").value(leaseExpiresInSeconds);
+    w.endObject();
     return w.take();
 }
 
@@ -92,6 +129,11 @@ std::optional<Decision> Decision::fromJson(const QByteArray &json)
         d.primary = readUsage(o.value(QStringLiteral("primary")).toObject());
     for (const QJsonValue &v : o.value(QStringLiteral("policies")).toArray())
         d.policies.append(readUsage(v.toObject()));
+    const QJsonValue reservation = o.value(QStringLiteral("reservationId"));
+    if (reservation.isString()) {
+        d.reservationId = reservation.toString();
+        d.leaseExpiresInSeconds = o.value(QStringLiteral("leaseExpiresInSeconds")).toInteger();
+    }
     return d;
 }
 
@@ -122,6 +164,25 @@ QByteArray decisionHeaderLines(const Decision &d, qint64 nowEpochSeconds)
     out += "\r\nX-RateLimit-Reset: ";
     num(nowEpochSeconds + d.resetSeconds);
     out += "\r\n";
+    for (Unit unit : {Unit::Requests, Unit::Tokens}) {
+        const PolicyUsage *u = tightest(d, unit);
+        if (!u)
+            continue;
+        const std::string suffix = unit == Unit::Tokens ? "tokens" : "requests";
+        out += "x-ratelimit-limit-" + suffix + ": ";
+        num(u->limit);
+        out += "\r\nx-ratelimit-remaining-" + suffix + ": ";
+        num(u->remaining);
+        out += "\r\nx-ratelimit-reset-" + suffix + ": ";
+        appendDuration(out, u->resetSeconds);
+        out += "\r\n";
+    }
+    if (!d.reservationId.isNull()) {
+        // Every door hands the reservation out (forward-auth and gRPC have no body to carry it).
+        out += "X-Sluice-Reservation: " + d.reservationId.toStdString() + "\r\nX-Sluice-Lease-Expires-In: ";
+        num(d.leaseExpiresInSeconds);
+        out += "\r\n";
+    }
     if (!d.allowed) {
         out += "Retry-After: ";
         num(d.retryAfterSeconds);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "scope.h"
+#include "unit.h"
 
 #include <QByteArray>
 #include <QList>
@@ -19,7 +20,10 @@ struct PolicyUsage
     QByteArray key;         // the window key
     qint64 limit = 0;
     qint64 count = 0;       // the count this request makes (or would have made, when blocked)
-    qint64 windowSeconds = 0;
+    qint64 windowSeconds = 0; // 0 for a concurrent policy (no window)
+    Unit unit = Unit::Requests;
+    qint64 remaining = 0;     // left after this request (allowed) or as it stands (refused)
+    qint64 resetSeconds = 0;  // until the oldest counted entry leaves (concurrent: the earliest lease expires)
     bool violated = false;
 };
 
@@ -37,13 +41,18 @@ struct Decision
     QString source;         // memory, redis, redis-cluster, local, fail-open
     std::optional<PolicyUsage> primary;
     QList<PolicyUsage> policies; // every applicable policy, most specific first
+    // Set when a tokens or concurrent policy applied to an admitted request (design §10): the id
+    // to complete or extend, and when its leases (and the reservation) expire.
+    QString reservationId;
+    qint64 leaseExpiresInSeconds = 0;
 
     QByteArray toJson() const;
     static std::optional<Decision> fromJson(const QByteArray &json);
 };
 
-// The rate-limit headers of an answer (IETF RateLimit/RateLimit-Policy, X-RateLimit-*, and
-// Retry-After when refused) as ready "Name: value\r\n" lines: one formatting for every door (the
+// The rate-limit headers of an answer (IETF RateLimit/RateLimit-Policy, X-RateLimit-*, the
+// OpenAI-style x-ratelimit-{limit,remaining,reset}-{requests,tokens} per unit, and Retry-After
+// when refused; X-Sluice-Reservation and X-Sluice-Lease-Expires-In when the check reserved) as ready "Name: value\r\n" lines: one formatting for every door (the
 // HTTP check and forward-auth send them as they are, the gRPC door splits them into header values).
 QByteArray decisionHeaderLines(const Decision &d, qint64 nowEpochSeconds);
 

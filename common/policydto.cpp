@@ -74,8 +74,9 @@ QJsonObject PolicyDto::toJson() const
     o.insert(QStringLiteral("apiKeyId"), apiKeyId ? QJsonValue(*apiKeyId) : QJsonValue(QJsonValue::Null));
     o.insert(QStringLiteral("modelId"), nullable(modelId));
     o.insert(QStringLiteral("modelTier"), nullable(modelTier));
-    o.insert(QStringLiteral("windowSeconds"), windowSeconds);
+    o.insert(QStringLiteral("windowSeconds"), unit == Unit::Concurrent ? QJsonValue(QJsonValue::Null) : QJsonValue(windowSeconds));
     o.insert(QStringLiteral("limit"), limit);
+    o.insert(QStringLiteral("unit"), unitName(unit));
     o.insert(QStringLiteral("enabled"), enabled);
     o.insert(QStringLiteral("description"), description);
     return o;
@@ -106,12 +107,30 @@ std::optional<PolicyDto> PolicyDto::fromJson(const QJsonObject &o, QString *erro
             return std::nullopt;
         p.apiKeyId = id;
     }
-    if (!readInteger(o, "windowSeconds", &p.windowSeconds, error, true) || !readInteger(o, "limit", &p.limit, error, true))
+    const QJsonValue unitValue = o.value(QStringLiteral("unit"));
+    if (!unitValue.isUndefined() && !unitValue.isNull()) {
+        const auto unit = unitFromName(unitValue.toString());
+        if (!unitValue.isString() || !unit) {
+            *error = QStringLiteral("unit must be one of requests, tokens, concurrent");
+            return std::nullopt;
+        }
+        p.unit = *unit;
+    }
+    if (p.unit == Unit::Concurrent) {
+        const QJsonValue window = o.value(QStringLiteral("windowSeconds"));
+        if (!window.isUndefined() && !window.isNull()) {
+            *error = QStringLiteral("windowSeconds must be null for a concurrent policy: it limits leases held at once, over no window");
+            return std::nullopt;
+        }
+        p.windowSeconds = 0;
+    } else if (!readInteger(o, "windowSeconds", &p.windowSeconds, error, true)) {
         return std::nullopt;
-    if (p.windowSeconds <= 0 || p.windowSeconds > 366LL * 24 * 3600) {
+    } else if (p.windowSeconds <= 0 || p.windowSeconds > 366LL * 24 * 3600) {
         *error = QStringLiteral("windowSeconds must be an integer from 1 to 31622400");
         return std::nullopt;
     }
+    if (!readInteger(o, "limit", &p.limit, error, true))
+        return std::nullopt;
     if (p.limit < 0) {
         *error = QStringLiteral("limit must be an integer >= 0");
         return std::nullopt;
@@ -149,13 +168,13 @@ QString PolicyDto::selectorKey() const
     auto part = [](const QString &s) { return s.isNull() ? QStringLiteral("*") : QStringLiteral("=") + s; };
     return scopeName(scope) + QLatin1Char('|') + part(tenantId) + QLatin1Char('|') + part(userId) + QLatin1Char('|')
         + (apiKeyId ? QString::number(*apiKeyId) : QStringLiteral("*")) + QLatin1Char('|') + part(modelId)
-        + QLatin1Char('|') + part(modelTier);
+        + QLatin1Char('|') + part(modelTier) + QLatin1Char('|') + unitName(unit);
 }
 
 bool PolicyDto::operator==(const PolicyDto &o) const
 {
     return id == o.id && scope == o.scope && tenantId == o.tenantId && userId == o.userId && apiKeyId == o.apiKeyId
-        && modelId == o.modelId && modelTier == o.modelTier && windowSeconds == o.windowSeconds && limit == o.limit
+        && modelId == o.modelId && modelTier == o.modelTier && unit == o.unit && windowSeconds == o.windowSeconds && limit == o.limit
         && enabled == o.enabled && description == o.description;
 }
 

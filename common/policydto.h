@@ -4,6 +4,7 @@
 #pragma once
 
 #include "scope.h"
+#include "unit.h"
 
 #include <QJsonObject>
 #include <QList>
@@ -21,7 +22,8 @@ struct PolicyDto
     std::optional<qint64> apiKeyId; // API_KEY
     QString modelId;                // MODEL, USER_MODEL
     QString modelTier;              // MODEL_TIER
-    qint64 windowSeconds = 3600;
+    Unit unit = Unit::Requests;
+    qint64 windowSeconds = 3600;    // 0 for a concurrent policy (it has no window; null on the wire)
     qint64 limit = 0;
     bool enabled = true;
     QString description;
@@ -34,7 +36,7 @@ struct PolicyDto
 
     // Which selector fields a scope may set (design §2 table).
     static bool scopeAllows(Scope scope, const char *field);
-    // The identity used for "a second policy with the same scope and selectors is 409".
+    // The identity used for "a second policy with the same scope, selectors and unit is 409".
     QString selectorKey() const;
 
     bool operator==(const PolicyDto &o) const;

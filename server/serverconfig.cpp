@@ -46,6 +46,7 @@ const Option kOptions[] = {
     {"forward-auth-deny-status", "SLUICE_FORWARD_AUTH_DENY_STATUS", "Status of a refused forward-auth check: 429 (default) or 403 (nginx auth_request).", "status", false},
     {"grpc-port", "SLUICE_GRPC_PORT", "Serve Envoy's rate limit service (gRPC) on this port (default: off).", "port", false},
     {"forward-auth-headers", "SLUICE_FORWARD_AUTH_HEADERS", "Identity headers of forward-auth, e.g. user=X-Caller,model=X-Model (defaults X-Tenant-Id, X-User-Id, X-Model-Id, X-Model-Tier, X-API-Key, X-Cost).", "spec", false},
+    {"lease-seconds", "SLUICE_LEASE_SECONDS", "How long a reservation and its concurrency leases live unless completed or extended (default 600).", "s", false},
 };
 constexpr int kOptionCount = static_cast<int>(sizeof kOptions / sizeof kOptions[0]);
 
@@ -159,6 +160,7 @@ QString ServerConfig::describe() const
         QString::number(forwardAuthDenyStatus),
         grpcPort < 0 ? QStringLiteral("off") : QString::number(grpcPort),
         forwardAuthHeaders,
+        QString::number(leaseSeconds),
     };
     QString out = QStringLiteral("# config file: %1\n# store: %2\n")
                       .arg(configFile.isEmpty() ? QStringLiteral("(none)") : configFile, storeName());
@@ -329,7 +331,7 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
         }
         c.forwardAuthDenyStatus = deny.toInt();
     }
-    if (!integer(15, 0, 65535, &c.grpcPort))
+    if (!integer(15, 0, 65535, &c.grpcPort) || !integer(17, 1, 7 * 86400, &c.leaseSeconds))
         return std::nullopt;
     c.forwardAuthHeaders = value(16);
     ForwardAuthSettings names; // the door's own parser validates the spec (one place)

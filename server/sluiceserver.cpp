@@ -37,6 +37,7 @@ public:
         m_context->workers.add(this, m_store);
         m_service = std::make_unique<CheckService>(m_context->snapshots, m_store.get(), m_context->metrics,
                                                    m_context->topBlocked->add());
+        m_service->setLeaseSeconds(config.leaseSeconds);
         m_api = std::make_unique<HttpApi>();
         m_api->setTimeouts({config.requestTimeoutMs, config.idleTimeoutMs});
         installCheckRoutes(*m_api, *m_service, *m_context->metrics);
@@ -105,6 +106,11 @@ public:
     void check(const WindowBatch &batch, CheckCallback done) override { m_store->check(batch, std::move(done)); }
     void usage(const std::vector<WindowSpec> &keys, UsageCallback done) override { m_store->usage(keys, std::move(done)); }
     void reset(const QByteArray &key, DoneCallback done) override { m_store->reset(key, std::move(done)); }
+    void complete(const QString &id, std::optional<qint64> tokens, ReservationCallback done) override
+    {
+        m_store->complete(id, tokens, std::move(done));
+    }
+    void extend(const QString &id, qint64 leaseUs, ReservationCallback done) override { m_store->extend(id, leaseUs, std::move(done)); }
     QString source() const override { return m_store->source(); }
     QJsonObject health() const override { return {{QStringLiteral("status"), QStringLiteral("ok")}}; }
 

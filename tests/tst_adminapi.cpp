@@ -170,8 +170,12 @@ private Q_SLOTS:
         QTest::addRow("unknown model") << QByteArray(R"({"scope":"MODEL","modelId":"gpt-9","windowSeconds":60,"limit":1})") << 400 << "modelId 'gpt-9' does not exist";
         QTest::addRow("unknown tier") << QByteArray(R"({"scope":"MODEL_TIER","modelTier":"gold","windowSeconds":60,"limit":1})") << 400 << "modelTier 'gold' does not exist";
         QTest::addRow("unknown api key") << QByteArray(R"({"scope":"API_KEY","apiKeyId":999,"windowSeconds":60,"limit":1})") << 400 << "apiKeyId '999' does not exist";
-        QTest::addRow("duplicate default") << QByteArray(R"({"scope":"USER_MODEL","windowSeconds":60,"limit":1})") << 409 << "scope and these selectors";
-        QTest::addRow("duplicate override") << QByteArray(R"({"scope":"TENANT","tenantId":"free_co","windowSeconds":60,"limit":1})") << 409 << "scope and these selectors";
+        QTest::addRow("duplicate default") << QByteArray(R"({"scope":"USER_MODEL","windowSeconds":60,"limit":1})") << 409 << "scope, these selectors and this unit";
+        QTest::addRow("duplicate override") << QByteArray(R"({"scope":"TENANT","tenantId":"free_co","windowSeconds":60,"limit":1})") << 409 << "scope, these selectors and this unit";
+        QTest::addRow("unknown unit") << QByteArray(R"({"scope":"GLOBAL","windowSeconds":60,"limit":1,"unit":"bytes"})") << 400 << "unit must be one of requests, tokens, concurrent";
+        QTest::addRow("unit not a string") << QByteArray(R"({"scope":"GLOBAL","windowSeconds":60,"limit":1,"unit":3})") << 400 << "unit must be one of";
+        QTest::addRow("concurrent with a window") << QByteArray(R"({"scope":"GLOBAL","windowSeconds":60,"limit":1,"unit":"concurrent"})") << 400 << "windowSeconds must be null for a concurrent policy";
+        QTest::addRow("tokens without a window") << QByteArray(R"({"scope":"GLOBAL","limit":1,"unit":"tokens"})") << 400 << "windowSeconds is required";
     }
 
     void invalidPolicies()

@@ -309,7 +309,8 @@ private Q_SLOTS:
         r.userId = QStringLiteral("ent-user-1");
         r.modelId = QStringLiteral("gpt-4o");
         ResolvedCheck resolved = PolicyResolver::resolve(m_snapshots->current(), r);
-        resolved.windows.cost = 5; // a weighted entry (the token units will do this)
+        for (WindowSpec &spec : resolved.windows.keys)
+            spec.weight = 5; // a weighted entry (as on a tokens policy)
         WindowOutcome outcome;
         outcome.admitted = true;
         outcome.nowUs = 1'700'000'000'000'000;

@@ -17,7 +17,7 @@ class ScriptedStore final : public WindowStore
 {
 public:
     bool up = true;
-    int checks = 0, usages = 0, resets = 0;
+    int checks = 0, usages = 0, resets = 0, completes = 0;
     void check(const WindowBatch &batch, CheckCallback done) override
     {
         ++checks;
@@ -42,6 +42,15 @@ public:
         ++resets;
         done(up);
     }
+    void complete(const QString &, std::optional<qint64>, ReservationCallback done) override
+    {
+        ++completes;
+        done({up ? ReservationOutcome::Status::Done : ReservationOutcome::Status::Unavailable, {}, 0});
+    }
+    void extend(const QString &, qint64 leaseUs, ReservationCallback done) override
+    {
+        done({up ? ReservationOutcome::Status::Done : ReservationOutcome::Status::Unavailable, {}, leaseUs});
+    }
     QString source() const override { return QStringLiteral("redis"); }
 };
 
@@ -50,6 +59,7 @@ class LocalStore final : public WindowStore
 {
 public:
     qint64 lastLimit = -1;
+    QStringList completed;
     void check(const WindowBatch &batch, CheckCallback done) override
     {
         WindowOutcome o;
@@ -60,6 +70,12 @@ public:
     }
     void usage(const std::vector<WindowSpec> &, UsageCallback done) override { done(true, {}); }
     void reset(const QByteArray &, DoneCallback done) override { done(true); }
+    void complete(const QString &id, std::optional<qint64>, ReservationCallback done) override
+    {
+        completed << id;
+        done({ReservationOutcome::Status::Done, {}, 0});
+    }
+    void extend(const QString &, qint64, ReservationCallback done) override { done({ReservationOutcome::Status::NotFound, {}, 0}); }
     QString source() const override { return QStringLiteral("memory"); }
 };
 
@@ -139,6 +155,35 @@ private Q_SLOTS:
 
     // The defect: usage() took the half-open probe and never reported it, so every check after it
     // went to the failure mode forever although the remote was back.
+    // A reservation made by the local fallback during an outage is completed there; one made by
+    // the remote goes to the remote while the breaker is closed, and is refused (503) otherwise,
+    // never taking the probe.
+    void completionsGoToTheStoreThatReserved()
+    {
+        auto clock = std::make_shared<ManualClock>(0);
+        auto remote = std::make_unique<ScriptedStore>();
+        ScriptedStore *r = remote.get();
+        auto local = std::make_shared<LocalStore>();
+        ResilientWindowStore store(std::move(remote), FailureMode::Local, local, 1, CircuitBreaker(1, 1000, 30000), clock);
+        ReservationOutcome::Status status{};
+        store.complete(QStringLiteral("rAbc1"), 10, [&](ReservationOutcome o) { status = o.status; });
+        QCOMPARE(status, ReservationOutcome::Status::Done);
+        QCOMPARE(r->completes, 1);
+        r->up = false;
+        store.check(oneKey(), [](WindowOutcome) {}); // opens the breaker
+        store.complete(QStringLiteral("mXyz2"), 10, [&](ReservationOutcome o) { status = o.status; });
+        QCOMPARE(status, ReservationOutcome::Status::Done);
+        QCOMPARE(local->completed, QStringList{QStringLiteral("mXyz2")});
+        clock->advanceSeconds(1.5); // half-open: still no remote completion, and the probe stays for a check
+        store.complete(QStringLiteral("rAbc2"), std::nullopt, [&](ReservationOutcome o) { status = o.status; });
+        QCOMPARE(status, ReservationOutcome::Status::Unavailable);
+        QCOMPARE(r->completes, 1);
+        r->up = true; // the probe is still there for the next check
+        QString source;
+        store.check(oneKey(), [&](WindowOutcome o) { source = o.source; });
+        QCOMPARE(source, QStringLiteral("redis"));
+    }
+
     void usageNeverTakesTheProbe()
     {
         auto clock = std::make_shared<ManualClock>(0);

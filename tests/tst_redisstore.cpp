@@ -68,7 +68,7 @@ private Q_SLOTS:
         const QByteArray a = uniqueKey("ttl"), b = uniqueKey("ttl");
         WindowBatch batch;
         batch.keys = {{a, 1'000'000, 10}, {b, 1'000'000, 10}};
-        batch.cost = 3; // a weighted entry also sets the extra-weight key's TTL
+        batch.keys[0].weight = batch.keys[1].weight = 3; // a weighted entry also sets the extra-weight key's TTL
         QVERIFY(checkAndWait(store, batch).admitted);
         for (const QByteArray &k : {a, b, a + "#w"}) {
             const qint64 ttl = redis.cli({QStringLiteral("PTTL"), QString::fromUtf8(k)}).toLongLong();

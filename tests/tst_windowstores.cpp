@@ -5,9 +5,16 @@
 // A script is a list of steps over a batch of keys ("keys=<limit>/<window ms>,…"):
 //   +      a check over the batch is admitted          -      it is refused
 //   +N/-N  N such checks                                aN     advance the clock N ms
-//   cost=N weight of the next checks                    only=I the next checks use key I alone
+//   cost=N weight of the next checks (only on token keys when some key is one)
+//   only=I the next checks use key I alone
 //   all    the next checks use every key again          used=I:N  the last check saw N used on key I
 //   retry=I:N  key I's oldest counted entry leaves its window in N ms (±tolerance)
+// Units and the request lifecycle (design §10): a key is "<limit>/<window ms>" (requests: each
+// entry weighs 1), "<limit>/<window ms>t" (tokens: weighs `cost`, reweighable) or "<limit>/c"
+// (concurrent: a lease). Admitted checks that reserve are numbered from 0:
+//   lease=N   leases live N ms        complete=K[:T]  reservation K completes (with T tokens)
+//   extend=K  renews K's leases       again=K  completing K again says "already completed"
+//   gone=K    K is unknown or expired (a completion is not found)
 // The memory store runs on a test clock; real stores run in real time with the same scripts
 // (rows that need an exact instant are marked exact and run on the test clock only).
 #include "memory/memorywindowstore.h"
@@ -128,6 +135,22 @@ private Q_SLOTS:
             {"retry-after is when the oldest entry leaves", "keys=2/2000 + a500 + - retry=0:1500", false},
             {"retry-after exact", "keys=2/10000 + a2500 + - retry=0:7500 a7499 - a1 +", true},
             {"windows are per key", "keys=2/500,2/3000 +2 - a600 - only=0 +2", false},
+            {"tokens: a refusal charges nothing, completion reweighs in place",
+             "keys=1000/60000t cost=600 + - complete=0:100 + used=0:100 again=0 cost=301 - cost=300 +", false},
+            {"tokens: the completed entry keeps its admission time",
+             "keys=100/1000t cost=60 + a500 complete=0:10 cost=90 + used=0:10 a600 cost=10 + used=0:90", false},
+            {"tokens: completing with 0 and above the estimate",
+             "keys=100/60000t cost=100 + - complete=0:0 cost=10 + used=0:0 complete=1:95 cost=6 - cost=5 + used=0:95", false},
+            {"tokens: completing without a count keeps the estimate",
+             "keys=100/60000t cost=70 + complete=0 cost=31 - cost=30 + used=0:70", false},
+            {"concurrent: leases held at once", "keys=2/c + + - complete=0 + - used=0:2 again=0", false},
+            {"concurrent: a lease not completed expires by itself", "lease=400 keys=1/c + - a500 + used=0:0", false},
+            {"concurrent: extend renews a lease", "lease=600 keys=1/c + a300 extend=0 a400 - a500 + used=0:0", false},
+            {"concurrent: an expired reservation is gone", "lease=300 keys=1/c + a400 gone=0", false},
+            {"mixed units: a refusal charges none of them",
+             "keys=100/60000,1000/60000t,1/c cost=500 + - - only=0 + used=0:1 only=1 + used=0:500", false},
+            {"mixed units: completion releases and reweighs together",
+             "keys=100/60000,1000/60000t,1/c cost=800 + - complete=0:100 + used=1:100 used=2:0 used=0:1", false},
         };
         for (const QString &kind : kinds()) {
             for (const Row &r : rows) {
@@ -149,27 +172,47 @@ private Q_SLOTS:
         std::vector<WindowSpec> keys;
         int only = -1; // -1: every key
         qint64 cost = 1;
+        qint64 leaseMs = 600000;
+        QStringList reservations; // ids of admitted checks that reserved, in order
+        auto anyTokens = [](const std::vector<WindowSpec> &ks) {
+            return std::any_of(ks.begin(), ks.end(), [](const WindowSpec &k) { return k.reweighable; });
+        };
         WindowOutcome last;
         for (const QString &step : script.split(QLatin1Char(' '), Qt::SkipEmptyParts)) {
             if (step.startsWith(QStringLiteral("keys="))) {
                 int i = 0;
                 for (const QString &k : step.mid(5).split(QLatin1Char(','))) {
                     const QStringList lw = k.split(QLatin1Char('/'));
-                    keys.push_back({windowKey(Scope::Tenant, prefix, QString::number(i++)), lw[1].toLongLong() * 1000,
-                                    lw[0].toLongLong()});
+                    WindowSpec spec{windowKey(Scope::Tenant, prefix, QString::number(i++)), lw[1].toLongLong() * 1000,
+                                    lw[0].toLongLong()};
+                    if (lw[1] == QStringLiteral("c")) {
+                        spec.lease = true;
+                        spec.windowUs = 0;
+                        spec.key += unitKeySuffix(Unit::Concurrent);
+                    } else if (lw[1].endsWith(QLatin1Char('t'))) {
+                        spec.reweighable = true;
+                        spec.windowUs = lw[1].chopped(1).toLongLong() * 1000;
+                        spec.key += unitKeySuffix(Unit::Tokens);
+                    }
+                    keys.push_back(spec);
                 }
             } else if (step.startsWith(QLatin1Char('+')) || step.startsWith(QLatin1Char('-'))) {
                 const bool expectAdmitted = step.startsWith(QLatin1Char('+'));
                 const int n = step.size() > 1 ? step.mid(1).toInt() : 1;
                 for (int i = 0; i < n; ++i) {
                     WindowBatch batch;
-                    batch.cost = cost;
+                    batch.leaseUs = leaseMs * 1000;
                     if (only >= 0)
                         batch.keys.push_back(keys[static_cast<size_t>(only)]);
                     else
                         batch.keys = keys;
+                    for (WindowSpec &spec : batch.keys)
+                        spec.weight = spec.lease ? 1 : spec.reweighable || !anyTokens(keys) ? cost : 1;
                     last = s->check(batch);
                     QCOMPARE(last.status, WindowOutcome::Status::Ok);
+                    QCOMPARE(!last.reservationId.isEmpty(), last.admitted && batch.reserves());
+                    if (!last.reservationId.isEmpty())
+                        reservations << last.reservationId;
                     QVERIFY2(last.admitted == expectAdmitted,
                              qPrintable(QStringLiteral("step %1 (#%2): expected %3").arg(step).arg(i + 1)
                                             .arg(expectAdmitted ? QStringLiteral("admitted") : QStringLiteral("refused"))));
@@ -177,6 +220,23 @@ private Q_SLOTS:
                 }
             } else if (step.startsWith(QLatin1Char('a'))) {
                 s->advanceMs(step.mid(1).toLongLong());
+            } else if (step.startsWith(QStringLiteral("lease="))) {
+                leaseMs = step.mid(6).toLongLong();
+            } else if (step.startsWith(QStringLiteral("complete=")) || step.startsWith(QStringLiteral("again="))
+                       || step.startsWith(QStringLiteral("extend=")) || step.startsWith(QStringLiteral("gone="))) {
+                const QString verb = step.section(QLatin1Char('='), 0, 0);
+                const QStringList kt = step.section(QLatin1Char('='), 1).split(QLatin1Char(':'));
+                const QString id = reservations.value(kt[0].toInt());
+                QVERIFY2(!id.isEmpty(), qPrintable(QStringLiteral("step %1: no such reservation").arg(step)));
+                const std::optional<qint64> tokens = kt.size() > 1 ? std::optional<qint64>(kt[1].toLongLong()) : std::nullopt;
+                const bool extend = verb == QStringLiteral("extend");
+                const ReservationOutcome o = test::reservationAndWait(*s->store, id, tokens, extend, leaseMs * 1000);
+                const ReservationOutcome::Status expected = verb == QStringLiteral("again") ? ReservationOutcome::Status::AlreadyCompleted
+                                                          : verb == QStringLiteral("gone")  ? ReservationOutcome::Status::NotFound
+                                                                                            : ReservationOutcome::Status::Done;
+                QVERIFY2(o.status == expected, qPrintable(QStringLiteral("step %1: status %2 (%3)").arg(step).arg(int(o.status)).arg(o.error)));
+                if (extend)
+                    QCOMPARE(o.leaseExpiresInUs / 1000 <= leaseMs && o.leaseExpiresInUs / 1000 >= leaseMs - 100, true);
             } else if (step.startsWith(QStringLiteral("cost="))) {
                 cost = step.mid(5).toLongLong();
             } else if (step.startsWith(QStringLiteral("only="))) {

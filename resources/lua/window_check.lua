@@ -1,65 +1,73 @@
 -- SPDX-License-Identifier: Apache-2.0
--- Sluice: one atomic sliding-window-log check over every key of a request (design §4).
--- KEYS: the window keys, most specific policy first.
--- ARGV[1]: member (unique across instances; it carries its weight as a "*<w>" suffix when
--- w ~= 1), ARGV[2]: cost (the entry's weight), ARGV[3]: which oldest entries to return
--- ("all", or "decision": only those the decision needs: the primary key when admitted, the
--- violated keys when refused), then per key: window_us, limit.
--- An entry counts while now - window < t <= now. The request is admitted only if, for every key,
--- used + cost <= limit; only then is the member added to every key (and each key's TTL set to
--- its window). A refused request writes nothing.
--- Weights: used = ZCARD + the key's "extra weight" (sum of w - 1 over its entries), kept in
--- <key>#w (same hash tag, so same Cluster slot) only while some entry weighs more than 1; with
--- unit weights (every policy counts requests today) no such key exists and one EXISTS per check
--- covers them all.
+-- Sluice: one atomic sliding-window-log check over every key of a request (design §4, §10).
+-- KEYS: the window keys, most specific policy first; when ARGV[4] is '1', one more: the
+-- reservation record to write (single-node Redis; the Cluster store writes it itself).
+-- ARGV[1]: id (unique across instances), ARGV[2]: which oldest entries to return ("all", or
+-- "decision": those the decision needs: the primary key when admitted, the violated keys when
+-- refused, and every token and lease key), ARGV[3]: lease time in us, ARGV[4]: '1' to write the
+-- reservation record, then per key: window_us, limit, weight, kind:
+--   'r' an entry of weight `weight` (requests), 't' the same, reweighable at completion (tokens),
+--   'c' a lease (concurrent): member = id scored by its expiry, counts while now < expiry.
+-- A window entry counts while now - window < t <= now. The request is admitted only if, for
+-- every key, used + weight <= limit; only then is it added to every key (each key's TTL set to
+-- its window, or the lease time). A refused request writes nothing.
+-- Weights: an entry's member is the id, + "*<w>" when w ~= 1; used = ZCARD + the key's "extra
+-- weight" (sum of w - 1 over its entries, negative when entries weigh 0), kept in <key>#w (same
+-- hash tag, so same Cluster slot) only while it is not 0: with unit weights no such key exists
+-- and one EXISTS per check covers them all.
 -- Returns {now_us, admitted (0/1), used_1, oldest_1, used_2, oldest_2, ...}
--- (oldest = -1: empty, or not asked for).
+-- (oldest = -1: empty, or not asked for; for a lease key, the earliest expiry).
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 -- Scores go to Redis as integer strings: tostring() of a number this large would round it.
 local function int(x) return string.format('%.0f', x) end
-local member = ARGV[1]
-local cost = tonumber(ARGV[2])
-local allOldest = ARGV[3] == 'all'
+local id = ARGV[1]
+local allOldest = ARGV[2] == 'all'
+local leaseUs = tonumber(ARGV[3])
+local withRecord = ARGV[4] == '1'
 local n = #KEYS
-local used, limits, windows = {}, {}, {}
+if withRecord then n = n - 1 end
+local used, limits, windows, weights, kinds = {}, {}, {}, {}, {}
 local admitted = 1
--- One EXISTS tells whether any key has weighted entries at all (almost never): then per-key GETs.
+-- One EXISTS tells whether any key has weighted entries at all: only then per-key GETs.
 local wkeys = {}
 for i = 1, n do wkeys[i] = KEYS[i] .. '#w' end
-local weighted = redis.call('EXISTS', unpack(wkeys)) > 0
+local weighted = n > 0 and redis.call('EXISTS', unpack(wkeys)) > 0
 for i = 1, n do
-  local window = tonumber(ARGV[2 + 2 * i])
-  local limit = tonumber(ARGV[3 + 2 * i])
-  windows[i], limits[i] = window, limit
-  local horizon = int(now - window)
-  local wkey = wkeys[i]
-  local extra = weighted and tonumber(redis.call('GET', wkey) or '0') or 0
-  if extra > 0 then
-    -- subtract the extra weight of the entries about to leave
-    for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', horizon)) do
-      local w = tonumber(string.match(m, '%*(%d+)$') or '1')
-      extra = extra - (w - 1)
+  local base = 1 + 4 * i
+  local window, limit = tonumber(ARGV[base]), tonumber(ARGV[base + 1])
+  windows[i], limits[i], weights[i], kinds[i] = window, limit, tonumber(ARGV[base + 2]), ARGV[base + 3]
+  if kinds[i] == 'c' then
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', int(now))
+    used[i] = redis.call('ZCARD', KEYS[i])
+  else
+    local horizon = int(now - window)
+    local wkey = wkeys[i]
+    local extra = weighted and tonumber(redis.call('GET', wkey) or '0') or 0
+    if extra ~= 0 then
+      -- take out the extra weight of the entries about to leave
+      for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', horizon)) do
+        extra = extra - (tonumber(string.match(m, '%*(%d+)$') or '1') - 1)
+      end
+      if extra ~= 0 then redis.call('SET', wkey, extra, 'KEEPTTL') else redis.call('DEL', wkey) end
     end
-    if extra > 0 then redis.call('SET', wkey, extra, 'KEEPTTL') else redis.call('DEL', wkey); extra = 0 end
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', horizon)
+    used[i] = redis.call('ZCARD', KEYS[i]) + extra
   end
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', horizon)
-  used[i] = redis.call('ZCARD', KEYS[i]) + extra
-  if used[i] + cost > limit then admitted = 0 end
+  if used[i] + weights[i] > limit then admitted = 0 end
 end
 -- Which keys' oldest entry the decision needs.
 local want = {}
-if allOldest then
-  for i = 1, n do want[i] = true end
-elseif admitted == 1 then
+for i = 1, n do want[i] = allOldest or kinds[i] ~= 'r' end
+if admitted == 1 then
   local primary, headroom = 0, nil
   for i = 1, n do
-    local h = limits[i] - used[i] - cost
+    local h = limits[i] - used[i] - weights[i]
     if headroom == nil or h < headroom then primary, headroom = i, h end
   end
   if primary > 0 then want[primary] = true end
 else
-  for i = 1, n do if used[i] + cost > limits[i] then want[i] = true end end
+  for i = 1, n do if used[i] + weights[i] > limits[i] then want[i] = true end end
 end
 local out = {now, admitted}
 for i = 1, n do
@@ -71,13 +79,30 @@ for i = 1, n do
   out[2 + 2 * i] = oldest
 end
 if admitted == 1 then
+  local expires = now + leaseUs
+  local reserved = {}
   for i = 1, n do
-    redis.call('ZADD', KEYS[i], int(now), member)
-    redis.call('PEXPIRE', KEYS[i], int(math.ceil(windows[i] / 1000)))
-    if cost > 1 then
-      redis.call('INCRBY', KEYS[i] .. '#w', cost - 1)
-      redis.call('PEXPIRE', KEYS[i] .. '#w', int(math.ceil(windows[i] / 1000)))
+    local k, w = KEYS[i], weights[i]
+    if kinds[i] == 'c' then
+      redis.call('ZADD', k, int(expires), id)
+      redis.call('PEXPIRE', k, int(math.ceil(leaseUs / 1000)))
+      reserved[#reserved + 1] = {k, 'c'}
+    else
+      local ttl = int(math.ceil(windows[i] / 1000))
+      redis.call('ZADD', k, int(now), w == 1 and id or (id .. '*' .. w))
+      redis.call('PEXPIRE', k, ttl)
+      if w ~= 1 then
+        redis.call('INCRBY', k .. '#w', w - 1)
+        redis.call('PEXPIRE', k .. '#w', ttl)
+      end
+      if kinds[i] == 't' then reserved[#reserved + 1] = {k, 't'} end
     end
+  end
+  if withRecord then
+    local est = 0
+    for i = 1, n do if kinds[i] == 't' then est = weights[i] end end
+    redis.call('HSET', KEYS[n + 1], 'at', int(now), 'est', est, 'exp', int(expires), 'keys', cjson.encode(reserved))
+    redis.call('PEXPIRE', KEYS[n + 1], int(math.ceil(leaseUs / 1000)))
   end
 end
 return out

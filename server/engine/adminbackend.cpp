@@ -35,7 +35,7 @@ std::optional<ApiError> findDuplicatePolicy(const RegistryData &data, const Poli
     for (const PolicyDto &other : data.policies) {
         if (other.id != p.id && other.selectorKey() == key)
             return ApiError::conflict(
-                QStringLiteral("policy %1 already has this scope and these selectors").arg(other.id));
+                QStringLiteral("policy %1 already has this scope, these selectors and this unit").arg(other.id));
     }
     return std::nullopt;
 }

@@ -31,7 +31,7 @@ CheckService::countersFor(const std::shared_ptr<const PolicySnapshot> &snapshot)
         set->snapshot = snapshot;
         set->counters.reserve(snapshot->policies().size());
         for (const PolicyDto &p : snapshot->policies())
-            set->counters.push_back(m_metrics->policyCounters(p.id, p.scope));
+            set->counters.push_back(m_metrics->policyCounters(p.id, p.scope, p.unit));
         m_counters = std::move(set);
     }
     return m_counters;
@@ -42,6 +42,7 @@ void CheckService::check(const CheckRequest &request, const QString &headerApiKe
     const qint64 started = steadyUs();
     const std::shared_ptr<const PolicySnapshot> &snapshot = m_reader.get();
     auto resolved = std::make_shared<ResolvedCheck>(PolicyResolver::resolve(snapshot, request, headerApiKey));
+    resolved->windows.leaseUs = m_leaseUs;
     m_store->check(resolved->batch(), [resolved, done = std::move(done), metrics = m_metrics, top = m_topBlocked, started,
                                        counters = countersFor(snapshot)](WindowOutcome outcome) {
         if (outcome.status == WindowOutcome::Status::Full) {
@@ -77,7 +78,9 @@ void CheckService::check(const CheckRequest &request, const QString &headerApiKe
 void CheckService::peek(const CheckRequest &request, const QString &headerApiKey, Callback done)
 {
     auto resolved = std::make_shared<ResolvedCheck>(PolicyResolver::resolve(m_reader.get(), request, headerApiKey));
-    resolved->windows.cost = 0;
+    resolved->windows.leaseUs = m_leaseUs;
+    for (WindowSpec &spec : resolved->windows.keys)
+        spec.weight = 0;
     m_store->usage(resolved->batch().keys, [resolved, done = std::move(done), source = m_store->source()](
                                                bool ok, std::vector<KeyUsage> usage) {
         if (!ok || usage.size() != resolved->batch().keys.size()) {
@@ -97,14 +100,24 @@ void CheckService::peek(const CheckRequest &request, const QString &headerApiKey
     });
 }
 
+void CheckService::complete(const QString &reservationId, std::optional<qint64> tokens, ReservationCallback done)
+{
+    m_store->complete(reservationId, tokens, std::move(done));
+}
+
+void CheckService::extend(const QString &reservationId, ReservationCallback done)
+{
+    m_store->extend(reservationId, m_leaseUs, std::move(done));
+}
+
 Decision CheckService::decide(const ResolvedCheck &resolved, const WindowOutcome &outcome)
 {
     Decision d;
     d.allowed = outcome.admitted;
     d.modelTier = resolved.modelTier;
     d.source = outcome.source;
-    const qint64 cost = resolved.batch().cost; // the weight the store was asked to add: one source of truth
     const qint64 now = outcome.nowUs;
+    const qint64 leaseUs = resolved.batch().leaseUs;
 
     int primary = -1;
     qint64 bestHeadroom = 0;
@@ -112,15 +125,22 @@ Decision CheckService::decide(const ResolvedCheck &resolved, const WindowOutcome
     d.policies.reserve(static_cast<int>(resolved.applied.size()));
     for (size_t i = 0; i < resolved.applied.size(); ++i) {
         const AppliedPolicy &a = resolved.applied[i];
+        const WindowSpec &spec = resolved.batch().keys[i]; // the weight the store was asked to add: one source of truth
         const KeyState state = i < outcome.keys.size() ? outcome.keys[i] : KeyState();
         PolicyUsage u;
         u.scope = a.policy->scope;
+        u.unit = a.policy->unit;
         u.label = resolved.label(a);
-        u.key = resolved.key(i);
+        u.key = spec.key;
         u.limit = a.policy->limit;
-        u.count = state.used + cost;
+        u.count = state.used + spec.weight;
         u.windowSeconds = a.policy->windowSeconds;
         u.violated = !outcome.admitted && u.count > u.limit;
+        u.remaining = std::max<qint64>(0, u.limit - (outcome.admitted ? u.count : state.used));
+        // Until the oldest counted entry leaves; for leases the oldest entry is the earliest expiry.
+        const qint64 windowUs = spec.lease ? 0 : spec.windowUs;
+        const qint64 oldest = state.oldestUs >= 0 ? state.oldestUs : outcome.admitted ? now + (spec.lease ? leaseUs : 0) : -1;
+        u.resetSeconds = oldest >= 0 ? ceilSeconds(oldest + windowUs - now) : ceilSeconds(spec.lease ? 0 : windowUs);
         d.policies.append(u);
         if (outcome.admitted) {
             // Least headroom left; `applied` is most specific first, so ties keep the more specific.
@@ -132,9 +152,10 @@ Decision CheckService::decide(const ResolvedCheck &resolved, const WindowOutcome
         } else if (u.violated) {
             if (primary < 0)
                 primary = static_cast<int>(i); // the most specific violated policy
-            // Retry when every violated policy has room again: its oldest entry must leave.
-            const qint64 windowUs = a.policy->windowSeconds * 1000000;
-            const qint64 wait = state.oldestUs >= 0 ? state.oldestUs + windowUs - now : windowUs;
+            // Retry when every violated policy has room again: its oldest entry must leave. A
+            // lease frees when its holder completes, which no one can foresee: poll in a second
+            // (resetSeconds says when the earliest lease expires at the latest).
+            const qint64 wait = spec.lease ? 1000000 : state.oldestUs >= 0 ? state.oldestUs + windowUs - now : windowUs;
             retryAfterUs = std::max(retryAfterUs, wait);
         }
     }
@@ -151,29 +172,38 @@ Decision CheckService::decide(const ResolvedCheck &resolved, const WindowOutcome
     d.limit = p.limit;
     d.count = p.count;
     d.windowSeconds = p.windowSeconds;
-    const KeyState primaryState = static_cast<size_t>(primary) < outcome.keys.size() ? outcome.keys[primary] : KeyState();
-    const qint64 windowUs = p.windowSeconds * 1000000;
+    d.remaining = p.remaining;
+    d.resetSeconds = p.resetSeconds;
     if (d.allowed) {
-        d.remaining = std::max<qint64>(0, p.limit - p.count);
-        const qint64 oldest = primaryState.oldestUs >= 0 ? primaryState.oldestUs : now;
-        d.resetSeconds = ceilSeconds(oldest + windowUs - now);
         d.retryAfterSeconds = 0;
+        if (!outcome.reservationId.isEmpty()) {
+            d.reservationId = outcome.reservationId;
+            d.leaseExpiresInSeconds = ceilSeconds(outcome.leaseExpiresUs - now);
+        }
     } else {
-        d.remaining = std::max<qint64>(0, p.limit - primaryState.used);
-        d.resetSeconds = primaryState.oldestUs >= 0 ? ceilSeconds(primaryState.oldestUs + windowUs - now)
-                                                    : p.windowSeconds;
         d.retryAfterSeconds = std::max<qint64>(1, ceilSeconds(retryAfterUs));
-        QString cause = QStringLiteral("%1 exceeded: %2/%3 in the last %4 seconds (key=%5)")
-                            .arg(scopeName(p.scope))
-                            .arg(p.count)
-                            .arg(p.limit)
-                            .arg(p.windowSeconds)
-                            .arg(QString::fromUtf8(p.key));
+        const QString over = p.unit == Unit::Concurrent ? QStringLiteral("%1 exceeded: %2/%3 held at once (key=%4)")
+                                                              .arg(scopeName(p.scope))
+                                                              .arg(p.count)
+                                                              .arg(p.limit)
+                                                              .arg(QString::fromUtf8(p.key))
+                                                        : QStringLiteral("%1 exceeded: %2/%3%4 in the last %5 seconds (key=%6)")
+                                                              .arg(scopeName(p.scope))
+                                                              .arg(p.count)
+                                                              .arg(p.limit)
+                                                              .arg(p.unit == Unit::Tokens ? QStringLiteral(" tokens") : QString())
+                                                              .arg(p.windowSeconds)
+                                                              .arg(QString::fromUtf8(p.key));
+        QString cause = over;
         QStringList others;
         for (int i = 0; i < d.policies.size(); ++i) {
             const PolicyUsage &u = d.policies.at(i);
             if (i != primary && u.violated)
-                others.append(QStringLiteral("%1 (%2/%3)").arg(scopeName(u.scope)).arg(u.count).arg(u.limit));
+                others.append(QStringLiteral("%1 (%2/%3%4)")
+                                  .arg(scopeName(u.scope))
+                                  .arg(u.count)
+                                  .arg(u.limit)
+                                  .arg(u.unit == Unit::Requests ? QString() : QLatin1Char(' ') + unitName(u.unit)));
         }
         if (!others.isEmpty())
             cause += QStringLiteral("; also violated: ") + others.join(QStringLiteral(", "));

@@ -37,6 +37,16 @@ public:
     // counts no decision. Throws like check(); a store that cannot answer is a 503.
     void peek(const CheckRequest &request, const QString &headerApiKey, Callback done);
 
+    // The end of a request's lifecycle (design §10): complete (tokens: the actual count, absent
+    // keeps the estimate) and extend, answered by the store that holds the reservation.
+    using ReservationCallback = std::function<void(ReservationOutcome)>;
+    void complete(const QString &reservationId, std::optional<qint64> tokens, ReservationCallback done);
+    void extend(const QString &reservationId, ReservationCallback done);
+
+    // How long leases and reservations live unless extended (--lease-seconds).
+    void setLeaseSeconds(qint64 seconds) { m_leaseUs = seconds * 1000000; }
+    qint64 leaseSeconds() const { return m_leaseUs / 1000000; }
+
     // Pure: the decision for a resolved check and the store's outcome.
     static Decision decide(const ResolvedCheck &resolved, const WindowOutcome &outcome);
 
@@ -59,6 +69,7 @@ private:
     WindowStore *m_store;
     std::shared_ptr<Metrics> m_metrics;
     std::shared_ptr<TopBlocked> m_topBlocked;
+    qint64 m_leaseUs = 600'000'000;
 };
 
 } // namespace sluice

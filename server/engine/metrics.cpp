@@ -31,12 +31,12 @@ size_t Metrics::statusSlot(int status)
     return kRejectedStatuses.size() - 1;
 }
 
-std::shared_ptr<PolicyCounters> Metrics::policyCounters(qint64 policyId, Scope scope)
+std::shared_ptr<PolicyCounters> Metrics::policyCounters(qint64 policyId, Scope scope, Unit unit)
 {
     std::lock_guard<std::mutex> lock(m_policyMutex);
-    auto &slot = m_policies[{policyId, static_cast<int>(scope)}];
+    auto &slot = m_policies[{policyId, static_cast<int>(scope) * kUnitCount + unitIndex(unit)}];
     if (!slot)
-        slot = std::make_shared<PolicyCounters>(policyId, scope);
+        slot = std::make_shared<PolicyCounters>(policyId, scope, unit);
     return slot;
 }
 
@@ -112,7 +112,7 @@ QByteArray Metrics::renderPrometheus() const
         for (const Family &f : families) {
             out += QByteArray("# HELP ") + f.name + ' ' + f.help + "\n# TYPE " + f.name + " counter\n";
             for (const auto &[key, c] : m_policies)
-                out += QByteArray(f.name) + "{scope=\"" + scopeName(c->scope).toUtf8() + "\",unit=\"requests\",policy=\""
+                out += QByteArray(f.name) + "{scope=\"" + scopeName(c->scope).toUtf8() + "\",unit=\"" + unitName(c->unit).toUtf8() + "\",policy=\""
                     + QByteArray::number(c->policyId) + "\"} " + QByteArray::number((*c.*f.counter).load()) + '\n';
         }
     }

@@ -10,6 +10,7 @@
 #include "engine/layer.h"
 
 #include "scope.h"
+#include "unit.h"
 
 #include <QByteArray>
 #include <QString>
@@ -26,9 +27,10 @@ namespace sluice {
 // a hit; over = it was violated; within = it was not; near = within and at 80 % of its limit or more.
 struct PolicyCounters
 {
-    PolicyCounters(qint64 id, Scope s) : policyId(id), scope(s) {}
+    PolicyCounters(qint64 id, Scope s, Unit u) : policyId(id), scope(s), unit(u) {}
     const qint64 policyId; // 0: the built-in base rule
     const Scope scope;
+    const Unit unit;
     std::atomic<qint64> totalHits{0};
     std::atomic<qint64> overLimit{0};
     std::atomic<qint64> nearLimit{0};
@@ -59,7 +61,7 @@ public:
 
     // The handle of a policy's counters: created on first use and kept for the process's life
     // (bounded by the policies ever defined). Thread-safe; called once per policy per snapshot.
-    std::shared_ptr<PolicyCounters> policyCounters(qint64 policyId, Scope scope);
+    std::shared_ptr<PolicyCounters> policyCounters(qint64 policyId, Scope scope, Unit unit = Unit::Requests);
 
     // scope: the primary policy's, or nullopt when no policy applied.
     void recordDecision(std::optional<Scope> scope, bool allowed, const QString &source);

@@ -80,34 +80,39 @@ ResolvedCheck PolicyResolver::resolve(std::shared_ptr<const PolicySnapshot> snap
 
     r.applied.reserve(6);
     r.windows.keys.reserve(6);
-    // Every policy counts requests today, so each entry weighs 1. The request's `cost` is kept
-    // (validated, carried in ResolvedCheck) for the coming token-unit policies, which will weigh
-    // their keys' entries by it; the stores already keep weights.
-    r.windows.cost = 1;
-    auto apply = [&r](const PolicyDto *p, QByteArray key) {
-        r.applied.push_back({p});
-        r.windows.keys.push_back({std::move(key), p->windowSeconds * 1000000, p->limit});
+    // Per scope, most specific first, one policy per unit: requests weigh 1, tokens the request's
+    // cost (reweighed at completion), concurrent a lease of 1.
+    auto apply = [&r](const PolicySnapshot::PolicySet &set, const QByteArray &key) {
+        for (Unit unit : kUnits) {
+            const PolicyDto *p = set[unitIndex(unit)];
+            if (!p)
+                continue;
+            r.applied.push_back({p});
+            WindowSpec spec{unit == Unit::Requests ? key : key + unitKeySuffix(unit), p->windowSeconds * 1000000, p->limit};
+            spec.weight = unit == Unit::Tokens ? r.cost : 1;
+            spec.lease = unit == Unit::Concurrent;
+            spec.reweighable = unit == Unit::Tokens;
+            r.windows.keys.push_back(std::move(spec));
+        }
     };
-    if (const PolicyDto *p = s.userModelPolicy(r.userId, r.modelId))
-        apply(p, windowKey(Scope::UserModel, r.userId, r.modelId));
+    const PolicySnapshot::PolicySet userModel = s.userModelPolicies(r.userId, r.modelId);
+    if (userModel[0] || userModel[1] || userModel[2])
+        apply(userModel, windowKey(Scope::UserModel, r.userId, r.modelId));
     if (r.apiKey) {
-        if (const PolicyDto *p = s.apiKeyPolicy(r.apiKey->id))
-            apply(p, windowKey(Scope::ApiKey, QString::number(r.apiKey->id)));
+        const PolicySnapshot::PolicySet keyPolicies = s.apiKeyPolicies(r.apiKey->id);
+        if (keyPolicies[0] || keyPolicies[1] || keyPolicies[2])
+            apply(keyPolicies, windowKey(Scope::ApiKey, QString::number(r.apiKey->id)));
     }
     if (!r.tenantId.isNull()) {
         const PolicySnapshot::Entity tenant = s.tenant(r.tenantId);
-        if (tenant.policy)
-            apply(tenant.policy, tenant.key);
+        apply(tenant.policies, tenant.key);
     }
-    if (model.policy)
-        apply(model.policy, model.key);
+    apply(model.policies, model.key);
     if (!r.modelTier.isNull()) {
         const PolicySnapshot::Entity tier = s.tier(r.modelTier);
-        if (tier.policy)
-            apply(tier.policy, tier.key);
+        apply(tier.policies, tier.key);
     }
-    if (const PolicyDto *p = s.globalPolicy())
-        apply(p, s.globalKey());
+    apply(s.globalPolicies(), s.globalKey());
     r.snapshot = std::move(snapshot);
     return r;
 }

@@ -29,8 +29,8 @@ struct ResolvedCheck
     QString modelTier;  // null for a model the registry does not know
     const ApiKeyRow *apiKey = nullptr;
     qint64 cost = 1;
-    std::vector<AppliedPolicy> applied; // most specific first
-    WindowBatch windows;                // the store's view of `applied`: key, window, limit (same order)
+    std::vector<AppliedPolicy> applied; // most specific first (within a scope: requests, tokens, concurrent)
+    WindowBatch windows;                // the store's view of `applied`: key, window, limit, weight (same order)
 
     const WindowBatch &batch() const { return windows; }
     const QByteArray &key(size_t i) const { return windows.keys[i].key; }

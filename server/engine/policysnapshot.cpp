@@ -39,11 +39,11 @@ PolicySnapshot::PolicySnapshot(RegistryData data, QDateTime loadedAt)
             m_keysByHash.emplace(k.sha256, i);
     }
 
-    // A USER_MODEL default row of the registry (enabled or not) replaces the base rule.
+    // A USER_MODEL default requests row of the registry (enabled or not) replaces the base rule.
     bool hasUserModelDefault = false;
     m_policies.reserve(m_data.policies.size() + 1);
     for (const PolicyDto &p : m_data.policies) {
-        if (p.scope == Scope::UserModel && p.userId.isNull() && p.modelId.isNull())
+        if (p.scope == Scope::UserModel && p.userId.isNull() && p.modelId.isNull() && p.unit == Unit::Requests)
             hasUserModelDefault = true;
         if (p.enabled)
             m_policies.push_back(p);
@@ -59,28 +59,46 @@ PolicySnapshot::PolicySnapshot(RegistryData data, QDateTime loadedAt)
         return k;
     };
     for (const PolicyDto &p : m_policies) {
+        const int u = unitIndex(p.unit);
         switch (p.scope) {
-        case Scope::Global: m_global = &p; break;
+        case Scope::Global: m_global[u] = &p; break;
         case Scope::Tenant:
-            if (p.tenantId.isNull()) m_tenantDefault = &p; else named(m_tenantIndex, Scope::Tenant, p.tenantId).override = &p;
+            if (p.tenantId.isNull()) m_tenantDefault[u] = &p; else named(m_tenantIndex, Scope::Tenant, p.tenantId).overrides[u] = &p;
             break;
         case Scope::ApiKey:
-            if (!p.apiKeyId) m_apiKeyDefault = &p; else m_apiKey.insert(*p.apiKeyId, &p);
+            if (!p.apiKeyId) m_apiKeyDefault[u] = &p; else m_apiKey[*p.apiKeyId][u] = &p;
             break;
         case Scope::Model:
-            if (p.modelId.isNull()) m_modelDefault = &p; else named(m_modelIndex, Scope::Model, p.modelId).override = &p;
+            if (p.modelId.isNull()) m_modelDefault[u] = &p; else named(m_modelIndex, Scope::Model, p.modelId).overrides[u] = &p;
             break;
         case Scope::ModelTier:
-            if (p.modelTier.isNull()) m_tierDefault = &p; else named(m_tierIndex, Scope::ModelTier, p.modelTier).override = &p;
+            if (p.modelTier.isNull()) m_tierDefault[u] = &p; else named(m_tierIndex, Scope::ModelTier, p.modelTier).overrides[u] = &p;
             break;
         case Scope::UserModel:
-            if (p.userId.isNull() && p.modelId.isNull()) m_userModelDefault = &p;
-            else if (p.modelId.isNull()) m_userAnyModel.emplace(p.userId, &p);
-            else if (p.userId.isNull()) m_anyUserModel.emplace(p.modelId, &p);
-            else m_userModel.emplace(std::make_pair(p.userId, p.modelId), &p);
+            if (p.userId.isNull() && p.modelId.isNull()) m_userModelDefault[u] = &p;
+            else if (p.modelId.isNull()) m_userAnyModel[p.userId][u] = &p;
+            else if (p.userId.isNull()) m_anyUserModel[p.modelId][u] = &p;
+            else m_userModel[std::make_pair(p.userId, p.modelId)][u] = &p;
             break;
         }
     }
+}
+
+PolicySnapshot::PolicySet PolicySnapshot::merge(const PolicySet &overrides, const PolicySet &defaults)
+{
+    PolicySet out;
+    for (int u = 0; u < kUnitCount; ++u)
+        out[u] = overrides[u] ? overrides[u] : defaults[u];
+    return out;
+}
+
+bool PolicySnapshot::any(const PolicySet &set)
+{
+    for (const PolicyDto *p : set) {
+        if (p)
+            return true;
+    }
+    return false;
 }
 
 const UserRow *PolicySnapshot::user(const QString &id) const
@@ -95,51 +113,75 @@ const ApiKeyRow *PolicySnapshot::apiKeyByHash(const QByteArray &sha256) const
     return it == m_keysByHash.end() ? nullptr : &m_data.apiKeys.at(it->second);
 }
 
+PolicySnapshot::Entity PolicySnapshot::entity(const Map<Known> &index, const PolicySet &defaults, Scope scope,
+                                              const QString &id) const
+{
+    const auto it = index.find(id);
+    if (it == index.end())
+        return {defaults, any(defaults) ? windowKey(scope, id) : QByteArray(), QString()};
+    return {merge(it->second.overrides, defaults), it->second.key, it->second.tier};
+}
+
 PolicySnapshot::Entity PolicySnapshot::tenant(const QString &tenantId) const
 {
-    const auto it = m_tenantIndex.find(tenantId);
-    if (it == m_tenantIndex.end())
-        return {m_tenantDefault, m_tenantDefault ? windowKey(Scope::Tenant, tenantId) : QByteArray(), QString()};
-    return {it->second.override ? it->second.override : m_tenantDefault, it->second.key, QString()};
+    return entity(m_tenantIndex, m_tenantDefault, Scope::Tenant, tenantId);
 }
 
 PolicySnapshot::Entity PolicySnapshot::model(const QString &modelId) const
 {
-    const auto it = m_modelIndex.find(modelId);
-    if (it == m_modelIndex.end())
-        return {m_modelDefault, m_modelDefault ? windowKey(Scope::Model, modelId) : QByteArray(), QString()};
-    return {it->second.override ? it->second.override : m_modelDefault, it->second.key, it->second.tier};
+    return entity(m_modelIndex, m_modelDefault, Scope::Model, modelId);
 }
 
 PolicySnapshot::Entity PolicySnapshot::tier(const QString &tierId) const
 {
-    const auto it = m_tierIndex.find(tierId);
-    if (it == m_tierIndex.end())
-        return {m_tierDefault, m_tierDefault ? windowKey(Scope::ModelTier, tierId) : QByteArray(), QString()};
-    return {it->second.override ? it->second.override : m_tierDefault, it->second.key, QString()};
+    Entity e = entity(m_tierIndex, m_tierDefault, Scope::ModelTier, tierId);
+    e.tier = QString();
+    return e;
 }
 
-const PolicyDto *PolicySnapshot::tenantPolicy(const QString &tenantId) const { return tenant(tenantId).policy; }
-const PolicyDto *PolicySnapshot::modelPolicy(const QString &modelId) const { return model(modelId).policy; }
-const PolicyDto *PolicySnapshot::tierPolicy(const QString &tierId) const { return tier(tierId).policy; }
+const PolicyDto *PolicySnapshot::tenantPolicy(const QString &tenantId, Unit u) const { return tenant(tenantId).policies[unitIndex(u)]; }
+const PolicyDto *PolicySnapshot::modelPolicy(const QString &modelId, Unit u) const { return model(modelId).policies[unitIndex(u)]; }
+const PolicyDto *PolicySnapshot::tierPolicy(const QString &tierId, Unit u) const { return tier(tierId).policies[unitIndex(u)]; }
 
-const PolicyDto *PolicySnapshot::apiKeyPolicy(qint64 keyId) const
+PolicySnapshot::PolicySet PolicySnapshot::apiKeyPolicies(qint64 keyId) const
 {
-    return m_apiKey.value(keyId, m_apiKeyDefault);
+    const auto it = m_apiKey.constFind(keyId);
+    return it == m_apiKey.constEnd() ? m_apiKeyDefault : merge(*it, m_apiKeyDefault);
 }
 
-const PolicyDto *PolicySnapshot::userModelPolicy(const QString &userId, const QString &modelId) const
+const PolicyDto *PolicySnapshot::apiKeyPolicy(qint64 keyId, Unit u) const { return apiKeyPolicies(keyId)[unitIndex(u)]; }
+
+PolicySnapshot::PolicySet PolicySnapshot::userModelPolicies(const QString &userId, const QString &modelId) const
 {
+    // Per unit, the most specific of (user, model) > (user, *) > (*, model) > (*, *).
+    PolicySet out = m_userModelDefault;
+    auto over = [&out](const PolicySet &set) {
+        for (int u = 0; u < kUnitCount; ++u) {
+            if (set[u])
+                out[u] = set[u];
+        }
+    };
+    if (!m_anyUserModel.empty()) {
+        const auto it = m_anyUserModel.find(modelId);
+        if (it != m_anyUserModel.end())
+            over(it->second);
+    }
+    if (!m_userAnyModel.empty()) {
+        const auto it = m_userAnyModel.find(userId);
+        if (it != m_userAnyModel.end())
+            over(it->second);
+    }
     if (!m_userModel.empty()) {
         const auto it = m_userModel.find(std::make_pair(userId, modelId));
         if (it != m_userModel.end())
-            return it->second;
+            over(it->second);
     }
-    if (const PolicyDto *p = find<const PolicyDto *>(m_userAnyModel, userId, nullptr))
-        return p;
-    if (const PolicyDto *p = find<const PolicyDto *>(m_anyUserModel, modelId, nullptr))
-        return p;
-    return m_userModelDefault;
+    return out;
+}
+
+const PolicyDto *PolicySnapshot::userModelPolicy(const QString &userId, const QString &modelId, Unit u) const
+{
+    return userModelPolicies(userId, modelId)[unitIndex(u)];
 }
 
 } // namespace sluice

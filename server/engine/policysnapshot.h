@@ -13,6 +13,7 @@
 #include <QDateTime>
 #include <QHash>
 #include <QSet>
+#include <array>
 #include <atomic>
 #include <memory>
 #include <unordered_map>
@@ -34,20 +35,29 @@ public:
     const UserRow *user(const QString &id) const;
     const ApiKeyRow *apiKeyByHash(const QByteArray &sha256) const;
 
-    // Policy lookup per scope: the override naming the entity, else the scope default, else null.
-    const PolicyDto *globalPolicy() const { return m_global; }
-    const PolicyDto *tenantPolicy(const QString &tenantId) const;
-    const PolicyDto *apiKeyPolicy(qint64 keyId) const;
-    const PolicyDto *modelPolicy(const QString &modelId) const;
-    const PolicyDto *tierPolicy(const QString &tier) const;
-    // (user, model) > (user, *) > (*, model) > (*, *)
-    const PolicyDto *userModelPolicy(const QString &userId, const QString &modelId) const;
+    // One scope and selector may carry one policy per unit (design §10): a set holds them,
+    // indexed by unitIndex(); null where the unit has none.
+    using PolicySet = std::array<const PolicyDto *, kUnitCount>;
 
-    // One lookup per entity on the hot path: the policy that applies to it (override, else the
-    // scope default, else null) and its window key (built once per snapshot for known entities).
+    // Policy lookup per scope and unit: the override naming the entity, else the scope default,
+    // else null. Overrides replace defaults unit by unit.
+    const PolicyDto *globalPolicy(Unit u = Unit::Requests) const { return m_global[unitIndex(u)]; }
+    const PolicyDto *tenantPolicy(const QString &tenantId, Unit u = Unit::Requests) const;
+    const PolicyDto *apiKeyPolicy(qint64 keyId, Unit u = Unit::Requests) const;
+    const PolicyDto *modelPolicy(const QString &modelId, Unit u = Unit::Requests) const;
+    const PolicyDto *tierPolicy(const QString &tier, Unit u = Unit::Requests) const;
+    // (user, model) > (user, *) > (*, model) > (*, *), per unit
+    const PolicyDto *userModelPolicy(const QString &userId, const QString &modelId, Unit u = Unit::Requests) const;
+    PolicySet userModelPolicies(const QString &userId, const QString &modelId) const;
+    PolicySet apiKeyPolicies(qint64 keyId) const;
+    const PolicySet &globalPolicies() const { return m_global; }
+
+    // One lookup per entity on the hot path: the policies that apply to it (per unit: override,
+    // else the scope default, else null) and its window key (built once per snapshot for known
+    // entities; the tokens and leases keys add unitKeySuffix()).
     struct Entity
     {
-        const PolicyDto *policy = nullptr;
+        PolicySet policies{};
         QByteArray key; // empty when no policy applies
         QString tier;   // models only: the registry tier, null when unknown
     };
@@ -81,26 +91,29 @@ private:
     Map<int> m_users;                      // → index in m_data.users
     struct Known
     {
-        const PolicyDto *override = nullptr;
+        PolicySet overrides{};
         QByteArray key;
         QString tier;
     };
+    static PolicySet merge(const PolicySet &overrides, const PolicySet &defaults);
+    static bool any(const PolicySet &set);
+    Entity entity(const Map<Known> &index, const PolicySet &defaults, Scope scope, const QString &id) const;
     Map<Known> m_tenantIndex;
     Map<Known> m_modelIndex;
     Map<Known> m_tierIndex;
     std::unordered_map<QByteArray, int, FastHash> m_keysByHash; // → index in m_data.apiKeys (not revoked)
     QByteArray m_globalKey;
     std::vector<PolicyDto> m_policies;    // enabled ones (+ the base rule), stable addresses
-    const PolicyDto *m_global = nullptr;
-    const PolicyDto *m_tenantDefault = nullptr;
-    const PolicyDto *m_apiKeyDefault = nullptr;
-    const PolicyDto *m_modelDefault = nullptr;
-    const PolicyDto *m_tierDefault = nullptr;
-    const PolicyDto *m_userModelDefault = nullptr;
-    QHash<qint64, const PolicyDto *> m_apiKey;
-    Map<const PolicyDto *> m_userAnyModel;
-    Map<const PolicyDto *> m_anyUserModel;
-    std::unordered_map<std::pair<QString, QString>, const PolicyDto *, FastHash> m_userModel;
+    PolicySet m_global{};
+    PolicySet m_tenantDefault{};
+    PolicySet m_apiKeyDefault{};
+    PolicySet m_modelDefault{};
+    PolicySet m_tierDefault{};
+    PolicySet m_userModelDefault{};
+    QHash<qint64, PolicySet> m_apiKey;
+    Map<PolicySet> m_userAnyModel;
+    Map<PolicySet> m_anyUserModel;
+    std::unordered_map<std::pair<QString, QString>, PolicySet, FastHash> m_userModel;
 };
 
 // The current snapshot, swapped atomically by whoever loads the registry; read by every thread.

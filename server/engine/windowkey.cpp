@@ -125,10 +125,17 @@ std::optional<QString> unescape(const QByteArray &part)
 
 std::optional<ParsedWindowKey> parseWindowKey(const QByteArray &key)
 {
-    if (!key.startsWith("sluice:{") || !key.endsWith('}'))
-        return std::nullopt;
-    const QList<QByteArray> parts = key.mid(8, key.size() - 9).split(':');
     ParsedWindowKey k;
+    QByteArray base = key;
+    for (Unit u : {Unit::Tokens, Unit::Concurrent}) {
+        if (key.endsWith(unitKeySuffix(u))) {
+            base.chop(unitKeySuffix(u).size());
+            k.unit = u;
+        }
+    }
+    if (!base.startsWith("sluice:{") || !base.endsWith('}'))
+        return std::nullopt;
+    const QList<QByteArray> parts = base.mid(8, base.size() - 9).split(':');
     bool known = false;
     for (Scope s : kScopesBySpecificity) {
         if (scopeToken(s) == parts.first()) {

@@ -8,6 +8,7 @@
 #include "engine/layer.h"
 
 #include "scope.h"
+#include "unit.h"
 
 #include <QByteArray>
 #include <QString>
@@ -27,6 +28,7 @@ struct ParsedWindowKey
     Scope scope = Scope::Global;
     QString id1; // null when the scope has none
     QString id2;
+    Unit unit = Unit::Requests; // from the key's suffix (none, ":tokens", ":leases")
 };
 
 // The inverse of windowKey(): nullopt when the bytes are not one of our keys.

@@ -5,9 +5,14 @@
 //
 // Semantics every store must share (the data-driven store suite holds them to it):
 // - an entry counts while its timestamp t satisfies now - window < t <= now;
-// - a request is admitted only if, for every key, used + cost <= limit; then one entry of weight
-//   `cost` is appended to every key; a refused request writes nothing;
-// - entries carry their weight; `used` is the weight sum of the counted entries.
+// - a request is admitted only if, for every key, used + weight <= limit; then one entry of the
+//   key's weight is appended to every key; a refused request writes nothing;
+// - entries carry their weight; `used` is the weight sum of the counted entries;
+// - a lease key (a concurrent policy) holds one entry per lease, stamped with its expiry: it
+//   counts while now < expiry, until completion releases it (design §10);
+// - an admitted batch with any lease or reweighable key makes a reservation: an id the store can
+//   find again (from any instance sharing it) to complete (reweigh the token entries in place,
+//   release the leases) or extend (renew the leases) until it expires with its leases.
 #pragma once
 
 #include "engine/layer.h"
@@ -16,21 +21,33 @@
 #include <QJsonObject>
 #include <QString>
 #include <functional>
+#include <optional>
 #include <vector>
 
 namespace sluice {
 
 struct WindowSpec
 {
-    QByteArray key;       // from windowKey(): "sluice:{<scope>:<escaped ids>}"
-    qint64 windowUs = 0;  // window length in microseconds (> 0)
+    QByteArray key;       // from windowKey(): "sluice:{<scope>:<escaped ids>}" (+ the unit's suffix)
+    qint64 windowUs = 0;  // window length in microseconds (> 0); 0 for a lease key
     qint64 limit = 0;     // >= 0
+    qint64 weight = 1;    // the entry this request adds: 1, or its token cost (reweighable)
+    bool lease = false;       // a concurrent policy's key: the entry is a lease
+    bool reweighable = false; // a tokens policy's key: completion replaces the entry's weight
 };
 
 struct WindowBatch
 {
     std::vector<WindowSpec> keys;
-    qint64 cost = 1;      // weight of the entry this request would add
+    qint64 leaseUs = 600'000'000; // how long leases (and the reservation) live unless extended
+    bool reserves() const
+    {
+        for (const WindowSpec &s : keys) {
+            if (s.lease || s.reweighable)
+                return true;
+        }
+        return false;
+    }
 };
 
 struct KeyState
@@ -51,6 +68,17 @@ struct WindowOutcome
     qint64 nowUs = 0;             // the store's clock at the decision (Redis TIME for Redis)
     std::vector<KeyState> keys;   // one per WindowBatch::keys, same order
     QString source;               // "memory", "redis", "redis-cluster", "local", "fail-open"
+    QString reservationId;        // admitted and WindowBatch::reserves(): the reservation made
+    qint64 leaseExpiresUs = 0;    // when it expires (the store's clock)
+};
+
+// What became of a complete or an extend.
+struct ReservationOutcome
+{
+    enum class Status { Done, AlreadyCompleted, NotFound, Unavailable };
+    Status status = Status::Done;
+    QString error;              // for Unavailable
+    qint64 leaseExpiresInUs = 0; // extend: until the renewed leases expire
 };
 
 struct KeyUsage
@@ -67,12 +95,20 @@ public:
     using CheckCallback = std::function<void(WindowOutcome)>;
     using UsageCallback = std::function<void(bool ok, std::vector<KeyUsage>)>;
     using DoneCallback = std::function<void(bool ok)>;
+    using ReservationCallback = std::function<void(ReservationOutcome)>;
 
     virtual ~WindowStore() = default;
 
     virtual void check(const WindowBatch &batch, CheckCallback done) = 0;
     // Current usage of keys without recording anything (admin usage, live charts).
     virtual void usage(const std::vector<WindowSpec> &keys, UsageCallback done) = 0;
+    // The end of a reservation's request: its reweighable entries take `tokens` as their weight
+    // (absent: they keep the estimate; the entry keeps its time), its leases are released. A
+    // second completion changes nothing (AlreadyCompleted); unknown or expired: NotFound.
+    virtual void complete(const QString &reservationId, std::optional<qint64> tokens, ReservationCallback done) = 0;
+    // Renews a reservation's leases (and the reservation) for leaseUs from now. A completed one is
+    // AlreadyCompleted; unknown or expired: NotFound.
+    virtual void extend(const QString &reservationId, qint64 leaseUs, ReservationCallback done) = 0;
     // Forgets a key's log (admin reset).
     virtual void reset(const QByteArray &key, DoneCallback done) = 0;
     // "memory", "redis", "redis-cluster"

@@ -28,9 +28,9 @@ QString failureModeName(FailureMode mode)
 
 ResilientWindowStore::ResilientWindowStore(std::unique_ptr<WindowStore> remote, FailureMode mode,
                                            std::shared_ptr<WindowStore> local, int instances, CircuitBreaker breaker,
-                                           std::shared_ptr<const Clock> clock)
+                                           std::shared_ptr<const Clock> clock, QChar localTag)
     : m_remote(std::move(remote)), m_mode(mode), m_local(std::move(local)), m_instances(std::max(1, instances)),
-      m_breaker(breaker), m_clock(std::move(clock))
+      m_breaker(breaker), m_clock(std::move(clock)), m_localTag(localTag)
 {
 }
 
@@ -103,6 +103,28 @@ void ResilientWindowStore::reset(const QByteArray &key, DoneCallback done)
     if (m_breaker.state(nowMs()) != CircuitBreaker::State::Closed)
         return done(false);
     m_remote->reset(key, std::move(done));
+}
+
+WindowStore *ResilientWindowStore::holderOf(const QString &reservationId) const
+{
+    if (reservationId.startsWith(m_localTag))
+        return m_local.get();
+    // Like usage(): never the half-open probe.
+    return m_breaker.state(nowMs()) == CircuitBreaker::State::Closed ? m_remote.get() : nullptr;
+}
+
+void ResilientWindowStore::complete(const QString &reservationId, std::optional<qint64> tokens, ReservationCallback done)
+{
+    if (WindowStore *store = holderOf(reservationId))
+        return store->complete(reservationId, tokens, std::move(done));
+    done({ReservationOutcome::Status::Unavailable, QStringLiteral("circuit breaker open: %1").arg(m_lastError), 0});
+}
+
+void ResilientWindowStore::extend(const QString &reservationId, qint64 leaseUs, ReservationCallback done)
+{
+    if (WindowStore *store = holderOf(reservationId))
+        return store->extend(reservationId, leaseUs, std::move(done));
+    done({ReservationOutcome::Status::Unavailable, QStringLiteral("circuit breaker open: %1").arg(m_lastError), 0});
 }
 
 QJsonObject ResilientWindowStore::health() const

@@ -31,13 +31,18 @@ QString failureModeName(FailureMode mode);
 class ResilientWindowStore final : public WindowStore
 {
 public:
+    // localTag: the first character of the local store's reservation ids.
     ResilientWindowStore(std::unique_ptr<WindowStore> remote, FailureMode mode, std::shared_ptr<WindowStore> local,
                          int instances, CircuitBreaker breaker = CircuitBreaker(),
-                         std::shared_ptr<const Clock> clock = steadyClock());
+                         std::shared_ptr<const Clock> clock = steadyClock(), QChar localTag = QLatin1Char('m'));
 
     void check(const WindowBatch &batch, CheckCallback done) override;
     void usage(const std::vector<WindowSpec> &keys, UsageCallback done) override;
     void reset(const QByteArray &key, DoneCallback done) override;
+    // A reservation made by the local store during an outage is completed there (its id says
+    // so, see `localTag`); the others go to the remote while the breaker is closed.
+    void complete(const QString &reservationId, std::optional<qint64> tokens, ReservationCallback done) override;
+    void extend(const QString &reservationId, qint64 leaseUs, ReservationCallback done) override;
     QString source() const override { return m_remote->source(); }
     QJsonObject health() const override;
 
@@ -48,6 +53,8 @@ public:
 
 private:
     void fallback(const WindowBatch &batch, const QString &why, const CheckCallback &done);
+    // The store holding a reservation, or null (answered Unavailable) when the breaker is not closed.
+    WindowStore *holderOf(const QString &reservationId) const;
     qint64 nowMs() const { return m_clock->nowUs() / 1000; }
 
     std::unique_ptr<WindowStore> m_remote;
@@ -56,6 +63,7 @@ private:
     int m_instances;
     CircuitBreaker m_breaker;
     std::shared_ptr<const Clock> m_clock;
+    QChar m_localTag;
     std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
     qint64 m_fallbacks = 0;
     QString m_lastError;

@@ -88,12 +88,12 @@ namespace {
 const PolicyDto *policyForKey(const PolicySnapshot &s, const ParsedWindowKey &k)
 {
     switch (k.scope) {
-    case Scope::Global: return s.globalPolicy();
-    case Scope::Tenant: return s.tenantPolicy(k.id1);
-    case Scope::ApiKey: return s.apiKeyPolicy(k.id1.toLongLong());
-    case Scope::Model: return s.modelPolicy(k.id1);
-    case Scope::ModelTier: return s.tierPolicy(k.id1);
-    case Scope::UserModel: return s.userModelPolicy(k.id1, k.id2);
+    case Scope::Global: return s.globalPolicy(k.unit);
+    case Scope::Tenant: return s.tenantPolicy(k.id1, k.unit);
+    case Scope::ApiKey: return s.apiKeyPolicy(k.id1.toLongLong(), k.unit);
+    case Scope::Model: return s.modelPolicy(k.id1, k.unit);
+    case Scope::ModelTier: return s.tierPolicy(k.id1, k.unit);
+    case Scope::UserModel: return s.userModelPolicy(k.id1, k.id2, k.unit);
     }
     return nullptr;
 }
@@ -116,7 +116,12 @@ std::vector<WindowSpec> GovernedKeys::specs() const
     out.reserve(keys.size());
     for (size_t i = 0; i < keys.size(); ++i) {
         const PolicyDto *p = policies[i];
-        out.push_back({keys[i].key, (p ? p->windowSeconds : 3600) * 1000000, p ? p->limit : 0});
+        WindowSpec spec{keys[i].key, (p ? p->windowSeconds : 3600) * 1000000, p ? p->limit : 0};
+        if (keys[i].parsed.unit == Unit::Concurrent) {
+            spec.lease = true; // counts leases held now; the oldest entry is the earliest expiry
+            spec.windowUs = 0;
+        }
+        out.push_back(spec);
     }
     return out;
 }
@@ -129,9 +134,10 @@ QJsonArray GovernedKeys::usageJson(const std::vector<KeyUsage> &usage) const
         const KeyUsage &u = usage[i];
         QJsonObject o{{QStringLiteral("key"), QString::fromUtf8(k.key)},
                       {QStringLiteral("scope"), scopeName(k.parsed.scope)},
+                      {QStringLiteral("unit"), unitName(k.parsed.unit)},
                       {QStringLiteral("count"), u.used}};
         if (const PolicyDto *p = policies[i]) {
-            const qint64 windowUs = p->windowSeconds * 1000000;
+            const qint64 windowUs = p->windowSeconds * 1000000; // 0 for leases: oldest is an expiry
             o.insert(QStringLiteral("limit"), p->limit);
             o.insert(QStringLiteral("windowSeconds"), p->windowSeconds);
             o.insert(QStringLiteral("remaining"), std::max<qint64>(0, p->limit - u.used));

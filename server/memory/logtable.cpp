@@ -82,6 +82,59 @@ void WindowLog::append(qint64 ts, qint64 weight)
     m_sum += weight;
 }
 
+void WindowLog::insertSorted(qint64 ts, qint64 weight)
+{
+    append(ts, weight);
+    for (int i = size() - 1; i > 0 && entry(i - 1).ts > ts; --i)
+        std::swap(entry(i - 1), entry(i));
+}
+
+int WindowLog::lowerBound(qint64 ts) const
+{
+    int lo = 0, hi = size();
+    while (lo < hi) {
+        const int mid = (lo + hi) / 2;
+        if (at(mid).ts < ts)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int WindowLog::find(qint64 ts, qint64 weight) const
+{
+    for (int i = lowerBound(ts); i < size() && at(i).ts == ts; ++i) {
+        if (at(i).weight == weight)
+            return i;
+    }
+    return -1;
+}
+
+bool WindowLog::reweigh(qint64 ts, qint64 from, qint64 to)
+{
+    const int i = find(ts, from);
+    if (i < 0)
+        return false;
+    entry(i).weight = to;
+    m_sum += to - from;
+    return true;
+}
+
+bool WindowLog::eraseOne(qint64 ts, qint64 weight)
+{
+    const int i = find(ts, weight);
+    if (i < 0)
+        return false;
+    for (int j = i; j + 1 < size(); ++j)
+        entry(j) = entry(j + 1);
+    --m_count;
+    m_sum -= weight;
+    if (!m_count)
+        m_head = 0;
+    return true;
+}
+
 LogTable::~LogTable()
 {
     for (Slot &slot : m_slots) {

@@ -50,6 +50,14 @@ public:
             grow();
     }
     void append(qint64 ts, qint64 weight);
+    // Like append(), but keeps the ring in time order when ts is older than the newest entry
+    // (leases are stamped with their expiry; after reserveOne()).
+    void insertSorted(qint64 ts, qint64 weight);
+    // The entry at `ts` weighing `from` takes weight `to` (in place: it keeps its time). Entries
+    // of equal time and weight are interchangeable, so any one of them will do. False when none.
+    bool reweigh(qint64 ts, qint64 from, qint64 to);
+    // Removes one entry at `ts` weighing `weight`; false when there is none.
+    bool eraseOne(qint64 ts, qint64 weight);
 
     qint64 sum() const { return m_sum; }
     int size() const { return static_cast<int>(m_count); }
@@ -67,6 +75,10 @@ private:
     ~WindowLog();
     const char *keyData() const { return reinterpret_cast<const char *>(this + 1); }
     void grow();
+    // Index of the first entry with at(i).ts >= ts (entries are in time order).
+    int lowerBound(qint64 ts) const;
+    int find(qint64 ts, qint64 weight) const;
+    LogEntry &entry(int i) { return m_ring[(m_head + static_cast<quint32>(i)) & (m_capacity - 1)]; }
 
     qint64 m_sum = 0;
     LogEntry *m_ring;        // &m_inline until a second entry is held at once

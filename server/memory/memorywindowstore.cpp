@@ -3,6 +3,7 @@
 
 #include "engine/siphash.h"
 #include "memory/logtable.h"
+#include "memory/reservationtable.h"
 #include "memory/spinlock.h"
 
 #include <algorithm>
@@ -52,8 +53,17 @@ struct MemoryWindowStore::Shard
     LogTable logs;
 };
 
+// Taken before any shard lock, never while one is held.
+struct MemoryWindowStore::Reservations
+{
+    std::mutex lock;
+    ReservationTable table;
+    UniqueIds ids{QByteArray(1, MemoryWindowStore::kReservationTag)};
+};
+
 MemoryWindowStore::MemoryWindowStore(std::shared_ptr<const Clock> clock, QString source, qint64 maxKeys)
-    : m_clock(std::move(clock)), m_source(std::move(source)), m_maxKeys(maxKeys), m_shards(new Shard[kShardCount])
+    : m_clock(std::move(clock)), m_source(std::move(source)), m_maxKeys(maxKeys), m_shards(new Shard[kShardCount]),
+      m_reservations(std::make_unique<Reservations>())
 {
 }
 
@@ -66,7 +76,14 @@ QJsonObject MemoryWindowStore::health() const
     return {{QStringLiteral("status"), QStringLiteral("ok")},
             {QStringLiteral("keys"), keyCount()},
             {QStringLiteral("maxKeys"), m_maxKeys},
+            {QStringLiteral("reservations"), reservationCount()},
             {QStringLiteral("refusedFull"), refusedFull()}};
+}
+
+qint64 MemoryWindowStore::reservationCount() const
+{
+    std::lock_guard<std::mutex> lock(m_reservations->lock);
+    return static_cast<qint64>(m_reservations->table.size());
 }
 
 WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
@@ -76,6 +93,11 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
     out.source = m_source;
     out.keys.resize(n);
 
+    // The record a reservation will need, filled while the shards are held.
+    const bool reserves = batch.reserves();
+    MemoryReservation reservation;
+
+    {
     // Lock every shard the batch touches, in index order (deadlock-free, atomic over all keys).
     SmallArray<quint64> hashes(n);
     SmallArray<int> shards(n);
@@ -104,6 +126,7 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
 
     const qint64 now = m_clock->nowUs();
     out.nowUs = now;
+    const qint64 leaseExpires = now + batch.leaseUs;
     bool admitted = true;
     qint64 newKeys = 0;
     SmallArray<WindowLog *> found(n);
@@ -111,12 +134,13 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
         const WindowSpec &spec = batch.keys[i];
         found[i] = m_shards[shards[i]].logs.find(hashes[i], spec.key);
         if (found[i]) {
-            found[i]->prune(now, spec.windowUs);
+            // A lease is stamped with its expiry: it counts while now < expiry (window 0).
+            found[i]->prune(now, spec.lease ? 0 : spec.windowUs);
             out.keys[i] = {found[i]->sum(), found[i]->oldest()};
         } else {
             ++newKeys;
         }
-        if (out.keys[i].used + batch.cost > spec.limit)
+        if (out.keys[i].used + spec.weight > spec.limit)
             admitted = false;
     }
     if (admitted && newKeys > 0 && keyCount() + newKeys > m_maxKeys) {
@@ -127,14 +151,17 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
     }
     if (admitted) {
         try {
-            // Every allocation first (new logs, ring growth), then the appends, which cannot fail:
-            // running out of memory leaves every count as it was (a new empty log is just idle).
+            // Every allocation first (new logs, ring growth, the reservation's key list), then the
+            // appends, which cannot fail: running out of memory leaves every count as it was (a
+            // new empty log is just idle).
             for (size_t i = 0; i < n; ++i) {
                 if (!found[i]) {
                     found[i] = m_shards[shards[i]].logs.insert(hashes[i], batch.keys[i].key);
                     m_keys.fetch_add(1, std::memory_order_relaxed);
                 }
                 found[i]->reserveOne();
+                if (reserves && (batch.keys[i].lease || batch.keys[i].reweighable))
+                    reservation.keys.push_back({batch.keys[i].key, hashes[i], batch.keys[i].lease});
             }
         } catch (const std::bad_alloc &) {
             admitted = false;
@@ -144,9 +171,19 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
     }
     if (admitted) {
         for (size_t i = 0; i < n; ++i) {
-            found[i]->append(now, batch.cost);
-            found[i]->windowUs = batch.keys[i].windowUs;
+            const WindowSpec &spec = batch.keys[i];
+            if (spec.lease) {
+                found[i]->insertSorted(leaseExpires, 1);
+                found[i]->windowUs = 0; // idle once its last lease expired
+            } else {
+                found[i]->append(now, spec.weight);
+                found[i]->windowUs = spec.windowUs;
+                if (spec.reweighable)
+                    reservation.estimate = spec.weight;
+            }
         }
+        reservation.admittedUs = now;
+        reservation.expiresUs = leaseExpires;
     }
     out.admitted = admitted;
 
@@ -156,6 +193,17 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
         freed += m_shards[order[i]].logs.expireSome(now, kExpirePerCheck);
     if (freed)
         m_keys.fetch_sub(freed, std::memory_order_relaxed);
+    }
+
+    // The record goes in after the shards are released (the reservation lock comes first).
+    if (out.admitted && reserves) {
+        std::lock_guard<std::mutex> lock(m_reservations->lock);
+        const QByteArray id = m_reservations->ids.next();
+        m_reservations->table.expireSome(out.nowUs, kExpirePerCheck + 1);
+        out.reservationId = QString::fromLatin1(id);
+        out.leaseExpiresUs = reservation.expiresUs;
+        m_reservations->table.insert(id, std::move(reservation));
+    }
     return out;
 }
 
@@ -175,7 +223,7 @@ void MemoryWindowStore::usage(const std::vector<WindowSpec> &keys, UsageCallback
         const qint64 now = m_clock->nowUs();
         KeyUsage u{spec.key, 0, -1, now};
         if (WindowLog *log = shard.logs.find(hash, spec.key)) {
-            log->prune(now, spec.windowUs);
+            log->prune(now, spec.lease ? 0 : spec.windowUs);
             u.used = log->sum();
             u.oldestUs = log->oldest();
         }
@@ -198,8 +246,77 @@ void MemoryWindowStore::reset(const QByteArray &key, DoneCallback done)
     done(true);
 }
 
+template <typename F>
+void MemoryWindowStore::withLog(const QByteArray &key, quint64 hash, F f)
+{
+    Shard &shard = m_shards[shardOf(hash)];
+    std::lock_guard<SpinLock> lock(shard.lock);
+    if (WindowLog *log = shard.logs.find(hash, key))
+        f(*log);
+}
+
+ReservationOutcome MemoryWindowStore::completeNow(const QString &reservationId, std::optional<qint64> tokens)
+{
+    std::lock_guard<std::mutex> lock(m_reservations->lock);
+    MemoryReservation *r = m_reservations->table.find(reservationId.toLatin1(), m_clock->nowUs());
+    if (!r)
+        return {ReservationOutcome::Status::NotFound, {}, 0};
+    if (r->completed)
+        return {ReservationOutcome::Status::AlreadyCompleted, {}, 0};
+    r->completed = true;
+    for (const MemoryReservation::Key &k : r->keys) {
+        withLog(k.key, k.hash, [&](WindowLog &log) {
+            if (k.lease)
+                log.eraseOne(r->expiresUs, 1);
+            else if (tokens)
+                log.reweigh(r->admittedUs, r->estimate, *tokens); // gone already when it left its window
+        });
+    }
+    if (tokens)
+        r->estimate = *tokens;
+    return {ReservationOutcome::Status::Done, {}, 0};
+}
+
+ReservationOutcome MemoryWindowStore::extendNow(const QString &reservationId, qint64 leaseUs)
+{
+    std::lock_guard<std::mutex> lock(m_reservations->lock);
+    const QByteArray id = reservationId.toLatin1();
+    const qint64 now = m_clock->nowUs();
+    MemoryReservation *r = m_reservations->table.find(id, now);
+    if (!r)
+        return {ReservationOutcome::Status::NotFound, {}, 0};
+    if (r->completed)
+        return {ReservationOutcome::Status::AlreadyCompleted, {}, 0};
+    const qint64 expires = std::max(r->expiresUs, now + leaseUs);
+    for (const MemoryReservation::Key &k : r->keys) {
+        if (!k.lease)
+            continue;
+        // Erase, then insert into the slot it freed: nothing to allocate, nothing can fail.
+        withLog(k.key, k.hash, [&](WindowLog &log) {
+            if (log.eraseOne(r->expiresUs, 1))
+                log.insertSorted(expires, 1);
+        });
+    }
+    m_reservations->table.renew(id, *r, expires);
+    return {ReservationOutcome::Status::Done, {}, expires - now};
+}
+
+void MemoryWindowStore::complete(const QString &reservationId, std::optional<qint64> tokens, ReservationCallback done)
+{
+    done(completeNow(reservationId, tokens));
+}
+
+void MemoryWindowStore::extend(const QString &reservationId, qint64 leaseUs, ReservationCallback done)
+{
+    done(extendNow(reservationId, leaseUs));
+}
+
 int MemoryWindowStore::housekeep(int slotsPerShard)
 {
+    {
+        std::lock_guard<std::mutex> lock(m_reservations->lock);
+        m_reservations->table.expireSome(m_clock->nowUs(), slotsPerShard * kShardCount);
+    }
     int freed = 0;
     for (int s = 0; s < kShardCount; ++s) {
         std::lock_guard<SpinLock> lock(m_shards[s].lock);

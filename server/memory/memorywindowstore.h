@@ -16,10 +16,12 @@
 #include "memory/layer.h"
 
 #include "engine/clock.h"
+#include "engine/uniqueids.h"
 #include "engine/windowstore.h"
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 
 namespace sluice {
 
@@ -36,6 +38,8 @@ public:
     void check(const WindowBatch &batch, CheckCallback done) override;
     void usage(const std::vector<WindowSpec> &keys, UsageCallback done) override;
     void reset(const QByteArray &key, DoneCallback done) override;
+    void complete(const QString &reservationId, std::optional<qint64> tokens, ReservationCallback done) override;
+    void extend(const QString &reservationId, qint64 leaseUs, ReservationCallback done) override;
     QString source() const override;
     QJsonObject health() const override;
 
@@ -50,15 +54,27 @@ public:
     qint64 maxKeys() const { return m_maxKeys; }
     // Checks refused because the store was full.
     qint64 refusedFull() const { return m_refusedFull.load(std::memory_order_relaxed); }
+    // Reservations held (completed or not, until they expire).
+    qint64 reservationCount() const;
+    // Synchronous cores of complete() and extend().
+    ReservationOutcome completeNow(const QString &reservationId, std::optional<qint64> tokens);
+    ReservationOutcome extendNow(const QString &reservationId, qint64 leaseUs);
+    // Reservations made here start with this (ResilientWindowStore routes by it).
+    static constexpr char kReservationTag = 'm';
 
 private:
     struct Shard;
+    struct Reservations;
+    // Runs f(log) on the key's log under its shard's lock (f is not called when it has none).
+    template <typename F>
+    void withLog(const QByteArray &key, quint64 hash, F f);
     std::shared_ptr<const Clock> m_clock;
     QString m_source;
     qint64 m_maxKeys;
     std::unique_ptr<Shard[]> m_shards;
     std::atomic<qint64> m_keys{0};
     std::atomic<qint64> m_refusedFull{0};
+    std::unique_ptr<Reservations> m_reservations;
 };
 
 } // namespace sluice

@@ -16,7 +16,7 @@ ApiError translate(const std::exception &e, const PolicyDto *policy)
 {
     const QString what = QString::fromUtf8(e.what());
     if (dynamic_cast<const pqxx::unique_violation *>(&e))
-        return ApiError::conflict(QStringLiteral("a policy with this scope and these selectors already exists"));
+        return ApiError::conflict(QStringLiteral("a policy with this scope, these selectors and this unit already exists"));
     if (dynamic_cast<const pqxx::foreign_key_violation *>(&e)) {
         struct { const char *column; const char *field; } fields[] = {
             {"tenant_id", "tenantId"}, {"user_id", "userId"}, {"api_key_id", "apiKeyId"},
@@ -156,23 +156,25 @@ PolicyDto writePolicy(pqxx::connection &c, const PolicyDto &p, std::optional<qin
         const char *tr = pg::nullable(p.modelTier, tier);
         const std::string key = p.apiKeyId ? std::to_string(*p.apiKeyId) : std::string();
         const char *k = p.apiKeyId ? key.c_str() : nullptr;
+        const std::string window = std::to_string(p.windowSeconds);
+        const char *w = p.unit == Unit::Concurrent ? nullptr : window.c_str(); // a concurrent policy has no window
         pqxx::result r;
         if (id) {
             r = tx.exec_params(sql("UPDATE rate_limit_policy SET scope = $1::policy_scope, tenant_id = $2, user_id = $3, "
-                                   "api_key_id = $4::bigint, model_id = $5, model_tier_id = $6, window_seconds = $7, "
-                                   "limit_value = $8, enabled = $9, description = $10 WHERE id = $11 RETURNING ")
+                                   "api_key_id = $4::bigint, model_id = $5, model_tier_id = $6, window_seconds = $7::integer, "
+                                   "limit_value = $8, enabled = $9, description = $10, unit = $12 WHERE id = $11 RETURNING ")
                                    + pg::kPolicyColumns,
-                               pg::utf8(scopeName(p.scope)), t, u, k, m, tr, p.windowSeconds, p.limit, p.enabled,
-                               pg::utf8(p.description), *id);
+                               pg::utf8(scopeName(p.scope)), t, u, k, m, tr, w, p.limit, p.enabled,
+                               pg::utf8(p.description), *id, pg::utf8(unitName(p.unit)));
             if (r.empty())
                 throw ApiError::notFound(QStringLiteral("there is no policy %1").arg(*id));
         } else {
             r = tx.exec_params(sql("INSERT INTO rate_limit_policy (scope, tenant_id, user_id, api_key_id, model_id, model_tier_id, "
-                                   "window_seconds, limit_value, enabled, description) VALUES ($1::policy_scope, $2, $3, "
-                                   "$4::bigint, $5, $6, $7, $8, $9, $10) RETURNING ")
+                                   "window_seconds, limit_value, enabled, description, unit) VALUES ($1::policy_scope, $2, $3, "
+                                   "$4::bigint, $5, $6, $7::integer, $8, $9, $10, $11) RETURNING ")
                                    + pg::kPolicyColumns,
-                               pg::utf8(scopeName(p.scope)), t, u, k, m, tr, p.windowSeconds, p.limit, p.enabled,
-                               pg::utf8(p.description));
+                               pg::utf8(scopeName(p.scope)), t, u, k, m, tr, w, p.limit, p.enabled,
+                               pg::utf8(p.description), pg::utf8(unitName(p.unit)));
         }
         PolicyDto stored = pg::policyFromRow(r[0]);
         tx.commit();

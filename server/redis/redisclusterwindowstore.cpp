@@ -4,6 +4,7 @@
 #include "redis/clusterslots.h"
 
 #include <QJsonArray>
+#include <QJsonDocument>
 #include <map>
 
 namespace sluice {
@@ -21,7 +22,7 @@ struct RedisClusterWindowStore::CheckState
         QString error;
     };
     WindowBatch batch;
-    QByteArray member;
+    QByteArray id;
     std::vector<Group> groups;
     size_t pending = 0;
     qint64 now = 0;
@@ -38,7 +39,7 @@ void RedisClusterWindowStore::check(const WindowBatch &batch, CheckCallback done
 {
     auto state = std::make_shared<CheckState>();
     state->batch = batch;
-    state->member = m_members.next(batch.cost);
+    state->id = m_ids.next();
     state->states.resize(batch.keys.size());
     state->done = std::move(done);
     std::map<int, size_t> groupOfSlot;
@@ -56,7 +57,7 @@ void RedisClusterWindowStore::check(const WindowBatch &batch, CheckCallback done
         std::vector<const WindowSpec *> specs;
         for (size_t i : g.keys)
             specs.push_back(&state->batch.keys[i]);
-        g.argv = checkArgv(RedisScript::check().sha1, specs, state->member, batch.cost, true);
+        g.argv = checkArgv(specs, state->id, true, batch.leaseUs, QByteArray());
     }
     state->pending = state->groups.size();
     if (state->groups.empty()) {
@@ -65,58 +66,61 @@ void RedisClusterWindowStore::check(const WindowBatch &batch, CheckCallback done
         o.source = source();
         return state->done(std::move(o));
     }
-    for (size_t g = 0; g < state->groups.size(); ++g)
-        sendGroup(state, g, m_topology.nodeForSlot(state->groups[g].slot), 0, false, false);
+    for (size_t group = 0; group < state->groups.size(); ++group) {
+        CheckState::Group &g = state->groups[group];
+        runScript(g.slot, RedisScript::check(), g.argv,
+                  [this, state, group](const RedisResult &r, RedisConnection *conn, const QString &error) {
+                      CheckState::Group &g = state->groups[group];
+                      g.answered = true;
+                      if (!error.isEmpty()) {
+                          g.error = error;
+                          return groupDone(state);
+                      }
+                      qint64 now = 0;
+                      bool admitted = false;
+                      std::vector<KeyState> states;
+                      if (!decodeCheckReply(r.reply, g.keys.size(), &now, &admitted, &states)) {
+                          g.error = QStringLiteral("unexpected reply from %1: %2").arg(conn->address(), QString::fromUtf8(r.reply.str));
+                          m_lastError = g.error;
+                          return groupDone(state);
+                      }
+                      g.admitted = admitted;
+                      g.answeredBy = conn;
+                      state->now = std::max(state->now, now);
+                      for (size_t k = 0; k < g.keys.size(); ++k)
+                          state->states[g.keys[k]] = states[k];
+                      groupDone(state);
+                  });
+    }
 }
 
-void RedisClusterWindowStore::sendGroup(const std::shared_ptr<CheckState> &state, size_t group, RedisConnection *conn,
-                                        int redirects, bool asking, bool scriptRetried)
+void RedisClusterWindowStore::runScript(int slot, const RedisScript &script, const QList<QByteArray> &argv, ScriptCallback done,
+                                        RedisConnection *conn, int redirects, bool asking, bool scriptRetried)
 {
-    CheckState::Group &g = state->groups[group];
+    if (!conn)
+        conn = m_topology.nodeForSlot(slot);
     if (!conn) {
-        g.answered = true;
-        g.error = QStringLiteral("no known node serves slot %1 (slot map not loaded yet)").arg(g.slot);
         m_topology.refreshSlots();
-        return groupDone(state);
+        return done({}, nullptr, QStringLiteral("no known node serves slot %1 (slot map not loaded yet)").arg(slot));
     }
     if (asking)
         conn->command({QByteArrayLiteral("ASKING")}, [](const RedisResult &) {});
-    conn->command(g.argv, [this, state, group, conn, redirects, scriptRetried](const RedisResult &r) {
-        CheckState::Group &g = state->groups[group];
+    conn->command(argv, [this, slot, &script, argv, done = std::move(done), conn, redirects, scriptRetried](const RedisResult &r) mutable {
         if (!r.ok) {
-            g.answered = true;
-            g.error = r.error;
             m_lastError = r.error;
-            return groupDone(state);
+            return done(r, conn, r.error);
         }
         bool ask = false;
         if (RedisConnection *target = m_topology.redirectTarget(r.reply, &ask)) {
             if (redirects < 5)
-                return sendGroup(state, group, target, redirects + 1, ask, scriptRetried);
-            g.answered = true;
-            g.error = QStringLiteral("too many redirects for slot %1").arg(g.slot);
-            return groupDone(state);
+                return runScript(slot, script, argv, std::move(done), target, redirects + 1, ask, scriptRetried);
+            return done(r, conn, QStringLiteral("too many redirects for slot %1").arg(slot));
         }
         if (isNoScript(r.reply) && !scriptRetried) {
-            conn->command({QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), RedisScript::check().source},
-                          [](const RedisResult &) {});
-            return sendGroup(state, group, conn, redirects, false, true);
+            conn->command({QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), script.source}, [](const RedisResult &) {});
+            return runScript(slot, script, argv, std::move(done), conn, redirects, false, true);
         }
-        qint64 now = 0;
-        bool admitted = false;
-        std::vector<KeyState> states;
-        g.answered = true;
-        if (!decodeCheckReply(r.reply, g.keys.size(), &now, &admitted, &states)) {
-            g.error = QStringLiteral("unexpected reply from %1: %2").arg(conn->address(), QString::fromUtf8(r.reply.str));
-            m_lastError = g.error;
-            return groupDone(state);
-        }
-        g.admitted = admitted;
-        g.answeredBy = conn;
-        state->now = std::max(state->now, now);
-        for (size_t k = 0; k < g.keys.size(); ++k)
-            state->states[g.keys[k]] = states[k];
-        groupDone(state);
+        done(r, conn, QString());
     });
 }
 
@@ -138,10 +142,11 @@ void RedisClusterWindowStore::groupDone(const std::shared_ptr<CheckState> &state
                 continue;
             RedisConnection *conn = g.answeredBy;
             for (size_t i : g.keys) {
-                const QByteArray &key = state->batch.keys[i].key;
-                conn->command({QByteArrayLiteral("ZREM"), key, state->member}, [](const RedisResult &) {});
-                if (state->batch.cost > 1)
-                    conn->command({QByteArrayLiteral("DECRBY"), key + "#w", QByteArray::number(state->batch.cost - 1)},
+                const WindowSpec &spec = state->batch.keys[i];
+                conn->command({QByteArrayLiteral("ZREM"), spec.key, spec.lease ? state->id : memberOf(state->id, spec.weight)},
+                              [](const RedisResult &) {});
+                if (!spec.lease && spec.weight != 1)
+                    conn->command({QByteArrayLiteral("DECRBY"), spec.key + "#w", QByteArray::number(spec.weight - 1)},
                                   [](const RedisResult &) {});
             }
         }
@@ -156,7 +161,102 @@ void RedisClusterWindowStore::groupDone(const std::shared_ptr<CheckState> &state
     o.admitted = allAdmitted;
     o.nowUs = state->now;
     o.keys = std::move(state->states);
+    if (o.admitted && state->batch.reserves())
+        return saveReservation(state, std::move(o));
     state->done(std::move(o));
+}
+
+// The record goes to its own slot once every group admitted; the caller learns the id only after
+// it is stored, so a completion can never arrive before its record. If it cannot be stored the
+// check stays admitted without an id: its estimate stays and its leases expire by themselves.
+void RedisClusterWindowStore::saveReservation(const std::shared_ptr<CheckState> &state, WindowOutcome o)
+{
+    QJsonArray keys;
+    qint64 estimate = 0;
+    for (const WindowSpec &spec : state->batch.keys) {
+        if (spec.lease || spec.reweighable)
+            keys.append(QJsonArray{QString::fromUtf8(spec.key), spec.lease ? QStringLiteral("c") : QStringLiteral("t")});
+        if (spec.reweighable)
+            estimate = spec.weight;
+    }
+    const QByteArray record = reservationKey(state->id);
+    runScript(clusterSlot(record), RedisScript::reservation(),
+              {QByteArrayLiteral("EVALSHA"), RedisScript::reservation().sha1, QByteArrayLiteral("1"), record,
+               QByteArrayLiteral("save"), state->id, QByteArray::number(estimate), QByteArray::number(state->batch.leaseUs),
+               QJsonDocument(keys).toJson(QJsonDocument::Compact), QByteArray::number(o.nowUs)},
+              [this, state, o = std::move(o)](const RedisResult &r, RedisConnection *, const QString &error) mutable {
+                  if (error.isEmpty() && decodeReservationReply(r).outcome.status == ReservationOutcome::Status::Done) {
+                      o.reservationId = QString::fromLatin1(state->id);
+                      o.leaseExpiresUs = o.nowUs + state->batch.leaseUs;
+                  } else {
+                      m_lastError = error.isEmpty() ? QStringLiteral("the reservation record was not stored") : error;
+                  }
+                  state->done(std::move(o));
+              });
+}
+
+void RedisClusterWindowStore::reservationCall(const QString &id, const QByteArray &op, std::optional<qint64> tokens,
+                                              qint64 leaseUs, ReservationCallback done)
+{
+    const QByteArray raw = id.toLatin1();
+    const QByteArray record = reservationKey(raw);
+    const QByteArray tokenArg = tokens ? QByteArray::number(*tokens) : QByteArray();
+    runScript(clusterSlot(record), RedisScript::reservation(),
+              {QByteArrayLiteral("EVALSHA"), RedisScript::reservation().sha1, QByteArrayLiteral("1"), record,
+               op == "complete" ? QByteArrayLiteral("claim") : QByteArrayLiteral("renew"), raw, tokenArg,
+               QByteArray::number(leaseUs)},
+              [this, raw, op, tokenArg, leaseUs, done = std::move(done)](const RedisResult &r, RedisConnection *,
+                                                                          const QString &error) mutable {
+                  ReservationReply reply = decodeReservationReply(r);
+                  if (!error.isEmpty())
+                      reply.outcome = {ReservationOutcome::Status::Unavailable, error, 0};
+                  if (reply.outcome.status != ReservationOutcome::Status::Done)
+                      return done(reply.outcome);
+                  // Then the keys it names, one script call per slot group, all at once.
+                  std::map<int, std::pair<QList<QByteArray>, QList<QByteArray>>> groups; // slot → keys, kinds
+                  for (const QJsonValue &v : QJsonDocument::fromJson(reply.keysJson).array()) {
+                      const QByteArray key = v.toArray().at(0).toString().toUtf8();
+                      auto &g = groups[clusterSlot(key)];
+                      g.first << key;
+                      g.second << v.toArray().at(1).toString().toLatin1();
+                  }
+                  struct Pending
+                  {
+                      size_t left = 0;
+                      ReservationOutcome outcome;
+                      ReservationCallback done;
+                  };
+                  auto pending = std::make_shared<Pending>();
+                  pending->left = groups.size();
+                  pending->outcome = reply.outcome;
+                  pending->done = std::move(done);
+                  if (groups.empty())
+                      return pending->done(pending->outcome);
+                  for (const auto &[slot, g] : groups) {
+                      QList<QByteArray> argv{QByteArrayLiteral("EVALSHA"), RedisScript::reservationApply().sha1,
+                                             QByteArray::number(g.first.size())};
+                      argv << g.first << op << raw << QByteArray::number(reply.estimate) << tokenArg << QByteArray::number(leaseUs)
+                           << g.second;
+                      runScript(slot, RedisScript::reservationApply(), argv,
+                                [pending](const RedisResult &r, RedisConnection *, const QString &error) {
+                                    if (!error.isEmpty() || r.reply.isError()) // claimed, partly applied: leases still expire by time
+                                        pending->outcome = {ReservationOutcome::Status::Unavailable,
+                                                            error.isEmpty() ? QString::fromUtf8(r.reply.str) : error, 0};
+                                    if (--pending->left == 0)
+                                        pending->done(pending->outcome);
+                                });
+                  }
+              });
+}
+
+void RedisClusterWindowStore::complete(const QString &reservationId, std::optional<qint64> tokens, ReservationCallback done)
+{
+    reservationCall(reservationId, QByteArrayLiteral("complete"), tokens, 0, std::move(done));
+}
+
+void RedisClusterWindowStore::extend(const QString &reservationId, qint64 leaseUs, ReservationCallback done)
+{
+    reservationCall(reservationId, QByteArrayLiteral("extend"), std::nullopt, leaseUs, std::move(done));
 }
 
 void RedisClusterWindowStore::usage(const std::vector<WindowSpec> &keys, UsageCallback done)

@@ -17,9 +17,11 @@
 #include "redis/clustertopology.h"
 #include "redis/redisconnection.h"
 #include "redis/redisscripts.h"
+#include "engine/uniqueids.h"
 #include "engine/windowstore.h"
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -34,6 +36,10 @@ public:
     void check(const WindowBatch &batch, CheckCallback done) override;
     void usage(const std::vector<WindowSpec> &keys, UsageCallback done) override;
     void reset(const QByteArray &key, DoneCallback done) override;
+    // The record first (claim / renew on its own slot: this is what makes a second completion a
+    // no-op), then one reservation_apply.lua call per slot group of the keys it names, in parallel.
+    void complete(const QString &reservationId, std::optional<qint64> tokens, ReservationCallback done) override;
+    void extend(const QString &reservationId, qint64 leaseUs, ReservationCallback done) override;
     QString source() const override { return QStringLiteral("redis-cluster"); }
     QJsonObject health() const override;
 
@@ -41,12 +47,19 @@ public:
 
 private:
     struct CheckState;
-    void sendGroup(const std::shared_ptr<CheckState> &state, size_t group, RedisConnection *conn, int redirects,
-                   bool asking, bool scriptRetried);
+    // Runs a script (argv[1] = its sha1) on the node serving `slot`: follows MOVED/ASK (at most 5
+    // redirects) and NOSCRIPT (SCRIPT LOAD, once). `done` gets the result and the node that
+    // answered, or an error sentence (empty when fine).
+    using ScriptCallback = std::function<void(const RedisResult &, RedisConnection *answeredBy, const QString &error)>;
+    void runScript(int slot, const RedisScript &script, const QList<QByteArray> &argv, ScriptCallback done,
+                   RedisConnection *conn = nullptr, int redirects = 0, bool asking = false, bool scriptRetried = false);
     void groupDone(const std::shared_ptr<CheckState> &state);
+    void saveReservation(const std::shared_ptr<CheckState> &state, WindowOutcome o);
+    void reservationCall(const QString &id, const QByteArray &op, std::optional<qint64> tokens, qint64 leaseUs,
+                         ReservationCallback done);
 
     ClusterTopology m_topology;
-    MemberIds m_members;
+    UniqueIds m_ids{QByteArray(1, kRedisIdTag)};
     QString m_lastError;
 };
 

@@ -3,18 +3,23 @@
 
 #include <QCryptographicHash>
 #include <QFile>
-#include <QRandomGenerator>
 
 namespace sluice {
 
 namespace {
-RedisScript load(const QString &path)
+QByteArray read(const QString &path)
 {
     QFile f(path);
     if (!f.open(QIODevice::ReadOnly))
         qFatal("the Lua script %s is missing from the resources", qPrintable(path));
+    return f.readAll();
+}
+
+// `library` goes in front of the script (Redis scripts cannot call one another).
+RedisScript load(const QString &path, const QString &library = QString())
+{
     RedisScript s;
-    s.source = f.readAll();
+    s.source = (library.isEmpty() ? QByteArray() : read(library) + '\n') + read(path);
     s.sha1 = QCryptographicHash::hash(s.source, QCryptographicHash::Sha1).toHex();
     return s;
 }
@@ -32,33 +37,62 @@ const RedisScript &RedisScript::usage()
     return s;
 }
 
-MemberIds::MemberIds()
+const RedisScript &RedisScript::reservation()
 {
-    static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    for (int i = 0; i < 8; ++i)
-        m_prefix.append(alphabet[QRandomGenerator::system()->bounded(62)]);
+    static const RedisScript s = load(QStringLiteral(":/lua/reservation.lua"), QStringLiteral(":/lua/reservation_lib.lua"));
+    return s;
 }
 
-QByteArray MemberIds::next(qint64 weight)
+const RedisScript &RedisScript::reservationApply()
 {
-    QByteArray m = m_prefix + QByteArray::number(++m_counter, 36);
-    if (weight != 1)
-        m += '*' + QByteArray::number(weight);
-    return m;
+    static const RedisScript s = load(QStringLiteral(":/lua/reservation_apply.lua"), QStringLiteral(":/lua/reservation_lib.lua"));
+    return s;
 }
 
-QList<QByteArray> checkArgv(const QByteArray &sha, const std::vector<const WindowSpec *> &specs, const QByteArray &member,
-                            qint64 cost, bool allOldest)
+QByteArray memberOf(const QByteArray &id, qint64 weight)
+{
+    return weight == 1 ? id : id + '*' + QByteArray::number(weight);
+}
+
+QByteArray reservationKey(const QByteArray &id) { return QByteArrayLiteral("sluice:{res:") + id + '}'; }
+
+QList<QByteArray> checkArgv(const std::vector<const WindowSpec *> &specs, const QByteArray &id, bool allOldest,
+                            qint64 leaseUs, const QByteArray &recordKey)
 {
     QList<QByteArray> argv;
-    argv.reserve(6 + 3 * static_cast<qsizetype>(specs.size()));
-    argv << QByteArrayLiteral("EVALSHA") << sha << QByteArray::number(static_cast<qsizetype>(specs.size()));
+    argv.reserve(8 + 5 * static_cast<qsizetype>(specs.size()));
+    argv << QByteArrayLiteral("EVALSHA") << RedisScript::check().sha1
+         << QByteArray::number(static_cast<qsizetype>(specs.size()) + (recordKey.isEmpty() ? 0 : 1));
     for (const WindowSpec *s : specs)
         argv << s->key;
-    argv << member << QByteArray::number(cost) << (allOldest ? QByteArrayLiteral("all") : QByteArrayLiteral("decision"));
-    for (const WindowSpec *s : specs)
-        argv << QByteArray::number(s->windowUs) << QByteArray::number(s->limit);
+    if (!recordKey.isEmpty())
+        argv << recordKey;
+    argv << id << (allOldest ? QByteArrayLiteral("all") : QByteArrayLiteral("decision")) << QByteArray::number(leaseUs)
+         << (recordKey.isEmpty() ? QByteArrayLiteral("0") : QByteArrayLiteral("1"));
+    for (const WindowSpec *s : specs) {
+        argv << QByteArray::number(s->windowUs) << QByteArray::number(s->limit) << QByteArray::number(s->weight)
+             << (s->lease ? QByteArrayLiteral("c") : s->reweighable ? QByteArrayLiteral("t") : QByteArrayLiteral("r"));
+    }
     return argv;
+}
+
+ReservationReply decodeReservationReply(const RedisResult &r)
+{
+    ReservationReply out;
+    const auto &e = r.reply.elements;
+    if (!r.ok || r.reply.type != RedisReply::Type::Array || e.size() != 4) {
+        out.outcome.status = ReservationOutcome::Status::Unavailable;
+        out.outcome.error = r.ok ? QStringLiteral("unexpected reply from Redis: %1").arg(QString::fromUtf8(r.reply.str)) : r.error;
+        return out;
+    }
+    const QByteArray status = e[0].str;
+    out.outcome.status = status == "ok"     ? ReservationOutcome::Status::Done
+                       : status == "done" ? ReservationOutcome::Status::AlreadyCompleted
+                                          : ReservationOutcome::Status::NotFound;
+    out.estimate = e[1].type == RedisReply::Type::Integer ? e[1].integer : e[1].str.toLongLong();
+    out.outcome.leaseExpiresInUs = e[2].type == RedisReply::Type::Integer ? e[2].integer : e[2].str.toLongLong();
+    out.keysJson = e[3].str;
+    return out;
 }
 
 bool decodeCheckReply(const RedisReply &reply, size_t keys, qint64 *now, bool *admitted, std::vector<KeyState> *states)

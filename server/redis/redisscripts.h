@@ -5,6 +5,7 @@
 
 #include "redis/layer.h"
 
+#include "redis/redisconnection.h"
 #include "redis/redisreply.h"
 #include "engine/windowstore.h"
 
@@ -19,25 +20,31 @@ struct RedisScript
     QByteArray sha1; // lower-case hex, as EVALSHA wants it
     static const RedisScript &check();
     static const RedisScript &usage();
+    static const RedisScript &reservation();      // complete / extend / claim / renew by the record
+    static const RedisScript &reservationApply(); // complete / extend in one Cluster slot group
 };
 
-// Unique, compact members: a random per-store prefix and a base-36 counter (+ "*w" when w != 1).
-class MemberIds
-{
-public:
-    MemberIds();
-    QByteArray next(qint64 weight);
-
-private:
-    QByteArray m_prefix;
-    quint64 m_counter = 0;
-};
+// Every check's id (its members: the id, + "*w" for an entry of weight w != 1; a lease is the id)
+// and, when it reserves, the reservation id. "r" tells them from the memory store's.
+inline constexpr char kRedisIdTag = 'r';
+// A log member for an entry of weight w.
+QByteArray memberOf(const QByteArray &id, qint64 weight);
+// The reservation record of an id: "sluice:{res:<id>}" (its own slot in a Cluster).
+QByteArray reservationKey(const QByteArray &id);
 
 // EVALSHA argv for window_check.lua over `specs`. allOldest: return every key's oldest entry
 // (a Cluster slot group cannot tell which key will be the primary); otherwise only the ones the
-// decision needs.
-QList<QByteArray> checkArgv(const QByteArray &sha, const std::vector<const WindowSpec *> &specs,
-                            const QByteArray &member, qint64 cost, bool allOldest);
+// decision needs. recordKey: the reservation record the script writes (empty: none).
+QList<QByteArray> checkArgv(const std::vector<const WindowSpec *> &specs, const QByteArray &id, bool allOldest,
+                            qint64 leaseUs, const QByteArray &recordKey);
+// The reply of reservation.lua: status, the estimate (before this call), lease left, keys JSON.
+struct ReservationReply
+{
+    ReservationOutcome outcome;
+    qint64 estimate = 0;
+    QByteArray keysJson; // [[key, kind], …]
+};
+ReservationReply decodeReservationReply(const RedisResult &r);
 // Decodes {now, admitted, used_1, oldest_1, …}: false when the reply is not of that shape.
 bool decodeCheckReply(const RedisReply &reply, size_t keys, qint64 *now, bool *admitted, std::vector<KeyState> *states);
 bool isNoScript(const RedisReply &reply);

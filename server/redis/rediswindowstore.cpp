@@ -35,28 +35,57 @@ void RedisWindowStore::check(const WindowBatch &batch, CheckCallback done)
     specs.reserve(batch.keys.size());
     for (const WindowSpec &s : batch.keys)
         specs.push_back(&s);
-    evalCheck(checkArgv(RedisScript::check().sha1, specs, m_members.next(batch.cost), batch.cost, false), batch.keys.size(), false,
-              std::move(done));
+    const QByteArray id = m_ids.next();
+    const bool reserves = batch.reserves();
+    const size_t keys = batch.keys.size();
+    eval(RedisScript::check(), checkArgv(specs, id, false, batch.leaseUs, reserves ? reservationKey(id) : QByteArray()),
+         [id, reserves, keys, leaseUs = batch.leaseUs, done = std::move(done)](const RedisResult &r) {
+             if (!r.ok)
+                 return done(unavailable(r.error));
+             WindowOutcome o;
+             o.source = QStringLiteral("redis");
+             if (!decodeCheckReply(r.reply, keys, &o.nowUs, &o.admitted, &o.keys))
+                 return done(unavailable(QStringLiteral("unexpected reply from Redis: %1").arg(QString::fromUtf8(r.reply.str))));
+             if (o.admitted && reserves) {
+                 o.reservationId = QString::fromLatin1(id);
+                 o.leaseExpiresUs = o.nowUs + leaseUs;
+             }
+             done(std::move(o));
+         });
 }
 
-void RedisWindowStore::evalCheck(const QList<QByteArray> &argv, size_t keys, bool retried, CheckCallback done)
+void RedisWindowStore::eval(const RedisScript &script, const QList<QByteArray> &argv, RedisConnection::Callback done, bool retried)
 {
-    m_connection.command(argv, [this, argv, keys, retried, done = std::move(done)](const RedisResult &r) mutable {
-        if (!r.ok)
-            return done(unavailable(r.error));
-        if (isNoScript(r.reply) && !retried) {
+    m_connection.command(argv, [this, &script, argv, retried, done = std::move(done)](const RedisResult &r) mutable {
+        if (r.ok && isNoScript(r.reply) && !retried) {
             // The script cache was flushed (restart, SCRIPT FLUSH): load it, then run it again.
             // Both go out at once; Redis answers in order on this connection.
-            m_connection.command({QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), RedisScript::check().source},
+            m_connection.command({QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), script.source},
                                  [](const RedisResult &) {});
-            return evalCheck(argv, keys, true, std::move(done));
+            return eval(script, argv, std::move(done), true);
         }
-        WindowOutcome o;
-        o.source = QStringLiteral("redis");
-        if (!decodeCheckReply(r.reply, keys, &o.nowUs, &o.admitted, &o.keys))
-            return done(unavailable(QStringLiteral("unexpected reply from Redis: %1").arg(QString::fromUtf8(r.reply.str))));
-        done(std::move(o));
+        done(r);
     });
+}
+
+void RedisWindowStore::reservationCall(const QString &id, const QByteArray &op, std::optional<qint64> tokens, qint64 leaseUs,
+                                       ReservationCallback done)
+{
+    const QByteArray raw = id.toLatin1();
+    eval(RedisScript::reservation(),
+         {QByteArrayLiteral("EVALSHA"), RedisScript::reservation().sha1, QByteArrayLiteral("1"), reservationKey(raw), op, raw,
+          tokens ? QByteArray::number(*tokens) : QByteArray(), QByteArray::number(leaseUs)},
+         [done = std::move(done)](const RedisResult &r) { done(decodeReservationReply(r).outcome); });
+}
+
+void RedisWindowStore::complete(const QString &reservationId, std::optional<qint64> tokens, ReservationCallback done)
+{
+    reservationCall(reservationId, QByteArrayLiteral("complete"), tokens, 0, std::move(done));
+}
+
+void RedisWindowStore::extend(const QString &reservationId, qint64 leaseUs, ReservationCallback done)
+{
+    reservationCall(reservationId, QByteArrayLiteral("extend"), std::nullopt, leaseUs, std::move(done));
 }
 
 void RedisWindowStore::usage(const std::vector<WindowSpec> &keys, UsageCallback done)

@@ -10,6 +10,7 @@
 
 #include "redis/redisconnection.h"
 #include "redis/redisscripts.h"
+#include "engine/uniqueids.h"
 #include "engine/windowstore.h"
 
 namespace sluice {
@@ -25,16 +26,22 @@ public:
     void check(const WindowBatch &batch, CheckCallback done) override;
     void usage(const std::vector<WindowSpec> &keys, UsageCallback done) override;
     void reset(const QByteArray &key, DoneCallback done) override;
+    // One round trip each: reservation.lua changes the keys the record names in the same step.
+    void complete(const QString &reservationId, std::optional<qint64> tokens, ReservationCallback done) override;
+    void extend(const QString &reservationId, qint64 leaseUs, ReservationCallback done) override;
     QString source() const override { return QStringLiteral("redis"); }
     QJsonObject health() const override;
 
     RedisConnection &connection() { return m_connection; }
 
 private:
-    void evalCheck(const QList<QByteArray> &argv, size_t keys, bool retried, CheckCallback done);
+    // EVALSHA argv (argv[1] = script.sha1); NOSCRIPT → SCRIPT LOAD and once more.
+    void eval(const RedisScript &script, const QList<QByteArray> &argv, RedisConnection::Callback done, bool retried = false);
+    void reservationCall(const QString &id, const QByteArray &op, std::optional<qint64> tokens, qint64 leaseUs,
+                         ReservationCallback done);
 
     RedisConnection m_connection;
-    MemberIds m_members;
+    UniqueIds m_ids{QByteArray(1, kRedisIdTag)};
 };
 
 } // namespace sluice

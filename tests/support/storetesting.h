@@ -21,7 +21,29 @@ inline WindowOutcome checkAndWait(WindowStore &store, const WindowBatch &batch, 
     t.start();
     while (!result && t.elapsed() < timeoutMs)
         QTest::qWait(1);
-    return result.value_or(WindowOutcome{WindowOutcome::Status::Unavailable, QStringLiteral("no answer"), false, 0, {}, {}});
+    if (result)
+        return std::move(*result);
+    WindowOutcome none;
+    none.status = WindowOutcome::Status::Unavailable;
+    none.error = QStringLiteral("no answer");
+    return none;
+}
+
+// Completes (or, with extend, extends) a reservation and waits (bounded) for the answer.
+inline ReservationOutcome reservationAndWait(WindowStore &store, const QString &id, std::optional<qint64> tokens,
+                                             bool extend = false, qint64 leaseUs = 0, int timeoutMs = 5000)
+{
+    std::optional<ReservationOutcome> result;
+    auto done = [&](ReservationOutcome o) { result = std::move(o); };
+    if (extend)
+        store.extend(id, leaseUs, done);
+    else
+        store.complete(id, tokens, done);
+    QElapsedTimer t;
+    t.start();
+    while (!result && t.elapsed() < timeoutMs)
+        QTest::qWait(1);
+    return result.value_or(ReservationOutcome{ReservationOutcome::Status::Unavailable, QStringLiteral("no answer"), 0});
 }
 
 inline bool waitConnected(const RedisConnection &connection, int timeoutMs = 5000)

@@ -1,0 +1,40 @@
+-- Sluice: complete or extend a reservation by its record (design §10). After reservation_lib.lua.
+-- KEYS[1]: the record (a hash: at, est, exp, done, keys = JSON [[key, kind], ...]).
+-- ARGV[1]: 'complete' or 'extend' (single-node Redis: the keys the record names are changed
+-- here, in the same atomic step), or 'claim' / 'renew' (Redis Cluster: the record alone; the
+-- caller changes the keys slot group by slot group with reservation_apply.lua).
+-- ARGV[2]: id, ARGV[3]: actual tokens ('' keeps the estimate), ARGV[4]: lease time in us.
+-- ARGV[1] = 'save' (Redis Cluster, after every slot group admitted): writes the record, with
+-- ARGV[3] the estimate, ARGV[5] the keys JSON and ARGV[6] the admission time.
+-- Returns {status, est, leaseExpiresInUs, keys JSON}: status 'ok', 'done' (already completed)
+-- or 'nf' (unknown or expired).
+local rec = KEYS[1]
+local op, id = ARGV[1], ARGV[2]
+local actual = ARGV[3] ~= '' and tonumber(ARGV[3]) or nil
+local leaseUs = tonumber(ARGV[4])
+if op == 'save' then
+  local expires = clock() + leaseUs
+  redis.call('HSET', rec, 'at', ARGV[6], 'est', ARGV[3], 'exp', int(expires), 'keys', ARGV[5])
+  redis.call('PEXPIRE', rec, int(math.ceil(leaseUs / 1000)))
+  return {'ok', tonumber(ARGV[3]), int(leaseUs), ARGV[5]}
+end
+local f = redis.call('HMGET', rec, 'est', 'exp', 'done', 'keys')
+if not f[4] then return {'nf', 0, 0, ''} end
+if f[3] then return {'done', 0, 0, ''} end
+local now = clock()
+local est = tonumber(f[1])
+local expires = tonumber(f[2])
+if op == 'complete' or op == 'claim' then
+  redis.call('HSET', rec, 'done', '1')
+  if actual then redis.call('HSET', rec, 'est', actual) end
+else
+  expires = math.max(expires, now + leaseUs)
+  redis.call('HSET', rec, 'exp', int(expires))
+  redis.call('PEXPIRE', rec, int(math.ceil((expires - now) / 1000)))
+end
+if op == 'complete' or op == 'extend' then
+  for _, k in ipairs(cjson.decode(f[4])) do
+    apply(op, k[1], k[2], id, est, actual, now, leaseUs)
+  end
+end
+return {'ok', est, int(expires - now), f[4]}
