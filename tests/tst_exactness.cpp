@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Exactness across instances: 4 sluice-server processes × 64 concurrent clients against one key
 // with limit 100 admit exactly 100, round after round, on one Redis and on a Redis Cluster (keys
-// of a check in different slots).
+// of a check in different slots). The same for the units of design §10: token estimates and
+// completions interleaved never pass the limit at an admission and leave exactly the completed
+// weights in Redis; concurrency leases held (counted on the Redis side while callers come and go)
+// never pass the limit at any moment.
 #include "services.h"
 
 #include <QElapsedTimer>
@@ -11,7 +14,9 @@
 #include <QRandomGenerator>
 #include <QTcpSocket>
 #include <QTemporaryDir>
+#include <QTimer>
 #include <QtTest>
+#include <functional>
 
 using namespace sluice;
 
@@ -75,6 +80,179 @@ private:
     bool m_failed = false;
 };
 
+// One keep-alive connection making POSTs one after another: post() when the previous answered.
+class KeepAlive : public QObject
+{
+public:
+    using Answer = std::function<void(int status, const QByteArray &body)>;
+    explicit KeepAlive(quint16 port, QObject *parent) : QObject(parent)
+    {
+        connect(&m_socket, &QTcpSocket::readyRead, this, [this] { onRead(); });
+        connect(&m_socket, &QTcpSocket::errorOccurred, this, [this] {
+            failed = true;
+            if (m_answer)
+                std::exchange(m_answer, nullptr)(0, QByteArray());
+        });
+        m_socket.connectToHost(QHostAddress::LocalHost, port);
+    }
+    void post(const QByteArray &path, const QByteArray &body, Answer answer)
+    {
+        m_answer = std::move(answer);
+        m_buffer.clear();
+        m_socket.write("POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+                       + QByteArray::number(body.size()) + "\r\n\r\n" + body);
+    }
+    bool failed = false;
+
+private:
+    void onRead()
+    {
+        m_buffer += m_socket.readAll();
+        const qsizetype head = m_buffer.indexOf("\r\n\r\n");
+        const qsizetype cl = m_buffer.indexOf("Content-Length: ");
+        if (head < 0 || cl < 0)
+            return;
+        const qint64 length = m_buffer.mid(cl + 16, m_buffer.indexOf('\r', cl) - cl - 16).toLongLong();
+        if (m_buffer.size() < head + 4 + length || !m_answer)
+            return;
+        std::exchange(m_answer, nullptr)(m_buffer.mid(9, 3).toInt(), m_buffer.mid(head + 4, length));
+    }
+    QTcpSocket m_socket;
+    QByteArray m_buffer;
+    Answer m_answer;
+};
+
+// The count of one unit's TENANT policy in a check's answer (-1: none).
+qint64 tenantCount(const QJsonObject &answer, const QString &unit)
+{
+    for (const QJsonValue &v : answer.value(QStringLiteral("policies")).toArray()) {
+        const QJsonObject p = v.toObject();
+        if (p.value(QStringLiteral("scope")).toString() == QStringLiteral("TENANT") && p.value(QStringLiteral("unit")).toString() == unit)
+            return p.value(QStringLiteral("count")).toInteger();
+    }
+    return -1;
+}
+
+// A caller of the lifecycle: check (with a token estimate), and when admitted complete — at once
+// with an actual count (tokens), or after holding its lease a few ms (concurrent). `rounds` times.
+class LifecycleCaller : public QObject
+{
+public:
+    LifecycleCaller(quint16 port, QByteArray tenant, bool leases, int rounds, QObject *parent)
+        : QObject(parent), m_http(port, this), m_tenant(std::move(tenant)), m_leases(leases), m_left(rounds)
+    {
+        QTimer::singleShot(0, this, [this] { next(); });
+    }
+    bool finished() const { return m_left == 0 && !m_busy; }
+    bool failed() const { return m_http.failed || !m_error.isEmpty(); }
+    QString error() const { return m_http.failed ? QStringLiteral("connection failed") : m_error; }
+    int admitted = 0, limited = 0;
+    qint64 worstTokenCount = 0; // the largest token count any admission reported
+    qint64 finalWeights = 0;    // what this caller's admitted requests weigh after completion
+
+private:
+    void next()
+    {
+        if (m_left == 0) {
+            m_busy = false;
+            return;
+        }
+        --m_left;
+        m_busy = true;
+        const qint64 estimate = m_leases ? 1 : 50 + QRandomGenerator::global()->bounded(150);
+        const QByteArray body = "{\"userId\":\"u" + QByteArray::number(QRandomGenerator::global()->bounded(1000))
+            + "\",\"modelId\":\"m\",\"tenantId\":\"" + m_tenant + "\",\"cost\":" + QByteArray::number(estimate) + "}";
+        m_http.post("/rate-limit/check", body, [this, estimate](int status, const QByteArray &reply) {
+            const QJsonObject o = QJsonDocument::fromJson(reply).object();
+            if (status == 429) {
+                ++limited;
+                return next();
+            }
+            if (status != 200 || !o.value(QStringLiteral("source")).toString().startsWith(QStringLiteral("redis"))) {
+                m_error = QStringLiteral("check answered %1: %2").arg(status).arg(QString::fromUtf8(reply));
+                m_left = 0;
+                return next();
+            }
+            ++admitted;
+            worstTokenCount = std::max(worstTokenCount, tenantCount(o, QStringLiteral("tokens")));
+            const QByteArray id = o.value(QStringLiteral("reservationId")).toString().toUtf8();
+            const qint64 actual = m_leases ? 1 : QRandomGenerator::global()->bounded(2 * estimate);
+            auto completeNow = [this, id, actual, estimate] {
+                m_http.post("/rate-limit/complete",
+                            "{\"reservationId\":\"" + id + "\"" + (m_leases ? QByteArray() : ",\"tokens\":" + QByteArray::number(actual)) + "}",
+                            [this, actual, estimate](int status, const QByteArray &reply) {
+                                if (status != 200) {
+                                    m_error = QStringLiteral("complete answered %1: %2").arg(status).arg(QString::fromUtf8(reply));
+                                    m_left = 0;
+                                } else {
+                                    finalWeights += m_leases ? 0 : actual;
+                                }
+                                Q_UNUSED(estimate);
+                                next();
+                            });
+            };
+            if (m_leases)
+                QTimer::singleShot(5 + QRandomGenerator::global()->bounded(25), this, completeNow);
+            else
+                completeNow();
+        });
+    }
+
+    KeepAlive m_http;
+    QByteArray m_tenant;
+    bool m_leases;
+    int m_left;
+    bool m_busy = true;
+    QString m_error;
+};
+
+// Counts the members of one ZSET on the Redis side, over and over, without blocking the event
+// loop (RESP over a socket; follows one MOVED to the node that serves the key in a Cluster).
+class ZcardPoller : public QObject
+{
+public:
+    ZcardPoller(const QString &host, quint16 port, QByteArray key, QObject *parent) : QObject(parent), m_key(std::move(key))
+    {
+        connect(&m_socket, &QTcpSocket::connected, this, [this] { ask(); });
+        connect(&m_socket, &QTcpSocket::readyRead, this, [this] { onRead(); });
+        m_socket.connectToHost(host, port);
+    }
+    qint64 max = -1;
+    int samples = 0;
+    void stop() { m_stopped = true; }
+
+private:
+    void ask()
+    {
+        if (!m_stopped)
+            m_socket.write("*2\r\n$5\r\nZCARD\r\n$" + QByteArray::number(m_key.size()) + "\r\n" + m_key + "\r\n");
+    }
+    void onRead()
+    {
+        m_buffer += m_socket.readAll();
+        const qsizetype end = m_buffer.indexOf("\r\n");
+        if (end < 0)
+            return;
+        const QByteArray line = m_buffer.left(end);
+        m_buffer.remove(0, end + 2);
+        if (line.startsWith("-MOVED")) { // "-MOVED <slot> <host>:<port>"
+            const QList<QByteArray> address = line.split(' ').at(2).split(':');
+            m_socket.disconnectFromHost();
+            m_socket.connectToHost(QString::fromLatin1(address.at(0)), static_cast<quint16>(address.at(1).toUInt()));
+            return;
+        }
+        if (line.startsWith(':')) {
+            max = std::max(max, line.mid(1).toLongLong());
+            ++samples;
+        }
+        ask();
+    }
+    QTcpSocket m_socket;
+    QByteArray m_key;
+    QByteArray m_buffer;
+    bool m_stopped = false;
+};
+
 } // namespace
 
 class TestExactness : public QObject
@@ -82,6 +260,108 @@ class TestExactness : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void lifecycleAcrossFourInstances_data()
+    {
+        QTest::addColumn<QString>("store");
+        QTest::addColumn<bool>("leases");
+        for (const char *store : {"redis", "redis-cluster"}) {
+            QTest::addRow("%s: tokens", store) << QString::fromLatin1(store) << false;
+            QTest::addRow("%s: concurrent", store) << QString::fromLatin1(store) << true;
+        }
+    }
+
+    void lifecycleAcrossFourInstances()
+    {
+        QFETCH(QString, store);
+        QFETCH(bool, leases);
+        constexpr qint64 kTokenLimit = 3000;
+        constexpr qint64 kLeaseLimit = 4;
+        QString error;
+        test::RedisServer redis;
+        test::RedisCluster cluster;
+        QStringList storeArgs;
+        const bool single = store == QStringLiteral("redis");
+        if (single) {
+            SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+            storeArgs = {QStringLiteral("--redis"), redis.url()};
+        } else {
+            SLUICE_REQUIRE_SERVICE(cluster.start(&error), error);
+            storeArgs = {QStringLiteral("--redis-cluster"), cluster.seeds()};
+        }
+        // A default per tenant (the run's own tenant gets fresh keys): tokens per hour, or leases.
+        QTemporaryDir dir;
+        const QString registry = dir.filePath(QStringLiteral("registry.json"));
+        QFile f(registry);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(leases ? R"({"policies":[{"id":1,"scope":"USER_MODEL","windowSeconds":3600,"limit":1000000000},
+                                          {"id":2,"scope":"TENANT","unit":"concurrent","limit":4}]})"
+                       : R"({"policies":[{"id":1,"scope":"USER_MODEL","windowSeconds":3600,"limit":1000000000},
+                                          {"id":2,"scope":"TENANT","unit":"tokens","windowSeconds":3600,"limit":3000}]})");
+        f.close();
+        std::vector<std::unique_ptr<test::ServerProcess>> servers;
+        for (int i = 0; i < 4; ++i) {
+            auto s = std::make_unique<test::ServerProcess>();
+            QVERIFY2(s->start(storeArgs + QStringList{QStringLiteral("--registry-file"), registry, QStringLiteral("--threads"),
+                                                      QStringLiteral("1"), QStringLiteral("--redis-timeout-ms"), QStringLiteral("2000")},
+                              &error),
+                     qPrintable(error));
+            servers.push_back(std::move(s));
+        }
+        const QByteArray tenant = "x" + QByteArray::number(QRandomGenerator::global()->generate64(), 36);
+        const QByteArray key = "sluice:{tenant:" + tenant + "}" + (leases ? ":leases" : ":tokens");
+        auto cli = [&](const QStringList &args) {
+            return single ? redis.cli(args) : cluster.cli(cluster.ports().first(), args);
+        };
+
+        ZcardPoller *poller = nullptr;
+        if (leases)
+            poller = new ZcardPoller(QStringLiteral("127.0.0.1"), single ? redis.port() : cluster.ports().first(), key, this);
+        std::vector<LifecycleCaller *> callers;
+        for (int c = 0; c < 64; ++c)
+            callers.push_back(new LifecycleCaller(servers[static_cast<size_t>(c % 4)]->port(), tenant, leases, leases ? 5 : 6, this));
+        QElapsedTimer t;
+        t.start();
+        while (t.elapsed() < 60000 && !std::all_of(callers.begin(), callers.end(), [](LifecycleCaller *c) { return c->finished(); }))
+            QTest::qWait(5);
+        if (poller)
+            poller->stop();
+        int admitted = 0, limited = 0;
+        qint64 worst = 0, weights = 0;
+        for (LifecycleCaller *c : callers) {
+            QVERIFY2(!c->failed(), qPrintable(c->error()));
+            QVERIFY(c->finished());
+            admitted += c->admitted;
+            limited += c->limited;
+            worst = std::max(worst, c->worstTokenCount);
+            weights += c->finalWeights;
+            c->deleteLater();
+        }
+        qInfo("%s: %d admitted, %d refused", QTest::currentDataTag(), admitted, limited);
+        QVERIFY(admitted > 0);
+        QVERIFY(limited > 0); // demand exceeded supply
+        if (leases) {
+            // Never more leases held than the limit, at any moment the poller looked; none left.
+            qInfo("leases held at most %lld (over %d samples)", poller->max, poller->samples);
+            QVERIFY(poller->samples > 0);
+            QVERIFY2(poller->max <= kLeaseLimit, qPrintable(QString::number(poller->max)));
+            QCOMPARE(cli({QStringLiteral("ZCARD"), QString::fromUtf8(key)}), QByteArray("0"));
+        } else {
+            // Every admission fit its estimate under the limit...
+            QVERIFY2(worst <= kTokenLimit, qPrintable(QString::number(worst)));
+            // ...and the log holds exactly the completed weights, no more, no less.
+            qint64 logged = 0;
+            for (const QByteArray &m : cli({QStringLiteral("ZRANGE"), QString::fromUtf8(key), QStringLiteral("0"), QStringLiteral("-1")}).split('\n')) {
+                if (m.isEmpty())
+                    continue;
+                const qsizetype star = m.indexOf('*');
+                logged += star < 0 ? 1 : m.mid(star + 1).toLongLong();
+            }
+            QCOMPARE(logged, weights);
+        }
+        for (auto &s : servers)
+            QVERIFY(s->stop());
+    }
+
     void fourInstancesAdmitExactlyTheLimit_data()
     {
         QTest::addColumn<QString>("store");
