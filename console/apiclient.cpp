@@ -56,6 +56,38 @@ void ApiClient::setServer(const QUrl &baseUrl, const QByteArray &adminToken)
     m_token = adminToken;
 }
 
+void ApiClient::completeReservation(const ReservationRequest &request, QObject *context,
+                                    std::function<void(int, const QJsonObject &, const ApiError &)> done)
+{
+    postReservation(api::kCompletePath, request.toJson(), context, std::move(done));
+}
+
+void ApiClient::extendReservation(const QString &reservationId, QObject *context,
+                                  std::function<void(int, const QJsonObject &, const ApiError &)> done)
+{
+    postReservation(api::kExtendPath, ReservationRequest{reservationId, std::nullopt}.toJson(), context, std::move(done));
+}
+
+void ApiClient::postReservation(const char *path, const QByteArray &body, QObject *context,
+                                std::function<void(int, const QJsonObject &, const ApiError &)> done)
+{
+    QNetworkRequest r(m_base.resolved(QUrl(QString::fromLatin1(path))));
+    r.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+    QNetworkReply *reply = m_nam.post(r, body);
+    connect(reply, &QNetworkReply::finished, context, [reply, done = std::move(done)] {
+        reply->deleteLater();
+        const int status = statusOf(reply);
+        const QByteArray answer = reply->readAll();
+        ApiError error(status, QStringLiteral("network"), reply->errorString());
+        QJsonDocument doc;
+        if (status == 200 && parseJson(answer, status, QStringLiteral("a reservation answer"), false, &doc, &error))
+            return done(status, doc.object(), error);
+        if (status != 200)
+            ApiError::fromJson(answer, status, &error);
+        done(status == 200 ? 0 : status, QJsonObject(), error);
+    });
+}
+
 void ApiClient::check(const CheckRequest &request, QObject *context,
                       std::function<void(int, const Decision &, const ApiError &)> done)
 {

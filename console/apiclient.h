@@ -31,6 +31,12 @@ public:
     void check(const CheckRequest &request, QObject *context,
                std::function<void(int status, const Decision &decision, const ApiError &error)> done);
     void health(QObject *context, std::function<void(bool ok, const QJsonObject &health)> done);
+    // POST /rate-limit/complete (with `tokens` when set) or /rate-limit/extend: status 200 with the
+    // answer, anything else with an error (404 unknown or expired, 409 extend after completion).
+    void completeReservation(const ReservationRequest &request, QObject *context,
+                             std::function<void(int status, const QJsonObject &answer, const ApiError &error)> done);
+    void extendReservation(const QString &reservationId, QObject *context,
+                           std::function<void(int status, const QJsonObject &answer, const ApiError &error)> done);
 
     // Admin API (bearer token). `error` is null on success.
     void listPolicies(QObject *context, std::function<void(const QList<PolicyDto> &policies, const ApiError *error)> done);
@@ -49,6 +55,8 @@ private:
     void getArray(const QString &path, const QString &what, QObject *context,
                   std::function<void(const QJsonArray &, const ApiError *)> done);
     static bool failed(class QNetworkReply *reply, const QByteArray &body, ApiError *error);
+    void postReservation(const char *path, const QByteArray &body, QObject *context,
+                         std::function<void(int, const QJsonObject &, const ApiError &)> done);
 
     QNetworkAccessManager m_nam;
     QUrl m_base;

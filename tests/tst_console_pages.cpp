@@ -16,10 +16,13 @@
 
 #include <QAbstractItemModelTester>
 #include <QApplication>
+#include <QCheckBox>
+#include <QComboBox>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSignalSpy>
+#include <QSpinBox>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QtTest>
@@ -165,6 +168,37 @@ private Q_SLOTS:
         QCOMPARE(dialog.policy().limit, qint64(100));
     }
 
+    // The unit (design §10) in the policy dialog: concurrent has no window, so the window field
+    // is off and the policy sent has none; the table says "at once".
+    void policyDialogOffersUnits()
+    {
+        PolicyDto p;
+        p.scope = Scope::Tenant;
+        p.tenantId = QStringLiteral("free_co");
+        p.windowSeconds = 60;
+        p.limit = 5;
+        PolicyDialog dialog(p);
+        dialog.show();
+        auto *unit = dialog.findChild<QComboBox *>(QStringLiteral("unit"));
+        auto *window = dialog.findChild<QSpinBox *>(QStringLiteral("window"));
+        QVERIFY(unit && window);
+        QCOMPARE(unit->currentText(), QStringLiteral("requests"));
+        QVERIFY(window->isEnabled());
+        unit->setCurrentText(QStringLiteral("tokens"));
+        QVERIFY(window->isEnabled());
+        QCOMPARE(dialog.policy().unit, Unit::Tokens);
+        QCOMPARE(dialog.policy().windowSeconds, qint64(60));
+        unit->setCurrentText(QStringLiteral("concurrent"));
+        QVERIFY(!window->isEnabled());
+        const PolicyDto sent = dialog.policy();
+        QCOMPARE(sent.unit, Unit::Concurrent);
+        QVERIFY(sent.toJson().value(QStringLiteral("windowSeconds")).isNull());
+        PolicyTableModel model;
+        model.setPolicies({sent});
+        QCOMPARE(model.data(model.index(0, PolicyTableModel::WindowColumn)).toString(), QStringLiteral("at once"));
+        QCOMPARE(model.data(model.index(0, PolicyTableModel::LimitColumn)).toString(), QStringLiteral("5 streams"));
+    }
+
     // Defect: an answer that was not JSON read as "0 policies" / "Saved policy 0".
     void apiClientReportsUnreadableAnswers()
     {
@@ -226,6 +260,107 @@ private Q_SLOTS:
         QCOMPARE(run.done(), 5);
         QCOMPARE(run.allowed() + run.blocked() + run.errors(), 5);
         QCOMPARE(finished.count(), 1);
+    }
+
+    // Creates a policy through the console's own client (the admin API); fails the test otherwise.
+    void createPolicy(PolicyDto p)
+    {
+        bool saved = false;
+        QString why;
+        m_client->savePolicy(p, this, [&](const PolicyDto &, const ApiError *e) {
+            saved = !e;
+            why = e ? e->message() : QString();
+        });
+        QTRY_VERIFY2_WITH_TIMEOUT(saved || !why.isEmpty(), "no answer", 5000);
+        QVERIFY2(saved, qPrintable(why));
+    }
+
+    // Design §10 on the Check page: the cost reserves tokens, the reservation is shown, and
+    // Complete with an actual count reconciles it so the next request fits again.
+    void checkPageReservesAndCompletesTokens()
+    {
+        PolicyDto tokens;
+        tokens.scope = Scope::Tenant;
+        tokens.tenantId = QStringLiteral("free_co");
+        tokens.unit = Unit::Tokens;
+        tokens.windowSeconds = 60;
+        tokens.limit = 1000;
+        createPolicy(tokens);
+        if (QTest::currentTestFailed())
+            return;
+        CheckPage *page = m_window->checkPage();
+        page->setRequest(QStringLiteral("free_co"), QStringLiteral("free-user-1"), QStringLiteral("tiny-model"), QStringLiteral("free"));
+        auto *cost = page->findChild<QSpinBox *>(QStringLiteral("cost"));
+        QVERIFY(cost);
+        cost->setValue(600);
+        QSignalSpy answered(page, &CheckPage::answered);
+        QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("check")), Qt::LeftButton);
+        QVERIFY(answered.wait(5000));
+        QCOMPARE(page->verdict(), QStringLiteral("ALLOWED"));
+        const QString id = page->reservationId();
+        QVERIFY(!id.isEmpty());
+        QVERIFY2(page->reservationText().contains(id), qPrintable(page->reservationText()));
+        auto *complete = page->findChild<QPushButton *>(QStringLiteral("complete"));
+        auto *actual = page->findChild<QSpinBox *>(QStringLiteral("actual"));
+        auto *useActual = page->findChild<QCheckBox *>();
+        QVERIFY(complete && complete->isEnabled() && actual && useActual);
+        // It used 100 tokens: tick "Actual tokens", type 100, Complete.
+        useActual->setChecked(true);
+        actual->setValue(100);
+        QSignalSpy reservation(page, &CheckPage::reservationAnswered);
+        QTest::mouseClick(complete, Qt::LeftButton);
+        QVERIFY(reservation.wait(5000));
+        QCOMPARE(reservation.first().first().toInt(), 200);
+        QVERIFY2(page->reservationText().contains(QStringLiteral("charged 100 tokens")), qPrintable(page->reservationText()));
+        QVERIFY(!complete->isEnabled());
+        // 100 + 600 fit; a third 600 does not, and the refusal holds nothing.
+        page->send(1);
+        QVERIFY(answered.wait(5000));
+        QCOMPARE(page->verdict(), QStringLiteral("ALLOWED"));
+        page->send(1);
+        QVERIFY(answered.wait(5000));
+        QCOMPARE(page->verdict(), QStringLiteral("BLOCKED"));
+        QVERIFY2(page->cause().contains(QStringLiteral("1300/1000 tokens")), qPrintable(page->cause()));
+        QVERIFY(!complete->isEnabled());
+        QCOMPARE(page->reservationId(), QString());
+    }
+
+    // The Burst page with a concurrency policy: never completing holds the two leases (2 admitted),
+    // completing each admitted request soon after frees them for the rest of the burst.
+    void burstCompletesAndFreesLeases()
+    {
+        PolicyDto streams;
+        streams.scope = Scope::Model;
+        streams.modelId = QStringLiteral("tiny-model");
+        streams.unit = Unit::Concurrent;
+        streams.limit = 2;
+        createPolicy(streams);
+        if (QTest::currentTestFailed())
+            return;
+        BurstPage *page = m_window->burstPage();
+        QSignalSpy finished(page->run(), &BurstRun::finished);
+        page->configure(QStringLiteral("enterprise_co"), QStringLiteral("burst-a"), QStringLiteral("tiny-model"), 6, 3, 0);
+        page->configureLifecycle(1, -1, -1); // never complete
+        page->start();
+        QVERIFY(finished.wait(10000));
+        QCOMPARE(page->run()->allowed(), 2);
+        QCOMPARE(page->run()->blocked(), 4);
+        QCOMPARE(page->run()->held(), 2);
+        // Other callers are held back by those leases too (the model's limit); this run completes
+        // what it gets: 20 requests at 10/s, each completed 50 ms after admission.
+        page->configure(QStringLiteral("enterprise_co"), QStringLiteral("burst-b"), QStringLiteral("gpt-4o-mini"), 20, 2, 10);
+        PolicyDto mini = streams;
+        mini.modelId = QStringLiteral("gpt-4o-mini");
+        createPolicy(mini);
+        page->configureLifecycle(1, 50, 1);
+        page->start();
+        QVERIFY(finished.wait(15000));
+        QCOMPARE(page->run()->done(), 20);
+        QTRY_COMPARE_WITH_TIMEOUT(page->run()->held(), 0, 5000);
+        QCOMPARE(page->run()->completed(), page->run()->allowed());
+        QCOMPARE(page->run()->completionErrors(), 0);
+        QVERIFY2(page->run()->allowed() > 2, qPrintable(page->counters())); // leases came back during the burst
+        QVERIFY2(page->counters().contains(QStringLiteral("completed")), qPrintable(page->counters()));
     }
 
     void burstCountsAllowedAndBlocked()

@@ -20,6 +20,7 @@ void BurstRun::start(const CheckRequest &request, int total, int concurrency, in
     m_concurrency = std::max(1, concurrency);
     m_rate = std::max(0, ratePerSecond);
     m_sent = m_done = m_inFlight = m_allowed = m_blocked = m_errors = 0;
+    m_completed = m_completionErrors = m_held = 0;
     m_running = true;
     m_clock.start();
     m_pacer.start();
@@ -43,11 +44,15 @@ void BurstRun::pump()
     while (m_sent < m_total && m_inFlight < m_concurrency && m_sent < allowedByRate) {
         ++m_sent;
         ++m_inFlight;
-        m_client->check(m_request, this, [this, generation = m_generation](int status, const Decision &, const ApiError &) {
+        m_client->check(m_request, this, [this, generation = m_generation](int status, const Decision &d, const ApiError &) {
             if (generation != m_generation)
                 return; // an answer of an earlier run
             --m_inFlight;
             ++m_done;
+            if (status == 200 && !d.reservationId.isEmpty()) {
+                ++m_held;
+                completeLater(d.reservationId);
+            }
             if (status == 200)
                 ++m_allowed;
             else if (status == 429)
@@ -61,6 +66,30 @@ void BurstRun::pump()
     }
     if (m_sent >= m_total)
         m_pacer.stop();
+}
+
+void BurstRun::setLifecycle(int completeAfterMs, std::optional<qint64> actualTokens)
+{
+    m_completeAfterMs = completeAfterMs;
+    m_actualTokens = actualTokens;
+}
+
+void BurstRun::completeLater(const QString &reservationId)
+{
+    if (m_completeAfterMs < 0)
+        return; // held until its leases expire
+    QTimer::singleShot(m_completeAfterMs, this, [this, reservationId, generation = m_generation] {
+        if (generation != m_generation)
+            return;
+        m_client->completeReservation(ReservationRequest{reservationId, m_actualTokens}, this,
+                                      [this, generation](int status, const QJsonObject &, const ApiError &) {
+                                          if (generation != m_generation)
+                                              return;
+                                          --m_held;
+                                          ++(status == 200 ? m_completed : m_completionErrors);
+                                          Q_EMIT progress();
+                                      });
+    });
 }
 
 void BurstRun::finishIfDone()

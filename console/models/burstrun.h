@@ -4,6 +4,9 @@
 // reports progress; cancellable; bounded by construction. No widgets, so it is testable alone.
 // Each start() begins a new generation: answers still in flight from an earlier run are dropped
 // when they arrive (like hotspot's JobTracker), so a restart never counts them.
+// With a lifecycle (design §10), every admitted request that got a reservation is completed
+// `completeAfterMs` later (with `actualTokens`, or keeping its estimate), so an operator sees a
+// tokens policy reconcile and a concurrency policy admit as leases are released.
 #pragma once
 
 #include "checkrequest.h"
@@ -11,6 +14,7 @@
 #include <QElapsedTimer>
 #include <QObject>
 #include <QTimer>
+#include <optional>
 
 namespace sluice {
 
@@ -23,6 +27,9 @@ public:
     explicit BurstRun(ApiClient *client, QObject *parent = nullptr);
 
     void start(const CheckRequest &request, int total, int concurrency, int ratePerSecond);
+    // For the next start(): complete each reservation this long after its admission (-1: never,
+    // leases then expire by themselves), with this many tokens (nullopt: keep the estimate).
+    void setLifecycle(int completeAfterMs, std::optional<qint64> actualTokens);
     void cancel();
     bool isRunning() const { return m_running; }
 
@@ -31,6 +38,10 @@ public:
     int allowed() const { return m_allowed; }
     int blocked() const { return m_blocked; }
     int errors() const { return m_errors; }
+    int completed() const { return m_completed; }
+    int completionErrors() const { return m_completionErrors; }
+    // Reservations admitted and not completed yet (held).
+    int held() const { return m_held; }
     qint64 elapsedMs() const { return m_clock.isValid() ? m_clock.elapsed() : 0; }
 
 Q_SIGNALS:
@@ -40,6 +51,7 @@ Q_SIGNALS:
 private:
     void pump();
     void finishIfDone();
+    void completeLater(const QString &reservationId);
 
     ApiClient *m_client;
     CheckRequest m_request;
@@ -49,6 +61,9 @@ private:
     int m_sent = 0, m_done = 0, m_inFlight = 0, m_allowed = 0, m_blocked = 0, m_errors = 0;
     bool m_running = false;
     quint64 m_generation = 0;
+    int m_completeAfterMs = -1;
+    std::optional<qint64> m_actualTokens;
+    int m_completed = 0, m_completionErrors = 0, m_held = 0;
 };
 
 } // namespace sluice

@@ -59,8 +59,11 @@ QVariant PolicyTableModel::data(const QModelIndex &index, int role) const
     case IdColumn: return p->id;
     case ScopeColumn: return scopeName(p->scope);
     case SelectorColumn: return selectorText(*p);
-    case LimitColumn: return p->limit;
-    case WindowColumn: return QStringLiteral("%1 s").arg(p->windowSeconds);
+    case LimitColumn:
+        if (p->unit == Unit::Requests)
+            return p->limit;
+        return QStringLiteral("%1 %2").arg(p->limit).arg(p->unit == Unit::Tokens ? QStringLiteral("tokens") : QStringLiteral("streams"));
+    case WindowColumn: return p->unit == Unit::Concurrent ? QStringLiteral("at once") : QStringLiteral("%1 s").arg(p->windowSeconds);
     case EnabledColumn: return p->enabled ? QStringLiteral("yes") : QStringLiteral("no");
     case DescriptionColumn: return p->description;
     }

@@ -33,6 +33,22 @@ BurstPage::BurstPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_ru
     m_rate->setRange(0, 10000);
     m_rate->setSpecialValueText(QStringLiteral("as fast as possible"));
     m_rate->setSuffix(QStringLiteral(" /s"));
+    // The lifecycle: a token estimate per request, and each admitted one completed after a delay
+    // with an actual count (a tokens policy reconciles, a concurrency policy frees its lease).
+    m_cost = new QSpinBox;
+    m_cost->setObjectName(QStringLiteral("cost"));
+    m_cost->setRange(1, 1000000000);
+    m_completeAfter = new QSpinBox;
+    m_completeAfter->setObjectName(QStringLiteral("completeAfter"));
+    m_completeAfter->setRange(-1, 600000);
+    m_completeAfter->setValue(-1);
+    m_completeAfter->setSpecialValueText(QStringLiteral("never (leases expire)"));
+    m_completeAfter->setSuffix(QStringLiteral(" ms"));
+    m_actual = new QSpinBox;
+    m_actual->setObjectName(QStringLiteral("actual"));
+    m_actual->setRange(-1, 1000000000);
+    m_actual->setValue(-1);
+    m_actual->setSpecialValueText(QStringLiteral("keep the estimate"));
     auto *form = new QFormLayout;
     form->addRow(QStringLiteral("Tenant"), m_tenant);
     form->addRow(QStringLiteral("User"), m_user);
@@ -40,6 +56,9 @@ BurstPage::BurstPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_ru
     form->addRow(QStringLiteral("Requests"), m_total);
     form->addRow(QStringLiteral("Concurrency"), m_concurrency);
     form->addRow(QStringLiteral("Rate"), m_rate);
+    form->addRow(QStringLiteral("Cost (tokens)"), m_cost);
+    form->addRow(QStringLiteral("Complete after"), m_completeAfter);
+    form->addRow(QStringLiteral("Actual tokens"), m_actual);
     m_start = new QPushButton(QStringLiteral("Start burst"));
     m_cancel = new QPushButton(QStringLiteral("Cancel"));
     m_cancel->setEnabled(false);
@@ -102,9 +121,18 @@ void BurstPage::configure(const QString &tenant, const QString &user, const QStr
     m_rate->setValue(rate);
 }
 
+void BurstPage::configureLifecycle(qint64 cost, int completeAfterMs, qint64 actualTokens)
+{
+    m_cost->setValue(static_cast<int>(cost));
+    m_completeAfter->setValue(completeAfterMs);
+    m_actual->setValue(static_cast<int>(actualTokens));
+}
+
 void BurstPage::start()
 {
     CheckRequest r;
+    r.cost = m_cost->value();
+    m_run->setLifecycle(m_completeAfter->value(), m_actual->value() < 0 ? std::nullopt : std::optional<qint64>(m_actual->value()));
     r.tenantId = m_tenant->text().isEmpty() ? QString() : m_tenant->text();
     r.userId = m_user->text();
     r.modelId = m_model->text();
@@ -120,7 +148,12 @@ void BurstPage::start()
 void BurstPage::update()
 {
     m_progress->setValue(m_run->done());
-    m_counters->setText(QStringLiteral("allowed %1 · blocked %2 · errors %3").arg(m_run->allowed()).arg(m_run->blocked()).arg(m_run->errors()));
+    QString counters = QStringLiteral("allowed %1 · blocked %2 · errors %3").arg(m_run->allowed()).arg(m_run->blocked()).arg(m_run->errors());
+    if (m_run->completed() + m_run->completionErrors() + m_run->held() > 0)
+        counters += QStringLiteral(" · completed %1 · held %2").arg(m_run->completed()).arg(m_run->held());
+    if (m_run->completionErrors() > 0)
+        counters += QStringLiteral(" · completions failed %1").arg(m_run->completionErrors());
+    m_counters->setText(counters);
     const double t = m_run->elapsedMs() / 1000.0;
     m_allowedSeries->append(t, m_run->allowed());
     m_blockedSeries->append(t, m_run->blocked());

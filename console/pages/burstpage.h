@@ -26,6 +26,9 @@ public:
     explicit BurstPage(ApiClient *client, QWidget *parent = nullptr);
     BurstRun *run() const { return m_run; }
     void configure(const QString &tenant, const QString &user, const QString &model, int total, int concurrency, int rate);
+    // Token cost per request, when to complete each admitted one (-1: never) and with how many
+    // tokens (-1: keep the estimate).
+    void configureLifecycle(qint64 cost, int completeAfterMs, qint64 actualTokens);
     void start();
     QString counters() const;
 
@@ -34,7 +37,7 @@ private:
 
     BurstRun *m_run;
     QLineEdit *m_tenant, *m_user, *m_model;
-    QSpinBox *m_total, *m_concurrency, *m_rate;
+    QSpinBox *m_total, *m_concurrency, *m_rate, *m_cost, *m_completeAfter, *m_actual;
     QPushButton *m_start, *m_cancel;
     QProgressBar *m_progress;
     QLabel *m_counters;

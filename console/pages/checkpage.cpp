@@ -3,7 +3,9 @@
 
 #include "apiclient.h"
 
+#include <QCheckBox>
 #include <QComboBox>
+#include <QJsonObject>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
@@ -12,6 +14,7 @@
 #include <QLineEdit>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QSpinBox>
 #include <QTreeWidget>
 #include <QVBoxLayout>
 
@@ -37,6 +40,34 @@ CheckPage::CheckPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     form->addRow(QStringLiteral("Model"), m_model);
     form->addRow(QStringLiteral("Tier"), m_tier);
     form->addRow(QStringLiteral("API key"), m_apiKey);
+    m_cost = new QSpinBox;
+    m_cost->setObjectName(QStringLiteral("cost"));
+    m_cost->setRange(1, 1000000000);
+    m_cost->setToolTip(QStringLiteral("Estimated tokens (prompt + max_tokens): the weight of this request in every tokens policy"));
+    form->addRow(QStringLiteral("Cost (tokens)"), m_cost);
+
+    // The lifecycle of design §10: an admitted request under a tokens or concurrent policy holds a
+    // reservation until it completes (with the actual tokens) or its leases expire.
+    m_reservation = new QLabel(QStringLiteral("No reservation"));
+    m_reservation->setObjectName(QStringLiteral("reservation"));
+    m_reservation->setWordWrap(true);
+    m_reservation->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_useActual = new QCheckBox(QStringLiteral("Actual tokens"));
+    m_actual = new QSpinBox;
+    m_actual->setObjectName(QStringLiteral("actual"));
+    m_actual->setRange(0, 1000000000);
+    m_actual->setEnabled(false);
+    connect(m_useActual, &QCheckBox::toggled, m_actual, &QSpinBox::setEnabled);
+    m_complete = new QPushButton(QStringLiteral("Complete"));
+    m_complete->setObjectName(QStringLiteral("complete"));
+    m_extend = new QPushButton(QStringLiteral("Extend lease"));
+    m_extend->setObjectName(QStringLiteral("extend"));
+    m_complete->setEnabled(false);
+    m_extend->setEnabled(false);
+    connect(m_complete, &QPushButton::clicked, this, [this] {
+        completeReservation(m_useActual->isChecked() ? std::optional<qint64>(m_actual->value()) : std::nullopt);
+    });
+    connect(m_extend, &QPushButton::clicked, this, &CheckPage::extendReservation);
 
     m_check = new QPushButton(QStringLiteral("Check"));
     m_check->setObjectName(QStringLiteral("check"));
@@ -81,6 +112,19 @@ CheckPage::CheckPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     auto *left = new QVBoxLayout(request);
     left->addLayout(form);
     left->addWidget(m_check);
+    auto *lifecycle = new QGroupBox(QStringLiteral("Reservation"));
+    auto *lifecycleLayout = new QVBoxLayout(lifecycle);
+    lifecycleLayout->addWidget(m_reservation);
+    auto *actualRow = new QHBoxLayout;
+    actualRow->addWidget(m_useActual);
+    actualRow->addWidget(m_actual, 1);
+    lifecycleLayout->addLayout(actualRow);
+    auto *lifecycleButtons = new QHBoxLayout;
+    lifecycleButtons->addWidget(m_complete);
+    lifecycleButtons->addWidget(m_extend);
+    lifecycleLayout->addLayout(lifecycleButtons);
+    left->addWidget(lifecycle);
+    left->addStretch();
     auto *result = new QGroupBox(QStringLiteral("Decision"));
     auto *right = new QVBoxLayout(result);
     right->addWidget(m_verdict);
@@ -115,6 +159,7 @@ void CheckPage::send(int times)
     r.tenantId = optional(m_tenant->text());
     r.modelTier = optional(m_tier->currentText());
     r.apiKey = optional(m_apiKey->text());
+    r.cost = m_cost->value();
     m_check->setEnabled(false);
     m_pending = times;
     sendOne(r);
@@ -155,8 +200,9 @@ void CheckPage::show(int status, const Decision &d, const QString &error)
     m_usage->setRange(0, static_cast<int>(std::min<qint64>(d.limit, INT_MAX)));
     m_usage->setValue(static_cast<int>(std::min<qint64>(std::min(d.count, d.limit), INT_MAX)));
     for (const PolicyUsage &u : d.policies) {
-        auto *item = new QTreeWidgetItem({scopeName(u.scope), u.label, QStringLiteral("%1 / %2").arg(u.count).arg(u.limit),
-                                          QStringLiteral("%1 s").arg(u.windowSeconds),
+        const QString unit = u.unit == Unit::Requests ? QString() : QLatin1Char(' ') + (u.unit == Unit::Tokens ? QStringLiteral("tokens") : QStringLiteral("held"));
+        auto *item = new QTreeWidgetItem({scopeName(u.scope), u.label, QStringLiteral("%1 / %2%3").arg(u.count).arg(u.limit).arg(unit),
+                                          u.unit == Unit::Concurrent ? QStringLiteral("at once") : QStringLiteral("%1 s").arg(u.windowSeconds),
                                           u.violated ? QStringLiteral("violated") : QString()});
         if (u.violated) {
             for (int c = 0; c < 5; ++c)
@@ -167,6 +213,60 @@ void CheckPage::show(int status, const Decision &d, const QString &error)
     for (int c = 0; c < 5; ++c)
         m_policies->resizeColumnToContents(c);
     m_cause->setText(d.cause.isNull() ? QString() : d.cause);
+    showReservation(d);
+}
+
+void CheckPage::showReservation(const Decision &d)
+{
+    m_reservationId = d.reservationId;
+    const bool held = !m_reservationId.isEmpty();
+    m_complete->setEnabled(held);
+    m_extend->setEnabled(held);
+    m_reservation->setText(held ? QStringLiteral("Reservation %1 · leases expire in %2 s unless completed or extended")
+                                      .arg(d.reservationId)
+                                      .arg(d.leaseExpiresInSeconds)
+                                : QStringLiteral("No reservation (no tokens or concurrent policy held this request)"));
+}
+
+QString CheckPage::reservationText() const { return m_reservation->text(); }
+
+void CheckPage::setCost(qint64 cost) { m_cost->setValue(static_cast<int>(std::min<qint64>(cost, m_cost->maximum()))); }
+
+void CheckPage::completeReservation(std::optional<qint64> actualTokens)
+{
+    if (m_reservationId.isEmpty())
+        return;
+    m_complete->setEnabled(false);
+    m_extend->setEnabled(false);
+    const QString id = m_reservationId;
+    m_client->completeReservation(ReservationRequest{id, actualTokens}, this, [this, id, actualTokens](int status, const QJsonObject &a, const ApiError &e) {
+        if (status == 200) {
+            m_reservation->setText(a.value(QStringLiteral("alreadyCompleted")).toBool()
+                                       ? QStringLiteral("Reservation %1 was already completed: nothing changed").arg(id)
+                                       : actualTokens ? QStringLiteral("Reservation %1 completed: charged %2 tokens, leases released").arg(id).arg(*actualTokens)
+                                                      : QStringLiteral("Reservation %1 completed: estimate kept, leases released").arg(id));
+            m_reservationId.clear();
+        } else {
+            m_reservation->setText(QStringLiteral("Could not complete %1: %2").arg(id, e.message()));
+            if (status != 404)
+                m_complete->setEnabled(true);
+        }
+        Q_EMIT reservationAnswered(status);
+    });
+}
+
+void CheckPage::extendReservation()
+{
+    if (m_reservationId.isEmpty())
+        return;
+    const QString id = m_reservationId;
+    m_client->extendReservation(id, this, [this, id](int status, const QJsonObject &a, const ApiError &e) {
+        m_reservation->setText(status == 200 ? QStringLiteral("Reservation %1 · leases renewed: expire in %2 s")
+                                                   .arg(id)
+                                                   .arg(a.value(QStringLiteral("leaseExpiresInSeconds")).toInteger())
+                                             : QStringLiteral("Could not extend %1: %2").arg(id, e.message()));
+        Q_EMIT reservationAnswered(status);
+    });
 }
 
 QString CheckPage::verdict() const { return m_verdict->text(); }

@@ -8,12 +8,15 @@
 #include "decision.h"
 
 #include <QWidget>
+#include <optional>
 
+class QCheckBox;
 class QComboBox;
 class QLabel;
 class QLineEdit;
 class QProgressBar;
 class QPushButton;
+class QSpinBox;
 class QTreeWidget;
 
 namespace sluice {
@@ -33,19 +36,32 @@ public:
 
     QString verdict() const;
     QString cause() const;
+    // The reservation of the last admitted check (empty when none) and what became of it.
+    QString reservationId() const { return m_reservationId; }
+    QString reservationText() const;
+    void setCost(qint64 cost);
+    // Completes the reservation shown (with the actual tokens when set), or extends its leases.
+    void completeReservation(std::optional<qint64> actualTokens);
+    void extendReservation();
 
 Q_SIGNALS:
     void answered(int status);
+    void reservationAnswered(int status);
 
 private:
     void sendOne(const CheckRequest &r);
     void show(int status, const Decision &d, const QString &error);
 
     ApiClient *m_client;
+    void showReservation(const Decision &d);
+
     QLineEdit *m_tenant, *m_user, *m_model, *m_apiKey;
     QComboBox *m_tier;
-    QPushButton *m_check;
-    QLabel *m_verdict, *m_summary, *m_cause;
+    QSpinBox *m_cost, *m_actual;
+    QCheckBox *m_useActual;
+    QPushButton *m_check, *m_complete, *m_extend;
+    QLabel *m_verdict, *m_summary, *m_cause, *m_reservation;
+    QString m_reservationId;
     QProgressBar *m_usage;
     QTreeWidget *m_policies;
     int m_pending = 0;

@@ -28,10 +28,18 @@ PolicyDialog::PolicyDialog(const PolicyDto &p, QWidget *parent) : QDialog(parent
     m_tier = new QLineEdit(p.modelTier);
     for (QLineEdit *e : {m_tenant, m_user, m_apiKey, m_model, m_tier})
         e->setPlaceholderText(QStringLiteral("empty: default for each"));
+    m_unit = new QComboBox;
+    m_unit->setObjectName(QStringLiteral("unit"));
+    for (Unit u : kUnits)
+        m_unit->addItem(unitName(u));
+    m_unit->setCurrentText(unitName(p.unit));
+    m_unit->setToolTip(QStringLiteral("requests: each request counts 1 · tokens: each request weighs its token cost, "
+                                      "reconciled when it completes · concurrent: requests in flight at once (no window)"));
     m_window = new QSpinBox;
+    m_window->setObjectName(QStringLiteral("window"));
     m_window->setRange(1, 366 * 24 * 3600);
     m_window->setSuffix(QStringLiteral(" s"));
-    m_window->setValue(static_cast<int>(p.windowSeconds));
+    m_window->setValue(static_cast<int>(p.unit == Unit::Concurrent ? 3600 : p.windowSeconds));
     m_limit = new QLineEdit(QString::number(p.limit));
     m_limit->setObjectName(QStringLiteral("limit"));
     m_apiKey->setObjectName(QStringLiteral("apiKeyId"));
@@ -46,6 +54,7 @@ PolicyDialog::PolicyDialog(const PolicyDto &p, QWidget *parent) : QDialog(parent
     form->addRow(QStringLiteral("API key id"), m_apiKey);
     form->addRow(QStringLiteral("Model"), m_model);
     form->addRow(QStringLiteral("Tier"), m_tier);
+    form->addRow(QStringLiteral("Unit"), m_unit);
     form->addRow(QStringLiteral("Window"), m_window);
     form->addRow(QStringLiteral("Limit"), m_limit);
     form->addRow(QStringLiteral("Enabled"), m_enabled);
@@ -61,6 +70,7 @@ PolicyDialog::PolicyDialog(const PolicyDto &p, QWidget *parent) : QDialog(parent
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     form->addRow(buttons);
     connect(m_scope, &QComboBox::currentTextChanged, this, &PolicyDialog::updateSelectors);
+    connect(m_unit, &QComboBox::currentTextChanged, this, &PolicyDialog::updateSelectors);
     updateSelectors();
 }
 
@@ -72,6 +82,7 @@ void PolicyDialog::updateSelectors()
     m_apiKey->setEnabled(PolicyDto::scopeAllows(scope, "apiKeyId"));
     m_model->setEnabled(PolicyDto::scopeAllows(scope, "modelId"));
     m_tier->setEnabled(PolicyDto::scopeAllows(scope, "modelTier"));
+    m_window->setEnabled(m_unit->currentText() != unitName(Unit::Concurrent)); // leases held at once: no window
 }
 
 namespace {
@@ -122,7 +133,8 @@ PolicyDto PolicyDialog::policy() const
         p.apiKeyId = wholeNumber(m_apiKey->text()).value_or(0);
     p.modelId = selector(m_model);
     p.modelTier = selector(m_tier);
-    p.windowSeconds = m_window->value();
+    p.unit = unitFromName(m_unit->currentText()).value_or(Unit::Requests);
+    p.windowSeconds = p.unit == Unit::Concurrent ? 0 : m_window->value();
     p.limit = wholeNumber(m_limit->text()).value_or(-1); // -1: never sent (accept() refuses it)
     p.enabled = m_enabled->isChecked();
     p.description = m_description->text();

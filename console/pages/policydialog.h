@@ -33,7 +33,7 @@ private:
     void updateSelectors();
 
     qint64 m_id;
-    QComboBox *m_scope;
+    QComboBox *m_scope, *m_unit;
     QLineEdit *m_tenant, *m_user, *m_apiKey, *m_model, *m_tier, *m_description;
     QSpinBox *m_window;
     QLineEdit *m_limit;
