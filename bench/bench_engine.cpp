@@ -84,6 +84,56 @@ void BM_ResolveAndCheck(benchmark::State &state)
 }
 BENCHMARK(BM_ResolveAndCheck)->Threads(1)->Threads(2)->UseRealTime();
 
+// The demo policies plus a tokens policy (per tenant, 60 s) and a concurrency policy (per model)
+// applicable next to them: every check reserves, and completes at once with an actual count.
+std::shared_ptr<SnapshotHolder> scaledDemoWithUnits()
+{
+    RegistryData data = builtInDemoRegistry();
+    for (PolicyDto &p : data.policies)
+        p.limit *= 1000000;
+    PolicyDto tokens;
+    tokens.id = 100;
+    tokens.scope = Scope::Tenant;
+    tokens.tenantId = QStringLiteral("enterprise_co");
+    tokens.unit = Unit::Tokens;
+    tokens.windowSeconds = 60;
+    tokens.limit = 1'000'000'000'000;
+    PolicyDto streams;
+    streams.id = 101;
+    streams.scope = Scope::Model;
+    streams.modelId = QStringLiteral("gpt-4o");
+    streams.unit = Unit::Concurrent;
+    streams.windowSeconds = 0;
+    streams.limit = 1'000'000'000;
+    data.policies << tokens << streams;
+    return std::make_shared<SnapshotHolder>(std::make_shared<const PolicySnapshot>(std::move(data)));
+}
+
+void BM_CheckAndCompleteWithUnits(benchmark::State &state)
+{
+    static std::shared_ptr<SnapshotHolder> snapshots = scaledDemoWithUnits();
+    static MemoryWindowStore store;
+    static std::vector<CheckRequest> reqs = [] {
+        std::vector<CheckRequest> out = requests();
+        for (size_t i = 0; i < out.size(); ++i)
+            out[i].cost = 500 + static_cast<qint64>(i % 1000);
+        return out;
+    }();
+    size_t i = static_cast<size_t>(state.thread_index()) * 7;
+    SnapshotHolder::Reader reader(*snapshots);
+    for (auto _ : state) {
+        const CheckRequest &r = reqs[i++ % reqs.size()];
+        ResolvedCheck resolved = PolicyResolver::resolve(reader.get(), r);
+        const WindowOutcome outcome = store.checkNow(resolved.batch());
+        const Decision d = CheckService::decide(resolved, outcome);
+        store.completeNow(d.reservationId, r.cost / 2);
+        benchmark::DoNotOptimize(d.allowed);
+    }
+    state.SetItemsProcessed(state.iterations());
+    state.counters["policies"] = static_cast<double>(PolicyResolver::resolve(reader.get(), reqs[0]).applied.size());
+}
+BENCHMARK(BM_CheckAndCompleteWithUnits)->Threads(1)->Threads(2)->UseRealTime();
+
 // The answer's JSON, for scale.
 void BM_DecisionToJson(benchmark::State &state)
 {

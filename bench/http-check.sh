@@ -4,14 +4,16 @@
 # and written), drives it with wrk and the anchors' check-post.lua, then runs the anchors
 # (nginx limit_req, the seed FastAPI design) in the same run and prints the ratios.
 # Usage: bench/http-check.sh [--redis|--redis-cluster] [--seconds N] [--connections N] [--threads N]
-#        [--server-threads N] [--no-anchors]
+#        [--server-threads N] [--no-anchors] [--lifecycle]
+# --lifecycle: a tokens and a concurrency policy apply next to the demo ones, and every admitted
+# check is completed (bench/lifecycle.lua); figures are per check and per completion.
 # Needs: a Release build in build/ (scripts/test or scripts/run make one); wrk, nginx-light,
 # python3-fastapi, uvicorn, python3-redis for the anchors (source scripts/lib/deps.sh;
 # sluice_install_deps --bench).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 anchors="$root/../shared/anchors"
-mode=embedded secs=10 conns=16 wthreads=1 sthreads="" run_anchors=1
+mode=embedded secs=10 conns=16 wthreads=1 sthreads="" run_anchors=1 lifecycle=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --redis) mode=redis ;;
@@ -21,6 +23,7 @@ while [ $# -gt 0 ]; do
     --threads) wthreads=$2; shift ;;
     --server-threads) sthreads=$2; shift ;;
     --no-anchors) run_anchors=0 ;;
+    --lifecycle) lifecycle=1 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -43,7 +46,9 @@ trap cleanup EXIT
 free_port() { bash "$root/scripts/lib/redis.sh" free-port; }
 to_ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v); print v+0} else {sub(/s/,"",v); print v*1000} }'; }
 
-args=(--bind 127.0.0.1 --registry-file "$root/bench/registry-bench.json")
+registry="$root/bench/registry-bench.json"
+if [ "$lifecycle" = 1 ]; then registry="$root/bench/registry-bench-units.json"; lua="$root/bench/lifecycle.lua"; fi
+args=(--bind 127.0.0.1 --registry-file "$registry")
 [ -n "$sthreads" ] && args+=(--threads "$sthreads")
 redis_ports=()
 case "$mode" in
@@ -60,30 +65,60 @@ sp=$(free_port)
 up=0
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$sp) 2>/dev/null && { up=1; break; }; sleep 0.1; done
 [ $up = 1 ] || { echo "sluice-server did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
-for p in "${redis_ports[@]:-}"; do [ -n "$p" ] && redis-cli -p "$p" CONFIG RESETSTAT >/dev/null; done
-
-out=$(wrk -t"$wthreads" -c"$conns" -d"${secs}s" -s "$lua" --latency "http://127.0.0.1:$sp")
-rps=$(awk '/Requests\/sec/{print int($2)}' <<<"$out")
-p50=$(to_ms "$(awk '$1=="50%"{print $2}' <<<"$out")"); p99=$(to_ms "$(awk '$1=="99%"{print $2}' <<<"$out")")
-non2xx=$(awk '/Non-2xx/{print $5}' <<<"$out"); errors=$(awk '/Socket errors/{print $0}' <<<"$out")
-echo "sluice mode=$mode checks_per_s=$rps p50_ms=$p50 p99_ms=$p99 non_2xx=${non2xx:-0} ${errors}"
-
-if [ ${#redis_ports[@]} -gt 0 ] && [ -n "${redis_ports[0]}" ]; then
-  calls=0; usec=0
+# Script calls and their microseconds in Redis (INFO commandstats, every node), since RESETSTAT.
+redis_script_stats() {
+  local calls=0 usec=0 p l c u
   for p in "${redis_ports[@]}"; do
-    line=$(redis-cli -p "$p" INFO commandstats | tr -d '\r' | grep -E '^cmdstat_(evalsha|eval):' || true)
     while IFS= read -r l; do
       [ -z "$l" ] && continue
       c=$(sed -E 's/^[^:]*:calls=([0-9]+),.*/\1/' <<<"$l"); u=$(sed -E 's/^[^:]*:calls=[0-9]+,usec=([0-9]+),.*/\1/' <<<"$l")
       calls=$((calls + c)); usec=$((usec + u))
-    done <<<"$line"
+    done < <(redis-cli -p "$p" INFO commandstats | tr -d '\r' | grep -E '^cmdstat_(evalsha|eval):' || true)
   done
-  checks=$(awk -v r="$rps" -v s="$secs" 'BEGIN{print int(r*s)}')
+  echo "$calls $usec"
+}
+reset_redis_stats() { for p in "${redis_ports[@]:-}"; do [ -n "$p" ] && redis-cli -p "$p" CONFIG RESETSTAT >/dev/null; done; }
+checks_so_far() { curl -s "http://127.0.0.1:$sp/metrics" | awk '/^sluice_decisions_total/{s+=$2} END{print int(s)}'; }
+has_redis=0; [ ${#redis_ports[@]} -gt 0 ] && [ -n "${redis_ports[0]}" ] && has_redis=1
+
+per_check_us=""
+if [ "$lifecycle" = 1 ] && [ "$has_redis" = 1 ]; then
+  # Phase A prices a check alone (reserving, never completing): Redis µs per script call.
+  reset_redis_stats
+  SLUICE_BENCH_COMPLETE=0 wrk -t"$wthreads" -c"$conns" -d"$(( (secs + 1) / 2 ))s" -s "$lua" "http://127.0.0.1:$sp" >/dev/null
+  read -r acalls ausec < <(redis_script_stats)
+  per_check_us=$(awk -v u=$ausec -v c=$acalls 'BEGIN{ if (c>0) printf "%.2f", u/c; else print 0}')
+  echo "redis lifecycle phase=checks-only script_calls=$acalls redis_cpu_us_per_check=$per_check_us"
+fi
+reset_redis_stats
+before=$(checks_so_far)
+out=$(wrk -t"$wthreads" -c"$conns" -d"${secs}s" -s "$lua" --latency "http://127.0.0.1:$sp")
+rps=$(awk '/Requests\/sec/{print int($2)}' <<<"$out")
+p50=$(to_ms "$(awk '$1=="50%"{print $2}' <<<"$out")"); p99=$(to_ms "$(awk '$1=="99%"{print $2}' <<<"$out")")
+non2xx=$(awk '/Non-2xx/{print $5}' <<<"$out"); errors=$(awk '/Socket errors/{print $0}' <<<"$out")
+total=$(awk '/requests in/{print $1}' <<<"$out")
+if [ "$lifecycle" = 1 ]; then
+  # wrk counts requests of both kinds: the server's metrics say how many were checks.
+  checks_done=$(( $(checks_so_far) - before )); completions=$((total - checks_done))
+  echo "sluice mode=$mode lifecycle requests_per_s=$rps checks=$checks_done completions=$completions p50_ms=$p50 p99_ms=$p99 non_2xx=${non2xx:-0} ${errors}"
+  echo "sluice mode=$mode lifecycle checks_per_s=$(awk -v c=$checks_done -v s=$secs 'BEGIN{print int(c/s)}') (each one completed)"
+  rps=$(awk -v c=$checks_done -v s=$secs 'BEGIN{print int(c/s)}')
+else
+  echo "sluice mode=$mode checks_per_s=$rps p50_ms=$p50 p99_ms=$p99 non_2xx=${non2xx:-0} ${errors}"
+fi
+
+if [ "$has_redis" = 1 ]; then
+  read -r calls usec < <(redis_script_stats)
+  checks=${checks_done:-$total}
   echo "redis script_calls=$calls redis_cpu_us_per_script_call=$(awk -v u=$usec -v c=$calls 'BEGIN{ if (c>0) printf "%.2f", u/c; else print "n/a"}') script_calls_per_check=$(awk -v c=$calls -v n=$checks 'BEGIN{ if (n>0) printf "%.2f", c/n; else print "n/a"}')"
+  if [ -n "$per_check_us" ] && [ "${completions:-0}" -gt 0 ]; then
+    echo "redis lifecycle redis_cpu_us_per_completion=$(awk -v u=$usec -v n=$checks -v pc=$per_check_us -v k=$completions 'BEGIN{printf "%.2f", (u - n*pc)/k}') (script µs of the run minus its checks at the checks-only price, over its completions)"
+  fi
   # Bytes per logged request: MEMORY USAGE of the fullest key over its entry count.
   bkey=""; best=0
   for p in "${redis_ports[@]}"; do
-    for k in $(redis-cli -p "$p" --scan --pattern 'sluice:*' | head -200); do
+    for k in $(redis-cli -p "$p" --scan --pattern 'sluice:*' | grep -v '#w$' | head -200); do
+      [ "$(redis-cli -p "$p" TYPE "$k")" = zset ] || continue
       n=$(redis-cli -p "$p" ZCARD "$k"); if [ "$n" -gt "$best" ]; then best=$n; bkey="$k"; bport=$p; fi
     done
   done

@@ -132,6 +132,37 @@ private Q_SLOTS:
         QCOMPARE(a.object().value(QStringLiteral("limit")).toInt(), 100);
     }
 
+    // Design §10 through the gRPC door: hits_addend is the token estimate, the reservation comes
+    // back as a header, and the completion (over HTTP, from whoever saw the response end) frees
+    // the room the actual count did not use.
+    void tokensReservedThroughGrpcCompleteOverHttp()
+    {
+        const test::HttpAnswer created = test::httpCall(
+            m_nam, m_server.baseUrl().resolved(QUrl(QStringLiteral("/admin/policies"))), "POST",
+            R"({"scope":"TENANT","tenantId":"free_co","unit":"tokens","windowSeconds":60,"limit":1000})", "application/json",
+            {{"Authorization", "Bearer t"}});
+        QCOMPARE(created.status, 201);
+        const auto caller = std::vector<std::pair<std::string, std::string>>{
+            {"tenant", "free_co"}, {"user", "free-user-1"}, {"model", "tiny-model"}};
+        rls::RateLimitResponse first;
+        QVERIFY(call(request(caller, 600), &first).ok());
+        QCOMPARE(first.overall_code(), rls::RateLimitResponse::OK);
+        const QByteArray id = header(first, "X-Sluice-Reservation");
+        QVERIFY(!id.isEmpty());
+        QCOMPARE(header(first, "x-ratelimit-remaining-tokens"), QByteArray("400"));
+        rls::RateLimitResponse refused;
+        QVERIFY(call(request(caller, 600), &refused).ok());
+        QCOMPARE(refused.overall_code(), rls::RateLimitResponse::OVER_LIMIT);
+        QVERIFY(header(refused, "X-Sluice-Reservation").isEmpty());
+        const test::HttpAnswer done = test::httpCall(m_nam, m_server.baseUrl().resolved(QUrl(QStringLiteral("/rate-limit/complete"))),
+                                                     "POST", "{\"reservationId\":\"" + id + "\",\"tokens\":100}");
+        QCOMPARE(done.status, 200);
+        rls::RateLimitResponse again;
+        QVERIFY(call(request(caller, 600), &again).ok());
+        QCOMPARE(again.overall_code(), rls::RateLimitResponse::OK);
+        QCOMPARE(header(again, "x-ratelimit-remaining-tokens"), QByteArray("300"));
+    }
+
     void badDescriptorsAreInvalidArguments()
     {
         rls::RateLimitResponse r;

@@ -292,6 +292,31 @@ private Q_SLOTS:
         QCOMPARE(store.keyCount(), qint64(3000));
     }
 
+    // Reservations live until their leases expire: the memory store bounds them like keys (503
+    // store_full beyond), and they go again as they expire, housekeeping or not.
+    void reservationsAreBounded()
+    {
+        auto clock = std::make_shared<ManualClock>();
+        MemoryWindowStore store(clock, QStringLiteral("memory"), 3);
+        WindowBatch b;
+        b.leaseUs = 1'000'000;
+        b.keys.push_back({windowKey(Scope::Tenant, QStringLiteral("bounded")) + unitKeySuffix(Unit::Concurrent), 0, 100});
+        b.keys.back().lease = true;
+        for (int i = 0; i < 3; ++i)
+            QVERIFY(store.checkNow(b).admitted);
+        QCOMPARE(store.reservationCount(), qint64(3));
+        const WindowOutcome full = store.checkNow(b);
+        QCOMPARE(full.status, WindowOutcome::Status::Full);
+        QVERIFY(full.reservationId.isEmpty());
+        QCOMPARE(full.keys.at(0).used, qint64(3)); // nothing was written
+        clock->advanceUs(1'000'001);
+        store.housekeep(1);
+        QCOMPARE(store.reservationCount(), qint64(0));
+        const WindowOutcome again = store.checkNow(b);
+        QVERIFY(again.admitted);
+        QCOMPARE(again.keys.at(0).used, qint64(0)); // the expired leases freed their slots
+    }
+
     void concurrentChecksAdmitExactlyTheLimit()
     {
         // 100 threads × 10 checks on one key with limit 100 → exactly 100 admitted.

@@ -160,6 +160,8 @@ void installOpsRoutes(HttpApi &api, const ServerContext &context)
                       QByteArray::number(memory.value(QStringLiteral("keys")).toInteger()));
                 gauge("sluice_memory_max_keys", "The bound on window keys in process memory (--max-keys).", "gauge",
                       QByteArray::number(memory.value(QStringLiteral("maxKeys")).toInteger()));
+                gauge("sluice_memory_reservations", "Reservations (token estimates, leases) the memory store holds until they expire.",
+                      "gauge", QByteArray::number(memory.value(QStringLiteral("reservations")).toInteger()));
                 gauge("sluice_memory_full_refusals_total", "Checks refused because the memory store was at --max-keys.",
                       "counter", QByteArray::number(memory.value(QStringLiteral("refusedFull")).toInteger()));
             }

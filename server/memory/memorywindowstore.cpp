@@ -80,11 +80,7 @@ QJsonObject MemoryWindowStore::health() const
             {QStringLiteral("refusedFull"), refusedFull()}};
 }
 
-qint64 MemoryWindowStore::reservationCount() const
-{
-    std::lock_guard<std::mutex> lock(m_reservations->lock);
-    return static_cast<qint64>(m_reservations->table.size());
-}
+qint64 MemoryWindowStore::reservationCount() const { return m_reservationsHeld.load(std::memory_order_relaxed); }
 
 WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
 {
@@ -143,6 +139,12 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
         if (out.keys[i].used + spec.weight > spec.limit)
             admitted = false;
     }
+    if (admitted && reserves && m_reservationsHeld.load(std::memory_order_relaxed) >= m_maxKeys) {
+        admitted = false;
+        out.status = WindowOutcome::Status::Full;
+        out.error = QStringLiteral("the memory store holds its maximum of %1 reservations").arg(m_maxKeys);
+        m_refusedFull.fetch_add(1, std::memory_order_relaxed);
+    }
     if (admitted && newKeys > 0 && keyCount() + newKeys > m_maxKeys) {
         admitted = false;
         out.status = WindowOutcome::Status::Full;
@@ -199,7 +201,8 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
     if (out.admitted && reserves) {
         std::lock_guard<std::mutex> lock(m_reservations->lock);
         const QByteArray id = m_reservations->ids.next();
-        m_reservations->table.expireSome(out.nowUs, kExpirePerCheck + 1);
+        m_reservationsHeld.fetch_sub(m_reservations->table.expireSome(out.nowUs, kExpirePerCheck + 1), std::memory_order_relaxed);
+        m_reservationsHeld.fetch_add(1, std::memory_order_relaxed);
         out.reservationId = QString::fromLatin1(id);
         out.leaseExpiresUs = reservation.expiresUs;
         m_reservations->table.insert(id, std::move(reservation));
@@ -274,6 +277,8 @@ ReservationOutcome MemoryWindowStore::completeNow(const QString &reservationId, 
     }
     if (tokens)
         r->estimate = *tokens;
+    // Only "it was completed" is left to remember until it expires.
+    std::vector<MemoryReservation::Key>().swap(r->keys);
     return {ReservationOutcome::Status::Done, {}, 0};
 }
 
@@ -315,7 +320,8 @@ int MemoryWindowStore::housekeep(int slotsPerShard)
 {
     {
         std::lock_guard<std::mutex> lock(m_reservations->lock);
-        m_reservations->table.expireSome(m_clock->nowUs(), slotsPerShard * kShardCount);
+        m_reservationsHeld.fetch_sub(m_reservations->table.expireSome(m_clock->nowUs(), slotsPerShard * kShardCount),
+                                     std::memory_order_relaxed);
     }
     int freed = 0;
     for (int s = 0; s < kShardCount; ++s) {

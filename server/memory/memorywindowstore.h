@@ -8,7 +8,8 @@
 // Memory is bounded twice: idle logs are freed one slot at a time by every check on each shard
 // it already holds (and by housekeep(), a bounded step the server runs every 25 ms), never by a
 // sweep under the locks; and at most `maxKeys` keys exist: a check that would create one more is refused
-// with Status::Full (503), never an OOM kill. The bound is checked before inserting without a
+// with Status::Full (503), never an OOM kill. Reservations (design §10) are bounded by the same
+// number: each lives until its leases expire (--lease-seconds), a completed one as a small marker. The bound is checked before inserting without a
 // reservation, so concurrent checks may pass it by at most a few keys.
 // It must never block on anything but its own shard locks.
 #pragma once
@@ -75,6 +76,7 @@ private:
     std::atomic<qint64> m_keys{0};
     std::atomic<qint64> m_refusedFull{0};
     std::unique_ptr<Reservations> m_reservations;
+    std::atomic<qint64> m_reservationsHeld{0};
 };
 
 } // namespace sluice
