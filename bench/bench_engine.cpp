@@ -130,7 +130,8 @@ void BM_CheckAndCompleteWithUnits(benchmark::State &state)
         benchmark::DoNotOptimize(d.allowed);
     }
     state.SetItemsProcessed(state.iterations());
-    state.counters["policies"] = static_cast<double>(PolicyResolver::resolve(reader.get(), reqs[0]).applied.size());
+    state.counters["policies"] = benchmark::Counter(static_cast<double>(PolicyResolver::resolve(reader.get(), reqs[0]).applied.size()),
+                                                   benchmark::Counter::kAvgThreads);
 }
 BENCHMARK(BM_CheckAndCompleteWithUnits)->Threads(1)->Threads(2)->UseRealTime();
 

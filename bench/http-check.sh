@@ -77,7 +77,7 @@ redis_script_stats() {
   done
   echo "$calls $usec"
 }
-reset_redis_stats() { for p in "${redis_ports[@]:-}"; do [ -n "$p" ] && redis-cli -p "$p" CONFIG RESETSTAT >/dev/null; done; }
+reset_redis_stats() { local p; for p in "${redis_ports[@]:-}"; do if [ -n "$p" ]; then redis-cli -p "$p" CONFIG RESETSTAT >/dev/null; fi; done; }
 checks_so_far() { curl -s "http://127.0.0.1:$sp/metrics" | awk '/^sluice_decisions_total/{s+=$2} END{print int(s)}'; }
 has_redis=0; [ ${#redis_ports[@]} -gt 0 ] && [ -n "${redis_ports[0]}" ] && has_redis=1
 

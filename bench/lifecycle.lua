@@ -19,6 +19,9 @@ request = function()
   return wrk.format(nil, "/rate-limit/check", nil, body)
 end
 response = function(status, headers, body)
-  local id = string.match(body, '"reservationId":"([^"]+)"')
-  if id then table.insert(pending, id) end
+  -- Only a check's answer hands out a reservation (a completion's answer names it too).
+  if string.find(body, '"allowed":true', 1, true) then
+    local id = string.match(body, '"reservationId":"([^"]+)"')
+    if id then table.insert(pending, id) end
+  end
 end

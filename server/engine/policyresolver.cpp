@@ -83,6 +83,13 @@ ResolvedCheck PolicyResolver::resolve(std::shared_ptr<const PolicySnapshot> snap
     // Per scope, most specific first, one policy per unit: requests weigh 1, tokens the request's
     // cost (reweighed at completion), concurrent a lease of 1.
     auto apply = [&r](const PolicySnapshot::PolicySet &set, const QByteArray &key) {
+        if (!set[unitIndex(Unit::Tokens)] && !set[unitIndex(Unit::Concurrent)]) { // the usual case: requests only
+            if (const PolicyDto *p = set[unitIndex(Unit::Requests)]) {
+                r.applied.push_back({p});
+                r.windows.keys.push_back({key, p->windowSeconds * 1000000, p->limit});
+            }
+            return;
+        }
         for (Unit unit : kUnits) {
             const PolicyDto *p = set[unitIndex(unit)];
             if (!p)

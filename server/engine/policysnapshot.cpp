@@ -82,6 +82,12 @@ PolicySnapshot::PolicySnapshot(RegistryData data, QDateTime loadedAt)
             break;
         }
     }
+    // What applies to a known entity is fixed for the snapshot's life: merge it once.
+    for (auto [index, defaults] : {std::make_pair(&m_tenantIndex, &m_tenantDefault), std::make_pair(&m_modelIndex, &m_modelDefault),
+                                   std::make_pair(&m_tierIndex, &m_tierDefault)}) {
+        for (auto &[id, known] : *index)
+            known.policies = merge(known.overrides, *defaults);
+    }
 }
 
 PolicySnapshot::PolicySet PolicySnapshot::merge(const PolicySet &overrides, const PolicySet &defaults)
@@ -119,7 +125,7 @@ PolicySnapshot::Entity PolicySnapshot::entity(const Map<Known> &index, const Pol
     const auto it = index.find(id);
     if (it == index.end())
         return {defaults, any(defaults) ? windowKey(scope, id) : QByteArray(), QString()};
-    return {merge(it->second.overrides, defaults), it->second.key, it->second.tier};
+    return {it->second.policies, it->second.key, it->second.tier};
 }
 
 PolicySnapshot::Entity PolicySnapshot::tenant(const QString &tenantId) const

@@ -92,6 +92,7 @@ private:
     struct Known
     {
         PolicySet overrides{};
+        PolicySet policies{}; // overrides merged with the scope's defaults, once per snapshot
         QByteArray key;
         QString tier;
     };
