@@ -2,12 +2,14 @@
 -- KEYS[1]: the record (a hash: at, est, exp, done, keys = JSON [[key, kind], ...]).
 -- ARGV[1]: 'complete' or 'extend' (single-node Redis: the keys the record names are changed
 -- here, in the same atomic step), or 'claim' / 'renew' (Redis Cluster: the record alone; the
--- caller changes the keys slot group by slot group with reservation_apply.lua).
+-- caller changes the keys slot group by slot group with reservation_apply.lua, then marks the
+-- record done with 'finish' — only once every group is changed, so a completion that failed half
+-- way can be sent again: the per-group changes find nothing left to do where they were made).
 -- ARGV[2]: id, ARGV[3]: actual tokens ('' keeps the estimate), ARGV[4]: lease time in us.
 -- ARGV[1] = 'save' (Redis Cluster, after every slot group admitted): writes the record, with
 -- ARGV[3] the estimate, ARGV[5] the keys JSON and ARGV[6] the admission time.
 -- Returns {status, est, leaseExpiresInUs, keys JSON}: status 'ok', 'done' (already completed)
--- or 'nf' (unknown or expired).
+-- or 'nf' (unknown or expired). 'claim' changes nothing.
 local rec = KEYS[1]
 local op, id = ARGV[1], ARGV[2]
 local actual = ARGV[3] ~= '' and tonumber(ARGV[3]) or nil
@@ -24,7 +26,9 @@ if f[3] then return {'done', 0, 0, ''} end
 local now = clock()
 local est = tonumber(f[1])
 local expires = tonumber(f[2])
-if op == 'complete' or op == 'claim' then
+if op == 'claim' then
+  return {'ok', est, int(expires - now), f[4]}
+elseif op == 'complete' or op == 'finish' then
   redis.call('HSET', rec, 'done', '1')
   if actual then redis.call('HSET', rec, 'est', actual) end
 else

@@ -2,9 +2,8 @@
 -- Sluice: one atomic sliding-window-log check over every key of a request (design §4, §10).
 -- KEYS: the window keys, most specific policy first; when ARGV[4] is '1', one more: the
 -- reservation record to write (single-node Redis; the Cluster store writes it itself).
--- ARGV[1]: id (unique across instances), ARGV[2]: which oldest entries to return ("all", or
--- "decision": those the decision needs: the primary key when admitted, the violated keys when
--- refused, and every token and lease key), ARGV[3]: lease time in us, ARGV[4]: '1' to write the
+-- ARGV[1]: id (unique across instances), ARGV[2]: unused ("all"/"decision": every key's oldest
+-- entry is returned, so every store reports the same reset times), ARGV[3]: lease time in us, ARGV[4]: '1' to write the
 -- reservation record, then per key: window_us, limit, weight, kind:
 --   'r' an entry of weight `weight` (requests), 't' the same, reweighable at completion (tokens),
 --   'c' a lease (concurrent): member = id scored by its expiry, counts while now < expiry.
@@ -14,7 +13,8 @@
 -- Weights: an entry's member is the id, + "*<w>" when w ~= 1; used = ZCARD + the key's "extra
 -- weight" (sum of w - 1 over its entries, negative when entries weigh 0), kept in <key>#w (same
 -- hash tag, so same Cluster slot) only while it is not 0: with unit weights no such key exists
--- and one EXISTS per check covers them all.
+-- and one EXISTS per check covers them all. A tokens key ('t') may hold entries of weight 0, so
+-- its extra weight can be 0 while weighted entries remain: its leaving entries are always read.
 -- Returns {now_us, admitted (0/1), used_1, oldest_1, used_2, oldest_2, ...}
 -- (oldest = -1: empty, or not asked for; for a lease key, the earliest expiry).
 local t = redis.call('TIME')
@@ -22,7 +22,6 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 -- Scores go to Redis as integer strings: tostring() of a number this large would round it.
 local function int(x) return string.format('%.0f', x) end
 local id = ARGV[1]
-local allOldest = ARGV[2] == 'all'
 local leaseUs = tonumber(ARGV[3])
 local withRecord = ARGV[4] == '1'
 local n = #KEYS
@@ -44,35 +43,30 @@ for i = 1, n do
     local horizon = int(now - window)
     local wkey = wkeys[i]
     local extra = weighted and tonumber(redis.call('GET', wkey) or '0') or 0
-    if extra ~= 0 then
+    if extra ~= 0 or kinds[i] == 't' then
       -- take out the extra weight of the entries about to leave
+      local before = extra
       for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', horizon)) do
         extra = extra - (tonumber(string.match(m, '%*(%d+)$') or '1') - 1)
       end
-      if extra ~= 0 then redis.call('SET', wkey, extra, 'KEEPTTL') else redis.call('DEL', wkey) end
+      if extra ~= before then
+        if extra ~= 0 then
+          redis.call('SET', wkey, extra)
+          redis.call('PEXPIRE', wkey, int(math.ceil(window / 1000)))
+        else
+          redis.call('DEL', wkey)
+        end
+      end
     end
     redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', horizon)
     used[i] = redis.call('ZCARD', KEYS[i]) + extra
   end
   if used[i] + weights[i] > limit then admitted = 0 end
 end
--- Which keys' oldest entry the decision needs.
-local want = {}
-for i = 1, n do want[i] = allOldest or kinds[i] ~= 'r' end
-if admitted == 1 then
-  local primary, headroom = 0, nil
-  for i = 1, n do
-    local h = limits[i] - used[i] - weights[i]
-    if headroom == nil or h < headroom then primary, headroom = i, h end
-  end
-  if primary > 0 then want[primary] = true end
-else
-  for i = 1, n do if used[i] + weights[i] > limits[i] then want[i] = true end end
-end
 local out = {now, admitted}
 for i = 1, n do
   local oldest = -1
-  if want[i] and used[i] > 0 then
+  if used[i] > 0 then
     oldest = tonumber(redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')[2])
   end
   out[1 + 2 * i] = used[i]

@@ -10,7 +10,8 @@ for i = 1, #KEYS do
   local window = tonumber(ARGV[i])
   local first = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. int(now - window), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
   local used = redis.call('ZCOUNT', KEYS[i], '(' .. int(now - window), '+inf')
-  if redis.call('EXISTS', KEYS[i] .. '#w') == 1 then
+  -- weighted entries: a tokens key may have them even with no extra-weight key (they cancel out)
+  if string.sub(KEYS[i], -7) == ':tokens' or redis.call('EXISTS', KEYS[i] .. '#w') == 1 then
     for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. int(now - window), '+inf')) do
       used = used + tonumber(string.match(m, '%*(%d+)$') or '1') - 1
     end

@@ -293,16 +293,24 @@ ReservationOutcome MemoryWindowStore::extendNow(const QString &reservationId, qi
     if (r->completed)
         return {ReservationOutcome::Status::AlreadyCompleted, {}, 0};
     const qint64 expires = std::max(r->expiresUs, now + leaseUs);
+    bool allHeld = true;
     for (const MemoryReservation::Key &k : r->keys) {
         if (!k.lease)
             continue;
         // Erase, then insert into the slot it freed: nothing to allocate, nothing can fail.
+        bool held = false;
         withLog(k.key, k.hash, [&](WindowLog &log) {
-            if (log.eraseOne(r->expiresUs, 1))
+            held = log.eraseOne(r->expiresUs, 1);
+            if (held)
                 log.insertSorted(expires, 1);
         });
+        allHeld = allHeld && held;
     }
-    m_reservations->table.renew(id, *r, expires);
+    // A lease gone meanwhile (it expired as we came, or an operator reset the key) is not held
+    // any more: say so rather than renew a slot the caller does not have.
+    if (!allHeld)
+        return {ReservationOutcome::Status::NotFound, {}, 0};
+    m_reservations->table.renew(*r, expires);
     return {ReservationOutcome::Status::Done, {}, expires - now};
 }
 

@@ -39,15 +39,17 @@ public:
     // Null when unknown or expired.
     MemoryReservation *find(const QByteArray &id, qint64 nowUs);
     void insert(const QByteArray &id, MemoryReservation reservation);
-    // Moves a record's expiry later (its old place in the expiry queue is skipped when reached).
-    void renew(const QByteArray &id, MemoryReservation &reservation, qint64 expiresUs);
-    // Frees at most `max` expired records, oldest first; returns how many.
-    int expireSome(qint64 nowUs, int max);
+    // Moves a record's expiry later. The record keeps its one entry in the expiry queue: when it
+    // comes up there renewed, it goes to the back (so extending in a loop grows nothing).
+    void renew(MemoryReservation &reservation, qint64 expiresUs);
+    // Looks at most `max` entries of the expiry queue that are due (a renewed one counts too) and
+    // frees the expired records among them; returns how many it freed.
+    int expireSome(qint64 nowUs, int max, int *visited = nullptr);
     size_t size() const { return m_records.size(); }
 
 private:
     std::unordered_map<QByteArray, MemoryReservation, FastHash> m_records; // ids are ours: no chosen collisions
-    std::deque<std::pair<qint64, QByteArray>> m_expiries; // (expiresUs, id), in the order made
+    std::deque<std::pair<qint64, QByteArray>> m_expiries; // (expiresUs, id): one per record
 };
 
 } // namespace sluice

@@ -135,22 +135,8 @@ void RedisClusterWindowStore::groupDone(const std::shared_ptr<CheckState> &state
         if (!g.error.isEmpty())
             error = g.error;
     }
-    if (!allAdmitted) {
-        // Confirm failed: take the reservation back where it was made.
-        for (const CheckState::Group &g : state->groups) {
-            if (!g.admitted)
-                continue;
-            RedisConnection *conn = g.answeredBy;
-            for (size_t i : g.keys) {
-                const WindowSpec &spec = state->batch.keys[i];
-                conn->command({QByteArrayLiteral("ZREM"), spec.key, spec.lease ? state->id : memberOf(state->id, spec.weight)},
-                              [](const RedisResult &) {});
-                if (!spec.lease && spec.weight != 1)
-                    conn->command({QByteArrayLiteral("DECRBY"), spec.key + "#w", QByteArray::number(spec.weight - 1)},
-                                  [](const RedisResult &) {});
-            }
-        }
-    }
+    if (!allAdmitted)
+        rollback(state); // confirm failed: take the reservation back where it was made
     WindowOutcome o;
     o.source = source();
     if (!error.isEmpty()) {
@@ -166,9 +152,28 @@ void RedisClusterWindowStore::groupDone(const std::shared_ptr<CheckState> &state
     state->done(std::move(o));
 }
 
+void RedisClusterWindowStore::rollback(const std::shared_ptr<CheckState> &state)
+{
+    for (const CheckState::Group &g : state->groups) {
+        if (!g.admitted)
+            continue;
+        QList<QByteArray> argv{QByteArrayLiteral("EVALSHA"), RedisScript::rollback().sha1, QByteArray::number(g.keys.size())};
+        for (size_t i : g.keys)
+            argv << state->batch.keys[i].key;
+        argv << state->id;
+        for (size_t i : g.keys) {
+            const WindowSpec &spec = state->batch.keys[i];
+            argv << QByteArray::number(spec.weight)
+                 << (spec.lease ? QByteArrayLiteral("c") : spec.reweighable ? QByteArrayLiteral("t") : QByteArrayLiteral("r"));
+        }
+        runScript(g.slot, RedisScript::rollback(), argv, [](const RedisResult &, RedisConnection *, const QString &) {}, g.answeredBy);
+    }
+}
+
 // The record goes to its own slot once every group admitted; the caller learns the id only after
-// it is stored, so a completion can never arrive before its record. If it cannot be stored the
-// check stays admitted without an id: its estimate stays and its leases expire by themselves.
+// it is stored, so a completion can never arrive before its record. If it cannot be stored, the
+// admission is taken back everywhere and the check is Unavailable (the failure mode answers):
+// leases nobody could release must not hold slots for the lease time.
 void RedisClusterWindowStore::saveReservation(const std::shared_ptr<CheckState> &state, WindowOutcome o)
 {
     QJsonArray keys;
@@ -188,10 +193,16 @@ void RedisClusterWindowStore::saveReservation(const std::shared_ptr<CheckState> 
                   if (error.isEmpty() && decodeReservationReply(r).outcome.status == ReservationOutcome::Status::Done) {
                       o.reservationId = QString::fromLatin1(state->id);
                       o.leaseExpiresUs = o.nowUs + state->batch.leaseUs;
-                  } else {
-                      m_lastError = error.isEmpty() ? QStringLiteral("the reservation record was not stored") : error;
+                      return state->done(std::move(o));
                   }
-                  state->done(std::move(o));
+                  m_lastError = QStringLiteral("the reservation record was not stored: %1")
+                                    .arg(error.isEmpty() ? QString::fromUtf8(r.reply.str) : error);
+                  rollback(state);
+                  WindowOutcome failed;
+                  failed.source = source();
+                  failed.status = WindowOutcome::Status::Unavailable;
+                  failed.error = m_lastError;
+                  state->done(std::move(failed));
               });
 }
 
@@ -229,7 +240,24 @@ void RedisClusterWindowStore::reservationCall(const QString &id, const QByteArra
                   auto pending = std::make_shared<Pending>();
                   pending->left = groups.size();
                   pending->outcome = reply.outcome;
-                  pending->done = std::move(done);
+                  // A completion is marked done on its record only once every group is changed
+                  // ('finish'), so one that failed half way can be sent again.
+                  pending->done = op != "complete" ? std::move(done)
+                                                    : ReservationCallback([this, raw, tokenArg, done = std::move(done)](ReservationOutcome o) {
+                                                          if (o.status != ReservationOutcome::Status::Done)
+                                                              return done(o);
+                                                          const QByteArray record = reservationKey(raw);
+                                                          runScript(clusterSlot(record), RedisScript::reservation(),
+                                                                    {QByteArrayLiteral("EVALSHA"), RedisScript::reservation().sha1,
+                                                                     QByteArrayLiteral("1"), record, QByteArrayLiteral("finish"), raw,
+                                                                     tokenArg, QByteArrayLiteral("0")},
+                                                                    [done](const RedisResult &r, RedisConnection *, const QString &error) {
+                                                                        ReservationOutcome finished = decodeReservationReply(r).outcome;
+                                                                        if (!error.isEmpty())
+                                                                            finished = {ReservationOutcome::Status::Unavailable, error, 0};
+                                                                        done(finished);
+                                                                    });
+                                                      });
                   if (groups.empty())
                       return pending->done(pending->outcome);
                   for (const auto &[slot, g] : groups) {
@@ -239,7 +267,7 @@ void RedisClusterWindowStore::reservationCall(const QString &id, const QByteArra
                            << g.second;
                       runScript(slot, RedisScript::reservationApply(), argv,
                                 [pending](const RedisResult &r, RedisConnection *, const QString &error) {
-                                    if (!error.isEmpty() || r.reply.isError()) // claimed, partly applied: leases still expire by time
+                                    if (!error.isEmpty() || r.reply.isError()) // partly applied: not marked done, it can be sent again
                                         pending->outcome = {ReservationOutcome::Status::Unavailable,
                                                             error.isEmpty() ? QString::fromUtf8(r.reply.str) : error, 0};
                                     if (--pending->left == 0)

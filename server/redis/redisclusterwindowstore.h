@@ -54,6 +54,8 @@ private:
     void runScript(int slot, const RedisScript &script, const QList<QByteArray> &argv, ScriptCallback done,
                    RedisConnection *conn = nullptr, int redirects = 0, bool asking = false, bool scriptRetried = false);
     void groupDone(const std::shared_ptr<CheckState> &state);
+    // Takes back the admission of every group that admitted (one window_rollback.lua call each).
+    void rollback(const std::shared_ptr<CheckState> &state);
     void saveReservation(const std::shared_ptr<CheckState> &state, WindowOutcome o);
     void reservationCall(const QString &id, const QByteArray &op, std::optional<qint64> tokens, qint64 leaseUs,
                          ReservationCallback done);

@@ -49,6 +49,12 @@ const RedisScript &RedisScript::reservationApply()
     return s;
 }
 
+const RedisScript &RedisScript::rollback()
+{
+    static const RedisScript s = load(QStringLiteral(":/lua/window_rollback.lua"), QStringLiteral(":/lua/reservation_lib.lua"));
+    return s;
+}
+
 QByteArray memberOf(const QByteArray &id, qint64 weight)
 {
     return weight == 1 ? id : id + '*' + QByteArray::number(weight);

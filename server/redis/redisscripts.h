@@ -22,6 +22,7 @@ struct RedisScript
     static const RedisScript &usage();
     static const RedisScript &reservation();      // complete / extend / claim / renew by the record
     static const RedisScript &reservationApply(); // complete / extend in one Cluster slot group
+    static const RedisScript &rollback();         // takes a Cluster slot group's admission back
 };
 
 // Every check's id (its members: the id, + "*w" for an entry of weight w != 1; a lease is the id)
