@@ -20,7 +20,7 @@ const PolicyUsage *tightest(const Decision &d, Unit unit)
 {
     const PolicyUsage *best = nullptr;
     for (const PolicyUsage &u : d.policies) {
-        if (u.unit != unit)
+        if (u.unit != unit || u.shadow)
             continue;
         if (!d.allowed && u.violated)
             return &u;
@@ -50,7 +50,10 @@ void writeUsage(JsonWriter &w, const PolicyUsage &u, bool withViolated)
         .key("limit").value(u.limit)
         .key("count").value(u.count)
         .key("windowSeconds").value(u.windowSeconds)
-        .key("unit").value(unitName(u.unit));
+        .key("unit").value(unitName(u.unit))
+        .key("algorithm").value(algorithmName(u.algorithm));
+    if (u.shadow)
+        w.key("shadow").value(true);
     if (withViolated) {
         w.key("remaining").value(u.remaining)
             .key("resetSeconds").value(u.resetSeconds)
@@ -69,6 +72,8 @@ PolicyUsage readUsage(const QJsonObject &o)
     u.count = o.value(QStringLiteral("count")).toInteger();
     u.windowSeconds = o.value(QStringLiteral("windowSeconds")).toInteger();
     u.unit = unitFromName(o.value(QStringLiteral("unit")).toString()).value_or(Unit::Requests);
+    u.algorithm = algorithmFromName(o.value(QStringLiteral("algorithm")).toString()).value_or(Algorithm::SlidingLog);
+    u.shadow = o.value(QStringLiteral("shadow")).toBool();
     u.remaining = o.value(QStringLiteral("remaining")).toInteger();
     u.resetSeconds = o.value(QStringLiteral("resetSeconds")).toInteger();
     u.violated = o.value(QStringLiteral("violated")).toBool();
@@ -91,6 +96,7 @@ QByteArray Decision::toJson() const
         .key("modelTier").value(modelTier)
         .key("cause").value(cause)
         .key("source").value(source)
+        .key("algorithm").value(primary ? algorithmName(primary->algorithm) : QString())
         .key("primary");
     if (primary)
         writeUsage(w, *primary, false);
@@ -163,7 +169,10 @@ QByteArray decisionHeaderLines(const Decision &d, qint64 nowEpochSeconds)
     num(d.remaining);
     out += "\r\nX-RateLimit-Reset: ";
     num(nowEpochSeconds + d.resetSeconds);
-    out += "\r\n";
+    // The seed API's name for the primary policy's algorithm.
+    out += d.primary->unit == Unit::Concurrent               ? "\r\nX-RateLimit-Strategy: concurrency\r\n"
+         : d.primary->algorithm == Algorithm::TokenBucket ? "\r\nX-RateLimit-Strategy: token_bucket\r\n"
+                                                            : "\r\nX-RateLimit-Strategy: sliding_window\r\n";
     for (Unit unit : {Unit::Requests, Unit::Tokens}) {
         const PolicyUsage *u = tightest(d, unit);
         if (!u)

@@ -22,6 +22,8 @@ struct PolicyUsage
     qint64 count = 0;       // the count this request makes (or would have made, when blocked)
     qint64 windowSeconds = 0; // 0 for a concurrent policy (no window)
     Unit unit = Unit::Requests;
+    Algorithm algorithm = Algorithm::SlidingLog; // a token bucket's limit is its capacity (burst)
+    bool shadow = false;      // evaluated and reported, never blocks, never the primary
     qint64 remaining = 0;     // left after this request (allowed) or as it stands (refused)
     qint64 resetSeconds = 0;  // until the oldest counted entry leaves (concurrent: the earliest lease expires)
     bool violated = false;

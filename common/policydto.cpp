@@ -77,6 +77,9 @@ QJsonObject PolicyDto::toJson() const
     o.insert(QStringLiteral("windowSeconds"), unit == Unit::Concurrent ? QJsonValue(QJsonValue::Null) : QJsonValue(windowSeconds));
     o.insert(QStringLiteral("limit"), limit);
     o.insert(QStringLiteral("unit"), unitName(unit));
+    o.insert(QStringLiteral("algorithm"), algorithmName(algorithm));
+    o.insert(QStringLiteral("burst"), burst ? QJsonValue(*burst) : QJsonValue(QJsonValue::Null));
+    o.insert(QStringLiteral("shadow"), shadow);
     o.insert(QStringLiteral("enabled"), enabled);
     o.insert(QStringLiteral("description"), description);
     return o;
@@ -125,9 +128,45 @@ std::optional<PolicyDto> PolicyDto::fromJson(const QJsonObject &o, QString *erro
         p.windowSeconds = 0;
     } else if (!readInteger(o, "windowSeconds", &p.windowSeconds, error, true)) {
         return std::nullopt;
-    } else if (p.windowSeconds <= 0 || p.windowSeconds > 366LL * 24 * 3600) {
-        *error = QStringLiteral("windowSeconds must be an integer from 1 to 31622400");
+    } else if (p.windowSeconds <= 0 || p.windowSeconds > kMaxWindowSeconds) {
+        *error = QStringLiteral("windowSeconds must be an integer from 1 to %1 (31 days)").arg(kMaxWindowSeconds);
         return std::nullopt;
+    }
+    const QJsonValue algorithm = o.value(QStringLiteral("algorithm"));
+    if (!algorithm.isUndefined() && !algorithm.isNull()) {
+        const auto a = algorithmFromName(algorithm.toString());
+        if (!algorithm.isString() || !a) {
+            *error = QStringLiteral("algorithm must be sliding_log or token_bucket");
+            return std::nullopt;
+        }
+        p.algorithm = *a;
+    }
+    if (p.algorithm == Algorithm::TokenBucket && p.unit == Unit::Concurrent) {
+        *error = QStringLiteral("algorithm token_bucket does not apply to a concurrent policy (it counts leases held)");
+        return std::nullopt;
+    }
+    const QJsonValue burst = o.value(QStringLiteral("burst"));
+    if (!burst.isUndefined() && !burst.isNull()) {
+        qint64 b = 0;
+        if (!readInteger(o, "burst", &b, error, true))
+            return std::nullopt;
+        if (p.algorithm != Algorithm::TokenBucket) {
+            *error = QStringLiteral("burst is only for algorithm token_bucket");
+            return std::nullopt;
+        }
+        if (b < 1) {
+            *error = QStringLiteral("burst must be an integer >= 1");
+            return std::nullopt;
+        }
+        p.burst = b;
+    }
+    const QJsonValue shadow = o.value(QStringLiteral("shadow"));
+    if (!shadow.isUndefined() && !shadow.isNull()) {
+        if (!shadow.isBool()) {
+            *error = QStringLiteral("shadow must be true or false");
+            return std::nullopt;
+        }
+        p.shadow = shadow.toBool();
     }
     if (!readInteger(o, "limit", &p.limit, error, true))
         return std::nullopt;
@@ -174,7 +213,8 @@ QString PolicyDto::selectorKey() const
 bool PolicyDto::operator==(const PolicyDto &o) const
 {
     return id == o.id && scope == o.scope && tenantId == o.tenantId && userId == o.userId && apiKeyId == o.apiKeyId
-        && modelId == o.modelId && modelTier == o.modelTier && unit == o.unit && windowSeconds == o.windowSeconds && limit == o.limit
+        && modelId == o.modelId && modelTier == o.modelTier && unit == o.unit && algorithm == o.algorithm && burst == o.burst
+        && shadow == o.shadow && windowSeconds == o.windowSeconds && limit == o.limit
         && enabled == o.enabled && description == o.description;
 }
 

@@ -25,6 +25,9 @@ struct PolicyDto
     Unit unit = Unit::Requests;
     qint64 windowSeconds = 3600;    // 0 for a concurrent policy (it has no window; null on the wire)
     qint64 limit = 0;
+    Algorithm algorithm = Algorithm::SlidingLog;
+    std::optional<qint64> burst;    // token_bucket only: its capacity (absent: the limit)
+    bool shadow = false;            // evaluated and reported, never blocks (design §11)
     bool enabled = true;
     QString description;
 
@@ -36,6 +39,8 @@ struct PolicyDto
 
     // Which selector fields a scope may set (design §2 table).
     static bool scopeAllows(Scope scope, const char *field);
+    // A token bucket's capacity: burst, or the limit when none is set.
+    qint64 capacity() const { return burst.value_or(limit); }
     // The identity used for "a second policy with the same scope, selectors and unit is 409".
     QString selectorKey() const;
 

@@ -24,4 +24,18 @@ std::optional<Unit> unitFromName(const QString &name);
 // ":tokens" and ":leases" after the hash tag (same Cluster slot as the requests key).
 QByteArray unitKeySuffix(Unit u);
 
+// How a policy counts (design §11): an exact sliding-window log, or a token bucket of `burst`
+// refilled continuously at `limit` per window (GCRA: one theoretical arrival time per key).
+enum class Algorithm : int { SlidingLog = 0, TokenBucket = 1 };
+QString algorithmName(Algorithm a); // "sliding_log", "token_bucket"
+std::optional<Algorithm> algorithmFromName(const QString &name);
+// A token bucket keeps a time, not a log: its key is apart (":bucket" after the unit's suffix), so
+// switching a policy's algorithm never finds the other kind of value under its key.
+inline QByteArray algorithmKeySuffix(Algorithm a) { return a == Algorithm::TokenBucket ? QByteArrayLiteral(":bucket") : QByteArray(); }
+
+// Windows from a second to 31 days (design §11).
+inline constexpr qint64 kMaxWindowSeconds = 31LL * 24 * 3600;
+// "1 s", "90 s", "1 min", "2 h", "1 day", "31 days": what a person reads in the console.
+QString readableWindow(qint64 seconds);
+
 } // namespace sluice

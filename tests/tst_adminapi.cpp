@@ -22,6 +22,9 @@ using namespace sluice;
 
 using Answer = test::HttpAnswer;
 
+// The seed's nine policies and the token bucket and shadow examples of design §11.
+constexpr int kDemoPolicies = 11;
+
 class TestAdminApi : public QObject
 {
     Q_OBJECT
@@ -139,7 +142,7 @@ private Q_SLOTS:
         QCOMPARE(call("GET", QStringLiteral("/admin/users")).array().size(), 3);
         QCOMPARE(call("GET", QStringLiteral("/admin/models")).array().size(), 3);
         QCOMPARE(call("GET", QStringLiteral("/admin/tiers")).array().size(), 3);
-        QCOMPARE(call("GET", QStringLiteral("/admin/policies")).array().size(), 9);
+        QCOMPARE(call("GET", QStringLiteral("/admin/policies")).array().size(), kDemoPolicies);
         const QJsonObject p = call("GET", QStringLiteral("/admin/policies/9")).object();
         QCOMPARE(p.value(QStringLiteral("userId")).toString(), QStringLiteral("ent-user-2"));
         QCOMPARE(p.value(QStringLiteral("modelId")).toString(), QStringLiteral("gpt-4o"));
@@ -175,6 +178,13 @@ private Q_SLOTS:
         QTest::addRow("unknown unit") << QByteArray(R"({"scope":"GLOBAL","windowSeconds":60,"limit":1,"unit":"bytes"})") << 400 << "unit must be one of requests, tokens, concurrent";
         QTest::addRow("unit not a string") << QByteArray(R"({"scope":"GLOBAL","windowSeconds":60,"limit":1,"unit":3})") << 400 << "unit must be one of";
         QTest::addRow("concurrent with a window") << QByteArray(R"({"scope":"GLOBAL","windowSeconds":60,"limit":1,"unit":"concurrent"})") << 400 << "windowSeconds must be null for a concurrent policy";
+        QTest::addRow("unknown algorithm") << QByteArray(R"({"scope":"GLOBAL","windowSeconds":60,"limit":1,"algorithm":"leaky"})") << 400 << "algorithm must be sliding_log or token_bucket";
+        QTest::addRow("burst without a bucket") << QByteArray(R"({"scope":"GLOBAL","windowSeconds":60,"limit":1,"burst":5})") << 400 << "burst is only for algorithm token_bucket";
+        QTest::addRow("burst of 0") << QByteArray(R"({"scope":"GLOBAL","windowSeconds":60,"limit":1,"algorithm":"token_bucket","burst":0})") << 400 << "burst must be an integer >= 1";
+        QTest::addRow("fractional burst") << QByteArray(R"({"scope":"GLOBAL","windowSeconds":60,"limit":1,"algorithm":"token_bucket","burst":1.5})") << 400 << "burst must be an integer";
+        QTest::addRow("bucket of leases") << QByteArray(R"({"scope":"GLOBAL","limit":1,"unit":"concurrent","algorithm":"token_bucket"})") << 400 << "does not apply to a concurrent policy";
+        QTest::addRow("shadow not a boolean") << QByteArray(R"({"scope":"GLOBAL","windowSeconds":60,"limit":1,"shadow":"yes"})") << 400 << "shadow must be true or false";
+        QTest::addRow("window over 31 days") << QByteArray(R"({"scope":"GLOBAL","windowSeconds":2678401,"limit":1})") << 400 << "windowSeconds must be an integer from 1 to 2678400 (31 days)";
         QTest::addRow("tokens without a window") << QByteArray(R"({"scope":"GLOBAL","limit":1,"unit":"tokens"})") << 400 << "windowSeconds is required";
     }
 
@@ -186,7 +196,7 @@ private Q_SLOTS:
         const Answer a = call("POST", QStringLiteral("/admin/policies"), body);
         QCOMPARE(a.status, status);
         QVERIFY2(a.errorMessage().contains(message), qPrintable(a.errorMessage()));
-        QCOMPARE(call("GET", QStringLiteral("/admin/policies")).array().size(), 9);
+        QCOMPARE(call("GET", QStringLiteral("/admin/policies")).array().size(), kDemoPolicies);
     }
 
     void unknownIds()
@@ -201,21 +211,21 @@ private Q_SLOTS:
 
     void editsAreEnforcedAtOnce()
     {
-        const QByteArray body = R"({"userId":"ent-user-1","modelId":"gpt-4o-mini","tenantId":"enterprise_co"})";
+        const QByteArray body = R"({"userId":"ent-user-1","modelId":"gpt-4o","tenantId":"enterprise_co"})";
         QCOMPARE(check(body).status, 200);
         // A named override for this pair: 2 per minute.
         const Answer created = call("POST", QStringLiteral("/admin/policies"),
-                                    R"({"scope":"USER_MODEL","userId":"ent-user-1","modelId":"gpt-4o-mini","windowSeconds":60,"limit":2,"description":"tight"})");
+                                    R"({"scope":"USER_MODEL","userId":"ent-user-1","modelId":"gpt-4o","windowSeconds":60,"limit":2,"description":"tight"})");
         QCOMPARE(created.status, 201);
         const qint64 id = created.object().value(QStringLiteral("id")).toInteger();
-        QVERIFY(id > 9);
+        QVERIFY(id > kDemoPolicies);
         // In memory the edit applies at once; from Postgres it arrives through NOTIFY.
         const Answer blocked = checkUntil(body, 429);
         QCOMPARE(blocked.status, 429);
         QCOMPARE(Decision::fromJson(blocked.body)->limit, qint64(2));
         // Raise it: admitted again.
         const Answer updated = call("PUT", QStringLiteral("/admin/policies/%1").arg(id),
-                                    R"({"scope":"USER_MODEL","userId":"ent-user-1","modelId":"gpt-4o-mini","windowSeconds":60,"limit":5})");
+                                    R"({"scope":"USER_MODEL","userId":"ent-user-1","modelId":"gpt-4o","windowSeconds":60,"limit":5})");
         QCOMPARE(updated.status, 200);
         QCOMPARE(updated.object().value(QStringLiteral("limit")).toInt(), 5);
         QCOMPARE(checkUntil(body, 200).status, 200);

@@ -81,7 +81,7 @@ private Q_SLOTS:
         QTest::addRow("free user on tiny-model: tier has least headroom")
             << "free_co" << "free-user-1" << "tiny-model" << QString() << four << "MODEL_TIER" << qint64(10);
         QTest::addRow("api key adds API_KEY")
-            << "free_co" << "free-user-1" << "gpt-4o-mini" << "sluice-demo-free-co-key"
+            << "free_co" << "free-user-1" << "gpt-4o" << "sluice-demo-free-co-key"
             << QStringList{QStringLiteral("USER_MODEL"), QStringLiteral("API_KEY"), QStringLiteral("TENANT"),
                            QStringLiteral("MODEL_TIER"), QStringLiteral("GLOBAL")}
             << "API_KEY" << qint64(20);

@@ -108,7 +108,7 @@ private Q_SLOTS:
         QSignalSpy failed(page, &PoliciesPage::failed);
         page->refresh();
         QVERIFY(refreshed.wait(5000));
-        QCOMPARE(page->model()->rowCount(), 9);
+        QCOMPARE(page->model()->rowCount(), 11); // the seed's nine and the token bucket and shadow examples
         QCOMPARE(page->model()->index(8, PolicyTableModel::SelectorColumn).data().toString(), QStringLiteral("user ent-user-2, model gpt-4o"));
         QCOMPARE(page->model()->index(0, PolicyTableModel::ScopeColumn).data().toString(), QStringLiteral("GLOBAL"));
 
@@ -119,7 +119,7 @@ private Q_SLOTS:
         p.limit = 3;
         page->submit(p);
         QVERIFY(refreshed.wait(5000));
-        QCOMPARE(page->model()->rowCount(), 10);
+        QCOMPARE(page->model()->rowCount(), 12);
         // The server enforces it: the Check page's next answer names the MODEL policy.
         CheckPage *check = m_window->checkPage();
         check->setRequest(QStringLiteral("enterprise_co"), QStringLiteral("ent-user-1"), QStringLiteral("gpt-4o"), QString());
@@ -134,10 +134,10 @@ private Q_SLOTS:
         QVERIFY(failed.wait(5000));
         QVERIFY2(page->message().contains(QStringLiteral("409")), qPrintable(page->message()));
         // Delete it again.
-        const qint64 id = page->model()->index(9, PolicyTableModel::IdColumn).data(PolicyTableModel::PolicyIdRole).toLongLong();
+        const qint64 id = page->model()->index(11, PolicyTableModel::IdColumn).data(PolicyTableModel::PolicyIdRole).toLongLong();
         page->remove(id);
         QVERIFY(refreshed.wait(5000));
-        QCOMPARE(page->model()->rowCount(), 9);
+        QCOMPARE(page->model()->rowCount(), 11); // the seed's nine and the token bucket and shadow examples
     }
 
     // Defect: a typo in the limit ("1O0") was saved as limit 0. The dialog refuses it and stays open.

@@ -253,6 +253,36 @@ private:
     bool m_stopped = false;
 };
 
+// Checks back to back on one connection until a deadline (bounded: at most 2,000 checks).
+class DeadlineCaller : public QObject
+{
+public:
+    DeadlineCaller(quint16 port, QByteArray body, qint64 deadlineMs, const QElapsedTimer &clock, QObject *parent)
+        : QObject(parent), m_http(port, this), m_body(std::move(body)), m_deadline(deadlineMs), m_clock(clock)
+    {
+        QTimer::singleShot(0, this, [this] { next(); });
+    }
+    int admitted = 0, limited = 0, other = 0;
+    bool finished = false;
+
+private:
+    void next()
+    {
+        if (m_clock.elapsed() >= m_deadline || admitted + limited + other >= 2000) {
+            finished = true;
+            return;
+        }
+        m_http.post("/rate-limit/check", m_body, [this](int status, const QByteArray &) {
+            ++(status == 200 ? admitted : status == 429 ? limited : other);
+            next();
+        });
+    }
+    KeepAlive m_http;
+    QByteArray m_body;
+    qint64 m_deadline;
+    const QElapsedTimer &m_clock;
+};
+
 } // namespace
 
 class TestExactness : public QObject
@@ -358,6 +388,83 @@ private Q_SLOTS:
             }
             QCOMPARE(logged, weights);
         }
+        for (auto &s : servers)
+            QVERIFY(s->stop());
+    }
+
+    // A token bucket (design §11) shared by 4 instances: while demand exceeds supply, exactly the
+    // burst plus what dripped in meanwhile is admitted — never more, and not less.
+    void tokenBucketAcrossFourInstances_data()
+    {
+        QTest::addColumn<QString>("store");
+        QTest::addRow("redis") << "redis";
+        QTest::addRow("redis-cluster") << "redis-cluster";
+    }
+
+    void tokenBucketAcrossFourInstances()
+    {
+        QFETCH(QString, store);
+        constexpr double kRate = 20;  // tokens per second
+        constexpr int kBurst = 10;
+        constexpr qint64 kRunMs = 1500;
+        QString error;
+        test::RedisServer redis;
+        test::RedisCluster cluster;
+        QStringList storeArgs;
+        if (store == QStringLiteral("redis")) {
+            SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+            storeArgs = {QStringLiteral("--redis"), redis.url()};
+        } else {
+            SLUICE_REQUIRE_SERVICE(cluster.start(&error), error);
+            storeArgs = {QStringLiteral("--redis-cluster"), cluster.seeds()};
+        }
+        QTemporaryDir dir;
+        const QString registry = dir.filePath(QStringLiteral("registry.json"));
+        QFile f(registry);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        // 20 per second, bursts of 10, per tenant; the other policies never refuse.
+        f.write(R"({"policies":[{"id":1,"scope":"USER_MODEL","windowSeconds":3600,"limit":1000000000},
+                                {"id":2,"scope":"TENANT","windowSeconds":1,"limit":20,"algorithm":"token_bucket","burst":10},
+                                {"id":3,"scope":"GLOBAL","windowSeconds":3600,"limit":1000000000}]})");
+        f.close();
+        std::vector<std::unique_ptr<test::ServerProcess>> servers;
+        for (int i = 0; i < 4; ++i) {
+            auto s = std::make_unique<test::ServerProcess>();
+            QVERIFY2(s->start(storeArgs + QStringList{QStringLiteral("--registry-file"), registry, QStringLiteral("--threads"),
+                                                      QStringLiteral("1"), QStringLiteral("--redis-timeout-ms"), QStringLiteral("2000")},
+                              &error),
+                     qPrintable(error));
+            servers.push_back(std::move(s));
+        }
+        const QByteArray body = "{\"userId\":\"u\",\"modelId\":\"m\",\"tenantId\":\"b"
+            + QByteArray::number(QRandomGenerator::global()->generate64(), 36) + "\"}";
+        QElapsedTimer clock;
+        clock.start();
+        std::vector<DeadlineCaller *> callers;
+        for (int c = 0; c < 64; ++c)
+            callers.push_back(new DeadlineCaller(servers[static_cast<size_t>(c % 4)]->port(), body, kRunMs, clock, this));
+        QElapsedTimer t;
+        t.start();
+        while (t.elapsed() < 30000 && !std::all_of(callers.begin(), callers.end(), [](DeadlineCaller *c) { return c->finished; }))
+            QTest::qWait(2);
+        const double elapsedS = static_cast<double>(clock.elapsed()) / 1000.0; // first send to last answer
+        int admitted = 0, limited = 0, other = 0;
+        for (DeadlineCaller *c : callers) {
+            QVERIFY(c->finished);
+            admitted += c->admitted;
+            limited += c->limited;
+            other += c->other;
+            c->deleteLater();
+        }
+        qInfo("%s: %d admitted, %d refused over %.3f s (burst %d + %.1f/s × elapsed = %.1f)", qPrintable(store), admitted, limited,
+              elapsedS, kBurst, kRate, kBurst + kRate * elapsedS);
+        QCOMPARE(other, 0);
+        QVERIFY(limited > 10 * admitted); // demand far above supply
+        // Never more than the burst plus what dripped in...
+        QVERIFY2(admitted <= kBurst + static_cast<int>(kRate * elapsedS) + 1, qPrintable(QString::number(admitted)));
+        // ...and, with callers waiting all along, all of it (the first and last 100 ms aside).
+        QVERIFY2(admitted >= kBurst + static_cast<int>(kRate * (static_cast<double>(kRunMs) / 1000.0 - 0.1)) - 1,
+                 qPrintable(QString::number(admitted)));
         for (auto &s : servers)
             QVERIFY(s->stop());
     }

@@ -183,7 +183,7 @@ private Q_SLOTS:
 
     void apiKeyHeaderWorks()
     {
-        const Answer a = check(R"({"userId":"free-user-1","modelId":"gpt-4o-mini"})", {{"X-API-Key", "sluice-demo-free-co-key"}});
+        const Answer a = check(R"({"userId":"free-user-1","modelId":"gpt-4o"})", {{"X-API-Key", "sluice-demo-free-co-key"}});
         QCOMPARE(a.status, 200);
         const auto d = Decision::fromJson(a.body);
         QCOMPARE(scopeName(d->primary->scope), QStringLiteral("API_KEY"));

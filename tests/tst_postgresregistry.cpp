@@ -83,15 +83,19 @@ private Q_SLOTS:
         SLUICE_REQUIRE_SERVICE(pg.start(&error), error);
         QVERIFY2(pg.migrate(&error), qPrintable(error));
         QVERIFY2(pg.migrate(&error), qPrintable(error)); // idempotent
-        QCOMPARE(pg.psql(QStringLiteral("SELECT count(*) FROM rate_limit_policy")), QByteArray("9"));
+        // The seed's nine, then migration 005's two demo rows (a token bucket and a shadow policy).
+        QCOMPARE(pg.psql(QStringLiteral("SELECT count(*) FROM rate_limit_policy")), QByteArray("11"));
         QCOMPARE(pg.psql(QStringLiteral("SELECT string_agg(id || ':' || display_name, ',' ORDER BY id) FROM tenant")),
                  QByteArray("enterprise_co:Enterprise Co,free_co:Free Co"));
         QCOMPARE(pg.psql(QStringLiteral("SELECT string_agg(id || ':' || tier_id, ',' ORDER BY id) FROM model")),
                  QByteArray("gpt-4o:premium,gpt-4o-mini:standard,tiny-model:free"));
         QCOMPARE(pg.psql(QStringLiteral("SELECT string_agg(scope || '=' || limit_value, ',' ORDER BY id) FROM rate_limit_policy")),
                  QByteArray("GLOBAL=1000000,TENANT=500,TENANT=50,API_KEY=20,MODEL_TIER=1000,MODEL_TIER=100,MODEL_TIER=10,"
-                            "USER_MODEL=100,USER_MODEL=10"));
-        QCOMPARE(pg.psql(QStringLiteral("SELECT count(*) FROM rate_limit_policy WHERE window_seconds <> 3600")), QByteArray("0"));
+                            "USER_MODEL=100,USER_MODEL=10,USER_MODEL=60,MODEL=30"));
+        QCOMPARE(pg.psql(QStringLiteral("SELECT count(*) FROM rate_limit_policy WHERE window_seconds <> 3600")), QByteArray("2"));
+        QCOMPARE(pg.psql(QStringLiteral("SELECT string_agg(algorithm || ':' || coalesce(burst::text, '-') || ':' || shadow, ',' ORDER BY id) "
+                                        "FROM rate_limit_policy WHERE id > 9")),
+                 QByteArray("token_bucket:10:false,sliding_log:-:true"));
 
         // What the server loads from Postgres is what the embedded mode serves.
         RegistryLoader loader(pg.conninfo());
@@ -120,21 +124,21 @@ private Q_SLOTS:
         const QStringList args{QStringLiteral("--postgres"), pg.conninfo(), QStringLiteral("--admin-token"), QString::fromLatin1(token)};
         QVERIFY2(a.start(args, &error), qPrintable(error));
         QVERIFY2(b.start(args, &error), qPrintable(error));
-        QCOMPARE(limitFor(b.baseUrl(), "ent-user-1", "gpt-4o-mini"), qint64(100));
+        QCOMPARE(limitFor(b.baseUrl(), "ent-user-1", "tiny-model"), qint64(100));
 
         // A policy made through A's admin API is enforced by B.
         const Answer created = http(a.baseUrl(), "POST", QStringLiteral("/admin/policies"),
-                                    R"({"scope":"USER_MODEL","userId":"ent-user-1","modelId":"gpt-4o-mini","windowSeconds":60,"limit":7})", token);
+                                    R"({"scope":"USER_MODEL","userId":"ent-user-1","modelId":"tiny-model","windowSeconds":60,"limit":7})", token);
         QCOMPARE(created.status, 201);
         const qint64 id = QJsonDocument::fromJson(created.body).object().value(QStringLiteral("id")).toInteger();
-        QCOMPARE(waitForLimit(b.baseUrl(), "ent-user-1", "gpt-4o-mini", 7, 1000), qint64(7));
+        QCOMPARE(waitForLimit(b.baseUrl(), "ent-user-1", "tiny-model", 7, 1000), qint64(7));
         // An UPDATE straight in SQL likewise.
         QVERIFY(!pg.psql(QStringLiteral("UPDATE rate_limit_policy SET limit_value = 3 WHERE id = %1").arg(id)).isNull());
-        QCOMPARE(waitForLimit(b.baseUrl(), "ent-user-1", "gpt-4o-mini", 3, 1000), qint64(3));
-        QCOMPARE(waitForLimit(a.baseUrl(), "ent-user-1", "gpt-4o-mini", 3, 1000), qint64(3));
+        QCOMPARE(waitForLimit(b.baseUrl(), "ent-user-1", "tiny-model", 3, 1000), qint64(3));
+        QCOMPARE(waitForLimit(a.baseUrl(), "ent-user-1", "tiny-model", 3, 1000), qint64(3));
         // A deleted policy stops applying.
         QCOMPARE(http(b.baseUrl(), "DELETE", QStringLiteral("/admin/policies/%1").arg(id), QByteArray(), token).status, 204);
-        QCOMPARE(waitForLimit(a.baseUrl(), "ent-user-1", "gpt-4o-mini", 100, 1000), qint64(100));
+        QCOMPARE(waitForLimit(a.baseUrl(), "ent-user-1", "tiny-model", 100, 1000), qint64(100));
         // The admin log names the action, never a secret: neither the token nor a key's plaintext.
         const Answer key = http(a.baseUrl(), "POST", QStringLiteral("/admin/api-keys"), R"({"tenantId":"free_co"})", token);
         QCOMPARE(key.status, 201);
@@ -189,11 +193,14 @@ private Q_SLOTS:
                                 << QStringList{QStringLiteral("gpt-4o|premium"), QStringLiteral("gpt-4o-mini|standard"), QStringLiteral("tiny-model|free")};
         QTest::addRow("limits") << QStringLiteral("SELECT scope, limit_value FROM rate_limit_policy;")
                                 << QStringList{QStringLiteral("GLOBAL|1000000"), QStringLiteral("TENANT|500"), QStringLiteral("TENANT|50"), QStringLiteral("API_KEY|20"), QStringLiteral("MODEL_TIER|1000"),
-                                               QStringLiteral("MODEL_TIER|100"), QStringLiteral("MODEL_TIER|10"), QStringLiteral("USER_MODEL|100"), QStringLiteral("USER_MODEL|10")};
+                                               QStringLiteral("MODEL_TIER|100"), QStringLiteral("MODEL_TIER|10"), QStringLiteral("USER_MODEL|100"), QStringLiteral("USER_MODEL|10"),
+                                               // + migration 005's demo rows (design §11)
+                                               QStringLiteral("USER_MODEL|60"), QStringLiteral("MODEL|30")};
         QTest::addRow("windows") << QStringLiteral("SELECT scope, window_seconds, limit_value FROM rate_limit_policy;")
                                  << QStringList{QStringLiteral("GLOBAL|3600|1000000"), QStringLiteral("TENANT|3600|500"), QStringLiteral("TENANT|3600|50"), QStringLiteral("API_KEY|3600|20"),
                                                 QStringLiteral("MODEL_TIER|3600|1000"), QStringLiteral("MODEL_TIER|3600|100"), QStringLiteral("MODEL_TIER|3600|10"),
-                                                QStringLiteral("USER_MODEL|3600|100"), QStringLiteral("USER_MODEL|3600|10")};
+                                                QStringLiteral("USER_MODEL|3600|100"), QStringLiteral("USER_MODEL|3600|10"),
+                                                QStringLiteral("USER_MODEL|60|60"), QStringLiteral("MODEL|60|30")};
         QTest::addRow("tier descriptions") << QStringLiteral("SELECT name, description FROM model_tier;")
                                            << QStringList{QStringLiteral("premium|Expensive, high-capacity models like GPT-4"),
                                                           QStringLiteral("standard|Mid-tier models"), QStringLiteral("free|Cheaper/smaller models")};

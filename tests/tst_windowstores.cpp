@@ -15,6 +15,10 @@
 //   lease=N   leases live N ms        complete=K[:T]  reservation K completes (with T tokens)
 //   extend=K  renews K's leases       again=K  completing K again says "already completed"
 //   gone=K    K is unknown or expired (a completion is not found)
+// Algorithms and modes (design §11): "<limit>/<window ms>b<burst>" is a token bucket (GCRA) of
+// that capacity refilled at limit per window (with a "t" after it: of tokens); an "s" at the end
+// makes any key a shadow (never refuses; written only where it fits).
+//   drip=I:N  bucket key I has room for the refused request in N ms (±tolerance)
 // The memory store runs on a test clock; real stores run in real time with the same scripts
 // (rows that need an exact instant are marked exact and run on the test clock only).
 #include "memory/memorywindowstore.h"
@@ -23,6 +27,7 @@
 #include "services.h"
 #include "storetesting.h"
 #include "engine/windowkey.h"
+#include "unit.h"
 
 #include <QElapsedTimer>
 #include <QEventLoop>
@@ -147,6 +152,23 @@ private Q_SLOTS:
             // through 0, and entries leaving the window then went unaccounted: over-admission.
             {"tokens: weights of 0 leaving the window keep the sum exact",
              "keys=1000/2000t cost=10 +3 complete=0:0 complete=1:0 complete=2:0 a500 cost=4 + a1600 cost=997 - cost=996 + used=0:4", false},
+            {"bucket: the burst at once, then one per drip", "keys=10/1000b3 +3 - drip=0:100 a130 + - a330 +3 -", false},
+            {"bucket: retry exact", "keys=4/1000b2 +2 - drip=0:250 a249 - a1 + -", true},
+            {"bucket: refill is capped at the burst", "keys=10/1000b3 a2000 +3 - used=0:3", false},
+            {"bucket: a cost drains that many tokens", "keys=10/1000b5 cost=3 + - cost=2 + -", false},
+            {"bucket: a cost above the burst never fits", "keys=10/1000b5 cost=6 -2 cost=5 +", false},
+            {"bucket: limit zero refuses everything", "keys=0/1000b3 -3", false},
+            {"bucket and log decided together, a refusal charges neither",
+             "keys=5/60000,10/100000b2 +2 - only=0 +3 - used=0:5", false},
+            {"bucket of tokens: completion gives back what was not used",
+             "keys=1000/60000b1000t cost=600 + - complete=0:100 cost=900 + used=0:100 -", false},
+            {"shadow at 0 never refuses and keeps nothing", "keys=0/60000s +3 used=0:0", false},
+            {"shadow keeps only what it would have admitted", "keys=2/60000s +4 used=0:2", false},
+            {"shadow beside a real limit: the real one refuses", "keys=1/60000,0/60000s + - used=0:1", false},
+            {"shadow bucket never refuses", "keys=10/1000b1s +3 used=0:1", false},
+            {"a window of 31 days", "keys=2/2678400000 +2 - used=0:2", false},
+            {"a bucket over 31 days", "keys=2/2678400000b1 + - a1000 -", false},
+            {"a window of one second", "keys=2/1000 +2 - a1100 +2 -", false},
             {"concurrent: leases held at once", "keys=2/c + + - complete=0 + - used=0:2 again=0", false},
             {"concurrent: a lease not completed expires by itself", "lease=400 keys=1/c + - a500 + used=0:0", false},
             {"concurrent: extend renews a lease", "lease=600 keys=1/c + a300 extend=0 a400 - a500 + used=0:0", false},
@@ -187,16 +209,29 @@ private Q_SLOTS:
                 int i = 0;
                 for (const QString &k : step.mid(5).split(QLatin1Char(','))) {
                     const QStringList lw = k.split(QLatin1Char('/'));
-                    WindowSpec spec{windowKey(Scope::Tenant, prefix, QString::number(i++)), lw[1].toLongLong() * 1000,
-                                    lw[0].toLongLong()};
-                    if (lw[1] == QStringLiteral("c")) {
+                    QString window = lw[1];
+                    const bool shadow = window.endsWith(QLatin1Char('s'));
+                    if (shadow)
+                        window.chop(1);
+                    WindowSpec spec{windowKey(Scope::Tenant, prefix, QString::number(i++)), 0, lw[0].toLongLong()};
+                    spec.shadow = shadow;
+                    const qsizetype b = window.indexOf(QLatin1Char('b'));
+                    if (b > 0) {
+                        spec.bucket = true;
+                        spec.reweighable = window.endsWith(QLatin1Char('t'));
+                        spec.burst = window.mid(b + 1).remove(QLatin1Char('t')).toLongLong();
+                        spec.windowUs = window.left(b).toLongLong() * 1000;
+                        spec.key += (spec.reweighable ? unitKeySuffix(Unit::Tokens) : QByteArray()) + algorithmKeySuffix(Algorithm::TokenBucket);
+                    } else if (window == QStringLiteral("c")) {
                         spec.lease = true;
                         spec.windowUs = 0;
                         spec.key += unitKeySuffix(Unit::Concurrent);
-                    } else if (lw[1].endsWith(QLatin1Char('t'))) {
+                    } else if (window.endsWith(QLatin1Char('t'))) {
                         spec.reweighable = true;
-                        spec.windowUs = lw[1].chopped(1).toLongLong() * 1000;
+                        spec.windowUs = window.chopped(1).toLongLong() * 1000;
                         spec.key += unitKeySuffix(Unit::Tokens);
+                    } else {
+                        spec.windowUs = window.toLongLong() * 1000;
                     }
                     keys.push_back(spec);
                 }
@@ -224,6 +259,15 @@ private Q_SLOTS:
                 }
             } else if (step.startsWith(QLatin1Char('a'))) {
                 s->advanceMs(step.mid(1).toLongLong());
+            } else if (step.startsWith(QStringLiteral("drip="))) {
+                const QStringList iv = step.mid(5).split(QLatin1Char(':'));
+                const size_t i = iv[0].toULongLong();
+                const WindowSpec &spec = keys[i];
+                const KeyState &k = last.keys.at(only >= 0 ? 0 : i);
+                const double waitMs = (static_cast<double>(k.oldestUs - last.nowUs)
+                                       + (static_cast<double>(spec.weight) - static_cast<double>(spec.burst)) * spec.usPerToken()) / 1000.0;
+                QVERIFY2(std::abs(waitMs - iv[1].toDouble()) <= std::max<qint64>(1, s->toleranceMs),
+                         qPrintable(QStringLiteral("room in %1 ms, expected %2").arg(waitMs).arg(iv[1])));
             } else if (step.startsWith(QStringLiteral("lease="))) {
                 leaseMs = step.mid(6).toLongLong();
             } else if (step.startsWith(QStringLiteral("complete=")) || step.startsWith(QStringLiteral("again="))

@@ -38,7 +38,7 @@ else
 end
 if op == 'complete' or op == 'extend' then
   for _, k in ipairs(cjson.decode(f[4])) do
-    apply(op, k[1], k[2], id, est, actual, now, leaseUs)
+    apply(op, k[1], k[2], id, est, actual, now, leaseUs, tonumber(k[3] or 0))
   end
 end
 return {'ok', est, int(expires - now), f[4]}

@@ -28,9 +28,24 @@ local function reweigh(key, id, est, actual)
   end
 end
 
--- Applies `op` ('complete' or 'extend') to one key of a reservation.
-local function apply(op, key, kind, id, est, actual, now, leaseUs)
-  if kind == 'c' then
+-- A token bucket's TAT goes back by `us` (forward when negative); a TAT in the past is a full
+-- bucket, so the key goes. The TTL follows the TAT.
+local function give_back(key, us, now)
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if tat <= now then return end
+  tat = tat - us
+  if tat <= now then
+    redis.call('DEL', key)
+  else
+    redis.call('SET', key, string.format('%.3f', tat), 'PX', int(math.max(1, math.ceil((tat - now) / 1000))))
+  end
+end
+
+-- Applies `op` ('complete' or 'extend') to one key of a reservation. T: a bucket's us per token.
+local function apply(op, key, kind, id, est, actual, now, leaseUs, T)
+  if kind == 'B' then
+    if op == 'complete' and actual then give_back(key, (est - actual) * T, now) end
+  elseif kind == 'c' then
     if op == 'complete' then
       redis.call('ZREM', key, id)
     else

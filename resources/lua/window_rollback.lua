@@ -2,14 +2,19 @@
 -- Sluice: takes back what window_check.lua added for a request in one Redis Cluster slot group,
 -- when another group refused it (reserve-then-confirm, design §4) or its reservation record could
 -- not be stored. After reservation_lib.lua.
--- KEYS: the group's keys. ARGV[1]: id, then per key: weight, kind ('r', 't' or 'c').
+-- KEYS: the group's keys. ARGV[1]: id, then per key: weight, kind ('r', 't', 'c', 'b' or 'B'),
+-- and for a bucket its us per token (its TAT goes back by weight * that).
 -- The extra weight moves only when the member was really there (so a key that expired meanwhile
 -- gets no extra-weight key without a TTL). Returns the number of members removed.
 local id = ARGV[1]
 local removed = 0
+local now = clock()
 for i = 1, #KEYS do
-  local w, kind = tonumber(ARGV[2 * i]), ARGV[2 * i + 1]
-  if kind == 'c' then
+  local w, kind, T = tonumber(ARGV[3 * i - 1]), ARGV[3 * i], tonumber(ARGV[3 * i + 1])
+  if kind == 'b' or kind == 'B' then
+    give_back(KEYS[i], w * T, now)
+    removed = removed + 1
+  elseif kind == 'c' then
     removed = removed + redis.call('ZREM', KEYS[i], id)
   elseif redis.call('ZREM', KEYS[i], member(id, w)) == 1 then
     removed = removed + 1

@@ -2,6 +2,7 @@
 #include "engine/checkservice.h"
 
 #include <chrono>
+#include <cmath>
 
 namespace sluice {
 
@@ -63,7 +64,8 @@ void CheckService::check(const CheckRequest &request, const QString &headerApiKe
         const Decision decision = decide(*resolved, outcome);
         for (size_t i = 0; i < resolved->applied.size() && i < static_cast<size_t>(decision.policies.size()); ++i) {
             const PolicyUsage &u = decision.policies.at(static_cast<int>(i));
-            counters->counters[resolved->snapshot->policyIndex(resolved->applied[i].policy)]->record(u.count, u.limit, u.violated);
+            counters->counters[resolved->snapshot->policyIndex(resolved->applied[i].policy)]->record(u.count, u.limit, u.violated,
+                                                                                                   u.shadow);
         }
         metrics->recordDecision(decision.primary ? std::optional<Scope>(decision.primary->scope) : std::nullopt,
                                 decision.allowed, decision.source);
@@ -130,18 +132,47 @@ Decision CheckService::decide(const ResolvedCheck &resolved, const WindowOutcome
         PolicyUsage u;
         u.scope = a.policy->scope;
         u.unit = a.policy->unit;
+        u.algorithm = a.policy->algorithm;
+        u.shadow = spec.shadow;
         u.label = resolved.label(a);
         u.key = spec.key;
-        u.limit = a.policy->limit;
-        u.count = state.used + spec.weight;
         u.windowSeconds = a.policy->windowSeconds;
-        u.violated = !outcome.admitted && u.count > u.limit;
-        u.remaining = std::max<qint64>(0, u.limit - (outcome.admitted ? u.count : state.used));
-        // Until the oldest counted entry leaves; for leases the oldest entry is the earliest expiry.
-        const qint64 windowUs = spec.lease ? 0 : spec.windowUs;
-        const qint64 oldest = state.oldestUs >= 0 ? state.oldestUs : outcome.admitted ? now + (spec.lease ? leaseUs : 0) : -1;
-        u.resetSeconds = oldest >= 0 ? ceilSeconds(oldest + windowUs - now) : ceilSeconds(spec.lease ? 0 : windowUs);
+        qint64 waitUs = 0; // until this policy would take the request
+        if (spec.bucket) {
+            // A token bucket: its limit is its capacity; state.oldestUs is max(TAT, now) before
+            // this request and state.used the tokens drained (rounded up).
+            const double t = spec.usPerToken();
+            const qint64 base = std::max(state.oldestUs, now);
+            u.limit = spec.burst;
+            u.count = state.used + spec.weight;
+            const bool fits = spec.limit > 0 && spec.weight <= spec.burst && u.count <= u.limit;
+            const bool charged = outcome.admitted && (fits || !spec.shadow);
+            u.violated = !fits && (!outcome.admitted || spec.shadow);
+            u.remaining = std::max<qint64>(0, u.limit - (charged ? u.count : state.used));
+            const qint64 full = charged ? base + static_cast<qint64>(std::ceil(spec.weight * t)) : base;
+            u.resetSeconds = ceilSeconds(full - now);
+            // Exact: when enough has dripped back for this request's weight (never: one window).
+            waitUs = spec.limit > 0 && spec.weight <= spec.burst
+                ? static_cast<qint64>(std::ceil(static_cast<double>(base - now) + spec.weight * t - spec.burst * t))
+                : spec.windowUs;
+        } else {
+            u.limit = a.policy->limit;
+            u.count = state.used + spec.weight;
+            const bool fits = u.count <= u.limit;
+            const bool charged = outcome.admitted && (fits || !spec.shadow);
+            u.violated = !fits && (!outcome.admitted || spec.shadow);
+            u.remaining = std::max<qint64>(0, u.limit - (charged ? u.count : state.used));
+            // Until the oldest counted entry leaves; for leases the oldest entry is the earliest expiry.
+            const qint64 windowUs = spec.lease ? 0 : spec.windowUs;
+            const qint64 oldest = state.oldestUs >= 0 ? state.oldestUs : charged ? now + (spec.lease ? leaseUs : 0) : -1;
+            u.resetSeconds = oldest >= 0 ? ceilSeconds(oldest + windowUs - now) : ceilSeconds(spec.lease ? 0 : windowUs);
+            // A lease frees when its holder completes, which no one can foresee: poll in a second
+            // (resetSeconds says when the earliest lease expires at the latest).
+            waitUs = spec.lease ? 1000000 : state.oldestUs >= 0 ? state.oldestUs + windowUs - now : windowUs;
+        }
         d.policies.append(u);
+        if (spec.shadow)
+            continue; // reported, never the primary, never a reason to wait
         if (outcome.admitted) {
             // Least headroom left; `applied` is most specific first, so ties keep the more specific.
             const qint64 headroom = u.limit - u.count;
@@ -152,15 +183,17 @@ Decision CheckService::decide(const ResolvedCheck &resolved, const WindowOutcome
         } else if (u.violated) {
             if (primary < 0)
                 primary = static_cast<int>(i); // the most specific violated policy
-            // Retry when every violated policy has room again: its oldest entry must leave. A
-            // lease frees when its holder completes, which no one can foresee: poll in a second
-            // (resetSeconds says when the earliest lease expires at the latest).
-            const qint64 wait = spec.lease ? 1000000 : state.oldestUs >= 0 ? state.oldestUs + windowUs - now : windowUs;
-            retryAfterUs = std::max(retryAfterUs, wait);
+            // Retry when every violated policy has room again.
+            retryAfterUs = std::max(retryAfterUs, waitUs);
         }
     }
-    if (!outcome.admitted && primary < 0 && !d.policies.isEmpty())
-        primary = 0; // refused without a violated key (a Cluster reservation raced): blame the most specific
+    if (!outcome.admitted && primary < 0) {
+        // Refused without a violated key (a Cluster reservation raced): blame the most specific real one.
+        for (size_t i = 0; i < resolved.applied.size() && primary < 0; ++i) {
+            if (!resolved.batch().keys[i].shadow)
+                primary = static_cast<int>(i);
+        }
+    }
 
     if (primary < 0) {
         // No policy applies at all (an operator disabled even the base rule): allowed, nothing counted.
@@ -198,7 +231,7 @@ Decision CheckService::decide(const ResolvedCheck &resolved, const WindowOutcome
         QStringList others;
         for (int i = 0; i < d.policies.size(); ++i) {
             const PolicyUsage &u = d.policies.at(i);
-            if (i != primary && u.violated)
+            if (i != primary && u.violated && !u.shadow)
                 others.append(QStringLiteral("%1 (%2/%3%4)")
                                   .arg(scopeName(u.scope))
                                   .arg(u.count)

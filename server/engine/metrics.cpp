@@ -106,6 +106,8 @@ QByteArray Metrics::renderPrometheus() const
         {"sluice_rate_limit_over_limit_total", "Checks that violated the policy.", &PolicyCounters::overLimit},
         {"sluice_rate_limit_near_limit_total", "Checks within the policy at 80 % of its limit or more.", &PolicyCounters::nearLimit},
         {"sluice_rate_limit_within_limit_total", "Checks within the policy.", &PolicyCounters::withinLimit},
+        {"sluice_rate_limit_shadow_over_limit_total", "Checks a shadow policy would have refused (it never refuses).",
+         &PolicyCounters::shadowOverLimit},
     };
     {
         std::lock_guard<std::mutex> lock(m_policyMutex);

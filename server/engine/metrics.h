@@ -35,10 +35,15 @@ struct PolicyCounters
     std::atomic<qint64> overLimit{0};
     std::atomic<qint64> nearLimit{0};
     std::atomic<qint64> withinLimit{0};
+    std::atomic<qint64> shadowOverLimit{0}; // a shadow policy's would-be blocks
 
-    void record(qint64 count, qint64 limit, bool violated)
+    void record(qint64 count, qint64 limit, bool violated, bool shadow = false)
     {
         totalHits.fetch_add(1, std::memory_order_relaxed);
+        if (violated && shadow) {
+            shadowOverLimit.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
         if (violated) {
             overLimit.fetch_add(1, std::memory_order_relaxed);
             return;

@@ -84,21 +84,25 @@ ResolvedCheck PolicyResolver::resolve(std::shared_ptr<const PolicySnapshot> snap
     // cost (reweighed at completion), concurrent a lease of 1.
     auto apply = [&r](const PolicySnapshot::PolicySet &set, const QByteArray &key) {
         if (!set[unitIndex(Unit::Tokens)] && !set[unitIndex(Unit::Concurrent)]) { // the usual case: requests only
-            if (const PolicyDto *p = set[unitIndex(Unit::Requests)]) {
+            const PolicyDto *p = set[unitIndex(Unit::Requests)];
+            if (p && p->algorithm == Algorithm::SlidingLog && !p->shadow) {
                 r.applied.push_back({p});
                 r.windows.keys.push_back({key, p->windowSeconds * 1000000, p->limit});
+                return;
             }
-            return;
         }
         for (Unit unit : kUnits) {
             const PolicyDto *p = set[unitIndex(unit)];
             if (!p)
                 continue;
             r.applied.push_back({p});
-            WindowSpec spec{unit == Unit::Requests ? key : key + unitKeySuffix(unit), p->windowSeconds * 1000000, p->limit};
+            WindowSpec spec{key + unitKeySuffix(unit) + algorithmKeySuffix(p->algorithm), p->windowSeconds * 1000000, p->limit};
             spec.weight = unit == Unit::Tokens ? r.cost : 1;
             spec.lease = unit == Unit::Concurrent;
             spec.reweighable = unit == Unit::Tokens;
+            spec.bucket = p->algorithm == Algorithm::TokenBucket;
+            spec.burst = p->capacity();
+            spec.shadow = p->shadow;
             r.windows.keys.push_back(std::move(spec));
         }
     };

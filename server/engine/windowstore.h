@@ -10,6 +10,11 @@
 // - entries carry their weight; `used` is the weight sum of the counted entries;
 // - a lease key (a concurrent policy) holds one entry per lease, stamped with its expiry: it
 //   counts while now < expiry, until completion releases it (design §10);
+// - a bucket key (a token bucket, design §11) holds one theoretical arrival time (TAT): a request
+//   of weight w fits when max(TAT, now) + w·T − now <= burst·T (T = window / limit per token),
+//   and then moves TAT there; KeyState.used is the tokens drained (rounded up), oldestUs the TAT;
+// - a shadow key never refuses anything: an admitted request is added to it only where it fits
+//   (as if it were enforced alone: what it would have refused leaves no trace);
 // - an admitted batch with any lease or reweighable key makes a reservation: an id the store can
 //   find again (from any instance sharing it) to complete (reweigh the token entries in place,
 //   release the leases) or extend (renew the leases) until it expires with its leases.
@@ -34,6 +39,12 @@ struct WindowSpec
     qint64 weight = 1;    // the entry this request adds: 1, or its token cost (reweighable)
     bool lease = false;       // a concurrent policy's key: the entry is a lease
     bool reweighable = false; // a tokens policy's key: completion replaces the entry's weight
+    bool bucket = false;      // a token bucket of `burst`, refilled at limit per window
+    qint64 burst = 0;         // bucket only: capacity (>= 1)
+    bool shadow = false;      // never refuses (see above)
+
+    // A bucket's refill: microseconds per token (infinite for limit 0).
+    double usPerToken() const { return limit > 0 ? static_cast<double>(windowUs) / static_cast<double>(limit) : 1e300; }
 };
 
 struct WindowBatch

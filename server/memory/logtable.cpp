@@ -135,6 +135,18 @@ bool WindowLog::eraseOne(qint64 ts, qint64 weight)
     return true;
 }
 
+void WindowLog::setOnly(qint64 ts, qint64 weight)
+{
+    if (m_count == 0) {
+        append(ts, weight);
+        return;
+    }
+    m_head = 0;
+    m_count = 1;
+    m_ring[0] = {ts, weight};
+    m_sum = weight;
+}
+
 LogTable::~LogTable()
 {
     for (Slot &slot : m_slots) {

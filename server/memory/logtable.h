@@ -58,6 +58,9 @@ public:
     bool reweigh(qint64 ts, qint64 from, qint64 to);
     // Removes one entry at `ts` weighing `weight`; false when there is none.
     bool eraseOne(qint64 ts, qint64 weight);
+    // A token bucket's log holds one entry: its TAT (ts in us, rounded up; weight the exact TAT in
+    // ns). Sets it (after reserveOne() when empty) or, with tatNs <= 0, clears it.
+    void setOnly(qint64 ts, qint64 weight);
 
     qint64 sum() const { return m_sum; }
     int size() const { return static_cast<int>(m_count); }

@@ -7,11 +7,32 @@
 #include "memory/spinlock.h"
 
 #include <algorithm>
+#include <cmath>
 #include <mutex>
 
 namespace sluice {
 
 namespace {
+// A token bucket's arithmetic (design §11, GCRA) in nanoseconds: the log's one entry holds the
+// TAT (theoretical arrival time) exactly in its weight.
+struct Bucket
+{
+    qint64 nowNs;
+    double nsPerToken;
+    qint64 baseNs; // max(TAT, now)
+    static Bucket of(const WindowLog *log, const WindowSpec &spec, qint64 nowUs)
+    {
+        const qint64 nowNs = nowUs * 1000;
+        const qint64 tat = log && !log->empty() ? log->at(0).weight : nowNs;
+        return {nowNs, spec.usPerToken() * 1000.0, std::max(tat, nowNs)};
+    }
+    double drained() const { return static_cast<double>(baseNs - nowNs) / nsPerToken; }
+    qint64 used() const { return static_cast<qint64>(std::ceil(drained() - 1e-9)); }
+    bool fits(const WindowSpec &spec) const { return spec.limit > 0 && drained() + static_cast<double>(spec.weight) <= static_cast<double>(spec.burst) + 1e-9; }
+    qint64 tatUs() const { return (baseNs + 999) / 1000; }
+    static qint64 usOf(qint64 ns) { return (ns + 999) / 1000; }
+};
+
 // Slots each check visits for idle logs in every shard it holds (a visit may touch a cold log, so
 // it is kept to one: measured, four cost a third of the engine's throughput). With the bounded
 // background step (SluiceServer: housekeep(64) every 25 ms) the cursor goes round every table
@@ -126,17 +147,29 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
     bool admitted = true;
     qint64 newKeys = 0;
     SmallArray<WindowLog *> found(n);
+    SmallArray<char> fits(n);      // this key would take the request (shadow keys: only written then)
+    SmallArray<qint64> bucketTat(n); // buckets: the TAT after this request, ns
     for (size_t i = 0; i < n; ++i) {
         const WindowSpec &spec = batch.keys[i];
         found[i] = m_shards[shards[i]].logs.find(hashes[i], spec.key);
         if (found[i]) {
-            // A lease is stamped with its expiry: it counts while now < expiry (window 0).
-            found[i]->prune(now, spec.lease ? 0 : spec.windowUs);
-            out.keys[i] = {found[i]->sum(), found[i]->oldest()};
+            // A lease is stamped with its expiry and a bucket with its TAT: they count while now
+            // is before them (window 0).
+            found[i]->prune(now, spec.lease || spec.bucket ? 0 : spec.windowUs);
         } else {
             ++newKeys;
         }
-        if (out.keys[i].used + spec.weight > spec.limit)
+        if (spec.bucket) {
+            const Bucket b = Bucket::of(found[i], spec, now);
+            out.keys[i] = {b.used(), b.tatUs()};
+            fits[i] = b.fits(spec);
+            bucketTat[i] = b.baseNs + static_cast<qint64>(std::llround(static_cast<double>(spec.weight) * b.nsPerToken));
+        } else {
+            if (found[i])
+                out.keys[i] = {found[i]->sum(), found[i]->oldest()};
+            fits[i] = out.keys[i].used + spec.weight <= spec.limit;
+        }
+        if (!fits[i] && !spec.shadow)
             admitted = false;
     }
     if (admitted && reserves && m_reservationsHeld.load(std::memory_order_relaxed) >= m_maxKeys) {
@@ -162,8 +195,9 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
                     m_keys.fetch_add(1, std::memory_order_relaxed);
                 }
                 found[i]->reserveOne();
-                if (reserves && (batch.keys[i].lease || batch.keys[i].reweighable))
-                    reservation.keys.push_back({batch.keys[i].key, hashes[i], batch.keys[i].lease});
+                const WindowSpec &spec = batch.keys[i];
+                if (reserves && (spec.lease || spec.reweighable) && (fits[i] || !spec.shadow))
+                    reservation.keys.push_back({spec.key, hashes[i], spec.lease, spec.bucket, spec.usPerToken() * 1000.0});
             }
         } catch (const std::bad_alloc &) {
             admitted = false;
@@ -174,7 +208,14 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
     if (admitted) {
         for (size_t i = 0; i < n; ++i) {
             const WindowSpec &spec = batch.keys[i];
-            if (spec.lease) {
+            if (spec.shadow && !fits[i])
+                continue; // what a shadow policy would have refused leaves no trace in it
+            if (spec.bucket) {
+                found[i]->setOnly(Bucket::usOf(bucketTat[i]), bucketTat[i]);
+                found[i]->windowUs = 0; // idle (full again) once its TAT has passed
+                if (spec.reweighable)
+                    reservation.estimate = spec.weight;
+            } else if (spec.lease) {
                 found[i]->insertSorted(leaseExpires, 1);
                 found[i]->windowUs = 0; // idle once its last lease expired
             } else {
@@ -226,9 +267,15 @@ void MemoryWindowStore::usage(const std::vector<WindowSpec> &keys, UsageCallback
         const qint64 now = m_clock->nowUs();
         KeyUsage u{spec.key, 0, -1, now};
         if (WindowLog *log = shard.logs.find(hash, spec.key)) {
-            log->prune(now, spec.lease ? 0 : spec.windowUs);
-            u.used = log->sum();
-            u.oldestUs = log->oldest();
+            log->prune(now, spec.lease || spec.bucket ? 0 : spec.windowUs);
+            if (spec.bucket && !log->empty()) {
+                const Bucket b = Bucket::of(log, spec, now);
+                u.used = b.used();
+                u.oldestUs = b.tatUs();
+            } else if (!spec.bucket) {
+                u.used = log->sum();
+                u.oldestUs = log->oldest();
+            }
         }
         result.push_back(u);
     }
@@ -269,10 +316,21 @@ ReservationOutcome MemoryWindowStore::completeNow(const QString &reservationId, 
     r->completed = true;
     for (const MemoryReservation::Key &k : r->keys) {
         withLog(k.key, k.hash, [&](WindowLog &log) {
-            if (k.lease)
+            if (k.lease) {
                 log.eraseOne(r->expiresUs, 1);
-            else if (tokens)
+            } else if (tokens && k.bucket) {
+                // The bucket gives back (or takes) the difference: its TAT moves by it.
+                if (log.empty())
+                    return;
+                const qint64 tat = log.at(0).weight
+                    + static_cast<qint64>(std::llround(static_cast<double>(*tokens - r->estimate) * k.nsPerToken));
+                if (Bucket::usOf(tat) <= m_clock->nowUs())
+                    log.eraseOne(log.at(0).ts, log.at(0).weight);
+                else
+                    log.setOnly(Bucket::usOf(tat), tat);
+            } else if (tokens) {
                 log.reweigh(r->admittedUs, r->estimate, *tokens); // gone already when it left its window
+            }
         });
     }
     if (tokens)

@@ -25,6 +25,8 @@ struct MemoryReservation
         QByteArray key;
         quint64 hash = 0;
         bool lease = false; // else a reweighable (token) entry
+        bool bucket = false; // a tokens token bucket: completion moves its TAT
+        double nsPerToken = 0;
     };
     qint64 admittedUs = 0; // the token entries' time
     qint64 estimate = 0;   // the token entries' weight now (the estimate, then the actual count)

@@ -4,7 +4,7 @@
 namespace sluice::pg {
 
 const char *const kPolicyColumns = "id, scope::text, tenant_id, user_id, api_key_id, model_id, model_tier_id, "
-                                   "window_seconds, limit_value, enabled, description, unit";
+                                   "window_seconds, limit_value, enabled, description, unit, algorithm, burst, shadow";
 const char *const kApiKeyColumns = "id, tenant_id, user_id, encode(key_hash, 'hex'), prefix, "
                                    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), revoked_at IS NOT NULL";
 
@@ -20,6 +20,10 @@ PolicyDto policyFromRow(const pqxx::row &row)
     p.modelId = text(row[5]);
     p.modelTier = text(row[6]);
     p.unit = unitFromName(text(row[11])).value_or(Unit::Requests);
+    p.algorithm = algorithmFromName(text(row[12])).value_or(Algorithm::SlidingLog);
+    if (!row[13].is_null())
+        p.burst = row[13].as<qint64>();
+    p.shadow = row[14].as<bool>();
     p.windowSeconds = row[7].is_null() ? 0 : row[7].as<qint64>();
     p.limit = row[8].as<qint64>();
     p.enabled = row[9].as<bool>();

@@ -158,23 +158,28 @@ PolicyDto writePolicy(pqxx::connection &c, const PolicyDto &p, std::optional<qin
         const char *k = p.apiKeyId ? key.c_str() : nullptr;
         const std::string window = std::to_string(p.windowSeconds);
         const char *w = p.unit == Unit::Concurrent ? nullptr : window.c_str(); // a concurrent policy has no window
+        const std::string burstText = p.burst ? std::to_string(*p.burst) : std::string();
+        const char *b = p.burst ? burstText.c_str() : nullptr;
         pqxx::result r;
         if (id) {
             r = tx.exec_params(sql("UPDATE rate_limit_policy SET scope = $1::policy_scope, tenant_id = $2, user_id = $3, "
                                    "api_key_id = $4::bigint, model_id = $5, model_tier_id = $6, window_seconds = $7::integer, "
-                                   "limit_value = $8, enabled = $9, description = $10, unit = $12 WHERE id = $11 RETURNING ")
+                                   "limit_value = $8, enabled = $9, description = $10, unit = $12, algorithm = $13, burst = $14::bigint, "
+                                   "shadow = $15 WHERE id = $11 RETURNING ")
                                    + pg::kPolicyColumns,
                                pg::utf8(scopeName(p.scope)), t, u, k, m, tr, w, p.limit, p.enabled,
-                               pg::utf8(p.description), *id, pg::utf8(unitName(p.unit)));
+                               pg::utf8(p.description), *id, pg::utf8(unitName(p.unit)), pg::utf8(algorithmName(p.algorithm)), b,
+                               p.shadow);
             if (r.empty())
                 throw ApiError::notFound(QStringLiteral("there is no policy %1").arg(*id));
         } else {
             r = tx.exec_params(sql("INSERT INTO rate_limit_policy (scope, tenant_id, user_id, api_key_id, model_id, model_tier_id, "
-                                   "window_seconds, limit_value, enabled, description, unit) VALUES ($1::policy_scope, $2, $3, "
-                                   "$4::bigint, $5, $6, $7::integer, $8, $9, $10, $11) RETURNING ")
+                                   "window_seconds, limit_value, enabled, description, unit, algorithm, burst, shadow) VALUES ($1::policy_scope, "
+                                   "$2, $3, $4::bigint, $5, $6, $7::integer, $8, $9, $10, $11, $12, $13::bigint, $14) RETURNING ")
                                    + pg::kPolicyColumns,
                                pg::utf8(scopeName(p.scope)), t, u, k, m, tr, w, p.limit, p.enabled,
-                               pg::utf8(p.description), pg::utf8(unitName(p.unit)));
+                               pg::utf8(p.description), pg::utf8(unitName(p.unit)), pg::utf8(algorithmName(p.algorithm)), b,
+                               p.shadow);
         }
         PolicyDto stored = pg::policyFromRow(r[0]);
         tx.commit();

@@ -163,8 +163,8 @@ void RedisClusterWindowStore::rollback(const std::shared_ptr<CheckState> &state)
         argv << state->id;
         for (size_t i : g.keys) {
             const WindowSpec &spec = state->batch.keys[i];
-            argv << QByteArray::number(spec.weight)
-                 << (spec.lease ? QByteArrayLiteral("c") : spec.reweighable ? QByteArrayLiteral("t") : QByteArrayLiteral("r"));
+            argv << QByteArray::number(spec.weight) << scriptKind(spec)
+                 << QByteArray::number(spec.bucket ? spec.usPerToken() : 0.0, 'g', 17);
         }
         runScript(g.slot, RedisScript::rollback(), argv, [](const RedisResult &, RedisConnection *, const QString &) {}, g.answeredBy);
     }
@@ -180,7 +180,7 @@ void RedisClusterWindowStore::saveReservation(const std::shared_ptr<CheckState> 
     qint64 estimate = 0;
     for (const WindowSpec &spec : state->batch.keys) {
         if (spec.lease || spec.reweighable)
-            keys.append(QJsonArray{QString::fromUtf8(spec.key), spec.lease ? QStringLiteral("c") : QStringLiteral("t")});
+            keys.append(QJsonArray{QString::fromUtf8(spec.key), QString::fromLatin1(scriptKind(spec)), spec.bucket ? spec.usPerToken() : 0.0});
         if (spec.reweighable)
             estimate = spec.weight;
     }
@@ -224,12 +224,13 @@ void RedisClusterWindowStore::reservationCall(const QString &id, const QByteArra
                   if (reply.outcome.status != ReservationOutcome::Status::Done)
                       return done(reply.outcome);
                   // Then the keys it names, one script call per slot group, all at once.
-                  std::map<int, std::pair<QList<QByteArray>, QList<QByteArray>>> groups; // slot → keys, kinds
+                  std::map<int, std::pair<QList<QByteArray>, QList<QByteArray>>> groups; // slot → keys, (kind, us per token)…
                   for (const QJsonValue &v : QJsonDocument::fromJson(reply.keysJson).array()) {
-                      const QByteArray key = v.toArray().at(0).toString().toUtf8();
+                      const QJsonArray k = v.toArray();
+                      const QByteArray key = k.at(0).toString().toUtf8();
                       auto &g = groups[clusterSlot(key)];
                       g.first << key;
-                      g.second << v.toArray().at(1).toString().toLatin1();
+                      g.second << k.at(1).toString().toLatin1() << QByteArray::number(k.at(2).toDouble(0), 'g', 17);
                   }
                   struct Pending
                   {

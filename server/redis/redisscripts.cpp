@@ -55,6 +55,15 @@ const RedisScript &RedisScript::rollback()
     return s;
 }
 
+QByteArray scriptKind(const WindowSpec &spec)
+{
+    if (spec.lease)
+        return QByteArrayLiteral("c");
+    if (spec.bucket)
+        return spec.reweighable ? QByteArrayLiteral("B") : QByteArrayLiteral("b");
+    return spec.reweighable ? QByteArrayLiteral("t") : QByteArrayLiteral("r");
+}
+
 QByteArray memberOf(const QByteArray &id, qint64 weight)
 {
     return weight == 1 ? id : id + '*' + QByteArray::number(weight);
@@ -66,7 +75,7 @@ QList<QByteArray> checkArgv(const std::vector<const WindowSpec *> &specs, const 
                             qint64 leaseUs, const QByteArray &recordKey)
 {
     QList<QByteArray> argv;
-    argv.reserve(8 + 5 * static_cast<qsizetype>(specs.size()));
+    argv.reserve(8 + 7 * static_cast<qsizetype>(specs.size()));
     argv << QByteArrayLiteral("EVALSHA") << RedisScript::check().sha1
          << QByteArray::number(static_cast<qsizetype>(specs.size()) + (recordKey.isEmpty() ? 0 : 1));
     for (const WindowSpec *s : specs)
@@ -77,7 +86,7 @@ QList<QByteArray> checkArgv(const std::vector<const WindowSpec *> &specs, const 
          << (recordKey.isEmpty() ? QByteArrayLiteral("0") : QByteArrayLiteral("1"));
     for (const WindowSpec *s : specs) {
         argv << QByteArray::number(s->windowUs) << QByteArray::number(s->limit) << QByteArray::number(s->weight)
-             << (s->lease ? QByteArrayLiteral("c") : s->reweighable ? QByteArrayLiteral("t") : QByteArrayLiteral("r"));
+             << scriptKind(*s) << QByteArray::number(s->burst) << (s->shadow ? QByteArrayLiteral("1") : QByteArrayLiteral("0"));
     }
     return argv;
 }

@@ -28,6 +28,8 @@ struct RedisScript
 // Every check's id (its members: the id, + "*w" for an entry of weight w != 1; a lease is the id)
 // and, when it reserves, the reservation id. "r" tells them from the memory store's.
 inline constexpr char kRedisIdTag = 'r';
+// The kind of a key in the scripts: 'r', 't', 'c', 'b' or 'B' (see window_check.lua).
+QByteArray scriptKind(const WindowSpec &spec);
 // A log member for an entry of weight w.
 QByteArray memberOf(const QByteArray &id, qint64 weight);
 // The reservation record of an id: "sluice:{res:<id>}" (its own slot in a Cluster).
