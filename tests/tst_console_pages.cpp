@@ -18,6 +18,7 @@
 #include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
+#include <QFont>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
@@ -197,6 +198,59 @@ private Q_SLOTS:
         model.setPolicies({sent});
         QCOMPARE(model.data(model.index(0, PolicyTableModel::WindowColumn)).toString(), QStringLiteral("at once"));
         QCOMPARE(model.data(model.index(0, PolicyTableModel::LimitColumn)).toString(), QStringLiteral("5 streams"));
+    }
+
+    // Design §11 in the console: the dialog offers a burst only for a token bucket, a shadow
+    // switch, and says windows as a person does; the table and the Check page show shadow
+    // policies apart (the demo's shadow policy on gpt-4o-mini).
+    void algorithmsAndShadowInTheConsole()
+    {
+        PolicyDto p;
+        p.scope = Scope::Model;
+        p.modelId = QStringLiteral("gpt-4o");
+        p.windowSeconds = 60;
+        p.limit = 100;
+        PolicyDialog dialog(p);
+        dialog.show();
+        auto *algorithm = dialog.findChild<QComboBox *>(QStringLiteral("algorithm"));
+        auto *burst = dialog.findChild<QSpinBox *>(QStringLiteral("burst"));
+        auto *shadow = dialog.findChild<QCheckBox *>(QStringLiteral("shadow"));
+        auto *window = dialog.findChild<QSpinBox *>(QStringLiteral("window"));
+        auto *windowText = dialog.findChild<QLabel *>(QStringLiteral("windowText"));
+        QVERIFY(algorithm && burst && shadow && window && windowText);
+        QCOMPARE(windowText->text(), QStringLiteral("1 min"));
+        window->setValue(86400);
+        QCOMPARE(windowText->text(), QStringLiteral("1 day"));
+        QCOMPARE(window->maximum(), 31 * 86400);
+        QVERIFY(!burst->isEnabled());
+        algorithm->setCurrentText(QStringLiteral("token_bucket"));
+        QVERIFY(burst->isEnabled());
+        burst->setValue(20);
+        shadow->setChecked(true);
+        PolicyDto sent = dialog.policy();
+        QCOMPARE(sent.algorithm, Algorithm::TokenBucket);
+        QCOMPARE(sent.burst, std::optional<qint64>(20));
+        QVERIFY(sent.shadow);
+        algorithm->setCurrentText(QStringLiteral("sliding_log"));
+        QVERIFY(!burst->isEnabled());
+        QVERIFY(!dialog.policy().burst); // a burst only goes with a bucket
+        PolicyTableModel model;
+        model.setPolicies({sent});
+        QCOMPARE(model.data(model.index(0, PolicyTableModel::EnabledColumn)).toString(), QStringLiteral("shadow"));
+        QCOMPARE(model.data(model.index(0, PolicyTableModel::WindowColumn)).toString(), QStringLiteral("1 day"));
+        QCOMPARE(model.data(model.index(0, PolicyTableModel::LimitColumn)).toString(), QStringLiteral("100, bursts of 20"));
+        QVERIFY(model.data(model.index(0, PolicyTableModel::ScopeColumn), Qt::FontRole).value<QFont>().italic());
+
+        // The Check page on gpt-4o-mini: the demo's bucket and its shadow policy.
+        CheckPage *page = m_window->checkPage();
+        page->setRequest(QStringLiteral("enterprise_co"), QStringLiteral("ent-user-1"), QStringLiteral("gpt-4o-mini"), QString());
+        QSignalSpy answered(page, &CheckPage::answered);
+        page->send(1);
+        QVERIFY(answered.wait(5000));
+        QCOMPARE(page->verdict(), QStringLiteral("ALLOWED"));
+        const QStringList states = page->policyStates();
+        QVERIFY2(states.contains(QStringLiteral("USER_MODEL|bucket, refills per 1 min|")), qPrintable(states.join(QLatin1Char(';'))));
+        QVERIFY2(states.contains(QStringLiteral("MODEL|1 min|shadow")), qPrintable(states.join(QLatin1Char(';'))));
     }
 
     // Defect: an answer that was not JSON read as "0 policies" / "Saved policy 0".

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "policytablemodel.h"
 
+#include <QColor>
+#include <QFont>
+
 #include <QStringList>
 
 namespace sluice {
@@ -53,18 +56,34 @@ QVariant PolicyTableModel::data(const QModelIndex &index, int role) const
         return p->id;
     if (role == Qt::TextAlignmentRole && (index.column() == LimitColumn || index.column() == WindowColumn || index.column() == IdColumn))
         return QVariant(Qt::AlignRight | Qt::AlignVCenter);
+    // Shadow policies (design §11) read apart: grey and italic, "shadow" in the Enabled column.
+    if (role == Qt::ForegroundRole && p->shadow)
+        return QColor(0x80, 0x80, 0x80);
+    if (role == Qt::FontRole && p->shadow) {
+        QFont f;
+        f.setItalic(true);
+        return f;
+    }
+    if (role == Qt::ToolTipRole && p->shadow)
+        return QStringLiteral("Shadow: evaluated and reported, never blocks");
     if (role != Qt::DisplayRole)
         return {};
     switch (index.column()) {
     case IdColumn: return p->id;
     case ScopeColumn: return scopeName(p->scope);
     case SelectorColumn: return selectorText(*p);
-    case LimitColumn:
-        if (p->unit == Unit::Requests)
+    case LimitColumn: {
+        QString text = QString::number(p->limit);
+        if (p->unit != Unit::Requests)
+            text += p->unit == Unit::Tokens ? QStringLiteral(" tokens") : QStringLiteral(" streams");
+        if (p->algorithm == Algorithm::TokenBucket)
+            text += QStringLiteral(", bursts of %1").arg(p->capacity());
+        if (p->unit == Unit::Requests && p->algorithm == Algorithm::SlidingLog)
             return p->limit;
-        return QStringLiteral("%1 %2").arg(p->limit).arg(p->unit == Unit::Tokens ? QStringLiteral("tokens") : QStringLiteral("streams"));
-    case WindowColumn: return p->unit == Unit::Concurrent ? QStringLiteral("at once") : QStringLiteral("%1 s").arg(p->windowSeconds);
-    case EnabledColumn: return p->enabled ? QStringLiteral("yes") : QStringLiteral("no");
+        return text;
+    }
+    case WindowColumn: return p->unit == Unit::Concurrent ? QStringLiteral("at once") : readableWindow(p->windowSeconds);
+    case EnabledColumn: return !p->enabled ? QStringLiteral("no") : p->shadow ? QStringLiteral("shadow") : QStringLiteral("yes");
     case DescriptionColumn: return p->description;
     }
     return {};

@@ -201,10 +201,22 @@ void CheckPage::show(int status, const Decision &d, const QString &error)
     m_usage->setValue(static_cast<int>(std::min<qint64>(std::min(d.count, d.limit), INT_MAX)));
     for (const PolicyUsage &u : d.policies) {
         const QString unit = u.unit == Unit::Requests ? QString() : QLatin1Char(' ') + (u.unit == Unit::Tokens ? QStringLiteral("tokens") : QStringLiteral("held"));
+        const QString window = u.unit == Unit::Concurrent ? QStringLiteral("at once")
+            : u.algorithm == Algorithm::TokenBucket        ? QStringLiteral("bucket, refills per %1").arg(readableWindow(u.windowSeconds))
+                                                           : readableWindow(u.windowSeconds);
+        const QString state = u.shadow ? (u.violated ? QStringLiteral("shadow: would block") : QStringLiteral("shadow"))
+                                       : u.violated ? QStringLiteral("violated") : QString();
         auto *item = new QTreeWidgetItem({scopeName(u.scope), u.label, QStringLiteral("%1 / %2%3").arg(u.count).arg(u.limit).arg(unit),
-                                          u.unit == Unit::Concurrent ? QStringLiteral("at once") : QStringLiteral("%1 s").arg(u.windowSeconds),
-                                          u.violated ? QStringLiteral("violated") : QString()});
-        if (u.violated) {
+                                          window, state});
+        if (u.shadow) {
+            // A shadow policy never blocks: grey and italic, whatever it says.
+            QFont italic = item->font(0);
+            italic.setItalic(true);
+            for (int c = 0; c < 5; ++c) {
+                item->setForeground(c, QColor(0x80, 0x80, 0x80));
+                item->setFont(c, italic);
+            }
+        } else if (u.violated) {
             for (int c = 0; c < 5; ++c)
                 item->setForeground(c, QColor(0xb3, 0x26, 0x1e));
         }
@@ -267,6 +279,15 @@ void CheckPage::extendReservation()
                                              : QStringLiteral("Could not extend %1: %2").arg(id, e.message()));
         Q_EMIT reservationAnswered(status);
     });
+}
+
+QStringList CheckPage::policyStates() const
+{
+    QStringList out;
+    for (int i = 0; i < m_policies->topLevelItemCount(); ++i)
+        out << m_policies->topLevelItem(i)->text(0) + QLatin1Char('|') + m_policies->topLevelItem(i)->text(3) + QLatin1Char('|')
+                + m_policies->topLevelItem(i)->text(4);
+    return out;
 }
 
 QString CheckPage::verdict() const { return m_verdict->text(); }

@@ -36,6 +36,8 @@ public:
 
     QString verdict() const;
     QString cause() const;
+    // Each applicable policy as "SCOPE|window|state" (state: violated, shadow, shadow: would block).
+    QStringList policyStates() const;
     // The reservation of the last admitted check (empty when none) and what became of it.
     QString reservationId() const { return m_reservationId; }
     QString reservationText() const;

@@ -5,6 +5,7 @@
 #include <QComboBox>
 #include <QDialogButtonBox>
 #include <QFormLayout>
+#include <QHBoxLayout>
 #include <QIntValidator>
 #include <QLabel>
 #include <optional>
@@ -37,8 +38,26 @@ PolicyDialog::PolicyDialog(const PolicyDto &p, QWidget *parent) : QDialog(parent
                                       "reconciled when it completes · concurrent: requests in flight at once (no window)"));
     m_window = new QSpinBox;
     m_window->setObjectName(QStringLiteral("window"));
-    m_window->setRange(1, 366 * 24 * 3600);
+    m_window->setRange(1, static_cast<int>(kMaxWindowSeconds));
     m_window->setSuffix(QStringLiteral(" s"));
+    m_windowText = new QLabel;
+    m_windowText->setObjectName(QStringLiteral("windowText"));
+    connect(m_window, &QSpinBox::valueChanged, this, [this](int v) { m_windowText->setText(readableWindow(v)); });
+    m_algorithm = new QComboBox;
+    m_algorithm->setObjectName(QStringLiteral("algorithm"));
+    m_algorithm->addItem(algorithmName(Algorithm::SlidingLog));
+    m_algorithm->addItem(algorithmName(Algorithm::TokenBucket));
+    m_algorithm->setCurrentText(algorithmName(p.algorithm));
+    m_algorithm->setToolTip(QStringLiteral("sliding_log: exact, at most limit per window · token_bucket: bursts up to "
+                                           "`burst`, refilled at limit per window"));
+    m_burst = new QSpinBox;
+    m_burst->setObjectName(QStringLiteral("burst"));
+    m_burst->setRange(0, 1000000000);
+    m_burst->setSpecialValueText(QStringLiteral("= limit"));
+    m_burst->setValue(static_cast<int>(p.burst.value_or(0)));
+    m_shadow = new QCheckBox(QStringLiteral("shadow: report, never block"));
+    m_shadow->setObjectName(QStringLiteral("shadow"));
+    m_shadow->setChecked(p.shadow);
     m_window->setValue(static_cast<int>(p.unit == Unit::Concurrent ? 3600 : p.windowSeconds));
     m_limit = new QLineEdit(QString::number(p.limit));
     m_limit->setObjectName(QStringLiteral("limit"));
@@ -55,7 +74,13 @@ PolicyDialog::PolicyDialog(const PolicyDto &p, QWidget *parent) : QDialog(parent
     form->addRow(QStringLiteral("Model"), m_model);
     form->addRow(QStringLiteral("Tier"), m_tier);
     form->addRow(QStringLiteral("Unit"), m_unit);
-    form->addRow(QStringLiteral("Window"), m_window);
+    auto *windowRow = new QHBoxLayout;
+    windowRow->addWidget(m_window, 1);
+    windowRow->addWidget(m_windowText);
+    form->addRow(QStringLiteral("Window"), windowRow);
+    form->addRow(QStringLiteral("Algorithm"), m_algorithm);
+    form->addRow(QStringLiteral("Burst"), m_burst);
+    form->addRow(QStringLiteral("Mode"), m_shadow);
     form->addRow(QStringLiteral("Limit"), m_limit);
     form->addRow(QStringLiteral("Enabled"), m_enabled);
     form->addRow(QStringLiteral("Description"), m_description);
@@ -71,6 +96,8 @@ PolicyDialog::PolicyDialog(const PolicyDto &p, QWidget *parent) : QDialog(parent
     form->addRow(buttons);
     connect(m_scope, &QComboBox::currentTextChanged, this, &PolicyDialog::updateSelectors);
     connect(m_unit, &QComboBox::currentTextChanged, this, &PolicyDialog::updateSelectors);
+    connect(m_algorithm, &QComboBox::currentTextChanged, this, &PolicyDialog::updateSelectors);
+    m_windowText->setText(readableWindow(m_window->value()));
     updateSelectors();
 }
 
@@ -82,7 +109,14 @@ void PolicyDialog::updateSelectors()
     m_apiKey->setEnabled(PolicyDto::scopeAllows(scope, "apiKeyId"));
     m_model->setEnabled(PolicyDto::scopeAllows(scope, "modelId"));
     m_tier->setEnabled(PolicyDto::scopeAllows(scope, "modelTier"));
-    m_window->setEnabled(m_unit->currentText() != unitName(Unit::Concurrent)); // leases held at once: no window
+    // Only the fields the unit and algorithm allow: a concurrent policy has no window and no
+    // algorithm; a burst is a token bucket's.
+    const bool concurrent = m_unit->currentText() == unitName(Unit::Concurrent);
+    m_window->setEnabled(!concurrent);
+    m_algorithm->setEnabled(!concurrent);
+    if (concurrent)
+        m_algorithm->setCurrentText(algorithmName(Algorithm::SlidingLog));
+    m_burst->setEnabled(!concurrent && m_algorithm->currentText() == algorithmName(Algorithm::TokenBucket));
 }
 
 namespace {
@@ -135,6 +169,10 @@ PolicyDto PolicyDialog::policy() const
     p.modelTier = selector(m_tier);
     p.unit = unitFromName(m_unit->currentText()).value_or(Unit::Requests);
     p.windowSeconds = p.unit == Unit::Concurrent ? 0 : m_window->value();
+    p.algorithm = algorithmFromName(m_algorithm->currentText()).value_or(Algorithm::SlidingLog);
+    if (m_burst->isEnabled() && m_burst->value() > 0)
+        p.burst = m_burst->value();
+    p.shadow = m_shadow->isChecked();
     p.limit = wholeNumber(m_limit->text()).value_or(-1); // -1: never sent (accept() refuses it)
     p.enabled = m_enabled->isChecked();
     p.description = m_description->text();

@@ -33,12 +33,12 @@ private:
     void updateSelectors();
 
     qint64 m_id;
-    QComboBox *m_scope, *m_unit;
+    QComboBox *m_scope, *m_unit, *m_algorithm;
     QLineEdit *m_tenant, *m_user, *m_apiKey, *m_model, *m_tier, *m_description;
-    QSpinBox *m_window;
+    QSpinBox *m_window, *m_burst;
     QLineEdit *m_limit;
-    QCheckBox *m_enabled;
-    QLabel *m_error;
+    QCheckBox *m_enabled, *m_shadow;
+    QLabel *m_error, *m_windowText;
 };
 
 } // namespace sluice
