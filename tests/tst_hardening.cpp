@@ -72,7 +72,7 @@ private Q_SLOTS:
         auto server = startServer(config, &error);
         QVERIFY2(server, qPrintable(error));
         const quint16 port = server->port();
-        const QString key = QStringLiteral("sluice:{model:gpt-4o-mini}");
+        const QString key = QStringLiteral("sluice:{model:tiny-model}");
         QNetworkRequest r(QUrl(QStringLiteral("http://127.0.0.1:%1/admin/events?keys=%2").arg(port).arg(QString::fromLatin1(QUrl::toPercentEncoding(key)))));
         r.setRawHeader("Authorization", "Bearer " + kToken);
         r.setTransferTimeout(0);
@@ -98,22 +98,22 @@ private Q_SLOTS:
 
         for (int round = 0; round < 6; ++round) {
             const QByteArray policy = QJsonDocument(QJsonObject{{QStringLiteral("scope"), QStringLiteral("MODEL")},
-                                                                {QStringLiteral("modelId"), QStringLiteral("gpt-4o-mini")},
+                                                                {QStringLiteral("modelId"), QStringLiteral("tiny-model")},
                                                                 {QStringLiteral("windowSeconds"), 60},
                                                                 {QStringLiteral("limit"), 5 + round}})
                                           .toJson(QJsonDocument::Compact);
             const test::HttpAnswer created = call(port, "POST", QStringLiteral("/admin/policies"), policy);
             QCOMPARE(created.status, 201);
             const qint64 id = created.object().value(QStringLiteral("id")).toInteger();
-            call(port, "POST", QStringLiteral("/rate-limit/check"), checkBody(QStringLiteral("u%1").arg(round), QStringLiteral("gpt-4o-mini")));
+            call(port, "POST", QStringLiteral("/rate-limit/check"), checkBody(QStringLiteral("u%1").arg(round), QStringLiteral("tiny-model")));
             QTRY_COMPARE_WITH_TIMEOUT(limits.last(), qint64(5 + round), 5000);
             QJsonObject edited = created.object();
             edited.insert(QStringLiteral("limit"), 100 + round);
             QCOMPARE(call(port, "PUT", QStringLiteral("/admin/policies/%1").arg(id), QJsonDocument(edited).toJson()).status, 200);
-            call(port, "POST", QStringLiteral("/rate-limit/check"), checkBody(QStringLiteral("v%1").arg(round), QStringLiteral("gpt-4o-mini")));
+            call(port, "POST", QStringLiteral("/rate-limit/check"), checkBody(QStringLiteral("v%1").arg(round), QStringLiteral("tiny-model")));
             QTRY_COMPARE_WITH_TIMEOUT(limits.last(), qint64(100 + round), 5000);
             QCOMPARE(call(port, "DELETE", QStringLiteral("/admin/policies/%1").arg(id)).status, 204);
-            call(port, "POST", QStringLiteral("/rate-limit/check"), checkBody(QStringLiteral("w%1").arg(round), QStringLiteral("gpt-4o-mini")));
+            call(port, "POST", QStringLiteral("/rate-limit/check"), checkBody(QStringLiteral("w%1").arg(round), QStringLiteral("tiny-model")));
             QTRY_COMPARE_WITH_TIMEOUT(limits.last(), qint64(-1), 5000);
         }
         QVERIFY(stream->isRunning());
