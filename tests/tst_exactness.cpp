@@ -283,6 +283,55 @@ private:
     const QElapsedTimer &m_clock;
 };
 
+// A shared store (one Redis or a Redis Cluster) and 4 sluice-server processes on it, one HTTP
+// thread each, with a registry of the test's own.
+struct Fleet
+{
+    test::RedisServer redis;
+    test::RedisCluster cluster;
+    bool single = true;
+    QTemporaryDir dir;
+    std::vector<std::unique_ptr<test::ServerProcess>> servers;
+    QString error;
+
+    bool startStore(const QString &store)
+    {
+        single = store == QStringLiteral("redis");
+        return single ? redis.start(&error) : cluster.start(&error);
+    }
+    bool startServers(const QByteArray &registryJson, const QStringList &extra = {})
+    {
+        const QString registry = dir.filePath(QStringLiteral("registry.json"));
+        QFile f(registry);
+        if (!f.open(QIODevice::WriteOnly) || f.write(registryJson) != registryJson.size()) {
+            error = QStringLiteral("cannot write %1").arg(registry);
+            return false;
+        }
+        f.close();
+        const QStringList store = single ? QStringList{QStringLiteral("--redis"), redis.url()}
+                                         : QStringList{QStringLiteral("--redis-cluster"), cluster.seeds()};
+        for (int i = 0; i < 4; ++i) {
+            auto s = std::make_unique<test::ServerProcess>();
+            if (!s->start(store + QStringList{QStringLiteral("--registry-file"), registry, QStringLiteral("--threads"), QStringLiteral("1"),
+                                              QStringLiteral("--redis-timeout-ms"), QStringLiteral("2000")} + extra,
+                          &error))
+                return false;
+            servers.push_back(std::move(s));
+        }
+        return true;
+    }
+    quint16 port(int caller) const { return servers[static_cast<size_t>(caller % 4)]->port(); }
+    quint16 storePort() const { return single ? redis.port() : cluster.ports().first(); }
+    QByteArray cli(const QStringList &args) const { return single ? redis.cli(args) : cluster.cli(cluster.ports().first(), args); }
+    bool stopServers()
+    {
+        bool clean = true;
+        for (auto &s : servers)
+            clean = s->stop() && clean;
+        return clean;
+    }
+};
+
 } // namespace
 
 class TestExactness : public QObject
@@ -306,49 +355,23 @@ private Q_SLOTS:
         QFETCH(bool, leases);
         constexpr qint64 kTokenLimit = 3000;
         constexpr qint64 kLeaseLimit = 4;
-        QString error;
-        test::RedisServer redis;
-        test::RedisCluster cluster;
-        QStringList storeArgs;
-        const bool single = store == QStringLiteral("redis");
-        if (single) {
-            SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
-            storeArgs = {QStringLiteral("--redis"), redis.url()};
-        } else {
-            SLUICE_REQUIRE_SERVICE(cluster.start(&error), error);
-            storeArgs = {QStringLiteral("--redis-cluster"), cluster.seeds()};
-        }
+        Fleet fleet;
+        SLUICE_REQUIRE_SERVICE(fleet.startStore(store), fleet.error);
         // A default per tenant (the run's own tenant gets fresh keys): tokens per hour, or leases.
-        QTemporaryDir dir;
-        const QString registry = dir.filePath(QStringLiteral("registry.json"));
-        QFile f(registry);
-        QVERIFY(f.open(QIODevice::WriteOnly));
-        f.write(leases ? R"({"policies":[{"id":1,"scope":"USER_MODEL","windowSeconds":3600,"limit":1000000000},
-                                          {"id":2,"scope":"TENANT","unit":"concurrent","limit":4}]})"
-                       : R"({"policies":[{"id":1,"scope":"USER_MODEL","windowSeconds":3600,"limit":1000000000},
-                                          {"id":2,"scope":"TENANT","unit":"tokens","windowSeconds":3600,"limit":3000}]})");
-        f.close();
-        std::vector<std::unique_ptr<test::ServerProcess>> servers;
-        for (int i = 0; i < 4; ++i) {
-            auto s = std::make_unique<test::ServerProcess>();
-            QVERIFY2(s->start(storeArgs + QStringList{QStringLiteral("--registry-file"), registry, QStringLiteral("--threads"),
-                                                      QStringLiteral("1"), QStringLiteral("--redis-timeout-ms"), QStringLiteral("2000")},
-                              &error),
-                     qPrintable(error));
-            servers.push_back(std::move(s));
-        }
+        QVERIFY2(fleet.startServers(leases ? R"({"policies":[{"id":1,"scope":"USER_MODEL","windowSeconds":3600,"limit":1000000000},
+                                                          {"id":2,"scope":"TENANT","unit":"concurrent","limit":4}]})"
+                                           : R"({"policies":[{"id":1,"scope":"USER_MODEL","windowSeconds":3600,"limit":1000000000},
+                                                          {"id":2,"scope":"TENANT","unit":"tokens","windowSeconds":3600,"limit":3000}]})"),
+                 qPrintable(fleet.error));
         const QByteArray tenant = "x" + QByteArray::number(QRandomGenerator::global()->generate64(), 36);
         const QByteArray key = "sluice:{tenant:" + tenant + "}" + (leases ? ":leases" : ":tokens");
-        auto cli = [&](const QStringList &args) {
-            return single ? redis.cli(args) : cluster.cli(cluster.ports().first(), args);
-        };
 
         ZcardPoller *poller = nullptr;
         if (leases)
-            poller = new ZcardPoller(QStringLiteral("127.0.0.1"), single ? redis.port() : cluster.ports().first(), key, this);
+            poller = new ZcardPoller(QStringLiteral("127.0.0.1"), fleet.storePort(), key, this);
         std::vector<LifecycleCaller *> callers;
         for (int c = 0; c < 64; ++c)
-            callers.push_back(new LifecycleCaller(servers[static_cast<size_t>(c % 4)]->port(), tenant, leases, leases ? 5 : 6, this));
+            callers.push_back(new LifecycleCaller(fleet.port(c), tenant, leases, leases ? 5 : 6, this));
         QElapsedTimer t;
         t.start();
         while (t.elapsed() < 60000 && !std::all_of(callers.begin(), callers.end(), [](LifecycleCaller *c) { return c->finished(); }))
@@ -374,13 +397,13 @@ private Q_SLOTS:
             qInfo("leases held at most %lld (over %d samples)", poller->max, poller->samples);
             QVERIFY(poller->samples > 0);
             QVERIFY2(poller->max <= kLeaseLimit, qPrintable(QString::number(poller->max)));
-            QCOMPARE(cli({QStringLiteral("ZCARD"), QString::fromUtf8(key)}), QByteArray("0"));
+            QCOMPARE(fleet.cli({QStringLiteral("ZCARD"), QString::fromUtf8(key)}), QByteArray("0"));
         } else {
             // Every admission fit its estimate under the limit...
             QVERIFY2(worst <= kTokenLimit, qPrintable(QString::number(worst)));
             // ...and the log holds exactly the completed weights, no more, no less.
             qint64 logged = 0;
-            for (const QByteArray &m : cli({QStringLiteral("ZRANGE"), QString::fromUtf8(key), QStringLiteral("0"), QStringLiteral("-1")}).split('\n')) {
+            for (const QByteArray &m : fleet.cli({QStringLiteral("ZRANGE"), QString::fromUtf8(key), QStringLiteral("0"), QStringLiteral("-1")}).split('\n')) {
                 if (m.isEmpty())
                     continue;
                 const qsizetype star = m.indexOf('*');
@@ -388,8 +411,7 @@ private Q_SLOTS:
             }
             QCOMPARE(logged, weights);
         }
-        for (auto &s : servers)
-            QVERIFY(s->stop());
+        QVERIFY(fleet.stopServers());
     }
 
     // A token bucket (design §11) shared by 4 instances: while demand exceeds supply, exactly the
@@ -407,42 +429,20 @@ private Q_SLOTS:
         constexpr double kRate = 20;  // tokens per second
         constexpr int kBurst = 10;
         constexpr qint64 kRunMs = 1500;
-        QString error;
-        test::RedisServer redis;
-        test::RedisCluster cluster;
-        QStringList storeArgs;
-        if (store == QStringLiteral("redis")) {
-            SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
-            storeArgs = {QStringLiteral("--redis"), redis.url()};
-        } else {
-            SLUICE_REQUIRE_SERVICE(cluster.start(&error), error);
-            storeArgs = {QStringLiteral("--redis-cluster"), cluster.seeds()};
-        }
-        QTemporaryDir dir;
-        const QString registry = dir.filePath(QStringLiteral("registry.json"));
-        QFile f(registry);
-        QVERIFY(f.open(QIODevice::WriteOnly));
+        Fleet fleet;
+        SLUICE_REQUIRE_SERVICE(fleet.startStore(store), fleet.error);
         // 20 per second, bursts of 10, per tenant; the other policies never refuse.
-        f.write(R"({"policies":[{"id":1,"scope":"USER_MODEL","windowSeconds":3600,"limit":1000000000},
-                                {"id":2,"scope":"TENANT","windowSeconds":1,"limit":20,"algorithm":"token_bucket","burst":10},
-                                {"id":3,"scope":"GLOBAL","windowSeconds":3600,"limit":1000000000}]})");
-        f.close();
-        std::vector<std::unique_ptr<test::ServerProcess>> servers;
-        for (int i = 0; i < 4; ++i) {
-            auto s = std::make_unique<test::ServerProcess>();
-            QVERIFY2(s->start(storeArgs + QStringList{QStringLiteral("--registry-file"), registry, QStringLiteral("--threads"),
-                                                      QStringLiteral("1"), QStringLiteral("--redis-timeout-ms"), QStringLiteral("2000")},
-                              &error),
-                     qPrintable(error));
-            servers.push_back(std::move(s));
-        }
+        QVERIFY2(fleet.startServers(R"({"policies":[{"id":1,"scope":"USER_MODEL","windowSeconds":3600,"limit":1000000000},
+                                                 {"id":2,"scope":"TENANT","windowSeconds":1,"limit":20,"algorithm":"token_bucket","burst":10},
+                                                 {"id":3,"scope":"GLOBAL","windowSeconds":3600,"limit":1000000000}]})"),
+                 qPrintable(fleet.error));
         const QByteArray body = "{\"userId\":\"u\",\"modelId\":\"m\",\"tenantId\":\"b"
             + QByteArray::number(QRandomGenerator::global()->generate64(), 36) + "\"}";
         QElapsedTimer clock;
         clock.start();
         std::vector<DeadlineCaller *> callers;
         for (int c = 0; c < 64; ++c)
-            callers.push_back(new DeadlineCaller(servers[static_cast<size_t>(c % 4)]->port(), body, kRunMs, clock, this));
+            callers.push_back(new DeadlineCaller(fleet.port(c), body, kRunMs, clock, this));
         QElapsedTimer t;
         t.start();
         while (t.elapsed() < 30000 && !std::all_of(callers.begin(), callers.end(), [](DeadlineCaller *c) { return c->finished; }))
@@ -465,8 +465,7 @@ private Q_SLOTS:
         // ...and, with callers waiting all along, all of it (the first and last 100 ms aside).
         QVERIFY2(admitted >= kBurst + static_cast<int>(kRate * (static_cast<double>(kRunMs) / 1000.0 - 0.1)) - 1,
                  qPrintable(QString::number(admitted)));
-        for (auto &s : servers)
-            QVERIFY(s->stop());
+        QVERIFY(fleet.stopServers());
     }
 
     void fourInstancesAdmitExactlyTheLimit_data()
@@ -479,39 +478,16 @@ private Q_SLOTS:
     void fourInstancesAdmitExactlyTheLimit()
     {
         QFETCH(QString, store);
-        QString error;
-        test::RedisServer redis;
-        test::RedisCluster cluster;
-        QStringList storeArgs;
-        if (store == QStringLiteral("redis")) {
-            SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
-            storeArgs = {QStringLiteral("--redis"), redis.url()};
-        } else {
-            SLUICE_REQUIRE_SERVICE(cluster.start(&error), error);
-            storeArgs = {QStringLiteral("--redis-cluster"), cluster.seeds()};
-        }
+        Fleet fleet;
+        SLUICE_REQUIRE_SERVICE(fleet.startStore(store), fleet.error);
         // Every request of a round counts against one USER_MODEL key (limit 100), a tenant key and
         // the global key: three keys, three Cluster slots.
-        QTemporaryDir dir;
-        const QString registry = dir.filePath(QStringLiteral("registry.json"));
-        QFile f(registry);
-        QVERIFY(f.open(QIODevice::WriteOnly));
-        f.write(R"({"tenants":[{"id":"t","name":"T"}],"users":[],"tiers":[],"models":[],"apiKeys":[],
-                   "policies":[{"id":1,"scope":"USER_MODEL","windowSeconds":3600,"limit":100},
-                               {"id":2,"scope":"TENANT","windowSeconds":3600,"limit":1000000000},
-                               {"id":3,"scope":"GLOBAL","windowSeconds":3600,"limit":1000000000}]})");
-        f.close();
-
-        std::vector<std::unique_ptr<test::ServerProcess>> servers;
-        for (int i = 0; i < 4; ++i) {
-            auto s = std::make_unique<test::ServerProcess>();
-            QVERIFY2(s->start(storeArgs + QStringList{QStringLiteral("--registry-file"), registry, QStringLiteral("--threads"),
-                                                      QStringLiteral("1"), QStringLiteral("--instances"), QStringLiteral("4"),
-                                                      QStringLiteral("--redis-timeout-ms"), QStringLiteral("2000")},
-                              &error),
-                     qPrintable(error));
-            servers.push_back(std::move(s));
-        }
+        QVERIFY2(fleet.startServers(R"({"tenants":[{"id":"t","name":"T"}],"users":[],"tiers":[],"models":[],"apiKeys":[],
+                                     "policies":[{"id":1,"scope":"USER_MODEL","windowSeconds":3600,"limit":100},
+                                                 {"id":2,"scope":"TENANT","windowSeconds":3600,"limit":1000000000},
+                                                 {"id":3,"scope":"GLOBAL","windowSeconds":3600,"limit":1000000000}]})",
+                                    {QStringLiteral("--instances"), QStringLiteral("4")}),
+                 qPrintable(fleet.error));
 
         for (int round = 0; round < 20; ++round) {
             const QByteArray user = "round-" + QByteArray::number(round) + "-" + QByteArray::number(QRandomGenerator::global()->generate(), 36);
@@ -520,7 +496,7 @@ private Q_SLOTS:
                 + QByteArray::number(body.size()) + "\r\n\r\n" + body;
             std::vector<Client *> clients;
             for (int c = 0; c < 64; ++c)
-                clients.push_back(new Client(servers[static_cast<size_t>(c % 4)]->port(), request, 3, this));
+                clients.push_back(new Client(fleet.port(c), request, 3, this));
             QElapsedTimer t;
             t.start();
             while (t.elapsed() < 30000
@@ -539,8 +515,7 @@ private Q_SLOTS:
             QCOMPARE(ok + limited, 192);
             QVERIFY2(ok == 100, qPrintable(QStringLiteral("round %1: %2 admitted").arg(round).arg(ok)));
         }
-        for (auto &s : servers)
-            QVERIFY(s->stop());
+        QVERIFY(fleet.stopServers());
     }
 };
 
