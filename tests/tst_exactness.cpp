@@ -5,12 +5,14 @@
 // completions interleaved never pass the limit at an admission and leave exactly the completed
 // weights in Redis; concurrency leases held (counted on the Redis side while callers come and go)
 // never pass the limit at any moment.
+#include "httpcall.h"
 #include "services.h"
 
 #include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QNetworkAccessManager>
 #include <QRandomGenerator>
 #include <QTcpSocket>
 #include <QTemporaryDir>
@@ -317,6 +319,25 @@ struct Fleet
                           &error))
                 return false;
             servers.push_back(std::move(s));
+        }
+        // Connections and a Cluster's slot map come up asynchronously: until then the failure
+        // mode would answer. Go once every instance's /health says its store is ok.
+        QNetworkAccessManager nam;
+        for (const auto &s : servers) {
+            QElapsedTimer t;
+            t.start();
+            QByteArray health;
+            while (t.elapsed() < 10000) {
+                health = test::httpCall(nam, s->baseUrl().resolved(QUrl(QStringLiteral("/health"))), "GET").body;
+                if (QJsonDocument::fromJson(health).object().value(QStringLiteral("store")).toObject().value(QStringLiteral("status"))
+                    == QStringLiteral("ok"))
+                    break;
+                QTest::qWait(20);
+            }
+            if (t.elapsed() >= 10000) {
+                error = QStringLiteral("the store is not ok: %1").arg(QString::fromUtf8(health));
+                return false;
+            }
         }
         return true;
     }

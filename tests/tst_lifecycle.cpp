@@ -40,6 +40,8 @@ private:
     QNetworkAccessManager m_nam;
     // Tenants made up per row, so that rows never share a window key (shared Redis too).
     QString m_tok, m_con, m_mix;
+    QString m_source; // every check must be decided by the store under test, not the failure mode
+    QString m_wrongSource;
 
     Answer call(const QByteArray &method, const QString &path, const QByteArray &body = QByteArray(),
                 const QByteArray &contentType = "application/json")
@@ -54,7 +56,11 @@ private:
                                                           {QStringLiteral("tenantId"), tenant},
                                                           {QStringLiteral("cost"), cost}})
                                     .toJson(QJsonDocument::Compact);
-        return call("POST", QStringLiteral("/rate-limit/check"), body);
+        const Answer a = call("POST", QStringLiteral("/rate-limit/check"), body);
+        if ((a.status == 200 || a.status == 429) && a.object().value(QStringLiteral("source")).toString() != m_source)
+            m_wrongSource = QStringLiteral("answered by %1, not %2: %3")
+                                .arg(a.object().value(QStringLiteral("source")).toString(), m_source, QString::fromUtf8(a.body));
+        return a;
     }
     Answer complete(const QString &id, std::optional<qint64> tokens = std::nullopt)
     {
@@ -146,6 +152,19 @@ private:
         auto server = std::make_unique<SluiceServer>(config);
         QVERIFY2(server->start(&error), qPrintable(error));
         m_server = std::move(server);
+        // The shared store's connections (and a Cluster's slot map) come up asynchronously; until
+        // they do, checks are answered by the failure mode (local). Start once /health says ok.
+        QElapsedTimer up;
+        up.start();
+        auto storeOk = [&] {
+            return call("GET", QStringLiteral("/health")).object().value(QStringLiteral("store")).toObject().value(QStringLiteral("status"))
+                == QStringLiteral("ok");
+        };
+        while (!storeOk() && up.elapsed() < 10000)
+            QTest::qWait(20);
+        QVERIFY2(storeOk(), call("GET", QStringLiteral("/health")).body.constData());
+        m_source = store == QStringLiteral("memory") ? QStringLiteral("memory")
+                 : store == QStringLiteral("redis-cluster") ? QStringLiteral("redis-cluster") : QStringLiteral("redis");
         if (postgres) {
             for (const QJsonObject &p : policies()) {
                 const Answer a = call("POST", QStringLiteral("/admin/policies"), QJsonDocument(p).toJson(QJsonDocument::Compact));
@@ -177,7 +196,11 @@ private:
     }
 
 private Q_SLOTS:
-    void cleanup() { m_server.reset(); }
+    void cleanup()
+    {
+        m_server.reset();
+        QVERIFY2(m_wrongSource.isEmpty(), qPrintable(std::exchange(m_wrongSource, QString())));
+    }
     void cleanupTestCase()
     {
         m_redis.reset();
