@@ -46,6 +46,8 @@ const Option kOptions[] = {
     {"forward-auth-deny-status", "SLUICE_FORWARD_AUTH_DENY_STATUS", "Status of a refused forward-auth check: 429 (default) or 403 (nginx auth_request).", "status", false},
     {"grpc-port", "SLUICE_GRPC_PORT", "Serve Envoy's rate limit service (gRPC) on this port (default: off).", "port", false},
     {"forward-auth-headers", "SLUICE_FORWARD_AUTH_HEADERS", "Identity headers of forward-auth, e.g. user=X-Caller,model=X-Model (defaults X-Tenant-Id, X-User-Id, X-Model-Id, X-Model-Tier, X-API-Key, X-Cost).", "spec", false},
+    {"redis-user", "SLUICE_REDIS_USER", "Redis ACL user for --redis-cluster (or when the --redis URL names none).", "user", false},
+    {"redis-password-file", "SLUICE_REDIS_PASSWORD_FILE", "File whose first line is the Redis password (or set SLUICE_REDIS_PASSWORD; never on the command line).", "file", false},
     {"lease-seconds", "SLUICE_LEASE_SECONDS", "How long a reservation and its concurrency leases live unless completed or extended (default 600).", "s", false},
 };
 constexpr int kOptionCount = static_cast<int>(sizeof kOptions / sizeof kOptions[0]);
@@ -137,6 +139,8 @@ QStringList ServerConfig::secrets() const
         if (!secret.isEmpty())
             s << secret;
     }
+    if (!redisPassword.isEmpty())
+        s << redisPassword;
     return s;
 }
 
@@ -160,6 +164,8 @@ QString ServerConfig::describe() const
         QString::number(forwardAuthDenyStatus),
         grpcPort < 0 ? QStringLiteral("off") : QString::number(grpcPort),
         forwardAuthHeaders,
+        redisUser,
+        redisPasswordFile,
         QString::number(leaseSeconds),
     };
     QString out = QStringLiteral("# config file: %1\n# store: %2\n")
@@ -290,8 +296,9 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
     if (!c.redisUrl.isEmpty()) {
         const QUrl url(c.redisUrl);
         if (url.scheme() != QStringLiteral("redis") || url.host().isEmpty()) {
-            *error = QStringLiteral("%1 must look like redis://host:port[/db], got '%2' "
-                                    "(passwords and rediss:// are not supported yet)").arg(origin, redactUrl(c.redisUrl));
+            *error = QStringLiteral("%1 must look like redis://[user:password@]host:port[/db], got '%2' (rediss:// needs "
+                                    "hiredis 1.0, which Debian 12 lacks: see the README for a TLS sidecar)")
+                         .arg(origin, redactUrl(c.redisUrl));
             return std::nullopt;
         }
     }
@@ -310,6 +317,29 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
     }
     if (!c.redisUrl.isEmpty() && !c.redisCluster.isEmpty()) {
         *error = QStringLiteral("--redis and --redis-cluster exclude each other");
+        return std::nullopt;
+    }
+    // Redis credentials: the URL's, else --redis-user with the password from --redis-password-file
+    // or SLUICE_REDIS_PASSWORD (so that the secret need not be on a command line).
+    c.redisUser = value(17);
+    c.redisPasswordFile = value(18);
+    const QString passwordOrigin = origin;
+    if (!c.redisPasswordFile.isEmpty()) {
+        QFile f(c.redisPasswordFile);
+        if (!f.open(QIODevice::ReadOnly)) {
+            *error = QStringLiteral("%1: cannot read %2: %3").arg(passwordOrigin, c.redisPasswordFile, f.errorString());
+            return std::nullopt;
+        }
+        c.redisPassword = QString::fromUtf8(f.readLine()).trimmed();
+        if (c.redisPassword.isEmpty()) {
+            *error = QStringLiteral("%1: %2 holds no password on its first line").arg(passwordOrigin, c.redisPasswordFile);
+            return std::nullopt;
+        }
+    } else {
+        c.redisPassword = env.value(QStringLiteral("SLUICE_REDIS_PASSWORD"));
+    }
+    if (!c.redisUser.isEmpty() && c.redisPassword.isEmpty() && QUrl(c.redisUrl).password().isEmpty()) {
+        *error = QStringLiteral("--redis-user needs a password (--redis-password-file or SLUICE_REDIS_PASSWORD)");
         return std::nullopt;
     }
     c.postgres = value(5);
@@ -331,7 +361,7 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
         }
         c.forwardAuthDenyStatus = deny.toInt();
     }
-    if (!integer(15, 0, 65535, &c.grpcPort) || !integer(17, 1, 7 * 86400, &c.leaseSeconds))
+    if (!integer(15, 0, 65535, &c.grpcPort) || !integer(19, 1, 7 * 86400, &c.leaseSeconds))
         return std::nullopt;
     c.forwardAuthHeaders = value(16);
     ForwardAuthSettings names; // the door's own parser validates the spec (one place)

@@ -118,6 +118,8 @@ private:
     std::shared_ptr<MemoryWindowStore> m_store;
 };
 
+RedisCredentials credentialsOf(const ServerConfig &c) { return {c.redisUser.toUtf8(), c.redisPassword.toUtf8()}; }
+
 } // namespace
 
 SluiceServer::SluiceServer(ServerConfig config, QObject *parent)
@@ -196,9 +198,9 @@ std::shared_ptr<WindowStore> SluiceServer::makeThreadStore()
     const ServerConfig &c = m_config;
     std::unique_ptr<WindowStore> remote;
     if (!c.redisUrl.isEmpty())
-        remote = RedisWindowStore::fromUrl(c.redisUrl, c.redisTimeoutMs);
+        remote = RedisWindowStore::fromUrl(c.redisUrl, c.redisTimeoutMs, credentialsOf(c));
     else if (!c.redisCluster.isEmpty())
-        remote = std::make_unique<RedisClusterWindowStore>(c.redisCluster, c.redisTimeoutMs);
+        remote = std::make_unique<RedisClusterWindowStore>(c.redisCluster, c.redisTimeoutMs, nullptr, credentialsOf(c));
     if (!remote)
         return std::make_shared<SharedStore>(m_memory);
     return std::make_shared<ResilientWindowStore>(std::move(remote), *failureModeFromName(c.failureMode), m_memory, c.instances);
@@ -208,6 +210,29 @@ bool SluiceServer::start(QString *error)
 {
     if (!loadInitialRegistry(error))
         return false;
+    // A wrong or missing Redis password is a clear startup error, not a server that quietly
+    // answers every check from its failure mode (an unreachable Redis is not: it may come back).
+    if (!m_config.redisUrl.isEmpty() || !m_config.redisCluster.isEmpty()) {
+        QString host;
+        quint16 redisPort = 6379;
+        RedisCredentials who = credentialsOf(m_config);
+        if (!m_config.redisUrl.isEmpty()) {
+            const QUrl u(m_config.redisUrl);
+            host = u.host();
+            redisPort = static_cast<quint16>(u.port(6379));
+            if (!u.password().isEmpty())
+                who = {u.userName(QUrl::FullyDecoded).toUtf8(), u.password(QUrl::FullyDecoded).toUtf8()};
+        } else {
+            const QString seed = m_config.redisCluster.constFirst();
+            host = seed.section(QLatin1Char(':'), 0, -2);
+            redisPort = seed.section(QLatin1Char(':'), -1).toUShort();
+        }
+        const QString refused = probeRedisCredentials(host, redisPort, who, std::max(200, m_config.redisTimeoutMs * 4));
+        if (!refused.isEmpty()) {
+            *error = refused;
+            return false;
+        }
+    }
 
     const int n = m_config.effectiveThreads();
     quint16 port = m_config.port;

@@ -12,6 +12,7 @@
 #include "engine/windowkey.h"
 
 #include <QElapsedTimer>
+#include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QRandomGenerator>
 #include <QTcpSocket>
@@ -34,6 +35,153 @@ class TestRedisStore : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    // Authenticated Redis (issue 11): a password in the URL, an ACL user, the password from the
+    // environment's config; a wrong or missing one is a clear startup error that never shows the
+    // password; a password changed under a running server is a clear /health state.
+    void passwordsAndAclUsers()
+    {
+        test::RedisServer redis(test::Sharing::Private);
+        QString error;
+        SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+        const QString pw = QStringLiteral("s3cret-%1").arg(QRandomGenerator::global()->generate(), 0, 36);
+        QCOMPARE(redis.cli({QStringLiteral("ACL"), QStringLiteral("SETUSER"), QStringLiteral("sluice"), QStringLiteral("on"),
+                            QStringLiteral(">user-pw"), QStringLiteral("~*"), QStringLiteral("&*"), QStringLiteral("+@all")}),
+                 QByteArray("OK"));
+        QCOMPARE(redis.cli({QStringLiteral("CONFIG"), QStringLiteral("SET"), QStringLiteral("requirepass"), pw}), QByteArray("OK"));
+        const QStringList auth{QStringLiteral("--no-auth-warning"), QStringLiteral("-a"), pw};
+        QNetworkAccessManager nam;
+        auto serve = [&](ServerConfig config, QString *why) -> std::unique_ptr<SluiceServer> {
+            config.port = 0;
+            config.threads = 1;
+            config.redisTimeoutMs = 1000;
+            auto server = std::make_unique<SluiceServer>(config);
+            if (!server->start(why))
+                return nullptr;
+            return server;
+        };
+        auto sourceOf = [&](const SluiceServer &server) {
+            QElapsedTimer t;
+            t.start();
+            QString source;
+            while (t.elapsed() < 5000) {
+                const test::HttpAnswer a = test::httpCall(nam, QUrl(QStringLiteral("http://127.0.0.1:%1/rate-limit/check").arg(server.port())),
+                                                          "POST", R"({"userId":"auth","modelId":"gpt-4o"})");
+                source = a.object().value(QStringLiteral("source")).toString();
+                if (source == QStringLiteral("redis"))
+                    break;
+                QTest::qWait(20);
+            }
+            return source;
+        };
+        const QString base = QStringLiteral("redis://%1:%2").arg(redis.host()).arg(redis.port());
+        {
+            ServerConfig c;
+            c.redisUrl = QStringLiteral("redis://:%1@%2:%3").arg(pw, redis.host()).arg(redis.port());
+            auto server = serve(c, &error);
+            QVERIFY2(server, qPrintable(error));
+            QCOMPARE(sourceOf(*server), QStringLiteral("redis"));
+        }
+        {
+            ServerConfig c; // an ACL user in the URL
+            c.redisUrl = QStringLiteral("redis://sluice:user-pw@%1:%2").arg(redis.host()).arg(redis.port());
+            auto server = serve(c, &error);
+            QVERIFY2(server, qPrintable(error));
+            QCOMPARE(sourceOf(*server), QStringLiteral("redis"));
+        }
+        {
+            ServerConfig c; // the password from SLUICE_REDIS_PASSWORD / --redis-password-file
+            c.redisUrl = base;
+            c.redisPassword = pw;
+            auto server = serve(c, &error);
+            QVERIFY2(server, qPrintable(error));
+            QCOMPARE(sourceOf(*server), QStringLiteral("redis"));
+
+            // The password changes under it: the next connection is refused, and /health says why.
+            QCOMPARE(redis.cli(auth + QStringList{QStringLiteral("CONFIG"), QStringLiteral("SET"), QStringLiteral("requirepass"),
+                                                  QStringLiteral("rotated")}),
+                     QByteArray("OK"));
+            redis.cli({QStringLiteral("--no-auth-warning"), QStringLiteral("-a"), QStringLiteral("rotated"), QStringLiteral("CLIENT"),
+                       QStringLiteral("KILL"), QStringLiteral("TYPE"), QStringLiteral("normal")});
+            QElapsedTimer t;
+            t.start();
+            QByteArray health;
+            while (t.elapsed() < 5000) {
+                health = test::httpCall(nam, QUrl(QStringLiteral("http://127.0.0.1:%1/health").arg(server->port())), "GET").body;
+                if (health.contains("refused the credentials"))
+                    break;
+                QTest::qWait(20);
+            }
+            QVERIFY2(health.contains("refused the credentials") && health.contains("WRONGPASS"), health.constData());
+            QVERIFY(!health.contains(pw.toUtf8()));
+            QCOMPARE(redis.cli({QStringLiteral("--no-auth-warning"), QStringLiteral("-a"), QStringLiteral("rotated"), QStringLiteral("CONFIG"),
+                                QStringLiteral("SET"), QStringLiteral("requirepass"), pw}),
+                     QByteArray("OK"));
+        }
+        {
+            ServerConfig c; // a wrong password: a clear startup error, without the password in it
+            c.redisUrl = QStringLiteral("redis://:not-the-password@%1:%2").arg(redis.host()).arg(redis.port());
+            QString why;
+            QVERIFY(!serve(c, &why));
+            QVERIFY2(why.contains(QStringLiteral("refused the credentials")) && why.contains(QStringLiteral("WRONGPASS")), qPrintable(why));
+            QVERIFY(!why.contains(QStringLiteral("not-the-password")));
+        }
+        {
+            ServerConfig c; // none at all, and Redis wants one
+            c.redisUrl = base;
+            QString why;
+            QVERIFY(!serve(c, &why));
+            QVERIFY2(why.contains(QStringLiteral("wants a password")) && why.contains(QStringLiteral("SLUICE_REDIS_PASSWORD")), qPrintable(why));
+        }
+        {
+            ServerConfig c; // an unreachable Redis is not a startup error: the failure mode covers it
+            c.redisUrl = QStringLiteral("redis://:x@127.0.0.1:%1").arg(test::freePort());
+            auto server = serve(c, &error);
+            QVERIFY2(server, qPrintable(error));
+        }
+    }
+
+    // The same credentials reach every Cluster node, the ones learned from CLUSTER SLOTS too.
+    void clusterWithAPassword()
+    {
+        test::RedisCluster cluster(test::Sharing::Private);
+        QString error;
+        SLUICE_REQUIRE_SERVICE(cluster.start(&error), error);
+        const QString pw = QStringLiteral("cluster-%1").arg(QRandomGenerator::global()->generate(), 0, 36);
+        for (quint16 port : cluster.ports())
+            QCOMPARE(cluster.cli(port, {QStringLiteral("CONFIG"), QStringLiteral("SET"), QStringLiteral("requirepass"), pw}, false),
+                     QByteArray("OK"));
+        ServerConfig c;
+        c.port = 0;
+        c.threads = 1;
+        c.redisTimeoutMs = 1000;
+        c.redisCluster = QStringList{cluster.nodes().constFirst()}; // one seed: the others come from CLUSTER SLOTS
+        QString why;
+        {
+            SluiceServer without(c);
+            QVERIFY(!without.start(&why));
+            QVERIFY2(why.contains(QStringLiteral("wants a password")), qPrintable(why));
+        }
+        c.redisPassword = pw;
+        SluiceServer server(c);
+        QVERIFY2(server.start(&error), qPrintable(error));
+        QNetworkAccessManager nam;
+        QElapsedTimer t;
+        t.start();
+        int fromCluster = 0;
+        // Users spread over the slots, so every node is asked.
+        for (int i = 0; i < 200 && t.elapsed() < 10000; ++i) {
+            const test::HttpAnswer a = test::httpCall(nam, QUrl(QStringLiteral("http://127.0.0.1:%1/rate-limit/check").arg(server.port())), "POST",
+                                                      QStringLiteral(R"({"userId":"u%1","modelId":"gpt-4o"})").arg(i).toUtf8());
+            if (a.object().value(QStringLiteral("source")).toString() == QStringLiteral("redis-cluster"))
+                ++fromCluster;
+            else if (fromCluster > 0)
+                QFAIL(a.body.constData()); // once up, every check is the Cluster's
+            else
+                QTest::qWait(20);
+        }
+        QVERIFY(fromCluster > 50);
+    }
+
     void deniedChecksWriteNothing()
     {
         test::RedisServer redis;

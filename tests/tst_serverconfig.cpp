@@ -106,7 +106,7 @@ private Q_SLOTS:
         QTest::addRow("port out of range") << QStringList{QStringLiteral("--port"), QStringLiteral("70000")} << "--port";
         QTest::addRow("port not a number") << QStringList{QStringLiteral("--port"), QStringLiteral("http")} << "--port";
         QTest::addRow("bind not an address") << QStringList{QStringLiteral("--bind"), QStringLiteral("example.org")} << "--bind";
-        QTest::addRow("redis scheme") << QStringList{QStringLiteral("--redis"), QStringLiteral("http://x:1")} << "redis://host:port";
+        QTest::addRow("redis scheme") << QStringList{QStringLiteral("--redis"), QStringLiteral("http://x:1")} << "redis://[user:password@]host:port";
         QTest::addRow("rediss not yet") << QStringList{QStringLiteral("--redis"), QStringLiteral("rediss://x:1")} << "rediss";
         QTest::addRow("cluster seed without port") << QStringList{QStringLiteral("--redis-cluster"), QStringLiteral("host")} << "host:port";
         QTest::addRow("both redis kinds") << QStringList{QStringLiteral("--redis"), QStringLiteral("redis://a:1"), QStringLiteral("--redis-cluster"), QStringLiteral("a:1")} << "exclude";
@@ -158,11 +158,13 @@ private Q_SLOTS:
         auto c = parse({QStringLiteral("--config"), writeFile(dir, text)}, QProcessEnvironment(), &error);
         QVERIFY2(c, qPrintable(error));
         QCOMPARE(c->storeName(), QStringLiteral("memory"));
-        // Uncomment the cluster example (and the settings around it, but not the other store).
+        // Uncomment the cluster example (and the settings around it, but not the other store, nor
+        // the credentials: they name a file that exists only on a real machine).
         QByteArray uncommented;
         for (const QByteArray &line : text.split('\n')) {
             static const QRegularExpression setting(QStringLiteral("^# [a-z-]+ = "));
-            if (setting.match(QString::fromUtf8(line)).hasMatch() && !line.startsWith("# redis =") && !line.startsWith("# postgres ="))
+            if (setting.match(QString::fromUtf8(line)).hasMatch() && !line.startsWith("# redis =") && !line.startsWith("# postgres =")
+                && !line.startsWith("# redis-user =") && !line.startsWith("# redis-password-file ="))
                 uncommented += line.mid(2) + '\n';
             else
                 uncommented += line + '\n';
@@ -239,6 +241,50 @@ private Q_SLOTS:
         QVERIFY(!parse({QStringLiteral("--redis"), QStringLiteral("rediss://u:Redis-Secret-9@h:1")}, QProcessEnvironment(), &error));
         QVERIFY2(!error.contains(QStringLiteral("Redis-Secret-9")), qPrintable(error));
         QVERIFY2(error.contains(QStringLiteral("u:****@h")), qPrintable(error));
+    }
+
+    // Redis credentials off the command line: SLUICE_REDIS_PASSWORD or a password file (its first
+    // line), an ACL user by flag or environment; every one a secret the logs mask.
+    void redisCredentialsFromTheEnvironmentOrAFile()
+    {
+        QString error;
+        QProcessEnvironment env;
+        env.insert(QStringLiteral("SLUICE_REDIS_PASSWORD"), QStringLiteral("Env-Secret-7"));
+        env.insert(QStringLiteral("SLUICE_REDIS_USER"), QStringLiteral("sluice"));
+        auto c = parse({QStringLiteral("--redis-cluster"), QStringLiteral("127.0.0.1:7000")}, env, &error);
+        QVERIFY2(c, qPrintable(error));
+        QCOMPARE(c->redisUser, QStringLiteral("sluice"));
+        QCOMPARE(c->redisPassword, QStringLiteral("Env-Secret-7"));
+        QVERIFY(c->secrets().contains(QStringLiteral("Env-Secret-7")));
+        QVERIFY(!c->describe().contains(QStringLiteral("Env-Secret-7")));
+
+        QTemporaryDir dir;
+        const QString file = dir.filePath(QStringLiteral("redis.pw"));
+        QFile f(file);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("File-Secret-8\nsecond line ignored\n");
+        f.close();
+        c = parse({QStringLiteral("--redis"), QStringLiteral("redis://h:1"), QStringLiteral("--redis-password-file"), file}, env, &error);
+        QVERIFY2(c, qPrintable(error));
+        QCOMPARE(c->redisPassword, QStringLiteral("File-Secret-8")); // the file wins over the environment
+        QVERIFY(c->describe().contains(file));
+        QVERIFY(!c->describe().contains(QStringLiteral("File-Secret-8")));
+
+        QVERIFY(!parse({QStringLiteral("--redis-password-file"), dir.filePath(QStringLiteral("missing"))}, QProcessEnvironment(), &error));
+        QVERIFY2(error.contains(QStringLiteral("cannot read")), qPrintable(error));
+        const QString empty = dir.filePath(QStringLiteral("empty.pw"));
+        QFile e(empty);
+        QVERIFY(e.open(QIODevice::WriteOnly));
+        e.close();
+        QVERIFY(!parse({QStringLiteral("--redis-password-file"), empty}, QProcessEnvironment(), &error));
+        QVERIFY2(error.contains(QStringLiteral("holds no password")), qPrintable(error));
+        QVERIFY(!parse({QStringLiteral("--redis-user"), QStringLiteral("u")}, QProcessEnvironment(), &error));
+        QVERIFY2(error.contains(QStringLiteral("needs a password")), qPrintable(error));
+        // A password in the URL is accepted now (and masked).
+        c = parse({QStringLiteral("--redis"), QStringLiteral("redis://u:Url-Secret-9@h:1/2")}, QProcessEnvironment(), &error);
+        QVERIFY2(c, qPrintable(error));
+        QVERIFY(c->secrets().contains(QStringLiteral("Url-Secret-9")));
+        QVERIFY(!c->describe().contains(QStringLiteral("Url-Secret-9")));
     }
 };
 

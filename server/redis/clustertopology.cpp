@@ -7,8 +7,8 @@
 
 namespace sluice {
 
-ClusterTopology::ClusterTopology(const QStringList &seeds, int timeoutMs, QObject *parent)
-    : QObject(parent), m_timeoutMs(timeoutMs)
+ClusterTopology::ClusterTopology(const QStringList &seeds, int timeoutMs, QObject *parent, RedisCredentials credentials)
+    : QObject(parent), m_timeoutMs(timeoutMs), m_credentials(std::move(credentials))
 {
     for (const QString &seed : seeds)
         node(seed.section(QLatin1Char(':'), 0, -2), seed.section(QLatin1Char(':'), -1).toUShort());
@@ -21,6 +21,7 @@ RedisConnection *ClusterTopology::node(const QString &host, quint16 port)
             return c;
     }
     auto *c = new RedisConnection(host, port, 0, m_timeoutMs, this);
+    c->setCredentials(m_credentials);
     // A node that (re)connects, or drops, may mean the slots moved: ask again.
     connect(c, &RedisConnection::connected, this, &ClusterTopology::refreshSlots);
     connect(c, &RedisConnection::disconnected, this, &ClusterTopology::refreshSlots);

@@ -19,7 +19,7 @@ namespace sluice {
 class ClusterTopology : public QObject
 {
 public:
-    ClusterTopology(const QStringList &seeds, int timeoutMs, QObject *parent = nullptr);
+    ClusterTopology(const QStringList &seeds, int timeoutMs, QObject *parent = nullptr, RedisCredentials credentials = {});
 
     // The connection to host:port, made (and opened) on first use.
     RedisConnection *node(const QString &host, quint16 port);
@@ -38,6 +38,7 @@ private:
     void applySlots(const RedisReply &reply);
 
     int m_timeoutMs;
+    RedisCredentials m_credentials; // every node's, the ones learned from CLUSTER SLOTS too
     std::vector<RedisConnection *> m_nodes;
     std::array<RedisConnection *, 16384> m_slots{};
     bool m_refreshing = false;

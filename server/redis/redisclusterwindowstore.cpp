@@ -30,8 +30,9 @@ struct RedisClusterWindowStore::CheckState
     CheckCallback done;
 };
 
-RedisClusterWindowStore::RedisClusterWindowStore(const QStringList &seeds, int timeoutMs, QObject *parent)
-    : QObject(parent), m_topology(seeds, timeoutMs, this)
+RedisClusterWindowStore::RedisClusterWindowStore(const QStringList &seeds, int timeoutMs, QObject *parent,
+                                                 RedisCredentials credentials)
+    : QObject(parent), m_topology(seeds, timeoutMs, this, std::move(credentials))
 {
 }
 

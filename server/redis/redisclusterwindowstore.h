@@ -31,7 +31,7 @@ class RedisClusterWindowStore final : public QObject, public WindowStore
 {
     Q_OBJECT
 public:
-    RedisClusterWindowStore(const QStringList &seeds, int timeoutMs, QObject *parent = nullptr);
+    RedisClusterWindowStore(const QStringList &seeds, int timeoutMs, QObject *parent = nullptr, RedisCredentials credentials = {});
 
     void check(const WindowBatch &batch, CheckCallback done) override;
     void usage(const std::vector<WindowSpec> &keys, UsageCallback done) override;

@@ -119,6 +119,29 @@ void RedisConnection::onConnect(const redisAsyncContext *ctx, int status)
     self->m_connected = true;
     self->m_backoffMs = 50;
     self->m_lastError.clear();
+    if (!self->m_credentials.empty()) {
+        // First on the wire: Redis answers in order, so nothing after it runs unauthenticated.
+        QList<QByteArray> auth{QByteArrayLiteral("AUTH")};
+        if (!self->m_credentials.user.isEmpty())
+            auth << self->m_credentials.user;
+        auth << self->m_credentials.password;
+        QPointer<RedisConnection> guard(self);
+        self->command(auth, [guard](const RedisResult &r) {
+            if (!guard || !r.ok)
+                return;
+            const QString why = r.reply.isError() ? QString::fromUtf8(r.reply.str) : QString();
+            if (why.isEmpty())
+                return;
+            // Dropped from the event loop, not from inside hiredis' reply callback. The message
+            // never holds the password: Redis does not echo it.
+            const QString message = QStringLiteral("Redis at %1 refused the credentials: %2").arg(guard->address(), why);
+            guard->m_lastError = message;
+            QTimer::singleShot(0, guard, [guard, message] {
+                if (guard)
+                    guard->dropContext(message);
+            });
+        });
+    }
     if (self->m_db != 0)
         self->command({QByteArrayLiteral("SELECT"), QByteArray::number(self->m_db)}, [](const RedisResult &) {});
     Q_EMIT self->connected();
@@ -260,6 +283,60 @@ void RedisConnection::sweepTimeouts()
     }
     if (m_pending.empty() && m_awaiting == 0)
         m_sweep.stop();
+}
+
+QString probeRedisCredentials(const QString &host, quint16 port, const RedisCredentials &credentials, int timeoutMs)
+{
+    const timeval timeout{timeoutMs / 1000, (timeoutMs % 1000) * 1000};
+    redisContext *c = redisConnectWithTimeout(host.toUtf8().constData(), port, timeout);
+    if (!c || c->err) {
+        if (c)
+            redisFree(c);
+        return QString(); // unreachable now: not a credentials problem
+    }
+    redisSetTimeout(c, timeout);
+    auto ask = [c](const QList<QByteArray> &argv) {
+        std::vector<const char *> args;
+        std::vector<size_t> lens;
+        for (const QByteArray &a : argv) {
+            args.push_back(a.constData());
+            lens.push_back(static_cast<size_t>(a.size()));
+        }
+        auto *reply = static_cast<redisReply *>(redisCommandArgv(c, static_cast<int>(args.size()), args.data(), lens.data()));
+        RedisReply r = reply ? redisReplyFromHiredis(reply) : RedisReply();
+        if (reply)
+            freeReplyObject(reply);
+        return r;
+    };
+    const QString address = QStringLiteral("%1:%2").arg(host).arg(port);
+    QString why;
+    if (!credentials.empty()) {
+        QList<QByteArray> auth{QByteArrayLiteral("AUTH")};
+        if (!credentials.user.isEmpty())
+            auth << credentials.user;
+        auth << credentials.password;
+        const RedisReply r = ask(auth);
+        if (r.isError())
+            why = QStringLiteral("Redis at %1 refused the credentials: %2").arg(address, QString::fromUtf8(r.str));
+    }
+    if (why.isEmpty()) {
+        const QString refused = authenticationError(ask({QByteArrayLiteral("PING")}));
+        if (!refused.isEmpty())
+            why = QStringLiteral("Redis at %1 wants a password (%2): give it in the URL, --redis-password-file or "
+                                 "SLUICE_REDIS_PASSWORD").arg(address, refused);
+    }
+    redisFree(c);
+    return why;
+}
+
+QString authenticationError(const RedisReply &reply)
+{
+    if (!reply.isError())
+        return QString();
+    const QByteArray &e = reply.str;
+    if (e.startsWith("WRONGPASS") || e.startsWith("NOAUTH") || e.contains("invalid password") || e.contains("invalid username-password"))
+        return QString::fromUtf8(e);
+    return QString();
 }
 
 } // namespace sluice

@@ -22,6 +22,14 @@ struct redisAsyncContext;
 
 namespace sluice {
 
+// Who this connection is to Redis (AUTH [user] password; ACL users need Redis 6+). Empty: none.
+struct RedisCredentials
+{
+    QByteArray user;
+    QByteArray password;
+    bool empty() const { return password.isEmpty(); }
+};
+
 class RedisConnection : public QObject
 {
     Q_OBJECT
@@ -31,6 +39,9 @@ public:
     RedisConnection(QString host, quint16 port, int db = 0, int timeoutMs = 50, QObject *parent = nullptr);
     ~RedisConnection() override;
 
+    // AUTH is the first command on every (re)connection; a refused one drops the connection with a
+    // clear lastError() and tries again with backoff (the breaker and failure mode cover the gap).
+    void setCredentials(RedisCredentials credentials) { m_credentials = std::move(credentials); }
     void open();
     bool isConnected() const { return m_connected; }
     void command(const QList<QByteArray> &argv, Callback done);
@@ -78,6 +89,16 @@ private:
     qint64 m_lastProgressMs = 0;
     int m_backoffMs = 50;
     QString m_lastError;
+    RedisCredentials m_credentials;
 };
+
+// "authentication failed" when a reply refuses our credentials (WRONGPASS, NOAUTH, invalid
+// username-password pair); empty otherwise.
+QString authenticationError(const RedisReply &reply);
+
+// At startup only (it blocks, at most timeoutMs per step): connects to host:port, authenticates
+// and PINGs. Returns why Redis refused our credentials or wants some, or an empty string — also
+// when Redis cannot be reached (the failure mode covers that, and the connection retries).
+QString probeRedisCredentials(const QString &host, quint16 port, const RedisCredentials &credentials, int timeoutMs);
 
 } // namespace sluice

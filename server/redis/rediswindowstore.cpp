@@ -16,17 +16,24 @@ WindowOutcome unavailable(const QString &why)
 }
 } // namespace
 
-RedisWindowStore::RedisWindowStore(const QString &host, quint16 port, int db, int timeoutMs, QObject *parent)
+RedisWindowStore::RedisWindowStore(const QString &host, quint16 port, int db, int timeoutMs, QObject *parent,
+                                   RedisCredentials credentials)
     : QObject(parent), m_connection(host, port, db, timeoutMs, this)
 {
+    m_connection.setCredentials(std::move(credentials));
     m_connection.open();
 }
 
-std::unique_ptr<RedisWindowStore> RedisWindowStore::fromUrl(const QString &url, int timeoutMs)
+std::unique_ptr<RedisWindowStore> RedisWindowStore::fromUrl(const QString &url, int timeoutMs, const RedisCredentials &fallback)
 {
     const QUrl u(url);
     const int db = u.path().mid(1).toInt();
-    return std::make_unique<RedisWindowStore>(u.host(), static_cast<quint16>(u.port(6379)), db, timeoutMs);
+    RedisCredentials credentials = fallback;
+    if (!u.password().isEmpty()) {
+        credentials.user = u.userName(QUrl::FullyDecoded).toUtf8();
+        credentials.password = u.password(QUrl::FullyDecoded).toUtf8();
+    }
+    return std::make_unique<RedisWindowStore>(u.host(), static_cast<quint16>(u.port(6379)), db, timeoutMs, nullptr, credentials);
 }
 
 void RedisWindowStore::check(const WindowBatch &batch, CheckCallback done)

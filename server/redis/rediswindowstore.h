@@ -19,9 +19,10 @@ class RedisWindowStore final : public QObject, public WindowStore
 {
     Q_OBJECT
 public:
-    RedisWindowStore(const QString &host, quint16 port, int db, int timeoutMs, QObject *parent = nullptr);
-    // "redis://host:port[/db]"
-    static std::unique_ptr<RedisWindowStore> fromUrl(const QString &url, int timeoutMs);
+    RedisWindowStore(const QString &host, quint16 port, int db, int timeoutMs, QObject *parent = nullptr,
+                     RedisCredentials credentials = {});
+    // "redis://[user[:password]@]host:port[/db]"; credentials not in the URL come from `fallback`.
+    static std::unique_ptr<RedisWindowStore> fromUrl(const QString &url, int timeoutMs, const RedisCredentials &fallback = {});
 
     void check(const WindowBatch &batch, CheckCallback done) override;
     void usage(const std::vector<WindowSpec> &keys, UsageCallback done) override;
