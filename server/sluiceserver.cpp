@@ -68,7 +68,7 @@ public:
             if (peek)
                 m_service->peek(request, QString(), done);
             else
-                m_service->check(request, QString(), done);
+                m_service->check(request, QString(), done, Door::Grpc);
         } catch (const ApiError &error) {
             done(&error, Decision());
         } catch (const std::exception &e) {

@@ -161,6 +161,9 @@ private Q_SLOTS:
         QVERIFY(call(request(caller, 600), &again).ok());
         QCOMPARE(again.overall_code(), rls::RateLimitResponse::OK);
         QCOMPARE(header(again, "x-ratelimit-remaining-tokens"), QByteArray("300"));
+        // Its checks have their own latency histogram.
+        const QByteArray metrics = test::httpCall(m_nam, m_server.baseUrl().resolved(QUrl(QStringLiteral("/metrics"))), "GET").body;
+        QVERIFY2(metrics.contains("sluice_check_latency_seconds_count{door=\"grpc\"} 3\n"), metrics.constData());
     }
 
     void badDescriptorsAreInvalidArguments()

@@ -255,7 +255,8 @@ private Q_SLOTS:
         QCOMPARE(m.status, 200);
         QVERIFY(m.body.contains("sluice_decisions_total{scope=\"USER_MODEL\",result=\"allowed\",source=\"memory\"} 1"));
         QVERIFY(m.body.contains("sluice_rejected_requests_total{status=\"400\"} 1"));
-        QVERIFY(m.body.contains("sluice_check_latency_seconds_count 1"));
+        QVERIFY(m.body.contains("sluice_check_latency_seconds_count{door=\"http\"} 1"));
+        QVERIFY(m.body.contains("sluice_check_latency_seconds_count{door=\"forward-auth\"} 0"));
     }
 
     void keepAliveServesManyOnOneConnection()

@@ -63,11 +63,12 @@ private Q_SLOTS:
         for (qint64 us : {10, 60, 60, 3000, 10'000'000})
             m.recordLatencyUs(us);
         const QByteArray text = m.renderPrometheus();
-        QVERIFY(text.contains("sluice_check_latency_seconds_bucket{le=\"5e-05\"} 1\n"));
-        QVERIFY(text.contains("sluice_check_latency_seconds_bucket{le=\"0.0001\"} 3\n"));
-        QVERIFY(text.contains("sluice_check_latency_seconds_bucket{le=\"0.005\"} 4\n"));
-        QVERIFY(text.contains("sluice_check_latency_seconds_bucket{le=\"+Inf\"} 5\n"));
-        QVERIFY(text.contains("sluice_check_latency_seconds_count 5\n"));
+        QVERIFY(text.contains("sluice_check_latency_seconds_bucket{door=\"http\",le=\"5e-05\"} 1\n"));
+        QVERIFY(text.contains("sluice_check_latency_seconds_bucket{door=\"http\",le=\"0.0001\"} 3\n"));
+        QVERIFY(text.contains("sluice_check_latency_seconds_bucket{door=\"http\",le=\"0.005\"} 4\n"));
+        QVERIFY(text.contains("sluice_check_latency_seconds_bucket{door=\"http\",le=\"+Inf\"} 5\n"));
+        QVERIFY(text.contains("sluice_check_latency_seconds_count{door=\"http\"} 5\n"));
+        QVERIFY(text.contains("sluice_check_latency_seconds_count{door=\"grpc\"} 0\n"));
     }
 
     void everyLineIsWellFormed()

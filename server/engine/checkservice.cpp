@@ -38,13 +38,13 @@ CheckService::countersFor(const std::shared_ptr<const PolicySnapshot> &snapshot)
     return m_counters;
 }
 
-void CheckService::check(const CheckRequest &request, const QString &headerApiKey, Callback done)
+void CheckService::check(const CheckRequest &request, const QString &headerApiKey, Callback done, Door door)
 {
     const qint64 started = steadyUs();
     const std::shared_ptr<const PolicySnapshot> &snapshot = m_reader.get();
     auto resolved = std::make_shared<ResolvedCheck>(PolicyResolver::resolve(snapshot, request, headerApiKey));
     resolved->windows.leaseUs = m_leaseUs;
-    m_store->check(resolved->batch(), [resolved, done = std::move(done), metrics = m_metrics, top = m_topBlocked, started,
+    m_store->check(resolved->batch(), [resolved, done = std::move(done), metrics = m_metrics, top = m_topBlocked, started, door,
                                        counters = countersFor(snapshot)](WindowOutcome outcome) {
         if (outcome.status == WindowOutcome::Status::Full) {
             metrics->recordStoreError();
@@ -69,7 +69,7 @@ void CheckService::check(const CheckRequest &request, const QString &headerApiKe
         }
         metrics->recordDecision(decision.primary ? std::optional<Scope>(decision.primary->scope) : std::nullopt,
                                 decision.allowed, decision.source);
-        metrics->recordLatencyUs(steadyUs() - started);
+        metrics->recordLatencyUs(steadyUs() - started, door);
         if (top && !decision.allowed && decision.primary)
             top->record(decision.primary->key, decision.primary->scope, decision.primary->label, resolved->tenantId,
                         resolved->modelId);

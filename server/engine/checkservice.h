@@ -30,7 +30,8 @@ public:
 
     // Throws ApiError synchronously for a request the resolver rejects (400/401/403); otherwise
     // calls `done` exactly once, on this thread, possibly before returning.
-    void check(const CheckRequest &request, const QString &headerApiKey, Callback done);
+    // door: which histogram the check's latency goes to (sluice_check_latency_seconds{door}).
+    void check(const CheckRequest &request, const QString &headerApiKey, Callback done, Door door = Door::Http);
 
     // Looks without charging (the gRPC door's hits_addend of 0, Envoy's after-response pass): the
     // decision as if this request weighed nothing, from the store's usage. Writes nothing and

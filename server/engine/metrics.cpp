@@ -53,12 +53,13 @@ qint64 Metrics::decisions(std::optional<Scope> scope, bool allowed, const QStrin
         std::memory_order_relaxed);
 }
 
-void Metrics::recordLatencyUs(qint64 us)
+void Metrics::recordLatencyUs(qint64 us, Door door)
 {
+    Latency &l = m_latency[static_cast<size_t>(door)];
     const auto it = std::lower_bound(kLatencyBucketsUs.begin(), kLatencyBucketsUs.end(), us);
-    m_latency[static_cast<size_t>(it - kLatencyBucketsUs.begin())].fetch_add(1, std::memory_order_relaxed);
-    m_latencySumUs.fetch_add(us, std::memory_order_relaxed);
-    m_latencyCount.fetch_add(1, std::memory_order_relaxed);
+    l.buckets[static_cast<size_t>(it - kLatencyBucketsUs.begin())].fetch_add(1, std::memory_order_relaxed);
+    l.sumUs.fetch_add(us, std::memory_order_relaxed);
+    l.count.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Metrics::recordRejected(int status)
@@ -119,16 +120,20 @@ QByteArray Metrics::renderPrometheus() const
         }
     }
 
-    out += "# HELP sluice_check_latency_seconds Time from a parsed check request to its answer.\n"
+    out += "# HELP sluice_check_latency_seconds Time from a parsed check request to its answer, by door.\n"
            "# TYPE sluice_check_latency_seconds histogram\n";
-    qint64 cumulative = 0;
-    for (size_t i = 0; i <= kLatencyBucketsUs.size(); ++i) {
-        cumulative += m_latency[i].load(std::memory_order_relaxed);
-        const QByteArray le = i < kLatencyBucketsUs.size() ? QByteArray::number(kLatencyBucketsUs[i] / 1e6) : "+Inf";
-        out += "sluice_check_latency_seconds_bucket{le=\"" + le + "\"} " + QByteArray::number(cumulative) + '\n';
+    for (size_t d = 0; d < kDoorNames.size(); ++d) {
+        const Latency &l = m_latency[d];
+        const QByteArray door = QByteArray("door=\"") + kDoorNames[d] + '"';
+        qint64 cumulative = 0;
+        for (size_t i = 0; i <= kLatencyBucketsUs.size(); ++i) {
+            cumulative += l.buckets[i].load(std::memory_order_relaxed);
+            const QByteArray le = i < kLatencyBucketsUs.size() ? QByteArray::number(kLatencyBucketsUs[i] / 1e6) : "+Inf";
+            out += "sluice_check_latency_seconds_bucket{" + door + ",le=\"" + le + "\"} " + QByteArray::number(cumulative) + '\n';
+        }
+        out += "sluice_check_latency_seconds_sum{" + door + "} " + QByteArray::number(l.sumUs.load() / 1e6) + '\n';
+        out += "sluice_check_latency_seconds_count{" + door + "} " + QByteArray::number(l.count.load()) + '\n';
     }
-    out += "sluice_check_latency_seconds_sum " + QByteArray::number(m_latencySumUs.load() / 1e6) + '\n';
-    out += "sluice_check_latency_seconds_count " + QByteArray::number(m_latencyCount.load()) + '\n';
     out += "# HELP sluice_store_errors_total Window store calls that failed or timed out.\n"
            "# TYPE sluice_store_errors_total counter\n"
            "sluice_store_errors_total " + QByteArray::number(m_storeErrors.load()) + '\n';

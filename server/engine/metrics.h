@@ -54,6 +54,10 @@ struct PolicyCounters
     }
 };
 
+// The way a check came in (design §12): each has its own latency histogram.
+enum class Door : int { Http = 0, ForwardAuth = 1, Grpc = 2 };
+inline constexpr std::array<const char *, 3> kDoorNames = {"http", "forward-auth", "grpc"};
+
 class Metrics
 {
 public:
@@ -70,7 +74,7 @@ public:
 
     // scope: the primary policy's, or nullopt when no policy applied.
     void recordDecision(std::optional<Scope> scope, bool allowed, const QString &source);
-    void recordLatencyUs(qint64 us);
+    void recordLatencyUs(qint64 us, Door door = Door::Http);
     void recordRejected(int status);
     void recordStoreError() { m_storeErrors.fetch_add(1, std::memory_order_relaxed); }
 
@@ -90,9 +94,13 @@ private:
 
     std::array<std::atomic<qint64>, kScopeSlots * 2 * kSources.size()> m_decisions{};
     std::array<std::atomic<qint64>, kRejectedStatuses.size()> m_rejected{};
-    std::array<std::atomic<qint64>, kLatencyBucketsUs.size() + 1> m_latency{};
-    std::atomic<qint64> m_latencySumUs{0};
-    std::atomic<qint64> m_latencyCount{0};
+    struct Latency
+    {
+        std::array<std::atomic<qint64>, kLatencyBucketsUs.size() + 1> buckets{};
+        std::atomic<qint64> sumUs{0};
+        std::atomic<qint64> count{0};
+    };
+    std::array<Latency, kDoorNames.size()> m_latency{};
     std::atomic<qint64> m_storeErrors{0};
     std::atomic<qint64> m_allowed{0};
     std::atomic<qint64> m_blocked{0};

@@ -75,7 +75,7 @@ void installForwardAuthRoutes(HttpApi &api, CheckService &service, Metrics &metr
                 QByteArray lines = decisionHeaderLines(decision, QDateTime::currentSecsSinceEpoch());
                 lines += decision.allowed ? "X-Sluice-Decision: allowed\r\n" : "X-Sluice-Decision: over_limit\r\n";
                 responder.send(decision.allowed ? 200 : deny, decision.toJson(), "application/json", {}, lines);
-            });
+            }, Door::ForwardAuth);
         } catch (const ApiError &error) {
             metrics.recordRejected(error.status());
             responder.sendError(error, {{"X-Sluice-Decision", decisionName(error.status())}});
