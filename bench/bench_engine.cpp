@@ -135,6 +135,43 @@ void BM_CheckAndCompleteWithUnits(benchmark::State &state)
 }
 BENCHMARK(BM_CheckAndCompleteWithUnits)->Threads(1)->Threads(2)->UseRealTime();
 
+// The demo with every policy a token bucket (GCRA: one timestamp per key instead of a log) and a
+// shadow policy beside them: the same checks, decided on O(1) state.
+void BM_ResolveCheckDecideBuckets(benchmark::State &state)
+{
+    static std::shared_ptr<SnapshotHolder> snapshots = [] {
+        RegistryData data = builtInDemoRegistry();
+        for (PolicyDto &p : data.policies) {
+            p.limit *= 1000000;
+            if (p.unit != Unit::Concurrent) {
+                p.algorithm = Algorithm::TokenBucket;
+                p.burst = p.limit;
+            }
+        }
+        PolicyDto shadow;
+        shadow.id = 102;
+        shadow.scope = Scope::Model;
+        shadow.modelId = QStringLiteral("gpt-4o");
+        shadow.windowSeconds = 60;
+        shadow.limit = 10; // refuses almost everything: it would, it never does
+        shadow.shadow = true;
+        data.policies << shadow;
+        return std::make_shared<SnapshotHolder>(std::make_shared<const PolicySnapshot>(std::move(data)));
+    }();
+    static MemoryWindowStore store;
+    static std::vector<CheckRequest> reqs = requests();
+    size_t i = static_cast<size_t>(state.thread_index()) * 7;
+    SnapshotHolder::Reader reader(*snapshots);
+    for (auto _ : state) {
+        const CheckRequest &r = reqs[i++ % reqs.size()];
+        const ResolvedCheck resolved = PolicyResolver::resolve(reader.get(), r);
+        const Decision d = CheckService::decide(resolved, store.checkNow(resolved.batch()));
+        benchmark::DoNotOptimize(d.allowed);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ResolveCheckDecideBuckets)->Threads(1)->Threads(2)->UseRealTime();
+
 // The answer's JSON, for scale.
 void BM_DecisionToJson(benchmark::State &state)
 {
