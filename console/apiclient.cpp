@@ -50,6 +50,19 @@ ApiClient::ApiClient(QObject *parent) : QObject(parent)
     m_nam.setTransferTimeout(10000);
 }
 
+std::optional<QUrl> ApiClient::serverUrl(const QString &text, QString *error)
+{
+    QString t = text.trimmed();
+    if (!t.isEmpty() && !t.contains(QStringLiteral("://")))
+        t.prepend(QStringLiteral("http://"));
+    const QUrl url(t, QUrl::StrictMode);
+    if (!url.isValid() || (url.scheme() != QStringLiteral("http") && url.scheme() != QStringLiteral("https")) || url.host().isEmpty()) {
+        *error = QStringLiteral("'%1' is not a server URL: expected http://host:port (or https://…)").arg(text);
+        return std::nullopt;
+    }
+    return url;
+}
+
 void ApiClient::setServer(const QUrl &baseUrl, const QByteArray &adminToken)
 {
     m_base = baseUrl;

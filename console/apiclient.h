@@ -15,6 +15,7 @@
 #include <QObject>
 #include <QUrl>
 #include <functional>
+#include <optional>
 
 namespace sluice {
 
@@ -26,6 +27,12 @@ public:
 
     void setServer(const QUrl &baseUrl, const QByteArray &adminToken);
     QUrl server() const { return m_base; }
+    bool hasAdminToken() const { return !m_token.isEmpty(); }
+
+    // The server URL an operator typed, made whole: "localhost:8000" (which Qt reads as scheme
+    // "localhost") becomes http://localhost:8000. nullopt and *error for anything else than an
+    // http(s) URL with a host.
+    static std::optional<QUrl> serverUrl(const QString &text, QString *error);
 
     // status: the HTTP status (200/429 with a decision; anything else with an error).
     void check(const CheckRequest &request, QObject *context,

@@ -10,6 +10,7 @@
 #include <QCommandLineParser>
 #include <QSettings>
 #include <QTimer>
+#include <cstdio>
 
 int main(int argc, char *argv[])
 {
@@ -26,13 +27,21 @@ int main(int argc, char *argv[])
     parser.process(app);
 
     QSettings settings;
-    QString url = parser.value(serverOption);
-    if (url.isEmpty())
-        url = qEnvironmentVariable("SLUICE_SERVER_URL", settings.value(QStringLiteral("server"), QStringLiteral("http://127.0.0.1:8000")).toString());
-    settings.setValue(QStringLiteral("server"), url);
+    QString text = parser.value(serverOption);
+    if (text.isEmpty())
+        text = qEnvironmentVariable("SLUICE_SERVER_URL", settings.value(QStringLiteral("server"), QStringLiteral("http://127.0.0.1:8000")).toString());
+    // Only a whole URL is used and saved ("localhost:8000" once broke every later start).
+    QString error;
+    std::optional<QUrl> url = sluice::ApiClient::serverUrl(text, &error);
+    if (!url) {
+        std::fprintf(stderr, "sluice-console: %s; using http://127.0.0.1:8000\n", qPrintable(error));
+        url = QUrl(QStringLiteral("http://127.0.0.1:8000"));
+    } else {
+        settings.setValue(QStringLiteral("server"), url->toString());
+    }
 
     sluice::ApiClient client;
-    client.setServer(QUrl(url), qgetenv("SLUICE_ADMIN_TOKEN"));
+    client.setServer(*url, qgetenv("SLUICE_ADMIN_TOKEN"));
     sluice::MainWindow window(&client);
     window.show();
 

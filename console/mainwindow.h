@@ -4,6 +4,9 @@
 
 #include <QMainWindow>
 
+class QLabel;
+class QTimer;
+
 namespace sluice {
 
 class ApiClient;
@@ -25,8 +28,18 @@ public:
     BurstPage *burstPage() const { return m_burst; }
     UsagePage *usagePage() const { return m_usage; }
     TopBlockedPage *topBlockedPage() const { return m_topBlocked; }
+    // The status bar's connection line: connected or not (a /health poll every few seconds), and
+    // whether admin actions are possible (an admin token is set).
+    QString connectionText() const;
+    void setHealthInterval(int ms);
 
 private:
+    void pollHealth();
+
+    ApiClient *m_client;
+    QLabel *m_connection;
+    QTimer *m_healthTimer;
+    bool m_polling = false;
     CheckPage *m_check;
     ServerPage *m_server;
     PoliciesPage *m_policies;

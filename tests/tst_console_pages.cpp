@@ -253,6 +253,39 @@ private Q_SLOTS:
         QVERIFY2(states.contains(QStringLiteral("MODEL|1 min|shadow")), qPrintable(states.join(QLatin1Char(';'))));
     }
 
+    // Defect (issue 13): a URL without a scheme was saved and broke the next start ("Protocol
+    // "localhost" is unknown"). It is made whole, or refused with a sentence.
+    void serverUrlsAreMadeWholeOrRefused()
+    {
+        QString error;
+        QCOMPARE(ApiClient::serverUrl(QStringLiteral("localhost:8000"), &error), std::optional<QUrl>(QUrl(QStringLiteral("http://localhost:8000"))));
+        QCOMPARE(ApiClient::serverUrl(QStringLiteral(" https://sluice.internal "), &error),
+                 std::optional<QUrl>(QUrl(QStringLiteral("https://sluice.internal"))));
+        for (const char *bad : {"", "ftp://x:1", "http://", "http://exa mple:80"}) {
+            error.clear();
+            QVERIFY2(!ApiClient::serverUrl(QString::fromLatin1(bad), &error), bad);
+            QVERIFY2(error.contains(QStringLiteral("expected http://host:port")), qPrintable(error));
+        }
+    }
+
+    // The status bar says whether the console reaches the server, and when admin actions need a token.
+    void statusBarSaysWhetherTheServerAnswers()
+    {
+        QTRY_VERIFY_WITH_TIMEOUT(m_window->connectionText().startsWith(QStringLiteral("● Connected")), 5000);
+        QVERIFY(!m_window->connectionText().contains(QStringLiteral("no admin token")));
+        ApiClient anonymous;
+        anonymous.setServer(m_server.baseUrl(), QByteArray());
+        MainWindow window(&anonymous);
+        window.setHealthInterval(100);
+        QTRY_VERIFY_WITH_TIMEOUT(window.connectionText().contains(QStringLiteral("no admin token")), 5000);
+        QVERIFY(m_server.stop());
+        QTRY_VERIFY_WITH_TIMEOUT(window.connectionText().startsWith(QStringLiteral("○ Server unreachable")), 10000);
+        QString error;
+        QVERIFY2(m_server.start({QStringLiteral("--admin-token"), QStringLiteral("console-token")}, &error), qPrintable(error));
+        anonymous.setServer(m_server.baseUrl(), QByteArray()); // the server came back (on a new port)
+        QTRY_VERIFY_WITH_TIMEOUT(window.connectionText().startsWith(QStringLiteral("● Connected")), 10000);
+    }
+
     // Defect: an answer that was not JSON read as "0 policies" / "Saved policy 0".
     void apiClientReportsUnreadableAnswers()
     {
