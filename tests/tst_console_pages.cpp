@@ -20,6 +20,7 @@
 #include <QComboBox>
 #include <QFont>
 #include <QLabel>
+#include <QMessageBox>
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSignalSpy>
@@ -284,6 +285,63 @@ private Q_SLOTS:
         QVERIFY2(m_server.start({QStringLiteral("--admin-token"), QStringLiteral("console-token")}, &error), qPrintable(error));
         anonymous.setServer(m_server.baseUrl(), QByteArray()); // the server came back (on a new port)
         QTRY_VERIFY_WITH_TIMEOUT(window.connectionText().startsWith(QStringLiteral("● Connected")), 10000);
+    }
+
+    // Issue 13's destructive-action defects: Delete asks first; the result line stays in front of
+    // the refreshed count; the dialog stays open with the server's refusal and what was typed;
+    // without a token nothing that cannot work is offered, and the page says how to fix it.
+    void policiesPageAsksKeepsAndExplains()
+    {
+        PoliciesPage *page = m_window->policiesPage();
+        QSignalSpy refreshed(page, &PoliciesPage::refreshed);
+        PolicyDto p;
+        p.scope = Scope::Model;
+        p.modelId = QStringLiteral("tiny-model");
+        p.windowSeconds = 60;
+        p.limit = 7;
+        page->submit(p);
+        QVERIFY(refreshed.wait(5000));
+        QVERIFY2(page->message().startsWith(QStringLiteral("Saved policy 12 · 12 policies")), qPrintable(page->message()));
+
+        // Delete: Cancel keeps it, Yes deletes it.
+        for (const bool yes : {false, true}) {
+            page->requestRemove(12);
+            QMessageBox *box = nullptr;
+            QTRY_VERIFY_WITH_TIMEOUT((box = page->findChild<QMessageBox *>(QStringLiteral("confirmDelete"))) != nullptr, 2000);
+            QTest::mouseClick(box->button(yes ? QMessageBox::Yes : QMessageBox::Cancel), Qt::LeftButton);
+            if (yes)
+                QVERIFY(refreshed.wait(5000));
+            else
+                QTest::qWait(300);
+            QCOMPARE(page->model()->rowCount(), yes ? 11 : 12);
+        }
+        QVERIFY2(page->message().startsWith(QStringLiteral("Deleted policy 12 · 11 policies")), qPrintable(page->message()));
+
+        // A refused save keeps the dialog open, with the server's reason and the form as typed.
+        PolicyDto duplicate;
+        duplicate.scope = Scope::UserModel; // the base rule exists
+        duplicate.windowSeconds = 60;
+        duplicate.limit = 5;
+        duplicate.description = QStringLiteral("typed by hand");
+        page->edit(duplicate);
+        PolicyDialog *dialog = nullptr;
+        QTRY_VERIFY_WITH_TIMEOUT((dialog = page->findChild<PolicyDialog *>(QStringLiteral("policyDialog"))) != nullptr, 2000);
+        dialog->accept();
+        QTRY_VERIFY_WITH_TIMEOUT(dialog->errorText().contains(QStringLiteral("409")), 5000);
+        QVERIFY(dialog->isVisible());
+        QCOMPARE(dialog->policy().description, QStringLiteral("typed by hand"));
+        dialog->reject();
+
+        // No admin token: Add/Edit/Delete are off, and a refused list says what to do.
+        ApiClient anonymous;
+        anonymous.setServer(m_server.baseUrl(), QByteArray());
+        PoliciesPage readOnly(&anonymous);
+        for (const char *name : {"add", "edit", "delete"})
+            QVERIFY(!readOnly.findChild<QPushButton *>(QLatin1String(name))->isEnabled());
+        QSignalSpy failed(&readOnly, &PoliciesPage::failed);
+        readOnly.refresh();
+        QVERIFY(failed.wait(5000));
+        QVERIFY2(readOnly.message().contains(QStringLiteral("SLUICE_ADMIN_TOKEN")), qPrintable(readOnly.message()));
     }
 
     // Defect: an answer that was not JSON read as "0 policies" / "Saved policy 0".

@@ -8,6 +8,7 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QMessageBox>
 #include <QPushButton>
 #include <QTableView>
 #include <QVBoxLayout>
@@ -31,6 +32,17 @@ PoliciesPage::PoliciesPage(ApiClient *client, QWidget *parent) : QWidget(parent)
     auto *add = new QPushButton(QStringLiteral("Add…"));
     auto *editButton = new QPushButton(QStringLiteral("Edit…"));
     auto *del = new QPushButton(QStringLiteral("Delete"));
+    add->setObjectName(QStringLiteral("add"));
+    editButton->setObjectName(QStringLiteral("edit"));
+    del->setObjectName(QStringLiteral("delete"));
+    // Without an admin token the server refuses every change: say how to fix it, offer nothing
+    // that cannot work.
+    if (!client->hasAdminToken()) {
+        for (QPushButton *b : {add, editButton, del}) {
+            b->setEnabled(false);
+            b->setToolTip(QStringLiteral("Needs an admin token: start the console with SLUICE_ADMIN_TOKEN set (scripts/run prints it)"));
+        }
+    }
     connect(refresh, &QPushButton::clicked, this, &PoliciesPage::refresh);
     connect(add, &QPushButton::clicked, this, [this] {
         PolicyDto fresh;
@@ -45,13 +57,13 @@ PoliciesPage::PoliciesPage(ApiClient *client, QWidget *parent) : QWidget(parent)
         if (const PolicyDto *p = selected())
             edit(*p);
     });
-    connect(m_view, &QTableView::doubleClicked, this, [this](const QModelIndex &index) {
-        if (const PolicyDto *p = m_model->policyAt(index.row()))
+    connect(m_view, &QTableView::doubleClicked, this, [this, editButton](const QModelIndex &index) {
+        if (const PolicyDto *p = m_model->policyAt(index.row()); p && editButton->isEnabled())
             edit(*p);
     });
     connect(del, &QPushButton::clicked, this, [this, selected] {
         if (const PolicyDto *p = selected())
-            remove(p->id);
+            requestRemove(p->id);
     });
     auto *buttons = new QHBoxLayout;
     for (QPushButton *b : {refresh, add, editButton, del})
@@ -71,14 +83,21 @@ void PoliciesPage::showMessage(const QString &text, bool error)
         Q_EMIT failed(text);
 }
 
-void PoliciesPage::refresh()
+void PoliciesPage::refresh() { reload(QString()); }
+
+void PoliciesPage::reload(const QString &note)
 {
-    m_client->listPolicies(this, [this](const QList<PolicyDto> &policies, const ApiError *error) {
-        if (error)
-            return showMessage(QStringLiteral("Cannot list policies (%1): %2").arg(error->status()).arg(error->message()), true);
+    m_client->listPolicies(this, [this, note](const QList<PolicyDto> &policies, const ApiError *error) {
+        if (error) {
+            const QString how = error->status() == 401 ? QStringLiteral(" — the server refused the admin token; set SLUICE_ADMIN_TOKEN to its token")
+                              : error->status() == 403 ? QStringLiteral(" — the server's admin API is off (it has no admin token)")
+                                                       : QString();
+            return showMessage(QStringLiteral("Cannot list policies (%1): %2%3").arg(error->status()).arg(error->message(), how), true);
+        }
         m_model->setPolicies(policies);
         m_view->resizeColumnsToContents();
-        showMessage(QStringLiteral("%1 policies").arg(policies.size()), false);
+        const QString count = QStringLiteral("%1 policies").arg(policies.size());
+        showMessage(note.isEmpty() ? count : note + QStringLiteral(" · ") + count, false);
         Q_EMIT refreshed();
     });
 }
@@ -86,9 +105,36 @@ void PoliciesPage::refresh()
 void PoliciesPage::edit(const PolicyDto &policy)
 {
     auto *dialog = new PolicyDialog(policy, this);
+    dialog->setObjectName(QStringLiteral("policyDialog"));
     dialog->setAttribute(Qt::WA_DeleteOnClose);
-    connect(dialog, &QDialog::accepted, this, [this, dialog] { submit(dialog->policy()); });
+    // OK sends it; the dialog closes only when the server took it, else it shows why and stays.
+    dialog->setSubmitter([this](const PolicyDto &p, std::function<void(const QString &)> done) {
+        m_client->savePolicy(p, this, [this, done](const PolicyDto &saved, const ApiError *error) {
+            if (error) {
+                const QString why = QStringLiteral("Not saved (%1): %2").arg(error->status()).arg(error->message());
+                showMessage(why, true);
+                return done(why);
+            }
+            done(QString());
+            reload(QStringLiteral("Saved policy %1").arg(saved.id));
+        });
+    });
     dialog->open(); // window-modal, without a nested event loop
+}
+
+void PoliciesPage::requestRemove(qint64 id)
+{
+    auto *box = new QMessageBox(QMessageBox::Question, QStringLiteral("Delete policy"),
+                                QStringLiteral("Delete policy %1? Its limit stops applying at once on every instance.").arg(id),
+                                QMessageBox::Yes | QMessageBox::Cancel, this);
+    box->setObjectName(QStringLiteral("confirmDelete"));
+    box->setDefaultButton(QMessageBox::Cancel);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    connect(box, &QMessageBox::finished, this, [this, box, id](int) {
+        if (box->clickedButton() == box->button(QMessageBox::Yes))
+            remove(id);
+    });
+    box->open(); // no nested event loop
 }
 
 void PoliciesPage::submit(const PolicyDto &policy)
@@ -96,8 +142,7 @@ void PoliciesPage::submit(const PolicyDto &policy)
     m_client->savePolicy(policy, this, [this](const PolicyDto &saved, const ApiError *error) {
         if (error)
             return showMessage(QStringLiteral("Not saved (%1): %2").arg(error->status()).arg(error->message()), true);
-        showMessage(QStringLiteral("Saved policy %1").arg(saved.id), false);
-        refresh();
+        reload(QStringLiteral("Saved policy %1").arg(saved.id));
     });
 }
 
@@ -106,8 +151,7 @@ void PoliciesPage::remove(qint64 id)
     m_client->deletePolicy(id, this, [this, id](const ApiError *error) {
         if (error)
             return showMessage(QStringLiteral("Not deleted (%1): %2").arg(error->status()).arg(error->message()), true);
-        showMessage(QStringLiteral("Deleted policy %1").arg(id), false);
-        refresh();
+        reload(QStringLiteral("Deleted policy %1").arg(id));
     });
 }
 

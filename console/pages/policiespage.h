@@ -27,15 +27,20 @@ public:
     // Creates (id 0) or updates a policy on the server, then refreshes.
     void submit(const PolicyDto &policy);
     void remove(qint64 id);
+    // Asks first (a non-blocking question box, objectName "confirmDelete"); deletes on Yes.
+    void requestRemove(qint64 id);
     QString message() const;
+    // Opens the policy dialog (objectName "policyDialog") for a new policy or an existing one.
+    void edit(const PolicyDto &policy);
 
 Q_SIGNALS:
     void refreshed();
     void failed(const QString &message);
 
 private:
-    void edit(const PolicyDto &policy);
     void showMessage(const QString &text, bool error);
+    // Lists the policies again; `note` (the last action's result) stays in front of the count.
+    void reload(const QString &note);
 
     ApiClient *m_client;
     PolicyTableModel *m_model;

@@ -10,6 +10,7 @@
 #include <QLabel>
 #include <optional>
 #include <QLineEdit>
+#include <QPointer>
 #include <QSpinBox>
 
 namespace sluice {
@@ -152,8 +153,24 @@ void PolicyDialog::accept()
         return; // stay open: what was typed is kept
     }
     m_error->hide();
-    QDialog::accept();
+    if (!m_submitter)
+        return QDialog::accept();
+    if (m_sending)
+        return;
+    m_sending = true;
+    QPointer<PolicyDialog> self(this);
+    m_submitter(policy(), [self](const QString &refusal) {
+        if (!self)
+            return;
+        self->m_sending = false;
+        if (refusal.isEmpty())
+            return self->QDialog::accept();
+        self->m_error->setText(refusal);
+        self->m_error->show();
+    });
 }
+
+QString PolicyDialog::errorText() const { return m_error->isVisible() ? m_error->text() : QString(); }
 
 PolicyDto PolicyDialog::policy() const
 {

@@ -8,6 +8,7 @@
 #include "policydto.h"
 
 #include <QDialog>
+#include <functional>
 
 class QCheckBox;
 class QComboBox;
@@ -25,6 +26,11 @@ public:
     PolicyDto policy() const;
     // Why the form cannot be sent as it is; empty when it can.
     QString validationError() const;
+    // With a submitter, OK sends the policy and the dialog closes only when the server took it;
+    // a refusal (400, 409, …) is shown in the dialog, which stays open with what was typed.
+    using Submitter = std::function<void(const PolicyDto &, std::function<void(const QString &refusal)>)>;
+    void setSubmitter(Submitter submitter) { m_submitter = std::move(submitter); }
+    QString errorText() const;
 
 public Q_SLOTS:
     void accept() override;
@@ -39,6 +45,8 @@ private:
     QLineEdit *m_limit;
     QCheckBox *m_enabled, *m_shadow;
     QLabel *m_error, *m_windowText;
+    Submitter m_submitter;
+    bool m_sending = false;
 };
 
 } // namespace sluice
