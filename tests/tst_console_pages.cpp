@@ -17,9 +17,11 @@
 #include <QAbstractItemModelTester>
 #include <QApplication>
 #include <QCheckBox>
+#include <QColor>
 #include <QComboBox>
 #include <QFont>
 #include <QLabel>
+#include <QLineSeries>
 #include <QMessageBox>
 #include <QLineEdit>
 #include <QPushButton>
@@ -342,6 +344,28 @@ private Q_SLOTS:
         readOnly.refresh();
         QVERIFY(failed.wait(5000));
         QVERIFY2(readOnly.message().contains(QStringLiteral("SLUICE_ADMIN_TOKEN")), qPrintable(readOnly.message()));
+    }
+
+    // Issue 13's "server gone" defects: the Check page says the server did not answer (not "ERROR
+    // 0"), a burst stops with the reason instead of counting errors; the chart draws blocked red.
+    void serverGoneIsSaidPlainly()
+    {
+        BurstPage *burst = m_window->burstPage();
+        QCOMPARE(burst->allowedSeries()->color(), QColor(0x1b, 0x7f, 0x3b));
+        QCOMPARE(burst->blockedSeries()->color(), QColor(0xb3, 0x26, 0x1e));
+        QVERIFY(m_server.stop());
+        CheckPage *page = m_window->checkPage();
+        QSignalSpy answered(page, &CheckPage::answered);
+        page->send(1);
+        QVERIFY(answered.wait(15000));
+        QCOMPARE(page->verdict(), QStringLiteral("NO ANSWER"));
+        QVERIFY2(page->cause().contains(QStringLiteral("did not answer")), qPrintable(page->cause()));
+        QSignalSpy finished(burst->run(), &BurstRun::finished);
+        burst->configure(QStringLiteral("enterprise_co"), QStringLiteral("gone"), QStringLiteral("gpt-4o"), 1000, 1, 0);
+        burst->start();
+        QVERIFY(finished.wait(30000));
+        QVERIFY2(burst->run()->sent() < 10, qPrintable(QString::number(burst->run()->sent())));
+        QVERIFY2(burst->counters().contains(QStringLiteral("does not answer")), qPrintable(burst->counters()));
     }
 
     // Defect: an answer that was not JSON read as "0 policies" / "Saved policy 0".

@@ -21,6 +21,8 @@ void BurstRun::start(const CheckRequest &request, int total, int concurrency, in
     m_rate = std::max(0, ratePerSecond);
     m_sent = m_done = m_inFlight = m_allowed = m_blocked = m_errors = 0;
     m_completed = m_completionErrors = m_held = 0;
+    m_unanswered = 0;
+    m_stopReason.clear();
     m_running = true;
     m_clock.start();
     m_pacer.start();
@@ -44,7 +46,7 @@ void BurstRun::pump()
     while (m_sent < m_total && m_inFlight < m_concurrency && m_sent < allowedByRate) {
         ++m_sent;
         ++m_inFlight;
-        m_client->check(m_request, this, [this, generation = m_generation](int status, const Decision &d, const ApiError &) {
+        m_client->check(m_request, this, [this, generation = m_generation](int status, const Decision &d, const ApiError &e) {
             if (generation != m_generation)
                 return; // an answer of an earlier run
             --m_inFlight;
@@ -59,6 +61,12 @@ void BurstRun::pump()
                 ++m_blocked;
             else
                 ++m_errors;
+            // A server that stopped answering ends the burst with a reason, instead of a run of errors.
+            m_unanswered = status == 0 ? m_unanswered + 1 : 0;
+            if (m_unanswered >= 3 && m_stopReason.isEmpty()) {
+                m_stopReason = QStringLiteral("stopped: the server at %1 does not answer (%2)").arg(m_client->server().toString(), e.message());
+                cancel();
+            }
             Q_EMIT progress();
             pump();
             finishIfDone();

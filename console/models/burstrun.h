@@ -39,6 +39,8 @@ public:
     int blocked() const { return m_blocked; }
     int errors() const { return m_errors; }
     int completed() const { return m_completed; }
+    // Why the run stopped before its end (the server stopped answering), or empty.
+    QString stopReason() const { return m_stopReason; }
     int completionErrors() const { return m_completionErrors; }
     // Reservations admitted and not completed yet (held).
     int held() const { return m_held; }
@@ -64,6 +66,8 @@ private:
     int m_completeAfterMs = -1;
     std::optional<qint64> m_actualTokens;
     int m_completed = 0, m_completionErrors = 0, m_held = 0;
+    int m_unanswered = 0; // consecutive checks with no answer at all
+    QString m_stopReason;
 };
 
 } // namespace sluice

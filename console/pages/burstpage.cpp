@@ -4,6 +4,7 @@
 #include "models/burstrun.h"
 
 #include <QChart>
+#include <QColor>
 #include <QChartView>
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -70,10 +71,14 @@ BurstPage::BurstPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_ru
     m_allowedSeries->setName(QStringLiteral("allowed"));
     m_blockedSeries = new QLineSeries;
     m_blockedSeries->setName(QStringLiteral("blocked"));
+    // Allowed green, blocked red, whatever the theme's palette says.
+    m_allowedSeries->setColor(QColor(0x1b, 0x7f, 0x3b));
+    m_blockedSeries->setColor(QColor(0xb3, 0x26, 0x1e));
     chart->addSeries(m_allowedSeries);
     chart->addSeries(m_blockedSeries);
     m_x = new QValueAxis;
-    m_x->setTitleText(QStringLiteral("seconds"));
+    m_x->setTitleText(QStringLiteral("seconds since the burst began"));
+    m_x->setLabelFormat(QStringLiteral("%.2g"));
     m_y = new QValueAxis;
     m_y->setTitleText(QStringLiteral("requests"));
     m_y->setLabelFormat(QStringLiteral("%d"));
@@ -153,12 +158,19 @@ void BurstPage::update()
         counters += QStringLiteral(" · completed %1 · held %2").arg(m_run->completed()).arg(m_run->held());
     if (m_run->completionErrors() > 0)
         counters += QStringLiteral(" · completions failed %1").arg(m_run->completionErrors());
+    if (!m_run->stopReason().isEmpty())
+        counters += QStringLiteral(" · ") + m_run->stopReason();
     m_counters->setText(counters);
     const double t = m_run->elapsedMs() / 1000.0;
     m_allowedSeries->append(t, m_run->allowed());
     m_blockedSeries->append(t, m_run->blocked());
-    m_x->setRange(0, std::max(1.0, t));
-    m_y->setRange(0, std::max(1, std::max(m_run->allowed(), m_run->blocked())));
+    // A short burst fills the width (no 1 s minimum squeezing 0.1 s to the left edge); whole
+    // requests on the y axis (no "0 0 0 0 1" from rounded fractional ticks).
+    m_x->setRange(0, std::max(0.05, t));
+    const int most = std::max(1, std::max(m_run->allowed(), m_run->blocked()));
+    const int top = most <= 5 ? most : (most + 4) / 5 * 5; // five whole steps
+    m_y->setRange(0, top);
+    m_y->setTickCount(std::min(top, 5) + 1);
 }
 
 QString BurstPage::counters() const { return m_counters->text(); }

@@ -31,6 +31,9 @@ public:
     void configureLifecycle(qint64 cost, int completeAfterMs, qint64 actualTokens);
     void start();
     QString counters() const;
+    // The chart's series (for tests): allowed and blocked.
+    QLineSeries *allowedSeries() const { return m_allowedSeries; }
+    QLineSeries *blockedSeries() const { return m_blockedSeries; }
 
 private:
     void update();

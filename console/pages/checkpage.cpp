@@ -181,12 +181,16 @@ void CheckPage::show(int status, const Decision &d, const QString &error)
 {
     m_policies->clear();
     if (status != 200 && status != 429) {
-        m_verdict->setText(QStringLiteral("ERROR %1").arg(status));
+        // Plain words for what went wrong: no answer at all, the request refused, or the server's own error.
+        m_verdict->setText(status == 0 ? QStringLiteral("NO ANSWER") : status < 500 ? QStringLiteral("REFUSED (%1)").arg(status)
+                                                                                    : QStringLiteral("SERVER ERROR (%1)").arg(status));
         m_verdict->setStyleSheet(QStringLiteral("color: #a15c00"));
         m_summary->clear();
         m_usage->setRange(0, 1);
         m_usage->setValue(0);
-        m_cause->setText(error);
+        m_cause->setText(status == 0 ? QStringLiteral("The server did not answer at %1 (%2). Is sluice-server running?")
+                                           .arg(m_client->server().toString(), error)
+                                     : error);
         return;
     }
     m_verdict->setText(d.allowed ? QStringLiteral("ALLOWED") : QStringLiteral("BLOCKED"));
