@@ -13,13 +13,20 @@ using namespace sluice;
 
 namespace {
 
-std::shared_ptr<SnapshotHolder> scaledDemo()
+RegistryData scaledDemoData()
 {
     RegistryData data = builtInDemoRegistry();
     for (PolicyDto &p : data.policies)
         p.limit *= 1000000;
+    return data;
+}
+
+std::shared_ptr<SnapshotHolder> holderOf(RegistryData data)
+{
     return std::make_shared<SnapshotHolder>(std::make_shared<const PolicySnapshot>(std::move(data)));
 }
+
+std::shared_ptr<SnapshotHolder> scaledDemo() { return holderOf(scaledDemoData()); }
 
 std::vector<CheckRequest> requests()
 {
@@ -88,9 +95,7 @@ BENCHMARK(BM_ResolveAndCheck)->Threads(1)->Threads(2)->UseRealTime();
 // applicable next to them: every check reserves, and completes at once with an actual count.
 std::shared_ptr<SnapshotHolder> scaledDemoWithUnits()
 {
-    RegistryData data = builtInDemoRegistry();
-    for (PolicyDto &p : data.policies)
-        p.limit *= 1000000;
+    RegistryData data = scaledDemoData();
     PolicyDto tokens;
     tokens.id = 100;
     tokens.scope = Scope::Tenant;
@@ -106,7 +111,7 @@ std::shared_ptr<SnapshotHolder> scaledDemoWithUnits()
     streams.windowSeconds = 0;
     streams.limit = 1'000'000'000;
     data.policies << tokens << streams;
-    return std::make_shared<SnapshotHolder>(std::make_shared<const PolicySnapshot>(std::move(data)));
+    return holderOf(std::move(data));
 }
 
 void BM_CheckAndCompleteWithUnits(benchmark::State &state)
@@ -140,9 +145,8 @@ BENCHMARK(BM_CheckAndCompleteWithUnits)->Threads(1)->Threads(2)->UseRealTime();
 void BM_ResolveCheckDecideBuckets(benchmark::State &state)
 {
     static std::shared_ptr<SnapshotHolder> snapshots = [] {
-        RegistryData data = builtInDemoRegistry();
+        RegistryData data = scaledDemoData();
         for (PolicyDto &p : data.policies) {
-            p.limit *= 1000000;
             if (p.unit != Unit::Concurrent) {
                 p.algorithm = Algorithm::TokenBucket;
                 p.burst = p.limit;
@@ -156,7 +160,7 @@ void BM_ResolveCheckDecideBuckets(benchmark::State &state)
         shadow.limit = 10; // refuses almost everything: it would, it never does
         shadow.shadow = true;
         data.policies << shadow;
-        return std::make_shared<SnapshotHolder>(std::make_shared<const PolicySnapshot>(std::move(data)));
+        return holderOf(std::move(data));
     }();
     static MemoryWindowStore store;
     static std::vector<CheckRequest> reqs = requests();

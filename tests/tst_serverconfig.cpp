@@ -21,9 +21,9 @@ private:
         return ServerConfig::parse(QStringList{QStringLiteral("sluice-server")} + args, env, error);
     }
 
-    static QString writeFile(const QTemporaryDir &dir, const QByteArray &text)
+    static QString writeFile(const QTemporaryDir &dir, const QByteArray &text, const QString &name = QStringLiteral("server.conf"))
     {
-        const QString file = dir.filePath(QStringLiteral("server.conf"));
+        const QString file = dir.filePath(name);
         QFile f(file);
         if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate))
             return QString();
@@ -259,11 +259,7 @@ private Q_SLOTS:
         QVERIFY(!c->describe().contains(QStringLiteral("Env-Secret-7")));
 
         QTemporaryDir dir;
-        const QString file = dir.filePath(QStringLiteral("redis.pw"));
-        QFile f(file);
-        QVERIFY(f.open(QIODevice::WriteOnly));
-        f.write("File-Secret-8\nsecond line ignored\n");
-        f.close();
+        const QString file = writeFile(dir, "File-Secret-8\nsecond line ignored\n", QStringLiteral("redis.pw"));
         c = parse({QStringLiteral("--redis"), QStringLiteral("redis://h:1"), QStringLiteral("--redis-password-file"), file}, env, &error);
         QVERIFY2(c, qPrintable(error));
         QCOMPARE(c->redisPassword, QStringLiteral("File-Secret-8")); // the file wins over the environment
@@ -272,10 +268,7 @@ private Q_SLOTS:
 
         QVERIFY(!parse({QStringLiteral("--redis-password-file"), dir.filePath(QStringLiteral("missing"))}, QProcessEnvironment(), &error));
         QVERIFY2(error.contains(QStringLiteral("cannot read")), qPrintable(error));
-        const QString empty = dir.filePath(QStringLiteral("empty.pw"));
-        QFile e(empty);
-        QVERIFY(e.open(QIODevice::WriteOnly));
-        e.close();
+        const QString empty = writeFile(dir, QByteArray(), QStringLiteral("empty.pw"));
         QVERIFY(!parse({QStringLiteral("--redis-password-file"), empty}, QProcessEnvironment(), &error));
         QVERIFY2(error.contains(QStringLiteral("holds no password")), qPrintable(error));
         QVERIFY(!parse({QStringLiteral("--redis-user"), QStringLiteral("u")}, QProcessEnvironment(), &error));

@@ -1,10 +1,10 @@
 -- SPDX-License-Identifier: Apache-2.0
 -- Sluice: one atomic check over every key of a request (design §4, §10, §11).
--- KEYS: the window keys, most specific policy first; when ARGV[4] is '1', one more: the
+-- KEYS: the window keys, most specific policy first; when ARGV[3] is '1', one more: the
 -- reservation record to write (single-node Redis; the Cluster store writes it itself).
--- ARGV[1]: id (unique across instances), ARGV[2]: unused, ARGV[3]: lease time in us, ARGV[4]: '1'
--- to write the reservation record, then per key six values: window_us, limit, weight, kind,
--- burst, shadow ('1': never refuses; written only where it fits). Kinds:
+-- ARGV[1]: id (unique across instances), ARGV[2]: lease time in us, ARGV[3]: '1' to write the
+-- reservation record, then per key six values: window_us, limit, weight, kind, burst, shadow
+-- ('1': never refuses; written only where it fits). Kinds:
 --   'r' a log entry of weight `weight` (requests), 't' the same, reweighable at completion (tokens),
 --   'c' a lease (concurrent): member = id scored by its expiry, counts while now < expiry,
 --   'b' a token bucket (GCRA): the key is a string, the TAT in us; a request of weight w fits when
@@ -26,8 +26,8 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 -- Scores go to Redis as integer strings: tostring() of a number this large would round it.
 local function int(x) return string.format('%.0f', x) end
 local id = ARGV[1]
-local leaseUs = tonumber(ARGV[3])
-local withRecord = ARGV[4] == '1'
+local leaseUs = tonumber(ARGV[2])
+local withRecord = ARGV[3] == '1'
 local n = #KEYS
 if withRecord then n = n - 1 end
 local used, oldest, fits, windows, weights, kinds, tats, perToken = {}, {}, {}, {}, {}, {}, {}, {}
@@ -37,7 +37,7 @@ local wkeys = {}
 for i = 1, n do wkeys[i] = KEYS[i] .. '#w' end
 local weighted = n > 0 and redis.call('EXISTS', unpack(wkeys)) > 0
 for i = 1, n do
-  local base = 5 + 6 * (i - 1)
+  local base = 4 + 6 * (i - 1)
   local window, limit, w, kind = tonumber(ARGV[base]), tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]), ARGV[base + 3]
   local burst, shadow = tonumber(ARGV[base + 4]), ARGV[base + 5] == '1'
   windows[i], weights[i], kinds[i] = window, w, kind

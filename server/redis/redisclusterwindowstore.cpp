@@ -58,7 +58,7 @@ void RedisClusterWindowStore::check(const WindowBatch &batch, CheckCallback done
         std::vector<const WindowSpec *> specs;
         for (size_t i : g.keys)
             specs.push_back(&state->batch.keys[i]);
-        g.argv = checkArgv(specs, state->id, true, batch.leaseUs, QByteArray());
+        g.argv = checkArgv(specs, state->id, batch.leaseUs, QByteArray());
     }
     state->pending = state->groups.size();
     if (state->groups.empty()) {

@@ -71,8 +71,8 @@ QByteArray memberOf(const QByteArray &id, qint64 weight)
 
 QByteArray reservationKey(const QByteArray &id) { return QByteArrayLiteral("sluice:{res:") + id + '}'; }
 
-QList<QByteArray> checkArgv(const std::vector<const WindowSpec *> &specs, const QByteArray &id, bool allOldest,
-                            qint64 leaseUs, const QByteArray &recordKey)
+QList<QByteArray> checkArgv(const std::vector<const WindowSpec *> &specs, const QByteArray &id, qint64 leaseUs,
+                            const QByteArray &recordKey)
 {
     QList<QByteArray> argv;
     argv.reserve(8 + 7 * static_cast<qsizetype>(specs.size()));
@@ -82,7 +82,7 @@ QList<QByteArray> checkArgv(const std::vector<const WindowSpec *> &specs, const 
         argv << s->key;
     if (!recordKey.isEmpty())
         argv << recordKey;
-    argv << id << (allOldest ? QByteArrayLiteral("all") : QByteArrayLiteral("decision")) << QByteArray::number(leaseUs)
+    argv << id << QByteArray::number(leaseUs)
          << (recordKey.isEmpty() ? QByteArrayLiteral("0") : QByteArrayLiteral("1"));
     for (const WindowSpec *s : specs) {
         argv << QByteArray::number(s->windowUs) << QByteArray::number(s->limit) << QByteArray::number(s->weight)

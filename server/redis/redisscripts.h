@@ -35,11 +35,10 @@ QByteArray memberOf(const QByteArray &id, qint64 weight);
 // The reservation record of an id: "sluice:{res:<id>}" (its own slot in a Cluster).
 QByteArray reservationKey(const QByteArray &id);
 
-// EVALSHA argv for window_check.lua over `specs`. allOldest: return every key's oldest entry
-// (a Cluster slot group cannot tell which key will be the primary); otherwise only the ones the
-// decision needs. recordKey: the reservation record the script writes (empty: none).
-QList<QByteArray> checkArgv(const std::vector<const WindowSpec *> &specs, const QByteArray &id, bool allOldest,
-                            qint64 leaseUs, const QByteArray &recordKey);
+// EVALSHA argv for window_check.lua over `specs` (every key's oldest entry comes back).
+// recordKey: the reservation record the script writes (empty: none).
+QList<QByteArray> checkArgv(const std::vector<const WindowSpec *> &specs, const QByteArray &id, qint64 leaseUs,
+                            const QByteArray &recordKey);
 // The reply of reservation.lua: status, the estimate (before this call), lease left, keys JSON.
 struct ReservationReply
 {

@@ -45,7 +45,7 @@ void RedisWindowStore::check(const WindowBatch &batch, CheckCallback done)
     const QByteArray id = m_ids.next();
     const bool reserves = batch.reserves();
     const size_t keys = batch.keys.size();
-    eval(RedisScript::check(), checkArgv(specs, id, false, batch.leaseUs, reserves ? reservationKey(id) : QByteArray()),
+    eval(RedisScript::check(), checkArgv(specs, id, batch.leaseUs, reserves ? reservationKey(id) : QByteArray()),
          [id, reserves, keys, leaseUs = batch.leaseUs, done = std::move(done)](const RedisResult &r) {
              if (!r.ok)
                  return done(unavailable(r.error));
