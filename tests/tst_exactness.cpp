@@ -347,8 +347,12 @@ struct Fleet
     bool stopServers()
     {
         bool clean = true;
-        for (auto &s : servers)
-            clean = s->stop() && clean;
+        for (auto &s : servers) {
+            if (!s->stop()) {
+                clean = false;
+                qWarning("a server did not stop cleanly; its output:\n%s", s->output().right(4000).constData());
+            }
+        }
         return clean;
     }
 };
