@@ -3,7 +3,7 @@
 // script's reply, over bytes a broken or hostile server could send. Decoding either succeeds with
 // one state per key or says no; it never reads past what it was given.
 #include "redis/redisreply.h"
-#include "redis/redisscripts.h"
+#include "redis/checkbatcher.h"
 
 #include <cstdint>
 #include <cstdlib>
@@ -20,12 +20,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const auto next = reader.next(&reply);
         if (next != sluice::RedisReplyReader::Next::Reply)
             break;
+        // batches of one to three checks of up to six keys each
         for (size_t keys = 0; keys <= 6; ++keys) {
-            qint64 now = 0;
-            bool admitted = false;
-            std::vector<sluice::KeyState> states;
-            if (sluice::decodeCheckReply(reply, keys, &now, &admitted, &states) && states.size() != keys)
-                std::abort();
+            for (const std::vector<size_t> &perCheck : {std::vector<size_t>{keys}, std::vector<size_t>{keys, 1},
+                                                         std::vector<size_t>{1, keys, 2}}) {
+                qint64 now = 0;
+                std::vector<bool> admitted;
+                std::vector<std::vector<sluice::KeyState>> states;
+                if (!sluice::decodeBatchReply(reply, perCheck, &now, &admitted, &states))
+                    continue;
+                if (states.size() != perCheck.size() || admitted.size() != perCheck.size())
+                    std::abort();
+                for (size_t c = 0; c < perCheck.size(); ++c) {
+                    if (states[c].size() != perCheck[c])
+                        std::abort();
+                }
+            }
         }
     }
     return 0;

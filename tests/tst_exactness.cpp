@@ -428,11 +428,12 @@ private Q_SLOTS:
             QVERIFY2(worst <= kTokenLimit, qPrintable(QString::number(worst)));
             // ...and the log holds exactly the completed weights, no more, no less.
             qint64 logged = 0;
-            for (const QByteArray &m : fleet.cli({QStringLiteral("ZRANGE"), QString::fromUtf8(key), QStringLiteral("0"), QStringLiteral("-1")}).split('\n')) {
-                if (m.isEmpty())
+            // (a log is a list of entries: "<time>", or "<time>:<weight>" when the weight is not 1)
+            for (const QByteArray &e : fleet.cli({QStringLiteral("LRANGE"), QString::fromUtf8(key), QStringLiteral("0"), QStringLiteral("-1")}).split('\n')) {
+                if (e.isEmpty())
                     continue;
-                const qsizetype star = m.indexOf('*');
-                logged += star < 0 ? 1 : m.mid(star + 1).toLongLong();
+                const qsizetype colon = e.indexOf(':');
+                logged += colon < 0 ? 1 : e.mid(colon + 1).toLongLong();
             }
             QCOMPARE(logged, weights);
         }

@@ -78,10 +78,10 @@ private Q_SLOTS:
             QVERIFY(!o.admitted);
         }
         // The reservations made on a and b were taken back: one entry each.
-        QTRY_COMPARE_WITH_TIMEOUT(cluster.cli(cluster.ports().first(), {QStringLiteral("ZCARD"), QString::fromUtf8(batch.keys[0].key)}),
+        QTRY_COMPARE_WITH_TIMEOUT(cluster.cli(cluster.ports().first(), {QStringLiteral("LLEN"), QString::fromUtf8(batch.keys[0].key)}),
                                   QByteArray("1"), 2000);
-        QCOMPARE(cluster.cli(cluster.ports().first(), {QStringLiteral("ZCARD"), QString::fromUtf8(batch.keys[1].key)}), QByteArray("1"));
-        QCOMPARE(cluster.cli(cluster.ports().first(), {QStringLiteral("ZCARD"), QString::fromUtf8(batch.keys[2].key)}), QByteArray("1"));
+        QCOMPARE(cluster.cli(cluster.ports().first(), {QStringLiteral("LLEN"), QString::fromUtf8(batch.keys[1].key)}), QByteArray("1"));
+        QCOMPARE(cluster.cli(cluster.ports().first(), {QStringLiteral("LLEN"), QString::fromUtf8(batch.keys[2].key)}), QByteArray("1"));
     }
 
     void movedIsFollowed()

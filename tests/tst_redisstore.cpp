@@ -197,13 +197,73 @@ private Q_SLOTS:
         QCOMPARE(refused.status, WindowOutcome::Status::Ok);
         QVERIFY(!refused.admitted);
         QCOMPARE(refused.keys.at(0).used, qint64(1));
-        QCOMPARE(redis.cli({QStringLiteral("ZCARD"), QString::fromUtf8(a)}), QByteArray("1"));
-        QCOMPARE(redis.cli({QStringLiteral("ZCARD"), QString::fromUtf8(b)}), QByteArray("1"));
+        QCOMPARE(redis.cli({QStringLiteral("LLEN"), QString::fromUtf8(a)}), QByteArray("1"));
+        QCOMPARE(redis.cli({QStringLiteral("LLEN"), QString::fromUtf8(b)}), QByteArray("1"));
         // A key with limit 0 is never created.
         WindowBatch none;
         none.keys = {{zero, 60'000'000, 0}};
         QVERIFY(!checkAndWait(store, none).admitted);
         QCOMPARE(redis.cli({QStringLiteral("EXISTS"), QString::fromUtf8(zero)}), QByteArray("0"));
+    }
+
+    // A log is a list of entry times in time order, ~10 bytes an entry (a sorted set took ~100).
+    void logsAreCompactLists()
+    {
+        test::RedisServer redis;
+        QString error;
+        SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+        RedisWindowStore store(redis.host(), redis.port(), 0, 1000);
+        QVERIFY(test::waitConnected(store.connection()));
+        const QByteArray key = uniqueKey("compact");
+        WindowBatch batch;
+        batch.keys = {{key, 600'000'000, 1'000'000}};
+        for (int i = 0; i < 2000; ++i)
+            store.check(batch, [](WindowOutcome) {});
+        QTRY_COMPARE_WITH_TIMEOUT(redis.cli({QStringLiteral("LLEN"), QString::fromUtf8(key)}), QByteArray("2000"), 10000);
+        QCOMPARE(redis.cli({QStringLiteral("TYPE"), QString::fromUtf8(key)}), QByteArray("list"));
+        const QList<QByteArray> entries = redis.cli({QStringLiteral("LRANGE"), QString::fromUtf8(key), QStringLiteral("0"), QStringLiteral("-1")}).split('\n');
+        for (qsizetype i = 1; i < entries.size(); ++i)
+            QVERIFY(entries[i].toLongLong() >= entries[i - 1].toLongLong());
+        const qint64 bytes = redis.cli({QStringLiteral("MEMORY"), QStringLiteral("USAGE"), QString::fromUtf8(key)}).toLongLong();
+        qInfo("2000 entries: %lld bytes, %.1f per entry", bytes, bytes / 2000.0);
+        QVERIFY2(bytes <= 24 * 2000, qPrintable(QString::number(bytes)));
+    }
+
+    // Redis data written by Sluice <= 0.4 (a log as a sorted set of "id" / "id*w" members scored
+    // by time, the extra weight in <key>#w) is read and converted on first touch, keeping its TTL.
+    void logsOfThePreviousLayoutAreConverted()
+    {
+        test::RedisServer redis;
+        QString error;
+        SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+        RedisWindowStore store(redis.host(), redis.port(), 0, 1000);
+        QVERIFY(test::waitConnected(store.connection()));
+        const QByteArray key = uniqueKey("old");
+        const QString k = QString::fromUtf8(key);
+        const qint64 nowUs = QDateTime::currentMSecsSinceEpoch() * 1000;
+        auto us = [nowUs](qint64 agoMs) { return QString::number(nowUs - agoMs * 1000); };
+        // three entries in the window (one of weight 5), one that has left it
+        redis.cli({QStringLiteral("ZADD"), k, us(120'000), QStringLiteral("r-old"), us(3000), QStringLiteral("r-a"),
+                   us(2000), QStringLiteral("r-b*5"), us(1000), QStringLiteral("r-c")});
+        redis.cli({QStringLiteral("SET"), k + QStringLiteral("#w"), QStringLiteral("4")});
+        redis.cli({QStringLiteral("PEXPIRE"), k, QStringLiteral("50000")});
+        WindowBatch batch;
+        batch.keys = {{key, 60'000'000, 9}};
+        const WindowOutcome first = test::checkAndWait(store, batch);
+        QCOMPARE(first.status, WindowOutcome::Status::Ok);
+        QCOMPARE(first.keys.at(0).used, qint64(7)); // 1 + 5 + 1
+        QVERIFY(first.admitted);
+        QCOMPARE(redis.cli({QStringLiteral("TYPE"), k}), QByteArray("list"));
+        QCOMPARE(redis.cli({QStringLiteral("LLEN"), k}), QByteArray("4"));
+        const QList<QByteArray> entries = redis.cli({QStringLiteral("LRANGE"), k, QStringLiteral("0"), QStringLiteral("-1")}).split('\n');
+        QCOMPARE(entries.at(1), us(2000).toUtf8() + ":5");
+        QVERIFY(redis.cli({QStringLiteral("PTTL"), k}).toLongLong() > 50'000); // the admission renewed it to the window
+        WindowOutcome next = test::checkAndWait(store, batch);
+        QCOMPARE(next.keys.at(0).used, qint64(8));
+        QVERIFY(next.admitted);
+        next = test::checkAndWait(store, batch);
+        QCOMPARE(next.keys.at(0).used, qint64(9));
+        QVERIFY(!next.admitted);
     }
 
     void keysHaveTtlsAndVanishAfterTheirWindow()

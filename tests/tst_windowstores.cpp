@@ -20,7 +20,9 @@
 // makes any key a shadow (never refuses; written only where it fits).
 //   drip=I:N  bucket key I has room for the refused request in N ms (±tolerance)
 // The memory store runs on a test clock; real stores run in real time with the same scripts
-// (rows that need an exact instant are marked exact and run on the test clock only).
+// (rows that need an exact instant are marked exact and run on the test clock only). The Redis
+// stores run every row twice: alone, and "batched": every check of the script is sent among
+// other checks (on keys of the same hash slots), so that it is decided inside a batch.
 #include "memory/memorywindowstore.h"
 #include "redis/redisclusterwindowstore.h"
 #include "redis/rediswindowstore.h"
@@ -33,6 +35,7 @@
 #include <QEventLoop>
 #include <QRandomGenerator>
 #include <QtTest>
+#include <map>
 #include <thread>
 
 using namespace sluice;
@@ -56,12 +59,53 @@ struct StoreUnderTest
     WindowOutcome check(const WindowBatch &batch) { return test::checkAndWait(*store, batch); }
 };
 
+// Sends every check among others, so that the Redis stores decide it inside a batch: one before it
+// (which goes alone and holds the connection or slot), two after it (queued with it). The others
+// use keys of their own beside each key of the check (same hash tag: same Cluster slot).
+class CrowdedStore final : public WindowStore
+{
+public:
+    explicit CrowdedStore(std::unique_ptr<WindowStore> inner) : m_inner(std::move(inner)) {}
+    void check(const WindowBatch &batch, CheckCallback done) override
+    {
+        auto crowd = [this, &batch] {
+            WindowBatch other;
+            for (const WindowSpec &s : batch.keys)
+                other.keys.push_back({s.key + ":crowd" + QByteArray::number(++m_crowd), 60'000'000, 1'000'000});
+            m_inner->check(other, [](WindowOutcome) {});
+        };
+        crowd();
+        crowd();
+        m_inner->check(batch, std::move(done));
+        crowd();
+        crowd();
+    }
+    void usage(const std::vector<WindowSpec> &keys, UsageCallback done) override { m_inner->usage(keys, std::move(done)); }
+    void complete(const QString &id, std::optional<qint64> tokens, ReservationCallback done) override
+    {
+        m_inner->complete(id, tokens, std::move(done));
+    }
+    void extend(const QString &id, qint64 leaseUs, ReservationCallback done) override { m_inner->extend(id, leaseUs, std::move(done)); }
+    void reset(const QByteArray &key, DoneCallback done) override { m_inner->reset(key, std::move(done)); }
+    QString source() const override { return m_inner->source(); }
+
+private:
+    std::unique_ptr<WindowStore> m_inner;
+    qint64 m_crowd = 0;
+};
+
 // Real servers shared by every row of the table, stopped in cleanupTestCase (not at exit).
 std::unique_ptr<test::RedisServer> g_redis;
 std::unique_ptr<test::RedisCluster> g_cluster;
 
 std::unique_ptr<StoreUnderTest> makeStore(const QString &kind, QString *error)
 {
+    if (kind.endsWith(QLatin1String(", batched"))) {
+        auto s = makeStore(kind.chopped(9), error);
+        if (s)
+            s->store = std::make_unique<CrowdedStore>(std::move(s->store));
+        return s;
+    }
     auto s = std::make_unique<StoreUnderTest>();
     if (kind == QStringLiteral("memory")) {
         s->clock = std::make_shared<ManualClock>();
@@ -111,7 +155,11 @@ class TestWindowStores : public QObject
     Q_OBJECT
 
 private:
-    QStringList kinds() const { return {QStringLiteral("memory"), QStringLiteral("redis"), QStringLiteral("redis-cluster")}; }
+    QStringList kinds() const
+    {
+        return {QStringLiteral("memory"), QStringLiteral("redis"), QStringLiteral("redis-cluster"), QStringLiteral("redis, batched"),
+                QStringLiteral("redis-cluster, batched")};
+    }
 
 private Q_SLOTS:
     void cleanupTestCase()
@@ -389,6 +437,92 @@ private Q_SLOTS:
         const WindowOutcome second = store.checkNow(b);
         store.reset(b.keys.front().key, [](bool) {});
         QCOMPARE(store.extendNow(second.reservationId, 1'000'000).status, ReservationOutcome::Status::NotFound);
+    }
+
+    // Many checks sent at once over shared keys of every kind: the Redis stores decide them in
+    // batches, in the order they were sent, each seeing the entries of those before it — so a
+    // single Redis decides exactly as the memory store deciding them one by one. A Cluster
+    // decides each slot in that order too but may under-admit (reserve-then-confirm): it must
+    // never exceed a limit.
+    void batchesDecideInOrder_data()
+    {
+        QTest::addColumn<QString>("kind");
+        QTest::newRow("redis") << QStringLiteral("redis");
+        QTest::newRow("redis-cluster") << QStringLiteral("redis-cluster");
+    }
+
+    void batchesDecideInOrder()
+    {
+        QFETCH(QString, kind);
+        QString error;
+        auto s = makeStore(kind, &error);
+        SLUICE_REQUIRE_SERVICE(s != nullptr, error);
+        const QByteArray p = "b" + QByteArray::number(QRandomGenerator::global()->generate64(), 36);
+        auto spec = [&p](const char *name, qint64 limit) { return WindowSpec{"sluice:{" + p + ":" + name + "}", 60'000'000, limit}; };
+        std::vector<WindowBatch> batches;
+        QRandomGenerator rng(42);
+        for (int i = 0; i < 80; ++i) {
+            WindowBatch b;
+            b.keys.push_back(spec("global", 30));
+            WindowSpec tokens = spec(i % 2 ? "tenant1:tokens" : "tenant0:tokens", 400);
+            tokens.reweighable = true;
+            tokens.weight = 1 + rng.bounded(60);
+            b.keys.push_back(tokens);
+            b.keys.push_back(spec(QByteArray("user" + QByteArray::number(i % 5)).constData(), 4));
+            if (i % 3 == 0) {
+                WindowSpec bucket = spec("bucket", 10);
+                bucket.bucket = true;
+                bucket.burst = 6;
+                bucket.key += ":bucket";
+                b.keys.push_back(bucket);
+            }
+            if (i % 4 == 0) {
+                WindowSpec lease = spec("streams", 3);
+                lease.windowUs = 0;
+                lease.lease = true;
+                b.keys.push_back(lease);
+            }
+            WindowSpec shadow = spec("shadow", 7);
+            shadow.shadow = true;
+            b.keys.push_back(shadow);
+            batches.push_back(std::move(b));
+        }
+        // What deciding them one by one gives.
+        MemoryWindowStore memory(std::make_shared<ManualClock>());
+        std::vector<WindowOutcome> expected;
+        for (const WindowBatch &b : batches)
+            expected.push_back(test::checkAndWait(memory, b));
+        // All sent before any answer can come back.
+        std::vector<std::optional<WindowOutcome>> got(batches.size());
+        for (size_t i = 0; i < batches.size(); ++i)
+            s->store->check(batches[i], [&got, i](WindowOutcome o) { got[i] = std::move(o); });
+        QTRY_VERIFY_WITH_TIMEOUT(std::all_of(got.begin(), got.end(), [](const auto &o) { return o.has_value(); }), 10000);
+        const QJsonObject health = s->store->health();
+        qInfo("%s: %lld checks in %lld script calls", qPrintable(kind), qint64(health.value(QStringLiteral("batchedChecks")).toDouble()),
+              qint64(health.value(QStringLiteral("batches")).toDouble()));
+        QVERIFY(health.value(QStringLiteral("batches")).toDouble() < health.value(QStringLiteral("batchedChecks")).toDouble());
+        std::map<QByteArray, qint64> charged;
+        int admitted = 0;
+        for (size_t i = 0; i < batches.size(); ++i) {
+            const WindowOutcome &o = *got[i];
+            QCOMPARE(o.status, WindowOutcome::Status::Ok);
+            if (o.admitted) {
+                ++admitted;
+                for (const WindowSpec &k : batches[i].keys)
+                    charged[k.key] += k.bucket || k.shadow ? 0 : k.weight;
+            }
+            if (kind != QStringLiteral("redis"))
+                continue;
+            QVERIFY2(o.admitted == expected[i].admitted, qPrintable(QStringLiteral("check %1").arg(i)));
+            for (size_t k = 0; k < o.keys.size(); ++k)
+                QVERIFY2(o.keys[k].used == expected[i].keys[k].used, qPrintable(QStringLiteral("check %1 key %2: %3, one by one %4")
+                                                                                     .arg(i).arg(k).arg(o.keys[k].used).arg(expected[i].keys[k].used)));
+        }
+        QVERIFY(admitted > 0);
+        for (const WindowBatch &b : batches) {
+            for (const WindowSpec &k : b.keys)
+                QVERIFY2(charged[k.key] <= k.limit, k.key.constData());
+        }
     }
 
     void concurrentChecksAdmitExactlyTheLimit()

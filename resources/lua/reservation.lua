@@ -1,5 +1,6 @@
 -- Sluice: complete or extend a reservation by its record (design §10). After reservation_lib.lua.
--- KEYS[1]: the record (a hash: at, est, exp, done, keys = JSON [[key, kind], ...]).
+-- KEYS[1]: the record (a hash: at, est, exp, done, keys = JSON [[key, kind, us per token, at], ...]:
+-- the last two only where needed; a key's `at` (when its entry was written) defaults to the record's).
 -- ARGV[1]: 'complete' or 'extend' (single-node Redis: the keys the record names are changed
 -- here, in the same atomic step), or 'claim' / 'renew' (Redis Cluster: the record alone; the
 -- caller changes the keys slot group by slot group with reservation_apply.lua, then marks the
@@ -20,7 +21,7 @@ if op == 'save' then
   redis.call('PEXPIRE', rec, int(math.ceil(leaseUs / 1000)))
   return {'ok', tonumber(ARGV[3]), int(leaseUs), ARGV[5]}
 end
-local f = redis.call('HMGET', rec, 'est', 'exp', 'done', 'keys')
+local f = redis.call('HMGET', rec, 'est', 'exp', 'done', 'keys', 'at')
 if not f[4] then return {'nf', 0, 0, ''} end
 if f[3] then return {'done', 0, 0, ''} end
 local now = clock()
@@ -38,7 +39,7 @@ else
 end
 if op == 'complete' or op == 'extend' then
   for _, k in ipairs(cjson.decode(f[4])) do
-    apply(op, k[1], k[2], id, est, actual, now, leaseUs, tonumber(k[3] or 0))
+    apply(op, k[1], k[2], id, k[4] or f[5], est, actual, now, leaseUs, tonumber(k[3] or 0))
   end
 end
 return {'ok', est, int(expires - now), f[4]}

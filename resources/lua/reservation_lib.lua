@@ -1,31 +1,54 @@
 -- SPDX-License-Identifier: Apache-2.0
 -- Sluice: what completing and extending a reservation does to one key (design §10). Put in front
 -- of reservation.lua and reservation_apply.lua when they are loaded (Redis scripts cannot call
--- each other). Members and the extra-weight key follow window_check.lua.
+-- each other). Elements, members and the extra-weight key follow window_check.lua.
 local function int(x) return string.format('%.0f', x) end
-local function member(id, w)
-  if w == 1 then return id end
-  return id .. '*' .. w
+-- A log element (window_check.lua): the entry's time, "<time>:<w>" when its weight w ~= 1.
+local function elem(at, w)
+  if w == 1 then return at end
+  return at .. ':' .. w
+end
+local function timeOf(e) return tonumber(e) or tonumber(string.match(e, '^(%d+):')) end
+
+-- The index of element `e` (time `at`) in a log, or nil: a binary search by time (the list is in
+-- time order), then the entries of that same time; LPOS from the tail if the order was broken
+-- (a backward step of Redis's clock).
+local function find(key, at, e)
+  local lo, hi = 0, redis.call('LLEN', key) - 1
+  local t = tonumber(at)
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if timeOf(redis.call('LINDEX', key, mid)) < t then lo = mid + 1 else hi = mid end
+  end
+  for _, v in ipairs(redis.call('LRANGE', key, lo, lo + 255)) do
+    if v == e then return lo end
+    if timeOf(v) ~= t then break end
+    lo = lo + 1
+  end
+  return redis.call('LPOS', key, e, 'RANK', -1)
 end
 
--- The entry of a reweighable key takes the actual weight in place: same score (its admission
--- time), new member; the key's extra weight moves by the difference. Nothing when it has left.
-local function reweigh(key, id, est, actual)
-  if actual == est then return end
-  local old = member(id, est)
-  local score = redis.call('ZSCORE', key, old)
-  if not score then return end
-  redis.call('ZREM', key, old)
-  redis.call('ZADD', key, score, member(id, actual))
+-- Moves a log's extra weight (sum of w - 1 over its entries) by `delta`; it lives as long as the log.
+local function add_extra(key, delta)
+  if delta == 0 then return end
   local wkey = key .. '#w'
-  local extra = tonumber(redis.call('GET', wkey) or '0') + (actual - est)
-  if extra == 0 then
+  local extra = tonumber(redis.call('GET', wkey) or '0') + delta
+  local ttl = redis.call('PTTL', key)
+  if extra == 0 or ttl <= 0 then
     redis.call('DEL', wkey)
   else
-    redis.call('SET', wkey, extra)
-    local ttl = redis.call('PTTL', key)
-    if ttl > 0 then redis.call('PEXPIRE', wkey, ttl) end
+    redis.call('SET', wkey, extra, 'PX', ttl)
   end
+end
+
+-- The entry of a reweighable log takes the actual weight in place (it keeps its time); the key's
+-- extra weight moves by the difference. Nothing when it has left the window.
+local function reweigh(key, at, est, actual)
+  if actual == est then return end
+  local i = find(key, at, elem(at, est))
+  if not i then return end
+  redis.call('LSET', key, i, elem(at, actual))
+  add_extra(key, actual - est)
 end
 
 -- A token bucket's TAT goes back by `us` (forward when negative); a TAT in the past is a full
@@ -41,8 +64,9 @@ local function give_back(key, us, now)
   end
 end
 
--- Applies `op` ('complete' or 'extend') to one key of a reservation. T: a bucket's us per token.
-local function apply(op, key, kind, id, est, actual, now, leaseUs, T)
+-- Applies `op` ('complete' or 'extend') to one key of a reservation. at: when its entry was
+-- written (a log's), T: a bucket's us per token.
+local function apply(op, key, kind, id, at, est, actual, now, leaseUs, T)
   if kind == 'B' then
     if op == 'complete' and actual then give_back(key, (est - actual) * T, now) end
   elseif kind == 'c' then
@@ -58,7 +82,7 @@ local function apply(op, key, kind, id, est, actual, now, leaseUs, T)
       end
     end
   elseif kind == 't' and op == 'complete' and actual then
-    reweigh(key, id, est, actual)
+    reweigh(key, at, est, actual)
   end
 end
 

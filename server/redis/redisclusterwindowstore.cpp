@@ -15,8 +15,8 @@ struct RedisClusterWindowStore::CheckState
     {
         int slot = 0;
         std::vector<size_t> keys; // indexes into batch.keys
-        QList<QByteArray> argv;
         bool answered = false;
+        qint64 now = 0;           // its node's clock: the time of the entries it wrote
         bool admitted = false;
         RedisConnection *answeredBy = nullptr; // where a reservation must be taken back
         QString error;
@@ -54,12 +54,6 @@ void RedisClusterWindowStore::check(const WindowBatch &batch, CheckCallback done
         }
         state->groups[it->second].keys.push_back(i);
     }
-    for (CheckState::Group &g : state->groups) {
-        std::vector<const WindowSpec *> specs;
-        for (size_t i : g.keys)
-            specs.push_back(&state->batch.keys[i]);
-        g.argv = checkArgv(specs, state->id, batch.leaseUs, QByteArray());
-    }
     state->pending = state->groups.size();
     if (state->groups.empty()) {
         WindowOutcome o;
@@ -68,31 +62,50 @@ void RedisClusterWindowStore::check(const WindowBatch &batch, CheckCallback done
         return state->done(std::move(o));
     }
     for (size_t group = 0; group < state->groups.size(); ++group) {
-        CheckState::Group &g = state->groups[group];
-        runScript(g.slot, RedisScript::check(), g.argv,
-                  [this, state, group](const RedisResult &r, RedisConnection *conn, const QString &error) {
-                      CheckState::Group &g = state->groups[group];
-                      g.answered = true;
-                      if (!error.isEmpty()) {
-                          g.error = error;
-                          return groupDone(state);
-                      }
-                      qint64 now = 0;
-                      bool admitted = false;
-                      std::vector<KeyState> states;
-                      if (!decodeCheckReply(r.reply, g.keys.size(), &now, &admitted, &states)) {
-                          g.error = QStringLiteral("unexpected reply from %1: %2").arg(conn->address(), QString::fromUtf8(r.reply.str));
-                          m_lastError = g.error;
-                          return groupDone(state);
-                      }
-                      g.admitted = admitted;
-                      g.answeredBy = conn;
-                      state->now = std::max(state->now, now);
-                      for (size_t k = 0; k < g.keys.size(); ++k)
-                          state->states[g.keys[k]] = states[k];
-                      groupDone(state);
-                  });
+        const CheckState::Group &g = state->groups[group];
+        CheckBatcher::Item item;
+        for (size_t i : g.keys)
+            item.specs.push_back(state->batch.keys[i]);
+        item.id = state->id;
+        item.leaseUs = batch.leaseUs;
+        item.done = [this, state, group](CheckBatcher::Result r) {
+            CheckState::Group &g = state->groups[group];
+            g.answered = true;
+            if (!r.error.isEmpty()) {
+                g.error = r.error;
+                m_lastError = r.error;
+                return groupDone(state);
+            }
+            g.admitted = r.admitted;
+            g.answeredBy = r.answeredBy;
+            g.now = r.nowUs;
+            state->now = std::max(state->now, r.nowUs);
+            for (size_t k = 0; k < g.keys.size(); ++k)
+                state->states[g.keys[k]] = r.keys[k];
+            groupDone(state);
+        };
+        batcherFor(g.slot).submit(std::move(item));
     }
+}
+
+CheckBatcher &RedisClusterWindowStore::batcherFor(int slot)
+{
+    std::unique_ptr<CheckBatcher> &b = m_batchers[slot];
+    if (!b) {
+        b = std::make_unique<CheckBatcher>(
+            [this, slot](const QList<QByteArray> &argv, CheckBatcher::SendCallback done) {
+                runScript(slot, RedisScript::check(), argv, std::move(done));
+            },
+            m_batchLimit);
+    }
+    return *b;
+}
+
+void RedisClusterWindowStore::setBatchLimit(int maxChecks)
+{
+    m_batchLimit = maxChecks;
+    for (auto &[slot, b] : m_batchers)
+        b->setMaxChecks(maxChecks);
 }
 
 void RedisClusterWindowStore::runScript(int slot, const RedisScript &script, const QList<QByteArray> &argv, ScriptCallback done,
@@ -161,7 +174,7 @@ void RedisClusterWindowStore::rollback(const std::shared_ptr<CheckState> &state)
         QList<QByteArray> argv{QByteArrayLiteral("EVALSHA"), RedisScript::rollback().sha1, QByteArray::number(g.keys.size())};
         for (size_t i : g.keys)
             argv << state->batch.keys[i].key;
-        argv << state->id;
+        argv << state->id << QByteArray::number(g.now);
         for (size_t i : g.keys) {
             const WindowSpec &spec = state->batch.keys[i];
             argv << QByteArray::number(spec.weight) << scriptKind(spec)
@@ -179,11 +192,15 @@ void RedisClusterWindowStore::saveReservation(const std::shared_ptr<CheckState> 
 {
     QJsonArray keys;
     qint64 estimate = 0;
-    for (const WindowSpec &spec : state->batch.keys) {
-        if (spec.lease || spec.reweighable)
-            keys.append(QJsonArray{QString::fromUtf8(spec.key), QString::fromLatin1(scriptKind(spec)), spec.bucket ? spec.usPerToken() : 0.0});
-        if (spec.reweighable)
-            estimate = spec.weight;
+    for (const CheckState::Group &g : state->groups) {
+        for (size_t i : g.keys) {
+            const WindowSpec &spec = state->batch.keys[i];
+            if (spec.lease || spec.reweighable) // a log's entry carries its node's time
+                keys.append(QJsonArray{QString::fromUtf8(spec.key), QString::fromLatin1(scriptKind(spec)),
+                                       spec.bucket ? spec.usPerToken() : 0.0, QString::number(g.now)});
+            if (spec.reweighable)
+                estimate = spec.weight;
+        }
     }
     const QByteArray record = reservationKey(state->id);
     runScript(clusterSlot(record), RedisScript::reservation(),
@@ -231,7 +248,8 @@ void RedisClusterWindowStore::reservationCall(const QString &id, const QByteArra
                       const QByteArray key = k.at(0).toString().toUtf8();
                       auto &g = groups[clusterSlot(key)];
                       g.first << key;
-                      g.second << k.at(1).toString().toLatin1() << QByteArray::number(k.at(2).toDouble(0), 'g', 17);
+                      g.second << k.at(1).toString().toLatin1() << QByteArray::number(k.at(2).toDouble(0), 'g', 17)
+                               << k.at(3).toString().toLatin1();
                   }
                   struct Pending
                   {
@@ -343,7 +361,15 @@ QJsonObject RedisClusterWindowStore::health() const
         allUp = allUp && c->isConnected();
     }
     const int known = m_topology.slotsKnown();
+    qint64 calls = 0;
+    qint64 checks = 0;
+    for (const auto &[slot, b] : m_batchers) {
+        calls += b->calls();
+        checks += b->checks();
+    }
     QJsonObject o{{QStringLiteral("nodes"), nodes},
+                  {QStringLiteral("batches"), calls},
+                  {QStringLiteral("batchedChecks"), checks},
                   {QStringLiteral("slotsKnown"), known},
                   {QStringLiteral("status"), allUp && known == kClusterSlots ? QStringLiteral("ok") : QStringLiteral("degraded")}};
     const QString lastError = m_lastError.isEmpty() ? m_topology.lastError() : m_lastError;

@@ -2,9 +2,10 @@
 // The window store on a Redis Cluster. The keys of one check live in different hash slots (our
 // keys are "sluice:{…}", one slot each) and a script may only touch one slot, so a check is
 // reserve-then-confirm: one window_check.lua call per slot group, all in parallel, each admitting
-// (adding the member) only where everything in its group fits. If every group admitted, the
-// check is admitted; if any refused (or failed), the member is removed again (ZREM) from the
-// groups that admitted. It never admits more than a limit; the price is that a reservation later
+// (adding the entry) only where everything in its group fits. If every group admitted, the
+// check is admitted; if any refused (or failed), the entry is removed again from the groups that
+// admitted. The groups of many checks that fall in one slot go as one batch (checkbatcher.h, one
+// batcher per slot: a slot is what one script call may touch). It never admits more than a limit; the price is that a reservation later
 // rolled back is counted by concurrent checks for a moment, so under contention near a limit a
 // check may be refused that a single Redis would have admitted (brief under-admission).
 // Which node serves which slot is ClusterTopology's business (CLUSTER SLOTS, refreshed on MOVED,
@@ -14,6 +15,7 @@
 
 #include "redis/layer.h"
 
+#include "redis/checkbatcher.h"
 #include "redis/clustertopology.h"
 #include "redis/redisconnection.h"
 #include "redis/redisscripts.h"
@@ -22,6 +24,7 @@
 
 #include <array>
 #include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -44,6 +47,8 @@ public:
     QJsonObject health() const override;
 
     ClusterTopology &topology() { return m_topology; }
+    // At most this many checks in one script call (1: no batching).
+    void setBatchLimit(int maxChecks);
 
 private:
     struct CheckState;
@@ -54,6 +59,7 @@ private:
     void runScript(int slot, const RedisScript &script, const QList<QByteArray> &argv, ScriptCallback done,
                    RedisConnection *conn = nullptr, int redirects = 0, bool asking = false, bool scriptRetried = false);
     void groupDone(const std::shared_ptr<CheckState> &state);
+    CheckBatcher &batcherFor(int slot);
     // Takes back the admission of every group that admitted (one window_rollback.lua call each).
     void rollback(const std::shared_ptr<CheckState> &state);
     void saveReservation(const std::shared_ptr<CheckState> &state, WindowOutcome o);
@@ -61,6 +67,8 @@ private:
                          ReservationCallback done);
 
     ClusterTopology m_topology;
+    std::map<int, std::unique_ptr<CheckBatcher>> m_batchers; // by slot, made on first use
+    int m_batchLimit = CheckBatcher::kDefaultMaxChecks;
     UniqueIds m_ids{QByteArray(1, kRedisIdTag)};
     QString m_lastError;
 };

@@ -64,32 +64,7 @@ QByteArray scriptKind(const WindowSpec &spec)
     return spec.reweighable ? QByteArrayLiteral("t") : QByteArrayLiteral("r");
 }
 
-QByteArray memberOf(const QByteArray &id, qint64 weight)
-{
-    return weight == 1 ? id : id + '*' + QByteArray::number(weight);
-}
-
 QByteArray reservationKey(const QByteArray &id) { return QByteArrayLiteral("sluice:{res:") + id + '}'; }
-
-QList<QByteArray> checkArgv(const std::vector<const WindowSpec *> &specs, const QByteArray &id, qint64 leaseUs,
-                            const QByteArray &recordKey)
-{
-    QList<QByteArray> argv;
-    argv.reserve(8 + 7 * static_cast<qsizetype>(specs.size()));
-    argv << QByteArrayLiteral("EVALSHA") << RedisScript::check().sha1
-         << QByteArray::number(static_cast<qsizetype>(specs.size()) + (recordKey.isEmpty() ? 0 : 1));
-    for (const WindowSpec *s : specs)
-        argv << s->key;
-    if (!recordKey.isEmpty())
-        argv << recordKey;
-    argv << id << QByteArray::number(leaseUs)
-         << (recordKey.isEmpty() ? QByteArrayLiteral("0") : QByteArrayLiteral("1"));
-    for (const WindowSpec *s : specs) {
-        argv << QByteArray::number(s->windowUs) << QByteArray::number(s->limit) << QByteArray::number(s->weight)
-             << scriptKind(*s) << QByteArray::number(s->burst) << (s->shadow ? QByteArrayLiteral("1") : QByteArrayLiteral("0"));
-    }
-    return argv;
-}
 
 ReservationReply decodeReservationReply(const RedisResult &r)
 {
@@ -108,22 +83,6 @@ ReservationReply decodeReservationReply(const RedisResult &r)
     out.outcome.leaseExpiresInUs = e[2].type == RedisReply::Type::Integer ? e[2].integer : e[2].str.toLongLong();
     out.keysJson = e[3].str;
     return out;
-}
-
-bool decodeCheckReply(const RedisReply &reply, size_t keys, qint64 *now, bool *admitted, std::vector<KeyState> *states)
-{
-    if (reply.type != RedisReply::Type::Array || reply.elements.size() != 2 + 2 * keys)
-        return false;
-    for (const RedisReply &e : reply.elements) {
-        if (e.type != RedisReply::Type::Integer)
-            return false;
-    }
-    *now = reply.elements[0].integer;
-    *admitted = reply.elements[1].integer == 1;
-    states->resize(keys);
-    for (size_t i = 0; i < keys; ++i)
-        (*states)[i] = {reply.elements[2 + 2 * i].integer, reply.elements[3 + 2 * i].integer};
-    return true;
 }
 
 bool isNoScript(const RedisReply &reply)

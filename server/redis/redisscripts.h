@@ -25,20 +25,13 @@ struct RedisScript
     static const RedisScript &rollback();         // takes a Cluster slot group's admission back
 };
 
-// Every check's id (its members: the id, + "*w" for an entry of weight w != 1; a lease is the id)
-// and, when it reserves, the reservation id. "r" tells them from the memory store's.
+// Every check's id (a lease's member; the reservation id when it reserves). "r" tells them from the memory store's.
 inline constexpr char kRedisIdTag = 'r';
 // The kind of a key in the scripts: 'r', 't', 'c', 'b' or 'B' (see window_check.lua).
 QByteArray scriptKind(const WindowSpec &spec);
-// A log member for an entry of weight w.
-QByteArray memberOf(const QByteArray &id, qint64 weight);
 // The reservation record of an id: "sluice:{res:<id>}" (its own slot in a Cluster).
 QByteArray reservationKey(const QByteArray &id);
 
-// EVALSHA argv for window_check.lua over `specs` (every key's oldest entry comes back).
-// recordKey: the reservation record the script writes (empty: none).
-QList<QByteArray> checkArgv(const std::vector<const WindowSpec *> &specs, const QByteArray &id, qint64 leaseUs,
-                            const QByteArray &recordKey);
 // The reply of reservation.lua: status, the estimate (before this call), lease left, keys JSON.
 struct ReservationReply
 {
@@ -47,8 +40,6 @@ struct ReservationReply
     QByteArray keysJson; // [[key, kind], …]
 };
 ReservationReply decodeReservationReply(const RedisResult &r);
-// Decodes {now, admitted, used_1, oldest_1, …}: false when the reply is not of that shape.
-bool decodeCheckReply(const RedisReply &reply, size_t keys, qint64 *now, bool *admitted, std::vector<KeyState> *states);
 bool isNoScript(const RedisReply &reply);
 
 } // namespace sluice

@@ -18,7 +18,12 @@ WindowOutcome unavailable(const QString &why)
 
 RedisWindowStore::RedisWindowStore(const QString &host, quint16 port, int db, int timeoutMs, QObject *parent,
                                    RedisCredentials credentials)
-    : QObject(parent), m_connection(host, port, db, timeoutMs, this)
+    : QObject(parent), m_connection(host, port, db, timeoutMs, this),
+      m_batcher([this](const QList<QByteArray> &argv, CheckBatcher::SendCallback done) {
+          eval(RedisScript::check(), argv, [this, done = std::move(done)](const RedisResult &r) {
+              done(r, &m_connection, r.ok ? QString() : r.error);
+          });
+      })
 {
     m_connection.setCredentials(std::move(credentials));
     m_connection.open();
@@ -38,27 +43,28 @@ std::unique_ptr<RedisWindowStore> RedisWindowStore::fromUrl(const QString &url, 
 
 void RedisWindowStore::check(const WindowBatch &batch, CheckCallback done)
 {
-    std::vector<const WindowSpec *> specs;
-    specs.reserve(batch.keys.size());
-    for (const WindowSpec &s : batch.keys)
-        specs.push_back(&s);
-    const QByteArray id = m_ids.next();
+    CheckBatcher::Item item;
+    item.specs = batch.keys;
+    item.id = m_ids.next();
+    item.leaseUs = batch.leaseUs;
     const bool reserves = batch.reserves();
-    const size_t keys = batch.keys.size();
-    eval(RedisScript::check(), checkArgv(specs, id, batch.leaseUs, reserves ? reservationKey(id) : QByteArray()),
-         [id, reserves, keys, leaseUs = batch.leaseUs, done = std::move(done)](const RedisResult &r) {
-             if (!r.ok)
-                 return done(unavailable(r.error));
-             WindowOutcome o;
-             o.source = QStringLiteral("redis");
-             if (!decodeCheckReply(r.reply, keys, &o.nowUs, &o.admitted, &o.keys))
-                 return done(unavailable(QStringLiteral("unexpected reply from Redis: %1").arg(QString::fromUtf8(r.reply.str))));
-             if (o.admitted && reserves) {
-                 o.reservationId = QString::fromLatin1(id);
-                 o.leaseExpiresUs = o.nowUs + leaseUs;
-             }
-             done(std::move(o));
-         });
+    if (reserves)
+        item.recordKey = reservationKey(item.id);
+    item.done = [id = item.id, reserves, leaseUs = batch.leaseUs, done = std::move(done)](CheckBatcher::Result r) {
+        if (!r.error.isEmpty())
+            return done(unavailable(r.error));
+        WindowOutcome o;
+        o.source = QStringLiteral("redis");
+        o.nowUs = r.nowUs;
+        o.admitted = r.admitted;
+        o.keys = std::move(r.keys);
+        if (o.admitted && reserves) {
+            o.reservationId = QString::fromLatin1(id);
+            o.leaseExpiresUs = o.nowUs + leaseUs;
+        }
+        done(std::move(o));
+    };
+    m_batcher.submit(std::move(item));
 }
 
 void RedisWindowStore::eval(const RedisScript &script, const QList<QByteArray> &argv, RedisConnection::Callback done, bool retried)
@@ -126,6 +132,8 @@ QJsonObject RedisWindowStore::health() const
     QJsonObject o{{QStringLiteral("redis"), m_connection.address()},
                   {QStringLiteral("connected"), m_connection.isConnected()},
                   {QStringLiteral("inFlight"), m_connection.inFlight()},
+                  {QStringLiteral("batches"), m_batcher.calls()},
+                  {QStringLiteral("batchedChecks"), m_batcher.checks()},
                   {QStringLiteral("status"), m_connection.isConnected() ? QStringLiteral("ok") : QStringLiteral("degraded")}};
     if (!m_connection.lastError().isEmpty())
         o.insert(QStringLiteral("lastError"), m_connection.lastError());

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-// The window store on one Redis (a primary, or a primary with replicas behind it): one EVALSHA
-// of window_check.lua per check over all its keys (one round trip; NOSCRIPT → SCRIPT LOAD and
-// retry once), pipelined on one connection per server thread. Redis TIME is the clock, so
+// The window store on one Redis (a primary, or a primary with replicas behind it): checks go
+// as batches (checkbatcher.h): one EVALSHA of window_check.lua decides a lone check at once, or
+// every check that queued while the previous call was in flight (one round trip; NOSCRIPT →
+// SCRIPT LOAD and retry once), on one connection per server thread. Redis TIME is the clock, so
 // instances need no synchronized clocks. A failed or late call is Status::Unavailable; what to
 // do then is ResilientWindowStore's business. Lives on, and must be used from, one thread.
 #pragma once
 
 #include "redis/layer.h"
 
+#include "redis/checkbatcher.h"
 #include "redis/redisconnection.h"
 #include "redis/redisscripts.h"
 #include "engine/uniqueids.h"
@@ -34,6 +36,9 @@ public:
     QJsonObject health() const override;
 
     RedisConnection &connection() { return m_connection; }
+    // At most this many checks in one script call (1: no batching).
+    void setBatchLimit(int maxChecks) { m_batcher.setMaxChecks(maxChecks); }
+    const CheckBatcher &batcher() const { return m_batcher; }
 
 private:
     // EVALSHA argv (argv[1] = script.sha1); NOSCRIPT → SCRIPT LOAD and once more.
@@ -42,6 +47,7 @@ private:
                          ReservationCallback done);
 
     RedisConnection m_connection;
+    CheckBatcher m_batcher; // after the connection: destroyed first, while the connection drops its callbacks
     UniqueIds m_ids{QByteArray(1, kRedisIdTag)};
 };
 

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "redis/checkbatcher.h"
+
+#include "redis/redisscripts.h"
+
+#include <QHash>
+
+namespace sluice {
+
+namespace {
+// What window_check.lua is told about a key once per call.
+bool samePolicy(const WindowSpec &a, const WindowSpec &b)
+{
+    return a.windowUs == b.windowUs && a.limit == b.limit && a.lease == b.lease && a.reweighable == b.reweighable
+        && a.bucket == b.bucket && a.burst == b.burst && a.shadow == b.shadow;
+}
+} // namespace
+
+void CheckBatcher::submit(Item item)
+{
+    m_queue.push_back(std::move(item));
+    flush();
+}
+
+void CheckBatcher::flush()
+{
+    if (m_inFlight || m_queue.empty())
+        return;
+    // Take checks from the front while they fit: distinct keys once each, then the records.
+    QHash<QByteArray, int> indexOf;
+    std::vector<const WindowSpec *> keys;
+    std::vector<Item> items;
+    while (!m_queue.empty() && static_cast<int>(items.size()) < m_maxChecks) {
+        const Item &next = m_queue.front();
+        bool conflict = false;
+        for (const WindowSpec &s : next.specs) {
+            const auto it = indexOf.constFind(s.key);
+            conflict = conflict || (it != indexOf.constEnd() && !samePolicy(*keys[static_cast<size_t>(*it)], s));
+        }
+        if (conflict && !items.empty())
+            break;
+        for (const WindowSpec &s : next.specs) {
+            if (!indexOf.contains(s.key)) {
+                indexOf.insert(s.key, static_cast<int>(keys.size()));
+                keys.push_back(&s);
+            }
+        }
+        items.push_back(std::move(m_queue.front()));
+        m_queue.pop_front();
+    }
+    // (keys point into the items' specs: moving an Item moves its vector's buffer, not the specs)
+    int records = 0;
+    for (const Item &i : items)
+        records += i.recordKey.isEmpty() ? 0 : 1;
+    QList<QByteArray> argv;
+    argv.reserve(5 + 2 * static_cast<qsizetype>(keys.size()) + 5 * static_cast<qsizetype>(keys.size())
+                 + static_cast<qsizetype>(items.size()) * 12);
+    argv << QByteArrayLiteral("EVALSHA") << RedisScript::check().sha1
+         << QByteArray::number(static_cast<qsizetype>(keys.size()) + records);
+    for (const WindowSpec *s : keys)
+        argv << s->key;
+    for (const Item &i : items) {
+        if (!i.recordKey.isEmpty())
+            argv << i.recordKey;
+    }
+    argv << QByteArray::number(static_cast<qsizetype>(keys.size())) << QByteArray::number(static_cast<qsizetype>(items.size()));
+    for (const WindowSpec *s : keys) {
+        argv << QByteArray::number(s->windowUs) << QByteArray::number(s->limit) << scriptKind(*s)
+             << QByteArray::number(s->burst) << (s->shadow ? QByteArrayLiteral("1") : QByteArrayLiteral("0"));
+    }
+    int record = static_cast<int>(keys.size());
+    std::vector<size_t> keysPerCheck;
+    keysPerCheck.reserve(items.size());
+    for (const Item &i : items) {
+        argv << i.id << QByteArray::number(i.leaseUs) << QByteArray::number(i.recordKey.isEmpty() ? 0 : ++record)
+             << QByteArray::number(static_cast<qsizetype>(i.specs.size()));
+        for (const WindowSpec &s : i.specs)
+            argv << QByteArray::number(indexOf.value(s.key) + 1) << QByteArray::number(s.weight);
+        keysPerCheck.push_back(i.specs.size());
+    }
+    m_inFlight = true;
+    ++m_calls;
+    m_checks += static_cast<qint64>(items.size());
+    m_send(argv, [this, items = std::move(items), keysPerCheck = std::move(keysPerCheck)](
+                     const RedisResult &r, RedisConnection *answeredBy, const QString &error) mutable {
+        m_inFlight = false;
+        qint64 now = 0;
+        std::vector<bool> admitted;
+        std::vector<std::vector<KeyState>> states;
+        QString why = error;
+        if (why.isEmpty() && !decodeBatchReply(r.reply, keysPerCheck, &now, &admitted, &states))
+            why = QStringLiteral("unexpected reply from %1: %2")
+                      .arg(answeredBy ? answeredBy->address() : QStringLiteral("Redis"), QString::fromUtf8(r.reply.str.left(200)));
+        for (size_t i = 0; i < items.size(); ++i) {
+            Result out;
+            out.answeredBy = answeredBy;
+            if (!why.isEmpty()) {
+                out.error = why;
+            } else {
+                out.nowUs = now;
+                out.admitted = admitted[i];
+                out.keys = std::move(states[i]);
+            }
+            items[i].done(std::move(out));
+        }
+        flush();
+    });
+}
+
+bool decodeBatchReply(const RedisReply &reply, const std::vector<size_t> &keysPerCheck, qint64 *now,
+                      std::vector<bool> *admitted, std::vector<std::vector<KeyState>> *states)
+{
+    size_t expected = 1;
+    for (size_t k : keysPerCheck)
+        expected += 1 + 2 * k;
+    if (reply.type != RedisReply::Type::Array || reply.elements.size() != expected)
+        return false;
+    for (const RedisReply &e : reply.elements) {
+        if (e.type != RedisReply::Type::Integer)
+            return false;
+    }
+    *now = reply.elements[0].integer;
+    admitted->assign(keysPerCheck.size(), false);
+    states->assign(keysPerCheck.size(), {});
+    size_t at = 1;
+    for (size_t c = 0; c < keysPerCheck.size(); ++c) {
+        (*admitted)[c] = reply.elements[at++].integer == 1;
+        auto &s = (*states)[c];
+        s.resize(keysPerCheck[c]);
+        for (size_t k = 0; k < keysPerCheck[c]; ++k, at += 2)
+            s[k] = {reply.elements[at].integer, reply.elements[at + 1].integer};
+    }
+    return true;
+}
+
+} // namespace sluice

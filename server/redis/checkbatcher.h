@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+// Batched checks (design §4): the checks that wait for the same connection (single-node Redis) or
+// the same slot (Redis Cluster) go to Redis as one window_check.lua call that decides them in
+// order, each seeing the entries of those before it — exact and atomic, with the per-call cost
+// (EVALSHA, TIME, argument parsing, pruning the shared keys) paid once per batch.
+// A lone check goes at once (no added latency at low load); while a call is in flight the next
+// checks queue, and go together when it comes back: under load batches form by themselves. At
+// most one call in flight per batcher, at most maxChecks checks in one call, and never one key
+// with two different policies in one call (a policy edited mid-batch waits for the next call).
+// Lives on, and must be used from, its store's thread.
+#pragma once
+
+#include "redis/layer.h"
+
+#include "redis/redisconnection.h"
+#include "engine/windowstore.h"
+
+#include <deque>
+#include <functional>
+
+namespace sluice {
+
+class CheckBatcher
+{
+public:
+    struct Result
+    {
+        QString error;                         // not empty: the call failed (every check of it)
+        qint64 nowUs = 0;                      // Redis TIME of the call: the time of its entries
+        bool admitted = false;
+        std::vector<KeyState> keys;            // one per Item::specs, same order
+        RedisConnection *answeredBy = nullptr; // where to take an admission back (Cluster)
+    };
+    struct Item
+    {
+        std::vector<WindowSpec> specs;
+        QByteArray id;
+        qint64 leaseUs = 0;
+        QByteArray recordKey; // the reservation record the script writes; empty: none
+        std::function<void(Result)> done;
+    };
+    using SendCallback = std::function<void(const RedisResult &, RedisConnection *answeredBy, const QString &error)>;
+    // Sends an EVALSHA argv of window_check.lua (NOSCRIPT and redirections are its business).
+    using Send = std::function<void(const QList<QByteArray> &argv, SendCallback done)>;
+
+    static constexpr int kDefaultMaxChecks = 64;
+    explicit CheckBatcher(Send send, int maxChecks = kDefaultMaxChecks) : m_send(std::move(send)), m_maxChecks(std::max(1, maxChecks)) {}
+    CheckBatcher(const CheckBatcher &) = delete;
+    CheckBatcher &operator=(const CheckBatcher &) = delete;
+
+    void submit(Item item);
+    void setMaxChecks(int maxChecks) { m_maxChecks = std::max(1, maxChecks); }
+
+    qint64 calls() const { return m_calls; }
+    qint64 checks() const { return m_checks; }
+    int queued() const { return static_cast<int>(m_queue.size()); }
+
+private:
+    void flush();
+
+    Send m_send;
+    int m_maxChecks;
+    std::deque<Item> m_queue;
+    bool m_inFlight = false;
+    qint64 m_calls = 0;
+    qint64 m_checks = 0;
+};
+
+// Decodes window_check.lua's reply {now, then per check: admitted, used_1, oldest_1, …} for checks
+// of keysPerCheck keys each: false when the reply is not of that shape.
+bool decodeBatchReply(const RedisReply &reply, const std::vector<size_t> &keysPerCheck, qint64 *now,
+                      std::vector<bool> *admitted, std::vector<std::vector<KeyState>> *states);
+
+} // namespace sluice
