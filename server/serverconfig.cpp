@@ -49,6 +49,9 @@ const Option kOptions[] = {
     {"redis-user", "SLUICE_REDIS_USER", "Redis ACL user for --redis-cluster (or when the --redis URL names none).", "user", false},
     {"redis-password-file", "SLUICE_REDIS_PASSWORD_FILE", "File whose first line is the Redis password (or set SLUICE_REDIS_PASSWORD; never on the command line).", "file", false},
     {"lease-seconds", "SLUICE_LEASE_SECONDS", "How long a reservation and its concurrency leases live unless completed or extended (default 600).", "s", false},
+    {"redis-batch", "SLUICE_REDIS_BATCH", "Most checks decided in one Redis script call (default 64; 1: no batching).", "n", false},
+    {"redis-sentinel", "SLUICE_REDIS_SENTINEL", "Redis Sentinels to ask for the primary: host:port,… (with --redis-master).", "sentinels", false},
+    {"redis-master", "SLUICE_REDIS_MASTER", "The master name the sentinels monitor (with --redis-sentinel).", "name", false},
 };
 constexpr int kOptionCount = static_cast<int>(sizeof kOptions / sizeof kOptions[0]);
 
@@ -124,7 +127,7 @@ QString ServerConfig::storeName() const
 {
     if (!redisCluster.isEmpty())
         return QStringLiteral("redis-cluster");
-    if (!redisUrl.isEmpty())
+    if (!redisUrl.isEmpty() || !redisSentinels.isEmpty())
         return QStringLiteral("redis");
     return QStringLiteral("memory");
 }
@@ -167,6 +170,9 @@ QString ServerConfig::describe() const
         redisUser,
         redisPasswordFile,
         QString::number(leaseSeconds),
+        QString::number(redisBatch),
+        redisSentinels.join(QLatin1Char(',')),
+        redisMaster,
     };
     QString out = QStringLiteral("# config file: %1\n# store: %2\n")
                       .arg(configFile.isEmpty() ? QStringLiteral("(none)") : configFile, storeName());
@@ -315,8 +321,24 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
             }
         }
     }
-    if (!c.redisUrl.isEmpty() && !c.redisCluster.isEmpty()) {
-        *error = QStringLiteral("--redis and --redis-cluster exclude each other");
+    const QString sentinels = value(21);
+    if (!sentinels.isEmpty()) {
+        c.redisSentinels = sentinels.split(QLatin1Char(','), Qt::SkipEmptyParts);
+        for (QString &s : c.redisSentinels) {
+            s = s.trimmed();
+            if (!s.contains(QLatin1Char(':')) || s.section(QLatin1Char(':'), -1).toUShort() == 0) {
+                *error = QStringLiteral("%1: sentinels must be host:port, got '%2'").arg(origin, s);
+                return std::nullopt;
+            }
+        }
+    }
+    c.redisMaster = value(22);
+    if (c.redisSentinels.isEmpty() != c.redisMaster.isEmpty()) {
+        *error = QStringLiteral("--redis-sentinel and --redis-master go together (the sentinels, and the master name they monitor)");
+        return std::nullopt;
+    }
+    if ((!c.redisUrl.isEmpty()) + (!c.redisCluster.isEmpty()) + (!c.redisSentinels.isEmpty()) > 1) {
+        *error = QStringLiteral("--redis, --redis-cluster and --redis-sentinel exclude each other");
         return std::nullopt;
     }
     // Redis credentials: the URL's, else --redis-user with the password from --redis-password-file
@@ -361,7 +383,7 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
         }
         c.forwardAuthDenyStatus = deny.toInt();
     }
-    if (!integer(15, 0, 65535, &c.grpcPort) || !integer(19, 1, 7 * 86400, &c.leaseSeconds))
+    if (!integer(15, 0, 65535, &c.grpcPort) || !integer(19, 1, 7 * 86400, &c.leaseSeconds) || !integer(20, 1, 1000, &c.redisBatch))
         return std::nullopt;
     c.forwardAuthHeaders = value(16);
     ForwardAuthSettings names; // the door's own parser validates the spec (one place)

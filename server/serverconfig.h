@@ -39,10 +39,13 @@ struct ServerConfig
     int forwardAuthDenyStatus = 429; // 429, or 403 for nginx auth_request
     int grpcPort = -1;             // Envoy's rate limit service over gRPC: off (-1), or the port
     QString forwardAuthHeaders;    // "user=X-Caller,…": overrides of the identity header names
-    qint64 leaseSeconds = 600;
+    qint64 leaseSeconds = 600;     // reservations and concurrency leases live this long unless extended
     QString redisUser;             // ACL user (Cluster, or a --redis URL that names none)
     QString redisPasswordFile;     // where the password came from, if from a file
-    QString redisPassword;         // from the file or SLUICE_REDIS_PASSWORD; a URL's own wins for --redis     // reservations and concurrency leases live this long unless extended
+    QString redisPassword;         // from the file or SLUICE_REDIS_PASSWORD; a URL's own wins for --redis
+    int redisBatch = 64;           // most checks in one Redis script call (1: no batching)
+    QStringList redisSentinels;    // host:port of the sentinels (Sentinel mode)
+    QString redisMaster;           // the master name they monitor
     QString configFile;            // the file that was read, if any
     bool checkOnly = false;        // --check-config
 

@@ -197,10 +197,17 @@ std::shared_ptr<WindowStore> SluiceServer::makeThreadStore()
 {
     const ServerConfig &c = m_config;
     std::unique_ptr<WindowStore> remote;
-    if (!c.redisUrl.isEmpty())
-        remote = RedisWindowStore::fromUrl(c.redisUrl, c.redisTimeoutMs, credentialsOf(c));
-    else if (!c.redisCluster.isEmpty())
-        remote = std::make_unique<RedisClusterWindowStore>(c.redisCluster, c.redisTimeoutMs, nullptr, credentialsOf(c));
+    if (!c.redisUrl.isEmpty() || !c.redisSentinels.isEmpty()) {
+        auto redis = c.redisSentinels.isEmpty()
+                         ? RedisWindowStore::fromUrl(c.redisUrl, c.redisTimeoutMs, credentialsOf(c))
+                         : RedisWindowStore::fromSentinel(c.redisSentinels, c.redisMaster.toUtf8(), 0, c.redisTimeoutMs, credentialsOf(c));
+        redis->setBatchLimit(c.redisBatch);
+        remote = std::move(redis);
+    } else if (!c.redisCluster.isEmpty()) {
+        auto cluster = std::make_unique<RedisClusterWindowStore>(c.redisCluster, c.redisTimeoutMs, nullptr, credentialsOf(c));
+        cluster->setBatchLimit(c.redisBatch);
+        remote = std::move(cluster);
+    }
     if (!remote)
         return std::make_shared<SharedStore>(m_memory);
     return std::make_shared<ResilientWindowStore>(std::move(remote), *failureModeFromName(c.failureMode), m_memory, c.instances);
@@ -212,7 +219,7 @@ bool SluiceServer::start(QString *error)
         return false;
     // A wrong or missing Redis password is a clear startup error, not a server that quietly
     // answers every check from its failure mode (an unreachable Redis is not: it may come back).
-    if (!m_config.redisUrl.isEmpty() || !m_config.redisCluster.isEmpty()) {
+    if (!m_config.redisUrl.isEmpty() || !m_config.redisCluster.isEmpty() || !m_config.redisSentinels.isEmpty()) {
         QString host;
         quint16 redisPort = 6379;
         RedisCredentials who = credentialsOf(m_config);
@@ -222,12 +229,18 @@ bool SluiceServer::start(QString *error)
             redisPort = static_cast<quint16>(u.port(6379));
             if (!u.password().isEmpty())
                 who = {u.userName(QUrl::FullyDecoded).toUtf8(), u.password(QUrl::FullyDecoded).toUtf8()};
+        } else if (!m_config.redisSentinels.isEmpty()) {
+            // the primary the sentinels name now (none reachable: the failure mode covers it)
+            const QString primary = askSentinelsNow(m_config.redisSentinels, m_config.redisMaster.toUtf8(),
+                                                    std::max(200, m_config.redisTimeoutMs * 4));
+            host = primary.section(QLatin1Char(':'), 0, -2);
+            redisPort = primary.section(QLatin1Char(':'), -1).toUShort();
         } else {
             const QString seed = m_config.redisCluster.constFirst();
             host = seed.section(QLatin1Char(':'), 0, -2);
             redisPort = seed.section(QLatin1Char(':'), -1).toUShort();
         }
-        const QString refused = probeRedisCredentials(host, redisPort, who, std::max(200, m_config.redisTimeoutMs * 4));
+        const QString refused = host.isEmpty() ? QString() : probeRedisCredentials(host, redisPort, who, std::max(200, m_config.redisTimeoutMs * 4));
         if (!refused.isEmpty()) {
             *error = refused;
             return false;

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # A throwaway redis-server on 127.0.0.1 in a directory of its own (tests, benchmarks, scripts/run).
 #   redis.sh start <dir> <port> [extra redis-server args…]   (returns once it answers PING; prints only errors)
+#   redis.sh sentinel <dir> <port> <master-name> <primary-port>   (a Redis Sentinel watching that primary)
 #   redis.sh stop <dir>
+#   redis.sh kill <dir>                                       (SIGKILL: a crash, for failover tests)
 #   redis.sh free-port                                        (prints a free loopback port)
 set -euo pipefail
 
@@ -39,14 +41,27 @@ live_pid() {
 }
 
 case "${1:-}" in
-  start)
+  start | sentinel)
     [ $# -ge 3 ] || { echo "usage: $0 start <dir> <port> [args…]" >&2; exit 2; }
-    dir=$2 port=$3; shift 3
+    mode=$1 dir=$2 port=$3; shift 3
     mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
+    config=() extra=(--save '' --appendonly no --enable-debug-command local)
+    if [ "$mode" = sentinel ]; then
+      # Sentinel is redis-server in sentinel mode (Debian's redis-sentinel is the same binary); it
+      # rewrites its config file, which must therefore be its own. Fast failover for tests.
+      [ $# -eq 2 ] || { echo "usage: $0 sentinel <dir> <port> <master-name> <primary-port>" >&2; exit 2; }
+      cat >"$dir/sentinel.conf" <<EOF_CONF
+sentinel monitor $1 127.0.0.1 $2 2
+sentinel down-after-milliseconds $1 1000
+sentinel failover-timeout $1 5000
+sentinel parallel-syncs $1 1
+EOF_CONF
+      config=("$dir/sentinel.conf" --sentinel) extra=(); shift 2
+    fi
     if pid=$(live_pid "$dir"); then echo "redis-server already runs in $dir (pid $pid)" >&2; exit 1; fi
     rm -f "$dir/redis.pid" # stale
     : >>"$dir/redis.log"; start_line=$(wc -l <"$dir/redis.log")
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --enable-debug-command local --dir "$dir" \
+    redis-server "${config[@]}" --port "$port" --bind 127.0.0.1 "${extra[@]}" --dir "$dir" \
       --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "$@" >/dev/null
     for _ in $(seq 100); do
       # The pid file is written once the port is bound; the PING must come from that process
@@ -71,6 +86,12 @@ case "${1:-}" in
     kill -9 "$pid" 2>/dev/null || true
     for _ in $(seq 40); do alive "$pid" || break; sleep 0.05; done
     rm -f "$dir/redis.pid" ;;
+  kill)
+    [ $# -ge 2 ] || { echo "usage: $0 kill <dir>" >&2; exit 2; }
+    pid=$(live_pid "$2") || exit 0
+    kill -9 "$pid" 2>/dev/null || true
+    for _ in $(seq 40); do alive "$pid" || break; sleep 0.05; done
+    rm -f "$2/redis.pid" ;;
   free-port) free_port ;;
   *) echo "usage: $0 start <dir> <port> [args…] | stop <dir> | free-port" >&2; exit 2 ;;
 esac

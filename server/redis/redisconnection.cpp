@@ -144,6 +144,12 @@ void RedisConnection::onConnect(const redisAsyncContext *ctx, int status)
     }
     if (self->m_db != 0)
         self->command({QByteArrayLiteral("SELECT"), QByteArray::number(self->m_db)}, [](const RedisResult &) {});
+    if (!self->m_channel.isEmpty()) {
+        // Outside m_pending: hiredis calls onMessage for the confirmation and for every message.
+        const char *args[] = {"SUBSCRIBE", self->m_channel.constData()};
+        const size_t lens[] = {9, static_cast<size_t>(self->m_channel.size())};
+        redisAsyncCommandArgv(self->m_ctx, &RedisConnection::onMessage, nullptr, 2, args, lens);
+    }
     Q_EMIT self->connected();
 }
 
@@ -234,6 +240,35 @@ void RedisConnection::command(const QList<QByteArray> &argv, Callback done)
         m_lastProgressMs = nowMs();
     if (!m_sweep.isActive())
         m_sweep.start();
+}
+
+void RedisConnection::setAddress(const QString &host, quint16 port)
+{
+    const bool moved = host != m_host || port != m_port;
+    m_host = host;
+    m_port = port;
+    if (moved && (m_ctx || m_connected))
+        dropContext(QStringLiteral("the primary moved to %1").arg(address()));
+    m_backoffMs = 50;
+    m_reconnect.stop();
+    open();
+}
+
+void RedisConnection::subscribe(const QByteArray &channel, MessageCallback message)
+{
+    m_channel = channel;
+    m_message = std::move(message);
+}
+
+void RedisConnection::onMessage(redisAsyncContext *ctx, void *reply, void *)
+{
+    if (!reply)
+        return; // the context is going away
+    RedisConnection *self = owner(ctx);
+    const RedisReply r = redisReplyFromHiredis(reply);
+    // ["message", channel, payload] (also ["subscribe", channel, count] once)
+    if (r.type == RedisReply::Type::Array && r.elements.size() == 3 && r.elements[0].str == "message" && self->m_message)
+        self->m_message(r.elements[2].str);
 }
 
 void RedisConnection::onReply(redisAsyncContext *ctx, void *reply, void *privdata)

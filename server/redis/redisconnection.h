@@ -45,6 +45,13 @@ public:
     void open();
     bool isConnected() const { return m_connected; }
     void command(const QList<QByteArray> &argv, Callback done);
+    // Another server from now on (a Sentinel failover): the current connection, if any, is dropped
+    // (its calls fail at once) and the new address is connected at once. Opens the connection.
+    void setAddress(const QString &host, quint16 port);
+    // Subscribe mode (a connection of its own: it then takes no other command): on every
+    // (re)connection SUBSCRIBE `channel`; `message` gets each message's payload.
+    using MessageCallback = std::function<void(const QByteArray &payload)>;
+    void subscribe(const QByteArray &channel, MessageCallback message);
     int inFlight() const { return static_cast<int>(m_pending.size()); }
     QString lastError() const { return m_lastError; }
     QString address() const { return QStringLiteral("%1:%2").arg(m_host).arg(m_port); }
@@ -62,6 +69,7 @@ private:
     };
 
     static void onReply(redisAsyncContext *ctx, void *reply, void *privdata);
+    static void onMessage(redisAsyncContext *ctx, void *reply, void *privdata);
     static void onConnect(const redisAsyncContext *ctx, int status);
     static void onDisconnect(const redisAsyncContext *ctx, int status);
 
@@ -90,6 +98,8 @@ private:
     int m_backoffMs = 50;
     QString m_lastError;
     RedisCredentials m_credentials;
+    QByteArray m_channel; // subscribe mode: the channel
+    MessageCallback m_message;
 };
 
 // "authentication failed" when a reply refuses our credentials (WRONGPASS, NOAUTH, invalid

@@ -26,7 +26,22 @@ RedisWindowStore::RedisWindowStore(const QString &host, quint16 port, int db, in
       })
 {
     m_connection.setCredentials(std::move(credentials));
-    m_connection.open();
+    if (port != 0)
+        m_connection.open(); // (0: a Sentinel names the primary first)
+}
+
+std::unique_ptr<RedisWindowStore> RedisWindowStore::fromSentinel(const QStringList &sentinels, const QByteArray &master, int db,
+                                                                 int timeoutMs, const RedisCredentials &credentials)
+{
+    auto store = std::make_unique<RedisWindowStore>(QString(), 0, db, timeoutMs, nullptr, credentials);
+    RedisWindowStore *self = store.get();
+    self->m_sentinel = std::make_unique<SentinelWatcher>(sentinels, master, timeoutMs, self);
+    connect(self->m_sentinel.get(), &SentinelWatcher::primaryChanged, self,
+            [self](const QString &host, quint16 port) { self->m_connection.setAddress(host, port); });
+    // A lost primary may be a failover: ask the sentinels at once rather than at the next poll.
+    connect(&self->m_connection, &RedisConnection::disconnected, self->m_sentinel.get(), &SentinelWatcher::askNow);
+    self->m_sentinel->start();
+    return store;
 }
 
 std::unique_ptr<RedisWindowStore> RedisWindowStore::fromUrl(const QString &url, int timeoutMs, const RedisCredentials &fallback)
@@ -137,6 +152,11 @@ QJsonObject RedisWindowStore::health() const
                   {QStringLiteral("status"), m_connection.isConnected() ? QStringLiteral("ok") : QStringLiteral("degraded")}};
     if (!m_connection.lastError().isEmpty())
         o.insert(QStringLiteral("lastError"), m_connection.lastError());
+    if (m_sentinel) {
+        o.insert(QStringLiteral("sentinel"), m_sentinel->health());
+        if (!m_sentinel->known())
+            o.insert(QStringLiteral("redis"), QStringLiteral("(no primary known yet)"));
+    }
     return o;
 }
 

@@ -12,6 +12,7 @@
 #include "redis/checkbatcher.h"
 #include "redis/redisconnection.h"
 #include "redis/redisscripts.h"
+#include "redis/sentinelwatcher.h"
 #include "engine/uniqueids.h"
 #include "engine/windowstore.h"
 
@@ -25,6 +26,11 @@ public:
                      RedisCredentials credentials = {});
     // "redis://[user[:password]@]host:port[/db]"; credentials not in the URL come from `fallback`.
     static std::unique_ptr<RedisWindowStore> fromUrl(const QString &url, int timeoutMs, const RedisCredentials &fallback = {});
+    // The primary that Redis Sentinel names for `master` (sentinelwatcher.h), followed through
+    // failovers: the connection moves to the promoted replica; checks meanwhile are Unavailable
+    // (the breaker and the failure mode answer them).
+    static std::unique_ptr<RedisWindowStore> fromSentinel(const QStringList &sentinels, const QByteArray &master, int db,
+                                                          int timeoutMs, const RedisCredentials &credentials = {});
 
     void check(const WindowBatch &batch, CheckCallback done) override;
     void usage(const std::vector<WindowSpec> &keys, UsageCallback done) override;
@@ -49,6 +55,7 @@ private:
     RedisConnection m_connection;
     CheckBatcher m_batcher; // after the connection: destroyed first, while the connection drops its callbacks
     UniqueIds m_ids{QByteArray(1, kRedisIdTag)};
+    std::unique_ptr<SentinelWatcher> m_sentinel; // only when following Sentinel
 };
 
 } // namespace sluice
