@@ -97,6 +97,15 @@ private Q_SLOTS:
         QVERIFY(c);
         QCOMPARE(c->storeName(), QStringLiteral("redis-cluster"));
         QCOMPARE(c->redisCluster, (QStringList{QStringLiteral("127.0.0.1:7000"), QStringLiteral("127.0.0.1:7001")}));
+        QCOMPARE(c->redisBatch, 64);
+        c = parse({QStringLiteral("--redis-sentinel"), QStringLiteral("10.0.0.1:26379, 10.0.0.2:26379"), QStringLiteral("--redis-master"),
+                   QStringLiteral("sluice"), QStringLiteral("--redis-batch"), QStringLiteral("1")},
+                  QProcessEnvironment(), &error);
+        QVERIFY2(c, qPrintable(error));
+        QCOMPARE(c->storeName(), QStringLiteral("redis"));
+        QCOMPARE(c->redisSentinels, (QStringList{QStringLiteral("10.0.0.1:26379"), QStringLiteral("10.0.0.2:26379")}));
+        QCOMPARE(c->redisMaster, QStringLiteral("sluice"));
+        QCOMPARE(c->redisBatch, 1);
     }
 
     void badValuesAreRefused_data()
@@ -110,6 +119,12 @@ private Q_SLOTS:
         QTest::addRow("rediss not yet") << QStringList{QStringLiteral("--redis"), QStringLiteral("rediss://x:1")} << "rediss";
         QTest::addRow("cluster seed without port") << QStringList{QStringLiteral("--redis-cluster"), QStringLiteral("host")} << "host:port";
         QTest::addRow("both redis kinds") << QStringList{QStringLiteral("--redis"), QStringLiteral("redis://a:1"), QStringLiteral("--redis-cluster"), QStringLiteral("a:1")} << "exclude";
+        QTest::addRow("sentinel without master") << QStringList{QStringLiteral("--redis-sentinel"), QStringLiteral("a:26379")} << "go together";
+        QTest::addRow("master without sentinel") << QStringList{QStringLiteral("--redis-master"), QStringLiteral("m")} << "go together";
+        QTest::addRow("sentinel without port") << QStringList{QStringLiteral("--redis-sentinel"), QStringLiteral("a"), QStringLiteral("--redis-master"), QStringLiteral("m")} << "host:port";
+        QTest::addRow("sentinel and redis") << QStringList{QStringLiteral("--redis-sentinel"), QStringLiteral("a:1"), QStringLiteral("--redis-master"), QStringLiteral("m"), QStringLiteral("--redis"), QStringLiteral("redis://a:1")} << "exclude";
+        QTest::addRow("batch zero") << QStringList{QStringLiteral("--redis-batch"), QStringLiteral("0")} << "--redis-batch";
+        QTest::addRow("batch too big") << QStringList{QStringLiteral("--redis-batch"), QStringLiteral("5000")} << "--redis-batch";
         QTest::addRow("failure mode") << QStringList{QStringLiteral("--failure-mode"), QStringLiteral("maybe")} << "fail-closed";
         QTest::addRow("instances zero") << QStringList{QStringLiteral("--instances"), QStringLiteral("0")} << "--instances";
         QTest::addRow("unknown flag") << QStringList{QStringLiteral("--frobnicate")} << "frobnicate";
