@@ -7,13 +7,17 @@
 #        [--server-threads N] [--no-anchors] [--lifecycle]
 # --lifecycle: a tokens and a concurrency policy apply next to the demo ones, and every admitted
 # check is completed (bench/lifecycle.lua); figures are per check and per completion.
+# --redis-batch N: the server's --redis-batch (1: no batching, to compare).
+# With Redis, also: Redis process CPU per check at saturation (INFO cpu user+sys delta over the
+# checks), bytes per logged request (MEMORY USAGE of the fullest log over its entries), and a
+# paced run near --paced-rate checks/s (default 10000) for its p99.
 # Needs: a Release build in build/ (scripts/test or scripts/run make one); wrk, nginx-light,
 # python3-fastapi, uvicorn, python3-redis for the anchors (source scripts/lib/deps.sh;
 # sluice_install_deps --bench).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 anchors="$root/../shared/anchors"
-mode=embedded secs=10 conns=16 wthreads=1 sthreads="" run_anchors=1 lifecycle=0
+mode=embedded secs=10 conns=16 wthreads=1 sthreads="" run_anchors=1 lifecycle=0 batch="" paced_rate=10000
 while [ $# -gt 0 ]; do
   case "$1" in
     --redis) mode=redis ;;
@@ -24,6 +28,8 @@ while [ $# -gt 0 ]; do
     --server-threads) sthreads=$2; shift ;;
     --no-anchors) run_anchors=0 ;;
     --lifecycle) lifecycle=1 ;;
+    --redis-batch) batch=$2; shift ;;
+    --paced-rate) paced_rate=$2; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -50,6 +56,7 @@ registry="$root/bench/registry-bench.json"
 if [ "$lifecycle" = 1 ]; then registry="$root/bench/registry-bench-units.json"; lua="$root/bench/lifecycle.lua"; fi
 args=(--bind 127.0.0.1 --registry-file "$registry")
 [ -n "$sthreads" ] && args+=(--threads "$sthreads")
+[ -n "$batch" ] && args+=(--redis-batch "$batch")
 redis_ports=()
 case "$mode" in
   redis)
@@ -77,6 +84,14 @@ redis_script_stats() {
   done
   echo "$calls $usec"
 }
+# Redis process CPU seconds so far (user + sys, every node).
+redis_cpu() {
+  local p t=0
+  for p in "${redis_ports[@]}"; do
+    t=$(redis-cli -p "$p" INFO cpu | tr -d '\r' | awk -F: -v t="$t" '$1=="used_cpu_user"||$1=="used_cpu_sys"{t+=$2} END{printf "%.6f", t}')
+  done
+  echo "$t"
+}
 reset_redis_stats() { local p; for p in "${redis_ports[@]:-}"; do if [ -n "$p" ]; then redis-cli -p "$p" CONFIG RESETSTAT >/dev/null; fi; done; }
 checks_so_far() { curl -s "http://127.0.0.1:$sp/metrics" | awk '/^sluice_decisions_total/{s+=$2} END{print int(s)}'; }
 has_redis=0; [ ${#redis_ports[@]} -gt 0 ] && [ -n "${redis_ports[0]}" ] && has_redis=1
@@ -92,6 +107,7 @@ if [ "$lifecycle" = 1 ] && [ "$has_redis" = 1 ]; then
 fi
 reset_redis_stats
 before=$(checks_so_far)
+cpu_before=$( [ "$has_redis" = 1 ] && redis_cpu || echo 0)
 out=$(wrk -t"$wthreads" -c"$conns" -d"${secs}s" -s "$lua" --latency "http://127.0.0.1:$sp")
 rps=$(awk '/Requests\/sec/{print int($2)}' <<<"$out")
 p50=$(to_ms "$(awk '$1=="50%"{print $2}' <<<"$out")"); p99=$(to_ms "$(awk '$1=="99%"{print $2}' <<<"$out")")
@@ -108,24 +124,42 @@ else
 fi
 
 if [ "$has_redis" = 1 ]; then
+  cpu_after=$(redis_cpu)
   read -r calls usec < <(redis_script_stats)
   checks=${checks_done:-$total}
+  echo "redis process_cpu_us_per_check=$(awk -v a=$cpu_after -v b=$cpu_before -v n=$checks 'BEGIN{ if (n>0) printf "%.2f", (a-b)*1e6/n; else print "n/a"}') (INFO cpu user+sys delta over $checks checks; includes the network) checks_per_script_call=$(awk -v c=$calls -v n=$checks 'BEGIN{ if (c>0) printf "%.1f", n/c; else print "n/a"}')"
   echo "redis script_calls=$calls redis_cpu_us_per_script_call=$(awk -v u=$usec -v c=$calls 'BEGIN{ if (c>0) printf "%.2f", u/c; else print "n/a"}') script_calls_per_check=$(awk -v c=$calls -v n=$checks 'BEGIN{ if (n>0) printf "%.2f", c/n; else print "n/a"}')"
   if [ -n "$per_check_us" ] && [ "${completions:-0}" -gt 0 ]; then
     echo "redis lifecycle redis_cpu_us_per_completion=$(awk -v u=$usec -v n=$checks -v pc=$per_check_us -v k=$completions 'BEGIN{printf "%.2f", (u - n*pc)/k}') (script µs of the run minus its checks at the checks-only price, over its completions)"
   fi
-  # Bytes per logged request: MEMORY USAGE of the fullest key over its entry count.
+  # Bytes per logged request: MEMORY USAGE of the fullest key over its entry count (the global
+  # key holds every check).
   bkey=""; best=0
   for p in "${redis_ports[@]}"; do
-    for k in $(redis-cli -p "$p" --scan --pattern 'sluice:*' | grep -v '#w$' | head -200); do
-      [ "$(redis-cli -p "$p" TYPE "$k")" = zset ] || continue
-      n=$(redis-cli -p "$p" ZCARD "$k"); if [ "$n" -gt "$best" ]; then best=$n; bkey="$k"; bport=$p; fi
+    for k in 'sluice:{global}' $(redis-cli -p "$p" --scan --pattern 'sluice:*' | grep -v '#w$' | head -200); do
+      case "$(redis-cli -p "$p" TYPE "$k")" in
+        list) n=$(redis-cli -p "$p" LLEN "$k") ;;
+        zset) n=$(redis-cli -p "$p" ZCARD "$k") ;;
+        *) continue ;;
+      esac
+      if [ "$n" -gt "$best" ]; then best=$n; bkey="$k"; bport=$p; fi
     done
   done
   if [ -n "$bkey" ]; then
     mem=$(redis-cli -p "$bport" MEMORY USAGE "$bkey" SAMPLES 0)
     echo "redis fullest_key=$bkey entries=$best memory_bytes=$mem bytes_per_entry=$(awk -v m=$mem -v n=$best 'BEGIN{printf "%.1f", m/n}')"
   fi
+fi
+
+if [ "$has_redis" = 1 ] && [ "$lifecycle" = 0 ]; then
+  # Latency at a set rate below saturation: each connection pauses so that all together send
+  # about --paced-rate checks/s (the pause is tuned from the saturated run's latency).
+  pconns=32
+  pdelay=$(awk -v c=$pconns -v r=$paced_rate -v l=$p50 'BEGIN{d=c*1000/r - l; if (d<0) d=0; printf "%.2f", d}')
+  pout=$(SLUICE_BENCH_LUA="$lua" SLUICE_BENCH_DELAY_MS=$pdelay wrk -t1 -c$pconns -d"${secs}s" -s "$root/bench/paced.lua" --latency "http://127.0.0.1:$sp")
+  prate=$(awk '/Requests\/sec/{print int($2)}' <<<"$pout")
+  pp50=$(to_ms "$(awk '$1=="50%"{print $2}' <<<"$pout")"); pp99=$(to_ms "$(awk '$1=="99%"{print $2}' <<<"$pout")")
+  echo "sluice mode=$mode paced checks_per_s=$prate (aimed at $paced_rate) p50_ms=$pp50 p99_ms=$pp99"
 fi
 
 if [ "$run_anchors" = 1 ]; then

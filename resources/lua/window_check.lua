@@ -26,10 +26,13 @@
 -- Returns {now_us, then per check: admitted (0/1), used_1, oldest_1, used_2, oldest_2, ...}:
 -- used/oldest as the check found them (after the checks before it); oldest = -1 when empty; for
 -- a lease key the earliest expiry; for a bucket max(TAT, now), used its tokens drained (rounded up).
-local t = redis.call('TIME')
+-- (globals looked up once: a local is an array slot, a global a table lookup)
+local call, pcall_, tonumber, unpack = redis.call, redis.pcall, tonumber, unpack
+local ceil, max, format, match = math.ceil, math.max, string.format, string.match
+local t = call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 -- Scores and times go to Redis as integer strings: tostring() of a number this large would round it.
-local function int(x) return string.format('%.0f', x) end
+local function int(x) return format('%.0f', x) end
 local nowStr = int(now)
 local nkeys, nchecks = tonumber(ARGV[1]), tonumber(ARGV[2])
 local CHUNK = 64
@@ -38,24 +41,24 @@ local CHUNK = 64
 local function parse(e)
   local ts = tonumber(e)
   if ts then return ts, 1 end
-  local a, w = string.match(e, '^(%d+):(%d+)$')
+  local a, w = match(e, '^(%d+):(%d+)$')
   return tonumber(a), tonumber(w)
 end
 
 -- A log written by Sluice <= 0.4 (a sorted set, members "id" or "id*w" scored by time) becomes a
 -- list of the same entries, keeping its TTL; the extra-weight key means the same in both.
 local function convert(k)
-  local ttl = redis.call('PTTL', k)
-  local old = redis.call('ZRANGE', k, 0, -1, 'WITHSCORES')
-  redis.call('DEL', k)
+  local ttl = call('PTTL', k)
+  local old = call('ZRANGE', k, 0, -1, 'WITHSCORES')
+  call('DEL', k)
   local batch = {}
   for i = 1, #old, 2 do
-    local w = tonumber(string.match(old[i], '%*(%d+)$') or '1')
+    local w = tonumber(match(old[i], '%*(%d+)$') or '1')
     batch[#batch + 1] = w == 1 and old[i + 1] or (old[i + 1] .. ':' .. w)
-    if #batch == 1000 then redis.call('RPUSH', k, unpack(batch)); batch = {} end
+    if #batch == 1000 then call('RPUSH', k, unpack(batch)); batch = {} end
   end
-  if #batch > 0 then redis.call('RPUSH', k, unpack(batch)) end
-  if ttl > 0 and #old > 0 then redis.call('PEXPIRE', k, ttl) end
+  if #batch > 0 then call('RPUSH', k, unpack(batch)) end
+  if ttl > 0 and #old > 0 then call('PEXPIRE', k, ttl) end
 end
 
 local kinds, windows, limits, bursts, shadows = {}, {}, {}, {}, {}
@@ -71,35 +74,40 @@ for i = 1, nkeys do
   end
 end
 -- One EXISTS tells whether any log has weighted entries at all: only then per-key GETs.
-local weighted = logs and redis.call('EXISTS', unpack(wkeys)) > 0
+local weighted = logs and call('EXISTS', unpack(wkeys)) > 0
 
 -- Prunes a log to its window and reads what is left: used, oldest; pending appends start empty.
+-- Its first element alone says whether anything leaves (usually nothing does): only then are
+-- the leaving ones read, a chunk at a time, for their weights.
 local function loadLog(i)
   local k = KEYS[i]
   local horizon = now - windows[i]
-  local ex = weighted and tonumber(redis.call('GET', k .. '#w') or '0') or 0
+  local ex = weighted and tonumber(call('GET', k .. '#w') or '0') or 0
   extra0[i] = ex
-  local len, first = nil, -1
-  while true do
-    local chunk = redis.pcall('LRANGE', k, 0, CHUNK - 1)
-    if chunk.err then
-      convert(k)
-      chunk = redis.call('LRANGE', k, 0, CHUNK - 1)
-    end
-    local gone = 0
-    for j = 1, #chunk do
-      local ts, w = parse(chunk[j])
-      if ts > horizon then first = ts; break end
-      gone = gone + 1
-      ex = ex - (w - 1)
-    end
-    if gone > 0 then redis.call('LTRIM', k, gone, -1) end
-    if gone < #chunk or #chunk < CHUNK then
-      if #chunk < CHUNK then len = #chunk - gone end
-      break
+  local head = pcall_('LINDEX', k, 0)
+  if type(head) == 'table' and head.err then
+    convert(k)
+    head = call('LINDEX', k, 0)
+  end
+  local first = -1
+  if head then
+    first = parse(head)
+    while first >= 0 and first <= horizon do
+      local chunk = call('LRANGE', k, 0, CHUNK - 1)
+      local gone, after = 0, -1
+      for j = 1, #chunk do
+        local ts, w = parse(chunk[j])
+        if ts > horizon then after = ts; break end
+        gone = gone + 1
+        ex = ex - (w - 1)
+      end
+      call('LTRIM', k, gone, -1)
+      if after >= 0 then first = after        -- the oldest entry left
+      elseif #chunk < CHUNK then first = -1    -- all gone
+      else first = horizon end                 -- a whole chunk gone: look again
     end
   end
-  if not len then len = redis.call('LLEN', k) end
+  local len = first < 0 and 0 or call('LLEN', k)
   if len == 0 then ex = 0 end
   extra[i] = ex
   used[i] = len + ex
@@ -109,22 +117,21 @@ end
 
 local function loadLeases(i)
   local k = KEYS[i]
-  redis.call('ZREMRANGEBYSCORE', k, '-inf', nowStr)
-  used[i] = redis.call('ZCARD', k)
+  call('ZREMRANGEBYSCORE', k, '-inf', nowStr)
+  used[i] = call('ZCARD', k)
   oldest[i] = -1
-  if used[i] > 0 then oldest[i] = tonumber(redis.call('ZRANGE', k, 0, 0, 'WITHSCORES')[2]) end
+  if used[i] > 0 then oldest[i] = tonumber(call('ZRANGE', k, 0, 0, 'WITHSCORES')[2]) end
   leases[i] = {}
 end
 
 local function loadBucket(i)
   local T = limits[i] > 0 and windows[i] / limits[i] or math.huge
   perToken[i] = T
-  tats[i] = math.max(tonumber(redis.call('GET', KEYS[i]) or '0'), now)
+  tats[i] = max(tonumber(call('GET', KEYS[i]) or '0'), now)
   tat0[i] = tats[i] -- as loaded: written back only when it moved
 end
 
 local function load(i)
-  if loaded[i] then return end
   loaded[i] = true
   local kind = kinds[i]
   if kind == 'c' then loadLeases(i)
@@ -132,61 +139,66 @@ local function load(i)
   else loadLog(i) end
 end
 
-local out = {now}
+local out, o = {now}, 1
 local records = {}
 local p = 3 + 5 * nkeys
+local idx, ws, fits = {}, {}, {} -- one check's keys, reused
 for c = 1, nchecks do
   local id, leaseUs, rec, n = ARGV[p], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3])
   p = p + 4
-  local idx, ws, fits = {}, {}, {}
   local admitted = 1
-  local at = #out + 1
-  out[at] = 0
+  o = o + 1
+  local at = o
   for j = 1, n do
     local i, w = tonumber(ARGV[p]), tonumber(ARGV[p + 1])
     p = p + 2
     idx[j], ws[j] = i, w
-    load(i)
+    if not loaded[i] then load(i) end
     local kind = kinds[i]
-    local u, o, f
+    local u, old, f
     if kind == 'b' or kind == 'B' then
       local drained = (tats[i] - now) / perToken[i]
-      u, o = math.ceil(drained - 1e-9), math.ceil(tats[i])
+      u, old = ceil(drained - 1e-9), ceil(tats[i])
       f = limits[i] > 0 and drained + w <= bursts[i] + 1e-9
     else
-      u, o = used[i], oldest[i]
+      u, old = used[i], oldest[i]
       f = u + w <= limits[i]
     end
-    out[#out + 1] = u
-    out[#out + 1] = o
+    out[o + 1], out[o + 2] = u, old
+    o = o + 2
     fits[j] = f
     if not f and not shadows[i] then admitted = 0 end
   end
   out[at] = admitted
   if admitted == 1 then
     local expires = now + leaseUs
-    local reserved, est = {}, 0
+    local reserved, est = nil, 0
+    if rec > 0 then reserved = {} end
     for j = 1, n do
       local i, w = idx[j], ws[j]
       local kind = kinds[i]
       if fits[j] then -- (a shadow key that would have refused gets nothing)
-        if kind == 'c' then
+        if kind == 'r' or kind == 't' then
+          used[i] = used[i] + w
+          local q = pend[i]
+          if w == 1 then
+            q[#q + 1] = nowStr
+          else
+            extra[i] = extra[i] + (w - 1)
+            q[#q + 1] = nowStr .. ':' .. w
+          end
+          if oldest[i] < 0 then oldest[i] = now end
+          if kind == 't' then est = w; if reserved then reserved[#reserved + 1] = {KEYS[i], 't'} end end
+        elseif kind == 'c' then
           used[i] = used[i] + 1
           local l = leases[i]
           l[#l + 1] = int(expires)
           l[#l + 1] = id
           if oldest[i] < 0 or expires < oldest[i] then oldest[i] = expires end
-          reserved[#reserved + 1] = {KEYS[i], 'c'}
-        elseif kind == 'b' or kind == 'B' then
-          tats[i] = tats[i] + w * perToken[i]
-          if kind == 'B' then reserved[#reserved + 1] = {KEYS[i], 'B', perToken[i]}; est = w end
+          if reserved then reserved[#reserved + 1] = {KEYS[i], 'c'} end
         else
-          used[i] = used[i] + w
-          extra[i] = extra[i] + (w - 1)
-          local q = pend[i]
-          q[#q + 1] = w == 1 and nowStr or (nowStr .. ':' .. w)
-          if oldest[i] < 0 then oldest[i] = now end
-          if kind == 't' then reserved[#reserved + 1] = {KEYS[i], 't'}; est = w end
+          tats[i] = tats[i] + w * perToken[i]
+          if kind == 'B' then est = w; if reserved then reserved[#reserved + 1] = {KEYS[i], 'B', perToken[i]} end end
         end
       end
     end
@@ -202,37 +214,37 @@ for i = 1, nkeys do
     local k, kind = KEYS[i], kinds[i]
     if kind == 'c' then
       if #leases[i] > 0 then
-        redis.call('ZADD', k, unpack(leases[i]))
-        local ttl = math.max(redis.call('PTTL', k), 0)
+        call('ZADD', k, unpack(leases[i]))
+        local ttl = max(call('PTTL', k), 0)
         local want = 0
-        for j = 1, #leases[i], 2 do want = math.max(want, math.ceil((tonumber(leases[i][j]) - now) / 1000)) end
-        if want > ttl then redis.call('PEXPIRE', k, int(want)) end
+        for j = 1, #leases[i], 2 do want = max(want, ceil((tonumber(leases[i][j]) - now) / 1000)) end
+        if want > ttl then call('PEXPIRE', k, int(want)) end
       end
     elseif kind == 'b' or kind == 'B' then
       if tats[i] ~= tat0[i] then
-        redis.call('SET', k, string.format('%.3f', tats[i]), 'PX', int(math.max(1, math.ceil((tats[i] - now) / 1000))))
+        call('SET', k, format('%.3f', tats[i]), 'PX', int(max(1, ceil((tats[i] - now) / 1000))))
       end
     else
       local q = pend[i]
       local ttl
       if #q > 0 then
-        for s = 1, #q, 4000 do redis.call('RPUSH', k, unpack(q, s, math.min(s + 3999, #q))) end
-        ttl = math.ceil(windows[i] / 1000)
-        redis.call('PEXPIRE', k, int(ttl))
+        for s = 1, #q, 4000 do call('RPUSH', k, unpack(q, s, math.min(s + 3999, #q))) end
+        ttl = ceil(windows[i] / 1000)
+        call('PEXPIRE', k, int(ttl))
       end
       if extra[i] ~= extra0[i] then
         if extra[i] == 0 then
-          redis.call('DEL', k .. '#w')
+          call('DEL', k .. '#w')
         else
-          ttl = ttl or redis.call('PTTL', k)
-          if ttl > 0 then redis.call('SET', k .. '#w', extra[i], 'PX', int(ttl)) else redis.call('DEL', k .. '#w') end
+          ttl = ttl or call('PTTL', k)
+          if ttl > 0 then call('SET', k .. '#w', extra[i], 'PX', int(ttl)) else call('DEL', k .. '#w') end
         end
       end
     end
   end
 end
 for _, r in ipairs(records) do
-  redis.call('HSET', r[1], 'at', nowStr, 'est', r[2], 'exp', r[3], 'keys', r[4])
-  redis.call('PEXPIRE', r[1], int(math.ceil(r[5] / 1000)))
+  call('HSET', r[1], 'at', nowStr, 'est', r[2], 'exp', r[3], 'keys', r[4])
+  call('PEXPIRE', r[1], int(ceil(r[5] / 1000)))
 end
 return out
