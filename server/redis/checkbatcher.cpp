@@ -24,7 +24,7 @@ void CheckBatcher::submit(Item item)
 
 void CheckBatcher::flush()
 {
-    if (m_inFlight || m_queue.empty())
+    if (m_inFlight >= kMaxInFlight || m_queue.empty())
         return;
     // Take checks from the front while they fit: distinct keys once each, then the records.
     QHash<QByteArray, int> indexOf;
@@ -78,12 +78,12 @@ void CheckBatcher::flush()
             argv << QByteArray::number(indexOf.value(s.key) + 1) << QByteArray::number(s.weight);
         keysPerCheck.push_back(i.specs.size());
     }
-    m_inFlight = true;
+    ++m_inFlight;
     ++m_calls;
     m_checks += static_cast<qint64>(items.size());
     m_send(argv, [this, items = std::move(items), keysPerCheck = std::move(keysPerCheck)](
                      const RedisResult &r, RedisConnection *answeredBy, const QString &error) mutable {
-        m_inFlight = false;
+        --m_inFlight;
         qint64 now = 0;
         std::vector<bool> admitted;
         std::vector<std::vector<KeyState>> states;

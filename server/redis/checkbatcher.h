@@ -3,10 +3,11 @@
 // the same slot (Redis Cluster) go to Redis as one window_check.lua call that decides them in
 // order, each seeing the entries of those before it — exact and atomic, with the per-call cost
 // (EVALSHA, TIME, argument parsing, pruning the shared keys) paid once per batch.
-// A lone check goes at once (no added latency at low load); while a call is in flight the next
-// checks queue, and go together when it comes back: under load batches form by themselves. At
-// most one call in flight per batcher, at most maxChecks checks in one call, and never one key
-// with two different policies in one call (a policy edited mid-batch waits for the next call).
+// A lone check goes at once (no added latency at low load); while two calls are in flight
+// (pipelined: Redis works on one while the other travels) the next checks queue, and go together
+// when one comes back: under load batches form by themselves. At most maxChecks checks in one
+// call, and never one key with two different policies in one call (a policy edited mid-batch waits
+// for the next call).
 // Lives on, and must be used from, its store's thread.
 #pragma once
 
@@ -50,6 +51,8 @@ public:
 
     void submit(Item item);
     void setMaxChecks(int maxChecks) { m_maxChecks = std::max(1, maxChecks); }
+    // Calls in flight at once (pipelined on the connection; Redis runs them in order).
+    static constexpr int kMaxInFlight = 2;
 
     qint64 calls() const { return m_calls; }
     qint64 checks() const { return m_checks; }
@@ -61,7 +64,7 @@ private:
     Send m_send;
     int m_maxChecks;
     std::deque<Item> m_queue;
-    bool m_inFlight = false;
+    int m_inFlight = 0;
     qint64 m_calls = 0;
     qint64 m_checks = 0;
 };
