@@ -344,6 +344,28 @@ struct Fleet
     quint16 port(int caller) const { return servers[static_cast<size_t>(caller % 4)]->port(); }
     quint16 storePort() const { return single ? redis.port() : cluster.ports().first(); }
     QByteArray cli(const QStringList &args) const { return single ? redis.cli(args) : cluster.cli(cluster.ports().first(), args); }
+    // Over every instance: script calls and the checks they carried (from /health).
+    std::pair<qint64, qint64> batching() const
+    {
+        QNetworkAccessManager nam;
+        qint64 calls = 0, checks = 0;
+        for (const auto &s : servers) {
+            const QJsonObject store = QJsonDocument::fromJson(
+                test::httpCall(nam, s->baseUrl().resolved(QUrl(QStringLiteral("/health"))), "GET").body).object().value(QStringLiteral("store")).toObject();
+            for (const QJsonValue &t : store.value(QStringLiteral("threads")).toArray()) {
+                calls += static_cast<qint64>(t.toObject().value(QStringLiteral("batches")).toDouble());
+                checks += static_cast<qint64>(t.toObject().value(QStringLiteral("batchedChecks")).toDouble());
+            }
+        }
+        return {calls, checks};
+    }
+    // The checks went in batches: fewer script calls than checks (a Cluster counts slot groups).
+    bool batched() const
+    {
+        const auto [calls, checks] = batching();
+        qInfo("%lld checks (slot groups on a Cluster) in %lld script calls", checks, calls);
+        return calls > 0 && calls < checks;
+    }
     bool stopServers()
     {
         bool clean = true;
@@ -437,6 +459,7 @@ private Q_SLOTS:
             }
             QCOMPARE(logged, weights);
         }
+        QVERIFY(fleet.batched());
         QVERIFY(fleet.stopServers());
     }
 
@@ -491,6 +514,7 @@ private Q_SLOTS:
         // ...and, with callers waiting all along, all of it (the first and last 100 ms aside).
         QVERIFY2(admitted >= kBurst + static_cast<int>(kRate * (static_cast<double>(kRunMs) / 1000.0 - 0.1)) - 1,
                  qPrintable(QString::number(admitted)));
+        QVERIFY(fleet.batched());
         QVERIFY(fleet.stopServers());
     }
 
@@ -541,6 +565,7 @@ private Q_SLOTS:
             QCOMPARE(ok + limited, 192);
             QVERIFY2(ok == 100, qPrintable(QStringLiteral("round %1: %2 admitted").arg(round).arg(ok)));
         }
+        QVERIFY(fleet.batched());
         QVERIFY(fleet.stopServers());
     }
 };

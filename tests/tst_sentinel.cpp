@@ -2,6 +2,8 @@
 // Redis Sentinel (design §4, issue 11): a primary, a replica and three sentinels (redis-server in
 // sentinel mode, as Debian's redis-sentinel runs it) on loopback; a real sluice-server follows
 // the primary the sentinels name, through a failover caused by killing the primary under load.
+// The data nodes want a password (the sentinels are told it with auth-pass; Sluice gets it from
+// SLUICE_REDIS_PASSWORD), and a wrong one is a startup error.
 #include "services.h"
 
 #include <QElapsedTimer>
@@ -16,6 +18,7 @@ using namespace sluice;
 namespace {
 
 const QString kMaster = QStringLiteral("sluicemaster");
+const QString kPassword = QStringLiteral("sentinel-test-pw"); // the primary and the replica want it
 
 // One redis-server (or sentinel) in a directory of its own, stopped at the end.
 struct Node
@@ -31,7 +34,8 @@ struct Node
     QByteArray cli(const QStringList &args) const
     {
         QProcess p;
-        p.start(QStringLiteral("redis-cli"), QStringList{QStringLiteral("-p"), QString::number(port)} + args);
+        p.start(QStringLiteral("redis-cli"), QStringList{QStringLiteral("-p"), QString::number(port), QStringLiteral("--no-auth-warning"),
+                                                         QStringLiteral("-a"), kPassword} + args);
         if (!p.waitForFinished(5000))
             return {};
         return p.readAllStandardOutput().trimmed();
@@ -64,14 +68,15 @@ private Q_SLOTS:
             }
             return n.running;
         };
-        SLUICE_REQUIRE_SERVICE(start(primary, QStringLiteral("primary"), {}), error);
-        SLUICE_REQUIRE_SERVICE(start(replica, QStringLiteral("replica"), {QStringLiteral("--replicaof"), QStringLiteral("127.0.0.1"),
-                                                                          QString::number(primary.port)}),
+        const QStringList auth{QStringLiteral("--requirepass"), kPassword, QStringLiteral("--masterauth"), kPassword};
+        SLUICE_REQUIRE_SERVICE(start(primary, QStringLiteral("primary"), auth), error);
+        SLUICE_REQUIRE_SERVICE(start(replica, QStringLiteral("replica"), auth + QStringList{QStringLiteral("--replicaof"), QStringLiteral("127.0.0.1"),
+                                                                                           QString::number(primary.port)}),
                                error);
         QStringList seeds;
         for (int i = 0; i < 3; ++i) {
             SLUICE_REQUIRE_SERVICE(start(sentinels[i], QStringLiteral("sentinel%1").arg(i),
-                                         {QStringLiteral("sentinel"), kMaster, QString::number(primary.port)}),
+                                         {QStringLiteral("sentinel"), kMaster, QString::number(primary.port), kPassword}),
                                    error);
             seeds << QStringLiteral("127.0.0.1:%1").arg(sentinels[i].port);
         }
@@ -91,8 +96,17 @@ private Q_SLOTS:
         test::ServerProcess server;
         QVERIFY2(server.start({QStringLiteral("--redis-sentinel"), seeds.join(QLatin1Char(',')), QStringLiteral("--redis-master"), kMaster,
                                QStringLiteral("--redis-timeout-ms"), QStringLiteral("200"), QStringLiteral("--threads"), QStringLiteral("2")},
-                              &error),
+                              &error, {QStringLiteral("SLUICE_REDIS_PASSWORD=") + kPassword}),
                  qPrintable(error));
+        {
+            // the same with a wrong password: a clear startup error naming the primary
+            test::ServerProcess wrong;
+            QString why;
+            QVERIFY(!wrong.start({QStringLiteral("--redis-sentinel"), seeds.join(QLatin1Char(',')), QStringLiteral("--redis-master"), kMaster},
+                                 &why, {QStringLiteral("SLUICE_REDIS_PASSWORD=not-it")}));
+            QVERIFY2(wrong.output().contains(QStringLiteral("127.0.0.1:%1 refused the credentials").arg(primary.port).toUtf8()), wrong.output().constData());
+            QVERIFY(!wrong.output().contains("not-it"));
+        }
         QNetworkAccessManager nam;
         const QUrl checkUrl = server.baseUrl().resolved(QUrl(QStringLiteral("/rate-limit/check")));
 

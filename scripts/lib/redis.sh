@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # A throwaway redis-server on 127.0.0.1 in a directory of its own (tests, benchmarks, scripts/run).
 #   redis.sh start <dir> <port> [extra redis-server args…]   (returns once it answers PING; prints only errors)
-#   redis.sh sentinel <dir> <port> <master-name> <primary-port>   (a Redis Sentinel watching that primary)
+#   redis.sh sentinel <dir> <port> <master-name> <primary-port> [auth-pass]   (a Redis Sentinel watching that primary)
 #   redis.sh stop <dir>
 #   redis.sh kill <dir>                                       (SIGKILL: a crash, for failover tests)
 #   redis.sh free-port                                        (prints a free loopback port)
@@ -49,17 +49,20 @@ case "${1:-}" in
     if [ "$mode" = sentinel ]; then
       # Sentinel is redis-server in sentinel mode (Debian's redis-sentinel is the same binary); it
       # rewrites its config file, which must therefore be its own. Fast failover for tests.
-      [ $# -eq 2 ] || { echo "usage: $0 sentinel <dir> <port> <master-name> <primary-port>" >&2; exit 2; }
+      [ $# -eq 2 ] || [ $# -eq 3 ] || { echo "usage: $0 sentinel <dir> <port> <master-name> <primary-port> [auth-pass]" >&2; exit 2; }
       cat >"$dir/sentinel.conf" <<EOF_CONF
 sentinel monitor $1 127.0.0.1 $2 2
 sentinel down-after-milliseconds $1 1000
 sentinel failover-timeout $1 5000
 sentinel parallel-syncs $1 1
 EOF_CONF
-      config=("$dir/sentinel.conf" --sentinel) extra=(); shift 2
+      [ $# -eq 3 ] && echo "sentinel auth-pass $1 $3" >>"$dir/sentinel.conf"
+      config=("$dir/sentinel.conf" --sentinel) extra=(); shift $#
     fi
     if pid=$(live_pid "$dir"); then echo "redis-server already runs in $dir (pid $pid)" >&2; exit 1; fi
     rm -f "$dir/redis.pid" # stale
+    # A server started with --requirepass is asked with it (redis-cli reads REDISCLI_AUTH).
+    prev=""; for a in "$@"; do [ "$prev" = --requirepass ] && export REDISCLI_AUTH="$a"; prev=$a; done
     : >>"$dir/redis.log"; start_line=$(wc -l <"$dir/redis.log")
     redis-server "${config[@]}" --port "$port" --bind 127.0.0.1 "${extra[@]}" --dir "$dir" \
       --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "$@" >/dev/null
