@@ -30,6 +30,7 @@ void CheckBatcher::flush()
     QHash<QByteArray, int> indexOf;
     std::vector<const WindowSpec *> keys;
     std::vector<Item> items;
+    items.reserve(std::min(m_queue.size(), static_cast<size_t>(m_maxChecks))); // never moved again: `keys` points into them
     while (!m_queue.empty() && static_cast<int>(items.size()) < m_maxChecks) {
         const Item &next = m_queue.front();
         bool conflict = false;
@@ -48,7 +49,6 @@ void CheckBatcher::flush()
         items.push_back(std::move(m_queue.front()));
         m_queue.pop_front();
     }
-    // (keys point into the items' specs: moving an Item moves its vector's buffer, not the specs)
     int records = 0;
     for (const Item &i : items)
         records += i.recordKey.isEmpty() ? 0 : 1;
