@@ -195,6 +195,13 @@ private Q_SLOTS:
         const QByteArray body = h->readAll();
         h->deleteLater();
         QVERIFY2(body.contains(QStringLiteral("127.0.0.1:%1").arg(replica.port).toUtf8()), body.constData());
+        // /metrics counts the failover (once per HTTP thread) and the script calls.
+        QNetworkReply *m = nam.get(QNetworkRequest(server.baseUrl().resolved(QUrl(QStringLiteral("/metrics")))));
+        QTRY_VERIFY_WITH_TIMEOUT(m->isFinished(), 5000);
+        const QByteArray metrics = m->readAll();
+        m->deleteLater();
+        QVERIFY2(metrics.contains("\nsluice_redis_primary_changes_total 2\n"), metrics.constData());
+        QVERIFY2(metrics.contains("\nsluice_redis_script_calls_total "), metrics.constData());
         QVERIFY(server.stop());
     }
 

@@ -155,6 +155,31 @@ void installOpsRoutes(HttpApi &api, const ServerContext &context)
             gauge("sluice_store_up", "1 when every thread's store is healthy.", "gauge",
                   store.value(QStringLiteral("status")).toString() == QStringLiteral("ok") ? "1" : "0");
             gauge("sluice_http_threads", "HTTP server threads.", "gauge", QByteArray::number(context.workers.size()));
+            // Redis batching and Sentinel, summed over the threads' stores (absent in the embedded mode).
+            qint64 calls = 0, batched = 0, primaryChanges = 0;
+            bool redis = false, sentinel = false;
+            for (const QJsonValue &t : store.value(QStringLiteral("threads")).toArray()) {
+                const QJsonObject o = t.toObject();
+                if (o.contains(QStringLiteral("batches"))) {
+                    redis = true;
+                    calls += o.value(QStringLiteral("batches")).toInteger();
+                    batched += o.value(QStringLiteral("batchedChecks")).toInteger();
+                }
+                if (o.contains(QStringLiteral("sentinel"))) {
+                    sentinel = true;
+                    primaryChanges += o.value(QStringLiteral("sentinel")).toObject().value(QStringLiteral("primaryChanges")).toInteger();
+                }
+            }
+            if (redis) {
+                gauge("sluice_redis_script_calls_total", "Check script calls sent to Redis (each decides a batch of checks).", "counter",
+                      QByteArray::number(calls));
+                gauge("sluice_redis_batched_checks_total",
+                      "Checks those calls decided (on a Cluster: slot groups); divided by the calls, the mean batch size.", "counter",
+                      QByteArray::number(batched));
+            }
+            if (sentinel)
+                gauge("sluice_redis_primary_changes_total", "Times a thread followed Sentinel to another primary (failovers).", "counter",
+                      QByteArray::number(primaryChanges));
             if (!memory.isEmpty()) {
                 gauge("sluice_memory_keys", "Window keys held in process memory.", "gauge",
                       QByteArray::number(memory.value(QStringLiteral("keys")).toInteger()));
