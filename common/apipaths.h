@@ -22,6 +22,7 @@ inline constexpr char kAdminTiers[] = "/admin/tiers";
 inline constexpr char kAdminApiKeys[] = "/admin/api-keys";
 inline constexpr char kAdminUsage[] = "/admin/usage";
 inline constexpr char kAdminTopBlocked[] = "/admin/top-blocked";
+inline constexpr char kAdminAnalytics[] = "/admin/analytics";
 inline constexpr char kAdminEvents[] = "/admin/events";
 
 inline constexpr char kApiKeyHeader[] = "x-api-key";

@@ -52,6 +52,8 @@ const Option kOptions[] = {
     {"redis-batch", "SLUICE_REDIS_BATCH", "Most checks decided in one Redis script call (default 64; 1: no batching).", "n", false},
     {"redis-sentinel", "SLUICE_REDIS_SENTINEL", "Redis Sentinels to ask for the primary: host:port,… (with --redis-master).", "sentinels", false},
     {"redis-master", "SLUICE_REDIS_MASTER", "The master name the sentinels monitor (with --redis-sentinel).", "name", false},
+    {"history-days", "SLUICE_HISTORY_DAYS", "Days of per-minute usage history kept (Postgres usage_minute, or memory; default 30).", "days", false},
+    {"history-flush-seconds", "SLUICE_HISTORY_FLUSH_SECONDS", "Seconds between writes of the usage history (default 10).", "s", false},
 };
 constexpr int kOptionCount = static_cast<int>(sizeof kOptions / sizeof kOptions[0]);
 
@@ -173,6 +175,8 @@ QString ServerConfig::describe() const
         QString::number(redisBatch),
         redisSentinels.join(QLatin1Char(',')),
         redisMaster,
+        QString::number(historyDays),
+        QString::number(historyFlushSeconds),
     };
     QString out = QStringLiteral("# config file: %1\n# store: %2\n")
                       .arg(configFile.isEmpty() ? QStringLiteral("(none)") : configFile, storeName());
@@ -383,7 +387,8 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
         }
         c.forwardAuthDenyStatus = deny.toInt();
     }
-    if (!integer(15, 0, 65535, &c.grpcPort) || !integer(19, 1, 7 * 86400, &c.leaseSeconds) || !integer(20, 1, 1000, &c.redisBatch))
+    if (!integer(15, 0, 65535, &c.grpcPort) || !integer(19, 1, 7 * 86400, &c.leaseSeconds) || !integer(20, 1, 1000, &c.redisBatch)
+        || !integer(23, 1, 3650, &c.historyDays) || !integer(24, 1, 3600, &c.historyFlushSeconds))
         return std::nullopt;
     c.forwardAuthHeaders = value(16);
     ForwardAuthSettings names; // the door's own parser validates the spec (one place)

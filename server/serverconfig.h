@@ -46,6 +46,8 @@ struct ServerConfig
     int redisBatch = 64;           // most checks in one Redis script call (1: no batching)
     QStringList redisSentinels;    // host:port of the sentinels (Sentinel mode)
     QString redisMaster;           // the master name they monitor
+    int historyDays = 30;          // usage history retention
+    int historyFlushSeconds = 10;  // usage history write interval
     QString configFile;            // the file that was read, if any
     bool checkOnly = false;        // --check-config
 

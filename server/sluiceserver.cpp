@@ -19,7 +19,10 @@
 #include "redis/rediswindowstore.h"
 
 #include <QFile>
+#include <QElapsedTimer>
 #include <QTimer>
+#include <chrono>
+#include <thread>
 
 namespace sluice {
 
@@ -38,6 +41,7 @@ public:
         m_service = std::make_unique<CheckService>(m_context->snapshots, m_store.get(), m_context->metrics,
                                                    m_context->topBlocked->add());
         m_service->setLeaseSeconds(config.leaseSeconds);
+        m_service->setUsage(m_context->usage->add());
         m_api = std::make_unique<HttpApi>();
         m_api->setTimeouts({config.requestTimeoutMs, config.idleTimeoutMs});
         installCheckRoutes(*m_api, *m_service, *m_context->metrics);
@@ -125,6 +129,7 @@ RedisCredentials credentialsOf(const ServerConfig &c) { return {c.redisUser.toUt
 SluiceServer::SluiceServer(ServerConfig config, QObject *parent)
     : QObject(parent), m_config(std::move(config)), m_context(std::make_shared<ServerContext>())
 {
+    m_context->usage = std::make_shared<UsageHistory>(m_config.historyDays);
     m_memory = std::make_shared<MemoryWindowStore>(
         systemClock(), m_config.storeName() == QStringLiteral("memory") ? QStringLiteral("memory") : QStringLiteral("local"),
         m_config.maxKeys);
@@ -153,7 +158,9 @@ bool SluiceServer::loadInitialRegistry(QString *error)
             return false;
         }
         m_context->snapshots = std::make_shared<SnapshotHolder>(std::make_shared<const PolicySnapshot>(std::move(data)));
-        m_context->admin = std::make_shared<RegistryRepository>(c.postgres);
+        auto repository = std::make_shared<RegistryRepository>(c.postgres);
+        m_context->admin = repository;
+        m_context->usage->setSink(repository); // the usage history goes to usage_minute
         m_context->registry.set(QStringLiteral("postgres"), true, QString());
         connect(m_loader, &RegistryLoader::loaded, this, [this](std::shared_ptr<const RegistryData> data) {
             setRegistry(*data);
@@ -291,6 +298,11 @@ bool SluiceServer::start(QString *error)
     auto *housekeeping = new QTimer(this);
     connect(housekeeping, &QTimer::timeout, this, [memory = m_memory] { memory->housekeep(64); });
     housekeeping->start(25); // 64 slots per shard per step: ~2,500 slot visits per shard per second
+
+    // The usage history: collected from the threads and written (Postgres) off the check path.
+    auto *history = new QTimer(this);
+    connect(history, &QTimer::timeout, this, [usage = m_context->usage] { usage->flush(QDateTime::currentSecsSinceEpoch()); });
+    history->start(m_config.historyFlushSeconds * 1000);
     return true;
 }
 
@@ -298,6 +310,14 @@ quint16 SluiceServer::grpcPort() const { return m_grpc ? m_grpc->port() : 0; }
 
 void SluiceServer::stop()
 {
+    // What the threads decided since the last flush is written before going (at most 3 s).
+    QElapsedTimer waited;
+    waited.start();
+    m_context->usage->flush(QDateTime::currentSecsSinceEpoch());
+    while (!m_context->usage->idle() && waited.elapsed() < 3000) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        m_context->usage->flush(QDateTime::currentSecsSinceEpoch());
+    }
     // The gRPC door first: its calls in flight finish on the HTTP threads, which are still running.
     if (m_grpc) {
         m_grpc->stop();

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "engine/checkservice.h"
 
+#include <QDateTime>
+#include <algorithm>
+
 #include <chrono>
 #include <cmath>
 
@@ -44,8 +47,8 @@ void CheckService::check(const CheckRequest &request, const QString &headerApiKe
     const std::shared_ptr<const PolicySnapshot> &snapshot = m_reader.get();
     auto resolved = std::make_shared<ResolvedCheck>(PolicyResolver::resolve(snapshot, request, headerApiKey));
     resolved->windows.leaseUs = m_leaseUs;
-    m_store->check(resolved->batch(), [resolved, done = std::move(done), metrics = m_metrics, top = m_topBlocked, started, door,
-                                       counters = countersFor(snapshot)](WindowOutcome outcome) {
+    m_store->check(resolved->batch(), [resolved, done = std::move(done), metrics = m_metrics, top = m_topBlocked, usage = m_usage,
+                                       started, door, counters = countersFor(snapshot)](WindowOutcome outcome) {
         if (outcome.status == WindowOutcome::Status::Full) {
             metrics->recordStoreError();
             const ApiError error(503, QStringLiteral("store_full"),
@@ -73,6 +76,13 @@ void CheckService::check(const CheckRequest &request, const QString &headerApiKe
         if (top && !decision.allowed && decision.primary)
             top->record(decision.primary->key, decision.primary->scope, decision.primary->label, resolved->tenantId,
                         resolved->modelId);
+        if (usage) {
+            const bool tokens = std::any_of(resolved->windows.keys.begin(), resolved->windows.keys.end(),
+                                            [](const WindowSpec &s) { return s.reweighable; });
+            usage->record(QDateTime::currentSecsSinceEpoch(), resolved->tenantId.isNull() ? QString() : resolved->tenantId,
+                          resolved->modelId, decision.primary ? scopeName(decision.primary->scope) : QStringLiteral("NONE"),
+                          decision.primary ? decision.primary->unit : Unit::Requests, decision.allowed, tokens ? resolved->cost : 0);
+        }
         done(nullptr, decision);
     });
 }

@@ -11,6 +11,7 @@
 #include "engine/metrics.h"
 #include "engine/policyresolver.h"
 #include "engine/topblocked.h"
+#include "engine/usagehistory.h"
 #include "engine/windowstore.h"
 
 #include <functional>
@@ -44,6 +45,9 @@ public:
     void complete(const QString &reservationId, std::optional<qint64> tokens, ReservationCallback done);
     void extend(const QString &reservationId, ReservationCallback done);
 
+    // Where this thread's decisions are folded into the usage history (UsageHistory::add()), or null.
+    void setUsage(std::shared_ptr<UsageRecorder> usage) { m_usage = std::move(usage); }
+
     // How long leases and reservations live unless extended (--lease-seconds).
     void setLeaseSeconds(qint64 seconds) { m_leaseUs = seconds * 1000000; }
     qint64 leaseSeconds() const { return m_leaseUs / 1000000; }
@@ -70,6 +74,7 @@ private:
     WindowStore *m_store;
     std::shared_ptr<Metrics> m_metrics;
     std::shared_ptr<TopBlocked> m_topBlocked;
+    std::shared_ptr<UsageRecorder> m_usage;
     qint64 m_leaseUs = 600'000'000;
 };
 

@@ -11,6 +11,7 @@
 #include "engine/metrics.h"
 #include "engine/policysnapshot.h"
 #include "engine/topblocked.h"
+#include "engine/usagehistory.h"
 #include "http/workerboard.h"
 
 #include <QDateTime>
@@ -54,6 +55,7 @@ struct ServerContext
     std::shared_ptr<Metrics> metrics = std::make_shared<Metrics>();
     std::shared_ptr<TopBlockedBoard> topBlocked = std::make_shared<TopBlockedBoard>();
     std::shared_ptr<AdminBackend> admin; // the registry the admin API edits
+    std::shared_ptr<UsageHistory> usage = std::make_shared<UsageHistory>(); // /admin/analytics
     RegistryStatus registry;
     WorkerBoard workers;
     // The process memory store's own state (embedded store or local fallback), read from any thread.

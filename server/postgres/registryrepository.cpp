@@ -120,6 +120,97 @@ void RegistryRepository::submit(QObject *context, std::function<T(pqxx::connecti
     m_wake.notify_one();
 }
 
+void RegistryRepository::enqueue(std::function<void()> job)
+{
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        m_jobs.push_back(std::move(job));
+    }
+    m_wake.notify_one();
+}
+
+QString RegistryRepository::withConnection(const std::function<void(pqxx::connection &)> &work)
+{
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        try {
+            if (!m_connection || !m_connection->is_open())
+                m_connection = std::make_unique<pqxx::connection>(m_conninfo);
+            work(*m_connection);
+            return QString();
+        } catch (const pqxx::broken_connection &e) {
+            m_connection.reset();
+            if (attempt == 1)
+                return QString::fromUtf8(e.what()).trimmed();
+        } catch (const std::exception &e) {
+            return QString::fromUtf8(e.what()).section(QLatin1Char('\n'), 0, 0);
+        }
+    }
+    return QString();
+}
+
+// Adds to what other instances wrote into the same minute rows (one transaction: all or nothing).
+void RegistryRepository::writeUsage(UsageRows rows, std::function<void(bool ok, const QString &error)> done)
+{
+    enqueue([this, rows = std::move(rows), done = std::move(done)] {
+        const QString error = withConnection([&rows](pqxx::connection &c) {
+            pqxx::work tx(c);
+            for (const auto &[k, n] : rows) {
+                tx.exec_params("INSERT INTO usage_minute (minute, tenant_id, model_id, scope, unit, allowed, blocked, tokens) "
+                               "VALUES (to_timestamp($1), $2, $3, $4, $5, $6, $7, $8) "
+                               "ON CONFLICT (minute, tenant_id, model_id, scope, unit) DO UPDATE SET "
+                               "allowed = usage_minute.allowed + EXCLUDED.allowed, blocked = usage_minute.blocked + EXCLUDED.blocked, "
+                               "tokens = usage_minute.tokens + EXCLUDED.tokens",
+                               k.minute, k.tenant.toStdString(), k.model.toStdString(), k.scope.toStdString(), k.unit.toStdString(),
+                               n.allowed, n.blocked, n.tokens);
+            }
+            tx.commit();
+        });
+        done(error.isEmpty(), error);
+    });
+}
+
+void RegistryRepository::queryUsage(QObject *context, const AnalyticsQuery &query,
+                                    std::function<void(UsageResult<std::vector<AnalyticsPoint>>)> done)
+{
+    // The column comes from this fixed list, never from the request.
+    const char *column = query.groupBy == AnalyticsQuery::GroupBy::Tenant ? "tenant_id"
+                       : query.groupBy == AnalyticsQuery::GroupBy::Model  ? "model_id"
+                                                                          : "scope";
+    submit<std::vector<AnalyticsPoint>>(
+        context,
+        [query, column](pqxx::connection &c) {
+            pqxx::read_transaction tx(c);
+            std::vector<AnalyticsPoint> out;
+            const pqxx::result r = tx.exec_params(
+                std::string("SELECT (floor(extract(epoch FROM minute) / $3) * $3)::bigint AS t, ") + column
+                    + ", sum(allowed)::bigint, sum(blocked)::bigint, sum(tokens)::bigint FROM usage_minute "
+                      "WHERE minute >= to_timestamp($1) AND minute < to_timestamp($2) GROUP BY 1, 2 ORDER BY 1, 2",
+                query.from, query.to, query.step);
+            for (const auto &row : r)
+                out.push_back({row[0].as<qint64>(), QString::fromStdString(row[1].as<std::string>()),
+                               UsageCounts{row[2].as<qint64>(), row[3].as<qint64>(), row[4].as<qint64>()}});
+            return out;
+        },
+        [done = std::move(done)](Result<std::vector<AnalyticsPoint>> r) {
+            if (auto *e = std::get_if<ApiError>(&r))
+                return done(*e);
+            done(std::move(std::get<std::vector<AnalyticsPoint>>(r)));
+        });
+}
+
+void RegistryRepository::pruneUsage(qint64 epochSeconds)
+{
+    enqueue([this, epochSeconds] {
+        const QString error = withConnection([epochSeconds](pqxx::connection &c) {
+            pqxx::work tx(c);
+            tx.exec_params("DELETE FROM usage_minute WHERE minute < to_timestamp($1)", epochSeconds);
+            tx.commit();
+        });
+        if (!error.isEmpty())
+            qWarning("usage history: the retention could not be applied: %s", qPrintable(error));
+    });
+}
+
 void RegistryRepository::listPolicies(QObject *context, std::function<void(Result<QList<PolicyDto>>)> done)
 {
     submit<QList<PolicyDto>>(context, [](pqxx::connection &c) {

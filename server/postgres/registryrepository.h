@@ -10,6 +10,7 @@
 #include "postgres/layer.h"
 
 #include "engine/adminbackend.h"
+#include "engine/usagehistory.h"
 
 #include <condition_variable>
 #include <deque>
@@ -21,7 +22,9 @@
 
 namespace sluice {
 
-class RegistryRepository final : public AdminBackend
+// Also the usage history's sink (usage_minute, migration 006): its writes and reads run on the
+// same DB thread, after the admin statements queued before them.
+class RegistryRepository final : public AdminBackend, public UsageSink
 {
 public:
     explicit RegistryRepository(const QString &conninfo);
@@ -38,11 +41,19 @@ public:
     void listApiKeys(QObject *context, std::function<void(Result<QList<ApiKeyRow>>)> done) override;
     void revokeApiKey(QObject *context, qint64 id, std::function<void(Result<bool>)> done) override;
 
+    void writeUsage(UsageRows rows, std::function<void(bool ok, const QString &error)> done) override;
+    void queryUsage(QObject *context, const AnalyticsQuery &query,
+                    std::function<void(UsageResult<std::vector<AnalyticsPoint>>)> done) override;
+    void pruneUsage(qint64 epochSeconds) override;
+
 private:
     // Runs `work` on the DB thread; its result (or the ApiError it throws) goes to `done`.
     template <typename T>
     void submit(QObject *context, std::function<T(pqxx::connection &)> work, std::function<void(Result<T>)> done);
     void run();
+    void enqueue(std::function<void()> job);
+    // Runs `work` on the DB thread's connection (made again once if it broke); the error, if any.
+    QString withConnection(const std::function<void(pqxx::connection &)> &work);
 
     std::string m_conninfo;
     std::unique_ptr<pqxx::connection> m_connection; // DB thread only
