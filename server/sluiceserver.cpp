@@ -310,14 +310,6 @@ quint16 SluiceServer::grpcPort() const { return m_grpc ? m_grpc->port() : 0; }
 
 void SluiceServer::stop()
 {
-    // What the threads decided since the last flush is written before going (at most 3 s).
-    QElapsedTimer waited;
-    waited.start();
-    m_context->usage->flush(QDateTime::currentSecsSinceEpoch());
-    while (!m_context->usage->idle() && waited.elapsed() < 3000) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        m_context->usage->flush(QDateTime::currentSecsSinceEpoch());
-    }
     // The gRPC door first: its calls in flight finish on the HTTP threads, which are still running.
     if (m_grpc) {
         m_grpc->stop();
@@ -337,6 +329,14 @@ void SluiceServer::stop()
     m_workers.clear();
     qDeleteAll(m_threads);
     m_threads.clear();
+    // What the threads decided since the last flush is written before going (at most 3 s).
+    QElapsedTimer waited;
+    waited.start();
+    m_context->usage->flush(QDateTime::currentSecsSinceEpoch());
+    while (!m_context->usage->idle() && waited.elapsed() < 3000) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        m_context->usage->flush(QDateTime::currentSecsSinceEpoch());
+    }
 }
 
 } // namespace sluice

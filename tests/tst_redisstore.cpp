@@ -326,6 +326,36 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(checkAndWait(store, batch).status == WindowOutcome::Status::Ok, 5000);
     }
 
+    // Defect (review): checks queued behind calls to a stuck Redis had no deadline: each waited
+    // for the calls before it to time out one by one (here 200 × 50 ms), and the queue had no end.
+    // Now one that waited longer than the call timeout fails at once, and nothing is sent for it.
+    void queuedChecksFailAfterTheTimeout()
+    {
+        test::RedisServer redis(test::Sharing::Private);
+        QString error;
+        SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+        RedisWindowStore store(redis.host(), redis.port(), 0, 50);
+        store.setBatchLimit(1); // one check a call: the queue is what decides
+        QVERIFY(test::waitConnected(store.connection()));
+        WindowBatch batch;
+        batch.keys = {{uniqueKey("queued"), 60'000'000, 1000}};
+        redis.cliDetached({QStringLiteral("DEBUG"), QStringLiteral("SLEEP"), QStringLiteral("2")});
+        QTest::qWait(100); // let the sleep begin
+        const qint64 callsBefore = store.batcher().calls();
+        int answered = 0, unavailable = 0;
+        for (int i = 0; i < 200; ++i) {
+            store.check(batch, [&](WindowOutcome o) {
+                ++answered;
+                unavailable += o.status == WindowOutcome::Status::Unavailable ? 1 : 0;
+            });
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(answered, 200, 8000);
+        QCOMPARE(unavailable, 200);
+        const qint64 calls = store.batcher().calls() - callsBefore;
+        qInfo("200 checks behind a stuck Redis: %lld calls sent", calls);
+        QVERIFY2(calls <= 10, qPrintable(QString::number(calls)));
+    }
+
     void failureModes_data()
     {
         QTest::addColumn<QString>("mode");

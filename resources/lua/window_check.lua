@@ -74,7 +74,10 @@ for i = 1, nkeys do
   end
 end
 -- One EXISTS tells whether any log has weighted entries at all: only then per-key GETs.
-local weighted = logs and call('EXISTS', unpack(wkeys)) > 0
+local weighted = false
+for s = 1, #wkeys, 1000 do -- (unpack has a limit of its own)
+  if call('EXISTS', unpack(wkeys, s, math.min(s + 999, #wkeys))) > 0 then weighted = true; break end
+end
 
 -- Prunes a log to its window and reads what is left: used, oldest; pending appends start empty.
 -- Its first element alone says whether anything leaves (usually nothing does): only then are
@@ -232,7 +235,9 @@ for i = 1, nkeys do
         ttl = ceil(windows[i] / 1000)
         call('PEXPIRE', k, int(ttl))
       end
-      if extra[i] ~= extra0[i] then
+      -- The extra weight lives exactly as long as its log: rewritten when it changed, and its TTL
+      -- renewed with the log's (a log outliving its extra weight would undercount).
+      if extra[i] ~= extra0[i] or (ttl and extra[i] ~= 0) then
         if extra[i] == 0 then
           call('DEL', k .. '#w')
         else

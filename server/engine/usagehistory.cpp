@@ -40,10 +40,11 @@ std::shared_ptr<UsageRecorder> UsageHistory::add()
     return r;
 }
 
-void UsageHistory::setSink(std::shared_ptr<UsageSink> sink)
+void UsageHistory::setSink(const std::shared_ptr<UsageSink> &sink)
 {
     std::lock_guard<std::mutex> lock(m_mutex);
-    m_sink = std::move(sink);
+    m_sink = sink;
+    m_hasSink = sink != nullptr;
 }
 
 void UsageHistory::mergePending(UsageRows rows)
@@ -68,7 +69,9 @@ void UsageHistory::flush(qint64 now)
     {
         std::lock_guard<std::mutex> lock(m_mutex);
         recorders = m_recorders;
-        sink = m_sink;
+        sink = m_sink.lock();
+        if (m_hasSink && !sink)
+            return; // the sink is gone (shutting down): the rows stay where they are
     }
     UsageRows collected;
     for (const auto &r : recorders) {
@@ -137,7 +140,7 @@ bool UsageHistory::idle() const
 QString UsageHistory::source() const
 {
     std::lock_guard<std::mutex> lock(m_mutex);
-    return m_sink ? QStringLiteral("postgres") : QStringLiteral("memory");
+    return m_hasSink ? QStringLiteral("postgres") : QStringLiteral("memory");
 }
 
 void UsageHistory::query(QObject *context, const AnalyticsQuery &query,
@@ -146,7 +149,9 @@ void UsageHistory::query(QObject *context, const AnalyticsQuery &query,
     std::shared_ptr<UsageSink> sink;
     {
         std::lock_guard<std::mutex> lock(m_mutex);
-        sink = m_sink;
+        sink = m_sink.lock();
+        if (m_hasSink && !sink)
+            return done(ApiError::unavailable(QStringLiteral("the usage history is shutting down")));
         if (!sink) {
             std::vector<AnalyticsPoint> points = aggregate(m_memory, query);
             QMetaObject::invokeMethod(context, [done = std::move(done), points = std::move(points)]() mutable { done(std::move(points)); },

@@ -109,7 +109,8 @@ public:
         : m_historyDays(historyDays), m_maxPending(maxPendingRows) {}
 
     std::shared_ptr<UsageRecorder> add();
-    void setSink(std::shared_ptr<UsageSink> sink);
+    // The sink is held weakly: whoever made it keeps it alive (and stops it) while this is used.
+    void setSink(const std::shared_ptr<UsageSink> &sink);
     // Collects every recorder and writes what waits (one write in flight), or keeps it in memory
     // without a sink; applies the retention. From a timer, never from the check path.
     void flush(qint64 nowEpochSeconds);
@@ -135,7 +136,8 @@ private:
     const size_t m_maxPending;
     mutable std::mutex m_mutex;
     std::vector<std::shared_ptr<UsageRecorder>> m_recorders;
-    std::shared_ptr<UsageSink> m_sink;
+    std::weak_ptr<UsageSink> m_sink; // owned by the wiring (the sink's thread must never be the one that frees it)
+    bool m_hasSink = false;
     UsageRows m_pending;
     UsageRows m_memory; // no sink: everything kept (within the retention)
     bool m_writing = false;

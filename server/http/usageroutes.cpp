@@ -103,25 +103,25 @@ void installUsageRoutes(HttpApi &api, const ServerContext &context, WindowStore 
         context.usage->query(home, q, [responder, q, source](UsageResult<std::vector<AnalyticsPoint>> result) mutable {
             if (auto *e = std::get_if<ApiError>(&result))
                 return responder.sendError(*e);
-            // One series per key, its points in time order; totals over everything.
-            QJsonArray series;
-            QHash<QString, int> seriesOf;
+            // One series per key, its points in time order; totals over everything. (Each point
+            // is appended where it goes: the arrays are built once, then put into the answer.)
+            std::vector<std::pair<QString, QJsonArray>> built;
+            QHash<QString, size_t> seriesOf;
             UsageCounts total;
             for (const AnalyticsPoint &p : std::get<std::vector<AnalyticsPoint>>(result)) {
                 auto it = seriesOf.constFind(p.key);
                 if (it == seriesOf.constEnd()) {
-                    it = seriesOf.insert(p.key, static_cast<int>(series.size()));
-                    series.append(QJsonObject{{QStringLiteral("key"), p.key}, {QStringLiteral("points"), QJsonArray()}});
+                    it = seriesOf.insert(p.key, built.size());
+                    built.emplace_back(p.key, QJsonArray());
                 }
-                QJsonObject s = series.at(*it).toObject();
-                QJsonArray points = s.value(QStringLiteral("points")).toArray();
                 QJsonObject point = countsJson(p.counts);
                 point.insert(QStringLiteral("time"), isoTime(p.time));
-                points.append(point);
-                s.insert(QStringLiteral("points"), points);
-                series.replace(*it, s);
+                built[*it].second.append(point);
                 total.add(p.counts);
             }
+            QJsonArray series;
+            for (auto &[key, points] : built)
+                series.append(QJsonObject{{QStringLiteral("key"), key}, {QStringLiteral("points"), std::move(points)}});
             static const char *const groups[] = {"tenant", "model", "scope"};
             responder.send(200, compactJson(QJsonObject{{QStringLiteral("from"), isoTime(q.from)},
                                                         {QStringLiteral("to"), isoTime(q.to)},

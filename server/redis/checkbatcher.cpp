@@ -4,6 +4,7 @@
 #include "redis/redisscripts.h"
 
 #include <QHash>
+#include <chrono>
 
 namespace sluice {
 
@@ -16,8 +17,21 @@ bool samePolicy(const WindowSpec &a, const WindowSpec &b)
 }
 } // namespace
 
+namespace {
+qint64 nowMs()
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+} // namespace
+
 void CheckBatcher::submit(Item item)
 {
+    if (m_queue.size() >= kMaxQueued) {
+        Result failed;
+        failed.error = QStringLiteral("%1 checks already wait for Redis").arg(m_queue.size());
+        return item.done(std::move(failed));
+    }
+    item.queuedAtMs = nowMs();
     m_queue.push_back(std::move(item));
     flush();
 }
@@ -25,6 +39,17 @@ void CheckBatcher::submit(Item item)
 void CheckBatcher::flush()
 {
     if (m_inFlight >= kMaxInFlight || m_queue.empty())
+        return;
+    // Those that waited too long fail now rather than be decided late (their callers gave up).
+    const qint64 now = nowMs();
+    while (!m_queue.empty() && now - m_queue.front().queuedAtMs > m_queueTimeoutMs) {
+        Item stale = std::move(m_queue.front());
+        m_queue.pop_front();
+        Result failed;
+        failed.error = QStringLiteral("waited %1 ms for a call to Redis").arg(now - stale.queuedAtMs);
+        stale.done(std::move(failed));
+    }
+    if (m_inFlight >= kMaxInFlight || m_queue.empty()) // (a callback may have sent a call meanwhile)
         return;
     // Take checks from the front while they fit: distinct keys once each, then the records.
     QHash<QByteArray, int> indexOf;

@@ -3,6 +3,8 @@
 // the same slot (Redis Cluster) go to Redis as one window_check.lua call that decides them in
 // order, each seeing the entries of those before it — exact and atomic, with the per-call cost
 // (EVALSHA, TIME, argument parsing, pruning the shared keys) paid once per batch.
+// A check that waited longer than the call timeout for a call, or finds 20,000 waiting, fails
+// (Unavailable: the breaker and the failure mode take it from there).
 // A lone check goes at once (no added latency at low load); while two calls are in flight
 // (pipelined: Redis works on one while the other travels) the next checks queue, and go together
 // when one comes back: under load batches form by themselves. At most maxChecks checks in one
@@ -39,18 +41,24 @@ public:
         qint64 leaseUs = 0;
         QByteArray recordKey; // the reservation record the script writes; empty: none
         std::function<void(Result)> done;
+        qint64 queuedAtMs = 0; // (set by submit)
     };
     using SendCallback = std::function<void(const RedisResult &, RedisConnection *answeredBy, const QString &error)>;
     // Sends an EVALSHA argv of window_check.lua (NOSCRIPT and redirections are its business).
     using Send = std::function<void(const QList<QByteArray> &argv, SendCallback done)>;
 
     static constexpr int kDefaultMaxChecks = 64;
+    // More checks than this waiting: the next ones fail at once (Redis cannot keep up).
+    static constexpr size_t kMaxQueued = 20'000;
     explicit CheckBatcher(Send send, int maxChecks = kDefaultMaxChecks) : m_send(std::move(send)), m_maxChecks(std::max(1, maxChecks)) {}
     CheckBatcher(const CheckBatcher &) = delete;
     CheckBatcher &operator=(const CheckBatcher &) = delete;
 
     void submit(Item item);
     void setMaxChecks(int maxChecks) { m_maxChecks = std::max(1, maxChecks); }
+    // A check that waited this long for its call to be sent fails instead (Unavailable), like a
+    // call that timed out: a slow or stuck Redis never grows the queue without end.
+    void setQueueTimeoutMs(int ms) { m_queueTimeoutMs = ms; }
     // Calls in flight at once (pipelined on the connection; Redis runs them in order).
     static constexpr int kMaxInFlight = 2;
 
@@ -63,6 +71,7 @@ private:
 
     Send m_send;
     int m_maxChecks;
+    int m_queueTimeoutMs = 50;
     std::deque<Item> m_queue;
     int m_inFlight = 0;
     qint64 m_calls = 0;

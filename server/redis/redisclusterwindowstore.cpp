@@ -32,7 +32,7 @@ struct RedisClusterWindowStore::CheckState
 
 RedisClusterWindowStore::RedisClusterWindowStore(const QStringList &seeds, int timeoutMs, QObject *parent,
                                                  RedisCredentials credentials)
-    : QObject(parent), m_topology(seeds, timeoutMs, this, std::move(credentials))
+    : QObject(parent), m_topology(seeds, timeoutMs, this, std::move(credentials)), m_timeoutMs(timeoutMs)
 {
 }
 
@@ -97,6 +97,7 @@ CheckBatcher &RedisClusterWindowStore::batcherFor(int slot)
                 runScript(slot, RedisScript::check(), argv, std::move(done));
             },
             m_batchLimit);
+        b->setQueueTimeoutMs(m_timeoutMs);
     }
     return *b;
 }

@@ -69,6 +69,7 @@ private:
     ClusterTopology m_topology;
     std::map<int, std::unique_ptr<CheckBatcher>> m_batchers; // by slot, made on first use
     int m_batchLimit = CheckBatcher::kDefaultMaxChecks;
+    int m_timeoutMs;
     UniqueIds m_ids{QByteArray(1, kRedisIdTag)};
     QString m_lastError;
 };

@@ -21,11 +21,15 @@ RedisWindowStore::RedisWindowStore(const QString &host, quint16 port, int db, in
     : QObject(parent), m_connection(host, port, db, timeoutMs, this),
       m_batcher([this](const QList<QByteArray> &argv, CheckBatcher::SendCallback done) {
           eval(RedisScript::check(), argv, [this, done = std::move(done)](const RedisResult &r) {
+              // A primary demoted to a replica (a failover we missed) refuses writes: ask again.
+              if (m_sentinel && r.ok && r.reply.isError() && r.reply.str.startsWith("READONLY"))
+                  m_sentinel->askNow();
               done(r, &m_connection, r.ok ? QString() : r.error);
           });
       })
 {
     m_connection.setCredentials(std::move(credentials));
+    m_batcher.setQueueTimeoutMs(timeoutMs);
     if (port != 0)
         m_connection.open(); // (0: a Sentinel names the primary first)
 }

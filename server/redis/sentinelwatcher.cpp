@@ -2,6 +2,7 @@
 #include "redis/sentinelwatcher.h"
 
 #include <QJsonArray>
+#include <algorithm>
 #include <hiredis/hiredis.h>
 
 namespace sluice {
@@ -89,11 +90,13 @@ void SentinelWatcher::askNow()
                        m_asking = false;
                        if (round->answers.empty() || round->generation != m_generation)
                            return;
+                       // What more than half of those that answered say (during a failover they may
+                       // disagree: then nothing moves until they agree).
                        for (const auto &a : round->answers) {
-                           if (a != round->answers.front())
-                               return; // the sentinels disagree (a failover under way): ask again later
+                           const auto n = std::count(round->answers.begin(), round->answers.end(), a);
+                           if (2 * static_cast<size_t>(n) > round->answers.size())
+                               return adopt(a.first, a.second, QStringLiteral("sentinels"));
                        }
-                       adopt(round->answers.front().first, round->answers.front().second, QStringLiteral("sentinels"));
                    });
     }
 }

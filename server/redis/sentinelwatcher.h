@@ -2,9 +2,9 @@
 // Where the Redis primary is, according to Redis Sentinel (--redis-sentinel host:port,…
 // --redis-master NAME): asked of every sentinel at start, every second, and at once when the
 // store's connection is lost (askNow); followed at once on +switch-master, which every sentinel
-// publishes when a failover completes (a subscription to each). A poll only moves the primary
-// when every sentinel that answered agrees (during a failover they may not), and a poll sent
-// before a +switch-master cannot move it back. Sentinels are asked without AUTH. Lives on, and
+// publishes when a failover completes (a subscription to each), and when the primary refuses a
+// write as READONLY. A poll moves the primary to what more than half of the sentinels that
+// answered say, and a poll sent before a +switch-master cannot move it back. Sentinels are asked without AUTH. Lives on, and
 // must be used from, its store's thread.
 #pragma once
 
