@@ -115,7 +115,8 @@ private Q_SLOTS:
             void queryUsage(QObject *, const AnalyticsQuery &, std::function<void(UsageResult<std::vector<AnalyticsPoint>>)>) override {}
             void pruneUsage(qint64) override {}
         };
-        history->setSink(std::make_shared<FailingSink>());
+        const auto sink = std::make_shared<FailingSink>(); // (held weakly by the history: kept alive here)
+        history->setSink(sink);
         auto recorder = history->add();
         for (int i = 0; i < 5; ++i)
             recorder->record(6000 + i * 60, QStringLiteral("t"), QStringLiteral("m"), QStringLiteral("GLOBAL"), Unit::Requests, true, 0);
