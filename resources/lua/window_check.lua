@@ -23,7 +23,8 @@
 -- that is not a shadow fits; only then is it added (to shadow keys only where they fit), each
 -- key's TTL set to its window, the lease time, or until its bucket is full again. A refused check
 -- writes nothing.
--- Returns {now_us, then per check: admitted (0/1), used_1, oldest_1, used_2, oldest_2, ...}:
+-- Returns {now_us, then per check: admitted (0/1), written (bit j-1: key j was written to), used_1,
+-- oldest_1, used_2, oldest_2, ...}:
 -- used/oldest as the check found them (after the checks before it); oldest = -1 when empty; for
 -- a lease key the earliest expiry; for a bucket max(TAT, now), used its tokens drained (rounded up).
 -- (globals looked up once: a local is an array slot, a global a table lookup)
@@ -150,8 +151,8 @@ for c = 1, nchecks do
   local id, leaseUs, rec, n = ARGV[p], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3])
   p = p + 4
   local admitted = 1
-  o = o + 1
-  local at = o
+  o = o + 2
+  local at = o - 1
   for j = 1, n do
     local i, w = tonumber(ARGV[p]), tonumber(ARGV[p + 1])
     p = p + 2
@@ -173,6 +174,11 @@ for c = 1, nchecks do
     if not f and not shadows[i] then admitted = 0 end
   end
   out[at] = admitted
+  local mask = 0 -- the keys this check was written to (a shadow key that would refuse is not)
+  if admitted == 1 then
+    for j = 1, math.min(n, 50) do if fits[j] then mask = mask + 2 ^ (j - 1) end end
+  end
+  out[at + 1] = mask
   if admitted == 1 then
     local expires = now + leaseUs
     local reserved, est = nil, 0

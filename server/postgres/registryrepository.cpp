@@ -149,19 +149,28 @@ QString RegistryRepository::withConnection(const std::function<void(pqxx::connec
 }
 
 // Adds to what other instances wrote into the same minute rows (one transaction: all or nothing).
+// A connection lost during COMMIT leaves it unknown whether the rows landed: they are retried,
+// and may then count twice (rare; said in the README).
 void RegistryRepository::writeUsage(UsageRows rows, std::function<void(bool ok, const QString &error)> done)
 {
     enqueue([this, rows = std::move(rows), done = std::move(done)] {
         const QString error = withConnection([&rows](pqxx::connection &c) {
             pqxx::work tx(c);
-            for (const auto &[k, n] : rows) {
-                tx.exec_params("INSERT INTO usage_minute (minute, tenant_id, model_id, scope, unit, allowed, blocked, tokens) "
-                               "VALUES (to_timestamp($1), $2, $3, $4, $5, $6, $7, $8) "
-                               "ON CONFLICT (minute, tenant_id, model_id, scope, unit) DO UPDATE SET "
-                               "allowed = usage_minute.allowed + EXCLUDED.allowed, blocked = usage_minute.blocked + EXCLUDED.blocked, "
-                               "tokens = usage_minute.tokens + EXCLUDED.tokens",
-                               k.minute, k.tenant.toStdString(), k.model.toStdString(), k.scope.toStdString(), k.unit.toStdString(),
-                               n.allowed, n.blocked, n.tokens);
+            // 500 rows a statement (values quoted by libpq), all statements in one transaction.
+            auto it = rows.begin();
+            while (it != rows.end()) {
+                std::string statement = "INSERT INTO usage_minute (minute, tenant_id, model_id, scope, unit, allowed, blocked, tokens) VALUES ";
+                for (int n = 0; n < 500 && it != rows.end(); ++n, ++it) {
+                    const auto &[k, counts] = *it;
+                    statement += (n ? ",(" : "(") + std::string("to_timestamp(") + std::to_string(k.minute) + ")," + tx.quote(k.tenant.toStdString())
+                        + ',' + tx.quote(k.model.toStdString()) + ',' + tx.quote(k.scope.toStdString()) + ','
+                        + tx.quote(k.unit.toStdString()) + ',' + std::to_string(counts.allowed) + ',' + std::to_string(counts.blocked) + ','
+                        + std::to_string(counts.tokens) + ')';
+                }
+                statement += " ON CONFLICT (minute, tenant_id, model_id, scope, unit) DO UPDATE SET "
+                             "allowed = usage_minute.allowed + EXCLUDED.allowed, blocked = usage_minute.blocked + EXCLUDED.blocked, "
+                             "tokens = usage_minute.tokens + EXCLUDED.tokens";
+                tx.exec(statement);
             }
             tx.commit();
         });

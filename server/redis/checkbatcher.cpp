@@ -112,8 +112,9 @@ void CheckBatcher::flush()
         qint64 now = 0;
         std::vector<bool> admitted;
         std::vector<std::vector<KeyState>> states;
+        std::vector<std::vector<bool>> written;
         QString why = error;
-        if (why.isEmpty() && !decodeBatchReply(r.reply, keysPerCheck, &now, &admitted, &states))
+        if (why.isEmpty() && !decodeBatchReply(r.reply, keysPerCheck, &now, &admitted, &states, &written))
             why = QStringLiteral("unexpected reply from %1: %2")
                       .arg(answeredBy ? answeredBy->address() : QStringLiteral("Redis"), QString::fromUtf8(r.reply.str.left(200)));
         for (size_t i = 0; i < items.size(); ++i) {
@@ -125,6 +126,7 @@ void CheckBatcher::flush()
                 out.nowUs = now;
                 out.admitted = admitted[i];
                 out.keys = std::move(states[i]);
+                out.written = std::move(written[i]);
             }
             items[i].done(std::move(out));
         }
@@ -133,11 +135,12 @@ void CheckBatcher::flush()
 }
 
 bool decodeBatchReply(const RedisReply &reply, const std::vector<size_t> &keysPerCheck, qint64 *now,
-                      std::vector<bool> *admitted, std::vector<std::vector<KeyState>> *states)
+                      std::vector<bool> *admitted, std::vector<std::vector<KeyState>> *states,
+                      std::vector<std::vector<bool>> *written)
 {
     size_t expected = 1;
     for (size_t k : keysPerCheck)
-        expected += 1 + 2 * k;
+        expected += 2 + 2 * k;
     if (reply.type != RedisReply::Type::Array || reply.elements.size() != expected)
         return false;
     for (const RedisReply &e : reply.elements) {
@@ -147,9 +150,18 @@ bool decodeBatchReply(const RedisReply &reply, const std::vector<size_t> &keysPe
     *now = reply.elements[0].integer;
     admitted->assign(keysPerCheck.size(), false);
     states->assign(keysPerCheck.size(), {});
+    if (written)
+        written->assign(keysPerCheck.size(), {});
     size_t at = 1;
     for (size_t c = 0; c < keysPerCheck.size(); ++c) {
         (*admitted)[c] = reply.elements[at++].integer == 1;
+        const qint64 mask = reply.elements[at++].integer;
+        if (written) {
+            auto &w = (*written)[c];
+            w.resize(keysPerCheck[c]);
+            for (size_t k = 0; k < keysPerCheck[c]; ++k)
+                w[k] = (*admitted)[c] && (k >= 50 || (mask >> k) & 1); // (past 50 keys: assumed written)
+        }
         auto &s = (*states)[c];
         s.resize(keysPerCheck[c]);
         for (size_t k = 0; k < keysPerCheck[c]; ++k, at += 2)

@@ -32,6 +32,7 @@ public:
         qint64 nowUs = 0;                      // Redis TIME of the call: the time of its entries
         bool admitted = false;
         std::vector<KeyState> keys;            // one per Item::specs, same order
+        std::vector<bool> written;             // admitted: which keys got its entry (a shadow key that would refuse did not)
         RedisConnection *answeredBy = nullptr; // where to take an admission back (Cluster)
     };
     struct Item
@@ -78,9 +79,10 @@ private:
     qint64 m_checks = 0;
 };
 
-// Decodes window_check.lua's reply {now, then per check: admitted, used_1, oldest_1, …} for checks
-// of keysPerCheck keys each: false when the reply is not of that shape.
+// Decodes window_check.lua's reply {now, then per check: admitted, written mask, used_1, oldest_1,
+// …} for checks of keysPerCheck keys each: false when the reply is not of that shape.
 bool decodeBatchReply(const RedisReply &reply, const std::vector<size_t> &keysPerCheck, qint64 *now,
-                      std::vector<bool> *admitted, std::vector<std::vector<KeyState>> *states);
+                      std::vector<bool> *admitted, std::vector<std::vector<KeyState>> *states,
+                      std::vector<std::vector<bool>> *written = nullptr);
 
 } // namespace sluice

@@ -17,6 +17,7 @@ struct RedisClusterWindowStore::CheckState
         std::vector<size_t> keys; // indexes into batch.keys
         bool answered = false;
         qint64 now = 0;           // its node's clock: the time of the entries it wrote
+        std::vector<bool> written; // parallel to keys: which got the entry (a shadow key that would refuse did not)
         bool admitted = false;
         RedisConnection *answeredBy = nullptr; // where a reservation must be taken back
         QString error;
@@ -79,6 +80,7 @@ void RedisClusterWindowStore::check(const WindowBatch &batch, CheckCallback done
             g.admitted = r.admitted;
             g.answeredBy = r.answeredBy;
             g.now = r.nowUs;
+            g.written = std::move(r.written);
             state->now = std::max(state->now, r.nowUs);
             for (size_t k = 0; k < g.keys.size(); ++k)
                 state->states[g.keys[k]] = r.keys[k];
@@ -172,11 +174,18 @@ void RedisClusterWindowStore::rollback(const std::shared_ptr<CheckState> &state)
     for (const CheckState::Group &g : state->groups) {
         if (!g.admitted)
             continue;
-        QList<QByteArray> argv{QByteArrayLiteral("EVALSHA"), RedisScript::rollback().sha1, QByteArray::number(g.keys.size())};
-        for (size_t i : g.keys)
+        std::vector<size_t> keys; // what this group really wrote
+        for (size_t k = 0; k < g.keys.size(); ++k) {
+            if (k < g.written.size() && g.written[k])
+                keys.push_back(g.keys[k]);
+        }
+        if (keys.empty())
+            continue;
+        QList<QByteArray> argv{QByteArrayLiteral("EVALSHA"), RedisScript::rollback().sha1, QByteArray::number(keys.size())};
+        for (size_t i : keys)
             argv << state->batch.keys[i].key;
         argv << state->id << QByteArray::number(g.now);
-        for (size_t i : g.keys) {
+        for (size_t i : keys) {
             const WindowSpec &spec = state->batch.keys[i];
             argv << QByteArray::number(spec.weight) << scriptKind(spec)
                  << QByteArray::number(spec.bucket ? spec.usPerToken() : 0.0, 'g', 17);
@@ -194,8 +203,10 @@ void RedisClusterWindowStore::saveReservation(const std::shared_ptr<CheckState> 
     QJsonArray keys;
     qint64 estimate = 0;
     for (const CheckState::Group &g : state->groups) {
-        for (size_t i : g.keys) {
-            const WindowSpec &spec = state->batch.keys[i];
+        for (size_t k = 0; k < g.keys.size(); ++k) {
+            const WindowSpec &spec = state->batch.keys[g.keys[k]];
+            if (k >= g.written.size() || !g.written[k])
+                continue; // a shadow key that would have refused holds nothing to complete
             if (spec.lease || spec.reweighable) // a log's entry carries its node's time
                 keys.append(QJsonArray{QString::fromUtf8(spec.key), QString::fromLatin1(scriptKind(spec)),
                                        spec.bucket ? spec.usPerToken() : 0.0, QString::number(g.now)});
