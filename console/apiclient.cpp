@@ -225,6 +225,35 @@ void ApiClient::topBlocked(int n, QObject *context, std::function<void(const QJs
              context, std::move(done));
 }
 
+void ApiClient::analytics(const QDateTime &from, const QDateTime &to, qint64 stepSeconds, const QString &groupBy, QObject *context,
+                          std::function<void(const QJsonObject &, const ApiError *)> done)
+{
+    QUrlQuery query;
+    query.addQueryItem(QStringLiteral("from"), QString::number(from.toSecsSinceEpoch()));
+    query.addQueryItem(QStringLiteral("to"), QString::number(to.toSecsSinceEpoch()));
+    query.addQueryItem(QStringLiteral("step"), QString::number(stepSeconds));
+    query.addQueryItem(QStringLiteral("groupBy"), groupBy);
+    QNetworkRequest r = adminRequest(QString::fromLatin1(api::kAdminAnalytics));
+    QUrl url = r.url();
+    url.setQuery(query);
+    r.setUrl(url);
+    QNetworkReply *reply = m_nam.get(r);
+    connect(reply, &QNetworkReply::finished, context, [reply, done = std::move(done)] {
+        reply->deleteLater();
+        const QByteArray body = reply->readAll();
+        ApiError error(0, {}, {});
+        if (failed(reply, body, &error))
+            return done({}, &error);
+        const QJsonDocument doc = QJsonDocument::fromJson(body);
+        if (!doc.isObject()) {
+            const ApiError unreadable(statusOf(reply), QStringLiteral("bad_answer"),
+                                      QStringLiteral("the server's answer is not a usage history (JSON object)"));
+            return done({}, &unreadable);
+        }
+        done(doc.object(), nullptr);
+    });
+}
+
 QNetworkReply *ApiClient::streamEvents(const QStringList &keys, QObject *context, std::function<void(const QJsonObject &)> onEvent,
                                        std::function<void(const QString &)> onEnd)
 {

@@ -9,6 +9,7 @@
 #include "decision.h"
 #include "policydto.h"
 
+#include <QDateTime>
 #include <QJsonArray>
 #include <QJsonObject>
 #include <QNetworkAccessManager>
@@ -51,6 +52,9 @@ public:
     void deletePolicy(qint64 id, QObject *context, std::function<void(const ApiError *error)> done);
     // GET /admin/top-blocked?n=
     void topBlocked(int n, QObject *context, std::function<void(const QJsonArray &entries, const ApiError *error)> done);
+    // GET /admin/analytics?from=&to=&step=&groupBy= (the usage history): the answer object.
+    void analytics(const QDateTime &from, const QDateTime &to, qint64 stepSeconds, const QString &groupBy, QObject *context,
+                   std::function<void(const QJsonObject &answer, const ApiError *error)> done);
     // GET /admin/events?keys=… (Server-Sent Events): `onEvent` for every usage event until the
     // returned reply is aborted or the context is gone; `onEnd` once when the stream ends.
     class QNetworkReply *streamEvents(const QStringList &keys, QObject *context, std::function<void(const QJsonObject &event)> onEvent,

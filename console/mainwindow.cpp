@@ -6,6 +6,7 @@
 #include <QJsonObject>
 #include "pages/burstpage.h"
 #include "pages/checkpage.h"
+#include "pages/historypage.h"
 #include "pages/policiespage.h"
 #include "pages/serverpage.h"
 #include "pages/topblockedpage.h"
@@ -28,11 +29,13 @@ MainWindow::MainWindow(ApiClient *client, QWidget *parent) : QMainWindow(parent)
     m_burst = new BurstPage(client);
     m_usage = new UsagePage(client);
     m_topBlocked = new TopBlockedPage(client);
+    m_history = new HistoryPage(client);
     tabs->addTab(m_check, QStringLiteral("Check"));
     tabs->addTab(m_burst, QStringLiteral("Burst"));
     tabs->addTab(m_usage, QStringLiteral("Live usage"));
     tabs->addTab(m_policies, QStringLiteral("Policies"));
     tabs->addTab(m_topBlocked, QStringLiteral("Top blocked"));
+    tabs->addTab(m_history, QStringLiteral("Usage history"));
     tabs->addTab(m_server, QStringLiteral("Server"));
     setCentralWidget(tabs);
     connect(tabs, &QTabWidget::currentChanged, this, [this, tabs](int index) {
@@ -40,6 +43,8 @@ MainWindow::MainWindow(ApiClient *client, QWidget *parent) : QMainWindow(parent)
             m_policies->refresh();
         if (tabs->widget(index) == m_topBlocked)
             m_topBlocked->refresh();
+        if (tabs->widget(index) == m_history)
+            m_history->refresh();
     });
     m_connection = new QLabel(QStringLiteral("Connecting to %1…").arg(client->server().toString()));
     m_connection->setObjectName(QStringLiteral("connection"));

@@ -12,6 +12,7 @@ namespace sluice {
 class ApiClient;
 class BurstPage;
 class CheckPage;
+class HistoryPage;
 class PoliciesPage;
 class ServerPage;
 class TopBlockedPage;
@@ -28,6 +29,7 @@ public:
     BurstPage *burstPage() const { return m_burst; }
     UsagePage *usagePage() const { return m_usage; }
     TopBlockedPage *topBlockedPage() const { return m_topBlocked; }
+    HistoryPage *historyPage() const { return m_history; }
     // The status bar's connection line: connected or not (a /health poll every few seconds), and
     // whether admin actions are possible (an admin token is set).
     QString connectionText() const;
@@ -41,6 +43,7 @@ private:
     QTimer *m_healthTimer;
     bool m_polling = false;
     CheckPage *m_check;
+    HistoryPage *m_history;
     ServerPage *m_server;
     PoliciesPage *m_policies;
     BurstPage *m_burst;

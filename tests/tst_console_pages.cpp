@@ -7,6 +7,8 @@
 #include "models/burstrun.h"
 #include "pages/burstpage.h"
 #include "pages/checkpage.h"
+#include "pages/historypage.h"
+#include "models/analyticsmodel.h"
 #include "pages/policiespage.h"
 #include "pages/policydialog.h"
 #include "pages/serverpage.h"
@@ -46,7 +48,10 @@ private Q_SLOTS:
     void init()
     {
         QString error;
-        QVERIFY2(m_server.start({QStringLiteral("--admin-token"), QStringLiteral("console-token")}, &error), qPrintable(error));
+        QVERIFY2(m_server.start({QStringLiteral("--admin-token"), QStringLiteral("console-token"), QStringLiteral("--history-flush-seconds"),
+                                 QStringLiteral("1")},
+                                &error),
+                 qPrintable(error));
         m_client = std::make_unique<ApiClient>();
         m_client->setServer(m_server.baseUrl(), QByteArrayLiteral("console-token"));
         m_window = std::make_unique<MainWindow>(m_client.get());
@@ -284,7 +289,10 @@ private Q_SLOTS:
         QVERIFY(m_server.stop());
         QTRY_VERIFY_WITH_TIMEOUT(window.connectionText().startsWith(QStringLiteral("○ Server unreachable")), 10000);
         QString error;
-        QVERIFY2(m_server.start({QStringLiteral("--admin-token"), QStringLiteral("console-token")}, &error), qPrintable(error));
+        QVERIFY2(m_server.start({QStringLiteral("--admin-token"), QStringLiteral("console-token"), QStringLiteral("--history-flush-seconds"),
+                                 QStringLiteral("1")},
+                                &error),
+                 qPrintable(error));
         anonymous.setServer(m_server.baseUrl(), QByteArray()); // the server came back (on a new port)
         QTRY_VERIFY_WITH_TIMEOUT(window.connectionText().startsWith(QStringLiteral("● Connected")), 10000);
     }
@@ -603,6 +611,70 @@ private Q_SLOTS:
         page->refresh();
         QVERIFY(refreshed.wait(5000));
         QCOMPARE(page->rows(), 1);
+    }
+
+    // The Usage history page's model, offline with a synthetic answer (and a broken one).
+    void analyticsModelOffline()
+    {
+        AnalyticsModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        const QJsonObject answer = QJsonDocument::fromJson(R"({"from":"2026-11-23T01:00:00Z","to":"2026-11-23T02:00:00Z","step":60,
+            "groupBy":"tenant","source":"memory","totals":{"allowed":9,"blocked":3,"tokens":700},
+            "series":[{"key":"small","points":[{"time":"2026-11-23T01:05:00Z","allowed":1,"blocked":0,"tokens":0}]},
+                      {"key":"big","points":[{"time":"2026-11-23T01:05:00Z","allowed":4,"blocked":1,"tokens":300},
+                                             {"time":"2026-11-23T01:06:00Z","allowed":4,"blocked":2,"tokens":400}]}]})").object();
+        QVERIFY(model.setAnswer(answer));
+        QCOMPARE(model.rowCount(), 2);
+        QCOMPARE(model.data(model.index(0, AnalyticsModel::Key)).toString(), QStringLiteral("big")); // most requests first
+        QCOMPARE(model.data(model.index(0, AnalyticsModel::Blocked)).toLongLong(), 3);
+        QCOMPARE(model.data(model.index(0, AnalyticsModel::BlockRatio)).toString(), QStringLiteral("27.3 %"));
+        QCOMPARE(model.data(model.index(0, AnalyticsModel::Tokens)).toLongLong(), 700);
+        QCOMPARE(model.steps().size(), size_t(2));
+        QCOMPARE(model.steps()[0].allowed, 5); // both keys at 01:05
+        QCOMPARE(model.totalAllowed(), 9);
+        QVERIFY(!model.setAnswer(QJsonObject{{QStringLiteral("error"), 1}}));
+        QCOMPARE(model.rowCount(), 2); // a broken answer changes nothing
+        model.clear();
+        QCOMPARE(model.rowCount(), 0);
+    }
+
+    // Against the real server: checks made, then the page shows them by tenant and by model.
+    void historyPageShowsTheChecks()
+    {
+        CheckPage *check = m_window->checkPage();
+        check->setRequest(QStringLiteral("enterprise_co"), QStringLiteral("ent-user-2"), QStringLiteral("gpt-4o"), QString());
+        QSignalSpy answered(check, &CheckPage::answered);
+        check->send(12); // ent-user-2 on gpt-4o may make 10
+        QVERIFY(answered.wait(10000));
+        HistoryPage *page = m_window->historyPage();
+        QSignalSpy refreshed(page, &HistoryPage::refreshed);
+        page->setQuery(0, QStringLiteral("tenant"));
+        QElapsedTimer t;
+        t.start();
+        const AnalyticsModel::Row *row = nullptr;
+        while (t.elapsed() < 10000) { // the server writes its history every second here
+            page->refresh();
+            QVERIFY(refreshed.wait(5000));
+            row = page->model()->row(QStringLiteral("enterprise_co"));
+            if (row && row->allowed + row->blocked == 12)
+                break;
+            QTest::qWait(300);
+        }
+        QVERIFY2(row && row->allowed == 10 && row->blocked == 2, qPrintable(page->message()));
+        QVERIFY(page->bars() >= 1);
+        page->setQuery(2, QStringLiteral("model"));
+        page->refresh();
+        QVERIFY(refreshed.wait(5000));
+        QVERIFY(page->model()->row(QStringLiteral("gpt-4o")));
+        QCOMPARE(page->model()->row(QStringLiteral("gpt-4o"))->blocked, 2);
+        // without an admin token the page says how to get one, and asks nothing
+        ApiClient anonymous;
+        anonymous.setServer(m_server.baseUrl(), QByteArray());
+        HistoryPage bare(&anonymous);
+        QSignalSpy bareRefreshed(&bare, &HistoryPage::refreshed);
+        bare.refresh();
+        QCOMPARE(bareRefreshed.count(), 1);
+        QVERIFY(bare.message().contains(QStringLiteral("No admin token")));
     }
 
     void serverPageShowsHealth()
