@@ -111,9 +111,11 @@ void HistoryPage::refresh()
 
 void HistoryPage::redrawChart()
 {
-    m_chart->removeAllSeries();
-    for (QAbstractAxis *axis : m_chart->axes())
-        m_chart->removeAxis(axis);
+    m_chart->removeAllSeries(); // (deletes them)
+    for (QAbstractAxis *axis : m_chart->axes()) {
+        m_chart->removeAxis(axis); // (gives it back: ours to delete)
+        delete axis;
+    }
     auto *allowed = new QBarSet(QStringLiteral("Allowed"));
     auto *blocked = new QBarSet(QStringLiteral("Blocked"));
     allowed->setColor(QColor(0x2e, 0x9d, 0x4f)); // conventional: green allowed, red blocked
