@@ -130,7 +130,7 @@ private Q_SLOTS:
                  "sluice_decisions_total{scope=\"USER_MODEL\",result=\"blocked\",source=\"memory\"} 1\n",
                  "sluice_rejected_requests_total{status=\"400\"} 1\n",
                  "sluice_check_latency_seconds_count{door=\"http\"} 11\n",
-                 "sluice_http_threads 2\n",
+                 "sluice_http_threads 2\n", "sluice_registry_version 0\n", "sluice_usage_pending_rows 0\n",
                  "sluice_store_up 1\n", "process_resident_memory_bytes ", "process_cpu_seconds_total ", "process_open_fds ",
                  "process_start_time_seconds ", "process_max_fds "})
             QVERIFY2(m.body.contains(line), line);

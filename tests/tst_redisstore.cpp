@@ -354,6 +354,10 @@ private Q_SLOTS:
         const qint64 calls = store.batcher().calls() - callsBefore;
         qInfo("200 checks behind a stuck Redis: %lld calls sent", calls);
         QVERIFY2(calls <= 10, qPrintable(QString::number(calls)));
+        // the calls sent timed out, and are counted so (sluice_store_call_timeouts_total)
+        QCOMPARE(store.batcher().timedOutCalls(), calls);
+        QCOMPARE(store.batcher().failedCalls(), calls);
+        QCOMPARE(store.health().value(QStringLiteral("timedOutCalls")).toInteger(), calls);
     }
 
     void failureModes_data()

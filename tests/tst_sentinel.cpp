@@ -202,6 +202,11 @@ private Q_SLOTS:
         m->deleteLater();
         QVERIFY2(metrics.contains("\nsluice_redis_primary_changes_total 2\n"), metrics.constData());
         QVERIFY2(metrics.contains("\nsluice_redis_script_calls_total "), metrics.constData());
+        // the calls the failover broke are counted as the store's errors
+        const qsizetype at = metrics.indexOf("\nsluice_store_call_errors_total{store=\"redis\"} ");
+        QVERIFY2(at >= 0, metrics.constData());
+        const QByteArray errors = metrics.mid(at + 47).split('\n').first();
+        QVERIFY2(errors.toLongLong() >= 1, errors.constData());
         QVERIFY(server.stop());
     }
 

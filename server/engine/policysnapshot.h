@@ -131,6 +131,9 @@ public:
         m_version.fetch_add(1, std::memory_order_release);
     }
 
+    // How many snapshots replaced the first (a registry reload or an admin edit each).
+    quint64 version() const { return m_version.load(std::memory_order_acquire); }
+
     // A reader's cached view: refresh() is cheap when nothing changed.
     class Reader
     {

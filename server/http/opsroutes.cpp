@@ -150,6 +150,8 @@ void installOpsRoutes(HttpApi &api, const ServerContext &context)
             const auto snapshot = context.snapshots->current();
             gauge("sluice_policy_snapshot_age_seconds", "Seconds since the policy snapshot was loaded.", "gauge",
                   QByteArray::number(snapshot->loadedAt().msecsTo(QDateTime::currentDateTimeUtc()) / 1000.0));
+            gauge("sluice_registry_version", "Policy snapshots that replaced the first (reloads and admin edits).", "gauge",
+                  QByteArray::number(context.snapshots->version()));
             gauge("sluice_registry_up", "1 when the registry source is reachable.", "gauge",
                   context.registry.degraded() ? "0" : "1");
             const QJsonObject breaker = store.value(QStringLiteral("breaker")).toObject();
@@ -163,7 +165,7 @@ void installOpsRoutes(HttpApi &api, const ServerContext &context)
                   store.value(QStringLiteral("status")).toString() == QStringLiteral("ok") ? "1" : "0");
             gauge("sluice_http_threads", "HTTP server threads.", "gauge", QByteArray::number(context.workers.size()));
             // Redis batching and Sentinel, summed over the threads' stores (absent in the embedded mode).
-            qint64 calls = 0, batched = 0, primaryChanges = 0;
+            qint64 calls = 0, batched = 0, primaryChanges = 0, failedCalls = 0, timedOutCalls = 0;
             bool redis = false, sentinel = false;
             for (const QJsonValue &t : store.value(QStringLiteral("threads")).toArray()) {
                 const QJsonObject o = t.toObject();
@@ -171,6 +173,8 @@ void installOpsRoutes(HttpApi &api, const ServerContext &context)
                     redis = true;
                     calls += o.value(QStringLiteral("batches")).toInteger();
                     batched += o.value(QStringLiteral("batchedChecks")).toInteger();
+                    failedCalls += o.value(QStringLiteral("failedCalls")).toInteger();
+                    timedOutCalls += o.value(QStringLiteral("timedOutCalls")).toInteger();
                 }
                 if (o.contains(QStringLiteral("sentinel"))) {
                     sentinel = true;
@@ -178,6 +182,16 @@ void installOpsRoutes(HttpApi &api, const ServerContext &context)
                 }
             }
             if (redis) {
+                // by store, as the field names them (envoyproxy/ratelimit: redis errors/timeouts)
+                const QByteArray label = "{store=\"" + store.value(QStringLiteral("source")).toString().toUtf8() + "\"}";
+                out += "# HELP sluice_store_calls_total Check calls to the shared store (a batch of checks each).\n"
+                       "# TYPE sluice_store_calls_total counter\nsluice_store_calls_total" + label + ' ' + QByteArray::number(calls) + '\n';
+                out += "# HELP sluice_store_call_errors_total Check calls to the shared store that failed (timeouts included).\n"
+                       "# TYPE sluice_store_call_errors_total counter\nsluice_store_call_errors_total" + label + ' '
+                    + QByteArray::number(failedCalls) + '\n';
+                out += "# HELP sluice_store_call_timeouts_total Check calls to the shared store that timed out (--redis-timeout-ms).\n"
+                       "# TYPE sluice_store_call_timeouts_total counter\nsluice_store_call_timeouts_total" + label + ' '
+                    + QByteArray::number(timedOutCalls) + '\n';
                 gauge("sluice_redis_script_calls_total", "Check script calls sent to Redis (each decides a batch of checks).", "counter",
                       QByteArray::number(calls));
                 gauge("sluice_redis_batched_checks_total",

@@ -117,6 +117,11 @@ void CheckBatcher::flush()
         if (why.isEmpty() && !decodeBatchReply(r.reply, keysPerCheck, &now, &admitted, &states, &written))
             why = QStringLiteral("unexpected reply from %1: %2")
                       .arg(answeredBy ? answeredBy->address() : QStringLiteral("Redis"), QString::fromUtf8(r.reply.str.left(200)));
+        if (!why.isEmpty()) {
+            ++m_failedCalls;
+            if (why.startsWith(QLatin1String("timeout")))
+                ++m_timedOutCalls;
+        }
         for (size_t i = 0; i < items.size(); ++i) {
             Result out;
             out.answeredBy = answeredBy;

@@ -64,6 +64,8 @@ public:
     static constexpr int kMaxInFlight = 2;
 
     qint64 calls() const { return m_calls; }
+    qint64 failedCalls() const { return m_failedCalls; }   // an error or a timeout
+    qint64 timedOutCalls() const { return m_timedOutCalls; }
     qint64 checks() const { return m_checks; }
     int queued() const { return static_cast<int>(m_queue.size()); }
 
@@ -76,6 +78,8 @@ private:
     std::deque<Item> m_queue;
     int m_inFlight = 0;
     qint64 m_calls = 0;
+    qint64 m_failedCalls = 0;
+    qint64 m_timedOutCalls = 0;
     qint64 m_checks = 0;
 };
 

@@ -373,15 +373,18 @@ QJsonObject RedisClusterWindowStore::health() const
         allUp = allUp && c->isConnected();
     }
     const int known = m_topology.slotsKnown();
-    qint64 calls = 0;
-    qint64 checks = 0;
+    qint64 calls = 0, checks = 0, failed = 0, timedOut = 0;
     for (const auto &[slot, b] : m_batchers) {
         calls += b->calls();
         checks += b->checks();
+        failed += b->failedCalls();
+        timedOut += b->timedOutCalls();
     }
     QJsonObject o{{QStringLiteral("nodes"), nodes},
                   {QStringLiteral("batches"), calls},
                   {QStringLiteral("batchedChecks"), checks},
+                  {QStringLiteral("failedCalls"), failed},
+                  {QStringLiteral("timedOutCalls"), timedOut},
                   {QStringLiteral("slotsKnown"), known},
                   {QStringLiteral("status"), allUp && known == kClusterSlots ? QStringLiteral("ok") : QStringLiteral("degraded")}};
     const QString lastError = m_lastError.isEmpty() ? m_topology.lastError() : m_lastError;

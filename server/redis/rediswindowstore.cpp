@@ -153,6 +153,8 @@ QJsonObject RedisWindowStore::health() const
                   {QStringLiteral("inFlight"), m_connection.inFlight()},
                   {QStringLiteral("batches"), m_batcher.calls()},
                   {QStringLiteral("batchedChecks"), m_batcher.checks()},
+                  {QStringLiteral("failedCalls"), m_batcher.failedCalls()},
+                  {QStringLiteral("timedOutCalls"), m_batcher.timedOutCalls()},
                   {QStringLiteral("status"), m_connection.isConnected() ? QStringLiteral("ok") : QStringLiteral("degraded")}};
     if (!m_connection.lastError().isEmpty())
         o.insert(QStringLiteral("lastError"), m_connection.lastError());
