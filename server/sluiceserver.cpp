@@ -240,12 +240,10 @@ bool SluiceServer::start(QString *error)
             // the primary the sentinels name now (none reachable: the failure mode covers it)
             const QString primary = askSentinelsNow(m_config.redisSentinels, m_config.redisMaster.toUtf8(),
                                                     std::max(200, m_config.redisTimeoutMs * 4));
-            host = primary.section(QLatin1Char(':'), 0, -2);
-            redisPort = primary.section(QLatin1Char(':'), -1).toUShort();
+            std::tie(host, redisPort) = splitHostPort(primary);
         } else {
             const QString seed = m_config.redisCluster.constFirst();
-            host = seed.section(QLatin1Char(':'), 0, -2);
-            redisPort = seed.section(QLatin1Char(':'), -1).toUShort();
+            std::tie(host, redisPort) = splitHostPort(seed);
         }
         const QString refused = host.isEmpty() ? QString() : probeRedisCredentials(host, redisPort, who, std::max(200, m_config.redisTimeoutMs * 4));
         if (!refused.isEmpty()) {

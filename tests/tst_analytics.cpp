@@ -121,9 +121,9 @@ private Q_SLOTS:
         for (int i = 0; i < 5; ++i)
             recorder->record(6000 + i * 60, QStringLiteral("t"), QStringLiteral("m"), QStringLiteral("GLOBAL"), Unit::Requests, true, 0);
         history->flush(6000);
-        QCOMPARE(history->pendingRows(), qint64(2));
-        QCOMPARE(history->droppedRows(), qint64(3));
-        QCOMPARE(history->failedWrites(), qint64(1));
+        QCOMPARE(history->stats().pendingRows, qint64(2));
+        QCOMPARE(history->stats().droppedRows, qint64(3));
+        QCOMPARE(history->stats().failedWrites, qint64(1));
     }
 
     void embeddedModeAnswersFromMemory()

@@ -64,14 +64,13 @@ end
 
 local kinds, windows, limits, bursts, shadows = {}, {}, {}, {}, {}
 local used, oldest, extra, extra0, tats, tat0, perToken, pend, leases, loaded = {}, {}, {}, {}, {}, {}, {}, {}, {}, {}
-local wkeys, logs = {}, false
+local wkeys = {}
 for i = 1, nkeys do
   local b = 3 + 5 * (i - 1)
   windows[i], limits[i], kinds[i] = tonumber(ARGV[b]), tonumber(ARGV[b + 1]), ARGV[b + 2]
   bursts[i], shadows[i] = tonumber(ARGV[b + 3]), ARGV[b + 4] == '1'
   if kinds[i] == 'r' or kinds[i] == 't' then
     wkeys[#wkeys + 1] = KEYS[i] .. '#w'
-    logs = true
   end
 end
 -- One EXISTS tells whether any log has weighted entries at all: only then per-key GETs.

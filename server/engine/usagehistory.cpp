@@ -184,34 +184,10 @@ std::vector<AnalyticsPoint> UsageHistory::aggregate(const UsageRows &rows, const
     return out;
 }
 
-qint64 UsageHistory::pendingRows() const
+UsageHistory::Stats UsageHistory::stats() const
 {
     std::lock_guard<std::mutex> lock(m_mutex);
-    return static_cast<qint64>(m_pending.size());
-}
-
-qint64 UsageHistory::droppedRows() const
-{
-    std::lock_guard<std::mutex> lock(m_mutex);
-    return m_dropped;
-}
-
-qint64 UsageHistory::writtenRows() const
-{
-    std::lock_guard<std::mutex> lock(m_mutex);
-    return m_written;
-}
-
-qint64 UsageHistory::failedWrites() const
-{
-    std::lock_guard<std::mutex> lock(m_mutex);
-    return m_failedWrites;
-}
-
-QString UsageHistory::lastError() const
-{
-    std::lock_guard<std::mutex> lock(m_mutex);
-    return m_lastError;
+    return {static_cast<qint64>(m_pending.size()), m_dropped, m_written, m_failedWrites, m_lastError};
 }
 
 } // namespace sluice

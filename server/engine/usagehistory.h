@@ -119,11 +119,15 @@ public:
     void query(QObject *context, const AnalyticsQuery &query, std::function<void(UsageResult<std::vector<AnalyticsPoint>>)> done);
     QString source() const;
 
-    qint64 pendingRows() const;
-    qint64 droppedRows() const;
-    qint64 writtenRows() const;
-    qint64 failedWrites() const;
-    QString lastError() const;
+    struct Stats
+    {
+        qint64 pendingRows = 0;  // waiting to be written
+        qint64 droppedRows = 0;  // past the bound
+        qint64 writtenRows = 0;  // written (Postgres) or kept (memory)
+        qint64 failedWrites = 0;
+        QString lastError;
+    };
+    Stats stats() const;
 
     // The points of `rows` for a query (the memory answer; public for tests).
     static std::vector<AnalyticsPoint> aggregate(const UsageRows &rows, const AnalyticsQuery &query);

@@ -128,12 +128,13 @@ void installOpsRoutes(HttpApi &api, const ServerContext &context)
             o.insert(QStringLiteral("failureMode"), context.failureMode);
             o.insert(QStringLiteral("threads"), context.threads);
             o.insert(QStringLiteral("admin"), context.adminToken.isEmpty() ? QStringLiteral("off") : QStringLiteral("on"));
+            const UsageHistory::Stats usage = context.usage->stats();
             QJsonObject history{{QStringLiteral("source"), context.usage->source()},
-                                {QStringLiteral("pendingRows"), context.usage->pendingRows()},
-                                {QStringLiteral("droppedRows"), context.usage->droppedRows()},
-                                {QStringLiteral("failedWrites"), context.usage->failedWrites()}};
-            if (!context.usage->lastError().isEmpty())
-                history.insert(QStringLiteral("lastError"), context.usage->lastError());
+                                {QStringLiteral("pendingRows"), usage.pendingRows},
+                                {QStringLiteral("droppedRows"), usage.droppedRows},
+                                {QStringLiteral("failedWrites"), usage.failedWrites}};
+            if (!usage.lastError.isEmpty())
+                history.insert(QStringLiteral("lastError"), usage.lastError);
             o.insert(QStringLiteral("usageHistory"), history);
             responder.send(200, QJsonDocument(o).toJson(QJsonDocument::Compact));
         });
@@ -211,14 +212,15 @@ void installOpsRoutes(HttpApi &api, const ServerContext &context)
                 gauge("sluice_memory_full_refusals_total", "Checks refused because the memory store was at --max-keys.",
                       "counter", QByteArray::number(memory.value(QStringLiteral("refusedFull")).toInteger()));
             }
+            const UsageHistory::Stats usage = context.usage->stats();
             gauge("sluice_usage_pending_rows", "Usage history rows (tenant, model, scope, unit, minute) waiting to be written.", "gauge",
-                  QByteArray::number(context.usage->pendingRows()));
+                  QByteArray::number(usage.pendingRows));
             gauge("sluice_usage_rows_written_total", "Usage history rows written (Postgres) or kept (memory).", "counter",
-                  QByteArray::number(context.usage->writtenRows()));
+                  QByteArray::number(usage.writtenRows));
             gauge("sluice_usage_rows_dropped_total", "Usage history rows dropped: the waiting rows were at their bound.", "counter",
-                  QByteArray::number(context.usage->droppedRows()));
+                  QByteArray::number(usage.droppedRows));
             gauge("sluice_usage_write_failures_total", "Usage history writes that failed (their rows wait for the next).", "counter",
-                  QByteArray::number(context.usage->failedWrites()));
+                  QByteArray::number(usage.failedWrites));
             out += processMetrics();
             responder.send(200, out, "text/plain; version=0.0.4");
         });

@@ -4,7 +4,6 @@
 #include "redis/redisscripts.h"
 
 #include <QHash>
-#include <chrono>
 
 namespace sluice {
 
@@ -17,13 +16,6 @@ bool samePolicy(const WindowSpec &a, const WindowSpec &b)
 }
 } // namespace
 
-namespace {
-qint64 nowMs()
-{
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-} // namespace
-
 void CheckBatcher::submit(Item item)
 {
     if (m_queue.size() >= kMaxQueued) {
@@ -31,7 +23,7 @@ void CheckBatcher::submit(Item item)
         failed.error = QStringLiteral("%1 checks already wait for Redis").arg(m_queue.size());
         return item.done(std::move(failed));
     }
-    item.queuedAtMs = nowMs();
+    item.queuedAtMs = RedisConnection::nowMs();
     m_queue.push_back(std::move(item));
     flush();
 }
@@ -41,7 +33,7 @@ void CheckBatcher::flush()
     if (m_inFlight >= kMaxInFlight || m_queue.empty())
         return;
     // Those that waited too long fail now rather than be decided late (their callers gave up).
-    const qint64 now = nowMs();
+    const qint64 now = RedisConnection::nowMs();
     while (!m_queue.empty() && now - m_queue.front().queuedAtMs > m_queueTimeoutMs) {
         Item stale = std::move(m_queue.front());
         m_queue.pop_front();

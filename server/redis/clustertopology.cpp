@@ -11,7 +11,7 @@ ClusterTopology::ClusterTopology(const QStringList &seeds, int timeoutMs, QObjec
     : QObject(parent), m_timeoutMs(timeoutMs), m_credentials(std::move(credentials))
 {
     for (const QString &seed : seeds)
-        node(seed.section(QLatin1Char(':'), 0, -2), seed.section(QLatin1Char(':'), -1).toUShort());
+        std::apply([this](const QString &host, quint16 port) { node(host, port); }, splitHostPort(seed));
 }
 
 RedisConnection *ClusterTopology::node(const QString &host, quint16 port)

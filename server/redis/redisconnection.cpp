@@ -320,6 +320,21 @@ void RedisConnection::sweepTimeouts()
         m_sweep.stop();
 }
 
+RedisReply commandNow(redisContext *c, const QList<QByteArray> &argv)
+{
+    std::vector<const char *> args;
+    std::vector<size_t> lens;
+    for (const QByteArray &a : argv) {
+        args.push_back(a.constData());
+        lens.push_back(static_cast<size_t>(a.size()));
+    }
+    auto *reply = static_cast<redisReply *>(redisCommandArgv(c, static_cast<int>(args.size()), args.data(), lens.data()));
+    RedisReply r = reply ? redisReplyFromHiredis(reply) : RedisReply();
+    if (reply)
+        freeReplyObject(reply);
+    return r;
+}
+
 QString probeRedisCredentials(const QString &host, quint16 port, const RedisCredentials &credentials, int timeoutMs)
 {
     const timeval timeout{timeoutMs / 1000, (timeoutMs % 1000) * 1000};
@@ -330,19 +345,6 @@ QString probeRedisCredentials(const QString &host, quint16 port, const RedisCred
         return QString(); // unreachable now: not a credentials problem
     }
     redisSetTimeout(c, timeout);
-    auto ask = [c](const QList<QByteArray> &argv) {
-        std::vector<const char *> args;
-        std::vector<size_t> lens;
-        for (const QByteArray &a : argv) {
-            args.push_back(a.constData());
-            lens.push_back(static_cast<size_t>(a.size()));
-        }
-        auto *reply = static_cast<redisReply *>(redisCommandArgv(c, static_cast<int>(args.size()), args.data(), lens.data()));
-        RedisReply r = reply ? redisReplyFromHiredis(reply) : RedisReply();
-        if (reply)
-            freeReplyObject(reply);
-        return r;
-    };
     const QString address = QStringLiteral("%1:%2").arg(host).arg(port);
     QString why;
     if (!credentials.empty()) {
@@ -350,18 +352,23 @@ QString probeRedisCredentials(const QString &host, quint16 port, const RedisCred
         if (!credentials.user.isEmpty())
             auth << credentials.user;
         auth << credentials.password;
-        const RedisReply r = ask(auth);
+        const RedisReply r = commandNow(c, auth);
         if (r.isError())
             why = QStringLiteral("Redis at %1 refused the credentials: %2").arg(address, QString::fromUtf8(r.str));
     }
     if (why.isEmpty()) {
-        const QString refused = authenticationError(ask({QByteArrayLiteral("PING")}));
+        const QString refused = authenticationError(commandNow(c, {QByteArrayLiteral("PING")}));
         if (!refused.isEmpty())
             why = QStringLiteral("Redis at %1 wants a password (%2): give it in the URL, --redis-password-file or "
                                  "SLUICE_REDIS_PASSWORD").arg(address, refused);
     }
     redisFree(c);
     return why;
+}
+
+std::pair<QString, quint16> splitHostPort(const QString &hostPort)
+{
+    return {hostPort.section(QLatin1Char(':'), 0, -2), hostPort.section(QLatin1Char(':'), -1).toUShort()};
 }
 
 QString authenticationError(const RedisReply &reply)

@@ -19,6 +19,7 @@
 #include <memory>
 
 struct redisAsyncContext;
+struct redisContext;
 
 namespace sluice {
 
@@ -55,6 +56,8 @@ public:
     int inFlight() const { return static_cast<int>(m_pending.size()); }
     QString lastError() const { return m_lastError; }
     QString address() const { return QStringLiteral("%1:%2").arg(m_host).arg(m_port); }
+    // The steady clock its deadlines use, in ms (also the batchers' queue deadlines).
+    static qint64 nowMs();
 
 Q_SIGNALS:
     void connected();
@@ -79,7 +82,6 @@ private:
     void scheduleReconnect();
     void sweepTimeouts();
     void dropContext(const QString &why);
-    static qint64 nowMs();
 
     QString m_host;
     quint16 m_port;
@@ -101,6 +103,13 @@ private:
     QByteArray m_channel; // subscribe mode: the channel
     MessageCallback m_message;
 };
+
+// At startup only: one command on a blocking hiredis context (its own timeout applies); an empty
+// reply when none came.
+RedisReply commandNow(redisContext *context, const QList<QByteArray> &argv);
+
+// "host:port" (the last colon splits, so an IPv6 address keeps its own).
+std::pair<QString, quint16> splitHostPort(const QString &hostPort);
 
 // "authentication failed" when a reply refuses our credentials (WRONGPASS, NOAUTH, invalid
 // username-password pair); empty otherwise.

@@ -8,11 +8,6 @@
 namespace sluice {
 
 namespace {
-std::pair<QString, quint16> splitHostPort(const QString &hostPort)
-{
-    return {hostPort.section(QLatin1Char(':'), 0, -2), hostPort.section(QLatin1Char(':'), -1).toUShort()};
-}
-
 // SENTINEL get-master-addr-by-name's answer: [host, port], or nil when it does not know NAME.
 bool addressFrom(const RedisReply &r, QString *host, quint16 *port)
 {
@@ -140,17 +135,10 @@ QString askSentinelsNow(const QStringList &sentinels, const QByteArray &master, 
             continue;
         }
         redisSetTimeout(c, timeout);
-        const char *args[] = {"SENTINEL", "get-master-addr-by-name", master.constData()};
-        const size_t lens[] = {8, 23, static_cast<size_t>(master.size())};
-        auto *reply = static_cast<redisReply *>(redisCommandArgv(c, 3, args, lens));
-        QString found;
-        if (reply) {
-            QString h;
-            quint16 p = 0;
-            if (addressFrom(redisReplyFromHiredis(reply), &h, &p))
-                found = QStringLiteral("%1:%2").arg(h).arg(p);
-            freeReplyObject(reply);
-        }
+        QString found, h;
+        quint16 p = 0;
+        if (addressFrom(commandNow(c, {QByteArrayLiteral("SENTINEL"), QByteArrayLiteral("get-master-addr-by-name"), master}), &h, &p))
+            found = QStringLiteral("%1:%2").arg(h).arg(p);
         redisFree(c);
         if (!found.isEmpty())
             return found;
