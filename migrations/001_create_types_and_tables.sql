@@ -98,3 +98,14 @@ BEGIN
                        'FOR EACH STATEMENT EXECUTE FUNCTION sluice_notify_changed()', t || '_notify', t);
     END LOOP;
 END $$;
+
+-- The schema version (design §5): every migration records itself in its last statement, so applying
+-- the files with psql and `sluice-server migrate` leave the same record. sluice-server refuses to
+-- start on a schema older or newer than the one it ships.
+CREATE TABLE IF NOT EXISTS sluice_schema_version (
+    version     integer PRIMARY KEY,
+    name        text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+);
+
+INSERT INTO sluice_schema_version (version, name) VALUES (1, '001_create_types_and_tables') ON CONFLICT (version) DO NOTHING;

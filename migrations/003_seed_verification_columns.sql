@@ -33,6 +33,4 @@ ALTER TABLE model_tier ADD COLUMN IF NOT EXISTS name text GENERATED ALWAYS AS (i
 ALTER TABLE model_tier ADD COLUMN IF NOT EXISTS description text NOT NULL DEFAULT '';
 ALTER TABLE model ADD COLUMN IF NOT EXISTS name text GENERATED ALWAYS AS (id) STORED;
 
-UPDATE model_tier SET description = 'Expensive, high-capacity models like GPT-4' WHERE id = 'premium' AND description = '';
-UPDATE model_tier SET description = 'Mid-tier models' WHERE id = 'standard' AND description = '';
-UPDATE model_tier SET description = 'Cheaper/smaller models' WHERE id = 'free' AND description = '';
+INSERT INTO sluice_schema_version (version, name) VALUES (3, '003_seed_verification_columns') ON CONFLICT (version) DO NOTHING;

@@ -38,3 +38,5 @@ BEGIN
             coalesce(model_id, ''), coalesce(model_tier_id, ''), unit);
     END IF;
 END $$;
+
+INSERT INTO sluice_schema_version (version, name) VALUES (4, '004_policy_units') ON CONFLICT (version) DO NOTHING;

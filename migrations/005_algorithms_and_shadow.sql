@@ -4,8 +4,7 @@
 --              refilled at limit_value per window_seconds; one timestamp per key)
 --   burst      token_bucket only: its capacity (NULL: the limit), >= 1
 --   shadow     evaluated and reported, never blocks (dry run)
--- Windows run from 1 second to 31 days. The demo gains a token-bucket policy and a shadow one on
--- gpt-4o-mini (the seed's rows and its scenarios A, B and C are untouched).
+-- Windows run from 1 second to 31 days.
 -- Forward-only and idempotent: safe to run again.
 
 ALTER TABLE rate_limit_policy ADD COLUMN IF NOT EXISTS algorithm text NOT NULL DEFAULT 'sliding_log';
@@ -32,13 +31,4 @@ BEGIN
     END IF;
 END $$;
 
--- The demo's new rows, only where the demo's models are (never in a registry of one's own).
-INSERT INTO rate_limit_policy (scope, model_id, window_seconds, limit_value, algorithm, burst, description)
-SELECT 'USER_MODEL', 'gpt-4o-mini', 60, 60, 'token_bucket', 10, 'gpt-4o-mini users: 60 per minute, bursts of 10'
-WHERE EXISTS (SELECT 1 FROM model WHERE id = 'gpt-4o-mini')
-  AND NOT EXISTS (SELECT 1 FROM rate_limit_policy WHERE scope = 'USER_MODEL' AND user_id IS NULL
-                  AND model_id = 'gpt-4o-mini' AND unit = 'requests');
-INSERT INTO rate_limit_policy (scope, model_id, window_seconds, limit_value, shadow, description)
-SELECT 'MODEL', 'gpt-4o-mini', 60, 30, true, 'Trying 30 per minute on gpt-4o-mini before enforcing it'
-WHERE EXISTS (SELECT 1 FROM model WHERE id = 'gpt-4o-mini')
-  AND NOT EXISTS (SELECT 1 FROM rate_limit_policy WHERE scope = 'MODEL' AND model_id = 'gpt-4o-mini' AND unit = 'requests');
+INSERT INTO sluice_schema_version (version, name) VALUES (5, '005_algorithms_and_shadow') ON CONFLICT (version) DO NOTHING;

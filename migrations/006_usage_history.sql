@@ -14,3 +14,5 @@ CREATE TABLE IF NOT EXISTS usage_minute (
     tokens    bigint      NOT NULL DEFAULT 0 CHECK (tokens >= 0),
     PRIMARY KEY (minute, tenant_id, model_id, scope, unit)
 );
+
+INSERT INTO sluice_schema_version (version, name) VALUES (6, '006_usage_history') ON CONFLICT (version) DO NOTHING;

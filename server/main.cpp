@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // sluice-server: parses the configuration, starts SluiceServer, runs until SIGINT/SIGTERM.
 #include "engine/redact.h"
+#include "postgres/schema.h"
 #include "serverconfig.h"
 #include "sluiceserver.h"
 
@@ -38,15 +39,37 @@ int main(int argc, char *argv[])
     QCoreApplication::setApplicationName(QStringLiteral("sluice-server"));
     QCoreApplication::setApplicationVersion(QStringLiteral(SLUICE_VERSION_STRING));
 
+    // `sluice-server migrate [--demo] [options]`: bring the Postgres schema to this server's
+    // version (the same configuration: --postgres, SLUICE_POSTGRES or `postgres =` in the file).
+    QStringList arguments = QCoreApplication::arguments();
+    const bool migrateCommand = arguments.size() > 1 && arguments.at(1) == QLatin1String("migrate");
+    sluice::pg::MigrateOptions migrateOptions;
+    if (migrateCommand) {
+        arguments.removeAt(1);
+        migrateOptions.demo = arguments.removeAll(QStringLiteral("--demo")) > 0;
+    }
     QString error;
     bool exitNow = false;
-    const auto config = sluice::ServerConfig::parse(QCoreApplication::arguments(),
-                                                    QProcessEnvironment::systemEnvironment(), &error, &exitNow);
+    const auto config = sluice::ServerConfig::parse(arguments, QProcessEnvironment::systemEnvironment(), &error, &exitNow);
     if (!config) {
         if (exitNow)
             return 0;
         std::fprintf(stderr, "sluice-server: %s\n", qPrintable(error));
         return 2;
+    }
+    if (migrateCommand) {
+        if (config->postgres.isEmpty()) {
+            std::fprintf(stderr, "sluice-server migrate: no Postgres to migrate (--postgres, SLUICE_POSTGRES or "
+                                 "`postgres =` in the config file)\n");
+            return 2;
+        }
+        QString report;
+        if (!sluice::pg::migrate(config->postgres, migrateOptions, &report, &error)) {
+            std::fprintf(stderr, "sluice-server migrate: %s\n", qPrintable(sluice::redactSecrets(error, config->secrets())));
+            return 1;
+        }
+        std::printf("sluice-server migrate: %s\n", qPrintable(report));
+        return 0;
     }
     if (config->checkOnly) {
         std::printf("sluice-server: configuration OK\n%s", qPrintable(config->describe()));

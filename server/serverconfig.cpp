@@ -190,7 +190,11 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
                                                 QString *error, bool *exitNow)
 {
     QCommandLineParser parser;
-    parser.setApplicationDescription(QStringLiteral("Sluice: sliding-window-log rate limiter for AI model serving."));
+    parser.setApplicationDescription(QStringLiteral(
+        "Sluice: sliding-window-log rate limiter for AI model serving.\n\n"
+        "  sluice-server [options]                  serve\n"
+        "  sluice-server migrate [--demo] [options] bring the Postgres schema (--postgres) to this server's\n"
+        "                                           version; --demo also seeds the demo registry"));
     parser.addHelpOption();
     parser.addVersionOption();
     const QCommandLineOption configOption(QStringLiteral("config"),

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // The Postgres registry against a real Postgres: migrations (fresh, then again), the seed equals
 // the built-in demo registry, live reload across two sluice-server processes, Postgres going
-// away and coming back, refusing to start without a first snapshot, and awkward ids.
+// away and coming back, refusing to start without a first snapshot, and awkward ids; the schema
+// version and `sluice-server migrate`.
 #include "httpcall.h"
 #include "engine/registryjson.h"
 #include "postgres/registryloader.h"
+#include "postgres/schema.h"
 #include "services.h"
 
 #include <QJsonArray>
@@ -12,6 +14,7 @@
 #include <QJsonObject>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
+#include <QProcess>
 #include <QSignalSpy>
 #include <QtTest>
 #include <thread>
@@ -73,8 +76,132 @@ private:
         return got;
     }
 
+    struct Run
+    {
+        int exitCode = -1;
+        QByteArray output; // stdout and stderr
+    };
+    // sluice-server with these arguments, to its exit (bounded).
+    static Run runServerBinary(const QStringList &args)
+    {
+        QProcess p;
+        p.setProcessChannelMode(QProcess::MergedChannels);
+        p.start(QStringLiteral(SLUICE_SERVER_BINARY), args);
+        if (!p.waitForFinished(60000)) {
+            p.kill();
+            p.waitForFinished();
+            return {-1, "did not finish within 60 s: " + p.readAll()};
+        }
+        return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAll()};
+    }
+    Run migrate(const QString &conninfo, bool demo = false)
+    {
+        QStringList args{QStringLiteral("migrate"), QStringLiteral("--postgres"), conninfo};
+        if (demo)
+            args.append(QStringLiteral("--demo"));
+        return runServerBinary(args);
+    }
+    // Starting a server on it fails; its error output.
+    QByteArray refusedStart(const QString &conninfo)
+    {
+        const Run r = runServerBinary({QStringLiteral("--postgres"), conninfo, QStringLiteral("--port"), QStringLiteral("0")});
+        return r.exitCode == 1 ? r.output : QByteArray("UNEXPECTED exit ") + QByteArray::number(r.exitCode) + ": " + r.output;
+    }
+
 private Q_SLOTS:
     void cleanupTestCase() { m_seedPg.reset(); }
+
+    // Issue 12: `sluice-server migrate` applies the shipped migrations and records the schema
+    // version; the server refuses a schema older or newer than its own; the demo seed only with --demo.
+    void migrateCommandVersionsTheSchema()
+    {
+        test::PostgresServer pg(test::Sharing::Private);
+        QString error;
+        SLUICE_REQUIRE_SERVICE(pg.start(&error), error);
+        const int shipped = pg::shippedSchemaVersion();
+        QVERIFY(shipped >= 6);
+        const QString v = QString::number(shipped);
+
+        // Never migrated: a clear refusal that says what to do.
+        QByteArray out = refusedStart(pg.conninfo());
+        QVERIFY2(out.contains("no Sluice schema version") && out.contains("sluice-server migrate"), out.constData());
+
+        Run r = migrate(pg.conninfo());
+        QVERIFY2(r.exitCode == 0, r.output.constData());
+        QVERIFY2(r.output.contains("applied 001_create_types_and_tables, 003_seed_verification_columns,")
+                     && r.output.contains("the schema is at version " + v.toLatin1()),
+                 r.output.constData());
+        QCOMPARE(pg.psql(QStringLiteral("SELECT max(version) FROM sluice_schema_version")), v.toLatin1());
+        // No demo rows (its API key is public) unless asked.
+        QCOMPARE(pg.psql(QStringLiteral("SELECT (SELECT count(*) FROM tenant) + (SELECT count(*) FROM rate_limit_policy) "
+                                        "+ (SELECT count(*) FROM api_key)")),
+                 QByteArray("0"));
+        r = migrate(pg.conninfo());
+        QVERIFY2(r.exitCode == 0 && r.output.contains("already at version " + v.toLatin1()), r.output.constData());
+
+        // An empty registry at the right version serves: the design's base rule alone (100/h).
+        {
+            test::ServerProcess server;
+            QVERIFY2(server.start({QStringLiteral("--postgres"), pg.conninfo()}, &error), qPrintable(error));
+            QCOMPARE(limitFor(server.baseUrl(), "ent-user-2", "gpt-4o"), qint64(100));
+        }
+        r = migrate(pg.conninfo(), true);
+        QVERIFY2(r.exitCode == 0 && r.output.contains("demo registry is seeded"), r.output.constData());
+        QCOMPARE(pg.psql(QStringLiteral("SELECT count(*) FROM rate_limit_policy")), QByteArray("11"));
+        r = migrate(pg.conninfo(), true); // the seed is idempotent too
+        QVERIFY2(r.exitCode == 0, r.output.constData());
+        QCOMPARE(pg.psql(QStringLiteral("SELECT count(*) FROM rate_limit_policy")), QByteArray("11"));
+
+        // Older than the server: refused; migrate applies only what is missing.
+        QVERIFY(!pg.psql(QStringLiteral("DELETE FROM sluice_schema_version WHERE version = %1").arg(shipped)).isNull());
+        out = refusedStart(pg.conninfo());
+        QVERIFY2(out.contains("needs version " + v.toLatin1()) && out.contains("run `sluice-server migrate`"), out.constData());
+        r = migrate(pg.conninfo());
+        QVERIFY2(r.exitCode == 0, r.output.constData());
+        QVERIFY2(r.output.contains("applied " + pg::shippedMigrations().constLast().name.toLatin1() + ";"), r.output.constData());
+
+        // Migrated before versions were recorded (every file applied, no version table): migrate
+        // records them all and keeps the data.
+        QVERIFY(!pg.psql(QStringLiteral("DROP TABLE sluice_schema_version")).isNull());
+        out = refusedStart(pg.conninfo());
+        QVERIFY2(out.contains("no Sluice schema version"), out.constData());
+        r = migrate(pg.conninfo());
+        QVERIFY2(r.exitCode == 0 && r.output.contains("the schema is at version " + v.toLatin1()), r.output.constData());
+        QCOMPARE(pg.psql(QStringLiteral("SELECT count(*) FROM rate_limit_policy")), QByteArray("11"));
+        QCOMPARE(pg.psql(QStringLiteral("SELECT count(*) FROM sluice_schema_version")), QByteArray::number(shipped - 1)); // no 002
+
+        // A running server while the schema moves past it: it keeps serving its last snapshot and
+        // says why in /health; newer than the server at start: refused; migrate refuses too.
+        test::ServerProcess server;
+        QVERIFY2(server.start({QStringLiteral("--postgres"), pg.conninfo()}, &error), qPrintable(error));
+        QCOMPARE(limitFor(server.baseUrl(), "ent-user-2", "gpt-4o"), qint64(10));
+        QVERIFY(!pg.psql(QStringLiteral("INSERT INTO sluice_schema_version VALUES (999, '999_future')")).isNull());
+        QVERIFY(!pg.psql(QStringLiteral("UPDATE rate_limit_policy SET limit_value = 4 WHERE id = 9")).isNull());
+        auto registry = [&] {
+            return QJsonDocument::fromJson(http(server.baseUrl(), "GET", QStringLiteral("/health")).body)
+                .object()
+                .value(QStringLiteral("registry"))
+                .toObject();
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(registry().value(QStringLiteral("lastError")).toString().contains(QStringLiteral("upgrade sluice-server")), 10000);
+        QCOMPARE(registry().value(QStringLiteral("status")).toString(), QStringLiteral("degraded"));
+        QCOMPARE(limitFor(server.baseUrl(), "ent-user-2", "gpt-4o"), qint64(10));
+        out = refusedStart(pg.conninfo());
+        QVERIFY2(out.contains("at version 999, newer than this sluice-server understands"), out.constData());
+        r = migrate(pg.conninfo());
+        QVERIFY2(r.exitCode == 1 && r.output.contains("newer than this sluice-server"), r.output.constData());
+        // Back to its version: the running server reloads (the edit made meanwhile arrives).
+        QVERIFY(!pg.psql(QStringLiteral("DELETE FROM sluice_schema_version WHERE version = 999")).isNull());
+        QCOMPARE(waitForLimit(server.baseUrl(), "ent-user-2", "gpt-4o", 4, 15000), qint64(4));
+
+        // Nothing to migrate: a clear error, the password never printed.
+        r = migrate(QStringLiteral("host=127.0.0.1 port=%1 dbname=sluice user=sluice password=Pg-Secret-4711 connect_timeout=2")
+                        .arg(test::freePort()));
+        QVERIFY2(r.exitCode == 1 && r.output.startsWith("sluice-server migrate: ") && !r.output.contains("Pg-Secret-4711"),
+                 r.output.constData());
+        r = runServerBinary({QStringLiteral("migrate")});
+        QVERIFY2(r.exitCode == 2 && r.output.contains("no Postgres to migrate"), r.output.constData());
+    }
 
     void migrationsApplyTwiceAndSeedTheDemo()
     {

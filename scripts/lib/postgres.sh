@@ -5,7 +5,8 @@
 # (which then owns <dir>; every parent of <dir> is made traversable for it).
 #   postgres.sh start <dir> <port>      prints one line: the libpq conninfo of database `sluice`
 #   postgres.sh stop <dir>
-#   postgres.sh migrate <conninfo>      applies migrations/*.sql in name order (none yet: nothing)
+#   postgres.sh migrate <conninfo> [--demo]  applies migrations/*.sql in name order with psql (each
+#                                       records its version), then examples/demo-seed.sql with --demo
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -61,11 +62,13 @@ case "${1:-}" in
     as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1 || exit 0 # a stale pid file
     as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null ;;
   migrate)
-    [ $# -ge 2 ] || { echo "usage: $0 migrate <conninfo>" >&2; exit 2; }
+    [ $# -ge 2 ] || { echo "usage: $0 migrate <conninfo> [--demo]" >&2; exit 2; }
     conninfo=$2
     shopt -s nullglob
-    for f in "$root"/migrations/*.sql; do
-      PGOPTIONS='-c client_min_messages=warning' psql -X "$conninfo" -v ON_ERROR_STOP=1 -q -f "$f" >/dev/null
+    files=("$root"/migrations/*.sql)
+    [ "${3:-}" = --demo ] && files+=("$root/examples/demo-seed.sql")
+    for f in "${files[@]}"; do
+      PGOPTIONS='-c client_min_messages=warning' psql -X "$conninfo" -v ON_ERROR_STOP=1 -q -1 -f "$f" >/dev/null
     done ;;
-  *) echo "usage: $0 start <dir> <port> | stop <dir> | migrate <conninfo>" >&2; exit 2 ;;
+  *) echo "usage: $0 start <dir> <port> | stop <dir> | migrate <conninfo> [--demo]" >&2; exit 2 ;;
 esac

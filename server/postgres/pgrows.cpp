@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "postgres/pgrows.h"
 
+#include "postgres/schema.h"
+
 namespace sluice::pg {
 
 const char *const kPolicyColumns = "id, scope::text, tenant_id, user_id, api_key_id, model_id, model_tier_id, "
@@ -46,6 +48,7 @@ ApiKeyRow apiKeyFromRow(const pqxx::row &row)
 
 RegistryData loadRegistry(pqxx::connection &connection)
 {
+    requireShippedSchema(connection); // never read a schema this server does not know
     RegistryData d;
     // One snapshot of all six tables: REPEATABLE READ takes it at the first query, so a change
     // committed between two of these SELECTs cannot make the registry mix two states (a policy

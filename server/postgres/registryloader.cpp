@@ -116,7 +116,7 @@ void RegistryLoader::run()
             }
         } catch (const std::exception &e) {
             const QString why = redactSecrets(QString::fromUtf8(e.what()).trimmed(), {m_secret});
-            qCWarning(lcRegistry, "registry: Postgres unavailable (%s); serving the last snapshot, retrying in %d ms",
+            qCWarning(lcRegistry, "registry: cannot load from Postgres (%s); serving the last snapshot, retrying in %d ms",
                       qPrintable(why), backoffMs);
             setStatus(false, why);
             if (!sleepInterruptibly(backoffMs))

@@ -352,7 +352,7 @@ bool PostgresServer::migrate(QString *error)
             *error = QStringLiteral("migrate: Postgres is not started");
         return false;
     }
-    return !runScript(QStringLiteral("postgres.sh"), {QStringLiteral("migrate"), m_conninfo}, error, 120000).isNull();
+    return !runScript(QStringLiteral("postgres.sh"), {QStringLiteral("migrate"), m_conninfo, QStringLiteral("--demo")}, error, 120000).isNull();
 }
 
 QByteArray PostgresServer::psql(const QString &sql, QString *error) const

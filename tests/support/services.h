@@ -98,7 +98,7 @@ public:
     PostgresServer &operator=(const PostgresServer &) = delete;
     bool start(QString *error = nullptr); // again after stop(): same directory and port
     bool stop();
-    bool migrate(QString *error = nullptr); // migrations/*.sql in order (idempotent)
+    bool migrate(QString *error = nullptr); // psql: migrations/*.sql in order, then the demo seed (idempotent)
     QString conninfo() const { return m_conninfo; }
     // psql -At -c sql: stdout, trimmed; null on failure.
     QByteArray psql(const QString &sql, QString *error = nullptr) const;

@@ -1,7 +1,9 @@
 -- SPDX-License-Identifier: Apache-2.0
 -- The demo registry (design §5): exactly the rows of resources/demo-registry.json, which the
--- embedded mode serves (a test compares the two). The demo API key's plaintext is
--- sluice-demo-free-co-key; only its SHA-256 is stored. Idempotent: safe to run again.
+-- embedded mode serves (a test compares the two). NOT a migration: it is applied only when asked,
+-- `sluice-server migrate --demo` (or psql -f after the migrations). Its API key is published
+-- (plaintext sluice-demo-free-co-key; only its SHA-256 is stored), so never seed a registry that
+-- serves real traffic with it. Needs the schema of every migration. Idempotent: safe to run again.
 
 INSERT INTO tenant (id, name) VALUES
     ('enterprise_co', 'Enterprise Co'),
@@ -14,7 +16,11 @@ INSERT INTO user_account (id, tenant_id) VALUES
     ('free-user-1', 'free_co')
 ON CONFLICT (id) DO NOTHING;
 
-INSERT INTO model_tier (id) VALUES ('premium'), ('standard'), ('free') ON CONFLICT (id) DO NOTHING;
+INSERT INTO model_tier (id, description) VALUES
+    ('premium', 'Expensive, high-capacity models like GPT-4'),
+    ('standard', 'Mid-tier models'),
+    ('free', 'Cheaper/smaller models')
+ON CONFLICT (id) DO NOTHING;
 
 INSERT INTO model (id, tier_id) VALUES
     ('gpt-4o', 'premium'),
@@ -37,7 +43,13 @@ INSERT INTO rate_limit_policy (id, scope, tenant_id, user_id, api_key_id, model_
     (7, 'MODEL_TIER', NULL,            NULL,         NULL, NULL,     'free',     3600, 10,      'Free GPU pool'),
     (8, 'USER_MODEL', NULL,            NULL,         NULL, NULL,     NULL,       3600, 100,     'Base rule: per user and model'),
     (9, 'USER_MODEL', NULL,            'ent-user-2', NULL, 'gpt-4o', NULL,       3600, 10,      'ent-user-2 on gpt-4o')
-ON CONFLICT (id) DO NOTHING;
+ON CONFLICT DO NOTHING;
+
+-- A token bucket and a shadow policy on gpt-4o-mini (design §11).
+INSERT INTO rate_limit_policy (id, scope, model_id, window_seconds, limit_value, algorithm, burst, shadow, description) VALUES
+    (10, 'USER_MODEL', 'gpt-4o-mini', 60, 60, 'token_bucket', 10,   false, 'gpt-4o-mini users: 60 per minute, bursts of 10'),
+    (11, 'MODEL',      'gpt-4o-mini', 60, 30, 'sliding_log',  NULL, true,  'Trying 30 per minute on gpt-4o-mini before enforcing it')
+ON CONFLICT DO NOTHING;
 
 -- New rows made through the admin API get ids after the seeded ones.
 SELECT setval(pg_get_serial_sequence('api_key', 'id'), GREATEST((SELECT max(id) FROM api_key), 1));
