@@ -206,7 +206,7 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
     parser.addOption(checkOption);
     for (const Option &o : kOptions)
         parser.addOption(QCommandLineOption(QString::fromLatin1(o.name),
-                                            QString::fromLatin1(o.help) + QStringLiteral(" [env ") + QString::fromLatin1(o.env) + QLatin1Char(']'),
+                                            QString::fromUtf8(o.help) + QStringLiteral(" [env ") + QString::fromLatin1(o.env) + QLatin1Char(']'),
                                             QString::fromLatin1(o.valueName)));
     if (!parser.parse(arguments)) {
         *error = parser.errorText();

@@ -49,6 +49,17 @@ private:
     }
 
 private Q_SLOTS:
+    // Defect: option help written in UTF-8 was printed as Latin-1 ("host:port,â¦").
+    void helpIsUtf8AndNamesTheMigrateCommand()
+    {
+        QByteArray out;
+        QCOMPARE(runServer({QStringLiteral("--help")}, &out), 0);
+        const QString text = QString::fromUtf8(out);
+        QVERIFY2(text.contains(QStringLiteral("host:port,host:port,\u2026")), out.constData());
+        QVERIFY2(!text.contains(QStringLiteral("\u00e2")), out.constData());
+        QVERIFY2(text.contains(QStringLiteral("sluice-server migrate [--demo]")), out.constData());
+    }
+
     void defaultsServeTheEmbeddedMode()
     {
         QString error;

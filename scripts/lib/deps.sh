@@ -15,6 +15,7 @@ SLUICE_PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificate
   libpqxx-dev libhiredis-dev libbenchmark-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   redis-server redis-tools postgresql postgresql-client nginx-light
   prometheus prometheus-alertmanager
+  lintian debootstrap systemd libseccomp-dev
   xvfb xauth fonts-dejavu-core)
 SLUICE_BENCH_PACKAGES=(wrk python3-fastapi uvicorn python3-redis)
 SLUICE_FUZZ_PACKAGES=(clang libclang-rt-14-dev libfuzzer-14-dev)
