@@ -11,7 +11,8 @@
 #      installed config under what the unit imposes: the sluice user, no capabilities, no new
 #      privileges, the unit's system call filter (sandbox_exec), memory-deny-write-execute, a
 #      read-only root and a private /tmp;
-#   6. remove keeps /etc/sluice/server.conf; purge removes it, the secrets and the unit's links.
+#   6. remove keeps /etc/sluice/server.conf; purge removes it, the secrets and the unit's links;
+#   7. where podman or docker runs: the Containerfile's image answers /health as user sluice.
 # Usage: tst_packaging.sh <build-dir> <sandbox_exec>. Needs root (chroot, mounts) and the Debian
 # mirror of /etc/apt; exits 77 (skipped) without them.
 set -uo pipefail
@@ -165,4 +166,30 @@ in_root apt-get purge -y -qq sluice-server sluice-console >>"$work/apt.log" 2>&1
 [ ! -e "$root/etc/systemd/system/multi-user.target.wants/sluice-server.service" ] || fail "purge left the unit enabled"
 [ ! -e "$root/usr/bin/sluice-console" ] || fail "purge left the console"
 echo "remove kept the config; purge removed the config, the secrets file and the unit's links"
+
+step "7. the OCI image (packaging/container/Containerfile), where a builder runs"
+builder=""
+for b in podman docker; do
+  command -v "$b" >/dev/null && timeout 20 "$b" info >/dev/null 2>&1 && { builder=$b; break; }
+done
+if [ -z "$builder" ]; then
+  echo "no podman or docker daemon here: the image is not built (documented in the README)"
+else
+  here=$(cd "$(dirname "$0")/.." && pwd)
+  tag="sluice-server-test:$$"
+  "$builder" build -q -f "$here/packaging/container/Containerfile" -t "$tag" "$work/out" >"$work/image.log" 2>&1 \
+    || { tail -20 "$work/image.log"; fail "$builder build of the Containerfile failed"; }
+  cport=$(bash "$here/scripts/lib/redis.sh" free-port)
+  cid=$("$builder" run -d --rm -p "127.0.0.1:$cport:8000" "$tag") || fail "$builder run failed"
+  ok=""
+  for _ in $(seq 100); do
+    curl -sf -m 2 "http://127.0.0.1:$cport/health" >/dev/null && { ok=1; break; }
+    sleep 0.2
+  done
+  user=$("$builder" exec "$cid" id -un 2>/dev/null)
+  "$builder" stop -t 10 "$cid" >/dev/null 2>&1; "$builder" rmi "$tag" >/dev/null 2>&1
+  [ -n "$ok" ] || fail "the container never answered /health"
+  [ "$user" = sluice ] || fail "the container runs as '$user', not sluice"
+  echo "$builder: the image answers /health as user sluice"
+fi
 echo "PASS"
