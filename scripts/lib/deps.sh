@@ -3,7 +3,8 @@
 # Source this file (bash). It must work on a minimal Debian 12: no compiler, no Python, no sudo.
 #   sluice_install_deps [--bench|--fuzz]  installs the missing Debian 12 packages (apt-get; sudo only
 #                                       when not root); --bench adds wrk, nginx and the FastAPI baseline,
-#                                       --fuzz clang and libFuzzer (scripts/fuzz)
+#                                       --fuzz clang and libFuzzer (scripts/fuzz), --lint only
+#                                       node and npm (scripts/lint-api)
 #   sluice_build [dir] [type] [cmake args…]   configures (Ninja, default build/ Release) and builds
 # Debian's redis-server and postgresql packages would start a system Redis on 6379 and a cluster on
 # 5432; nothing here uses them (every script starts its own servers on free loopback ports). Where no
@@ -15,10 +16,11 @@ SLUICE_PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificate
   libpqxx-dev libhiredis-dev libbenchmark-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   redis-server redis-tools postgresql postgresql-client nginx-light
   prometheus prometheus-alertmanager
-  lintian debootstrap systemd libseccomp-dev
+  lintian debootstrap systemd libseccomp-dev python3 python3-jsonschema
   xvfb xauth fonts-dejavu-core)
 SLUICE_BENCH_PACKAGES=(wrk python3-fastapi uvicorn python3-redis)
 SLUICE_FUZZ_PACKAGES=(clang libclang-rt-14-dev libfuzzer-14-dev)
+SLUICE_LINT_PACKAGES=(nodejs npm)
 
 sluice_as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"
@@ -38,6 +40,7 @@ sluice_install_deps() {
   local wanted=("${SLUICE_PACKAGES[@]}") missing=()
   [ "${1:-}" = --bench ] && wanted+=("${SLUICE_BENCH_PACKAGES[@]}")
   [ "${1:-}" = --fuzz ] && wanted+=("${SLUICE_FUZZ_PACKAGES[@]}")
+  [ "${1:-}" = --lint ] && wanted=("${SLUICE_LINT_PACKAGES[@]}")
   mapfile -t missing < <(sluice_missing_packages "${wanted[@]}")
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "installing: ${missing[*]}"

@@ -44,6 +44,7 @@ QByteArray compactJson(const QJsonValue &v)
 
 QJsonObject bodyObject(const HttpRequest &r)
 {
+    r.requireJson(); // as the check: a body in another type is refused, never guessed at
     QJsonParseError error;
     const QJsonDocument doc = QJsonDocument::fromJson(r.body, &error);
     if (error.error != QJsonParseError::NoError)

@@ -14,13 +14,6 @@ namespace sluice {
 
 namespace {
 
-void requireJson(const HttpRequest &request)
-{
-    const QByteArray type = request.header("content-type").split(';').first().trimmed().toLower();
-    if (type != "application/json")
-        throw ApiError::unsupportedMediaType(QStringLiteral("Content-Type must be application/json"));
-}
-
 // Turns a store's ReservationOutcome into the answer of /complete or /extend.
 void answerReservation(HttpResponder &responder, const QString &id, bool completing, const ReservationOutcome &o)
 {
@@ -54,7 +47,7 @@ void installCheckRoutes(HttpApi &api, CheckService &service, Metrics &metrics)
     for (const bool completing : {true, false}) {
         api.route("POST", QLatin1String(completing ? api::kCompletePath : api::kExtendPath),
                   [&service, completing](const HttpRequest &request, HttpResponder responder) {
-                      requireJson(request);
+                      request.requireJson();
                       const ReservationRequest r = ReservationRequest::fromJson(request.body, completing);
                       auto answer = [responder, id = r.reservationId, completing](ReservationOutcome o) mutable {
                           answerReservation(responder, id, completing, o);
@@ -67,7 +60,7 @@ void installCheckRoutes(HttpApi &api, CheckService &service, Metrics &metrics)
     }
     api.route("POST", QLatin1String(api::kCheckPath), [&service, &metrics](const HttpRequest &request, HttpResponder responder) {
         try {
-            requireJson(request);
+            request.requireJson();
             const CheckRequest check = CheckRequest::fromJson(request.body);
             const QString headerKey = QString::fromUtf8(request.header(api::kApiKeyHeader));
             service.check(check, headerKey, [responder, &metrics](const ApiError *error, const Decision &decision) mutable {

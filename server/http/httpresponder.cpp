@@ -74,6 +74,13 @@ QByteArray HttpRequest::header(const QByteArray &lowerName) const
     return {};
 }
 
+void HttpRequest::requireJson() const
+{
+    const QByteArray type = header("content-type").split(';').first().trimmed().toLower();
+    if (type != "application/json")
+        throw ApiError::unsupportedMediaType(QStringLiteral("Content-Type must be application/json"));
+}
+
 HttpResponder::HttpResponder(QTcpSocket *socket, bool closeAfter) : m_state(std::make_shared<State>())
 {
     m_state->socket = socket;

@@ -31,6 +31,8 @@ struct HttpRequest
     QHostAddress peer;
 
     QByteArray header(const QByteArray &lowerName) const;
+    // Throws ApiError 415 unless the body is declared application/json (parameters ignored).
+    void requireJson() const;
 };
 
 class HttpResponder
