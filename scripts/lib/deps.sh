@@ -4,7 +4,8 @@
 #   sluice_install_deps [--bench|--fuzz]  installs the missing Debian 12 packages (apt-get; sudo only
 #                                       when not root); --bench adds wrk, nginx and the FastAPI baseline,
 #                                       --fuzz clang and libFuzzer (scripts/fuzz), --lint only
-#                                       node and npm (scripts/lint-api)
+#                                       node and npm (scripts/lint-api), --picture matplotlib
+#                                       (scripts/dashboard-picture)
 #   sluice_build [dir] [type] [cmake args…]   configures (Ninja, default build/ Release) and builds
 # Debian's redis-server and postgresql packages would start a system Redis on 6379 and a cluster on
 # 5432; nothing here uses them (every script starts its own servers on free loopback ports). Where no
@@ -21,6 +22,7 @@ SLUICE_PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificate
 SLUICE_BENCH_PACKAGES=(wrk python3-fastapi uvicorn python3-redis)
 SLUICE_FUZZ_PACKAGES=(clang libclang-rt-14-dev libfuzzer-14-dev)
 SLUICE_LINT_PACKAGES=(nodejs npm)
+SLUICE_PICTURE_PACKAGES=(python3-matplotlib)
 
 sluice_as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"
@@ -41,6 +43,7 @@ sluice_install_deps() {
   [ "${1:-}" = --bench ] && wanted+=("${SLUICE_BENCH_PACKAGES[@]}")
   [ "${1:-}" = --fuzz ] && wanted+=("${SLUICE_FUZZ_PACKAGES[@]}")
   [ "${1:-}" = --lint ] && wanted=("${SLUICE_LINT_PACKAGES[@]}")
+  [ "${1:-}" = --picture ] && wanted+=("${SLUICE_PICTURE_PACKAGES[@]}")
   mapfile -t missing < <(sluice_missing_packages "${wanted[@]}")
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "installing: ${missing[*]}"
