@@ -4,7 +4,7 @@
 // hands out (mallinfo2), then the same keys with a few entries each, then the key bound.
 // Run: build/bench/sluice-bench-memory [keys]   (default 200000)
 #include "engine/clock.h"
-#include "engine/windowkey.h"
+#include "windowkey.h"
 #include "memory/memorywindowstore.h"
 
 #include <QCoreApplication>

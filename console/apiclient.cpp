@@ -254,6 +254,19 @@ void ApiClient::analytics(const QDateTime &from, const QDateTime &to, qint64 ste
     });
 }
 
+void ApiClient::registryIds(const QString &kind, QObject *context,
+                            std::function<void(const QStringList &, const ApiError *)> done)
+{
+    getArray(QStringLiteral("/admin/") + kind, QStringLiteral("a list of %1").arg(kind), context,
+             [done = std::move(done)](const QJsonArray &array, const ApiError *error) {
+                 QStringList ids;
+                 for (const QJsonValue &v : array)
+                     ids.append(v.toObject().value(QStringLiteral("id")).toString());
+                 ids.removeAll(QString());
+                 done(ids, error);
+             });
+}
+
 QNetworkReply *ApiClient::streamEvents(const QStringList &keys, QObject *context, std::function<void(const QJsonObject &)> onEvent,
                                        std::function<void(const QString &)> onEnd)
 {

@@ -50,6 +50,9 @@ public:
     void listPolicies(QObject *context, std::function<void(const QList<PolicyDto> &policies, const ApiError *error)> done);
     void savePolicy(const PolicyDto &policy, QObject *context, std::function<void(const PolicyDto &saved, const ApiError *error)> done);
     void deletePolicy(qint64 id, QObject *context, std::function<void(const ApiError *error)> done);
+    // GET /admin/tenants|users|models|tiers: the ids of the registry's entities of that kind
+    // (`kind` is the path's last segment), for the pickers.
+    void registryIds(const QString &kind, QObject *context, std::function<void(const QStringList &ids, const ApiError *error)> done);
     // GET /admin/top-blocked?n=
     void topBlocked(int n, QObject *context, std::function<void(const QJsonArray &entries, const ApiError *error)> done);
     // GET /admin/analytics?from=&to=&step=&groupBy= (the usage history): the answer object.

@@ -45,6 +45,8 @@ MainWindow::MainWindow(ApiClient *client, QWidget *parent) : QMainWindow(parent)
             m_topBlocked->refresh();
         if (tabs->widget(index) == m_history)
             m_history->refresh();
+        if (tabs->widget(index) == m_usage)
+            m_usage->refreshPickers();
     });
     m_connection = new QLabel(QStringLiteral("Connecting to %1…").arg(client->server().toString()));
     m_connection->setObjectName(QStringLiteral("connection"));

@@ -588,6 +588,102 @@ private Q_SLOTS:
         page->stop();
     }
 
+    // Issue 13: Live usage is chosen by identity from pickers filled from the registry, never by a
+    // raw key; "Most blocked" watches the top-blocked callers.
+    void liveUsagePicksCallersFromTheRegistry()
+    {
+        UsagePage *page = m_window->usagePage();
+        QSignalSpy filled(page, &UsagePage::pickersFilled);
+        page->refreshPickers();
+        QVERIFY(filled.wait(5000));
+        QComboBox *tenant = page->picker(QStringLiteral("tenant"));
+        QComboBox *user = page->picker(QStringLiteral("user"));
+        QComboBox *model = page->picker(QStringLiteral("model"));
+        QVERIFY(tenant && user && model);
+        auto items = [](QComboBox *c) {
+            QStringList out;
+            for (int i = 0; i < c->count(); ++i)
+                out << c->itemText(i);
+            return out;
+        };
+        QCOMPARE(items(tenant), (QStringList{QStringLiteral("enterprise_co"), QStringLiteral("free_co")}));
+        QVERIFY(items(user).contains(QStringLiteral("ent-user-2")));
+        QCOMPARE(items(model), (QStringList{QStringLiteral("gpt-4o"), QStringLiteral("gpt-4o-mini"), QStringLiteral("tiny-model")}));
+        QCOMPARE(items(page->picker(QStringLiteral("tier"))).size(), 3);
+
+        // Tenant scope: only the tenant picker is enabled; the key is the tenant's.
+        QComboBox *scope = page->picker(QStringLiteral("scope"));
+        scope->setCurrentText(QStringLiteral("TENANT"));
+        QVERIFY(tenant->isEnabled() && !user->isEnabled() && !model->isEnabled());
+        tenant->setCurrentText(QStringLiteral("free_co"));
+        QCOMPARE(page->pickedKey(), QStringLiteral("sluice:{tenant:free_co}"));
+        // A caller the registry does not know can be typed (ids escaped as the server does).
+        scope->setCurrentText(QStringLiteral("USER_MODEL"));
+        user->setCurrentText(QStringLiteral("new:user"));
+        model->setCurrentText(QStringLiteral("gpt-4o"));
+        page->picker(QStringLiteral("unit"))->setCurrentText(QStringLiteral("tokens"));
+        QCOMPARE(page->pickedKey(), QStringLiteral("sluice:{user_model:new%3Auser:gpt-4o}:tokens"));
+        user->setCurrentText(QString());
+        QString why;
+        QVERIFY(page->pickedKey(&why).isEmpty());
+        QVERIFY2(why.contains(QStringLiteral("user")), qPrintable(why));
+
+        // Watch ent-user-2 on gpt-4o (requests): the chart follows its checks, with its limit.
+        user->setCurrentText(QStringLiteral("ent-user-2"));
+        page->picker(QStringLiteral("unit"))->setCurrentText(QStringLiteral("requests"));
+        QSignalSpy updated(page, &UsagePage::updated);
+        page->findChild<QPushButton *>(QStringLiteral("watch"))->click();
+        const QString key = QStringLiteral("sluice:{user_model:ent-user-2:gpt-4o}");
+        QCOMPARE(page->watchedKeys(), QStringList{key});
+        QVERIFY(updated.wait(5000));
+        QCOMPARE(page->series().limit(key), qint64(10));
+        page->stop();
+
+        // Most blocked: ent-user-2 after its 11th check.
+        CheckPage *check = m_window->checkPage();
+        check->setRequest(QStringLiteral("enterprise_co"), QStringLiteral("ent-user-2"), QStringLiteral("gpt-4o"), QString());
+        QSignalSpy answered(check, &CheckPage::answered);
+        check->send(11);
+        QVERIFY(answered.wait(10000));
+        QSignalSpy watched(page, &UsagePage::watchedChanged);
+        page->findChild<QPushButton *>(QStringLiteral("mostBlocked"))->click();
+        QVERIFY(watched.wait(5000));
+        QCOMPARE(page->watchedKeys(), QStringList{key});
+        QVERIFY(updated.wait(5000));
+        QTRY_COMPARE_WITH_TIMEOUT(page->series().lastCount(key), qint64(10), 5000);
+        page->stop();
+    }
+
+    // Issue 13: Live usage reconnects by itself when the server comes back, and says so meanwhile.
+    void liveUsageReconnectsAfterTheServerRestarts()
+    {
+        // A server of this test's own, so that it can come back (on the same port).
+        test::ServerProcess server;
+        QString error;
+        QVERIFY2(server.start({QStringLiteral("--admin-token"), QStringLiteral("t")}, &error), qPrintable(error));
+        ApiClient client;
+        client.setServer(server.baseUrl(), QByteArrayLiteral("t"));
+        UsagePage page(&client);
+        QSignalSpy updated(&page, &UsagePage::updated);
+        page.watch({QStringLiteral("sluice:{global}")});
+        QVERIFY(updated.wait(5000));
+        QVERIFY(server.stop());
+        QTRY_VERIFY_WITH_TIMEOUT(page.isReconnecting(), 5000);
+        QVERIFY2(page.statusText().contains(QStringLiteral("reconnecting")), qPrintable(page.statusText()));
+        updated.clear();
+        QTest::qWait(1500); // at least one attempt fails while it is away
+        QVERIFY(updated.isEmpty());
+        QVERIFY2(server.restart(&error), qPrintable(error));
+        QVERIFY2(updated.wait(10000), qPrintable(page.statusText()));
+        QVERIFY2(page.statusText().startsWith(QStringLiteral("Live at")), qPrintable(page.statusText()));
+        QVERIFY(!page.isReconnecting());
+        // Stopped by the operator: no reconnection.
+        page.stop();
+        QTest::qWait(300);
+        QVERIFY(!page.isReconnecting());
+        QCOMPARE(page.statusText(), QStringLiteral("stopped"));
+    }
+
     void usageSeriesIsBounded()
     {
         UsageSeries s(10);

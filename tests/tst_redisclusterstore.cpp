@@ -5,7 +5,7 @@
 #include "redis/redisclusterwindowstore.h"
 #include "services.h"
 #include "storetesting.h"
-#include "engine/windowkey.h"
+#include "windowkey.h"
 
 #include <QElapsedTimer>
 #include <QRandomGenerator>

@@ -9,7 +9,7 @@
 #include "services.h"
 #include "storetesting.h"
 #include "sluiceserver.h"
-#include "engine/windowkey.h"
+#include "windowkey.h"
 
 #include <QElapsedTimer>
 #include <QNetworkAccessManager>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Window keys: built for every scope, parsed back to the same scope and ids (awkward ids
 // included), separators escaped so two different ids never share a key, and foreign bytes refused.
-#include "engine/windowkey.h"
+#include "windowkey.h"
 
 #include <QtTest>
 

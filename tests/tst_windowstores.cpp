@@ -28,7 +28,7 @@
 #include "redis/rediswindowstore.h"
 #include "services.h"
 #include "storetesting.h"
-#include "engine/windowkey.h"
+#include "windowkey.h"
 #include "unit.h"
 
 #include <QElapsedTimer>

@@ -2,50 +2,176 @@
 #include "usagepage.h"
 
 #include "apiclient.h"
+#include "windowkey.h"
 
 #include <QChart>
 #include <QChartView>
+#include <QComboBox>
 #include <QDateTime>
+#include <QDateTimeAxis>
+#include <QGridLayout>
 #include <QHBoxLayout>
 #include <QJsonArray>
 #include <QLabel>
 #include <QLineEdit>
 #include <QLineSeries>
 #include <QNetworkReply>
+#include <QPen>
 #include <QPushButton>
+#include <QTimer>
 #include <QValueAxis>
 #include <QVBoxLayout>
 
 namespace sluice {
 
+namespace {
+
+constexpr int kMaxWatched = 10;
+
+QComboBox *editableCombo(const QString &name, const QString &placeholder)
+{
+    auto *c = new QComboBox;
+    c->setObjectName(name);
+    c->setEditable(true);
+    c->setInsertPolicy(QComboBox::NoInsert);
+    c->setMinimumContentsLength(12);
+    c->lineEdit()->setPlaceholderText(placeholder);
+    return c;
+}
+
+// What the scope needs: tenant, user, model, tier, API key.
+struct Needs
+{
+    bool tenant = false, user = false, model = false, tier = false, apiKey = false;
+};
+Needs needsOf(Scope s)
+{
+    switch (s) {
+    case Scope::UserModel: return {false, true, true, false, false};
+    case Scope::ApiKey: return {false, false, false, false, true};
+    case Scope::Tenant: return {true, false, false, false, false};
+    case Scope::Model: return {false, false, true, false, false};
+    case Scope::ModelTier: return {false, false, false, true, false};
+    case Scope::Global: break;
+    }
+    return {};
+}
+
+// "user ent-user-2 on gpt-4o (tokens)" for a key, for people.
+QString describeKey(const QString &key)
+{
+    const auto k = parseWindowKey(key.toUtf8());
+    if (!k)
+        return key;
+    QString who;
+    switch (k->scope) {
+    case Scope::UserModel: who = QStringLiteral("user %1 on %2").arg(k->id1, k->id2); break;
+    case Scope::ApiKey: who = QStringLiteral("API key %1").arg(k->id1); break;
+    case Scope::Tenant: who = QStringLiteral("tenant %1").arg(k->id1); break;
+    case Scope::Model: who = QStringLiteral("model %1").arg(k->id1); break;
+    case Scope::ModelTier: who = QStringLiteral("tier %1").arg(k->id1); break;
+    case Scope::Global: who = QStringLiteral("everything (global)"); break;
+    }
+    if (k->unit != Unit::Requests)
+        who += QStringLiteral(" (%1)").arg(unitName(k->unit));
+    return who;
+}
+
+} // namespace
+
 UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_client(client)
 {
-    m_keys = new QLineEdit(QStringLiteral("sluice:{user_model:ent-user-2:gpt-4o},sluice:{tenant:enterprise_co}"));
+    m_scope = new QComboBox;
+    m_scope->setObjectName(QStringLiteral("scope"));
+    for (Scope s : kScopesBySpecificity)
+        m_scope->addItem(scopeName(s), static_cast<int>(s));
+    m_tenant = editableCombo(QStringLiteral("tenant"), QStringLiteral("tenant"));
+    m_user = editableCombo(QStringLiteral("user"), QStringLiteral("user"));
+    m_model = editableCombo(QStringLiteral("model"), QStringLiteral("model"));
+    m_tier = editableCombo(QStringLiteral("tier"), QStringLiteral("tier"));
+    m_apiKey = editableCombo(QStringLiteral("apiKey"), QStringLiteral("API key id"));
+    m_unit = new QComboBox;
+    m_unit->setObjectName(QStringLiteral("unit"));
+    for (Unit u : {Unit::Requests, Unit::Tokens, Unit::Concurrent})
+        m_unit->addItem(unitName(u), static_cast<int>(u));
+
     auto *watchButton = new QPushButton(QStringLiteral("Watch"));
+    watchButton->setObjectName(QStringLiteral("watch"));
+    watchButton->setToolTip(QStringLiteral("Add this caller to the chart (at most %1)").arg(kMaxWatched));
+    auto *blockedButton = new QPushButton(QStringLiteral("Most blocked"));
+    blockedButton->setObjectName(QStringLiteral("mostBlocked"));
+    blockedButton->setToolTip(QStringLiteral("Watch the five most blocked callers"));
+    auto *clearButton = new QPushButton(QStringLiteral("Clear"));
     auto *stopButton = new QPushButton(QStringLiteral("Stop"));
+    auto *reloadButton = new QPushButton(QStringLiteral("Reload lists"));
+    reloadButton->setToolTip(QStringLiteral("Fill the pickers from the registry again"));
+
+    m_watching = new QLabel(QStringLiteral("Watching nobody: pick a caller and press Watch, or Most blocked."));
+    m_watching->setWordWrap(true);
     m_status = new QLabel(QStringLiteral("not watching"));
+    m_status->setObjectName(QStringLiteral("usageStatus"));
+
     m_chart = new QChart;
-    m_x = new QValueAxis;
-    m_x->setTitleText(QStringLiteral("seconds"));
+    m_x = new QDateTimeAxis;
+    m_x->setFormat(QStringLiteral("HH:mm:ss"));
+    m_x->setTitleText(QStringLiteral("time"));
+    m_x->setTickCount(7);
     m_y = new QValueAxis;
-    m_y->setTitleText(QStringLiteral("count in window"));
+    m_y->setTitleText(QStringLiteral("count in window (dashed: the limit)"));
     m_y->setLabelFormat(QStringLiteral("%d"));
     m_chart->addAxis(m_x, Qt::AlignBottom);
     m_chart->addAxis(m_y, Qt::AlignLeft);
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    m_x->setRange(QDateTime::fromMSecsSinceEpoch(now - 60000), QDateTime::fromMSecsSinceEpoch(now));
+    m_y->setRange(0, 10);
     auto *view = new QChartView(m_chart);
-    auto *top = new QHBoxLayout;
-    top->addWidget(new QLabel(QStringLiteral("Keys")));
-    top->addWidget(m_keys, 1);
-    top->addWidget(watchButton);
-    top->addWidget(stopButton);
+    view->setRenderHint(QPainter::Antialiasing);
+
+    auto *pick = new QGridLayout;
+    pick->addWidget(new QLabel(QStringLiteral("Scope")), 0, 0);
+    pick->addWidget(m_scope, 0, 1);
+    pick->addWidget(new QLabel(QStringLiteral("Tenant")), 0, 2);
+    pick->addWidget(m_tenant, 0, 3);
+    pick->addWidget(new QLabel(QStringLiteral("User")), 0, 4);
+    pick->addWidget(m_user, 0, 5);
+    pick->addWidget(new QLabel(QStringLiteral("Model")), 0, 6);
+    pick->addWidget(m_model, 0, 7);
+    pick->addWidget(new QLabel(QStringLiteral("Tier")), 1, 2);
+    pick->addWidget(m_tier, 1, 3);
+    pick->addWidget(new QLabel(QStringLiteral("API key id")), 1, 4);
+    pick->addWidget(m_apiKey, 1, 5);
+    pick->addWidget(new QLabel(QStringLiteral("Unit")), 1, 6);
+    pick->addWidget(m_unit, 1, 7);
+    auto *buttons = new QHBoxLayout;
+    buttons->addWidget(watchButton);
+    buttons->addWidget(blockedButton);
+    buttons->addWidget(clearButton);
+    buttons->addWidget(stopButton);
+    buttons->addStretch(1);
+    buttons->addWidget(reloadButton);
     auto *layout = new QVBoxLayout(this);
-    layout->addLayout(top);
+    layout->addLayout(pick);
+    layout->addLayout(buttons);
+    layout->addWidget(m_watching);
     layout->addWidget(m_status);
     layout->addWidget(view, 1);
-    connect(watchButton, &QPushButton::clicked, this, [this] {
-        watch(m_keys->text().split(QLatin1Char(','), Qt::SkipEmptyParts));
+
+    m_reconnect = new QTimer(this);
+    m_reconnect->setSingleShot(true);
+    connect(m_reconnect, &QTimer::timeout, this, &UsagePage::connectStream);
+    connect(m_scope, &QComboBox::currentIndexChanged, this, &UsagePage::updatePickerStates);
+    connect(watchButton, &QPushButton::clicked, this, &UsagePage::watchPicked);
+    connect(blockedButton, &QPushButton::clicked, this, [this] { watchMostBlocked(); });
+    connect(clearButton, &QPushButton::clicked, this, [this] {
+        stop();
+        m_watched.clear();
+        clearChart();
+        m_watching->setText(QStringLiteral("Watching nobody."));
+        Q_EMIT watchedChanged();
     });
     connect(stopButton, &QPushButton::clicked, this, &UsagePage::stop);
+    connect(reloadButton, &QPushButton::clicked, this, &UsagePage::refreshPickers);
+    updatePickerStates();
 }
 
 UsagePage::~UsagePage()
@@ -53,56 +179,226 @@ UsagePage::~UsagePage()
     stop();
 }
 
+QComboBox *UsagePage::picker(const QString &name) const
+{
+    return findChild<QComboBox *>(name);
+}
+
+void UsagePage::updatePickerStates()
+{
+    const Needs n = needsOf(static_cast<Scope>(m_scope->currentData().toInt()));
+    m_tenant->setEnabled(n.tenant);
+    m_user->setEnabled(n.user);
+    m_model->setEnabled(n.model);
+    m_tier->setEnabled(n.tier);
+    m_apiKey->setEnabled(n.apiKey);
+}
+
+void UsagePage::refreshPickers()
+{
+    auto pending = std::make_shared<int>(4);
+    const std::pair<QString, QComboBox *> kinds[] = {{QStringLiteral("tenants"), m_tenant},
+                                                     {QStringLiteral("users"), m_user},
+                                                     {QStringLiteral("models"), m_model},
+                                                     {QStringLiteral("tiers"), m_tier}};
+    for (const auto &[kind, combo] : kinds) {
+        m_client->registryIds(kind, this, [this, combo = combo, pending](const QStringList &ids, const ApiError *error) {
+            if (!error) {
+                const QString typed = combo->currentText();
+                combo->clear();
+                combo->addItems(ids);
+                combo->setCurrentText(typed.isEmpty() && !ids.isEmpty() ? ids.first() : typed);
+            } else {
+                m_status->setText(QStringLiteral("The pickers stay empty (type the ids): %1").arg(error->message()));
+            }
+            if (--*pending == 0)
+                Q_EMIT pickersFilled();
+        });
+    }
+}
+
+QString UsagePage::pickedKey(QString *why) const
+{
+    const auto scope = static_cast<Scope>(m_scope->currentData().toInt());
+    const Needs n = needsOf(scope);
+    auto value = [&](bool needed, QComboBox *c, const QString &what, QString *out) {
+        if (!needed)
+            return true;
+        *out = c->currentText().trimmed();
+        if (out->isEmpty() && why)
+            *why = QStringLiteral("name the %1 (scope %2)").arg(what, scopeName(scope));
+        return !out->isEmpty();
+    };
+    QString id1, id2;
+    bool ok = true;
+    switch (scope) {
+    case Scope::UserModel:
+        ok = value(true, m_user, QStringLiteral("user"), &id1) && value(true, m_model, QStringLiteral("model"), &id2);
+        break;
+    case Scope::ApiKey: ok = value(n.apiKey, m_apiKey, QStringLiteral("API key id"), &id1); break;
+    case Scope::Tenant: ok = value(n.tenant, m_tenant, QStringLiteral("tenant"), &id1); break;
+    case Scope::Model: ok = value(n.model, m_model, QStringLiteral("model"), &id1); break;
+    case Scope::ModelTier: ok = value(n.tier, m_tier, QStringLiteral("tier"), &id1); break;
+    case Scope::Global: break;
+    }
+    if (!ok)
+        return QString();
+    const auto unit = static_cast<Unit>(m_unit->currentData().toInt());
+    return QString::fromUtf8(windowKey(scope, id1, id2) + unitKeySuffix(unit));
+}
+
+void UsagePage::watchPicked()
+{
+    QString why;
+    const QString key = pickedKey(&why);
+    if (key.isEmpty()) {
+        m_status->setText(QStringLiteral("Cannot watch: %1.").arg(why));
+        return;
+    }
+    QStringList keys = m_watched;
+    if (!keys.contains(key))
+        keys.append(key);
+    while (keys.size() > kMaxWatched)
+        keys.removeFirst();
+    watch(keys);
+}
+
+void UsagePage::watchMostBlocked(int n)
+{
+    m_client->topBlocked(n, this, [this](const QJsonArray &entries, const ApiError *error) {
+        if (error) {
+            m_status->setText(QStringLiteral("Cannot read the most blocked callers: %1").arg(error->message()));
+            return;
+        }
+        QStringList keys;
+        for (const QJsonValue &v : entries)
+            keys.append(v.toObject().value(QStringLiteral("key")).toString());
+        keys.removeAll(QString());
+        if (keys.isEmpty()) {
+            m_status->setText(QStringLiteral("Nobody has been blocked since the server started."));
+            return;
+        }
+        watch(keys);
+    });
+}
+
+void UsagePage::clearChart()
+{
+    m_series.clear();
+    for (QLineSeries *line : std::as_const(m_lines))
+        m_chart->removeSeries(line);
+    for (QLineSeries *line : std::as_const(m_limitLines))
+        m_chart->removeSeries(line);
+    qDeleteAll(m_lines);
+    qDeleteAll(m_limitLines);
+    m_lines.clear();
+    m_limitLines.clear();
+}
+
 void UsagePage::watch(const QStringList &keys)
 {
     stop();
-    m_series.clear();
-    for (QLineSeries *line : std::as_const(m_lines)) {
-        m_chart->removeSeries(line);
-        delete line;
+    clearChart();
+    m_watched.clear();
+    for (const QString &k : keys) {
+        if (!k.trimmed().isEmpty() && !m_watched.contains(k.trimmed()))
+            m_watched << k.trimmed();
     }
-    m_lines.clear();
-    QStringList trimmed;
-    for (const QString &k : keys)
-        trimmed << k.trimmed();
-    m_keys->setText(trimmed.join(QLatin1Char(',')));
-    m_startMs = QDateTime::currentMSecsSinceEpoch();
-    m_status->setText(QStringLiteral("watching %1 keys…").arg(trimmed.size()));
-    m_stream = m_client->streamEvents(
-        trimmed, this, [this](const QJsonObject &event) { onEvent(event); },
-        [this](const QString &why) { m_status->setText(QStringLiteral("stopped: %1").arg(why)); });
+    QStringList names;
+    for (const QString &k : std::as_const(m_watched))
+        names << describeKey(k);
+    m_watching->setText(QStringLiteral("Watching: %1").arg(names.join(QStringLiteral(" · "))));
+    m_backoffMs = 1000;
+    Q_EMIT watchedChanged();
+    connectStream();
 }
+
+void UsagePage::connectStream()
+{
+    if (m_watched.isEmpty())
+        return;
+    m_stopping = false;
+    m_status->setText(QStringLiteral("connecting to %1…").arg(m_client->server().toString()));
+    m_stream = m_client->streamEvents(
+        m_watched, this, [this](const QJsonObject &event) { onEvent(event); },
+        [this](const QString &why) { onStreamEnd(why); });
+}
+
+void UsagePage::onStreamEnd(const QString &why)
+{
+    if (m_stopping) {
+        m_status->setText(QStringLiteral("stopped"));
+        return;
+    }
+    // The server went away (or answered with an error): try again, pausing longer each time.
+    m_status->setText(QStringLiteral("The server at %1 stopped answering (%2) — reconnecting in %3 s…")
+                          .arg(m_client->server().toString(), why)
+                          .arg(m_backoffMs / 1000));
+    m_reconnect->start(m_backoffMs);
+    m_backoffMs = std::min(5000, m_backoffMs * 2);
+}
+
+bool UsagePage::isReconnecting() const { return m_reconnect->isActive(); }
+
+QString UsagePage::statusText() const { return m_status->text(); }
 
 void UsagePage::stop()
 {
+    m_stopping = true;
+    m_reconnect->stop();
     if (m_stream)
         m_stream->abort();
 }
 
 void UsagePage::onEvent(const QJsonObject &event)
 {
-    const double t = (QDateTime::currentMSecsSinceEpoch() - m_startMs) / 1000.0;
+    m_backoffMs = 1000; // it answers again
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
     qint64 top = 1;
+    const QList<QColor> colors = {QColor(0x1f, 0x77, 0xb4), QColor(0x94, 0x67, 0xbd), QColor(0xff, 0x7f, 0x0e),
+                                  QColor(0x17, 0xbe, 0xcf), QColor(0x8c, 0x56, 0x4b)};
     for (const QJsonValue &v : event.value(QStringLiteral("keys")).toArray()) {
         const QJsonObject k = v.toObject();
         const QString key = k.value(QStringLiteral("key")).toString();
         const qint64 count = k.value(QStringLiteral("count")).toInteger();
-        const qint64 limit = k.value(QStringLiteral("limit")).toInteger();
-        m_series.add(key, t, count, limit);
+        const QJsonValue limitValue = k.value(QStringLiteral("limit"));
+        const qint64 limit = limitValue.isNull() ? -1 : limitValue.toInteger();
+        m_series.add(key, static_cast<double>(now), count, limit);
         QLineSeries *&line = m_lines[key];
+        QLineSeries *&limitLine = m_limitLines[key];
         if (!line) {
+            const QColor color = colors.at(static_cast<int>(m_lines.size() - 1) % colors.size());
             line = new QLineSeries;
-            line->setName(QStringLiteral("%1 (limit %2)").arg(key).arg(limit));
+            line->setName(describeKey(key));
+            line->setPen(QPen(color, 2));
             m_chart->addSeries(line);
             line->attachAxis(m_x);
             line->attachAxis(m_y);
+            limitLine = new QLineSeries;
+            limitLine->setPen(QPen(color, 1.5, Qt::DashLine));
+            m_chart->addSeries(limitLine);
+            limitLine->attachAxis(m_x);
+            limitLine->attachAxis(m_y);
         }
         line->replace(m_series.points(key));
-        top = std::max({top, count, std::min<qint64>(limit, count * 2 + 1)});
+        const QList<QPointF> points = m_series.points(key);
+        if (limit >= 0) {
+            limitLine->setName(QStringLiteral("limit %1").arg(limit));
+            limitLine->replace({QPointF(points.first().x(), static_cast<double>(limit)), QPointF(static_cast<double>(now), static_cast<double>(limit))});
+        } else {
+            limitLine->setName(QStringLiteral("no policy"));
+            limitLine->clear();
+        }
+        top = std::max({top, count, limit});
     }
-    m_x->setRange(std::max(0.0, t - 60), std::max(1.0, t));
-    m_y->setRange(0, static_cast<double>(top));
-    m_status->setText(QStringLiteral("allowed %1 · blocked %2 (all keys, since the server started)")
+    m_x->setRange(QDateTime::fromMSecsSinceEpoch(now - 60000), QDateTime::fromMSecsSinceEpoch(now));
+    // Headroom above the highest line; whole numbers on the ticks.
+    const qint64 yMax = std::max<qint64>(5, top + std::max<qint64>(1, top / 10));
+    m_y->setRange(0, static_cast<double>(yMax));
+    m_y->setTickCount(static_cast<int>(std::min<qint64>(yMax, 5)) + 1);
+    m_y->applyNiceNumbers();
+    m_status->setText(QStringLiteral("Live at %1 · this server decided %2 allowed, %3 blocked since it started")
+                          .arg(QDateTime::fromMSecsSinceEpoch(now).toString(QStringLiteral("HH:mm:ss")))
                           .arg(event.value(QStringLiteral("allowedTotal")).toInteger())
                           .arg(event.value(QStringLiteral("blockedTotal")).toInteger()));
     Q_EMIT updated();

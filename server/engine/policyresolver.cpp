@@ -2,7 +2,7 @@
 #include "engine/policyresolver.h"
 
 #include "apierror.h"
-#include "engine/windowkey.h"
+#include "windowkey.h"
 
 #include <QCryptographicHash>
 #include <QStringBuilder>

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "engine/policysnapshot.h"
 
-#include "engine/windowkey.h"
+#include "windowkey.h"
 
 namespace sluice {
 

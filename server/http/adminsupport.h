@@ -7,7 +7,7 @@
 
 #include "engine/adminbackend.h"
 #include "engine/policysnapshot.h"
-#include "engine/windowkey.h"
+#include "windowkey.h"
 #include "engine/windowstore.h"
 #include "http/httpapi.h"
 

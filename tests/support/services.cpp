@@ -375,7 +375,10 @@ bool ServerProcess::start(const QStringList &args, QString *error, const QString
 {
     if (isRunning())
         stop();
+    m_args = args;
+    m_env = env;
     for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
+        m_port = freePort();
         if (startOnce(args, env, error))
             return true;
         // Only a port someone else took in between is worth another try.
@@ -385,9 +388,15 @@ bool ServerProcess::start(const QStringList &args, QString *error, const QString
     return false;
 }
 
+bool ServerProcess::restart(QString *error)
+{
+    if (isRunning())
+        stop();
+    return startOnce(m_args, m_env, error);
+}
+
 bool ServerProcess::startOnce(const QStringList &args, const QStringList &env, QString *error)
 {
-    m_port = freePort();
     m_output.clear();
     m_process = std::make_unique<QProcess>();
     m_process->setProcessChannelMode(QProcess::MergedChannels);

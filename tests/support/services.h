@@ -125,6 +125,7 @@ public:
     // env: "NAME=value" entries added to this process's environment.
     bool start(const QStringList &args, QString *error = nullptr, const QStringList &env = {});
     bool stop();   // SIGTERM, wait (SIGKILL after 10 s); true on a clean exit
+    bool restart(QString *error = nullptr); // (stop, then) start again: same arguments, same port
     void kill();   // SIGKILL, wait
     bool isRunning() const;
     quint16 port() const { return m_port; }
@@ -135,6 +136,7 @@ private:
     bool startOnce(const QStringList &args, const QStringList &env, QString *error);
 
     std::unique_ptr<QProcess> m_process;
+    QStringList m_args, m_env;
     quint16 m_port = 0;
     mutable QByteArray m_output;
 };

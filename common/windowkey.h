@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Builds window-log keys: "sluice:{<scope token>:<id>:<id>}". The one place keys are made, shared
-// by every store. Ids are escaped ('%' → %25, ':' → %3A, '{' → %7B, '}' → %7D) so that an id
+// by every store and by the console (keys are part of the API: /admin/usage?keys=, /admin/events). Ids are escaped ('%' → %25, ':' → %3A, '{' → %7B, '}' → %7D) so that an id
 // holding a separator or a hash-tag brace can never collide with another key or change the
 // Redis Cluster hash slot. Everything else, Unicode included, is kept as UTF-8.
 #pragma once
-
-#include "engine/layer.h"
 
 #include "scope.h"
 #include "unit.h"

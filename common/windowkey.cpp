@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "engine/windowkey.h"
+#include "windowkey.h"
 
 #include <QByteArrayList>
 #include <cstring>
