@@ -67,6 +67,7 @@ void ApiClient::setServer(const QUrl &baseUrl, const QByteArray &adminToken)
 {
     m_base = baseUrl;
     m_token = adminToken;
+    Q_EMIT serverChanged();
 }
 
 void ApiClient::completeReservation(const ReservationRequest &request, QObject *context,

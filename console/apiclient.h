@@ -26,9 +26,10 @@ class ApiClient : public QObject
 public:
     explicit ApiClient(QObject *parent = nullptr);
 
-    void setServer(const QUrl &baseUrl, const QByteArray &adminToken);
+    void setServer(const QUrl &baseUrl, const QByteArray &adminToken); // emits serverChanged
     QUrl server() const { return m_base; }
     bool hasAdminToken() const { return !m_token.isEmpty(); }
+    QByteArray adminToken() const { return m_token; }
 
     // The server URL an operator typed, made whole: "localhost:8000" (which Qt reads as scheme
     // "localhost") becomes http://localhost:8000. nullopt and *error for anything else than an
@@ -62,6 +63,9 @@ public:
     // returned reply is aborted or the context is gone; `onEnd` once when the stream ends.
     class QNetworkReply *streamEvents(const QStringList &keys, QObject *context, std::function<void(const QJsonObject &event)> onEvent,
                                       std::function<void(const QString &why)> onEnd);
+
+Q_SIGNALS:
+    void serverChanged();
 
 private:
     QNetworkRequest adminRequest(const QString &path) const;

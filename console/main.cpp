@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// sluice-console: the operations console. Server URL and admin token come from the command line,
-// SLUICE_SERVER_URL / SLUICE_ADMIN_TOKEN, or the saved settings.
+// sluice-console: the operations console. The server URL comes from --server, SLUICE_SERVER_URL or
+// the saved settings; the admin token from SLUICE_ADMIN_TOKEN or the saved settings (first wins;
+// Server → Connect… changes both, see connectiondialog.h).
 //   sluice-console [--server URL] [--screenshot FILE]   (--screenshot: run scenario B, save, quit)
 #include "apiclient.h"
+#include "connectiondialog.h"
 #include "mainwindow.h"
 #include "pages/checkpage.h"
 
@@ -27,9 +29,10 @@ int main(int argc, char *argv[])
     parser.process(app);
 
     QSettings settings;
+    const sluice::SavedConnection saved = sluice::loadConnection(settings);
     QString text = parser.value(serverOption);
     if (text.isEmpty())
-        text = qEnvironmentVariable("SLUICE_SERVER_URL", settings.value(QStringLiteral("server"), QStringLiteral("http://127.0.0.1:8000")).toString());
+        text = qEnvironmentVariable("SLUICE_SERVER_URL", saved.server.isEmpty() ? QStringLiteral("http://127.0.0.1:8000") : saved.server);
     // Only a whole URL is used and saved ("localhost:8000" once broke every later start).
     QString error;
     std::optional<QUrl> url = sluice::ApiClient::serverUrl(text, &error);
@@ -41,7 +44,8 @@ int main(int argc, char *argv[])
     }
 
     sluice::ApiClient client;
-    client.setServer(*url, qgetenv("SLUICE_ADMIN_TOKEN"));
+    const QByteArray envToken = qgetenv("SLUICE_ADMIN_TOKEN");
+    client.setServer(*url, envToken.isEmpty() ? saved.token : envToken);
     sluice::MainWindow window(&client);
     window.show();
 

@@ -2,8 +2,14 @@
 #include "mainwindow.h"
 
 #include "apiclient.h"
+#include "connectiondialog.h"
 
+#include <QAction>
+#include <QCloseEvent>
 #include <QJsonObject>
+#include <QKeySequence>
+#include <QMenuBar>
+#include <QSettings>
 #include "pages/burstpage.h"
 #include "pages/checkpage.h"
 #include "pages/historypage.h"
@@ -22,7 +28,7 @@ namespace sluice {
 MainWindow::MainWindow(ApiClient *client, QWidget *parent) : QMainWindow(parent), m_client(client)
 {
     setWindowTitle(QStringLiteral("Sluice console — %1").arg(client->server().toString()));
-    auto *tabs = new QTabWidget;
+    auto *tabs = m_tabs = new QTabWidget;
     m_check = new CheckPage(client);
     m_server = new ServerPage(client);
     m_policies = new PoliciesPage(client);
@@ -56,7 +62,68 @@ MainWindow::MainWindow(ApiClient *client, QWidget *parent) : QMainWindow(parent)
     connect(m_healthTimer, &QTimer::timeout, this, &MainWindow::pollHealth);
     m_healthTimer->start();
     QTimer::singleShot(0, this, &MainWindow::pollHealth);
+    // Keyboard: Ctrl+1…7 the pages, F5 refreshes the page shown, Ctrl+L connects, Ctrl+Q quits.
+    QMenu *serverMenu = menuBar()->addMenu(QStringLiteral("&Server"));
+    QAction *connectAction = serverMenu->addAction(QStringLiteral("&Connect…"), this, [this] { openConnectionDialog(); });
+    connectAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_L));
+    QAction *refreshAction = serverMenu->addAction(QStringLiteral("&Refresh this page"), this, &MainWindow::refreshCurrentPage);
+    refreshAction->setShortcut(QKeySequence::Refresh);
+    serverMenu->addSeparator();
+    QAction *quitAction = serverMenu->addAction(QStringLiteral("&Quit"), this, &QWidget::close);
+    quitAction->setShortcut(QKeySequence::Quit);
+    QMenu *pagesMenu = menuBar()->addMenu(QStringLiteral("&Pages"));
+    for (int i = 0; i < tabs->count(); ++i) {
+        QAction *go = pagesMenu->addAction(tabs->tabText(i), this, [tabs, i] { tabs->setCurrentIndex(i); });
+        go->setShortcut(QKeySequence(Qt::CTRL | static_cast<Qt::Key>(Qt::Key_1 + i)));
+    }
+    connect(client, &ApiClient::serverChanged, this, [this] {
+        setWindowTitle(QStringLiteral("Sluice console — %1").arg(m_client->server().toString()));
+        m_connection->setText(QStringLiteral("Connecting to %1…").arg(m_client->server().toString()));
+        m_connection->setStyleSheet(QString());
+        QTimer::singleShot(0, this, &MainWindow::pollHealth);
+    });
+
+    // The window as the operator left it.
     resize(1000, 620);
+    QSettings settings;
+    restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+    tabs->setCurrentIndex(settings.value(QStringLiteral("window/page"), 0).toInt());
+}
+
+void MainWindow::closeEvent(QCloseEvent *event)
+{
+    QSettings settings;
+    settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    settings.setValue(QStringLiteral("window/page"), m_tabs->currentIndex());
+    QMainWindow::closeEvent(event);
+}
+
+void MainWindow::refreshCurrentPage()
+{
+    // The page's own refresh, as when it is shown.
+    Q_EMIT m_tabs->currentChanged(m_tabs->currentIndex());
+}
+
+ConnectionDialog *MainWindow::openConnectionDialog()
+{
+    QSettings settings;
+    const SavedConnection saved = loadConnection(settings);
+    auto *dialog = new ConnectionDialog(m_client->server(), m_client->hasAdminToken() ? m_client->adminToken() : QByteArray(),
+                                        !saved.token.isEmpty(), this);
+    dialog->setObjectName(QStringLiteral("connectionDialog"));
+    dialog->setAttribute(Qt::WA_DeleteOnClose);
+    connect(dialog, &QDialog::accepted, this, [this, dialog] {
+        connectTo(dialog->server(), dialog->token(), dialog->rememberToken());
+    });
+    dialog->open();
+    return dialog;
+}
+
+void MainWindow::connectTo(const QUrl &server, const QByteArray &token, bool rememberToken)
+{
+    QSettings settings;
+    saveConnection(settings, server, token, rememberToken);
+    m_client->setServer(server, token);
 }
 
 void MainWindow::setHealthInterval(int ms) { m_healthTimer->setInterval(ms); }
@@ -76,7 +143,7 @@ void MainWindow::pollHealth()
         if (ok && health.value(QStringLiteral("status")).toString() != QStringLiteral("ok"))
             text += QStringLiteral(" (degraded: see the Server page)");
         if (!m_client->hasAdminToken())
-            text += QStringLiteral(" · no admin token: policies, usage and keys need SLUICE_ADMIN_TOKEN (scripts/run prints it)");
+            text += QStringLiteral(" · no admin token: policies, usage and keys need one (Server → Connect…, Ctrl+L)");
         m_connection->setText(text);
         m_connection->setStyleSheet(ok ? QStringLiteral("color: #1b7f3b") : QStringLiteral("color: #b3261e"));
     });

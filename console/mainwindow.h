@@ -5,6 +5,7 @@
 #include <QMainWindow>
 
 class QLabel;
+class QTabWidget;
 class QTimer;
 
 namespace sluice {
@@ -12,6 +13,7 @@ namespace sluice {
 class ApiClient;
 class BurstPage;
 class CheckPage;
+class ConnectionDialog;
 class HistoryPage;
 class PoliciesPage;
 class ServerPage;
@@ -35,10 +37,23 @@ public:
     QString connectionText() const;
     void setHealthInterval(int ms);
 
+    // Server → Connect… (Ctrl+L): opens the connection dialog (window-modal, not blocking); on OK
+    // the console talks to the new server with the new token, and saves them (the token only when
+    // asked to remember it). Returns the dialog (it deletes itself when closed).
+    ConnectionDialog *openConnectionDialog();
+    // Applies a connection: the client, the title, the status line, the saved settings.
+    void connectTo(const QUrl &server, const QByteArray &token, bool rememberToken);
+    QTabWidget *tabs() const { return m_tabs; }
+
+protected:
+    void closeEvent(QCloseEvent *event) override;
+
 private:
     void pollHealth();
+    void refreshCurrentPage();
 
     ApiClient *m_client;
+    QTabWidget *m_tabs;
     QLabel *m_connection;
     QTimer *m_healthTimer;
     bool m_polling = false;

@@ -2,6 +2,7 @@
 // The console's real widgets (offscreen) against a real sluice-server process: the Check page's
 // form and the demo scenarios, and the Server page's health view.
 #include "apiclient.h"
+#include "connectiondialog.h"
 #include "mainwindow.h"
 #include "models/policytablemodel.h"
 #include "models/burstrun.h"
@@ -23,14 +24,18 @@
 #include <QComboBox>
 #include <QFont>
 #include <QLabel>
+#include <QLineEdit>
 #include <QLineSeries>
 #include <QMessageBox>
-#include <QLineEdit>
+#include <QPointer>
 #include <QPushButton>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QTabWidget>
 #include <QTcpServer>
 #include <QTcpSocket>
+#include <QTemporaryDir>
 #include <QtTest>
 
 using namespace sluice;
@@ -44,7 +49,87 @@ private:
     std::unique_ptr<ApiClient> m_client;
     std::unique_ptr<MainWindow> m_window;
 
+    QTemporaryDir m_settingsDir; // the console's QSettings live here, never in the user's ~/.config
+
 private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_settingsDir.isValid());
+        QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, m_settingsDir.path());
+        QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, m_settingsDir.path());
+    }
+
+    // Issue 13: Server → Connect… refuses a bad URL (staying open with what was typed), applies a
+    // good one with its token (admin actions come on), remembers the token only when asked, in a
+    // file only its owner can read.
+    void connectionDialogRoundTrip()
+    {
+        ApiClient client;
+        client.setServer(QUrl(QStringLiteral("http://127.0.0.1:1")), QByteArray());
+        MainWindow window(&client);
+        window.show();
+        QPushButton *add = window.policiesPage()->findChild<QPushButton *>(QStringLiteral("add"));
+        QVERIFY(add && !add->isEnabled());
+
+        QPointer<ConnectionDialog> dialog = window.openConnectionDialog();
+        QVERIFY(dialog && dialog->isVisible());
+        auto *url = dialog->findChild<QLineEdit *>(QStringLiteral("url"));
+        auto *token = dialog->findChild<QLineEdit *>(QStringLiteral("token"));
+        auto *remember = dialog->findChild<QCheckBox *>(QStringLiteral("remember"));
+        QVERIFY(url && token && remember);
+        QCOMPARE(token->echoMode(), QLineEdit::Password);
+        url->setText(QStringLiteral("ftp://example.org"));
+        token->setText(QStringLiteral("console-token"));
+        dialog->accept();
+        QVERIFY(dialog && dialog->isVisible()); // refused: still open, with the reason and what was typed
+        QVERIFY2(dialog->message().contains(QStringLiteral("not a server URL")), qPrintable(dialog->message()));
+        QCOMPARE(token->text(), QStringLiteral("console-token"));
+        QCOMPARE(client.server(), QUrl(QStringLiteral("http://127.0.0.1:1")));
+
+        url->setText(m_server.baseUrl().toString());
+        remember->setChecked(true);
+        dialog->accept();
+        QTRY_VERIFY(!dialog); // closed and deleted
+        QCOMPARE(client.server(), m_server.baseUrl());
+        QCOMPARE(client.adminToken(), QByteArray("console-token"));
+        QVERIFY(add->isEnabled());
+        QTRY_VERIFY_WITH_TIMEOUT(window.connectionText().startsWith(QStringLiteral("● Connected")), 5000);
+        QVERIFY(!window.connectionText().contains(QStringLiteral("no admin token")));
+        {
+            QSettings settings;
+            const SavedConnection saved = loadConnection(settings);
+            QCOMPARE(saved.server, m_server.baseUrl().toString());
+            QCOMPARE(saved.token, QByteArray("console-token"));
+            const QFile::Permissions p = QFile::permissions(settings.fileName());
+            QVERIFY(p & QFile::ReadOwner);
+            QVERIFY2(!(p & (QFile::ReadGroup | QFile::WriteGroup | QFile::ReadOther | QFile::WriteOther)), "the token file is not 0600");
+        }
+
+        // Again: the dialog shows what is in use; not remembering removes the saved token.
+        dialog = window.openConnectionDialog();
+        QCOMPARE(dialog->findChild<QLineEdit *>(QStringLiteral("url"))->text(), m_server.baseUrl().toString());
+        QCOMPARE(dialog->findChild<QLineEdit *>(QStringLiteral("token"))->text(), QStringLiteral("console-token"));
+        remember = dialog->findChild<QCheckBox *>(QStringLiteral("remember"));
+        QVERIFY(remember->isChecked());
+        remember->setChecked(false);
+        dialog->accept();
+        QTRY_VERIFY(!dialog);
+        QSettings settings;
+        QVERIFY(loadConnection(settings).token.isEmpty());
+        QCOMPARE(client.adminToken(), QByteArray("console-token")); // still used in this session
+    }
+
+    // Keyboard: Ctrl+1…7 switch pages.
+    void pagesHaveShortcuts()
+    {
+        m_window->activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(m_window.get()));
+        QTest::keyClick(m_window.get(), Qt::Key_3, Qt::ControlModifier);
+        QCOMPARE(m_window->tabs()->currentWidget(), static_cast<QWidget *>(m_window->usagePage()));
+        QTest::keyClick(m_window.get(), Qt::Key_1, Qt::ControlModifier);
+        QCOMPARE(m_window->tabs()->currentWidget(), static_cast<QWidget *>(m_window->checkPage()));
+    }
+
     void init()
     {
         QString error;

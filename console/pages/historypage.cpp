@@ -79,8 +79,9 @@ void HistoryPage::refresh()
     if (!m_client->hasAdminToken()) {
         m_model->clear();
         redrawChart();
-        m_message->setText(QStringLiteral("No admin token: the usage history is an admin endpoint. Start the console with "
-                                          "SLUICE_ADMIN_TOKEN (or --token) set to the server's --admin-token."));
+        m_message->setText(QStringLiteral("No admin token: the usage history is an admin endpoint. Give the server's "
+                                          "--admin-token in Server → Connect… (Ctrl+L), or start the console with "
+                                          "SLUICE_ADMIN_TOKEN set."));
         Q_EMIT refreshed(false);
         return;
     }

@@ -36,13 +36,17 @@ PoliciesPage::PoliciesPage(ApiClient *client, QWidget *parent) : QWidget(parent)
     editButton->setObjectName(QStringLiteral("edit"));
     del->setObjectName(QStringLiteral("delete"));
     // Without an admin token the server refuses every change: say how to fix it, offer nothing
-    // that cannot work.
-    if (!client->hasAdminToken()) {
+    // that cannot work (again whenever the connection changes).
+    auto adminActions = [client, add, editButton, del] {
         for (QPushButton *b : {add, editButton, del}) {
-            b->setEnabled(false);
-            b->setToolTip(QStringLiteral("Needs an admin token: start the console with SLUICE_ADMIN_TOKEN set (scripts/run prints it)"));
+            b->setEnabled(client->hasAdminToken());
+            b->setToolTip(client->hasAdminToken() ? QString()
+                                                  : QStringLiteral("Needs an admin token: Server → Connect… (Ctrl+L), or start the "
+                                                                   "console with SLUICE_ADMIN_TOKEN set (scripts/run prints it)"));
         }
-    }
+    };
+    adminActions();
+    connect(client, &ApiClient::serverChanged, this, adminActions);
     connect(refresh, &QPushButton::clicked, this, &PoliciesPage::refresh);
     connect(add, &QPushButton::clicked, this, [this] {
         PolicyDto fresh;
