@@ -210,14 +210,62 @@ void ApiClient::savePolicy(const PolicyDto &policy, QObject *context, std::funct
     });
 }
 
-void ApiClient::deletePolicy(qint64 id, QObject *context, std::function<void(const ApiError *)> done)
+void ApiClient::deleteAdmin(const QString &path, QObject *context, std::function<void(const ApiError *)> done)
 {
-    QNetworkReply *reply = m_nam.deleteResource(adminRequest(QString::fromLatin1(api::kAdminPolicies) + QStringLiteral("/%1").arg(id)));
+    QNetworkReply *reply = m_nam.deleteResource(adminRequest(path));
     connect(reply, &QNetworkReply::finished, context, [reply, done = std::move(done)] {
         reply->deleteLater();
         ApiError error(0, {}, {});
         done(failed(reply, reply->readAll(), &error) ? &error : nullptr);
     });
+}
+
+void ApiClient::deletePolicy(qint64 id, QObject *context, std::function<void(const ApiError *)> done)
+{
+    deleteAdmin(QString::fromLatin1(api::kAdminPolicies) + QStringLiteral("/%1").arg(id), context, std::move(done));
+}
+
+void ApiClient::listApiKeys(QObject *context, std::function<void(const QJsonArray &, const ApiError *)> done)
+{
+    getArray(QString::fromLatin1(api::kAdminApiKeys), QStringLiteral("a list of API keys"), context, std::move(done));
+}
+
+void ApiClient::createApiKey(const QString &tenantId, const QString &userId, QObject *context,
+                             std::function<void(const QJsonObject &, const ApiError *)> done)
+{
+    QJsonObject body{{QStringLiteral("tenantId"), tenantId}};
+    if (!userId.isEmpty())
+        body.insert(QStringLiteral("userId"), userId);
+    QNetworkReply *reply = m_nam.post(adminRequest(QString::fromLatin1(api::kAdminApiKeys)), QJsonDocument(body).toJson(QJsonDocument::Compact));
+    connect(reply, &QNetworkReply::finished, context, [reply, done = std::move(done)] {
+        reply->deleteLater();
+        const QByteArray answer = reply->readAll();
+        ApiError error(0, {}, {});
+        QJsonDocument doc;
+        if (failed(reply, answer, &error) || !parseJson(answer, statusOf(reply), QStringLiteral("the new API key"), false, &doc, &error))
+            return done({}, &error);
+        if (doc.object().value(QStringLiteral("apiKey")).toString().isEmpty()) {
+            unreadable(statusOf(reply), QStringLiteral("the new API key"), QStringLiteral("no apiKey"), &error);
+            return done({}, &error);
+        }
+        done(doc.object(), nullptr);
+    });
+}
+
+void ApiClient::revokeApiKey(qint64 id, QObject *context, std::function<void(const ApiError *)> done)
+{
+    deleteAdmin(QString::fromLatin1(api::kAdminApiKeys) + QStringLiteral("/%1").arg(id), context, std::move(done));
+}
+
+void ApiClient::resetUsage(const QString &windowKey, QObject *context, std::function<void(const ApiError *)> done)
+{
+    deleteAdmin(QString::fromLatin1(api::kAdminUsage) + QLatin1Char('/') + QString::fromLatin1(QUrl::toPercentEncoding(windowKey)),
+                context, std::move(done));
+}
+
+void ApiClient::registry(const QString &kind, QObject *context, std::function<void(const QJsonArray &, const ApiError *)> done)
+{
+    getArray(QStringLiteral("/admin/") + kind, QStringLiteral("a list of %1").arg(kind), context, std::move(done));
 }
 
 void ApiClient::topBlocked(int n, QObject *context, std::function<void(const QJsonArray &, const ApiError *)> done)
@@ -258,14 +306,13 @@ void ApiClient::analytics(const QDateTime &from, const QDateTime &to, qint64 ste
 void ApiClient::registryIds(const QString &kind, QObject *context,
                             std::function<void(const QStringList &, const ApiError *)> done)
 {
-    getArray(QStringLiteral("/admin/") + kind, QStringLiteral("a list of %1").arg(kind), context,
-             [done = std::move(done)](const QJsonArray &array, const ApiError *error) {
-                 QStringList ids;
-                 for (const QJsonValue &v : array)
-                     ids.append(v.toObject().value(QStringLiteral("id")).toString());
-                 ids.removeAll(QString());
-                 done(ids, error);
-             });
+    registry(kind, context, [done = std::move(done)](const QJsonArray &array, const ApiError *error) {
+        QStringList ids;
+        for (const QJsonValue &v : array)
+            ids.append(v.toObject().value(QStringLiteral("id")).toString());
+        ids.removeAll(QString());
+        done(ids, error);
+    });
 }
 
 QNetworkReply *ApiClient::streamEvents(const QStringList &keys, QObject *context, std::function<void(const QJsonObject &)> onEvent,

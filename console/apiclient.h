@@ -51,6 +51,15 @@ public:
     void listPolicies(QObject *context, std::function<void(const QList<PolicyDto> &policies, const ApiError *error)> done);
     void savePolicy(const PolicyDto &policy, QObject *context, std::function<void(const PolicyDto &saved, const ApiError *error)> done);
     void deletePolicy(qint64 id, QObject *context, std::function<void(const ApiError *error)> done);
+    // API keys: the list (never the keys), a new key (its plaintext in the answer's "apiKey",
+    // shown once), revocation. DELETE /admin/usage/{key}: a key's window emptied.
+    void listApiKeys(QObject *context, std::function<void(const QJsonArray &keys, const ApiError *error)> done);
+    void createApiKey(const QString &tenantId, const QString &userId, QObject *context,
+                      std::function<void(const QJsonObject &created, const ApiError *error)> done);
+    void revokeApiKey(qint64 id, QObject *context, std::function<void(const ApiError *error)> done);
+    void resetUsage(const QString &windowKey, QObject *context, std::function<void(const ApiError *error)> done);
+    // GET /admin/tenants|users|models|tiers as the server answers it (the entity browser).
+    void registry(const QString &kind, QObject *context, std::function<void(const QJsonArray &rows, const ApiError *error)> done);
     // GET /admin/tenants|users|models|tiers: the ids of the registry's entities of that kind
     // (`kind` is the path's last segment), for the pickers.
     void registryIds(const QString &kind, QObject *context, std::function<void(const QStringList &ids, const ApiError *error)> done);
@@ -73,6 +82,7 @@ private:
     void getArray(const QString &path, const QString &what, QObject *context,
                   std::function<void(const QJsonArray &, const ApiError *)> done);
     static bool failed(class QNetworkReply *reply, const QByteArray &body, ApiError *error);
+    void deleteAdmin(const QString &path, QObject *context, std::function<void(const ApiError *)> done);
     void postReservation(const char *path, const QByteArray &body, QObject *context,
                          std::function<void(int, const QJsonObject &, const ApiError &)> done);
 

@@ -14,6 +14,7 @@
 #include "pages/checkpage.h"
 #include "pages/historypage.h"
 #include "pages/policiespage.h"
+#include "pages/registrypages.h"
 #include "pages/serverpage.h"
 #include "pages/topblockedpage.h"
 #include "pages/usagepage.h"
@@ -36,12 +37,16 @@ MainWindow::MainWindow(ApiClient *client, QWidget *parent) : QMainWindow(parent)
     m_usage = new UsagePage(client);
     m_topBlocked = new TopBlockedPage(client);
     m_history = new HistoryPage(client);
+    m_apiKeys = new ApiKeysPage(client);
+    m_entities = new EntitiesPage(client);
     tabs->addTab(m_check, QStringLiteral("Check"));
     tabs->addTab(m_burst, QStringLiteral("Burst"));
     tabs->addTab(m_usage, QStringLiteral("Live usage"));
     tabs->addTab(m_policies, QStringLiteral("Policies"));
     tabs->addTab(m_topBlocked, QStringLiteral("Top blocked"));
     tabs->addTab(m_history, QStringLiteral("Usage history"));
+    tabs->addTab(m_apiKeys, QStringLiteral("API keys"));
+    tabs->addTab(m_entities, QStringLiteral("Entities"));
     tabs->addTab(m_server, QStringLiteral("Server"));
     setCentralWidget(tabs);
     connect(tabs, &QTabWidget::currentChanged, this, [this, tabs](int index) {
@@ -53,6 +58,10 @@ MainWindow::MainWindow(ApiClient *client, QWidget *parent) : QMainWindow(parent)
             m_history->refresh();
         if (tabs->widget(index) == m_usage)
             m_usage->refreshPickers();
+        if (tabs->widget(index) == m_apiKeys)
+            m_apiKeys->refresh();
+        if (tabs->widget(index) == m_entities)
+            m_entities->refresh();
     });
     m_connection = new QLabel(QStringLiteral("Connecting to %1…").arg(client->server().toString()));
     m_connection->setObjectName(QStringLiteral("connection"));
@@ -62,7 +71,7 @@ MainWindow::MainWindow(ApiClient *client, QWidget *parent) : QMainWindow(parent)
     connect(m_healthTimer, &QTimer::timeout, this, &MainWindow::pollHealth);
     m_healthTimer->start();
     QTimer::singleShot(0, this, &MainWindow::pollHealth);
-    // Keyboard: Ctrl+1…7 the pages, F5 refreshes the page shown, Ctrl+L connects, Ctrl+Q quits.
+    // Keyboard: Ctrl+1…9 the pages, F5 refreshes the page shown, Ctrl+L connects, Ctrl+Q quits.
     QMenu *serverMenu = menuBar()->addMenu(QStringLiteral("&Server"));
     QAction *connectAction = serverMenu->addAction(QStringLiteral("&Connect…"), this, [this] { openConnectionDialog(); });
     connectAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_L));

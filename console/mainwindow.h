@@ -11,6 +11,8 @@ class QTimer;
 namespace sluice {
 
 class ApiClient;
+class ApiKeysPage;
+class EntitiesPage;
 class BurstPage;
 class CheckPage;
 class ConnectionDialog;
@@ -32,6 +34,8 @@ public:
     UsagePage *usagePage() const { return m_usage; }
     TopBlockedPage *topBlockedPage() const { return m_topBlocked; }
     HistoryPage *historyPage() const { return m_history; }
+    ApiKeysPage *apiKeysPage() const { return m_apiKeys; }
+    EntitiesPage *entitiesPage() const { return m_entities; }
     // The status bar's connection line: connected or not (a /health poll every few seconds), and
     // whether admin actions are possible (an admin token is set).
     QString connectionText() const;
@@ -64,6 +68,8 @@ private:
     BurstPage *m_burst;
     UsagePage *m_usage;
     TopBlockedPage *m_topBlocked;
+    ApiKeysPage *m_apiKeys;
+    EntitiesPage *m_entities;
 };
 
 } // namespace sluice

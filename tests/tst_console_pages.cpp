@@ -6,12 +6,14 @@
 #include "mainwindow.h"
 #include "models/policytablemodel.h"
 #include "models/burstrun.h"
+#include "models/jsontablemodel.h"
 #include "pages/burstpage.h"
 #include "pages/checkpage.h"
 #include "pages/historypage.h"
 #include "models/analyticsmodel.h"
 #include "pages/policiespage.h"
 #include "pages/policydialog.h"
+#include "pages/registrypages.h"
 #include "pages/serverpage.h"
 #include "pages/topblockedpage.h"
 #include "pages/usagepage.h"
@@ -22,7 +24,10 @@
 #include <QCheckBox>
 #include <QColor>
 #include <QComboBox>
+#include <QDialog>
 #include <QFont>
+#include <QJsonArray>
+#include <QJsonDocument>
 #include <QLabel>
 #include <QLineEdit>
 #include <QLineSeries>
@@ -33,9 +38,11 @@
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QTabWidget>
+#include <QTableView>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTemporaryDir>
+#include <QTreeWidget>
 #include <QtTest>
 
 using namespace sluice;
@@ -767,6 +774,150 @@ private Q_SLOTS:
         QTest::qWait(300);
         QVERIFY(!page.isReconnecting());
         QCOMPARE(page.statusText(), QStringLiteral("stopped"));
+    }
+
+    // The entity browser's and API keys page's model, offline.
+    void jsonTableModelOffline()
+    {
+        JsonTableModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.setColumns({{QStringLiteral("id"), QStringLiteral("Id")}, {QStringLiteral("userId"), QStringLiteral("User")},
+                          {QStringLiteral("revoked"), QStringLiteral("Revoked")}});
+        model.setRows(QJsonDocument::fromJson(R"([{"id":7,"userId":null,"revoked":true},"not an object",{"id":8,"userId":"u"}])").array());
+        QCOMPARE(model.rowCount(), 2);
+        QCOMPARE(model.columnCount(), 3);
+        QCOMPARE(model.headerData(1, Qt::Horizontal).toString(), QStringLiteral("User"));
+        QCOMPARE(model.index(0, 0).data().toString(), QStringLiteral("7"));
+        QCOMPARE(model.index(0, 1).data().toString(), QStringLiteral("—"));
+        QCOMPARE(model.index(0, 2).data().toString(), QStringLiteral("yes"));
+        QCOMPARE(model.index(1, 2).data().toString(), QStringLiteral("—"));
+        QCOMPARE(model.rowObject(1).value(QStringLiteral("userId")).toString(), QStringLiteral("u"));
+        model.setRows({});
+        QCOMPARE(model.rowCount(), 0);
+    }
+
+    // Issue 13: an API key created (the plaintext shown once, with a copy button), listed by its
+    // prefix, revoked after a confirmation — and then a check with it is refused (401).
+    void apiKeyCreatedShownListedRevoked()
+    {
+        ApiKeysPage *page = m_window->apiKeysPage();
+        QSignalSpy refreshed(page, &ApiKeysPage::refreshed);
+        page->refresh();
+        QVERIFY(refreshed.wait(5000));
+        QCOMPARE(refreshed.last().first().toBool(), true);
+        QCOMPARE(page->model()->rowCount(), 1); // the demo's key
+        page->findChild<QComboBox *>(QStringLiteral("tenant"))->setCurrentText(QStringLiteral("free_co"));
+        QSignalSpy created(page, &ApiKeysPage::created);
+        page->findChild<QPushButton *>(QStringLiteral("create"))->click();
+        QVERIFY(created.wait(5000));
+        const QString plaintext = created.first().first().toString();
+        QVERIFY(plaintext.startsWith(QStringLiteral("sk_")));
+        QDialog *shown = nullptr;
+        QTRY_VERIFY_WITH_TIMEOUT((shown = page->findChild<QDialog *>(QStringLiteral("newApiKey"))) != nullptr, 2000);
+        QCOMPARE(shown->findChild<QLineEdit *>(QStringLiteral("plaintext"))->text(), plaintext);
+        auto *copy = shown->findChild<QPushButton *>(QStringLiteral("copy"));
+        copy->click();
+        QCOMPARE(copy->text(), QStringLiteral("Copied"));
+        shown->close();
+        QTRY_COMPARE_WITH_TIMEOUT(page->model()->rowCount(), 2, 5000);
+        // Listed by prefix only: the plaintext is nowhere in the table.
+        int row = -1;
+        for (int r = 0; r < page->model()->rowCount(); ++r) {
+            for (int c = 0; c < page->model()->columnCount(); ++c)
+                QVERIFY(page->model()->index(r, c).data().toString() != plaintext);
+            if (plaintext.startsWith(page->model()->rowObject(r).value(QStringLiteral("prefix")).toString())
+                && page->model()->rowObject(r).value(QStringLiteral("id")).toInteger() > 1)
+                row = r;
+        }
+        QVERIFY(row >= 0);
+        // A check with it is admitted, then revoked: refused.
+        auto checkWith = [&](const QString &key) -> int {
+            CheckRequest r;
+            r.userId = QStringLiteral("key-user");
+            r.modelId = QStringLiteral("gpt-4o");
+            r.apiKey = key;
+            int status = 0;
+            m_client->check(r, this, [&status](int s, const Decision &, const ApiError &) { status = s; });
+            QElapsedTimer t;
+            t.start();
+            while (status == 0 && t.elapsed() < 5000)
+                QTest::qWait(20);
+            return status;
+        };
+        QCOMPARE(checkWith(plaintext), 200);
+        page->view()->selectRow(row);
+        refreshed.clear();
+        for (const bool yes : {false, true}) {
+            page->revokeSelected();
+            QMessageBox *box = nullptr;
+            QTRY_VERIFY_WITH_TIMEOUT((box = page->findChild<QMessageBox *>(QStringLiteral("confirmRevoke"))) != nullptr, 2000);
+            QTest::mouseClick(box->button(yes ? QMessageBox::Yes : QMessageBox::Cancel), Qt::LeftButton);
+            if (yes)
+                QVERIFY(refreshed.wait(5000));
+            else
+                QTest::qWait(200);
+            QCOMPARE(checkWith(plaintext), yes ? 401 : 200);
+        }
+        QVERIFY2(page->message().contains(QStringLiteral("keys")), qPrintable(page->message()));
+    }
+
+    // Issue 13: Reset usage (Top blocked) brings a blocked caller back at once.
+    void resetUsageBringsABlockedCallerBack()
+    {
+        CheckPage *check = m_window->checkPage();
+        check->setRequest(QStringLiteral("enterprise_co"), QStringLiteral("ent-user-2"), QStringLiteral("gpt-4o"), QString());
+        QSignalSpy answered(check, &CheckPage::answered);
+        check->send(11);
+        QVERIFY(answered.wait(10000));
+        TopBlockedPage *page = m_window->topBlockedPage();
+        QSignalSpy refreshed(page, &TopBlockedPage::refreshed);
+        page->refresh();
+        QVERIFY(refreshed.wait(5000));
+        QCOMPARE(page->rows(), 1);
+        auto *tree = page->findChild<QTreeWidget *>();
+        tree->setCurrentItem(tree->topLevelItem(0));
+        page->resetSelected();
+        QMessageBox *box = nullptr;
+        QTRY_VERIFY_WITH_TIMEOUT((box = page->findChild<QMessageBox *>(QStringLiteral("confirmReset"))) != nullptr, 2000);
+        QTest::mouseClick(box->button(QMessageBox::Yes), Qt::LeftButton);
+        QVERIFY(refreshed.wait(5000));
+        QTRY_VERIFY_WITH_TIMEOUT(page->message().startsWith(QStringLiteral("Reset the usage of")), 2000);
+        answered.clear();
+        check->send(1);
+        QVERIFY(answered.wait(5000));
+        CheckRequest r;
+        r.userId = QStringLiteral("ent-user-2");
+        r.modelId = QStringLiteral("gpt-4o");
+        r.tenantId = QStringLiteral("enterprise_co");
+        int status = 0;
+        m_client->check(r, this, [&status](int s, const Decision &, const ApiError &) { status = s; });
+        QTRY_COMPARE_WITH_TIMEOUT(status, 200, 5000); // the 13th request of the hour, admitted after the reset
+    }
+
+    // Issue 13: the entity browser shows the registry; without a token it says how to get one.
+    void entitiesPageBrowsesTheRegistry()
+    {
+        EntitiesPage *page = m_window->entitiesPage();
+        QSignalSpy refreshed(page, &EntitiesPage::refreshed);
+        page->showKind(QStringLiteral("tenants"));
+        QVERIFY(refreshed.wait(5000));
+        QCOMPARE(page->model()->rowCount(), 2);
+        QCOMPARE(page->model()->index(0, 1).data().toString(), QStringLiteral("Enterprise Co"));
+        page->showKind(QStringLiteral("models"));
+        QVERIFY(refreshed.wait(5000));
+        QCOMPARE(page->model()->rowCount(), 3);
+        QCOMPARE(page->model()->headerData(1, Qt::Horizontal).toString(), QStringLiteral("Tier"));
+
+        ApiClient bare;
+        bare.setServer(m_server.baseUrl(), QByteArray());
+        EntitiesPage noToken(&bare);
+        QSignalSpy refused(&noToken, &EntitiesPage::refreshed);
+        noToken.refresh();
+        QCOMPARE(refused.size(), 1);
+        QCOMPARE(refused.first().first().toBool(), false);
+        QVERIFY(noToken.message().contains(QStringLiteral("Connect")));
+        ApiKeysPage keysNoToken(&bare);
+        QVERIFY(!keysNoToken.findChild<QPushButton *>(QStringLiteral("create"))->isEnabled());
     }
 
     void usageSeriesIsBounded()

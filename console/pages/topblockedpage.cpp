@@ -5,7 +5,9 @@
 
 #include <QJsonArray>
 #include <QLabel>
+#include <QMessageBox>
 #include <QPushButton>
+#include <QHBoxLayout>
 #include <QTreeWidget>
 #include <QVBoxLayout>
 
@@ -14,16 +16,61 @@ namespace sluice {
 TopBlockedPage::TopBlockedPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_client(client)
 {
     auto *refreshButton = new QPushButton(QStringLiteral("Refresh"));
+    auto *resetButton = new QPushButton(QStringLiteral("Reset usage…"));
+    resetButton->setObjectName(QStringLiteral("reset"));
+    resetButton->setToolTip(QStringLiteral("Empty the selected caller's window: it may send again at once"));
     m_table = new QTreeWidget;
     m_table->setRootIsDecorated(false);
     m_table->setHeaderLabels({QStringLiteral("Blocked"), QStringLiteral("Scope"), QStringLiteral("Who"), QStringLiteral("Key"),
                               QStringLiteral("Last blocked")});
     m_message = new QLabel;
     auto *layout = new QVBoxLayout(this);
-    layout->addWidget(refreshButton, 0, Qt::AlignLeft);
+    auto *buttons = new QHBoxLayout;
+    buttons->addWidget(refreshButton);
+    buttons->addWidget(resetButton);
+    buttons->addStretch(1);
+    layout->addLayout(buttons);
     layout->addWidget(m_table, 1);
     layout->addWidget(m_message);
     connect(refreshButton, &QPushButton::clicked, this, &TopBlockedPage::refresh);
+    connect(resetButton, &QPushButton::clicked, this, &TopBlockedPage::resetSelected);
+    auto adminActions = [client, resetButton] {
+        resetButton->setEnabled(client->hasAdminToken());
+    };
+    adminActions();
+    connect(client, &ApiClient::serverChanged, this, adminActions);
+}
+
+QString TopBlockedPage::message() const { return m_message->text(); }
+
+void TopBlockedPage::resetSelected()
+{
+    QTreeWidgetItem *item = m_table->currentItem();
+    if (!item) {
+        m_message->setText(QStringLiteral("Select a caller first."));
+        return;
+    }
+    const QString key = item->text(3);
+    const QString who = item->text(2);
+    auto *box = new QMessageBox(QMessageBox::Question, QStringLiteral("Reset usage"),
+                                QStringLiteral("Empty the window of %1? Its count drops to 0 and it may send again at once.").arg(who),
+                                QMessageBox::Yes | QMessageBox::Cancel, this);
+    box->setObjectName(QStringLiteral("confirmReset"));
+    box->setDefaultButton(QMessageBox::Cancel);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    connect(box, &QMessageBox::finished, this, [this, box, key, who](int) {
+        if (box->clickedButton() != box->button(QMessageBox::Yes))
+            return;
+        m_client->resetUsage(key, this, [this, who](const ApiError *error) {
+            if (error) {
+                m_message->setText(QStringLiteral("Cannot reset %1: %2").arg(who, error->message()));
+                return;
+            }
+            m_note = QStringLiteral("Reset the usage of %1").arg(who); // stays on the line the refresh writes
+            refresh();
+        });
+    });
+    box->open();
 }
 
 void TopBlockedPage::refresh()
@@ -45,7 +92,8 @@ void TopBlockedPage::refresh()
         }
         for (int c = 0; c < 5; ++c)
             m_table->resizeColumnToContents(c);
-        m_message->setText(QStringLiteral("%1 keys").arg(entries.size()));
+        m_message->setText((m_note.isEmpty() ? QString() : m_note + QStringLiteral(" · ")) + QStringLiteral("%1 keys").arg(entries.size()));
+        m_note.clear();
         Q_EMIT refreshed();
     });
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The Top blocked page: the window keys with the most blocked requests (/admin/top-blocked).
+// The Top blocked page: the callers with the most blocked requests (/admin/top-blocked), with a
+// reset of the selected caller's usage.
 #pragma once
 
 #include <QWidget>
@@ -18,6 +19,10 @@ public:
     explicit TopBlockedPage(ApiClient *client, QWidget *parent = nullptr);
     void refresh();
     int rows() const;
+    // Asks, then empties the window of the selected caller (DELETE /admin/usage/{key}): a blocked
+    // caller may send again at once.
+    void resetSelected();
+    QString message() const;
 
 Q_SIGNALS:
     void refreshed();
@@ -26,6 +31,7 @@ private:
     ApiClient *m_client;
     QTreeWidget *m_table;
     QLabel *m_message;
+    QString m_note; // what the last action did, shown with the next list
 };
 
 } // namespace sluice
