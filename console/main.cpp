@@ -2,17 +2,24 @@
 // sluice-console: the operations console. The server URL comes from --server, SLUICE_SERVER_URL or
 // the saved settings; the admin token from SLUICE_ADMIN_TOKEN or the saved settings (first wins;
 // Server → Connect… changes both, see connectiondialog.h).
-//   sluice-console [--server URL] [--screenshot FILE]   (--screenshot: run scenario B, save, quit)
+//   sluice-console [--server URL] [--screenshot FILE] [--screenshots DIR]
+//     --screenshot FILE  run scenario B, save the window, quit
+//     --screenshots DIR  run scenario B, then show every page in turn and save each as
+//                        DIR/console-<page>.png, quit (scripts/screenshot, against a server it started)
 #include "apiclient.h"
 #include "connectiondialog.h"
 #include "mainwindow.h"
 #include "pages/checkpage.h"
+#include "pages/usagepage.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QSettings>
+#include <QTabWidget>
 #include <QTimer>
 #include <cstdio>
+#include <functional>
+#include <memory>
 
 int main(int argc, char *argv[])
 {
@@ -24,8 +31,12 @@ int main(int argc, char *argv[])
     const QCommandLineOption serverOption(QStringLiteral("server"), QStringLiteral("Server URL."), QStringLiteral("url"));
     const QCommandLineOption shotOption(QStringLiteral("screenshot"), QStringLiteral("Run scenario B, save a PNG, quit."),
                                         QStringLiteral("file"));
+    const QCommandLineOption shotsOption(QStringLiteral("screenshots"),
+                                         QStringLiteral("Run scenario B, save every page as DIR/console-<page>.png, quit."),
+                                         QStringLiteral("dir"));
     parser.addOption(serverOption);
     parser.addOption(shotOption);
+    parser.addOption(shotsOption);
     parser.process(app);
 
     QSettings settings;
@@ -57,6 +68,36 @@ int main(int argc, char *argv[])
                 QApplication::quit();
             });
         });
+        window.checkPage()->setRequest(QStringLiteral("enterprise_co"), QStringLiteral("ent-user-2"), QStringLiteral("gpt-4o"),
+                                       QStringLiteral("premium"));
+        window.checkPage()->send(11);
+    }
+    if (parser.isSet(shotsOption)) {
+        // Every page in turn, each given time for its own refresh (and Live usage for a few events).
+        const QString dir = parser.value(shotsOption);
+        auto *tabs = window.tabs();
+        auto next = std::make_shared<std::function<void(int)>>();
+        *next = [&window, tabs, dir, next](int i) {
+            if (i >= tabs->count()) {
+                QApplication::quit();
+                return;
+            }
+            tabs->setCurrentIndex(i);
+            if (tabs->widget(i) == window.usagePage())
+                window.usagePage()->watchMostBlocked();
+            QTimer::singleShot(tabs->widget(i) == window.usagePage() ? 4000 : 1500, &window, [&window, tabs, dir, next, i] {
+                const QString slug = tabs->tabText(i).toLower().replace(QLatin1Char(' '), QLatin1Char('-'));
+                const QString file = dir + QStringLiteral("/console-%1.png").arg(slug);
+                if (!window.grab().save(file))
+                    std::fprintf(stderr, "sluice-console: cannot save %s\n", qPrintable(file));
+                else
+                    std::printf("%s\n", qPrintable(file));
+                (*next)(i + 1);
+            });
+        };
+        QObject::connect(window.checkPage(), &sluice::CheckPage::answered, &window, [next] {
+            QTimer::singleShot(300, [next] { (*next)(0); });
+        }, Qt::SingleShotConnection);
         window.checkPage()->setRequest(QStringLiteral("enterprise_co"), QStringLiteral("ent-user-2"), QStringLiteral("gpt-4o"),
                                        QStringLiteral("premium"));
         window.checkPage()->send(11);
