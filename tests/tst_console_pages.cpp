@@ -428,6 +428,13 @@ private Q_SLOTS:
         page->edit(duplicate);
         PolicyDialog *dialog = nullptr;
         QTRY_VERIFY_WITH_TIMEOUT((dialog = page->findChild<PolicyDialog *>(QStringLiteral("policyDialog"))) != nullptr, 2000);
+        // Its pickers offer the registry; what was typed stays.
+        auto *tenantPicker = dialog->findChild<QComboBox *>(QStringLiteral("tenant"));
+        auto *modelPicker = dialog->findChild<QComboBox *>(QStringLiteral("model"));
+        QTRY_COMPARE_WITH_TIMEOUT(tenantPicker->count(), 2, 5000);
+        QCOMPARE(tenantPicker->itemText(1), QStringLiteral("free_co"));
+        QTRY_COMPARE_WITH_TIMEOUT(modelPicker->count(), 3, 5000);
+        QCOMPARE(dialog->findChild<QComboBox *>(QStringLiteral("user"))->currentText(), QString());
         dialog->accept();
         QTRY_VERIFY_WITH_TIMEOUT(dialog->errorText().contains(QStringLiteral("409")), 5000);
         QVERIFY(dialog->isVisible());

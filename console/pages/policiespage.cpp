@@ -111,6 +111,13 @@ void PoliciesPage::edit(const PolicyDto &policy)
     auto *dialog = new PolicyDialog(policy, this);
     dialog->setObjectName(QStringLiteral("policyDialog"));
     dialog->setAttribute(Qt::WA_DeleteOnClose);
+    // The pickers offer the registry (answers for a dialog already closed are dropped with it).
+    for (const QString &kind : {QStringLiteral("tenants"), QStringLiteral("users"), QStringLiteral("models"), QStringLiteral("tiers")}) {
+        m_client->registryIds(kind, dialog, [dialog, kind](const QStringList &ids, const ApiError *error) {
+            if (!error)
+                dialog->setChoices(kind, ids);
+        });
+    }
     // OK sends it; the dialog closes only when the server took it, else it shows why and stays.
     dialog->setSubmitter([this](const PolicyDto &p, std::function<void(const QString &)> done) {
         m_client->savePolicy(p, this, [this, done](const PolicyDto &saved, const ApiError *error) {

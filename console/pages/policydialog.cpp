@@ -22,14 +22,22 @@ PolicyDialog::PolicyDialog(const PolicyDto &p, QWidget *parent) : QDialog(parent
     for (Scope s : kScopesBySpecificity)
         m_scope->addItem(scopeName(s));
     m_scope->setCurrentText(scopeName(p.scope));
-    m_tenant = new QLineEdit(p.tenantId);
-    m_user = new QLineEdit(p.userId);
+    auto entity = [](const QString &name, const QString &value) {
+        auto *c = new QComboBox;
+        c->setObjectName(name);
+        c->setEditable(true);
+        c->setInsertPolicy(QComboBox::NoInsert);
+        c->setCurrentText(value);
+        c->lineEdit()->setPlaceholderText(QStringLiteral("empty: default for each"));
+        return c;
+    };
+    m_tenant = entity(QStringLiteral("tenant"), p.tenantId);
+    m_user = entity(QStringLiteral("user"), p.userId);
+    m_model = entity(QStringLiteral("model"), p.modelId);
+    m_tier = entity(QStringLiteral("tier"), p.modelTier);
     m_apiKey = new QLineEdit(p.apiKeyId ? QString::number(*p.apiKeyId) : QString());
     m_apiKey->setValidator(new QIntValidator(1, INT_MAX, m_apiKey));
-    m_model = new QLineEdit(p.modelId);
-    m_tier = new QLineEdit(p.modelTier);
-    for (QLineEdit *e : {m_tenant, m_user, m_apiKey, m_model, m_tier})
-        e->setPlaceholderText(QStringLiteral("empty: default for each"));
+    m_apiKey->setPlaceholderText(QStringLiteral("empty: default for each"));
     m_unit = new QComboBox;
     m_unit->setObjectName(QStringLiteral("unit"));
     for (Unit u : kUnits)
@@ -100,6 +108,21 @@ PolicyDialog::PolicyDialog(const PolicyDto &p, QWidget *parent) : QDialog(parent
     connect(m_algorithm, &QComboBox::currentTextChanged, this, &PolicyDialog::updateSelectors);
     m_windowText->setText(readableWindow(m_window->value()));
     updateSelectors();
+}
+
+void PolicyDialog::setChoices(const QString &kind, const QStringList &ids)
+{
+    QComboBox *c = kind == QLatin1String("tenants") ? m_tenant
+                   : kind == QLatin1String("users") ? m_user
+                   : kind == QLatin1String("models") ? m_model
+                   : kind == QLatin1String("tiers") ? m_tier
+                                                    : nullptr;
+    if (!c)
+        return;
+    const QString typed = c->currentText();
+    c->clear();
+    c->addItems(ids);
+    c->setCurrentText(typed);
 }
 
 void PolicyDialog::updateSelectors()
@@ -177,7 +200,9 @@ PolicyDto PolicyDialog::policy() const
     PolicyDto p;
     p.id = m_id;
     p.scope = scopeFromName(m_scope->currentText()).value_or(Scope::Global);
-    auto selector = [](const QLineEdit *e) { return e->isEnabled() && !e->text().trimmed().isEmpty() ? e->text().trimmed() : QString(); };
+    auto selector = [](const QComboBox *e) {
+        return e->isEnabled() && !e->currentText().trimmed().isEmpty() ? e->currentText().trimmed() : QString();
+    };
     p.tenantId = selector(m_tenant);
     p.userId = selector(m_user);
     if (m_apiKey->isEnabled() && !m_apiKey->text().isEmpty())

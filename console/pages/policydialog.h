@@ -34,13 +34,17 @@ public:
 
 public Q_SLOTS:
     void accept() override;
+    // Offers the registry's ids of `kind` ("tenants", "users", "models", "tiers") in its picker;
+    // what is typed stays (a caller the registry does not know yet may be named).
+    void setChoices(const QString &kind, const QStringList &ids);
 
 private:
     void updateSelectors();
 
     qint64 m_id;
     QComboBox *m_scope, *m_unit, *m_algorithm;
-    QLineEdit *m_tenant, *m_user, *m_apiKey, *m_model, *m_tier, *m_description;
+    QComboBox *m_tenant, *m_user, *m_model, *m_tier; // editable, offered the registry's ids
+    QLineEdit *m_apiKey, *m_description;
     QSpinBox *m_window, *m_burst;
     QLineEdit *m_limit;
     QCheckBox *m_enabled, *m_shadow;
