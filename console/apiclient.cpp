@@ -63,6 +63,16 @@ std::optional<QUrl> ApiClient::serverUrl(const QString &text, QString *error)
     return url;
 }
 
+void ApiClient::metrics(QObject *context, std::function<void(bool, const QByteArray &)> done)
+{
+    QNetworkReply *reply = m_nam.get(QNetworkRequest(m_base.resolved(QUrl(QString::fromLatin1(api::kMetricsPath)))));
+    connect(reply, &QNetworkReply::finished, context, [reply, done = std::move(done)] {
+        reply->deleteLater();
+        const QByteArray text = reply->readAll();
+        done(reply->error() == QNetworkReply::NoError && statusOf(reply) == 200, text);
+    });
+}
+
 void ApiClient::setServer(const QUrl &baseUrl, const QByteArray &adminToken)
 {
     m_base = baseUrl;

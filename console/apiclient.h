@@ -40,6 +40,8 @@ public:
     void check(const CheckRequest &request, QObject *context,
                std::function<void(int status, const Decision &decision, const ApiError &error)> done);
     void health(QObject *context, std::function<void(bool ok, const QJsonObject &health)> done);
+    // GET /metrics: the Prometheus text (ok false when the server does not answer 200).
+    void metrics(QObject *context, std::function<void(bool ok, const QByteArray &text)> done);
     // POST /rate-limit/complete (with `tokens` when set) or /rate-limit/extend: status 200 with the
     // answer, anything else with an error (404 unknown or expired, 409 extend after completion).
     void completeReservation(const ReservationRequest &request, QObject *context,

@@ -7,6 +7,7 @@
 #include "models/policytablemodel.h"
 #include "models/burstrun.h"
 #include "models/jsontablemodel.h"
+#include "models/metricstext.h"
 #include "pages/burstpage.h"
 #include "pages/checkpage.h"
 #include "pages/historypage.h"
@@ -783,6 +784,22 @@ private Q_SLOTS:
         QCOMPARE(page.statusText(), QStringLiteral("stopped"));
     }
 
+    // The Server page's reading of /metrics, offline.
+    void metricsTextSums()
+    {
+        const QByteArray text = "# TYPE sluice_decisions_total counter\n"
+                                "sluice_decisions_total{scope=\"USER_MODEL\",result=\"allowed\"} 10\n"
+                                "sluice_decisions_total{scope=\"TENANT\",result=\"blocked\"} 2.5\n"
+                                "sluice_decisions_total_created 1700000000\n"
+                                "sluice_decisions_totalx 99\n"
+                                "sluice_uptime 5\n";
+        QCOMPARE(sumOfMetric(text, "sluice_decisions_total"), std::optional<double>(12.5));
+        QCOMPARE(sumOfMetric(text, "sluice_decisions_total", "result=\"blocked\""), std::optional<double>(2.5));
+        QCOMPARE(sumOfMetric(text, "sluice_uptime"), std::optional<double>(5));
+        QVERIFY(!sumOfMetric(text, "sluice_missing"));
+        QVERIFY(!sumOfMetric(QByteArray(), "sluice_decisions_total"));
+    }
+
     // The entity browser's and API keys page's model, offline.
     void jsonTableModelOffline()
     {
@@ -1024,6 +1041,24 @@ private Q_SLOTS:
         QVERIFY(refreshed.wait(5000));
         QCOMPARE(refreshed.first().first().toBool(), true);
         QVERIFY(page->status().startsWith(QStringLiteral("ok")));
+        // A status panel, not only a JSON tree.
+        QCOMPARE(page->value(QStringLiteral("store")), QStringLiteral("memory · ok"));
+        QCOMPARE(page->value(QStringLiteral("registry")), QStringLiteral("built-in · ok"));
+        QCOMPARE(page->value(QStringLiteral("policies")), QStringLiteral("11"));
+        QCOMPARE(page->value(QStringLiteral("failureMode")), QStringLiteral("local"));
+        QVERIFY(page->value(QStringLiteral("breaker")).startsWith(QStringLiteral("none")));
+        QVERIFY(page->value(QStringLiteral("history")).startsWith(QStringLiteral("memory · 0 rows waiting")));
+        // Checks per second from /metrics between two readings.
+        CheckPage *check = m_window->checkPage();
+        check->setRequest(QStringLiteral("enterprise_co"), QStringLiteral("ent-user-2"), QStringLiteral("gpt-4o"), QString());
+        QSignalSpy answered(check, &CheckPage::answered);
+        check->send(12);
+        QVERIFY(answered.wait(10000));
+        QTest::qWait(300);
+        page->refresh();
+        QVERIFY(refreshed.wait(5000));
+        QTRY_VERIFY_WITH_TIMEOUT(page->value(QStringLiteral("checksPerSecond")).toDouble() > 0, 5000);
+        QVERIFY(page->value(QStringLiteral("blockedPerSecond")).toDouble() > 0);
         m_server.stop();
         page->refresh();
         QVERIFY(refreshed.wait(15000));
