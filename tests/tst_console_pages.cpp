@@ -22,6 +22,7 @@
 
 #include <QAbstractItemModelTester>
 #include <QApplication>
+#include <QChart>
 #include <QCheckBox>
 #include <QColor>
 #include <QComboBox>
@@ -651,7 +652,28 @@ private Q_SLOTS:
         QCOMPARE(page->run()->allowed(), 10);
         QCOMPARE(page->run()->blocked(), 20);
         QCOMPARE(page->run()->errors(), 0);
-        QCOMPARE(page->counters(), QStringLiteral("allowed 10 · blocked 20 · errors 0"));
+        // The counters, then the rate and the round trips' p50/p99 (their values vary).
+        QVERIFY2(page->counters().startsWith(QStringLiteral("allowed 10 · blocked 20 · errors 0 · ")), qPrintable(page->counters()));
+        static const QRegularExpression rateAndLatency(QStringLiteral(" · [0-9.]+ answers/s · p50 [0-9.]+ ms · p99 [0-9.]+ ms$"));
+        QVERIFY2(rateAndLatency.match(page->counters()).hasMatch(), qPrintable(page->counters()));
+        QVERIFY(page->run()->latencyQuantileMs(0.5) > 0);
+        QVERIFY(page->run()->latencyQuantileMs(0.99) >= page->run()->latencyQuantileMs(0.5));
+        QVERIFY(page->run()->answersPerSecond() > 0);
+
+        // Issue 13: a burst with an API key and a tier. The demo's key allows 20 an hour (tighter
+        // than free_co's 50 and the premium tier's 1000): 25 checks, 20 allowed.
+        page->configure(QStringLiteral("free_co"), QStringLiteral("burst-key-user"), QStringLiteral("gpt-4o"), 25, 4, 0);
+        page->configureCaller(QStringLiteral("premium"), QStringLiteral("sluice-demo-free-co-key"));
+        page->start();
+        QVERIFY(finished.wait(10000));
+        QCOMPARE(page->run()->allowed(), 20);
+        QCOMPARE(page->run()->blocked(), 5);
+        // A key the server does not know: every check refused (401), counted as errors.
+        page->configureCaller(QString(), QStringLiteral("sk_not_a_key"));
+        page->start();
+        QVERIFY(finished.wait(10000));
+        QCOMPARE(page->run()->errors(), 25);
+        QCOMPARE(page->run()->allowed(), 0);
     }
 
     void burstAtARateIsPacedAndCancellable()
@@ -782,6 +804,23 @@ private Q_SLOTS:
         QTest::qWait(300);
         QVERIFY(!page.isReconnecting());
         QCOMPARE(page.statusText(), QStringLiteral("stopped"));
+    }
+
+    // Issue 13: the charts follow the desktop's dark or light palette.
+    void chartsFollowThePalette()
+    {
+        const QPalette light = QApplication::palette();
+        QPalette dark = light;
+        dark.setColor(QPalette::Window, QColor(0x20, 0x22, 0x25));
+        dark.setColor(QPalette::WindowText, QColor(0xe0, 0xe0, 0xe0));
+        QApplication::setPalette(dark);
+        {
+            UsagePage page(m_client.get());
+            QCOMPARE(page.chart()->theme(), QChart::ChartThemeDark);
+        }
+        QApplication::setPalette(light);
+        UsagePage page(m_client.get());
+        QCOMPARE(page.chart()->theme(), QChart::ChartThemeLight);
     }
 
     // The Server page's reading of /metrics, offline.

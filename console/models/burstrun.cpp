@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "burstrun.h"
 
+#include <algorithm>
+
 #include "apiclient.h"
 
 namespace sluice {
@@ -22,6 +24,8 @@ void BurstRun::start(const CheckRequest &request, int total, int concurrency, in
     m_sent = m_done = m_inFlight = m_allowed = m_blocked = m_errors = 0;
     m_completed = m_completionErrors = m_held = 0;
     m_unanswered = 0;
+    m_latenciesMs.clear();
+    m_latenciesMs.reserve(static_cast<size_t>(std::min(m_total, 100000)));
     m_stopReason.clear();
     m_running = true;
     m_clock.start();
@@ -46,9 +50,12 @@ void BurstRun::pump()
     while (m_sent < m_total && m_inFlight < m_concurrency && m_sent < allowedByRate) {
         ++m_sent;
         ++m_inFlight;
-        m_client->check(m_request, this, [this, generation = m_generation](int status, const Decision &d, const ApiError &e) {
+        const qint64 sentAtNs = m_clock.nsecsElapsed();
+        m_client->check(m_request, this, [this, generation = m_generation, sentAtNs](int status, const Decision &d, const ApiError &e) {
             if (generation != m_generation)
                 return; // an answer of an earlier run
+            if (status != 0)
+                m_latenciesMs.push_back(static_cast<double>(m_clock.nsecsElapsed() - sentAtNs) / 1e6);
             --m_inFlight;
             ++m_done;
             if (status == 200 && !d.reservationId.isEmpty()) {
@@ -74,6 +81,22 @@ void BurstRun::pump()
     }
     if (m_sent >= m_total)
         m_pacer.stop();
+}
+
+double BurstRun::answersPerSecond() const
+{
+    const double seconds = elapsedMs() / 1000.0;
+    return seconds > 0 ? m_done / seconds : 0;
+}
+
+double BurstRun::latencyQuantileMs(double q) const
+{
+    if (m_latenciesMs.empty())
+        return -1;
+    std::vector<double> sorted = m_latenciesMs;
+    const size_t i = std::min(sorted.size() - 1, static_cast<size_t>(q * static_cast<double>(sorted.size())));
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(i), sorted.end());
+    return sorted[i];
 }
 
 void BurstRun::setLifecycle(int completeAfterMs, std::optional<qint64> actualTokens)

@@ -15,6 +15,7 @@
 #include <QObject>
 #include <QTimer>
 #include <optional>
+#include <vector>
 
 namespace sluice {
 
@@ -45,6 +46,10 @@ public:
     // Reservations admitted and not completed yet (held).
     int held() const { return m_held; }
     qint64 elapsedMs() const { return m_clock.isValid() ? m_clock.elapsed() : 0; }
+    // Answers per second so far, and the q-quantile (0.5, 0.99) of the answers' round trips in ms
+    // (-1 before any answer). One sample per answer: bounded by the burst's size.
+    double answersPerSecond() const;
+    double latencyQuantileMs(double q) const;
 
 Q_SIGNALS:
     void progress();
@@ -67,6 +72,7 @@ private:
     std::optional<qint64> m_actualTokens;
     int m_completed = 0, m_completionErrors = 0, m_held = 0;
     int m_unanswered = 0; // consecutive checks with no answer at all
+    std::vector<double> m_latenciesMs;
     QString m_stopReason;
 };
 

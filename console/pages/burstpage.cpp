@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "burstpage.h"
 
+#include "charttheme.h"
 #include "models/burstrun.h"
 
 #include <QChart>
@@ -24,6 +25,13 @@ BurstPage::BurstPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_ru
     m_tenant = new QLineEdit(QStringLiteral("enterprise_co"));
     m_user = new QLineEdit(QStringLiteral("ent-user-2"));
     m_model = new QLineEdit(QStringLiteral("gpt-4o"));
+    m_tier = new QLineEdit;
+    m_tier->setObjectName(QStringLiteral("tier"));
+    m_tier->setPlaceholderText(QStringLiteral("optional: the model's tier"));
+    m_apiKey = new QLineEdit;
+    m_apiKey->setObjectName(QStringLiteral("apiKey"));
+    m_apiKey->setPlaceholderText(QStringLiteral("optional: sent as apiKey"));
+    m_apiKey->setEchoMode(QLineEdit::PasswordEchoOnEdit);
     m_total = new QSpinBox;
     m_total->setRange(1, 100000);
     m_total->setValue(50);
@@ -54,6 +62,8 @@ BurstPage::BurstPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_ru
     form->addRow(QStringLiteral("Tenant"), m_tenant);
     form->addRow(QStringLiteral("User"), m_user);
     form->addRow(QStringLiteral("Model"), m_model);
+    form->addRow(QStringLiteral("Model tier"), m_tier);
+    form->addRow(QStringLiteral("API key"), m_apiKey);
     form->addRow(QStringLiteral("Requests"), m_total);
     form->addRow(QStringLiteral("Concurrency"), m_concurrency);
     form->addRow(QStringLiteral("Rate"), m_rate);
@@ -66,7 +76,7 @@ BurstPage::BurstPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_ru
     m_progress = new QProgressBar;
     m_counters = new QLabel(QStringLiteral("allowed 0 · blocked 0 · errors 0"));
 
-    auto *chart = new QChart;
+    auto *chart = themedChart(new QChart);
     m_allowedSeries = new QLineSeries;
     m_allowedSeries->setName(QStringLiteral("allowed"));
     m_blockedSeries = new QLineSeries;
@@ -133,12 +143,20 @@ void BurstPage::configureLifecycle(qint64 cost, int completeAfterMs, qint64 actu
     m_actual->setValue(static_cast<int>(actualTokens));
 }
 
+void BurstPage::configureCaller(const QString &tier, const QString &apiKey)
+{
+    m_tier->setText(tier);
+    m_apiKey->setText(apiKey);
+}
+
 void BurstPage::start()
 {
     CheckRequest r;
     r.cost = m_cost->value();
     m_run->setLifecycle(m_completeAfter->value(), m_actual->value() < 0 ? std::nullopt : std::optional<qint64>(m_actual->value()));
     r.tenantId = m_tenant->text().isEmpty() ? QString() : m_tenant->text();
+    r.modelTier = m_tier->text().trimmed().isEmpty() ? QString() : m_tier->text().trimmed();
+    r.apiKey = m_apiKey->text().trimmed().isEmpty() ? QString() : m_apiKey->text().trimmed();
     r.userId = m_user->text();
     r.modelId = m_model->text();
     m_allowedSeries->clear();
@@ -158,6 +176,13 @@ void BurstPage::update()
         counters += QStringLiteral(" · completed %1 · held %2").arg(m_run->completed()).arg(m_run->held());
     if (m_run->completionErrors() > 0)
         counters += QStringLiteral(" · completions failed %1").arg(m_run->completionErrors());
+    if (m_run->done() > 0) {
+        counters += QStringLiteral(" · %1 answers/s").arg(m_run->answersPerSecond(), 0, 'f', 1);
+        if (m_run->latencyQuantileMs(0.5) >= 0)
+            counters += QStringLiteral(" · p50 %1 ms · p99 %2 ms")
+                            .arg(m_run->latencyQuantileMs(0.5), 0, 'f', 2)
+                            .arg(m_run->latencyQuantileMs(0.99), 0, 'f', 2);
+    }
     if (!m_run->stopReason().isEmpty())
         counters += QStringLiteral(" · ") + m_run->stopReason();
     m_counters->setText(counters);

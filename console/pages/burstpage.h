@@ -26,6 +26,8 @@ public:
     explicit BurstPage(ApiClient *client, QWidget *parent = nullptr);
     BurstRun *run() const { return m_run; }
     void configure(const QString &tenant, const QString &user, const QString &model, int total, int concurrency, int rate);
+    // The rest of the caller: its model tier and API key (empty: none).
+    void configureCaller(const QString &tier, const QString &apiKey);
     // Token cost per request, when to complete each admitted one (-1: never) and with how many
     // tokens (-1: keep the estimate).
     void configureLifecycle(qint64 cost, int completeAfterMs, qint64 actualTokens);
@@ -39,7 +41,7 @@ private:
     void update();
 
     BurstRun *m_run;
-    QLineEdit *m_tenant, *m_user, *m_model;
+    QLineEdit *m_tenant, *m_user, *m_model, *m_tier, *m_apiKey;
     QSpinBox *m_total, *m_concurrency, *m_rate, *m_cost, *m_completeAfter, *m_actual;
     QPushButton *m_start, *m_cancel;
     QProgressBar *m_progress;

@@ -2,6 +2,7 @@
 #include "historypage.h"
 
 #include "apiclient.h"
+#include "charttheme.h"
 #include "models/analyticsmodel.h"
 
 #include <QBarCategoryAxis>
@@ -41,7 +42,7 @@ HistoryPage::HistoryPage(ApiClient *client, QWidget *parent) : QWidget(parent), 
     bar->addWidget(refreshButton);
     bar->addStretch(1);
 
-    m_chart = new QChart;
+    m_chart = themedChart(new QChart);
     m_chart->legend()->setAlignment(Qt::AlignBottom);
     m_chart->setMargins(QMargins(4, 4, 4, 4));
     auto *view = new QChartView(m_chart);

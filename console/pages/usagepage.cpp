@@ -2,6 +2,7 @@
 #include "usagepage.h"
 
 #include "apiclient.h"
+#include "charttheme.h"
 #include "windowkey.h"
 
 #include <QChart>
@@ -111,7 +112,7 @@ UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     m_status = new QLabel(QStringLiteral("not watching"));
     m_status->setObjectName(QStringLiteral("usageStatus"));
 
-    m_chart = new QChart;
+    m_chart = themedChart(new QChart);
     m_x = new QDateTimeAxis;
     m_x->setFormat(QStringLiteral("HH:mm:ss"));
     m_x->setTitleText(QStringLiteral("time"));

@@ -50,6 +50,7 @@ public:
     QString statusText() const;
     QComboBox *picker(const QString &name) const; // "scope", "tenant", "user", "model", "tier", "apiKey", "unit"
     const UsageSeries &series() const { return m_series; }
+    QChart *chart() const { return m_chart; }
 
 Q_SIGNALS:
     void updated();
