@@ -170,6 +170,10 @@ private Q_SLOTS:
         model->clear();
         QTest::keyClicks(model, QStringLiteral("tiny-model"));
         QSignalSpy answered(page, &CheckPage::answered);
+        // Enter sends it (issue 13's keyboard).
+        QTest::keyClick(model, Qt::Key_Return);
+        QVERIFY(answered.wait(5000));
+        answered.clear();
         QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("check")), Qt::LeftButton);
         QVERIFY(answered.wait(5000));
         // The page's tenant is enterprise_co: tiny-model (free tier) under it is allowed.
@@ -773,6 +777,12 @@ private Q_SLOTS:
         QCOMPARE(page->watchedKeys(), QStringList{key});
         QVERIFY(updated.wait(5000));
         QTRY_COMPARE_WITH_TIMEOUT(page->series().lastCount(key), qint64(10), 5000);
+        // Reset usage of the watched callers: asked first, then the count drops to 0.
+        page->findChild<QPushButton *>(QStringLiteral("resetUsage"))->click();
+        QMessageBox *box = nullptr;
+        QTRY_VERIFY_WITH_TIMEOUT((box = page->findChild<QMessageBox *>(QStringLiteral("confirmResetWatched"))) != nullptr, 2000);
+        QTest::mouseClick(box->button(QMessageBox::Yes), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(page->series().lastCount(key), qint64(0), 5000);
         page->stop();
     }
 

@@ -72,6 +72,13 @@ CheckPage::CheckPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     m_check = new QPushButton(QStringLiteral("Check"));
     m_check->setObjectName(QStringLiteral("check"));
     connect(m_check, &QPushButton::clicked, this, [this] { send(1); });
+    // Enter in any field of the request sends it (as the Check button does, when it is enabled).
+    for (QLineEdit *field : {m_tenant, m_user, m_model, m_apiKey}) {
+        connect(field, &QLineEdit::returnPressed, this, [this] {
+            if (m_check->isEnabled())
+                send(1);
+        });
+    }
     auto *scenarios = new QHBoxLayout;
     struct Scenario { const char *label; const char *tenant, *user, *model, *tier; int times; };
     static const Scenario list[] = {

@@ -16,6 +16,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QLineSeries>
+#include <QMessageBox>
 #include <QNetworkReply>
 #include <QPen>
 #include <QPushButton>
@@ -102,6 +103,9 @@ UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     auto *blockedButton = new QPushButton(QStringLiteral("Most blocked"));
     blockedButton->setObjectName(QStringLiteral("mostBlocked"));
     blockedButton->setToolTip(QStringLiteral("Watch the five most blocked callers"));
+    auto *resetButton = new QPushButton(QStringLiteral("Reset usage…"));
+    resetButton->setObjectName(QStringLiteral("resetUsage"));
+    resetButton->setToolTip(QStringLiteral("Empty the windows of the watched callers: they may send again at once"));
     auto *clearButton = new QPushButton(QStringLiteral("Clear"));
     auto *stopButton = new QPushButton(QStringLiteral("Stop"));
     auto *reloadButton = new QPushButton(QStringLiteral("Reload lists"));
@@ -146,6 +150,7 @@ UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     auto *buttons = new QHBoxLayout;
     buttons->addWidget(watchButton);
     buttons->addWidget(blockedButton);
+    buttons->addWidget(resetButton);
     buttons->addWidget(clearButton);
     buttons->addWidget(stopButton);
     buttons->addStretch(1);
@@ -171,6 +176,7 @@ UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
         Q_EMIT watchedChanged();
     });
     connect(stopButton, &QPushButton::clicked, this, &UsagePage::stop);
+    connect(resetButton, &QPushButton::clicked, this, &UsagePage::resetWatched);
     connect(reloadButton, &QPushButton::clicked, this, &UsagePage::refreshPickers);
     updatePickerStates();
 }
@@ -281,6 +287,36 @@ void UsagePage::watchMostBlocked(int n)
         }
         watch(keys);
     });
+}
+
+void UsagePage::resetWatched()
+{
+    if (m_watched.isEmpty()) {
+        m_status->setText(QStringLiteral("Watch a caller first."));
+        return;
+    }
+    QStringList names;
+    for (const QString &k : std::as_const(m_watched))
+        names << describeKey(k);
+    auto *box = new QMessageBox(QMessageBox::Question, QStringLiteral("Reset usage"),
+                                QStringLiteral("Empty the windows of %1? Their counts drop to 0 and they may send again at once.")
+                                    .arg(names.join(QStringLiteral(", "))),
+                                QMessageBox::Yes | QMessageBox::Cancel, this);
+    box->setObjectName(QStringLiteral("confirmResetWatched"));
+    box->setDefaultButton(QMessageBox::Cancel);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    const QStringList keys = m_watched;
+    connect(box, &QMessageBox::finished, this, [this, box, keys](int) {
+        if (box->clickedButton() != box->button(QMessageBox::Yes))
+            return;
+        for (const QString &key : keys) {
+            m_client->resetUsage(key, this, [this, key](const ApiError *error) {
+                if (error)
+                    m_status->setText(QStringLiteral("Cannot reset %1: %2").arg(describeKey(key), error->message()));
+            });
+        }
+    });
+    box->open();
 }
 
 void UsagePage::clearChart()

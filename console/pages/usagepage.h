@@ -45,6 +45,8 @@ public:
     void watchPicked();
     // Watches the n most blocked callers.
     void watchMostBlocked(int n = 5);
+    // Asks, then empties the windows of the watched callers (DELETE /admin/usage/{key}).
+    void resetWatched();
     QStringList watchedKeys() const { return m_watched; }
     bool isReconnecting() const;
     QString statusText() const;
