@@ -160,6 +160,16 @@ bool ApiClient::failed(QNetworkReply *reply, const QByteArray &body, ApiError *e
         return false;
     *error = ApiError(status, QStringLiteral("network"), status ? QStringLiteral("HTTP %1").arg(status) : reply->errorString());
     ApiError::fromJson(body, status, error);
+    // Plain language for the failures an operator can fix, with the server's own words kept.
+    if (status == 0)
+        *error = ApiError(0, error->code(), QStringLiteral("the server does not answer (%1)").arg(reply->errorString()));
+    else if (status == 401 && error->code() == QLatin1String("unauthorized"))
+        *error = ApiError(401, error->code(),
+                          QStringLiteral("the server refused the admin token — set the right one in Server → Connect… (Ctrl+L) (%1)")
+                              .arg(error->message()));
+    else if (status == 403 && error->code() == QLatin1String("forbidden"))
+        *error = ApiError(403, error->code(),
+                          QStringLiteral("the server's admin API is off: it was started without --admin-token (%1)").arg(error->message()));
     return true;
 }
 

@@ -58,6 +58,10 @@ MainWindow::MainWindow(ApiClient *client, QWidget *parent) : QMainWindow(parent)
             m_history->refresh();
         if (tabs->widget(index) == m_usage)
             m_usage->refreshPickers();
+        if (tabs->widget(index) == m_check)
+            m_check->refreshPickers();
+        if (tabs->widget(index) == m_burst)
+            m_burst->refreshPickers();
         if (tabs->widget(index) == m_apiKeys)
             m_apiKeys->refresh();
         if (tabs->widget(index) == m_entities)

@@ -26,6 +26,7 @@
 #include <QCheckBox>
 #include <QColor>
 #include <QComboBox>
+#include <QCompleter>
 #include <QDialog>
 #include <QFont>
 #include <QJsonArray>
@@ -128,7 +129,40 @@ private Q_SLOTS:
         QCOMPARE(client.adminToken(), QByteArray("console-token")); // still used in this session
     }
 
-    // Keyboard: Ctrl+1…7 switch pages.
+    // Issue 13: a plain-language message for the failures an operator can fix.
+    void failuresAreSaidPlainly()
+    {
+        auto listError = [this](ApiClient &client) -> QString {
+            QString message = QStringLiteral("(no answer within 10 s)");
+            bool done = false;
+            client.listPolicies(this, [&](const QList<PolicyDto> &, const ApiError *error) {
+                message = error ? error->message() : QString();
+                done = true;
+            });
+            QElapsedTimer t;
+            t.start();
+            while (!done && t.elapsed() < 10000)
+                QTest::qWait(20);
+            return message;
+        };
+        ApiClient wrongToken;
+        wrongToken.setServer(m_server.baseUrl(), QByteArrayLiteral("not-the-token"));
+        QString m = listError(wrongToken);
+        QVERIFY2(m.startsWith(QStringLiteral("the server refused the admin token")) && m.contains(QStringLiteral("Connect")), qPrintable(m));
+        ApiClient nobody;
+        nobody.setServer(QUrl(QStringLiteral("http://127.0.0.1:%1").arg(test::freePort())), QByteArrayLiteral("t"));
+        m = listError(nobody);
+        QVERIFY2(m.startsWith(QStringLiteral("the server does not answer")), qPrintable(m));
+        test::ServerProcess adminOff;
+        QString error;
+        QVERIFY2(adminOff.start({}, &error), qPrintable(error));
+        ApiClient off;
+        off.setServer(adminOff.baseUrl(), QByteArrayLiteral("t"));
+        m = listError(off);
+        QVERIFY2(m.startsWith(QStringLiteral("the server's admin API is off")), qPrintable(m));
+    }
+
+    // Keyboard: Ctrl+1…9 switch pages.
     void pagesHaveShortcuts()
     {
         m_window->activateWindow();
@@ -170,6 +204,10 @@ private Q_SLOTS:
         model->clear();
         QTest::keyClicks(model, QStringLiteral("tiny-model"));
         QSignalSpy answered(page, &CheckPage::answered);
+        // The fields are offered the registry's ids (and take anything typed).
+        page->refreshPickers();
+        QTRY_COMPARE_WITH_TIMEOUT(user->completer()->model()->rowCount(), 3, 5000);
+        QCOMPARE(model->completer()->model()->index(0, 0).data().toString(), QStringLiteral("gpt-4o"));
         // Enter sends it (issue 13's keyboard).
         QTest::keyClick(model, Qt::Key_Return);
         QVERIFY(answered.wait(5000));

@@ -2,6 +2,7 @@
 #include "burstpage.h"
 
 #include "charttheme.h"
+#include "registrycompleter.h"
 #include "models/burstrun.h"
 
 #include <QChart>
@@ -20,7 +21,7 @@
 
 namespace sluice {
 
-BurstPage::BurstPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_run(new BurstRun(client, this))
+BurstPage::BurstPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_client(client), m_run(new BurstRun(client, this))
 {
     m_tenant = new QLineEdit(QStringLiteral("enterprise_co"));
     m_user = new QLineEdit(QStringLiteral("ent-user-2"));
@@ -141,6 +142,14 @@ void BurstPage::configureLifecycle(qint64 cost, int completeAfterMs, qint64 actu
     m_cost->setValue(static_cast<int>(cost));
     m_completeAfter->setValue(completeAfterMs);
     m_actual->setValue(static_cast<int>(actualTokens));
+}
+
+void BurstPage::refreshPickers()
+{
+    offerRegistryIds(m_client, this, m_tenant, QStringLiteral("tenants"));
+    offerRegistryIds(m_client, this, m_user, QStringLiteral("users"));
+    offerRegistryIds(m_client, this, m_model, QStringLiteral("models"));
+    offerRegistryIds(m_client, this, m_tier, QStringLiteral("tiers"));
 }
 
 void BurstPage::configureCaller(const QString &tier, const QString &apiKey)

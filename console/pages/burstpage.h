@@ -28,6 +28,8 @@ public:
     void configure(const QString &tenant, const QString &user, const QString &model, int total, int concurrency, int rate);
     // The rest of the caller: its model tier and API key (empty: none).
     void configureCaller(const QString &tier, const QString &apiKey);
+    // Offers the registry's tenants, users, models and tiers as completions of the fields.
+    void refreshPickers();
     // Token cost per request, when to complete each admitted one (-1: never) and with how many
     // tokens (-1: keep the estimate).
     void configureLifecycle(qint64 cost, int completeAfterMs, qint64 actualTokens);
@@ -40,6 +42,7 @@ public:
 private:
     void update();
 
+    ApiClient *m_client;
     BurstRun *m_run;
     QLineEdit *m_tenant, *m_user, *m_model, *m_tier, *m_apiKey;
     QSpinBox *m_total, *m_concurrency, *m_rate, *m_cost, *m_completeAfter, *m_actual;

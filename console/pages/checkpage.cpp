@@ -2,6 +2,7 @@
 #include "checkpage.h"
 
 #include "apiclient.h"
+#include "registrycompleter.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -155,6 +156,13 @@ void CheckPage::setRequest(const QString &tenant, const QString &user, const QSt
     m_model->setText(model);
     m_tier->setCurrentText(tier);
     m_apiKey->setText(apiKey);
+}
+
+void CheckPage::refreshPickers()
+{
+    offerRegistryIds(m_client, this, m_tenant, QStringLiteral("tenants"));
+    offerRegistryIds(m_client, this, m_user, QStringLiteral("users"));
+    offerRegistryIds(m_client, this, m_model, QStringLiteral("models"));
 }
 
 void CheckPage::send(int times)

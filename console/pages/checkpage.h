@@ -33,6 +33,8 @@ public:
                     const QString &apiKey = QString());
     // Sends the form `times` times in a row (a scenario's burst) and shows the last answer.
     void send(int times = 1);
+    // Offers the registry's tenants, users and models as completions of the fields.
+    void refreshPickers();
 
     QString verdict() const;
     QString cause() const;
