@@ -336,7 +336,7 @@ void ApiClient::registryIds(const QString &kind, QObject *context,
 }
 
 QNetworkReply *ApiClient::streamEvents(const QStringList &keys, QObject *context, std::function<void(const QJsonObject &)> onEvent,
-                                       std::function<void(const QString &)> onEnd)
+                                       std::function<void(const QString &, bool)> onEnd)
 {
     QUrlQuery query;
     query.addQueryItem(QStringLiteral("keys"), QString::fromLatin1(QUrl::toPercentEncoding(keys.join(QLatin1Char(',')))));
@@ -361,9 +361,15 @@ QNetworkReply *ApiClient::streamEvents(const QStringList &keys, QObject *context
             }
         }
     });
-    connect(reply, &QNetworkReply::finished, context, [reply, onEnd] {
+    connect(reply, &QNetworkReply::finished, context, [reply, buffer, onEnd] {
         reply->deleteLater();
-        onEnd(reply->error() == QNetworkReply::NoError ? QStringLiteral("stream ended") : reply->errorString());
+        const int status = statusOf(reply);
+        if (status >= 400 && status < 500) {
+            ApiError error(0, {}, {});
+            failed(reply, *buffer + reply->readAll(), &error); // an error body was read as it came
+            return onEnd(error.message(), false); // the same request would be refused again
+        }
+        onEnd(reply->error() == QNetworkReply::NoError ? QStringLiteral("stream ended") : reply->errorString(), true);
     });
     return reply;
 }

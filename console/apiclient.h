@@ -71,9 +71,10 @@ public:
     void analytics(const QDateTime &from, const QDateTime &to, qint64 stepSeconds, const QString &groupBy, QObject *context,
                    std::function<void(const QJsonObject &answer, const ApiError *error)> done);
     // GET /admin/events?keys=… (Server-Sent Events): `onEvent` for every usage event until the
-    // returned reply is aborted or the context is gone; `onEnd` once when the stream ends.
+    // returned reply is aborted or the context is gone; `onEnd` once when the stream ends, with
+    // `retry` false when trying again cannot help (the server refused the token or the keys).
     class QNetworkReply *streamEvents(const QStringList &keys, QObject *context, std::function<void(const QJsonObject &event)> onEvent,
-                                      std::function<void(const QString &why)> onEnd);
+                                      std::function<void(const QString &why, bool retry)> onEnd);
 
 Q_SIGNALS:
     void serverChanged();

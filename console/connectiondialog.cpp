@@ -11,6 +11,7 @@
 #include <QLineEdit>
 #include <QSettings>
 #include <QVBoxLayout>
+#include <sys/stat.h>
 
 namespace sluice {
 
@@ -26,14 +27,20 @@ SavedConnection loadConnection(QSettings &settings)
 
 void saveConnection(QSettings &settings, const QUrl &server, const QByteArray &token, bool rememberToken)
 {
+    // The token is a secret: the file is its owner's alone, before the token is written (an
+    // existing file keeps its mode when Qt rewrites it; a new one is made under this umask).
+    const auto ownerOnly = QFile::ReadOwner | QFile::WriteOwner;
+    if (QFile::exists(settings.fileName()))
+        QFile::setPermissions(settings.fileName(), ownerOnly);
     settings.setValue(kServerKey, server.toString());
     if (rememberToken && !token.isEmpty())
         settings.setValue(kTokenKey, token);
     else
         settings.remove(kTokenKey);
+    const mode_t previous = ::umask(077);
     settings.sync();
-    // The token is a secret: the file is its owner's alone.
-    QFile::setPermissions(settings.fileName(), QFile::ReadOwner | QFile::WriteOwner);
+    ::umask(previous);
+    QFile::setPermissions(settings.fileName(), ownerOnly);
 }
 
 ConnectionDialog::ConnectionDialog(const QUrl &server, const QByteArray &token, bool tokenRemembered, QWidget *parent)

@@ -121,8 +121,10 @@ ConnectionDialog *MainWindow::openConnectionDialog()
 {
     QSettings settings;
     const SavedConnection saved = loadConnection(settings);
-    auto *dialog = new ConnectionDialog(m_client->server(), m_client->hasAdminToken() ? m_client->adminToken() : QByteArray(),
-                                        !saved.token.isEmpty(), this);
+    // "Remember" starts ticked only when the token in use is the saved one: a token from the
+    // environment is written to disk only when the operator asks for it.
+    const bool remembered = !saved.token.isEmpty() && saved.token == m_client->adminToken();
+    auto *dialog = new ConnectionDialog(m_client->server(), m_client->adminToken(), remembered, this);
     dialog->setObjectName(QStringLiteral("connectionDialog"));
     dialog->setAttribute(Qt::WA_DeleteOnClose);
     connect(dialog, &QDialog::accepted, this, [this, dialog] {

@@ -51,6 +51,10 @@ INSERT INTO rate_limit_policy (id, scope, model_id, window_seconds, limit_value,
     (11, 'MODEL',      'gpt-4o-mini', 60, 30, 'sliding_log',  NULL, true,  'Trying 30 per minute on gpt-4o-mini before enforcing it')
 ON CONFLICT DO NOTHING;
 
+-- Asked for: the demo key works (migration 007 revokes it in databases that were seeded unasked).
+UPDATE api_key SET revoked_at = NULL
+WHERE id = 1 AND key_hash = decode('de0f152d49113fbd664a07b56873fc4acb3fa86a05fb941d33085e88200537e7', 'hex');
+
 -- New rows made through the admin API get ids after the seeded ones.
 SELECT setval(pg_get_serial_sequence('api_key', 'id'), GREATEST((SELECT max(id) FROM api_key), 1));
 SELECT setval(pg_get_serial_sequence('rate_limit_policy', 'id'), GREATEST((SELECT max(id) FROM rate_limit_policy), 1));

@@ -127,6 +127,14 @@ private Q_SLOTS:
         QSettings settings;
         QVERIFY(loadConnection(settings).token.isEmpty());
         QCOMPARE(client.adminToken(), QByteArray("console-token")); // still used in this session
+        // A token in use that is not the saved one (say, from SLUICE_ADMIN_TOKEN) is never saved
+        // unless asked: "Remember" starts unticked.
+        saveConnection(settings, m_server.baseUrl(), QByteArrayLiteral("another-saved-token"), true);
+        dialog = window.openConnectionDialog();
+        QVERIFY(!dialog->findChild<QCheckBox *>(QStringLiteral("remember"))->isChecked());
+        dialog->accept();
+        QTRY_VERIFY(!dialog);
+        QVERIFY(loadConnection(settings).token.isEmpty());
     }
 
     // Issue 13: a plain-language message for the failures an operator can fix.
@@ -847,6 +855,15 @@ private Q_SLOTS:
         QVERIFY2(updated.wait(10000), qPrintable(page.statusText()));
         QVERIFY2(page.statusText().startsWith(QStringLiteral("Live at")), qPrintable(page.statusText()));
         QVERIFY(!page.isReconnecting());
+        // Server → Connect… with a token the server refuses: the stream follows, and stops with the
+        // server's reason instead of retrying forever.
+        client.setServer(server.baseUrl(), QByteArrayLiteral("wrong"));
+        QTRY_VERIFY2_WITH_TIMEOUT(page.statusText().startsWith(QStringLiteral("Stopped: the server refused the admin token")), qPrintable(page.statusText()), 5000);
+        QVERIFY(!page.isReconnecting());
+        // And back to the right one: watching again.
+        updated.clear();
+        client.setServer(server.baseUrl(), QByteArrayLiteral("t"));
+        QVERIFY2(updated.wait(5000), qPrintable(page.statusText()));
         // Stopped by the operator: no reconnection.
         page.stop();
         QTest::qWait(300);

@@ -36,13 +36,14 @@ root="$work/root"
 ro="$work/ro"
 server_pid=""
 cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
-  for m in "$ro/tmp" "$ro/proc" "$ro" "$root/proc"; do
-    mountpoint -q "$m" 2>/dev/null && { umount "$m" 2>/dev/null || umount -l "$m"; }
-  done
-  # Processes left in the root (none expected) would keep it busy.
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; fi
+  # Processes left in the root (none expected) would keep its mounts busy: gone before unmounting.
   for p in /proc/[0-9]*; do
     case "$(readlink "$p/root" 2>/dev/null)" in "$root"|"$ro") kill -9 "${p#/proc/}" 2>/dev/null ;; esac
+  done
+  sleep 0.2
+  for m in "$ro/tmp" "$ro/proc" "$ro" "$root/proc"; do
+    mountpoint -q "$m" 2>/dev/null && { umount "$m" 2>/dev/null || umount -l "$m"; }
   done
   grep -q " $work/" /proc/mounts || rm -rf "$work"
 }
@@ -62,7 +63,8 @@ for f in etc/sluice/server.conf usr/bin/sluice-server usr/bin/sluice-console lib
 done
 
 step "2. lintian"
-lintian --fail-on none -I "$server_deb" "$console_deb" >"$work/lintian.log" 2>&1
+lintian --fail-on none -I "$server_deb" "$console_deb" >"$work/lintian.log" 2>&1 \
+  || { tail -20 "$work/lintian.log"; fail "lintian did not run to its end"; }
 grep -E '^[EW]: ' "$work/lintian.log" && fail "lintian reports errors or warnings (above)"
 echo "lintian: 0 errors, 0 warnings ($(grep -c '^I: ' "$work/lintian.log") informational tags, explained in the README)"
 
@@ -127,6 +129,7 @@ deny=$(sed -n 's/^SystemCallFilter=~\(.*\)/\1/p' "$unit")
 [ -n "$allow" ] || fail "the unit has no SystemCallFilter allow list"
 for g in $allow; do expand "$g"; done | sort -u >"$work/allow"
 for g in $deny; do expand "$g"; done | sort -u >"$work/deny"
+[ -s "$work/deny" ] || fail "the unit's deny list (SystemCallFilter=~…) expanded to nothing"
 comm -23 "$work/allow" "$work/deny" >"$root/tmp/syscalls"
 [ "$(wc -l <"$root/tmp/syscalls")" -gt 100 ] || fail "the expanded filter is implausibly short: $(wc -l <"$root/tmp/syscalls")"
 install -m 755 "$sandbox_exec" "$root/usr/local/bin/sandbox_exec"
@@ -163,7 +166,7 @@ in_root apt-get remove -y -qq sluice-server >>"$work/apt.log" 2>&1 || fail "apt-
 [ -f "$root/etc/sluice/server.conf" ] || fail "remove dropped the config (it must stay until purge)"
 in_root apt-get purge -y -qq sluice-server sluice-console >>"$work/apt.log" 2>&1 || fail "apt-get purge failed"
 [ ! -e "$root/etc/sluice" ] || fail "purge left $(ls -A "$root/etc/sluice")"
-[ ! -e "$root/etc/systemd/system/multi-user.target.wants/sluice-server.service" ] || fail "purge left the unit enabled"
+[ ! -L "$root/etc/systemd/system/multi-user.target.wants/sluice-server.service" ] || fail "purge left the unit enabled"
 [ ! -e "$root/usr/bin/sluice-console" ] || fail "purge left the console"
 echo "remove kept the config; purge removed the config, the secrets file and the unit's links"
 

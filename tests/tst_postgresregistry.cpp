@@ -169,6 +169,12 @@ private Q_SLOTS:
         QVERIFY2(r.exitCode == 0 && r.output.contains("the schema is at version " + v.toLatin1()), r.output.constData());
         QCOMPARE(pg.psql(QStringLiteral("SELECT count(*) FROM rate_limit_policy")), QByteArray("11"));
         QCOMPARE(pg.psql(QStringLiteral("SELECT count(*) FROM sluice_schema_version")), QByteArray::number(shipped - 1)); // no 002
+        // Such a database was seeded unasked by the old migration 002: its published API key is
+        // revoked (migration 007); asking for the demo again makes it work.
+        QCOMPARE(pg.psql(QStringLiteral("SELECT revoked_at IS NOT NULL FROM api_key WHERE id = 1")), QByteArray("t"));
+        r = migrate(pg.conninfo(), true);
+        QVERIFY2(r.exitCode == 0, r.output.constData());
+        QCOMPARE(pg.psql(QStringLiteral("SELECT revoked_at IS NOT NULL FROM api_key WHERE id = 1")), QByteArray("f"));
 
         // A running server while the schema moves past it: it keeps serving its last snapshot and
         // says why in /health; newer than the server at start: refused; migrate refuses too.

@@ -2,6 +2,7 @@
 #include "burstrun.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "apiclient.h"
 
@@ -94,7 +95,9 @@ double BurstRun::latencyQuantileMs(double q) const
     if (m_latenciesMs.empty())
         return -1;
     std::vector<double> sorted = m_latenciesMs;
-    const size_t i = std::min(sorted.size() - 1, static_cast<size_t>(q * static_cast<double>(sorted.size())));
+    // Nearest rank: the smallest sample with at least q of them at or below it.
+    const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
+    const size_t i = std::min(sorted.size() - 1, rank > 0 ? rank - 1 : 0);
     std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(i), sorted.end());
     return sorted[i];
 }

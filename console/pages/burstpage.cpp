@@ -170,6 +170,8 @@ void BurstPage::start()
     r.modelId = m_model->text();
     m_allowedSeries->clear();
     m_blockedSeries->clear();
+    m_quantiles.clear();
+    m_quantilesAge.invalidate();
     m_progress->setRange(0, m_total->value());
     m_progress->setValue(0);
     m_start->setEnabled(false);
@@ -187,10 +189,15 @@ void BurstPage::update()
         counters += QStringLiteral(" · completions failed %1").arg(m_run->completionErrors());
     if (m_run->done() > 0) {
         counters += QStringLiteral(" · %1 answers/s").arg(m_run->answersPerSecond(), 0, 'f', 1);
-        if (m_run->latencyQuantileMs(0.5) >= 0)
-            counters += QStringLiteral(" · p50 %1 ms · p99 %2 ms")
-                            .arg(m_run->latencyQuantileMs(0.5), 0, 'f', 2)
-                            .arg(m_run->latencyQuantileMs(0.99), 0, 'f', 2);
+        // The quantiles sort every sample: recomputed at most every 250 ms while running, and at the end.
+        if (!m_run->isRunning() || !m_quantilesAge.isValid() || m_quantilesAge.elapsed() >= 250) {
+            m_quantiles = m_run->latencyQuantileMs(0.5) >= 0 ? QStringLiteral(" · p50 %1 ms · p99 %2 ms")
+                                                                    .arg(m_run->latencyQuantileMs(0.5), 0, 'f', 2)
+                                                                    .arg(m_run->latencyQuantileMs(0.99), 0, 'f', 2)
+                                                              : QString();
+            m_quantilesAge.start();
+        }
+        counters += m_quantiles;
     }
     if (!m_run->stopReason().isEmpty())
         counters += QStringLiteral(" · ") + m_run->stopReason();

@@ -3,6 +3,7 @@
 // allowed/blocked counters and a chart of both over time (Qt Charts). The work is a BurstRun.
 #pragma once
 
+#include <QElapsedTimer>
 #include <QWidget>
 
 class QChart;
@@ -51,6 +52,8 @@ private:
     QLabel *m_counters;
     QLineSeries *m_allowedSeries, *m_blockedSeries;
     QValueAxis *m_x, *m_y;
+    QString m_quantiles;         // the last p50/p99 shown
+    QElapsedTimer m_quantilesAge;
 };
 
 } // namespace sluice

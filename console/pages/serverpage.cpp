@@ -72,6 +72,11 @@ ServerPage::ServerPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_
     layout->addWidget(panel);
     layout->addWidget(new QLabel(QStringLiteral("All of /health:")));
     layout->addWidget(m_details, 1);
+    connect(client, &ApiClient::serverChanged, this, [this] {
+        m_lastDecisions.reset(); // a rate across two servers means nothing
+        m_lastBlocked.reset();
+        m_sinceLastMetrics.invalidate();
+    });
     m_timer.setInterval(2000);
     connect(&m_timer, &QTimer::timeout, this, &ServerPage::refresh);
 }

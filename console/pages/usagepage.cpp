@@ -178,6 +178,11 @@ UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     connect(stopButton, &QPushButton::clicked, this, &UsagePage::stop);
     connect(resetButton, &QPushButton::clicked, this, &UsagePage::resetWatched);
     connect(reloadButton, &QPushButton::clicked, this, &UsagePage::refreshPickers);
+    // Server → Connect…: the stream follows the new server and token.
+    connect(client, &ApiClient::serverChanged, this, [this] {
+        if (!m_watched.isEmpty() && !m_stopping) // watching, or refused: the operator did not stop it
+            watch(m_watched);
+    });
     updatePickerStates();
 }
 
@@ -332,8 +337,9 @@ void UsagePage::clearChart()
     m_limitLines.clear();
 }
 
-void UsagePage::watch(const QStringList &keys)
+void UsagePage::watch(const QStringList &keysToWatch)
 {
+    const QStringList keys = keysToWatch; // a copy: callers may pass m_watched itself
     stop();
     clearChart();
     m_watched.clear();
@@ -358,13 +364,17 @@ void UsagePage::connectStream()
     m_status->setText(QStringLiteral("connecting to %1…").arg(m_client->server().toString()));
     m_stream = m_client->streamEvents(
         m_watched, this, [this](const QJsonObject &event) { onEvent(event); },
-        [this](const QString &why) { onStreamEnd(why); });
+        [this](const QString &why, bool retry) { onStreamEnd(why, retry); });
 }
 
-void UsagePage::onStreamEnd(const QString &why)
+void UsagePage::onStreamEnd(const QString &why, bool retry)
 {
     if (m_stopping) {
         m_status->setText(QStringLiteral("stopped"));
+        return;
+    }
+    if (!retry) {
+        m_status->setText(QStringLiteral("Stopped: %1").arg(why));
         return;
     }
     // The server went away (or answered with an error): try again, pausing longer each time.

@@ -62,7 +62,7 @@ Q_SIGNALS:
 private:
     void connectStream();
     void onEvent(const QJsonObject &event);
-    void onStreamEnd(const QString &why);
+    void onStreamEnd(const QString &why, bool retry);
     void updatePickerStates();
     void clearChart();
 

@@ -48,12 +48,12 @@ ApiKeyRow apiKeyFromRow(const pqxx::row &row)
 
 RegistryData loadRegistry(pqxx::connection &connection)
 {
-    requireShippedSchema(connection); // never read a schema this server does not know
     RegistryData d;
     // One snapshot of all six tables: REPEATABLE READ takes it at the first query, so a change
     // committed between two of these SELECTs cannot make the registry mix two states (a policy
     // naming a tenant this load did not see). Read-only: the loader never writes.
     pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> tx(connection);
+    requireShippedSchema(tx); // never read a schema this server does not know (same snapshot)
     for (const auto &row : tx.exec("SELECT id, COALESCE(NULLIF(display_name, ''), name) FROM tenant ORDER BY id"))
         d.tenants.append({text(row[0]), text(row[1])});
     for (const auto &row : tx.exec("SELECT id, tenant_id FROM user_account ORDER BY id"))

@@ -51,17 +51,16 @@ int shippedSchemaVersion()
     return all.isEmpty() ? 0 : all.constLast().version;
 }
 
-int schemaVersion(pqxx::connection_base &connection)
+int schemaVersion(pqxx::transaction_base &tx)
 {
-    pqxx::nontransaction tx(connection);
     if (tx.exec1("SELECT to_regclass('sluice_schema_version') IS NULL")[0].as<bool>())
         return -1;
     return tx.exec1("SELECT coalesce(max(version), 0) FROM sluice_schema_version")[0].as<int>();
 }
 
-void requireShippedSchema(pqxx::connection_base &connection)
+void requireShippedSchema(pqxx::transaction_base &tx)
 {
-    const int have = schemaVersion(connection);
+    const int have = schemaVersion(tx);
     const int want = shippedSchemaVersion();
     if (have == want)
         return;
@@ -94,7 +93,11 @@ bool migrate(const QString &conninfo, const MigrateOptions &options, QString *re
             lock.exec("SET client_min_messages = warning");
             lock.exec("SELECT pg_advisory_lock(" + std::to_string(kMigrateLockId) + ")");
         }
-        const int before = schemaVersion(c);
+        auto versionNow = [&c] {
+            pqxx::nontransaction tx(c);
+            return schemaVersion(tx);
+        };
+        const int before = versionNow();
         if (before > shippedSchemaVersion()) {
             *error = QStringLiteral("the database schema is at version %1, newer than this sluice-server (version %2): "
                                     "migrate with the newer sluice-server")
@@ -122,7 +125,12 @@ bool migrate(const QString &conninfo, const MigrateOptions &options, QString *re
             }
             done.append(m.name);
         }
-        const int after = schemaVersion(c);
+        const int after = versionNow();
+        if (!done.isEmpty()) {
+            // Running servers re-read the registry (and so check the new version) at once.
+            pqxx::nontransaction notify(c);
+            notify.exec("NOTIFY sluice_policy_changed");
+        }
         if (done.isEmpty())
             *report = QStringLiteral("the schema is already at version %1").arg(after);
         else

@@ -13,6 +13,7 @@
 
 namespace pqxx {
 class connection_base; // libpqxx 6: pqxx::connection derives from it
+class transaction_base;
 } // namespace pqxx
 
 namespace sluice::pg {
@@ -29,10 +30,11 @@ int shippedSchemaVersion();           // the highest version shipped
 
 // The version the database is at: the highest recorded; 0 when the version table exists but is
 // empty; -1 when there is none (never migrated, or migrated before versions were recorded).
-int schemaVersion(pqxx::connection_base &connection);
+int schemaVersion(pqxx::transaction_base &tx);
 
-// Throws std::runtime_error with what to do unless the database is at exactly shippedSchemaVersion().
-void requireShippedSchema(pqxx::connection_base &connection);
+// Throws std::runtime_error with what to do unless the database is at exactly shippedSchemaVersion()
+// (inside the transaction that then reads the registry: one snapshot for both).
+void requireShippedSchema(pqxx::transaction_base &tx);
 
 struct MigrateOptions
 {
