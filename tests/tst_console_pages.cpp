@@ -989,7 +989,7 @@ private Q_SLOTS:
         QVERIFY2(page->message().contains(QStringLiteral("keys")), qPrintable(page->message()));
     }
 
-    // Issue 13: Reset usage (Top blocked) brings a blocked caller back at once.
+    // Top blocked lists the blocked caller; Reset usage (issue 13) brings it back at once.
     void resetUsageBringsABlockedCallerBack()
     {
         CheckPage *check = m_window->checkPage();
@@ -1059,19 +1059,6 @@ private Q_SLOTS:
         QCOMPARE(s.keys(), QStringList{QStringLiteral("k")});
     }
 
-    void topBlockedListsTheBlocked()
-    {
-        CheckPage *check = m_window->checkPage();
-        check->setRequest(QStringLiteral("enterprise_co"), QStringLiteral("ent-user-2"), QStringLiteral("gpt-4o"), QString());
-        QSignalSpy answered(check, &CheckPage::answered);
-        check->send(12);
-        QVERIFY(answered.wait(10000));
-        TopBlockedPage *page = m_window->topBlockedPage();
-        QSignalSpy refreshed(page, &TopBlockedPage::refreshed);
-        page->refresh();
-        QVERIFY(refreshed.wait(5000));
-        QCOMPARE(page->rows(), 1);
-    }
 
     // The Usage history page's model, offline with a synthetic answer (and a broken one).
     void analyticsModelOffline()

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "policydialog.h"
 
+#include "registrycompleter.h"
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDialogButtonBox>
@@ -23,12 +25,8 @@ PolicyDialog::PolicyDialog(const PolicyDto &p, QWidget *parent) : QDialog(parent
         m_scope->addItem(scopeName(s));
     m_scope->setCurrentText(scopeName(p.scope));
     auto entity = [](const QString &name, const QString &value) {
-        auto *c = new QComboBox;
-        c->setObjectName(name);
-        c->setEditable(true);
-        c->setInsertPolicy(QComboBox::NoInsert);
+        QComboBox *c = entityPicker(name, QStringLiteral("empty: default for each"));
         c->setCurrentText(value);
-        c->lineEdit()->setPlaceholderText(QStringLiteral("empty: default for each"));
         return c;
     };
     m_tenant = entity(QStringLiteral("tenant"), p.tenantId);
@@ -117,12 +115,8 @@ void PolicyDialog::setChoices(const QString &kind, const QStringList &ids)
                    : kind == QLatin1String("models") ? m_model
                    : kind == QLatin1String("tiers") ? m_tier
                                                     : nullptr;
-    if (!c)
-        return;
-    const QString typed = c->currentText();
-    c->clear();
-    c->addItems(ids);
-    c->setCurrentText(typed);
+    if (c)
+        setPickerChoices(c, ids);
 }
 
 void PolicyDialog::updateSelectors()

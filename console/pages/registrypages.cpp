@@ -3,6 +3,7 @@
 
 #include "apiclient.h"
 #include "models/jsontablemodel.h"
+#include "registrycompleter.h"
 
 #include <QApplication>
 #include <QClipboard>
@@ -38,28 +39,11 @@ QTableView *tableView(QAbstractItemModel *model)
     return view;
 }
 
-QComboBox *picker(const QString &name, const QString &placeholder)
-{
-    auto *c = new QComboBox;
-    c->setObjectName(name);
-    c->setEditable(true);
-    c->setInsertPolicy(QComboBox::NoInsert);
-    c->setMinimumContentsLength(14);
-    c->lineEdit()->setPlaceholderText(placeholder);
-    return c;
-}
-
 void fill(ApiClient *client, QObject *context, const QString &kind, QComboBox *combo, bool allowNone)
 {
     client->registryIds(kind, context, [combo, allowNone](const QStringList &ids, const ApiError *error) {
-        if (error)
-            return;
-        const QString typed = combo->currentText();
-        combo->clear();
-        if (allowNone)
-            combo->addItem(QString());
-        combo->addItems(ids);
-        combo->setCurrentText(typed);
+        if (!error)
+            setPickerChoices(combo, ids, allowNone);
     });
 }
 
@@ -75,8 +59,8 @@ ApiKeysPage::ApiKeysPage(ApiClient *client, QWidget *parent) : QWidget(parent), 
                          {QStringLiteral("createdAt"), QStringLiteral("Created")},
                          {QStringLiteral("revoked"), QStringLiteral("Revoked")}});
     m_view = tableView(m_model);
-    m_tenant = picker(QStringLiteral("tenant"), QStringLiteral("tenant (required)"));
-    m_user = picker(QStringLiteral("user"), QStringLiteral("user (optional)"));
+    m_tenant = entityPicker(QStringLiteral("tenant"), QStringLiteral("tenant (required)"), 14);
+    m_user = entityPicker(QStringLiteral("user"), QStringLiteral("user (optional)"), 14);
     m_create = new QPushButton(QStringLiteral("Create key"));
     m_create->setObjectName(QStringLiteral("create"));
     m_revoke = new QPushButton(QStringLiteral("Revoke…"));

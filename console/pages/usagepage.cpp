@@ -2,6 +2,7 @@
 #include "usagepage.h"
 
 #include "apiclient.h"
+#include "registrycompleter.h"
 #include "charttheme.h"
 #include "windowkey.h"
 
@@ -29,17 +30,6 @@ namespace sluice {
 namespace {
 
 constexpr int kMaxWatched = 10;
-
-QComboBox *editableCombo(const QString &name, const QString &placeholder)
-{
-    auto *c = new QComboBox;
-    c->setObjectName(name);
-    c->setEditable(true);
-    c->setInsertPolicy(QComboBox::NoInsert);
-    c->setMinimumContentsLength(12);
-    c->lineEdit()->setPlaceholderText(placeholder);
-    return c;
-}
 
 // What the scope needs: tenant, user, model, tier, API key.
 struct Needs
@@ -87,11 +77,11 @@ UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     m_scope->setObjectName(QStringLiteral("scope"));
     for (Scope s : kScopesBySpecificity)
         m_scope->addItem(scopeName(s), static_cast<int>(s));
-    m_tenant = editableCombo(QStringLiteral("tenant"), QStringLiteral("tenant"));
-    m_user = editableCombo(QStringLiteral("user"), QStringLiteral("user"));
-    m_model = editableCombo(QStringLiteral("model"), QStringLiteral("model"));
-    m_tier = editableCombo(QStringLiteral("tier"), QStringLiteral("tier"));
-    m_apiKey = editableCombo(QStringLiteral("apiKey"), QStringLiteral("API key id"));
+    m_tenant = entityPicker(QStringLiteral("tenant"), QStringLiteral("tenant"));
+    m_user = entityPicker(QStringLiteral("user"), QStringLiteral("user"));
+    m_model = entityPicker(QStringLiteral("model"), QStringLiteral("model"));
+    m_tier = entityPicker(QStringLiteral("tier"), QStringLiteral("tier"));
+    m_apiKey = entityPicker(QStringLiteral("apiKey"), QStringLiteral("API key id"));
     m_unit = new QComboBox;
     m_unit->setObjectName(QStringLiteral("unit"));
     for (Unit u : {Unit::Requests, Unit::Tokens, Unit::Concurrent})
@@ -216,10 +206,7 @@ void UsagePage::refreshPickers()
     for (const auto &[kind, combo] : kinds) {
         m_client->registryIds(kind, this, [this, combo = combo, pending](const QStringList &ids, const ApiError *error) {
             if (!error) {
-                const QString typed = combo->currentText();
-                combo->clear();
-                combo->addItems(ids);
-                combo->setCurrentText(typed.isEmpty() && !ids.isEmpty() ? ids.first() : typed);
+                setPickerChoices(combo, ids, false, true);
             } else {
                 m_status->setText(QStringLiteral("The pickers stay empty (type the ids): %1").arg(error->message()));
             }
