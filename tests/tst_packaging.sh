@@ -151,10 +151,11 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 cat "$work/server.log"
-echo "$answer" | grep -q '"allowed":true' || fail "the sandboxed server gave no allowed check: '$answer'"
+grep -q '"allowed":true' <<<"$answer" || fail "the sandboxed server gave no allowed check: '$answer'"
 grep -q "memory-deny-write-execute on" "$work/server.log" || echo "note: memory-deny-write-execute not applied (kernel)"
-curl -sf -m 2 "http://127.0.0.1:$port/metrics" | grep -q '^sluice_rate_limit_total_hits_total' \
-  || fail "the sandboxed server's /metrics lacks the decision counters"
+# (Into a file first: with pipefail, `curl | grep -q` fails whenever grep stops reading early.)
+curl -sf -m 2 -o "$work/metrics.txt" "http://127.0.0.1:$port/metrics" || fail "the sandboxed server's /metrics did not answer"
+grep -q '^sluice_rate_limit_total_hits_total' "$work/metrics.txt" || fail "the sandboxed server's /metrics lacks the decision counters"
 kill -TERM "$server_pid"; wait "$server_pid"; rc=$?; server_pid=""
 [ "$rc" = 0 ] || fail "the sandboxed server exited $rc on SIGTERM"
 echo "served an allowed check under the sandbox and stopped cleanly"
