@@ -2,13 +2,13 @@
 #include "policiespage.h"
 
 #include "apiclient.h"
+#include "confirm.h"
 #include "models/policytablemodel.h"
 #include "policydialog.h"
 
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
-#include <QMessageBox>
 #include <QPushButton>
 #include <QTableView>
 #include <QVBoxLayout>
@@ -135,17 +135,9 @@ void PoliciesPage::edit(const PolicyDto &policy)
 
 void PoliciesPage::requestRemove(qint64 id)
 {
-    auto *box = new QMessageBox(QMessageBox::Question, QStringLiteral("Delete policy"),
-                                QStringLiteral("Delete policy %1? Its limit stops applying at once on every instance.").arg(id),
-                                QMessageBox::Yes | QMessageBox::Cancel, this);
-    box->setObjectName(QStringLiteral("confirmDelete"));
-    box->setDefaultButton(QMessageBox::Cancel);
-    box->setAttribute(Qt::WA_DeleteOnClose);
-    connect(box, &QMessageBox::finished, this, [this, box, id](int) {
-        if (box->clickedButton() == box->button(QMessageBox::Yes))
-            remove(id);
-    });
-    box->open(); // no nested event loop
+    confirmThen(this, QStringLiteral("confirmDelete"), QStringLiteral("Delete policy"),
+                QStringLiteral("Delete policy %1? Its limit stops applying at once on every instance.").arg(id),
+                [this, id] { remove(id); });
 }
 
 void PoliciesPage::submit(const PolicyDto &policy)

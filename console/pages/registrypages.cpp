@@ -2,6 +2,7 @@
 #include "registrypages.h"
 
 #include "apiclient.h"
+#include "confirm.h"
 #include "models/jsontablemodel.h"
 #include "registrycompleter.h"
 
@@ -15,7 +16,6 @@
 #include <QItemSelectionModel>
 #include <QLabel>
 #include <QLineEdit>
-#include <QMessageBox>
 #include <QPushButton>
 #include <QTableView>
 #include <QVBoxLayout>
@@ -182,25 +182,17 @@ void ApiKeysPage::revokeSelected()
         return;
     const QJsonObject key = m_model->rowObject(rows.first().row());
     const qint64 id = key.value(QStringLiteral("id")).toInteger();
-    auto *box = new QMessageBox(QMessageBox::Question, QStringLiteral("Revoke API key"),
-                                QStringLiteral("Revoke key %1 (%2…, tenant %3)? Every check with it is refused (401) from now on; "
-                                               "this cannot be undone.")
-                                    .arg(id)
-                                    .arg(key.value(QStringLiteral("prefix")).toString(), key.value(QStringLiteral("tenantId")).toString()),
-                                QMessageBox::Yes | QMessageBox::Cancel, this);
-    box->setObjectName(QStringLiteral("confirmRevoke"));
-    box->setDefaultButton(QMessageBox::Cancel);
-    box->setAttribute(Qt::WA_DeleteOnClose);
-    connect(box, &QMessageBox::finished, this, [this, box, id](int) {
-        if (box->clickedButton() != box->button(QMessageBox::Yes))
-            return;
+    const QString question = QStringLiteral("Revoke key %1 (%2…, tenant %3)? Every check with it is refused (401) from now on; "
+                                            "this cannot be undone.")
+                                 .arg(id)
+                                 .arg(key.value(QStringLiteral("prefix")).toString(), key.value(QStringLiteral("tenantId")).toString());
+    confirmThen(this, QStringLiteral("confirmRevoke"), QStringLiteral("Revoke API key"), question, [this, id] {
         m_client->revokeApiKey(id, this, [this, id](const ApiError *error) {
             m_message->setText(error ? QStringLiteral("Cannot revoke key %1: %2").arg(id).arg(error->message())
                                      : QStringLiteral("Revoked key %1.").arg(id));
             refresh();
         });
     });
-    box->open();
 }
 
 EntitiesPage::EntitiesPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_client(client)

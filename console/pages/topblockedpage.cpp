@@ -2,10 +2,10 @@
 #include "topblockedpage.h"
 
 #include "apiclient.h"
+#include "confirm.h"
 
 #include <QJsonArray>
 #include <QLabel>
-#include <QMessageBox>
 #include <QPushButton>
 #include <QHBoxLayout>
 #include <QTreeWidget>
@@ -52,15 +52,8 @@ void TopBlockedPage::resetSelected()
     }
     const QString key = item->text(3);
     const QString who = item->text(2);
-    auto *box = new QMessageBox(QMessageBox::Question, QStringLiteral("Reset usage"),
-                                QStringLiteral("Empty the window of %1? Its count drops to 0 and it may send again at once.").arg(who),
-                                QMessageBox::Yes | QMessageBox::Cancel, this);
-    box->setObjectName(QStringLiteral("confirmReset"));
-    box->setDefaultButton(QMessageBox::Cancel);
-    box->setAttribute(Qt::WA_DeleteOnClose);
-    connect(box, &QMessageBox::finished, this, [this, box, key, who](int) {
-        if (box->clickedButton() != box->button(QMessageBox::Yes))
-            return;
+    confirmThen(this, QStringLiteral("confirmReset"), QStringLiteral("Reset usage"),
+                QStringLiteral("Empty the window of %1? Its count drops to 0 and it may send again at once.").arg(who), [this, key, who] {
         m_client->resetUsage(key, this, [this, who](const ApiError *error) {
             if (error) {
                 m_message->setText(QStringLiteral("Cannot reset %1: %2").arg(who, error->message()));
@@ -70,7 +63,6 @@ void TopBlockedPage::resetSelected()
             refresh();
         });
     });
-    box->open();
 }
 
 void TopBlockedPage::refresh()

@@ -2,6 +2,7 @@
 #include "usagepage.h"
 
 #include "apiclient.h"
+#include "confirm.h"
 #include "registrycompleter.h"
 #include "charttheme.h"
 #include "windowkey.h"
@@ -17,7 +18,6 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QLineSeries>
-#include <QMessageBox>
 #include <QNetworkReply>
 #include <QPen>
 #include <QPushButton>
@@ -290,25 +290,18 @@ void UsagePage::resetWatched()
     QStringList names;
     for (const QString &k : std::as_const(m_watched))
         names << describeKey(k);
-    auto *box = new QMessageBox(QMessageBox::Question, QStringLiteral("Reset usage"),
-                                QStringLiteral("Empty the windows of %1? Their counts drop to 0 and they may send again at once.")
-                                    .arg(names.join(QStringLiteral(", "))),
-                                QMessageBox::Yes | QMessageBox::Cancel, this);
-    box->setObjectName(QStringLiteral("confirmResetWatched"));
-    box->setDefaultButton(QMessageBox::Cancel);
-    box->setAttribute(Qt::WA_DeleteOnClose);
     const QStringList keys = m_watched;
-    connect(box, &QMessageBox::finished, this, [this, box, keys](int) {
-        if (box->clickedButton() != box->button(QMessageBox::Yes))
-            return;
-        for (const QString &key : keys) {
-            m_client->resetUsage(key, this, [this, key](const ApiError *error) {
-                if (error)
-                    m_status->setText(QStringLiteral("Cannot reset %1: %2").arg(describeKey(key), error->message()));
-            });
-        }
-    });
-    box->open();
+    confirmThen(this, QStringLiteral("confirmResetWatched"), QStringLiteral("Reset usage"),
+                QStringLiteral("Empty the windows of %1? Their counts drop to 0 and they may send again at once.")
+                    .arg(names.join(QStringLiteral(", "))),
+                [this, keys] {
+                    for (const QString &key : keys) {
+                        m_client->resetUsage(key, this, [this, key](const ApiError *error) {
+                            if (error)
+                                m_status->setText(QStringLiteral("Cannot reset %1: %2").arg(describeKey(key), error->message()));
+                        });
+                    }
+                });
 }
 
 void UsagePage::clearChart()
