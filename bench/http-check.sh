@@ -9,8 +9,8 @@
 # check is completed (bench/lifecycle.lua); figures are per check and per completion.
 # --redis-batch N: the server's --redis-batch (1: no batching, to compare).
 # With Redis, also: Redis process CPU per check at saturation (INFO cpu user+sys delta over the
-# checks), bytes per logged request (MEMORY USAGE of the fullest log over its entries), and a
-# paced run near --paced-rate checks/s (default 10000) for its p99.
+# checks), bytes per logged request (MEMORY USAGE of the fullest log over its entries).
+# Every mode then runs --paced-rate checks/s (default 10000) open loop for its latency percentiles.
 # Needs: a Release build in build/ (scripts/test or scripts/run make one); wrk, nginx-light,
 # python3-fastapi, uvicorn, python3-redis for the anchors (source scripts/lib/deps.sh;
 # sluice_install_deps --bench).
@@ -151,15 +151,17 @@ if [ "$has_redis" = 1 ]; then
   fi
 fi
 
-if [ "$has_redis" = 1 ] && [ "$lifecycle" = 0 ]; then
-  # Latency at a set rate below saturation: each connection pauses so that all together send
-  # about --paced-rate checks/s (the pause is tuned from the saturated run's latency).
-  pconns=32
-  pdelay=$(awk -v c=$pconns -v r=$paced_rate -v l=$p50 'BEGIN{d=c*1000/r - l; if (d<0) d=0; printf "%.2f", d}')
-  pout=$(SLUICE_BENCH_LUA="$lua" SLUICE_BENCH_DELAY_MS=$pdelay wrk -t1 -c$pconns -d"${secs}s" -s "$root/bench/paced.lua" --latency "http://127.0.0.1:$sp")
-  prate=$(awk '/Requests\/sec/{print int($2)}' <<<"$pout")
-  pp50=$(to_ms "$(awk '$1=="50%"{print $2}' <<<"$pout")"); pp99=$(to_ms "$(awk '$1=="99%"{print $2}' <<<"$pout")")
-  echo "sluice mode=$mode paced checks_per_s=$prate (aimed at $paced_rate) p50_ms=$pp50 p99_ms=$pp99"
+if [ "$lifecycle" = 0 ]; then
+  # Latency at a set rate below saturation, open loop (sluice-http-rate): request k is due at
+  # k / --paced-rate s and its latency counts from then, also when it had to wait for one of the 32
+  # connections (wrk's closed loop would hide that, and its paced runs send in bursts).
+  rate_tool="$root/build/bench/sluice-http-rate"
+  if [ -x "$rate_tool" ]; then
+    pout=$("$rate_tool" "$sp" "$paced_rate" "$secs" 32) || true
+    echo "sluice mode=$mode at_rate $pout"
+  else
+    echo "sluice mode=$mode at_rate: $rate_tool is missing (build first)"
+  fi
 fi
 
 if [ "$run_anchors" = 1 ]; then

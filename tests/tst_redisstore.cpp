@@ -229,6 +229,32 @@ private Q_SLOTS:
         QVERIFY2(bytes <= 24 * 2000, qPrintable(QString::number(bytes)));
     }
 
+    // The checks handled in one turn of the event loop go to Redis as one call (before, the first
+    // two went alone because two calls may be in flight: three calls for these ten), in order.
+    void checksOfOneTurnGoAsOneCall()
+    {
+        test::RedisServer redis;
+        QString error;
+        SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+        RedisWindowStore store(redis.host(), redis.port(), 0, 1000);
+        QVERIFY(test::waitConnected(store.connection()));
+        const QByteArray shared = uniqueKey("turn");
+        const qint64 callsBefore = store.batcher().calls();
+        std::vector<qint64> counts;
+        for (int i = 0; i < 10; ++i) {
+            WindowBatch batch;
+            batch.keys = {{shared, 60'000'000, 100}, {uniqueKey("turn-own"), 60'000'000, 100}};
+            store.check(batch, [&](WindowOutcome o) {
+                QVERIFY(o.admitted);
+                counts.push_back(o.keys.at(0).used);
+            });
+        }
+        QTRY_COMPARE_WITH_TIMEOUT(counts.size(), size_t(10), 5000);
+        QCOMPARE(store.batcher().calls() - callsBefore, qint64(1));
+        for (size_t i = 0; i < counts.size(); ++i)
+            QCOMPARE(counts[i], qint64(i)); // each saw the entries of those before it
+    }
+
     // Redis data written by Sluice <= 0.4 (a log as a sorted set of "id" / "id*w" members scored
     // by time, the extra weight in <key>#w) is read and converted on first touch, keeping its TTL.
     void logsOfThePreviousLayoutAreConverted()

@@ -37,6 +37,15 @@ local function int(x) return format('%.0f', x) end
 local nowStr = int(now)
 local nkeys, nchecks = tonumber(ARGV[1]), tonumber(ARGV[2])
 local CHUNK = 64
+-- 2^(j-1) for the written mask, and each window's TTL as a string: made once, not per check/key.
+local POW2 = {1}
+for j = 2, 50 do POW2[j] = POW2[j - 1] * 2 end
+local ttlOf = {}
+local function windowTtl(w)
+  local s = ttlOf[w]
+  if not s then s = int(ceil(w / 1000)); ttlOf[w] = s end
+  return s
+end
 
 -- An element's time and weight.
 local function parse(e)
@@ -175,7 +184,7 @@ for c = 1, nchecks do
   out[at] = admitted
   local mask = 0 -- the keys this check was written to (a shadow key that would refuse is not)
   if admitted == 1 then
-    for j = 1, math.min(n, 50) do if fits[j] then mask = mask + 2 ^ (j - 1) end end
+    for j = 1, math.min(n, 50) do if fits[j] then mask = mask + POW2[j] end end
   end
   out[at + 1] = mask
   if admitted == 1 then
@@ -237,8 +246,8 @@ for i = 1, nkeys do
       local ttl
       if #q > 0 then
         for s = 1, #q, 4000 do call('RPUSH', k, unpack(q, s, math.min(s + 3999, #q))) end
-        ttl = ceil(windows[i] / 1000)
-        call('PEXPIRE', k, int(ttl))
+        ttl = windowTtl(windows[i])
+        call('PEXPIRE', k, ttl)
       end
       -- The extra weight lives exactly as long as its log: rewritten when it changed, and its TTL
       -- renewed with the log's (a log outliving its extra weight would undercount).
@@ -247,7 +256,7 @@ for i = 1, nkeys do
           call('DEL', k .. '#w')
         else
           ttl = ttl or call('PTTL', k)
-          if ttl > 0 then call('SET', k .. '#w', extra[i], 'PX', int(ttl)) else call('DEL', k .. '#w') end
+          if tonumber(ttl) > 0 then call('SET', k .. '#w', extra[i], 'PX', ttl) else call('DEL', k .. '#w') end
         end
       end
     end

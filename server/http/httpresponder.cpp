@@ -104,6 +104,8 @@ void HttpResponder::send(int status, const QByteArray &body, const QByteArray &c
     socket->write(buildHttpResponse(status, contentType, body, extra, m_state->closeAfter, headerLines));
     if (m_state->closeAfter)
         socket->disconnectFromHost();
+    else
+        socket->flush(); // now, not at the event loop's next turn (what is left waits for that)
 }
 
 void HttpResponder::sendError(const ApiError &error, const HttpHeaders &extra)

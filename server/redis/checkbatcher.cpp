@@ -25,7 +25,15 @@ void CheckBatcher::submit(Item item)
     }
     item.queuedAtMs = RedisConnection::nowMs();
     m_queue.push_back(std::move(item));
-    flush();
+    scheduleFlush();
+}
+
+void CheckBatcher::scheduleFlush()
+{
+    if (m_flushPosted)
+        return;
+    m_flushPosted = true;
+    QMetaObject::invokeMethod(&m_tick, [this] { m_flushPosted = false; flush(); }, Qt::QueuedConnection);
 }
 
 void CheckBatcher::flush()
@@ -127,7 +135,7 @@ void CheckBatcher::flush()
             }
             items[i].done(std::move(out));
         }
-        flush();
+        scheduleFlush(); // (not from inside the connection's callback: the send may write at once)
     });
 }
 

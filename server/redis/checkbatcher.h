@@ -5,9 +5,12 @@
 // (EVALSHA, TIME, argument parsing, pruning the shared keys) paid once per batch.
 // A check that waited longer than the call timeout for a call, or finds 20,000 waiting, fails
 // (Unavailable: the breaker and the failure mode take it from there).
-// A lone check goes at once (no added latency at low load); while two calls are in flight
-// (pipelined: Redis works on one while the other travels) the next checks queue, and go together
-// when one comes back: under load batches form by themselves. At most maxChecks checks in one
+// Checks go at the end of the event loop's current turn: those read in the same turn go together,
+// and a lone check goes as soon as its request has been handled (no timer, no added latency at low
+// load). While two calls are in flight (pipelined: Redis works on one while the other travels) the
+// next checks queue, and go together when one comes back: under load batches form by themselves.
+// The send runs from an event of the batcher's own, never inside a connection's callback, so the
+// store may write the call to its socket at once (RedisConnection::writeNow). At most maxChecks checks in one
 // call, and never one key with two different policies in one call (a policy edited mid-batch waits
 // for the next call).
 // Lives on, and must be used from, its store's thread.
@@ -18,6 +21,7 @@
 #include "redis/redisconnection.h"
 #include "engine/windowstore.h"
 
+#include <QObject>
 #include <deque>
 #include <functional>
 
@@ -71,11 +75,14 @@ public:
 
 private:
     void flush();
+    void scheduleFlush();
 
     Send m_send;
     int m_maxChecks;
     int m_queueTimeoutMs = 50;
     std::deque<Item> m_queue;
+    QObject m_tick; // context of the posted flush: deleted with the batcher, which drops it
+    bool m_flushPosted = false;
     int m_inFlight = 0;
     qint64 m_calls = 0;
     qint64 m_failedCalls = 0;

@@ -242,6 +242,12 @@ void RedisConnection::command(const QList<QByteArray> &argv, Callback done)
         m_sweep.start();
 }
 
+void RedisConnection::writeNow()
+{
+    if (m_ctx && m_connected) // (not while connecting: hiredis would take the socket as connected)
+        redisAsyncHandleWrite(m_ctx);
+}
+
 void RedisConnection::setAddress(const QString &host, quint16 port)
 {
     const bool moved = host != m_host || port != m_port;

@@ -46,6 +46,9 @@ public:
     void open();
     bool isConnected() const { return m_connected; }
     void command(const QList<QByteArray> &argv, Callback done);
+    // Writes the commands queued so far now rather than at the event loop's next turn. Never from
+    // inside one of its callbacks (hiredis is not re-entrant there).
+    void writeNow();
     // Another server from now on (a Sentinel failover): the current connection, if any, is dropped
     // (its calls fail at once) and the new address is connected at once. Opens the connection.
     void setAddress(const QString &host, quint16 port);

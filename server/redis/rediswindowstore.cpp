@@ -26,6 +26,7 @@ RedisWindowStore::RedisWindowStore(const QString &host, quint16 port, int db, in
                   m_sentinel->askNow();
               done(r, &m_connection, r.ok ? QString() : r.error);
           });
+          m_connection.writeNow(); // (the batcher sends from an event of its own, never a callback)
       })
 {
     m_connection.setCredentials(std::move(credentials));

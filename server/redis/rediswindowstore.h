@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The window store on one Redis (a primary, or a primary with replicas behind it): checks go
-// as batches (checkbatcher.h): one EVALSHA of window_check.lua decides a lone check at once, or
-// every check that queued while the previous call was in flight (one round trip; NOSCRIPT →
+// as batches (checkbatcher.h): one EVALSHA of window_check.lua decides the checks of one event
+// loop turn, written to the socket at once, or every check that queued while the previous calls
+// were in flight (one round trip; NOSCRIPT →
 // SCRIPT LOAD and retry once), on one connection per server thread. Redis TIME is the clock, so
 // instances need no synchronized clocks. A failed or late call is Status::Unavailable; what to
 // do then is ResilientWindowStore's business. Lives on, and must be used from, one thread.

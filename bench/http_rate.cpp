@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: Apache-2.0
+// Latency at a set rate (open loop): POST /rate-limit/check with the anchors' request (users
+// u0..u999 of enterprise_co on gpt-4o, premium) at `rate` requests per second, evenly spaced.
+// Request k is due at start + k/rate whatever happened before: it goes out on the first idle
+// keep-alive connection, and when none is idle it waits — its latency still counts from when it
+// was due. A slow server therefore cannot slow the load down and hide its own latency (the
+// "coordinated omission" of closed-loop tools such as wrk, whose paced runs also send in bursts on
+// their millisecond timers). wrk2 does the same, but it is not in Debian.
+// Bounded: `seconds` of sending, then at most 2 s for the answers still out.
+// Run: build/bench/sluice-http-rate <port> <rate> [seconds=10] [connections=32] [path=/rate-limit/check]
+// Prints: rate aimed=… sent=… answered=… achieved_per_s=… p50_ms p90_ms p99_ms p999_ms max_ms
+//         non_2xx=… errors=… waited_for_a_connection=…
+#include <algorithm>
+#include <arpa/inet.h>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t nowNs()
+{
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+struct Connection
+{
+    int fd = -1;
+    bool busy = false;
+    int64_t dueNs = 0;   // when its request in flight was due
+    std::string out;     // what is still to be written
+    std::string in;      // what has been read of the answer
+};
+
+int connectTo(uint16_t port)
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    const int flags = 1;
+    ::ioctl(fd, FIONBIO, &flags);
+    return fd;
+}
+
+// The length of a complete answer at the front of `in` (headers and Content-Length body), 0 when
+// more is needed, -1 when it is not HTTP; *status: its status code.
+long completeAnswer(const std::string &in, int *status)
+{
+    const size_t end = in.find("\r\n\r\n");
+    if (end == std::string::npos)
+        return 0;
+    if (in.compare(0, 9, "HTTP/1.1 ") != 0 && in.compare(0, 9, "HTTP/1.0 ") != 0)
+        return -1;
+    *status = std::atoi(in.c_str() + 9);
+    long length = 0;
+    for (size_t line = in.find("\r\n") + 2; line < end;) {
+        const size_t next = in.find("\r\n", line);
+        static const char name[] = "content-length:";
+        if (next - line > sizeof name - 1 && strncasecmp(in.c_str() + line, name, sizeof name - 1) == 0)
+            length = std::atol(in.c_str() + line + sizeof name - 1);
+        line = next + 2;
+    }
+    const long total = static_cast<long>(end + 4) + length;
+    return static_cast<long>(in.size()) >= total ? total : 0;
+}
+
+std::string requestFor(long n, const char *path)
+{
+    char body[160];
+    const int length = std::snprintf(body, sizeof body,
+                                     "{\"userId\":\"u%ld\",\"modelId\":\"gpt-4o\",\"tenantId\":\"enterprise_co\",\"modelTier\":\"premium\"}",
+                                     n % 1000);
+    char head[256];
+    std::snprintf(head, sizeof head,
+                  "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", path,
+                  length);
+    return std::string(head) + std::string(body, static_cast<size_t>(length));
+}
+
+double ms(int64_t ns) { return static_cast<double>(ns) / 1e6; }
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: %s <port> <rate> [seconds=10] [connections=32] [path=/rate-limit/check]\n", argv[0]);
+        return 2;
+    }
+    const auto port = static_cast<uint16_t>(std::atoi(argv[1]));
+    const double rate = std::atof(argv[2]);
+    const double seconds = argc > 3 ? std::atof(argv[3]) : 10.0;
+    const int connections = argc > 4 ? std::atoi(argv[4]) : 32;
+    const char *path = argc > 5 ? argv[5] : "/rate-limit/check";
+    if (port == 0 || rate <= 0 || seconds <= 0 || connections < 1 || connections > 10000) {
+        std::fprintf(stderr, "bad arguments\n");
+        return 2;
+    }
+    const int ep = ::epoll_create1(EPOLL_CLOEXEC);
+    std::vector<Connection> conns(static_cast<size_t>(connections));
+    std::vector<size_t> idle;
+    for (size_t i = 0; i < conns.size(); ++i) {
+        conns[i].fd = connectTo(port);
+        if (conns[i].fd < 0) {
+            std::fprintf(stderr, "cannot connect to 127.0.0.1:%u: %s\n", port, std::strerror(errno));
+            return 1;
+        }
+        epoll_event e{};
+        e.events = EPOLLIN;
+        e.data.u64 = i;
+        ::epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &e);
+        idle.push_back(i);
+    }
+    const long total = static_cast<long>(rate * seconds);
+    const double intervalNs = 1e9 / rate;
+    std::vector<int64_t> latencies;
+    latencies.reserve(static_cast<size_t>(total));
+    std::vector<int64_t> waiting; // due times of requests with no idle connection yet (FIFO)
+    size_t waitingFront = 0;
+    long sent = 0, next = 0, non2xx = 0, errors = 0, waited = 0;
+    int64_t lastAnswer = 0;
+    const int64_t start = nowNs() + 1'000'000;
+    const int64_t deadline = start + static_cast<int64_t>(seconds * 1e9) + 2'000'000'000;
+    std::vector<epoll_event> events(conns.size());
+
+    auto send = [&](size_t i, int64_t due) {
+        Connection &c = conns[i];
+        c.busy = true;
+        c.dueNs = due;
+        c.out = requestFor(sent++, path);
+        const ssize_t n = ::write(c.fd, c.out.data(), c.out.size());
+        if (n > 0)
+            c.out.erase(0, static_cast<size_t>(n));
+        if (!c.out.empty()) {
+            epoll_event e{};
+            e.events = EPOLLIN | EPOLLOUT;
+            e.data.u64 = i;
+            ::epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &e);
+        }
+    };
+    auto fail = [&](size_t i) { // a broken connection: counted, replaced
+        Connection &c = conns[i];
+        ++errors;
+        ::close(c.fd);
+        c = Connection{};
+        c.fd = connectTo(port);
+        if (c.fd >= 0) {
+            epoll_event e{};
+            e.events = EPOLLIN;
+            e.data.u64 = i;
+            ::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &e);
+            idle.push_back(i);
+        }
+    };
+
+    for (;;) {
+        int64_t now = nowNs();
+        while (next < total && start + static_cast<int64_t>(static_cast<double>(next) * intervalNs) <= now) {
+            const int64_t due = start + static_cast<int64_t>(static_cast<double>(next++) * intervalNs);
+            if (!idle.empty()) {
+                const size_t i = idle.back();
+                idle.pop_back();
+                send(i, due);
+            } else {
+                waiting.push_back(due);
+                ++waited;
+            }
+        }
+        const bool inFlight = static_cast<long>(idle.size()) < connections;
+        if ((next >= total && !inFlight && waitingFront == waiting.size()) || now > deadline)
+            break;
+        int64_t waitNs = next < total ? start + static_cast<int64_t>(static_cast<double>(next) * intervalNs) - now : deadline - now;
+        waitNs = std::max<int64_t>(0, std::min<int64_t>(waitNs, 100'000'000));
+        const timespec timeout{static_cast<time_t>(waitNs / 1'000'000'000), static_cast<long>(waitNs % 1'000'000'000)};
+        const int ready = ::epoll_pwait2(ep, events.data(), static_cast<int>(events.size()), &timeout, nullptr);
+        now = nowNs();
+        for (int r = 0; r < ready; ++r) {
+            const size_t i = events[static_cast<size_t>(r)].data.u64;
+            Connection &c = conns[i];
+            if (events[static_cast<size_t>(r)].events & EPOLLOUT) {
+                const ssize_t n = ::write(c.fd, c.out.data(), c.out.size());
+                if (n > 0)
+                    c.out.erase(0, static_cast<size_t>(n));
+                if (c.out.empty()) {
+                    epoll_event e{};
+                    e.events = EPOLLIN;
+                    e.data.u64 = i;
+                    ::epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &e);
+                }
+            }
+            if (!(events[static_cast<size_t>(r)].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+                continue;
+            char buffer[16384];
+            const ssize_t n = ::read(c.fd, buffer, sizeof buffer);
+            if (n <= 0) {
+                if (n < 0 && errno == EAGAIN)
+                    continue;
+                fail(i);
+                continue;
+            }
+            c.in.append(buffer, static_cast<size_t>(n));
+            int status = 0;
+            const long length = completeAnswer(c.in, &status);
+            if (length < 0) {
+                fail(i);
+                continue;
+            }
+            if (length == 0)
+                continue;
+            if (!c.busy) { // an answer nobody asked for
+                fail(i);
+                continue;
+            }
+            c.in.erase(0, static_cast<size_t>(length));
+            latencies.push_back(now - c.dueNs);
+            lastAnswer = now;
+            if (status < 200 || status > 299)
+                ++non2xx;
+            c.busy = false;
+            if (waitingFront < waiting.size())
+                send(i, waiting[waitingFront++]);
+            else
+                idle.push_back(i);
+        }
+    }
+    const double elapsed = static_cast<double>(lastAnswer - start) / 1e9;
+    std::sort(latencies.begin(), latencies.end());
+    auto pct = [&](double q) {
+        if (latencies.empty())
+            return 0.0;
+        const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(latencies.size())));
+        return ms(latencies[std::min(latencies.size() - 1, rank == 0 ? 0 : rank - 1)]);
+    };
+    std::printf("rate aimed=%.0f sent=%ld answered=%zu achieved_per_s=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f "
+                "max_ms=%.3f non_2xx=%ld errors=%ld waited_for_a_connection=%ld\n",
+                rate, sent, latencies.size(), elapsed > 0 ? static_cast<double>(latencies.size()) / elapsed : 0.0, pct(0.50),
+                pct(0.90), pct(0.99), pct(0.999), latencies.empty() ? 0.0 : ms(latencies.back()), non2xx, errors, waited);
+    for (Connection &c : conns) {
+        if (c.fd >= 0)
+            ::close(c.fd);
+    }
+    ::close(ep);
+    return latencies.size() == static_cast<size_t>(total) && errors == 0 ? 0 : 1;
+}
