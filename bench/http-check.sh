@@ -4,20 +4,21 @@
 # and written), drives it with wrk and the anchors' check-post.lua, then runs the anchors
 # (nginx limit_req, the seed FastAPI design) in the same run and prints the ratios.
 # Usage: bench/http-check.sh [--redis|--redis-cluster] [--seconds N] [--connections N] [--threads N]
-#        [--server-threads N] [--no-anchors] [--lifecycle]
+#        [--server-threads N] [--no-anchors] [--lifecycle] [--redis-batch N] [--paced-rate R] [--rate-runs N]
 # --lifecycle: a tokens and a concurrency policy apply next to the demo ones, and every admitted
 # check is completed (bench/lifecycle.lua); figures are per check and per completion.
 # --redis-batch N: the server's --redis-batch (1: no batching, to compare).
 # With Redis, also: Redis process CPU per check at saturation (INFO cpu user+sys delta over the
 # checks), bytes per logged request (MEMORY USAGE of the fullest log over its entries).
-# Every mode then runs --paced-rate checks/s (default 10000) open loop for its latency percentiles.
+# Every mode but --lifecycle then runs --paced-rate checks/s (default 10000) open loop for its
+# latency percentiles, --rate-runs times (default 3), and prints each run's p99 and their median.
 # Needs: a Release build in build/ (scripts/test or scripts/run make one); wrk, nginx-light,
 # python3-fastapi, uvicorn, python3-redis for the anchors (source scripts/lib/deps.sh;
 # sluice_install_deps --bench).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 anchors="$root/../shared/anchors"
-mode=embedded secs=10 conns=16 wthreads=1 sthreads="" run_anchors=1 lifecycle=0 batch="" paced_rate=10000
+mode=embedded secs=10 conns=16 wthreads=1 sthreads="" run_anchors=1 lifecycle=0 batch="" paced_rate=10000 rate_runs=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --redis) mode=redis ;;
@@ -30,6 +31,7 @@ while [ $# -gt 0 ]; do
     --lifecycle) lifecycle=1 ;;
     --redis-batch) batch=$2; shift ;;
     --paced-rate) paced_rate=$2; shift ;;
+    --rate-runs) rate_runs=$2; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -69,6 +71,7 @@ case "$mode" in
 esac
 sp=$(free_port)
 "$server" "${args[@]}" --port "$sp" >"$work/server.log" 2>&1 & pids+=($!)
+server_pid=$!
 up=0
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$sp) 2>/dev/null && { up=1; break; }; sleep 0.1; done
 [ $up = 1 ] || { echo "sluice-server did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
@@ -108,7 +111,14 @@ fi
 reset_redis_stats
 before=$(checks_so_far)
 cpu_before=$( [ "$has_redis" = 1 ] && redis_cpu || echo 0)
-out=$(wrk -t"$wthreads" -c"$conns" -d"${secs}s" -s "$lua" --latency "http://127.0.0.1:$sp")
+# CPU seconds (user + sys) of a process so far, from /proc (clock ticks).
+proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"; }
+server_cpu0=$(proc_cpu "$server_pid")
+TIMEFORMAT='%U %S'
+{ time wrk -t"$wthreads" -c"$conns" -d"${secs}s" -s "$lua" --latency "http://127.0.0.1:$sp" >"$work/wrk.out" 2>"$work/wrk.err"; } 2>"$work/wrk.time"
+cat "$work/wrk.err" >&2
+out=$(cat "$work/wrk.out")
+server_cpu1=$(proc_cpu "$server_pid")
 rps=$(awk '/Requests\/sec/{print int($2)}' <<<"$out")
 p50=$(to_ms "$(awk '$1=="50%"{print $2}' <<<"$out")"); p99=$(to_ms "$(awk '$1=="99%"{print $2}' <<<"$out")")
 non2xx=$(awk '/Non-2xx/{print $5}' <<<"$out"); errors=$(awk '/Socket errors/{print $0}' <<<"$out")
@@ -122,6 +132,10 @@ if [ "$lifecycle" = 1 ]; then
 else
   echo "sluice mode=$mode checks_per_s=$rps p50_ms=$p50 p99_ms=$p99 non_2xx=${non2xx:-0} ${errors}"
 fi
+# Where the two cores went, per request: the server process, and wrk (load and server share the
+# machine, so a check's price is what all of them spend on it; Redis's share is printed below).
+read -r wu ws < <(tail -n1 "$work/wrk.time")
+echo "cpu sluice_server_us_per_request=$(awk -v a="$server_cpu1" -v b="$server_cpu0" -v n="$total" 'BEGIN{printf "%.1f", (a-b)*1e6/n}') wrk_us_per_request=$(awk -v u="$wu" -v s="$ws" -v n="$total" 'BEGIN{printf "%.1f", (u+s)*1e6/n}') (user+sys over $total requests)"
 
 if [ "$has_redis" = 1 ]; then
   cpu_after=$(redis_cpu)
@@ -156,9 +170,17 @@ if [ "$lifecycle" = 0 ]; then
   # k / --paced-rate s and its latency counts from then, also when it had to wait for one of the 32
   # connections (wrk's closed loop would hide that, and its paced runs send in bursts).
   rate_tool="$root/build/bench/sluice-http-rate"
+  # --rate-runs runs (default 3): on a shared 2-core machine one run's p99 moves with its neighbours.
   if [ -x "$rate_tool" ]; then
-    pout=$("$rate_tool" "$sp" "$paced_rate" "$secs" 32) || true
-    echo "sluice mode=$mode at_rate $pout"
+    p99s=()
+    for r in $(seq "$rate_runs"); do
+      pout=$("$rate_tool" "$sp" "$paced_rate" "$secs" 32) || true
+      echo "sluice mode=$mode at_rate run=$r $pout"
+      p=$(sed -nE 's/.* p99_ms=([0-9.]+) .*/\1/p' <<<"$pout")
+      [ -n "$p" ] && p99s+=("$p")
+    done
+    [ ${#p99s[@]} -gt 0 ] || p99s=(n/a)
+    echo "sluice mode=$mode at_rate=$paced_rate p99_ms of the $rate_runs runs: ${p99s[*]} (median $(printf '%s\n' "${p99s[@]}" | sort -g | awk '{a[NR]=$1} END{print a[int(NR/2)+1]}'))"
   else
     echo "sluice mode=$mode at_rate: $rate_tool is missing (build first)"
   fi

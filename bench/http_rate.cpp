@@ -6,15 +6,18 @@
 // was due. A slow server therefore cannot slow the load down and hide its own latency (the
 // "coordinated omission" of closed-loop tools such as wrk, whose paced runs also send in bursts on
 // their millisecond timers). wrk2 does the same, but it is not in Debian.
-// Bounded: `seconds` of sending, then at most 2 s for the answers still out.
+// Bounded: `seconds` of sending, then at most 2 s for the answers still out. A request not answered
+// by then (or lost with a broken connection) counts in the percentiles with the time it had waited.
 // Run: build/bench/sluice-http-rate <port> <rate> [seconds=10] [connections=32] [path=/rate-limit/check]
 // Prints: rate aimed=… sent=… answered=… achieved_per_s=… p50_ms p90_ms p99_ms p999_ms max_ms
-//         non_2xx=… errors=… waited_for_a_connection=…
+//         (due at: when the slowest one was due, s after the start) non_2xx=… errors=… unanswered=…
+//         waited_for_a_connection=…   Exit status 1 when a request went unanswered or a connection broke.
 #include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -108,6 +111,7 @@ double ms(int64_t ns) { return static_cast<double>(ns) / 1e6; }
 
 int main(int argc, char **argv)
 {
+    std::signal(SIGPIPE, SIG_IGN); // a server that goes away is an error to count, not the end of the tool
     if (argc < 3) {
         std::fprintf(stderr, "usage: %s <port> <rate> [seconds=10] [connections=32] [path=/rate-limit/check]\n", argv[0]);
         return 2;
@@ -144,13 +148,19 @@ int main(int argc, char **argv)
     size_t waitingFront = 0;
     long sent = 0, next = 0, non2xx = 0, errors = 0, waited = 0;
     int64_t lastAnswer = 0;
+    int64_t worst = -1, worstDue = 0; // the slowest answer and when its request was due
     const int64_t start = nowNs() + 1'000'000;
     const int64_t deadline = start + static_cast<int64_t>(seconds * 1e9) + 2'000'000'000;
     std::vector<epoll_event> events(conns.size());
 
+    long busy = 0;       // connections with a request out
+    long usable = connections;
+    std::vector<int64_t> lost; // due times of requests whose connection broke (failed)
+
     auto send = [&](size_t i, int64_t due) {
         Connection &c = conns[i];
         c.busy = true;
+        ++busy;
         c.dueNs = due;
         c.out = requestFor(sent++, path);
         const ssize_t n = ::write(c.fd, c.out.data(), c.out.size());
@@ -163,21 +173,38 @@ int main(int argc, char **argv)
             ::epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &e);
         }
     };
-    auto fail = [&](size_t i) { // a broken connection: counted, replaced
+    // A connection free again: the oldest waiting request goes on it, or it waits for the next.
+    auto release = [&](size_t i) {
+        if (waitingFront < waiting.size())
+            send(i, waiting[waitingFront++]);
+        else
+            idle.push_back(i);
+    };
+    // A broken connection: its request (if any) failed; the connection is replaced.
+    auto fail = [&](size_t i) {
         Connection &c = conns[i];
         ++errors;
+        idle.erase(std::remove(idle.begin(), idle.end(), i), idle.end()); // (an idle one the server closed)
+        if (c.busy) {
+            --busy;
+            lost.push_back(c.dueNs);
+        }
+        ::epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
         ::close(c.fd);
         c = Connection{};
         c.fd = connectTo(port);
-        if (c.fd >= 0) {
-            epoll_event e{};
-            e.events = EPOLLIN;
-            e.data.u64 = i;
-            ::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &e);
-            idle.push_back(i);
+        if (c.fd < 0) {
+            --usable;
+            return;
         }
+        epoll_event e{};
+        e.events = EPOLLIN;
+        e.data.u64 = i;
+        ::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &e);
+        release(i);
     };
 
+    int64_t end = 0;
     for (;;) {
         int64_t now = nowNs();
         while (next < total && start + static_cast<int64_t>(static_cast<double>(next) * intervalNs) <= now) {
@@ -191,17 +218,23 @@ int main(int argc, char **argv)
                 ++waited;
             }
         }
-        const bool inFlight = static_cast<long>(idle.size()) < connections;
-        if ((next >= total && !inFlight && waitingFront == waiting.size()) || now > deadline)
+        end = now;
+        if ((next >= total && busy == 0 && waitingFront == waiting.size()) || now > deadline || usable == 0)
             break;
         int64_t waitNs = next < total ? start + static_cast<int64_t>(static_cast<double>(next) * intervalNs) - now : deadline - now;
         waitNs = std::max<int64_t>(0, std::min<int64_t>(waitNs, 100'000'000));
         const timespec timeout{static_cast<time_t>(waitNs / 1'000'000'000), static_cast<long>(waitNs % 1'000'000'000)};
         const int ready = ::epoll_pwait2(ep, events.data(), static_cast<int>(events.size()), &timeout, nullptr);
+        if (ready < 0 && errno != EINTR) {
+            std::fprintf(stderr, "epoll_pwait2: %s\n", std::strerror(errno));
+            return 1;
+        }
         now = nowNs();
         for (int r = 0; r < ready; ++r) {
             const size_t i = events[static_cast<size_t>(r)].data.u64;
             Connection &c = conns[i];
+            if (c.fd < 0)
+                continue;
             if (events[static_cast<size_t>(r)].events & EPOLLOUT) {
                 const ssize_t n = ::write(c.fd, c.out.data(), c.out.size());
                 if (n > 0)
@@ -226,29 +259,45 @@ int main(int argc, char **argv)
             c.in.append(buffer, static_cast<size_t>(n));
             int status = 0;
             const long length = completeAnswer(c.in, &status);
-            if (length < 0) {
+            if (length < 0 || (length > 0 && !c.busy)) { // not HTTP, or an answer nobody asked for
                 fail(i);
                 continue;
             }
             if (length == 0)
                 continue;
-            if (!c.busy) { // an answer nobody asked for
-                fail(i);
-                continue;
-            }
             c.in.erase(0, static_cast<size_t>(length));
             latencies.push_back(now - c.dueNs);
             lastAnswer = now;
+            if (now - c.dueNs > worst) {
+                worst = now - c.dueNs;
+                worstDue = c.dueNs;
+            }
             if (status < 200 || status > 299)
                 ++non2xx;
             c.busy = false;
-            if (waitingFront < waiting.size())
-                send(i, waiting[waitingFront++]);
-            else
-                idle.push_back(i);
+            --busy;
+            release(i);
         }
     }
+    const size_t answered = latencies.size();
     const double elapsed = static_cast<double>(lastAnswer - start) / 1e9;
+    // Not answered by the end (still out, never sent, or lost with a connection): counted with the
+    // time they had waited by then, a lower bound, so that a server that stops answering cannot
+    // leave only its fast answers in the percentiles.
+    long unanswered = 0;
+    auto unansweredAt = [&](int64_t due) {
+        latencies.push_back(std::max<int64_t>(0, end - due));
+        ++unanswered;
+    };
+    for (const Connection &c : conns) {
+        if (c.fd >= 0 && c.busy)
+            unansweredAt(c.dueNs);
+    }
+    for (size_t w = waitingFront; w < waiting.size(); ++w)
+        unansweredAt(waiting[w]);
+    for (int64_t due : lost)
+        unansweredAt(due);
+    const long neverDue = total - next; // the run ended early (no connection left): not counted
     std::sort(latencies.begin(), latencies.end());
     auto pct = [&](double q) {
         if (latencies.empty())
@@ -257,13 +306,14 @@ int main(int argc, char **argv)
         return ms(latencies[std::min(latencies.size() - 1, rank == 0 ? 0 : rank - 1)]);
     };
     std::printf("rate aimed=%.0f sent=%ld answered=%zu achieved_per_s=%.0f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f p999_ms=%.3f "
-                "max_ms=%.3f non_2xx=%ld errors=%ld waited_for_a_connection=%ld\n",
-                rate, sent, latencies.size(), elapsed > 0 ? static_cast<double>(latencies.size()) / elapsed : 0.0, pct(0.50),
-                pct(0.90), pct(0.99), pct(0.999), latencies.empty() ? 0.0 : ms(latencies.back()), non2xx, errors, waited);
+                "max_ms=%.3f (due at %.2f s) non_2xx=%ld errors=%ld unanswered=%ld not_sent=%ld waited_for_a_connection=%ld\n",
+                rate, sent, answered, elapsed > 0 ? static_cast<double>(answered) / elapsed : 0.0, pct(0.50), pct(0.90), pct(0.99),
+                pct(0.999), latencies.empty() ? 0.0 : ms(latencies.back()),
+                worst >= 0 ? static_cast<double>(worstDue - start) / 1e9 : 0.0, non2xx, errors, unanswered, neverDue, waited);
     for (Connection &c : conns) {
         if (c.fd >= 0)
             ::close(c.fd);
     }
     ::close(ep);
-    return latencies.size() == static_cast<size_t>(total) && errors == 0 ? 0 : 1;
+    return unanswered == 0 && neverDue == 0 && errors == 0 ? 0 : 1;
 }

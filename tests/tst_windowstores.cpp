@@ -549,7 +549,8 @@ private Q_SLOTS:
         second.keys = {shadow, same, refuses};
         int answered = 0;
         std::optional<WindowOutcome> a, b;
-        // two fillers hold the slot's two calls: the two checks then go in one batch (one time)
+        // the four checks of one event-loop turn go in one call, in order (one time; before
+        // batching by turn two fillers held the slot's two calls so that these two went together)
         s->store->check(filler, [&](WindowOutcome) { ++answered; });
         s->store->check(filler, [&](WindowOutcome) { ++answered; });
         s->store->check(first, [&](WindowOutcome o) { a = std::move(o); ++answered; });

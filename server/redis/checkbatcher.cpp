@@ -38,8 +38,13 @@ void CheckBatcher::scheduleFlush()
 
 void CheckBatcher::flush()
 {
-    if (m_inFlight >= kMaxInFlight || m_queue.empty())
-        return;
+    // As many calls as may be in flight (more than maxChecks waiting: the next call goes too).
+    while (m_inFlight < kMaxInFlight && !m_queue.empty())
+        sendOne();
+}
+
+void CheckBatcher::sendOne()
+{
     // Those that waited too long fail now rather than be decided late (their callers gave up).
     const qint64 now = RedisConnection::nowMs();
     while (!m_queue.empty() && now - m_queue.front().queuedAtMs > m_queueTimeoutMs) {
@@ -49,7 +54,7 @@ void CheckBatcher::flush()
         failed.error = QStringLiteral("waited %1 ms for a call to Redis").arg(now - stale.queuedAtMs);
         stale.done(std::move(failed));
     }
-    if (m_inFlight >= kMaxInFlight || m_queue.empty()) // (a callback may have sent a call meanwhile)
+    if (m_queue.empty())
         return;
     // Take checks from the front while they fit: distinct keys once each, then the records.
     QHash<QByteArray, int> indexOf;

@@ -74,7 +74,8 @@ public:
     int queued() const { return static_cast<int>(m_queue.size()); }
 
 private:
-    void flush();
+    void flush();     // sends calls while fewer than kMaxInFlight are out and checks wait
+    void sendOne();   // one call of the checks at the front of the queue
     void scheduleFlush();
 
     Send m_send;

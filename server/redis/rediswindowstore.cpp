@@ -26,7 +26,10 @@ RedisWindowStore::RedisWindowStore(const QString &host, quint16 port, int db, in
                   m_sentinel->askNow();
               done(r, &m_connection, r.ok ? QString() : r.error);
           });
-          m_connection.writeNow(); // (the batcher sends from an event of its own, never a callback)
+          // The batcher sends from an event of its own, never from inside a connection callback,
+          // so the call can be written now. (A failed write drops the connection right here: every
+          // call in flight, this one too, is answered with the error before writeNow returns.)
+          m_connection.writeNow();
       })
 {
     m_connection.setCredentials(std::move(credentials));
