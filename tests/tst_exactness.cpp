@@ -372,7 +372,7 @@ struct Fleet
         for (auto &s : servers) {
             if (!s->stop()) {
                 clean = false;
-                qWarning("a server did not stop cleanly; its output:\n%s", s->output().right(4000).constData());
+                qWarning("a server did not stop cleanly; its output:\n%s", s->output().right(32000).constData());
             }
         }
         return clean;
