@@ -450,12 +450,6 @@ bool ServerProcess::stop()
         output();
         return m_process->exitStatus() == QProcess::NormalExit;
     }
-    // A sanitizer report is being written: symbolizing its stacks can take long on a busy machine,
-    // and a kill now would leave only its first line. Let it finish (it is the failure to read).
-    if (output().contains("Sanitizer") && m_process->waitForFinished(120000)) {
-        output();
-        return false;
-    }
     kill();
     return false;
 }
