@@ -131,16 +131,34 @@ int main(int argc, char **argv)
     const int ep = ::epoll_create1(EPOLL_CLOEXEC);
     std::vector<Connection> conns(static_cast<size_t>(connections));
     std::vector<size_t> idle;
-    for (size_t i = 0; i < conns.size(); ++i) {
+    // What epoll watches on a connection: its answer, and writability while some of its request
+    // is still unsent.
+    auto watch = [&](size_t i, int op) {
+        epoll_event e{};
+        e.events = conns[i].out.empty() ? EPOLLIN : EPOLLIN | EPOLLOUT;
+        e.data.u64 = i;
+        ::epoll_ctl(ep, op, conns[i].fd, &e);
+    };
+    // Writes what the socket takes of the request (watchingOut: whether writability is watched now).
+    auto writeSome = [&](size_t i, bool watchingOut) {
+        Connection &c = conns[i];
+        const ssize_t n = ::write(c.fd, c.out.data(), c.out.size());
+        if (n > 0)
+            c.out.erase(0, static_cast<size_t>(n));
+        if (c.out.empty() == watchingOut)
+            watch(i, EPOLL_CTL_MOD);
+    };
+    auto open = [&](size_t i) {
         conns[i].fd = connectTo(port);
-        if (conns[i].fd < 0) {
+        if (conns[i].fd >= 0)
+            watch(i, EPOLL_CTL_ADD);
+        return conns[i].fd >= 0;
+    };
+    for (size_t i = 0; i < conns.size(); ++i) {
+        if (!open(i)) {
             std::fprintf(stderr, "cannot connect to 127.0.0.1:%u: %s\n", port, std::strerror(errno));
             return 1;
         }
-        epoll_event e{};
-        e.events = EPOLLIN;
-        e.data.u64 = i;
-        ::epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &e);
         idle.push_back(i);
     }
     const long total = static_cast<long>(rate * seconds);
@@ -166,15 +184,7 @@ int main(int argc, char **argv)
         ++busy;
         c.dueNs = due;
         c.out = requestFor(sent++, path);
-        const ssize_t n = ::write(c.fd, c.out.data(), c.out.size());
-        if (n > 0)
-            c.out.erase(0, static_cast<size_t>(n));
-        if (!c.out.empty()) {
-            epoll_event e{};
-            e.events = EPOLLIN | EPOLLOUT;
-            e.data.u64 = i;
-            ::epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &e);
-        }
+        writeSome(i, false);
     };
     // A connection free again: the oldest waiting request goes on it, or it waits for the next.
     auto release = [&](size_t i) {
@@ -205,16 +215,11 @@ int main(int argc, char **argv)
         ::epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr);
         ::close(c.fd);
         c = Connection{};
-        c.fd = connectTo(port);
-        if (c.fd < 0) {
+        if (!open(i)) {
             ++errors;
             --usable;
             return;
         }
-        epoll_event e{};
-        e.events = EPOLLIN;
-        e.data.u64 = i;
-        ::epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &e);
         release(i);
     };
 
@@ -249,17 +254,8 @@ int main(int argc, char **argv)
             Connection &c = conns[i];
             if (c.fd < 0)
                 continue;
-            if (events[static_cast<size_t>(r)].events & EPOLLOUT) {
-                const ssize_t n = ::write(c.fd, c.out.data(), c.out.size());
-                if (n > 0)
-                    c.out.erase(0, static_cast<size_t>(n));
-                if (c.out.empty()) {
-                    epoll_event e{};
-                    e.events = EPOLLIN;
-                    e.data.u64 = i;
-                    ::epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &e);
-                }
-            }
+            if (events[static_cast<size_t>(r)].events & EPOLLOUT)
+                writeSome(i, true);
             if (!(events[static_cast<size_t>(r)].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
                 continue;
             char buffer[16384];
