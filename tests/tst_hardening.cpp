@@ -5,7 +5,9 @@
 // - /health and /metrics describe every HTTP thread, not the one that took the request;
 // - stalled and idle connections are closed (request and idle timeouts), streams are not;
 // - a header whose value merely contains "chunked" is not a 411;
-// - the memory store's key bound: new callers get a clear 503, known ones go on.
+// - the memory store's key bound: new callers get a clear 503, known ones go on;
+// - issue 20: pipelined requests framed once (no smuggled chunked body, answers in order, memory
+//   bounded), hostile heads answered clearly (400, 414, 431), Expect: 100-continue.
 #include "httpcall.h"
 #include "services.h"
 #include "sluiceserver.h"
@@ -14,6 +16,7 @@
 #include <QJsonDocument>
 #include <QNetworkReply>
 #include <QNetworkRequest>
+#include <QFile>
 #include <QTcpSocket>
 #include <QtTest>
 #include <memory>
@@ -26,6 +29,84 @@ const QByteArray kToken = "hardening-token";
 QByteArray checkBody(const QString &user, const QString &model = QStringLiteral("gpt-4o"))
 {
     return QJsonDocument(QJsonObject{{QStringLiteral("userId"), user}, {QStringLiteral("modelId"), model}}).toJson(QJsonDocument::Compact);
+}
+
+QByteArray checkRequest(const QByteArray &body, const QByteArray &extraHeaders = QByteArray())
+{
+    return "POST /rate-limit/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + extraHeaders
+        + "Content-Length: " + QByteArray::number(body.size()) + "\r\n\r\n" + body;
+}
+
+struct RawAnswer
+{
+    int status = 0;
+    QByteArray head;
+    QByteArray body;
+};
+
+// Splits what a server sent into answers (status line, headers, Content-Length body).
+QList<RawAnswer> splitAnswers(QByteArray bytes)
+{
+    QList<RawAnswer> out;
+    while (bytes.startsWith("HTTP/1.1 ")) {
+        const qsizetype end = bytes.indexOf("\r\n\r\n");
+        if (end < 0)
+            break;
+        RawAnswer a;
+        a.status = bytes.mid(9, 3).toInt();
+        a.head = bytes.left(end);
+        qsizetype length = 0;
+        const qsizetype cl = a.head.toLower().indexOf("\r\ncontent-length: ");
+        if (cl >= 0)
+            length = a.head.mid(cl + 18, a.head.indexOf("\r\n", cl + 2) - cl - 18).toLongLong();
+        if (bytes.size() < end + 4 + length)
+            break;
+        a.body = bytes.mid(end + 4, length);
+        bytes.remove(0, end + 4 + length);
+        out.append(a);
+    }
+    return out;
+}
+
+// Sends `parts` on one connection (each flushed, a short pause between them), then reads until
+// `answers` answers came, the server closed, or 5 s passed. *closed: the server closed.
+QList<RawAnswer> exchange(quint16 port, const QList<QByteArray> &parts, int answers, bool *closed = nullptr)
+{
+    QTcpSocket s;
+    s.connectToHost(QHostAddress::LocalHost, port);
+    if (!s.waitForConnected(2000))
+        return {};
+    for (const QByteArray &part : parts) {
+        s.write(part);
+        s.flush();
+        QTest::qWait(3);
+    }
+    QByteArray got;
+    QElapsedTimer t;
+    t.start();
+    while (t.elapsed() < 5000 && s.state() == QAbstractSocket::ConnectedState && splitAnswers(got).size() < answers) {
+        if (s.waitForReadyRead(50))
+            got += s.readAll();
+    }
+    got += s.readAll();
+    if (closed) {
+        if (s.state() == QAbstractSocket::ConnectedState)
+            s.waitForDisconnected(1000);
+        *closed = s.state() != QAbstractSocket::ConnectedState;
+    }
+    return splitAnswers(got);
+}
+
+qint64 residentBytes()
+{
+    QFile f(QStringLiteral("/proc/self/status"));
+    if (!f.open(QIODevice::ReadOnly))
+        return -1;
+    for (const QByteArray &line : f.readAll().split('\n')) {
+        if (line.startsWith("VmRSS:"))
+            return line.mid(6).trimmed().split(' ').first().toLongLong() * 1024;
+    }
+    return -1;
 }
 } // namespace
 
@@ -288,6 +369,174 @@ private Q_SLOTS:
             if (s.waitForReadyRead(100))
                 got += s.readAll();
         QVERIFY2(got.startsWith("HTTP/1.1 200"), got.constData());
+    }
+
+    // Issue 20, defect 1: a pipelined GET, a check and a chunked check, split in two writes at
+    // every byte. One parser frames the bytes: the first two are answered (in order), the chunked
+    // one is refused with 411, and the connection closes. Before: at 235 of 327 split points the
+    // refusal came first and the earlier answers were lost (the guard framed the bytes apart from
+    // Qt's parser), and a crafted body could hide the chunked request from the guard altogether.
+    void pipelinedRequestsAreFramedOnceAtEverySplit()
+    {
+        QString error;
+        auto server = startServer(configWith(1), &error);
+        QVERIFY2(server, qPrintable(error));
+        const QByteArray get = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+        const QByteArray chunkBody = checkBody(QStringLiteral("chunky"));
+        const QByteArray chunked = "POST /rate-limit/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                   "Transfer-Encoding: chunked\r\n\r\n"
+            + QByteArray::number(chunkBody.size(), 16) + "\r\n" + chunkBody + "\r\n0\r\n\r\n";
+        const qsizetype length = (get + checkRequest(checkBody(QStringLiteral("split-000"))) + chunked).size();
+        for (qsizetype split = 1; split < length; ++split) {
+            const QByteArray stream = get + checkRequest(checkBody(QStringLiteral("split-%1").arg(split, 3, 10, QLatin1Char('0')))) + chunked;
+            bool closed = false;
+            const QList<RawAnswer> got = exchange(server->port(), {stream.left(split), stream.mid(split)}, 3, &closed);
+            QVERIFY2(got.size() == 3, qPrintable(QStringLiteral("split %1: %2 answers").arg(split).arg(got.size())));
+            QVERIFY2(got[0].status == 200 && got[0].body.contains("\"status\""), qPrintable(QStringLiteral("split %1").arg(split)));
+            QVERIFY2(got[1].status == 200 && got[1].body.contains("\"allowed\":true"), qPrintable(QStringLiteral("split %1").arg(split)));
+            QVERIFY2(got[2].status == 411, qPrintable(QStringLiteral("split %1: %2").arg(split).arg(got[2].status)));
+            QVERIFY(closed);
+        }
+        // The chunked caller was never counted.
+        const test::HttpAnswer usage = call(server->port(), "GET",
+                                            QStringLiteral("/admin/usage?keys=%1").arg(QString::fromLatin1(QUrl::toPercentEncoding(
+                                                QStringLiteral("sluice:{user_model:chunky:gpt-4o}")))));
+        QCOMPARE(usage.status, 200);
+        QCOMPARE(usage.array().at(0).toObject().value(QStringLiteral("count")).toInteger(), qint64(0));
+    }
+
+    // The same with the bytes one at a time, and answers that are made later (Redis): pipelined
+    // requests are answered in the order they came, each exactly once.
+    void pipelinedAnswersKeepTheirOrder()
+    {
+        test::RedisServer redis;
+        QString error;
+        SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+        ServerConfig config = configWith(1);
+        config.redisUrl = redis.url();
+        auto server = startServer(config, &error);
+        QVERIFY2(server, qPrintable(error));
+        QByteArray stream;
+        for (int i = 0; i < 40; ++i)
+            stream += i % 2 ? QByteArray("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                            : checkRequest(checkBody(QStringLiteral("order-%1").arg(i)));
+        for (const bool byteByByte : {false, true}) {
+            QList<QByteArray> parts;
+            if (byteByByte) {
+                for (qsizetype i = 0; i < stream.size(); i += 7)
+                    parts.append(stream.mid(i, 7));
+            } else {
+                parts.append(stream);
+            }
+            const QList<RawAnswer> got = exchange(server->port(), parts, 40);
+            QCOMPARE(got.size(), 40);
+            for (int i = 0; i < 40; ++i) {
+                QCOMPARE(got[i].status, 200);
+                if (i % 2)
+                    QVERIFY2(got[i].body.contains("\"status\""), got[i].body.constData());
+                else
+                    QVERIFY2(got[i].body.contains("\"source\":\"redis\""), got[i].body.constData());
+            }
+        }
+    }
+
+    // Defect 1's memory: 50 MiB of a chunked body behind a pipelined request are not held (the
+    // server refuses at the header and closes; before, a smuggled body was read whole).
+    void aHugeChunkedBodyIsNeverHeld()
+    {
+        QString error;
+        auto server = startServer(configWith(1), &error);
+        QVERIFY2(server, qPrintable(error));
+        const qint64 before = residentBytes();
+        QTcpSocket s;
+        s.connectToHost(QHostAddress::LocalHost, server->port());
+        QVERIFY(s.waitForConnected(2000));
+        s.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n" + checkRequest(checkBody(QStringLiteral("huge")))
+                + "POST /rate-limit/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n3200000\r\n");
+        const QByteArray piece(64 * 1024, 'a');
+        qint64 sent = 0;
+        QElapsedTimer t;
+        t.start();
+        while (sent < 50 * 1024 * 1024 && s.state() == QAbstractSocket::ConnectedState && t.elapsed() < 20000) {
+            if (s.bytesToWrite() < 1024 * 1024) {
+                s.write(piece);
+                sent += piece.size();
+            }
+            s.waitForBytesWritten(10);
+            QCoreApplication::processEvents();
+        }
+        QByteArray got = s.readAll();
+        if (s.state() == QAbstractSocket::ConnectedState)
+            s.waitForDisconnected(5000);
+        got += s.readAll();
+        const QList<RawAnswer> answers = splitAnswers(got);
+        QCOMPARE(answers.size(), 3);
+        QCOMPARE(answers[2].status, 411);
+        QCOMPARE(s.state(), QAbstractSocket::UnconnectedState);
+        const qint64 grown = residentBytes() - before;
+        QVERIFY2(grown < 16 * 1024 * 1024, qPrintable(QStringLiteral("grew by %1 bytes").arg(grown)));
+    }
+
+    // Defect 8: hostile heads get a clear answer, then the connection closes.
+    void hostileHeadsAreAnswered_data()
+    {
+        QTest::addColumn<QByteArray>("bytes");
+        QTest::addColumn<int>("status");
+        QTest::addRow("header line without a colon") << QByteArray("GET /health HTTP/1.1\r\nHost x\r\n\r\n") << 400;
+        QTest::addRow("2 MiB URL") << ("GET /health?" + QByteArray(2 * 1024 * 1024, 'a') + " HTTP/1.1\r\n\r\n") << 414;
+        QTest::addRow("40 KiB header") << ("GET /health HTTP/1.1\r\nX-Big: " + QByteArray(40 * 1024, 'a') + "\r\n\r\n") << 431;
+        QTest::addRow("blank before the colon") << checkRequest(checkBody(QStringLiteral("b")), "Transfer-Encoding : chunked\r\n") << 400;
+        QTest::addRow("HTTP/2.0") << QByteArray("GET /health HTTP/2.0\r\n\r\n") << 505;
+    }
+
+    void hostileHeadsAreAnswered()
+    {
+        QFETCH(QByteArray, bytes);
+        QFETCH(int, status);
+        QString error;
+        auto server = startServer(configWith(1), &error);
+        QVERIFY2(server, qPrintable(error));
+        bool closed = false;
+        const QList<RawAnswer> got = exchange(server->port(), {bytes}, 1, &closed);
+        QCOMPARE(got.size(), 1);
+        QCOMPARE(got[0].status, status);
+        QVERIFY2(got[0].body.contains("\"error\""), got[0].body.constData());
+        QVERIFY(closed);
+    }
+
+    // curl sends large bodies after "Expect: 100-continue"; HTTP/1.0 keep-alive is said back.
+    void continueAndHttp10KeepAlive()
+    {
+        QString error;
+        auto server = startServer(configWith(1), &error);
+        QVERIFY2(server, qPrintable(error));
+        const QByteArray body = checkBody(QStringLiteral("continued"));
+        QTcpSocket s;
+        s.connectToHost(QHostAddress::LocalHost, server->port());
+        QVERIFY(s.waitForConnected(2000));
+        s.write("POST /rate-limit/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+                "Content-Length: " + QByteArray::number(body.size()) + "\r\n\r\n");
+        QByteArray got;
+        QElapsedTimer t;
+        t.start();
+        while (!got.contains("\r\n\r\n") && t.elapsed() < 5000)
+            if (s.waitForReadyRead(50))
+                got += s.readAll();
+        QCOMPARE(got, QByteArray("HTTP/1.1 100 Continue\r\n\r\n"));
+        s.write(body + "GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /health HTTP/1.0\r\n\r\n");
+        got.clear();
+        t.restart();
+        while (s.state() == QAbstractSocket::ConnectedState && t.elapsed() < 5000)
+            if (s.waitForReadyRead(50))
+                got += s.readAll();
+        got += s.readAll();
+        const QList<RawAnswer> answers = splitAnswers(got);
+        QCOMPARE(answers.size(), 3);
+        QCOMPARE(answers[0].status, 200);
+        QVERIFY(answers[1].head.contains("\r\nConnection: keep-alive"));
+        QVERIFY(answers[2].head.contains("\r\nConnection: close")); // HTTP/1.0 without keep-alive
+        QCOMPARE(s.state(), QAbstractSocket::UnconnectedState);
     }
 
     // Defect 6: caller-chosen ids were unbounded; at --max-keys new keys get a clear 503.

@@ -13,7 +13,7 @@
 # script cannot fail on them.
 
 SLUICE_PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates curl
-  qt6-base-dev qt6-httpserver-dev qt6-charts-dev qt6-websockets-dev libqt6opengl6-dev libgl-dev
+  qt6-base-dev qt6-charts-dev libqt6opengl6-dev libgl-dev
   libpqxx-dev libhiredis-dev libbenchmark-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   redis-server redis-tools postgresql postgresql-client nginx-light
   prometheus prometheus-alertmanager

@@ -10,27 +10,7 @@
 
 namespace sluice {
 
-namespace {
-
-QByteArray methodName(QHttpServerRequest::Method m)
-{
-    switch (m) {
-    case QHttpServerRequest::Method::Get: return QByteArrayLiteral("GET");
-    case QHttpServerRequest::Method::Put: return QByteArrayLiteral("PUT");
-    case QHttpServerRequest::Method::Delete: return QByteArrayLiteral("DELETE");
-    case QHttpServerRequest::Method::Post: return QByteArrayLiteral("POST");
-    case QHttpServerRequest::Method::Head: return QByteArrayLiteral("HEAD");
-    case QHttpServerRequest::Method::Options: return QByteArrayLiteral("OPTIONS");
-    case QHttpServerRequest::Method::Patch: return QByteArrayLiteral("PATCH");
-    case QHttpServerRequest::Method::Connect: return QByteArrayLiteral("CONNECT");
-    case QHttpServerRequest::Method::Trace: return QByteArrayLiteral("TRACE");
-    default: return QByteArrayLiteral("UNKNOWN");
-    }
-}
-
-} // namespace
-
-HttpApi::HttpApi(QObject *parent) : QAbstractHttpServer(parent) {}
+HttpApi::HttpApi(QObject *parent) : QObject(parent) {}
 
 HttpApi::~HttpApi() = default;
 
@@ -63,26 +43,11 @@ bool HttpApi::listenOn(const QHostAddress &address, quint16 port, bool reusePort
             *error = QStringLiteral("cannot adopt the listening socket");
         return false;
     }
-    bind(server);
     return true;
 }
 
-bool HttpApi::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
+void HttpApi::dispatch(HttpRequest &r, HttpResponder responder)
 {
-    HttpRequest r;
-    r.method = methodName(request.method());
-    const QUrl url = request.url();
-    r.path = url.path();
-    r.query = QUrlQuery(url);
-    r.body = request.body();
-    r.peer = request.remoteAddress();
-    const auto headers = request.headers();
-    r.headers.reserve(headers.size());
-    for (const auto &h : headers)
-        r.headers.append({h.first.toLower(), h.second});
-    const bool close = r.header("connection").toLower() == "close";
-    HttpResponder responder(socket, close);
-
     const Route *match = nullptr;
     bool pathKnown = false;
     QByteArrayList allowed;
@@ -113,7 +78,7 @@ bool HttpApi::handleRequest(const QHttpServerRequest &request, QTcpSocket *socke
             } else {
                 responder.sendError(ApiError::notFound(QStringLiteral("no such route: %1").arg(r.path)));
             }
-            return true;
+            return;
         }
         if (r.body.size() > maxBodyBytes())
             throw ApiError::payloadTooLarge(QStringLiteral("the request body is larger than %1 bytes").arg(maxBodyBytes()));
@@ -126,12 +91,6 @@ bool HttpApi::handleRequest(const QHttpServerRequest &request, QTcpSocket *socke
         qWarning("unexpected error while handling %s %s: %s", r.method.constData(), qPrintable(r.path), e.what());
         responder.sendError(ApiError::internal(QStringLiteral("internal error")));
     }
-    return true;
-}
-
-void HttpApi::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)
-{
-    HttpResponder(socket, false).sendError(ApiError::notFound(QStringLiteral("no such route: %1").arg(request.url().path())));
 }
 
 } // namespace sluice

@@ -1,27 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0
-// The one wrapper around QtHttpServer (its API changes at Qt 6.8, so nobody else includes it).
-// We own the dispatch through QAbstractHttpServer::handleRequest: routes are matched here (exact
-// path, or prefix + one trailing segment); an unknown path is 404 and a known path with another
-// method 405, both as the JSON error of design §3; an ApiError thrown by a handler becomes its
-// status and JSON body in exactly one place. Answers go out through HttpResponder (httpresponder.h),
-// connections are framed and timed by FramingGuard (framingguard.h), and several HttpApi instances
-// (one per server thread) can share one port (listener.h).
+// The HTTP server of one server thread: routes are matched here (exact path, or prefix + one
+// trailing segment); an unknown path is 404 and a known path with another method 405, both as the
+// JSON error of design §3; an ApiError thrown by a handler becomes its status and JSON body in
+// exactly one place. Each connection is parsed, timed and answered in order by HttpConnection
+// (httpconnection.h), answers go out through HttpResponder (httpresponder.h), and several HttpApi
+// instances (one per server thread) can share one port (listener.h).
+//
+// QtHttpServer's parser is not used: Qt 6.4's re-read pipelined bytes that a guard in front of it
+// had already framed, so the two disagreed on where a request starts (a smuggled chunked body).
+// One parser of our own owns the bytes; Qt Network gives the sockets and the event loop.
 #pragma once
 
 #include "http/layer.h"
 
-#include "http/framingguard.h"
+#include "http/httpconnection.h"
 #include "http/httpresponder.h"
 
-#include <QAbstractHttpServer>
-#include <QHttpServerRequest>
+#include <QHostAddress>
+#include <QObject>
 #include <functional>
 
 namespace sluice {
 
-class HttpApi : public QAbstractHttpServer
+class HttpApi : public QObject
 {
-    Q_OBJECT
 public:
     using Handler = std::function<void(const HttpRequest &, HttpResponder)>;
 
@@ -40,9 +42,8 @@ public:
 
     static int maxBodyBytes();
 
-protected:
-    bool handleRequest(const QHttpServerRequest &request, QTcpSocket *socket) override;
-    void missingHandler(const QHttpServerRequest &request, QTcpSocket *socket) override;
+    // One parsed request (HttpConnection): routed, and answered through the responder.
+    void dispatch(HttpRequest &request, HttpResponder responder);
 
 private:
     struct Route

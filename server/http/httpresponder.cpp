@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "http/httpresponder.h"
 
-#include "http/framingguard.h"
+#include "http/httpconnection.h"
 
+#include <QThread>
 #include <charconv>
 #include <string>
 
@@ -11,6 +12,7 @@ namespace sluice {
 QByteArray httpReasonPhrase(int status)
 {
     switch (status) {
+    case 100: return "Continue";
     case 200: return "OK";
     case 201: return "Created";
     case 204: return "No Content";
@@ -23,18 +25,20 @@ QByteArray httpReasonPhrase(int status)
     case 409: return "Conflict";
     case 411: return "Length Required";
     case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
     default: return "Status";
     }
 }
 
 QByteArray buildHttpResponse(int status, const QByteArray &contentType, const QByteArray &body, const HttpHeaders &extra,
-                             bool close, const QByteArray &headerLines)
+                             HttpResponder::Framing framing, const QByteArray &headerLines)
 {
     // One buffer, one copy into the QByteArray handed to the socket (Qt 6.4's QByteArray appends
     // cost more than the answer is worth on this path).
@@ -58,8 +62,10 @@ QByteArray buildHttpResponse(int status, const QByteArray &contentType, const QB
         add(h.second);
         out.append("\r\n");
     }
-    if (close)
+    if (framing == HttpResponder::Framing::Close)
         out.append("Connection: close\r\n");
+    else if (framing == HttpResponder::Framing::KeepAlive10)
+        out.append("Connection: keep-alive\r\n");
     out.append("\r\n");
     add(body);
     return QByteArray(out.data(), static_cast<qsizetype>(out.size()));
@@ -81,15 +87,30 @@ void HttpRequest::requireJson() const
         throw ApiError::unsupportedMediaType(QStringLiteral("Content-Type must be application/json"));
 }
 
-HttpResponder::HttpResponder(QTcpSocket *socket, bool closeAfter) : m_state(std::make_shared<State>())
+HttpResponder::HttpResponder(HttpConnection *connection, quint64 serial, Framing framing) : m_state(std::make_shared<State>())
 {
-    m_state->socket = socket;
-    m_state->closeAfter = closeAfter;
+    m_state->connection = connection;
+    m_state->thread = QThread::currentThread();
+    m_state->serial = serial;
+    m_state->framing = framing;
+}
+
+HttpResponder::State::~State()
+{
+    // (A fan-out to other threads may drop the last copy there, when the server stops: the
+    // connection is not that thread's to touch, and it is closing anyway.)
+    if (done || QThread::currentThread() != thread || !connection)
+        return;
+    // Every copy of the responder is gone and nobody answered: say so, or the connection's next
+    // request would wait forever behind this one.
+    qWarning("a request was left without an answer: 500");
+    const ApiError error = ApiError::internal(QStringLiteral("internal error: the request was not answered"));
+    connection->answer(serial, buildHttpResponse(error.status(), "application/json", error.toJson(), {}, Framing::Close), true);
 }
 
 bool HttpResponder::isConnected() const
 {
-    return m_state && m_state->socket && m_state->socket->state() == QAbstractSocket::ConnectedState;
+    return m_state && m_state->connection && m_state->connection->isOpen();
 }
 
 void HttpResponder::send(int status, const QByteArray &body, const QByteArray &contentType, const HttpHeaders &extra,
@@ -98,14 +119,11 @@ void HttpResponder::send(int status, const QByteArray &body, const QByteArray &c
     if (!m_state || m_state->done)
         return;
     m_state->done = true;
-    QTcpSocket *socket = m_state->socket.data();
-    if (!socket || socket->state() != QAbstractSocket::ConnectedState)
+    HttpConnection *connection = m_state->connection.data();
+    if (!connection)
         return; // the client hung up: nothing to write to
-    socket->write(buildHttpResponse(status, contentType, body, extra, m_state->closeAfter, headerLines));
-    if (m_state->closeAfter)
-        socket->disconnectFromHost();
-    else
-        socket->flush(); // now, not at the event loop's next turn (what is left waits for that)
+    connection->answer(m_state->serial, buildHttpResponse(status, contentType, body, extra, m_state->framing, headerLines),
+                       m_state->framing == Framing::Close);
 }
 
 void HttpResponder::sendError(const ApiError &error, const HttpHeaders &extra)
@@ -115,22 +133,16 @@ void HttpResponder::sendError(const ApiError &error, const HttpHeaders &extra)
 
 bool HttpResponder::beginStream(const QByteArray &contentType)
 {
-    if (!m_state || m_state->done || !isConnected())
+    if (!m_state || m_state->done || !m_state->connection)
         return false;
     m_state->done = true;
-    if (FramingGuard *guard = FramingGuard::of(m_state->socket))
-        guard->setStreaming();
-    m_state->socket->write("HTTP/1.1 200 OK\r\nServer: sluice\r\nContent-Type: " + contentType
-                           + "\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n");
-    return true;
+    return m_state->connection->beginStream(m_state->serial, "HTTP/1.1 200 OK\r\nServer: sluice\r\nContent-Type: " + contentType
+                                                                 + "\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n");
 }
 
 bool HttpResponder::writeStream(const QByteArray &chunk)
 {
-    if (!isConnected())
-        return false;
-    m_state->socket->write(chunk);
-    return true;
+    return m_state && m_state->connection && m_state->connection->writeStream(chunk);
 }
 
 } // namespace sluice

@@ -1,24 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
 // One HTTP request as the routes see it, and the one way to answer it. Every answer goes through an
-// HttpResponder that holds the socket in a QPointer, so an answer made after the client hung up
-// (Qt 6.4 would write through a dangling pointer) is dropped; each answer is built in one buffer.
+// HttpResponder that holds its connection in a QPointer, so an answer made after the client hung up
+// is dropped; each answer is built in one buffer. A request whose every responder is gone without
+// an answer (a lost callback) is answered 500, so the connection's next request is not stuck.
 #pragma once
 
 #include "http/layer.h"
 
 #include "apierror.h"
+#include "http/httpparser.h"
 
 #include <QHostAddress>
 #include <QList>
 #include <QPair>
 #include <QPointer>
-#include <QTcpSocket>
 #include <QUrlQuery>
 #include <memory>
 
+class QThread;
+
 namespace sluice {
 
-using HttpHeaders = QList<QPair<QByteArray, QByteArray>>;
+class HttpConnection;
 
 struct HttpRequest
 {
@@ -38,8 +41,12 @@ struct HttpRequest
 class HttpResponder
 {
 public:
+    // How the answer ends the exchange: the connection stays (HTTP/1.1), stays and says so (an
+    // HTTP/1.0 client that asked for keep-alive), or closes.
+    enum class Framing { KeepAlive, KeepAlive10, Close };
+
     HttpResponder() = default;
-    HttpResponder(QTcpSocket *socket, bool closeAfter);
+    HttpResponder(HttpConnection *connection, quint64 serial, Framing framing);
 
     // Writes one whole answer; later calls and calls after the client left do nothing.
     // headerLines: already formatted "Name: value\r\n" lines (the hot path's headers).
@@ -55,8 +62,11 @@ public:
 private:
     struct State
     {
-        QPointer<QTcpSocket> socket;
-        bool closeAfter = false;
+        ~State();
+        QPointer<HttpConnection> connection;
+        QThread *thread = nullptr; // the connection's: the only one that may touch it
+        quint64 serial = 0;
+        Framing framing = Framing::KeepAlive;
         bool done = false;
     };
     std::shared_ptr<State> m_state;
@@ -64,7 +74,7 @@ private:
 
 // "HTTP/1.1 <status> <reason>" + Server, Content-Type, Content-Length, the given headers, body.
 QByteArray buildHttpResponse(int status, const QByteArray &contentType, const QByteArray &body, const HttpHeaders &extra,
-                             bool close, const QByteArray &headerLines = QByteArray());
+                             HttpResponder::Framing framing, const QByteArray &headerLines = QByteArray());
 QByteArray httpReasonPhrase(int status);
 
 } // namespace sluice

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "http/listener.h"
 
+#include "http/httpapi.h"
+
 #include <QTcpSocket>
 #include <arpa/inet.h>
 #include <cerrno>
@@ -52,8 +54,8 @@ int openListeningSocket(const QHostAddress &address, quint16 port, bool reusePor
     return fd;
 }
 
-GuardedTcpServer::GuardedTcpServer(QObject *httpServer, ConnectionTimeouts timeouts)
-    : QTcpServer(httpServer), m_httpServer(httpServer), m_timeouts(timeouts)
+GuardedTcpServer::GuardedTcpServer(HttpApi *api, ConnectionTimeouts timeouts)
+    : QTcpServer(api), m_api(api), m_timeouts(timeouts)
 {
 }
 
@@ -65,9 +67,7 @@ void GuardedTcpServer::incomingConnection(qintptr descriptor)
         return;
     }
     socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
-    new FramingGuard(socket, m_httpServer, m_timeouts);
-    addPendingConnection(socket);
-    // QAbstractHttpServer drains pending connections from its newConnection slot.
+    new HttpConnection(socket, m_api, m_timeouts); // a child of the socket: they go together
 }
 
 } // namespace sluice

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // The listening side: a socket bound by hand (so that several threads' servers can share one port
-// with SO_REUSEPORT, which QTcpServer cannot set), adopted by a QTcpServer that puts a
-// FramingGuard on every connection before Qt's HTTP parser sees it.
+// with SO_REUSEPORT, which QTcpServer cannot set), adopted by a QTcpServer that hands every
+// connection to an HttpConnection of its HttpApi.
 #pragma once
 
 #include "http/layer.h"
 
-#include "http/framingguard.h"
+#include "http/httpconnection.h"
 
 #include <QHostAddress>
 #include <QTcpServer>
@@ -17,16 +17,18 @@ namespace sluice {
 // -1 and *error when it cannot. *boundPort: the port it got (for port 0).
 int openListeningSocket(const QHostAddress &address, quint16 port, bool reusePort, quint16 *boundPort, QString *error);
 
+class HttpApi;
+
 class GuardedTcpServer : public QTcpServer
 {
 public:
-    GuardedTcpServer(QObject *httpServer, ConnectionTimeouts timeouts);
+    GuardedTcpServer(HttpApi *api, ConnectionTimeouts timeouts);
 
 protected:
     void incomingConnection(qintptr descriptor) override;
 
 private:
-    QObject *m_httpServer;
+    HttpApi *m_api;
     ConnectionTimeouts m_timeouts;
 };
 

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "http/httpparser.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace sluice {
+
+namespace {
+
+// RFC 9110 token characters (method, header name).
+bool isTokenChar(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return c != 0 && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+}
+
+bool isToken(const char *begin, const char *end)
+{
+    if (begin == end)
+        return false;
+    for (const char *p = begin; p != end; ++p) {
+        if (!isTokenChar(static_cast<unsigned char>(*p)))
+            return false;
+    }
+    return true;
+}
+
+// A field value's bytes: visible ASCII, blanks and obs-text; no other control character.
+bool isFieldValue(const char *begin, const char *end)
+{
+    for (const char *p = begin; p != end; ++p) {
+        const auto c = static_cast<unsigned char>(*p);
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+bool equalsLower(const char *begin, const char *end, const char *lower)
+{
+    const size_t n = std::strlen(lower);
+    if (static_cast<size_t>(end - begin) != n)
+        return false;
+    for (size_t i = 0; i < n; ++i) {
+        char c = begin[i];
+        if (c >= 'A' && c <= 'Z')
+            c = static_cast<char>(c - 'A' + 'a');
+        if (c != lower[i])
+            return false;
+    }
+    return true;
+}
+
+bool hasToken(const QByteArray &commaList, const char *lowerToken)
+{
+    for (const QByteArray &part : commaList.split(',')) {
+        const QByteArray t = part.trimmed();
+        if (equalsLower(t.constData(), t.constData() + t.size(), lowerToken))
+            return true;
+    }
+    return false;
+}
+
+ApiError tooLargeHeader() { return ApiError(431, QStringLiteral("header_too_large"), QStringLiteral("the request header block is larger than 32 KiB")); }
+ApiError tooLongUri() { return ApiError(414, QStringLiteral("uri_too_long"), QStringLiteral("the request line is longer than 8 KiB")); }
+
+} // namespace
+
+void HttpRequestParser::append(const char *data, qsizetype size)
+{
+    if (size <= 0)
+        return;
+    std::memcpy(reserve(size), data, static_cast<size_t>(size));
+    commit(size);
+}
+
+char *HttpRequestParser::reserve(qsizetype size)
+{
+    // What was consumed goes first, so that a connection's buffer stays the size of one request.
+    if (m_pos > 0 && (m_pos == m_buffer.size() || m_pos >= 4096)) {
+        m_buffer.remove(0, m_pos);
+        m_scanned -= m_pos;
+        m_pos = 0;
+    }
+    m_reservedAt = m_buffer.size();
+    m_buffer.resize(m_reservedAt + size);
+    return m_buffer.data() + m_reservedAt;
+}
+
+void HttpRequestParser::commit(qsizetype written)
+{
+    m_buffer.resize(m_reservedAt + std::max<qsizetype>(0, written));
+}
+
+HttpRequestParser::Step HttpRequestParser::refuse(ApiError error)
+{
+    m_refusal = std::move(error);
+    m_buffer.clear();
+    m_pos = m_scanned = 0;
+    return Step::Refused;
+}
+
+HttpRequestParser::Step HttpRequestParser::next(ParsedRequest *out)
+{
+    if (m_refusal)
+        return Step::Refused;
+    const char *data = m_buffer.constData();
+    const qsizetype size = m_buffer.size();
+    if (!m_bodyPending) {
+        // Empty lines before a request line are ignored (RFC 9112 §2.2).
+        while (m_pos < size && (data[m_pos] == '\n' || (data[m_pos] == '\r' && m_pos + 1 < size && data[m_pos + 1] == '\n')))
+            m_pos += data[m_pos] == '\n' ? 1 : 2;
+        if (m_scanned < m_pos)
+            m_scanned = m_pos;
+        // The header block ends at the first empty line: LF CRLF or LF LF. m_scanned: no end
+        // starts before it (an LF at the very end is looked at again with the next bytes).
+        qsizetype end = -1, endLength = 0;
+        for (qsizetype i = m_scanned;;) {
+            const void *lf = std::memchr(data + i, '\n', static_cast<size_t>(size - i));
+            if (!lf) {
+                m_scanned = size;
+                break;
+            }
+            i = static_cast<const char *>(lf) - data;
+            if (i + 1 >= size || (data[i + 1] == '\r' && i + 2 >= size)) {
+                m_scanned = i;
+                break;
+            }
+            if (data[i + 1] == '\n' || (data[i + 1] == '\r' && data[i + 2] == '\n')) {
+                end = i + 1;
+                endLength = data[i + 1] == '\n' ? 1 : 2;
+                break;
+            }
+            ++i;
+        }
+        if (end < 0) {
+            if (!std::memchr(data + m_pos, '\n', static_cast<size_t>(size - m_pos)) && size - m_pos > kMaxRequestLineBytes)
+                return refuse(tooLongUri());
+            if (size - m_pos > kMaxHeaderBytes)
+                return refuse(tooLargeHeader());
+            return Step::NeedMore;
+        }
+        if (end - m_pos > kMaxHeaderBytes)
+            return refuse(tooLargeHeader());
+        m_current = ParsedRequest();
+        if (auto error = parseHead(data + m_pos, data + end))
+            return refuse(*error);
+        m_pos = end + endLength;
+        m_scanned = m_pos;
+        m_bodyPending = true;
+    }
+    if (size - m_pos < m_bodyLength)
+        return Step::NeedMore;
+    m_current.body = m_buffer.mid(m_pos, m_bodyLength);
+    m_pos += m_bodyLength;
+    m_scanned = m_pos;
+    m_bodyPending = false;
+    m_bodyLength = 0;
+    *out = std::move(m_current);
+    m_current = ParsedRequest();
+    ++m_completed;
+    return Step::Request;
+}
+
+std::optional<ApiError> HttpRequestParser::parseHead(const char *begin, const char *end)
+{
+    // [begin, end): the request line and the header lines, each ending in LF (CRLF).
+    int lineNumber = 0;
+    std::optional<qint64> length;
+    QByteArray connection;
+    for (const char *line = begin; line < end; ++lineNumber) {
+        const char *lf = static_cast<const char *>(std::memchr(line, '\n', static_cast<size_t>(end - line)));
+        const char *lineEnd = lf ? lf : end;
+        const char *next = lf ? lf + 1 : end;
+        if (lineEnd > line && lineEnd[-1] == '\r')
+            --lineEnd;
+        if (std::memchr(line, '\r', static_cast<size_t>(lineEnd - line)))
+            return ApiError::badRequest(QStringLiteral("a bare CR in the request header"));
+        if (lineNumber == 0) {
+            if (lineEnd - line > kMaxRequestLineBytes)
+                return tooLongUri();
+            const char *sp1 = static_cast<const char *>(std::memchr(line, ' ', static_cast<size_t>(lineEnd - line)));
+            const char *sp2 = sp1 ? static_cast<const char *>(std::memchr(sp1 + 1, ' ', static_cast<size_t>(lineEnd - sp1 - 1))) : nullptr;
+            if (!sp1 || !sp2 || !isToken(line, sp1) || sp2 == sp1 + 1)
+                return ApiError::badRequest(QStringLiteral("the request line is not \"METHOD target HTTP/1.1\""));
+            for (const char *p = sp1 + 1; p != sp2; ++p) {
+                const auto c = static_cast<unsigned char>(*p);
+                if (c <= 0x20 || c == 0x7f)
+                    return ApiError::badRequest(QStringLiteral("the request target holds a control character"));
+            }
+            const QByteArray version(sp2 + 1, lineEnd - sp2 - 1);
+            if (version == "HTTP/1.1") {
+                m_current.minorVersion = 1;
+            } else if (version == "HTTP/1.0") {
+                m_current.minorVersion = 0;
+            } else if (version.size() == 8 && version.startsWith("HTTP/") && version.at(6) == '.'
+                       && version.at(5) >= '0' && version.at(5) <= '9' && version.at(7) >= '0' && version.at(7) <= '9') {
+                return ApiError(505, QStringLiteral("http_version_not_supported"),
+                                QStringLiteral("HTTP/1.0 and HTTP/1.1 only, not %1").arg(QString::fromLatin1(version)));
+            } else {
+                return ApiError::badRequest(QStringLiteral("the request line is not \"METHOD target HTTP/1.1\""));
+            }
+            m_current.method = QByteArray(line, sp1 - line);
+            m_current.target = QByteArray(sp1 + 1, sp2 - sp1 - 1);
+            if (m_current.target.front() != '/' && !m_current.target.startsWith("http://")
+                && !m_current.target.startsWith("https://") && m_current.target != "*")
+                return ApiError::badRequest(QStringLiteral("the request target is neither a path nor an absolute URL"));
+            line = next;
+            continue;
+        }
+        if (lineNumber > kMaxHeaderLines)
+            return ApiError(431, QStringLiteral("header_too_large"),
+                            QStringLiteral("the request has more than %1 header lines").arg(kMaxHeaderLines));
+        if (line < lineEnd && (*line == ' ' || *line == '\t'))
+            return ApiError::badRequest(QStringLiteral("a folded header line (obsolete line folding is not accepted)"));
+        const char *colon = static_cast<const char *>(std::memchr(line, ':', static_cast<size_t>(lineEnd - line)));
+        if (!colon)
+            return ApiError::badRequest(QStringLiteral("a header line without a colon"));
+        if (!isToken(line, colon))
+            return ApiError::badRequest(QStringLiteral("a header name that is not a token (a blank before the colon?)"));
+        const char *v = colon + 1, *ve = lineEnd;
+        while (v < ve && (*v == ' ' || *v == '\t'))
+            ++v;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+            --ve;
+        if (!isFieldValue(v, ve))
+            return ApiError::badRequest(QStringLiteral("a header value holds a control character"));
+        QByteArray name(line, colon - line);
+        for (char &c : name) {
+            if (c >= 'A' && c <= 'Z')
+                c = static_cast<char>(c - 'A' + 'a');
+        }
+        QByteArray value(v, ve - v);
+        if (name == "transfer-encoding") {
+            if (!equalsLower(v, ve, "identity"))
+                return ApiError(411, QStringLiteral("length_required"),
+                                QStringLiteral("Transfer-Encoding (%1) is not accepted: send the body with Content-Length")
+                                    .arg(QString::fromLatin1(value.left(64))));
+        } else if (name == "content-length") {
+            if (value.isEmpty() || !std::all_of(value.cbegin(), value.cend(), [](char c) { return c >= '0' && c <= '9'; }))
+                return ApiError::badRequest(QStringLiteral("Content-Length is not a number"));
+            bool ok = false;
+            const qint64 n = value.toLongLong(&ok);
+            if (!ok || n > m_maxBody)
+                return ApiError::payloadTooLarge(QStringLiteral("the request body is larger than %1 bytes").arg(m_maxBody));
+            if (length && *length != n)
+                return ApiError::badRequest(QStringLiteral("two Content-Length headers disagree"));
+            length = n;
+        } else if (name == "connection") {
+            connection += (connection.isEmpty() ? "" : ",") + value;
+        } else if (name == "expect") {
+            m_current.expectsContinue = equalsLower(v, ve, "100-continue");
+        }
+        m_current.headers.append({std::move(name), std::move(value)});
+        line = next;
+    }
+    m_current.keepAlive = m_current.minorVersion >= 1 ? !hasToken(connection, "close") : hasToken(connection, "keep-alive");
+    m_bodyLength = length.value_or(0);
+    if (m_bodyLength == 0)
+        m_current.expectsContinue = false;
+    return std::nullopt;
+}
+
+} // namespace sluice
