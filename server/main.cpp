@@ -6,6 +6,7 @@
 #include "sluiceserver.h"
 
 #include <QCoreApplication>
+#include <openssl/crypto.h>
 #include <QSocketNotifier>
 #include <csignal>
 #include <cstdio>
@@ -32,6 +33,11 @@ void onSignal(int)
 
 int main(int argc, char *argv[])
 {
+    // OpenSSL (in the process through libpq and gRPC) frees its global state from an at-exit
+    // handler, while a thread that has just left QThread::wait() may still run OpenSSL's
+    // thread-local destructors against that state (a crash at SIGTERM, issue 20). The process is
+    // ending: the kernel frees it all. First, before anything initialises OpenSSL.
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
     // The plain UNIX event dispatcher costs less per socket event than the GLib one.
     if (!qEnvironmentVariableIsSet("QT_NO_GLIB"))
         qputenv("QT_NO_GLIB", "1");

@@ -14,7 +14,7 @@
 
 SLUICE_PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates curl
   qt6-base-dev qt6-charts-dev libqt6opengl6-dev libgl-dev
-  libpqxx-dev libhiredis-dev libbenchmark-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  libpqxx-dev libhiredis-dev libssl-dev libbenchmark-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   redis-server redis-tools postgresql postgresql-client nginx-light
   prometheus prometheus-alertmanager
   lintian debootstrap systemd libseccomp-dev python3 python3-jsonschema

@@ -448,7 +448,7 @@ bool ServerProcess::stop()
     m_process->terminate();
     if (m_process->waitForFinished(10000)) {
         output();
-        return m_process->exitStatus() == QProcess::NormalExit;
+        return m_process->exitStatus() == QProcess::NormalExit && m_process->exitCode() == 0;
     }
     kill();
     return false;

@@ -124,7 +124,7 @@ public:
     ServerProcess &operator=(const ServerProcess &) = delete;
     // env: "NAME=value" entries added to this process's environment.
     bool start(const QStringList &args, QString *error = nullptr, const QStringList &env = {});
-    bool stop();   // SIGTERM, wait (SIGKILL after 10 s); true on a clean exit
+    bool stop();   // SIGTERM, wait (SIGKILL after 10 s); true on a clean exit (status 0)
     bool restart(QString *error = nullptr); // (stop, then) start again: same arguments, same port
     void kill();   // SIGKILL, wait
     bool isRunning() const;
