@@ -32,6 +32,17 @@ QString checkedId(const QString &field, const QString &s, int maxLength)
         throw ApiError::badRequest(QStringLiteral("%1 is longer than %2 characters").arg(field).arg(maxLength));
     if (s.contains(QChar(0)))
         throw ApiError::badRequest(QStringLiteral("%1 must not contain NUL").arg(field));
+    // An unpaired surrogate ("\ud800" in JSON) is not a character: written as UTF-8 it would
+    // become '?' and share a key (and a usage row) with another id.
+    for (qsizetype i = 0; i < s.size(); ++i) {
+        const QChar c = s.at(i);
+        if (c.isHighSurrogate() && i + 1 < s.size() && s.at(i + 1).isLowSurrogate()) {
+            ++i;
+            continue;
+        }
+        if (c.isSurrogate())
+            throw ApiError::badRequest(QStringLiteral("%1 holds an unpaired UTF-16 surrogate (not valid Unicode)").arg(field));
+    }
     return s;
 }
 
@@ -92,6 +103,15 @@ CheckRequest CheckRequest::fromJson(const QByteArray &body)
         r.cost = static_cast<qint64>(d);
     }
     return r;
+}
+
+CheckRequest::Field CheckRequest::Field::fromUtf8(const QString &name, const QByteArray &raw)
+{
+    if (raw.isNull())
+        return {name, QString()};
+    if (!raw.isValidUtf8())
+        throw ApiError::badRequest(QStringLiteral("%1 is not valid UTF-8").arg(name));
+    return {name, QString::fromUtf8(raw)};
 }
 
 CheckRequest CheckRequest::fromFields(const Field &user, const Field &model, const Field &tenant, const Field &tier,

@@ -29,6 +29,9 @@ struct CheckRequest
     {
         QString name;
         QString value;
+        // From raw bytes (a header, a protobuf string): invalid UTF-8 is a 400 naming the field,
+        // never U+FFFD (two different byte strings would become one id).
+        static Field fromUtf8(const QString &name, const QByteArray &raw);
     };
     static CheckRequest fromFields(const Field &user, const Field &model, const Field &tenant, const Field &tier,
                                    const Field &apiKey, const Field &cost);

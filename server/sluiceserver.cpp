@@ -282,7 +282,7 @@ bool SluiceServer::start(QString *error)
             ServerWorker *worker = m_workers[m_nextWorker.fetch_add(1, std::memory_order_relaxed) % m_workers.size()];
             QMetaObject::invokeMethod(worker, [worker, request, peek, done] { worker->dispatch(request, peek, done); },
                                       Qt::QueuedConnection);
-        });
+        }, [metrics = m_context->metrics](int status) { metrics->recordRejected(status); });
         QString why;
         if (!m_grpc->start(m_config.bind, static_cast<quint16>(m_config.grpcPort), &why)) {
             *error = why;

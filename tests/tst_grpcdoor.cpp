@@ -195,6 +195,44 @@ private Q_SLOTS:
         QCOMPARE(r.statuses(2).limit_remaining(), 99u);
     }
 
+    // Issue 20, defect 7: the door's input is bounded like the HTTP door's; refusals are counted
+    // in the same metric as the other doors'.
+    void inputIsBounded()
+    {
+        rls::RateLimitResponse r;
+        rls::RateLimitRequest many = request({{"user", "a"}, {"model", "gpt-4o"}});
+        for (int i = 0; i < 64; ++i)
+            many.add_descriptors()->add_entries()->set_key("generic_key");
+        grpc::Status s = call(many, &r);
+        QCOMPARE(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+        QVERIFY2(s.error_message() == "more than 64 descriptors", s.error_message().c_str());
+        std::vector<std::pair<std::string, std::string>> wide = {{"user", "a"}, {"model", "gpt-4o"}};
+        for (int i = 0; i < 15; ++i)
+            wide.push_back({"generic_key", "g"});
+        s = call(request(wide), &r);
+        QCOMPARE(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+        QVERIFY2(s.error_message() == "a descriptor has more than 16 entries", s.error_message().c_str());
+        s = call(request({{"user", "a"}, {"model", "gpt-4o"}, {"remote_address", std::string(1025, 'x')}}), &r);
+        QCOMPARE(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+        QVERIFY2(s.error_message() == "a descriptor entry's key or value is longer than 1024 bytes", s.error_message().c_str());
+        s = call(request({{"user", "u\xed\xa0\x80"}, {"model", "gpt-4o"}}), &r); // not UTF-8 (defect 5)
+        QVERIFY(!s.ok());
+        s = call(request({{"user", std::string(129, 'u')}, {"model", "gpt-4o"}}), &r);
+        QCOMPARE(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+        QVERIFY2(s.error_message() == "user is longer than 128 characters", s.error_message().c_str());
+        rls::RateLimitRequest big = request({{"user", "a"}, {"model", "gpt-4o"}});
+        big.set_domain(std::string(70 * 1024, 'd'));
+        s = call(big, &r);
+        QCOMPARE(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED); // over 64 KiB: gRPC's own refusal
+        // Within every bound, at the bound: fine.
+        std::vector<std::pair<std::string, std::string>> full = {{"user", std::string(128, 'u')}, {"model", "gpt-4o"}};
+        for (int i = 0; i < 14; ++i)
+            full.push_back({"generic_key", std::string(1024, 'g')});
+        QVERIFY(call(request(full), &r).ok());
+        const QByteArray metrics = test::httpCall(m_nam, m_server.baseUrl().resolved(QUrl(QStringLiteral("/metrics"))), "GET").body;
+        QVERIFY2(metrics.contains("sluice_rejected_requests_total{status=\"400\"} 4\n"), metrics.constData());
+    }
+
     // Exactness through the door: 200 calls at once against a limit of 50 admit exactly 50.
     void twoHundredConcurrentCallsAdmitExactlyFifty()
     {

@@ -539,6 +539,34 @@ private Q_SLOTS:
         QCOMPARE(s.state(), QAbstractSocket::UnconnectedState);
     }
 
+    // Issue 20, defect 5: ids that are not valid Unicode would collide ('?' once written as
+    // UTF-8): a 400 at the JSON and forward-auth doors (tst_grpcdoor covers gRPC).
+    void idsThatAreNotUnicodeAreRefused()
+    {
+        QString error;
+        auto server = startServer(configWith(1), &error);
+        QVERIFY2(server, qPrintable(error));
+        const quint16 port = server->port();
+        for (const char *body : {R"({"userId":"u\ud800","modelId":"gpt-4o"})", R"({"userId":"u\udfff","modelId":"gpt-4o"})",
+                                 R"({"userId":"u","modelId":"gpt-4o","tenantId":"acme\ud800"})"}) {
+            const test::HttpAnswer a = call(port, "POST", QStringLiteral("/rate-limit/check"), body);
+            QCOMPARE(a.status, 400);
+            QVERIFY2(a.errorMessage().contains(QStringLiteral("unpaired UTF-16 surrogate")), qPrintable(a.errorMessage()));
+        }
+        QCOMPARE(call(port, "POST", QStringLiteral("/rate-limit/check"), R"({"userId":"u\ud83d\ude00","modelId":"gpt-4o"})").status, 200);
+        for (const QByteArray &user : {QByteArray("u\xff"), QByteArray("u\xed\xa0\x80"), QByteArray("u\xc0\xaf")}) {
+            const QList<RawAnswer> got = exchange(port, {"GET /rate-limit/forward-auth HTTP/1.1\r\nHost: x\r\nX-User-Id: " + user
+                                                         + "\r\nX-Model-Id: gpt-4o\r\n\r\n"}, 1);
+            QCOMPARE(got.size(), 1);
+            QCOMPARE(got[0].status, 400);
+            QVERIFY2(got[0].body.contains("X-User-Id is not valid UTF-8"), got[0].body.constData());
+        }
+        const QList<RawAnswer> fine = exchange(port, {"GET /rate-limit/forward-auth HTTP/1.1\r\nHost: x\r\nX-User-Id: \xc3\xa9t\xc3\xa9"
+                                                      "\r\nX-Model-Id: gpt-4o\r\n\r\n"}, 1);
+        QCOMPARE(fine.size(), 1);
+        QCOMPARE(fine[0].status, 200);
+    }
+
     // Defect 6: caller-chosen ids were unbounded; at --max-keys new keys get a clear 503.
     void keyBoundRefusesNewCallersClearly()
     {

@@ -111,23 +111,29 @@ void UsageHistory::flush(qint64 now)
     const qint64 rows = static_cast<qint64>(batch.size());
     // A failed write puts its rows back (with what came meanwhile: they add up the same).
     auto keep = std::make_shared<UsageRows>(batch);
-    sink->writeUsage(std::move(batch), [weak = weak_from_this(), keep, rows](bool ok, const QString &error) {
+    sink->writeUsage(std::move(batch), [weak = weak_from_this(), keep, rows](UsageSink::WriteResult result, const QString &error) {
         if (const std::shared_ptr<UsageHistory> self = weak.lock())
-            self->written(ok, error, rows, std::move(*keep));
+            self->written(result, error, rows, std::move(*keep));
     });
 }
 
-void UsageHistory::written(bool ok, const QString &error, qint64 rows, UsageRows batch)
+void UsageHistory::written(UsageSink::WriteResult result, const QString &error, qint64 rows, UsageRows batch)
 {
     std::lock_guard<std::mutex> lock(m_mutex);
     m_writing = false;
-    if (ok) {
+    if (result == UsageSink::WriteResult::Written) {
         m_written += rows;
         m_lastError.clear();
         return;
     }
     ++m_failedWrites;
     m_lastError = error;
+    if (result == UsageSink::WriteResult::Refused) {
+        // Sent again it would fail again, and every later row behind it: dropped, counted, said.
+        m_dropped += rows;
+        qWarning("usage history: %lld rows dropped, the store refused them: %s", static_cast<long long>(rows), qPrintable(error));
+        return;
+    }
     mergePending(std::move(batch));
 }
 

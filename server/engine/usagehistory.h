@@ -93,8 +93,11 @@ class UsageSink
 {
 public:
     virtual ~UsageSink() = default;
+    // What became of a write: stored; failed for a reason that may pass (the connection: the rows
+    // are tried again); or refused for one that will not (the rows themselves: they are dropped).
+    enum class WriteResult { Written, Retry, Refused };
     // Adds the rows to what is stored (one transaction). `done` may run on any thread.
-    virtual void writeUsage(UsageRows rows, std::function<void(bool ok, const QString &error)> done) = 0;
+    virtual void writeUsage(UsageRows rows, std::function<void(WriteResult result, const QString &error)> done) = 0;
     // `done` runs on `context`'s thread (not at all once it is gone).
     virtual void queryUsage(QObject *context, const AnalyticsQuery &query,
                             std::function<void(UsageResult<std::vector<AnalyticsPoint>>)> done) = 0;
@@ -122,7 +125,7 @@ public:
     struct Stats
     {
         qint64 pendingRows = 0;  // waiting to be written
-        qint64 droppedRows = 0;  // past the bound
+        qint64 droppedRows = 0;  // past the bound, or in a batch the store refused
         qint64 writtenRows = 0;  // written (Postgres) or kept (memory)
         qint64 failedWrites = 0;
         QString lastError;
@@ -134,7 +137,7 @@ public:
 
 private:
     void mergePending(UsageRows rows); // under m_mutex
-    void written(bool ok, const QString &error, qint64 rows, UsageRows batch);
+    void written(UsageSink::WriteResult result, const QString &error, qint64 rows, UsageRows batch);
 
     const int m_historyDays;
     const size_t m_maxPending;

@@ -60,6 +60,27 @@ bool identityOf(const rls::RateLimitRequest &req, Identity *out, std::string *wh
         *why = "at least one descriptor is required";
         return false;
     }
+    const std::string most = std::to_string(GrpcDoor::kMaxStringBytes);
+    if (req.descriptors_size() > GrpcDoor::kMaxDescriptors) {
+        *why = "more than " + std::to_string(GrpcDoor::kMaxDescriptors) + " descriptors";
+        return false;
+    }
+    if (req.domain().size() > GrpcDoor::kMaxStringBytes) {
+        *why = "the domain is longer than " + most + " bytes";
+        return false;
+    }
+    for (const auto &d : req.descriptors()) {
+        if (d.entries_size() > GrpcDoor::kMaxEntries) {
+            *why = "a descriptor has more than " + std::to_string(GrpcDoor::kMaxEntries) + " entries";
+            return false;
+        }
+        for (const auto &e : d.entries()) {
+            if (e.key().size() > GrpcDoor::kMaxStringBytes || e.value().size() > GrpcDoor::kMaxStringBytes) {
+                *why = "a descriptor entry's key or value is longer than " + most + " bytes";
+                return false;
+            }
+        }
+    }
     for (const auto &d : req.descriptors()) {
         for (const auto &e : d.entries()) {
             if (!fields.count(e.key()))
@@ -80,7 +101,8 @@ bool identityOf(const rls::RateLimitRequest &req, Identity *out, std::string *wh
     }
     auto field = [&seen](const char *key) {
         const auto it = seen.find(key);
-        return CheckRequest::Field{QString::fromLatin1(key), it == seen.end() ? QString() : QString::fromStdString(it->second)};
+        return CheckRequest::Field::fromUtf8(QString::fromLatin1(key), it == seen.end() ? QByteArray()
+                                                                                        : QByteArray::fromStdString(it->second));
     };
     const quint64 cost = descriptorCost ? *descriptorCost : (req.hits_addend() == 0 ? 1 : req.hits_addend());
     out->peek = cost == 0;
@@ -97,7 +119,8 @@ bool identityOf(const rls::RateLimitRequest &req, Identity *out, std::string *wh
 class RateLimitService final : public rls::RateLimitService::CallbackService
 {
 public:
-    explicit RateLimitService(GrpcDoor::Dispatch dispatch) : m_dispatch(std::move(dispatch)) {}
+    RateLimitService(GrpcDoor::Dispatch dispatch, std::function<void(int)> rejected)
+        : m_dispatch(std::move(dispatch)), m_rejected(std::move(rejected)) {}
 
     grpc::ServerUnaryReactor *ShouldRateLimit(grpc::CallbackServerContext *context, const rls::RateLimitRequest *request,
                                               rls::RateLimitResponse *response) override
@@ -106,13 +129,16 @@ public:
         Identity identity;
         std::string why;
         if (!identityOf(*request, &identity, &why)) {
+            m_rejected(400);
             reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why));
             return reactor;
         }
         const int descriptors = request->descriptors_size();
         // The callback runs on an HTTP thread; `response` and `reactor` stay valid until Finish.
-        m_dispatch(identity.request, identity.peek, [reactor, response, descriptors](const ApiError *error, const Decision &d) {
+        m_dispatch(identity.request, identity.peek, [reactor, response, descriptors, rejected = m_rejected](const ApiError *error,
+                                                                                                             const Decision &d) {
             if (error) {
+                rejected(error->status());
                 reactor->Finish(grpc::Status(grpcCode(error->status()), error->message().toStdString()));
                 return;
             }
@@ -143,19 +169,23 @@ public:
 
 private:
     GrpcDoor::Dispatch m_dispatch;
+    std::function<void(int)> m_rejected;
 };
 
 } // namespace
 
 struct GrpcDoor::Impl
 {
-    explicit Impl(Dispatch dispatch) : service(std::move(dispatch)) {}
+    Impl(Dispatch dispatch, std::function<void(int)> rejected) : service(std::move(dispatch), std::move(rejected)) {}
     RateLimitService service;
     std::unique_ptr<grpc::Server> server;
     int port = 0;
 };
 
-GrpcDoor::GrpcDoor(Dispatch dispatch) : m_impl(std::make_unique<Impl>(std::move(dispatch))) {}
+GrpcDoor::GrpcDoor(Dispatch dispatch, std::function<void(int status)> rejected)
+    : m_impl(std::make_unique<Impl>(std::move(dispatch), std::move(rejected)))
+{
+}
 
 GrpcDoor::~GrpcDoor() { stop(); }
 
@@ -167,6 +197,7 @@ bool GrpcDoor::start(const QHostAddress &address, quint16 port, QString *error)
     builder.AddListeningPort(QStringLiteral("%1:%2").arg(host).arg(port).toStdString(), grpc::InsecureServerCredentials(),
                              &m_impl->port);
     builder.RegisterService(&m_impl->service);
+    builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
     m_impl->server = builder.BuildAndStart();
     if (!m_impl->server || m_impl->port == 0) {
         m_impl->server.reset();

@@ -12,6 +12,12 @@
 // descriptor's status carries the decision's primary policy: its limit (requests_per_unit, with a
 // unit when the window is a second, minute, hour or day), remaining and duration_until_reset;
 // response_headers_to_add carries the same rate-limit headers as the HTTP check.
+//
+// Bounds, like the HTTP door's (the port is unauthenticated): a message of at most 64 KiB (gRPC's
+// RESOURCE_EXHAUSTED above), at most kMaxDescriptors descriptors of at most kMaxEntries entries, a
+// domain, key or value of at most kMaxStringBytes bytes (INVALID_ARGUMENT naming the bound), ids as
+// the check contract's (128 characters, valid UTF-8). A refused call counts in
+// sluice_rejected_requests_total like the other doors' refusals.
 #pragma once
 
 #include "grpc/layer.h"
@@ -33,7 +39,13 @@ public:
     using Dispatch = std::function<void(const CheckRequest &request, bool peek,
                                         std::function<void(const ApiError *error, const Decision &decision)> done)>;
 
-    explicit GrpcDoor(Dispatch dispatch);
+    static constexpr int kMaxMessageBytes = 64 * 1024;
+    static constexpr int kMaxDescriptors = 64;
+    static constexpr int kMaxEntries = 16;
+    static constexpr size_t kMaxStringBytes = 1024;
+
+    // rejected(status): a call refused with the HTTP status that its gRPC code stands for.
+    GrpcDoor(Dispatch dispatch, std::function<void(int status)> rejected);
     ~GrpcDoor();
     GrpcDoor(const GrpcDoor &) = delete;
     GrpcDoor &operator=(const GrpcDoor &) = delete;

@@ -60,7 +60,7 @@ void installForwardAuthRoutes(HttpApi &api, CheckService &service, Metrics &metr
         // Absent and empty are the same to a gateway (nginx does not send an empty header).
         auto field = [&request](const QByteArray &name) {
             const QByteArray v = request.header(name.toLower());
-            return CheckRequest::Field{QString::fromLatin1(name), v.isEmpty() ? QString() : QString::fromUtf8(v)};
+            return CheckRequest::Field::fromUtf8(QString::fromLatin1(name), v.isEmpty() ? QByteArray() : v);
         };
         try {
             const CheckRequest check = CheckRequest::fromFields(field(settings.user), field(settings.model), field(settings.tenant),

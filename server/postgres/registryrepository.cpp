@@ -129,7 +129,7 @@ void RegistryRepository::enqueue(std::function<void()> job)
     m_wake.notify_one();
 }
 
-QString RegistryRepository::withConnection(const std::function<void(pqxx::connection &)> &work)
+QString RegistryRepository::withConnection(const std::function<void(pqxx::connection &)> &work, bool *connectionLost)
 {
     for (int attempt = 0; attempt < 2; ++attempt) {
         try {
@@ -139,8 +139,15 @@ QString RegistryRepository::withConnection(const std::function<void(pqxx::connec
             return QString();
         } catch (const pqxx::broken_connection &e) {
             m_connection.reset();
-            if (attempt == 1)
+            if (attempt == 1) {
+                if (connectionLost)
+                    *connectionLost = true;
                 return QString::fromUtf8(e.what()).trimmed();
+            }
+        } catch (const pqxx::in_doubt_error &e) {
+            if (connectionLost)
+                *connectionLost = true; // the COMMIT's outcome is unknown: like a lost connection
+            return QString::fromUtf8(e.what()).section(QLatin1Char('\n'), 0, 0);
         } catch (const std::exception &e) {
             return QString::fromUtf8(e.what()).section(QLatin1Char('\n'), 0, 0);
         }
@@ -151,9 +158,10 @@ QString RegistryRepository::withConnection(const std::function<void(pqxx::connec
 // Adds to what other instances wrote into the same minute rows (one transaction: all or nothing).
 // A connection lost during COMMIT leaves it unknown whether the rows landed: they are retried,
 // and may then count twice (rare; said in the README).
-void RegistryRepository::writeUsage(UsageRows rows, std::function<void(bool ok, const QString &error)> done)
+void RegistryRepository::writeUsage(UsageRows rows, std::function<void(WriteResult result, const QString &error)> done)
 {
     enqueue([this, rows = std::move(rows), done = std::move(done)] {
+        bool connectionLost = false;
         const QString error = withConnection([&rows](pqxx::connection &c) {
             pqxx::work tx(c);
             // 500 rows a statement (values quoted by libpq), all statements in one transaction.
@@ -173,8 +181,8 @@ void RegistryRepository::writeUsage(UsageRows rows, std::function<void(bool ok, 
                 tx.exec(statement);
             }
             tx.commit();
-        });
-        done(error.isEmpty(), error);
+        }, &connectionLost);
+        done(error.isEmpty() ? WriteResult::Written : connectionLost ? WriteResult::Retry : WriteResult::Refused, error);
     });
 }
 

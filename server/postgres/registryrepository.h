@@ -41,7 +41,7 @@ public:
     void listApiKeys(QObject *context, std::function<void(Result<QList<ApiKeyRow>>)> done) override;
     void revokeApiKey(QObject *context, qint64 id, std::function<void(Result<bool>)> done) override;
 
-    void writeUsage(UsageRows rows, std::function<void(bool ok, const QString &error)> done) override;
+    void writeUsage(UsageRows rows, std::function<void(WriteResult result, const QString &error)> done) override;
     void queryUsage(QObject *context, const AnalyticsQuery &query,
                     std::function<void(UsageResult<std::vector<AnalyticsPoint>>)> done) override;
     void pruneUsage(qint64 epochSeconds) override;
@@ -53,7 +53,8 @@ private:
     void run();
     void enqueue(std::function<void()> job);
     // Runs `work` on the DB thread's connection (made again once if it broke); the error, if any.
-    QString withConnection(const std::function<void(pqxx::connection &)> &work);
+    // *connectionLost (when given): the failure was the connection (or a COMMIT of unknown outcome).
+    QString withConnection(const std::function<void(pqxx::connection &)> &work, bool *connectionLost = nullptr);
 
     std::string m_conninfo;
     std::unique_ptr<pqxx::connection> m_connection; // DB thread only
