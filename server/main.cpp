@@ -103,6 +103,8 @@ int main(int argc, char *argv[])
                 qPrintable(config->bind.toString()), server.port(), qPrintable(config->storeName()),
                 config->postgres.isEmpty() ? (config->registryFile.isEmpty() ? "built-in demo" : "file") : "postgres",
                 config->effectiveThreads());
+    for (const QString &w : config->warnings())
+        std::fprintf(stderr, "sluice-server: warning: %s\n", qPrintable(w));
     if (server.grpcPort())
         std::printf("sluice-server: Envoy rate limit service (gRPC) on %s:%u\n", qPrintable(config->bind.toString()), server.grpcPort());
     std::fflush(stdout);

@@ -149,6 +149,18 @@ QStringList ServerConfig::secrets() const
     return s;
 }
 
+QStringList ServerConfig::warnings() const
+{
+    QStringList w;
+    // A fleet shares its registry through Postgres; without Redis each instance keeps its own
+    // counts, so N instances admit N times every limit. Fine for one instance: it is said, not refused.
+    if (!postgres.isEmpty() && storeName() == QStringLiteral("memory"))
+        w << QStringLiteral("the registry is in Postgres but the counts are in this process's memory: each instance admits "
+                            "every limit on its own (N instances admit N times it); give every instance the same "
+                            "--redis, --redis-sentinels or --redis-cluster to share the counts");
+    return w;
+}
+
 QString ServerConfig::describe() const
 {
     const QString values[kOptionCount] = {
@@ -180,6 +192,8 @@ QString ServerConfig::describe() const
     };
     QString out = QStringLiteral("# config file: %1\n# store: %2\n")
                       .arg(configFile.isEmpty() ? QStringLiteral("(none)") : configFile, storeName());
+    for (const QString &w : warnings())
+        out += QStringLiteral("# warning: %1\n").arg(w);
     for (int i = 0; i < kOptionCount; ++i)
         out += QStringLiteral("%1 = %2").arg(QLatin1String(kOptions[i].name), values[i]).trimmed() + QStringLiteral("  # ")
             + (i < sources.size() ? sources.at(i) : QStringLiteral("default")) + QLatin1Char('\n');

@@ -55,6 +55,8 @@ struct ServerConfig
     QString storeName() const;     // memory | redis | redis-cluster
     // Every setting as `key = value  # source`, secrets masked (for --check-config).
     QString describe() const;
+    // What a person should know about this combination of settings (start, --check-config, /health).
+    QStringList warnings() const;
     // The secrets this configuration holds (admin token, passwords), for redactSecrets().
     QStringList secrets() const;
 

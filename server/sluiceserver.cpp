@@ -135,6 +135,7 @@ SluiceServer::SluiceServer(ServerConfig config, QObject *parent)
         m_config.maxKeys);
     m_context->adminToken = m_config.adminToken;
     m_context->failureMode = m_config.failureMode;
+    m_context->warnings = m_config.warnings();
     m_context->threads = m_config.effectiveThreads();
     m_context->memoryHealth = [memory = m_memory] { return memory->health(); };
 }

@@ -567,6 +567,20 @@ private Q_SLOTS:
         QCOMPARE(fine[0].status, 200);
     }
 
+    // Defect 8: a deeply nested body within 16 KiB is a 400 that says so (it was a 413).
+    void deeplyNestedJsonIs400()
+    {
+        QString error;
+        auto server = startServer(configWith(1), &error);
+        QVERIFY2(server, qPrintable(error));
+        const QByteArray nested = QByteArray(5000, '[') + QByteArray(5000, ']');
+        for (const QString &path : {QStringLiteral("/rate-limit/check"), QStringLiteral("/admin/policies")}) {
+            const test::HttpAnswer a = call(server->port(), "POST", path, nested);
+            QCOMPARE(a.status, 400);
+            QVERIFY2(a.errorMessage().contains(QStringLiteral("too deeply nested")), qPrintable(a.errorMessage()));
+        }
+    }
+
     // Defect 6: caller-chosen ids were unbounded; at --max-keys new keys get a clear 503.
     void keyBoundRefusesNewCallersClearly()
     {

@@ -297,6 +297,9 @@ private Q_SLOTS:
             return QJsonDocument::fromJson(http(server.baseUrl(), "GET", QStringLiteral("/health")).body).object();
         };
         QCOMPARE(health().value(QStringLiteral("status")).toString(), QStringLiteral("ok"));
+        // No store flag: the counts are per instance, and the server says so (issue 20, defect 9).
+        QVERIFY(health().value(QStringLiteral("warnings")).toArray().at(0).toString().contains(QStringLiteral("each instance admits")));
+        QVERIFY(server.output().contains("sluice-server: warning: the registry is in Postgres but the counts are in this process's memory"));
         QVERIFY(pg.stop());
         // Checks go on from the last snapshot; /health says the registry is degraded.
         QCOMPARE(limitFor(server.baseUrl(), "ent-user-2", "gpt-4o"), qint64(10));

@@ -119,6 +119,26 @@ private Q_SLOTS:
         QCOMPARE(c->redisBatch, 1);
     }
 
+    // Issue 20, defect 9: a fleet that forgot Redis limits per instance: said, not silent.
+    void postgresWithoutAStoreIsAWarning()
+    {
+        QString error;
+        auto c = parse({QStringLiteral("--postgres"), QStringLiteral("host=db dbname=sluice")}, QProcessEnvironment(), &error);
+        QVERIFY2(c, qPrintable(error));
+        QCOMPARE(c->warnings().size(), 1);
+        QVERIFY(c->warnings().first().contains(QStringLiteral("each instance admits every limit on its own")));
+        QVERIFY(c->describe().contains(QStringLiteral("# warning: the registry is in Postgres but the counts are in this process's memory")));
+        for (const QStringList &store : {QStringList{QStringLiteral("--redis"), QStringLiteral("redis://r:6379")},
+                                         QStringList{QStringLiteral("--redis-cluster"), QStringLiteral("r:7000")},
+                                         QStringList{QStringLiteral("--redis-sentinel"), QStringLiteral("s:26379"), QStringLiteral("--redis-master"), QStringLiteral("m")}}) {
+            c = parse(QStringList{QStringLiteral("--postgres"), QStringLiteral("host=db")} + store, QProcessEnvironment(), &error);
+            QVERIFY2(c, qPrintable(error));
+            QVERIFY(c->warnings().isEmpty());
+        }
+        c = parse({}, QProcessEnvironment(), &error); // the embedded default: one process, nothing to warn about
+        QVERIFY(c && c->warnings().isEmpty());
+    }
+
     void badValuesAreRefused_data()
     {
         QTest::addColumn<QStringList>("args");

@@ -5,11 +5,11 @@
 #include "http/servercontext.h"
 
 #include <QDir>
+#include <QJsonArray>
 #include <QFile>
 #include <cmath>
 #include <sys/resource.h>
 #include <unistd.h>
-#include <QJsonArray>
 #include <QJsonDocument>
 
 namespace sluice {
@@ -136,6 +136,8 @@ void installOpsRoutes(HttpApi &api, const ServerContext &context)
             if (!usage.lastError.isEmpty())
                 history.insert(QStringLiteral("lastError"), usage.lastError);
             o.insert(QStringLiteral("usageHistory"), history);
+            if (!context.warnings.isEmpty())
+                o.insert(QStringLiteral("warnings"), QJsonArray::fromStringList(context.warnings));
             responder.send(200, QJsonDocument(o).toJson(QJsonDocument::Compact));
         });
     });

@@ -50,6 +50,7 @@ struct ServerContext
 {
     QString adminToken;          // empty: the admin API is off (403)
     QString failureMode = QStringLiteral("local");
+    QStringList warnings;        // of the configuration (ServerConfig::warnings), shown by /health
     int threads = 1;
     std::shared_ptr<SnapshotHolder> snapshots;
     std::shared_ptr<Metrics> metrics = std::make_shared<Metrics>();
