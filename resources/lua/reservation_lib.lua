@@ -86,6 +86,27 @@ local function apply(op, key, kind, id, at, est, actual, now, leaseUs, T)
   end
 end
 
+-- Takes back what window_check.lua wrote for request `id` to one key: a log's element of time `at`
+-- and weight `w` (searched from the tail: it is among the newest; entries of one time and weight
+-- are interchangeable), a lease (by id), a bucket's w tokens. `at` '' (unknown: the admission's
+-- reply never came) takes back leases only: a log entry or bucket charge of unknown time stays.
+-- Returns 1 when something was taken back.
+local function take_back(key, kind, id, at, w, T, now)
+  if kind == 'c' then
+    return redis.call('ZREM', key, id)
+  end
+  if at == '' then return 0 end
+  if kind == 'b' or kind == 'B' then
+    give_back(key, w * T, now)
+    return 1
+  end
+  if redis.call('LREM', key, -1, elem(at, w)) == 1 then
+    add_extra(key, -(w - 1))
+    return 1
+  end
+  return 0
+end
+
 local function clock()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000000 + tonumber(t[2])

@@ -22,7 +22,9 @@
 -- A window entry counts while now - window < t <= now. A check is admitted only if every key
 -- that is not a shadow fits; only then is it added (to shadow keys only where they fit), each
 -- key's TTL set to its window, the lease time, or until its bucket is full again. A refused check
--- writes nothing.
+-- writes nothing. A check whose record already exists is refused (a cancellation, reservation.lua).
+-- The record names every key the check was written to (the requests ones too: a cancel takes
+-- everything back; completing and extending change only the 't', 'B' and 'c' ones).
 -- Returns {now_us, then per check: admitted (0/1), written (bit j-1: key j was written to), used_1,
 -- oldest_1, used_2, oldest_2, ...}:
 -- used/oldest as the check found them (after the checks before it); oldest = -1 when empty; for
@@ -181,6 +183,9 @@ for c = 1, nchecks do
     fits[j] = f
     if not f and not shadows[i] then admitted = 0 end
   end
+  -- A record that exists before its check ran is a cancellation (reservation.lua 'cancel': the
+  -- call was given up for lost and taken back before Redis ran it): refused, nothing written.
+  if admitted == 1 and rec > 0 and call('EXISTS', KEYS[rec]) == 1 then admitted = 0 end
   out[at] = admitted
   local mask = 0 -- the keys this check was written to (a shadow key that would refuse is not)
   if admitted == 1 then
@@ -205,7 +210,8 @@ for c = 1, nchecks do
             q[#q + 1] = nowStr .. ':' .. w
           end
           if oldest[i] < 0 then oldest[i] = now end
-          if kind == 't' then est = w; if reserved then reserved[#reserved + 1] = {KEYS[i], 't'} end end
+          if kind == 't' then est = w; if reserved then reserved[#reserved + 1] = {KEYS[i], 't'} end
+          elseif reserved then reserved[#reserved + 1] = {KEYS[i], 'r'} end -- (for a cancel only)
         elseif kind == 'c' then
           used[i] = used[i] + 1
           local l = leases[i]
@@ -215,7 +221,8 @@ for c = 1, nchecks do
           if reserved then reserved[#reserved + 1] = {KEYS[i], 'c'} end
         else
           tats[i] = tats[i] + w * perToken[i]
-          if kind == 'B' then est = w; if reserved then reserved[#reserved + 1] = {KEYS[i], 'B', perToken[i]} end end
+          if kind == 'B' then est = w; if reserved then reserved[#reserved + 1] = {KEYS[i], 'B', perToken[i]} end
+          elseif reserved then reserved[#reserved + 1] = {KEYS[i], 'b', perToken[i]} end -- (for a cancel only)
         end
       end
     end

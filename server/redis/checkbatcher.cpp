@@ -111,37 +111,54 @@ void CheckBatcher::sendOne()
     ++m_inFlight;
     ++m_calls;
     m_checks += static_cast<qint64>(items.size());
-    m_send(argv, [this, items = std::move(items), keysPerCheck = std::move(keysPerCheck)](
-                     const RedisResult &r, RedisConnection *answeredBy, const QString &error) mutable {
-        --m_inFlight;
+    auto batch = std::make_shared<std::vector<Item>>(std::move(items));
+    auto shape = std::make_shared<std::vector<size_t>>(std::move(keysPerCheck));
+    // Decodes a reply into one Result per check (all failed with the error when there is one).
+    auto results = [batch, shape](const RedisResult &r, RedisConnection *answeredBy, const QString &error) {
         qint64 now = 0;
         std::vector<bool> admitted;
         std::vector<std::vector<KeyState>> states;
         std::vector<std::vector<bool>> written;
         QString why = error;
-        if (why.isEmpty() && !decodeBatchReply(r.reply, keysPerCheck, &now, &admitted, &states, &written))
+        if (why.isEmpty() && !decodeBatchReply(r.reply, *shape, &now, &admitted, &states, &written))
             why = QStringLiteral("unexpected reply from %1: %2")
                       .arg(answeredBy ? answeredBy->address() : QStringLiteral("Redis"), QString::fromUtf8(r.reply.str.left(200)));
-        if (!why.isEmpty()) {
+        std::vector<Result> out(batch->size());
+        for (size_t i = 0; i < batch->size(); ++i) {
+            out[i].answeredBy = answeredBy;
+            if (!why.isEmpty()) {
+                out[i].error = why;
+            } else {
+                out[i].nowUs = now;
+                out[i].admitted = admitted[i];
+                out[i].keys = std::move(states[i]);
+                out[i].written = std::move(written[i]);
+            }
+        }
+        return out;
+    };
+    SendCallback late;
+    if (m_late) {
+        late = [late = m_late, batch, results](const RedisResult &r, RedisConnection *answeredBy, const QString &error) {
+            const std::vector<Result> out = results(r, answeredBy, error);
+            for (size_t i = 0; i < batch->size(); ++i) {
+                if (!out[i].error.isEmpty() || out[i].admitted)
+                    late((*batch)[i], out[i]); // (a check refused after all left nothing behind)
+            }
+        };
+    }
+    m_send(argv, [this, batch, results](const RedisResult &r, RedisConnection *answeredBy, const QString &error) {
+        --m_inFlight;
+        std::vector<Result> out = results(r, answeredBy, error);
+        if (!out.empty() && !out.front().error.isEmpty()) {
             ++m_failedCalls;
-            if (why.startsWith(QLatin1String("timeout")))
+            if (out.front().error.startsWith(QLatin1String("timeout")))
                 ++m_timedOutCalls;
         }
-        for (size_t i = 0; i < items.size(); ++i) {
-            Result out;
-            out.answeredBy = answeredBy;
-            if (!why.isEmpty()) {
-                out.error = why;
-            } else {
-                out.nowUs = now;
-                out.admitted = admitted[i];
-                out.keys = std::move(states[i]);
-                out.written = std::move(written[i]);
-            }
-            items[i].done(std::move(out));
-        }
+        for (size_t i = 0; i < batch->size(); ++i)
+            (*batch)[i].done(std::move(out[i]));
         scheduleFlush(); // (not from inside the connection's callback: the send may write at once)
-    });
+    }, std::move(late));
 }
 
 bool decodeBatchReply(const RedisReply &reply, const std::vector<size_t> &keysPerCheck, qint64 *now,

@@ -13,6 +13,9 @@
 // store may write the call to its socket at once (RedisConnection::writeNow). At most maxChecks checks in one
 // call, and never one key with two different policies in one call (a policy edited mid-batch waits
 // for the next call).
+// A call that timed out (its checks were answered Unavailable, and the failure mode answered their
+// callers) may still run in Redis: what it did then is reported to the store's `late` handler,
+// check by check, so that the store can take back what nobody was told was admitted.
 // Lives on, and must be used from, its store's thread.
 #pragma once
 
@@ -49,8 +52,12 @@ public:
         qint64 queuedAtMs = 0; // (set by submit)
     };
     using SendCallback = std::function<void(const RedisResult &, RedisConnection *answeredBy, const QString &error)>;
-    // Sends an EVALSHA argv of window_check.lua (NOSCRIPT and redirections are its business).
-    using Send = std::function<void(const QList<QByteArray> &argv, SendCallback done)>;
+    // Sends an EVALSHA argv of window_check.lua (NOSCRIPT and redirections are its business);
+    // `late` as RedisConnection's: what a call that `done` was told had timed out did after all.
+    using Send = std::function<void(const QList<QByteArray> &argv, SendCallback done, SendCallback late)>;
+    // For each check of a timed-out call: its result after all (admitted, nowUs, written), or, with
+    // an error, that its outcome will never be known (the connection went first).
+    using Late = std::function<void(const Item &item, const Result &result)>;
 
     static constexpr int kDefaultMaxChecks = 64;
     // More checks than this waiting: the next ones fail at once (Redis cannot keep up).
@@ -60,6 +67,7 @@ public:
     CheckBatcher &operator=(const CheckBatcher &) = delete;
 
     void submit(Item item);
+    void setLate(Late late) { m_late = std::move(late); }
     void setMaxChecks(int maxChecks) { m_maxChecks = std::max(1, maxChecks); }
     // A check that waited this long for its call to be sent fails instead (Unavailable), like a
     // call that timed out: a slow or stuck Redis never grows the queue without end.
@@ -79,6 +87,7 @@ private:
     void scheduleFlush();
 
     Send m_send;
+    Late m_late;
     int m_maxChecks;
     int m_queueTimeoutMs = 50;
     std::deque<Item> m_queue;

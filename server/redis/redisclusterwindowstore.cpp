@@ -95,11 +95,12 @@ CheckBatcher &RedisClusterWindowStore::batcherFor(int slot)
     std::unique_ptr<CheckBatcher> &b = m_batchers[slot];
     if (!b) {
         b = std::make_unique<CheckBatcher>(
-            [this, slot](const QList<QByteArray> &argv, CheckBatcher::SendCallback done) {
-                runScript(slot, RedisScript::check(), argv, std::move(done));
+            [this, slot](const QList<QByteArray> &argv, CheckBatcher::SendCallback done, CheckBatcher::SendCallback late) {
+                runScript(slot, RedisScript::check(), argv, std::move(done), nullptr, 0, false, false, std::move(late));
             },
             m_batchLimit);
         b->setQueueTimeoutMs(m_timeoutMs);
+        b->setLate([this](const CheckBatcher::Item &item, const CheckBatcher::Result &r) { takeBack(item, r); });
     }
     return *b;
 }
@@ -112,7 +113,7 @@ void RedisClusterWindowStore::setBatchLimit(int maxChecks)
 }
 
 void RedisClusterWindowStore::runScript(int slot, const RedisScript &script, const QList<QByteArray> &argv, ScriptCallback done,
-                                        RedisConnection *conn, int redirects, bool asking, bool scriptRetried)
+                                        RedisConnection *conn, int redirects, bool asking, bool scriptRetried, ScriptCallback late)
 {
     if (!conn)
         conn = m_topology.nodeForSlot(slot);
@@ -122,7 +123,11 @@ void RedisClusterWindowStore::runScript(int slot, const RedisScript &script, con
     }
     if (asking)
         conn->command({QByteArrayLiteral("ASKING")}, [](const RedisResult &) {});
-    conn->command(argv, [this, slot, &script, argv, done = std::move(done), conn, redirects, scriptRetried](const RedisResult &r) mutable {
+    RedisConnection::Callback onLate;
+    if (late) {
+        onLate = [late, conn](const RedisResult &r) { late(r, conn, r.ok ? QString() : r.error); };
+    }
+    conn->command(argv, [this, slot, &script, argv, done = std::move(done), conn, redirects, scriptRetried, late](const RedisResult &r) mutable {
         if (!r.ok) {
             m_lastError = r.error;
             return done(r, conn, r.error);
@@ -130,15 +135,47 @@ void RedisClusterWindowStore::runScript(int slot, const RedisScript &script, con
         bool ask = false;
         if (RedisConnection *target = m_topology.redirectTarget(r.reply, &ask)) {
             if (redirects < 5)
-                return runScript(slot, script, argv, std::move(done), target, redirects + 1, ask, scriptRetried);
+                return runScript(slot, script, argv, std::move(done), target, redirects + 1, ask, scriptRetried, std::move(late));
             return done(r, conn, QStringLiteral("too many redirects for slot %1").arg(slot));
         }
         if (isNoScript(r.reply) && !scriptRetried) {
             conn->command({QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), script.source}, [](const RedisResult &) {});
-            return runScript(slot, script, argv, std::move(done), conn, redirects, false, true);
+            return runScript(slot, script, argv, std::move(done), conn, redirects, false, true, std::move(late));
         }
         done(r, conn, QString());
+    }, onLate);
+}
+
+void RedisClusterWindowStore::compensate(const QString &what, int slot, const RedisScript &script, const QList<QByteArray> &argv)
+{
+    m_compensator.add(what, [this, slot, &script, argv](auto done) {
+        runScript(slot, script, argv, [done](const RedisResult &r, RedisConnection *, const QString &error) {
+            done(error.isEmpty() && !r.reply.isError(), error.isEmpty() ? QString::fromUtf8(r.reply.str) : error);
+        });
     });
+}
+
+// One slot group's part of a check, after its call timed out: what it wrote is taken back (its
+// `now` is known); if its reply never came, its leases are (by id: found whatever their time).
+// Entries of requests and token logs and bucket charges of unknown time stay for their window:
+// under-admission, never over-admission.
+void RedisClusterWindowStore::takeBack(const CheckBatcher::Item &item, const CheckBatcher::Result &r)
+{
+    const bool known = r.error.isEmpty();
+    (known ? m_tookBack : m_unknownOutcomes)++;
+    QList<QByteArray> keys, perKey;
+    for (size_t k = 0; k < item.specs.size(); ++k) {
+        const WindowSpec &spec = item.specs[k];
+        if (known ? (k >= r.written.size() || !r.written[k]) : !spec.lease)
+            continue;
+        keys << spec.key;
+        perKey << QByteArray::number(spec.weight) << scriptKind(spec) << QByteArray::number(spec.bucket ? spec.usPerToken() : 0.0, 'g', 17);
+    }
+    if (keys.isEmpty())
+        return;
+    QList<QByteArray> argv{QByteArrayLiteral("EVALSHA"), RedisScript::rollback().sha1, QByteArray::number(keys.size())};
+    argv << keys << item.id << (known ? QByteArray::number(r.nowUs) : QByteArray()) << QByteArray::number(keys.size()) << perKey;
+    compensate(QStringLiteral("take back %1").arg(QString::fromLatin1(item.id)), clusterSlot(keys.first()), RedisScript::rollback(), argv);
 }
 
 void RedisClusterWindowStore::groupDone(const std::shared_ptr<CheckState> &state)
@@ -184,13 +221,13 @@ void RedisClusterWindowStore::rollback(const std::shared_ptr<CheckState> &state)
         QList<QByteArray> argv{QByteArrayLiteral("EVALSHA"), RedisScript::rollback().sha1, QByteArray::number(keys.size())};
         for (size_t i : keys)
             argv << state->batch.keys[i].key;
-        argv << state->id << QByteArray::number(g.now);
+        argv << state->id << QByteArray::number(g.now) << QByteArray::number(keys.size());
         for (size_t i : keys) {
             const WindowSpec &spec = state->batch.keys[i];
             argv << QByteArray::number(spec.weight) << scriptKind(spec)
                  << QByteArray::number(spec.bucket ? spec.usPerToken() : 0.0, 'g', 17);
         }
-        runScript(g.slot, RedisScript::rollback(), argv, [](const RedisResult &, RedisConnection *, const QString &) {}, g.answeredBy);
+        compensate(QStringLiteral("roll back %1").arg(QString::fromLatin1(state->id)), g.slot, RedisScript::rollback(), argv);
     }
 }
 
@@ -295,7 +332,9 @@ void RedisClusterWindowStore::reservationCall(const QString &id, const QByteArra
                   for (const auto &[slot, g] : groups) {
                       QList<QByteArray> argv{QByteArrayLiteral("EVALSHA"), RedisScript::reservationApply().sha1,
                                              QByteArray::number(g.first.size())};
-                      argv << g.first << op << raw << QByteArray::number(reply.estimate) << tokenArg << QByteArray::number(leaseUs)
+                      // (complete: the lease left, how long each group's done-mark lives)
+                      const qint64 markUs = op == "complete" ? std::max<qint64>(reply.outcome.leaseExpiresInUs, 1'000'000) : leaseUs;
+                      argv << g.first << op << raw << QByteArray::number(reply.estimate) << tokenArg << QByteArray::number(markUs)
                            << g.second;
                       runScript(slot, RedisScript::reservationApply(), argv,
                                 [pending](const RedisResult &r, RedisConnection *, const QString &error) {
@@ -385,6 +424,9 @@ QJsonObject RedisClusterWindowStore::health() const
                   {QStringLiteral("batchedChecks"), checks},
                   {QStringLiteral("failedCalls"), failed},
                   {QStringLiteral("timedOutCalls"), timedOut},
+                  {QStringLiteral("tookBack"), m_tookBack},
+                  {QStringLiteral("unknownOutcomes"), m_unknownOutcomes},
+                  {QStringLiteral("compensations"), compensationHealth(m_compensator)},
                   {QStringLiteral("slotsKnown"), known},
                   {QStringLiteral("status"), allUp && known == kClusterSlots ? QStringLiteral("ok") : QStringLiteral("degraded")}};
     const QString lastError = m_lastError.isEmpty() ? m_topology.lastError() : m_lastError;

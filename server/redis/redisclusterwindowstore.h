@@ -4,7 +4,8 @@
 // reserve-then-confirm: one window_check.lua call per slot group, all in parallel, each admitting
 // (adding the entry) only where everything in its group fits. If every group admitted, the
 // check is admitted; if any refused (or failed), the entry is removed again from the groups that
-// admitted. The groups of many checks that fall in one slot go as one batch (checkbatcher.h, one
+// admitted (a take-back that fails is tried again until it succeeds: compensator.h; so is one of a
+// group whose call timed out but ran after all). The groups of many checks that fall in one slot go as one batch (checkbatcher.h, one
 // batcher per slot: a slot is what one script call may touch). It never admits more than a limit; the price is that a reservation later
 // rolled back is counted by concurrent checks for a moment, so under contention near a limit a
 // check may be refused that a single Redis would have admitted (brief under-admission).
@@ -17,6 +18,7 @@
 
 #include "redis/checkbatcher.h"
 #include "redis/clustertopology.h"
+#include "redis/compensator.h"
 #include "redis/redisconnection.h"
 #include "redis/redisscripts.h"
 #include "engine/uniqueids.h"
@@ -56,8 +58,14 @@ private:
     // redirects) and NOSCRIPT (SCRIPT LOAD, once). `done` gets the result and the node that
     // answered, or an error sentence (empty when fine).
     using ScriptCallback = std::function<void(const RedisResult &, RedisConnection *answeredBy, const QString &error)>;
+    // `late` (optional): what a call that timed out did after all (RedisConnection::command).
     void runScript(int slot, const RedisScript &script, const QList<QByteArray> &argv, ScriptCallback done,
-                   RedisConnection *conn = nullptr, int redirects = 0, bool asking = false, bool scriptRetried = false);
+                   RedisConnection *conn = nullptr, int redirects = 0, bool asking = false, bool scriptRetried = false,
+                   ScriptCallback late = {});
+    // A script call that must happen (a take-back): through the compensator, tried until it does.
+    void compensate(const QString &what, int slot, const RedisScript &script, const QList<QByteArray> &argv);
+    // A slot group's check that timed out ran after all (or its reply never came): taken back.
+    void takeBack(const CheckBatcher::Item &item, const CheckBatcher::Result &result);
     void groupDone(const std::shared_ptr<CheckState> &state);
     CheckBatcher &batcherFor(int slot);
     // Takes back the admission of every group that admitted (one window_rollback.lua call each).
@@ -67,6 +75,9 @@ private:
                          ReservationCallback done);
 
     ClusterTopology m_topology;
+    Compensator m_compensator;
+    qint64 m_tookBack = 0;
+    qint64 m_unknownOutcomes = 0;
     std::map<int, std::unique_ptr<CheckBatcher>> m_batchers; // by slot, made on first use
     int m_batchLimit = CheckBatcher::kDefaultMaxChecks;
     int m_timeoutMs;

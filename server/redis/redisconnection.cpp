@@ -34,6 +34,7 @@ RedisConnection::RedisConnection(QString host, quint16 port, int db, int timeout
 RedisConnection::~RedisConnection()
 {
     m_open = false;
+    m_destroying = true;
     // Callers of a connection being destroyed are not called back: mark everything finished.
     for (auto &p : m_pending)
         p->finished = true;
@@ -203,6 +204,11 @@ void RedisConnection::dropContext(const QString &why)
 
 void RedisConnection::command(const QList<QByteArray> &argv, Callback done)
 {
+    command(argv, std::move(done), Callback());
+}
+
+void RedisConnection::command(const QList<QByteArray> &argv, Callback done, Callback late)
+{
     if (!m_connected || !m_ctx) {
         done(RedisResult{false, m_lastError.isEmpty() ? QStringLiteral("not connected to %1").arg(address()) : m_lastError, {}});
         return;
@@ -227,6 +233,7 @@ void RedisConnection::command(const QList<QByteArray> &argv, Callback done)
     }
     auto pending = std::make_shared<Pending>();
     pending->done = std::move(done);
+    pending->late = std::move(late);
     pending->deadlineMs = nowMs() + m_timeoutMs;
     auto *holder = new std::shared_ptr<Pending>(pending);
     if (redisAsyncCommandArgv(m_ctx, &RedisConnection::onReply, holder, argc, args, lens) != REDIS_OK) {
@@ -285,8 +292,16 @@ void RedisConnection::onReply(redisAsyncContext *ctx, void *reply, void *privdat
     if (self->m_awaiting > 0)
         --self->m_awaiting;
     self->m_lastProgressMs = nowMs();
-    if (p->finished)
-        return; // timed out earlier, or the connection is going away
+    if (p->finished) {
+        // Timed out earlier: what it did after all (or that nobody will ever know) goes to `late`.
+        if (p->timedOut && p->late && !self->m_destroying) {
+            const Callback late = std::move(p->late);
+            p->late = nullptr;
+            late(reply ? RedisResult{true, QString(), redisReplyFromHiredis(reply)}
+                       : RedisResult{false, QStringLiteral("the connection to %1 went before the reply came").arg(self->address()), {}});
+        }
+        return; // (or the connection is going away)
+    }
     p->finished = true;
     RedisResult result;
     if (reply) {
@@ -309,6 +324,7 @@ void RedisConnection::sweepTimeouts()
             if (p->deadlineMs > now)
                 break;
             p->finished = true;
+            p->timedOut = true;
             m_pending.pop_front();
             p->done(RedisResult{false, QStringLiteral("timeout after %1 ms").arg(m_timeoutMs), {}});
             continue;

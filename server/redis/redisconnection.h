@@ -46,6 +46,10 @@ public:
     void open();
     bool isConnected() const { return m_connected; }
     void command(const QList<QByteArray> &argv, Callback done);
+    // The same, and `late` learns what became of a call that `done` was told had timed out: its
+    // reply when it comes after all, or (ok false) that the connection went before one came, so
+    // its outcome is unknown. Never called for a connection being destroyed.
+    void command(const QList<QByteArray> &argv, Callback done, Callback late);
     // Writes the commands queued so far now rather than at the event loop's next turn. Never from
     // inside one of its callbacks (hiredis is not re-entrant there).
     void writeNow();
@@ -70,8 +74,10 @@ private:
     struct Pending
     {
         Callback done;
+        Callback late;
         qint64 deadlineMs = 0;
         bool finished = false;
+        bool timedOut = false;
     };
 
     static void onReply(redisAsyncContext *ctx, void *reply, void *privdata);
@@ -92,6 +98,7 @@ private:
     int m_timeoutMs;
     redisAsyncContext *m_ctx = nullptr;
     bool m_connected = false;
+    bool m_destroying = false;
     bool m_open = false;
     bool m_resolving = false;
     std::deque<std::shared_ptr<Pending>> m_pending;

@@ -19,12 +19,14 @@ WindowOutcome unavailable(const QString &why)
 RedisWindowStore::RedisWindowStore(const QString &host, quint16 port, int db, int timeoutMs, QObject *parent,
                                    RedisCredentials credentials)
     : QObject(parent), m_connection(host, port, db, timeoutMs, this),
-      m_batcher([this](const QList<QByteArray> &argv, CheckBatcher::SendCallback done) {
+      m_batcher([this](const QList<QByteArray> &argv, CheckBatcher::SendCallback done, CheckBatcher::SendCallback late) {
           eval(RedisScript::check(), argv, [this, done = std::move(done)](const RedisResult &r) {
               // A primary demoted to a replica (a failover we missed) refuses writes: ask again.
               if (m_sentinel && r.ok && r.reply.isError() && r.reply.str.startsWith("READONLY"))
                   m_sentinel->askNow();
               done(r, &m_connection, r.ok ? QString() : r.error);
+          }, false, [this, late = std::move(late)](const RedisResult &r) {
+              late(r, &m_connection, r.ok ? QString() : r.error);
           });
           // The batcher sends from an event of its own, never from inside a connection callback,
           // so the call can be written now. (A failed write drops the connection right here: every
@@ -34,8 +36,53 @@ RedisWindowStore::RedisWindowStore(const QString &host, quint16 port, int db, in
 {
     m_connection.setCredentials(std::move(credentials));
     m_batcher.setQueueTimeoutMs(timeoutMs);
+    m_batcher.setLate([this](const CheckBatcher::Item &item, const CheckBatcher::Result &r) { takeBack(item, r); });
     if (port != 0)
         m_connection.open(); // (0: a Sentinel names the primary first)
+}
+
+// A check whose call timed out (its caller was answered by the failure mode) ran after all, or
+// its reply will never come: what it wrote is taken back, so that nothing is charged twice (here
+// and in the local fallback) and no lease is held that nobody can release.
+void RedisWindowStore::takeBack(const CheckBatcher::Item &item, const CheckBatcher::Result &r)
+{
+    const QByteArray id = item.id;
+    if (!r.error.isEmpty()) {
+        // Unknown: the record (a reserving check) is cancelled: taken back if the check ran, a
+        // tombstone that refuses it if it has not. A check that reserves nothing (requests only)
+        // cannot be found again: its entries stay for their window (under-admission, never over).
+        ++m_unknownOutcomes;
+        if (item.recordKey.isEmpty())
+            return;
+        const QList<QByteArray> argv{QByteArrayLiteral("EVALSHA"), RedisScript::reservation().sha1, QByteArrayLiteral("1"),
+                                     item.recordKey, QByteArrayLiteral("cancel"), id, QByteArray(), QByteArray::number(item.leaseUs)};
+        m_compensator.add(QStringLiteral("cancel %1").arg(QString::fromLatin1(id)), [this, argv](auto done) {
+            eval(RedisScript::reservation(), argv, [done](const RedisResult &res) {
+                done(res.ok && !res.reply.isError(), res.ok ? QString::fromUtf8(res.reply.str) : res.error);
+            });
+        });
+        return;
+    }
+    ++m_tookBack;
+    QList<QByteArray> keys, perKey;
+    for (size_t k = 0; k < item.specs.size(); ++k) {
+        if (k >= r.written.size() || !r.written[k])
+            continue;
+        const WindowSpec &spec = item.specs[k];
+        keys << spec.key;
+        perKey << QByteArray::number(spec.weight) << scriptKind(spec) << QByteArray::number(spec.bucket ? spec.usPerToken() : 0.0, 'g', 17);
+    }
+    QList<QByteArray> argv{QByteArrayLiteral("EVALSHA"), RedisScript::rollback().sha1,
+                           QByteArray::number(keys.size() + (item.recordKey.isEmpty() ? 0 : 1))};
+    argv << keys;
+    if (!item.recordKey.isEmpty())
+        argv << item.recordKey;
+    argv << id << QByteArray::number(r.nowUs) << QByteArray::number(keys.size()) << perKey;
+    m_compensator.add(QStringLiteral("take back %1").arg(QString::fromLatin1(id)), [this, argv](auto done) {
+        eval(RedisScript::rollback(), argv, [done](const RedisResult &res) {
+            done(res.ok && !res.reply.isError(), res.ok ? QString::fromUtf8(res.reply.str) : res.error);
+        });
+    });
 }
 
 std::unique_ptr<RedisWindowStore> RedisWindowStore::fromSentinel(const QStringList &sentinels, const QByteArray &master, int db,
@@ -90,18 +137,19 @@ void RedisWindowStore::check(const WindowBatch &batch, CheckCallback done)
     m_batcher.submit(std::move(item));
 }
 
-void RedisWindowStore::eval(const RedisScript &script, const QList<QByteArray> &argv, RedisConnection::Callback done, bool retried)
+void RedisWindowStore::eval(const RedisScript &script, const QList<QByteArray> &argv, RedisConnection::Callback done, bool retried,
+                            RedisConnection::Callback late)
 {
-    m_connection.command(argv, [this, &script, argv, retried, done = std::move(done)](const RedisResult &r) mutable {
+    m_connection.command(argv, [this, &script, argv, retried, done = std::move(done), late](const RedisResult &r) mutable {
         if (r.ok && isNoScript(r.reply) && !retried) {
             // The script cache was flushed (restart, SCRIPT FLUSH): load it, then run it again.
             // Both go out at once; Redis answers in order on this connection.
             m_connection.command({QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), script.source},
                                  [](const RedisResult &) {});
-            return eval(script, argv, std::move(done), true);
+            return eval(script, argv, std::move(done), true, std::move(late));
         }
         done(r);
-    });
+    }, late);
 }
 
 void RedisWindowStore::reservationCall(const QString &id, const QByteArray &op, std::optional<qint64> tokens, qint64 leaseUs,
@@ -159,6 +207,9 @@ QJsonObject RedisWindowStore::health() const
                   {QStringLiteral("batchedChecks"), m_batcher.checks()},
                   {QStringLiteral("failedCalls"), m_batcher.failedCalls()},
                   {QStringLiteral("timedOutCalls"), m_batcher.timedOutCalls()},
+                  {QStringLiteral("tookBack"), m_tookBack},
+                  {QStringLiteral("unknownOutcomes"), m_unknownOutcomes},
+                  {QStringLiteral("compensations"), compensationHealth(m_compensator)},
                   {QStringLiteral("status"), m_connection.isConnected() ? QStringLiteral("ok") : QStringLiteral("degraded")}};
     if (!m_connection.lastError().isEmpty())
         o.insert(QStringLiteral("lastError"), m_connection.lastError());

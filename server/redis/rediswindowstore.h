@@ -11,6 +11,7 @@
 #include "redis/layer.h"
 
 #include "redis/checkbatcher.h"
+#include "redis/compensator.h"
 #include "redis/redisconnection.h"
 #include "redis/redisscripts.h"
 #include "redis/sentinelwatcher.h"
@@ -49,12 +50,17 @@ public:
 
 private:
     // EVALSHA argv (argv[1] = script.sha1); NOSCRIPT → SCRIPT LOAD and once more.
-    void eval(const RedisScript &script, const QList<QByteArray> &argv, RedisConnection::Callback done, bool retried = false);
+    void eval(const RedisScript &script, const QList<QByteArray> &argv, RedisConnection::Callback done, bool retried = false,
+              RedisConnection::Callback late = {});
+    void takeBack(const CheckBatcher::Item &item, const CheckBatcher::Result &result);
     void reservationCall(const QString &id, const QByteArray &op, std::optional<qint64> tokens, qint64 leaseUs,
                          ReservationCallback done);
 
     RedisConnection m_connection;
+    Compensator m_compensator; // after the connection: destroyed first (its answers are dropped then)
     CheckBatcher m_batcher; // after the connection: destroyed first, while the connection drops its callbacks
+    qint64 m_tookBack = 0;        // timed-out checks that ran after all, taken back
+    qint64 m_unknownOutcomes = 0; // timed-out checks whose reply never came
     UniqueIds m_ids{QByteArray(1, kRedisIdTag)};
     std::unique_ptr<SentinelWatcher> m_sentinel; // only when following Sentinel
 };
