@@ -35,6 +35,11 @@ inline QByteArray algorithmKeySuffix(Algorithm a) { return a == Algorithm::Token
 
 // Windows from a second to 31 days (design §11).
 inline constexpr qint64 kMaxWindowSeconds = 31LL * 24 * 3600;
+// A sliding log keeps one entry per admitted request (a lease one per holder): at most this many per
+// key, whatever the limit, so memory per key and work per call are bounded in every store (~16 MiB
+// in memory, ~10 MB in Redis). A requests or concurrent policy may not ask for more; a tokens log
+// refuses a request that would make it hold more (token_bucket: one number per key, any rate).
+inline constexpr qint64 kMaxLogEntries = 1'000'000;
 // "1 s", "90 s", "1 min", "2 h", "1 day", "31 days": what a person reads in the console.
 QString readableWindow(qint64 seconds);
 

@@ -186,6 +186,11 @@ private Q_SLOTS:
         QTest::addRow("shadow not a boolean") << QByteArray(R"({"scope":"GLOBAL","windowSeconds":60,"limit":1,"shadow":"yes"})") << 400 << "shadow must be true or false";
         QTest::addRow("window over 31 days") << QByteArray(R"({"scope":"GLOBAL","windowSeconds":2678401,"limit":1})") << 400 << "windowSeconds must be an integer from 1 to 2678400 (31 days)";
         QTest::addRow("tokens without a window") << QByteArray(R"({"scope":"GLOBAL","limit":1,"unit":"tokens"})") << 400 << "windowSeconds is required";
+        // Issue 20, defect 6: a sliding log keeps one entry per request: bounded, whatever the limit.
+        QTest::addRow("sliding log over 1000000") << QByteArray(R"({"scope":"GLOBAL","windowSeconds":60,"limit":1000001})") << 400
+                                                  << "limit must be at most 1000000 for a sliding_log policy (it keeps one entry per request); use algorithm token_bucket";
+        QTest::addRow("leases over 1000000") << QByteArray(R"({"scope":"GLOBAL","limit":1000001,"unit":"concurrent"})") << 400
+                                             << "limit must be at most 1000000 for a concurrent policy";
     }
 
     void invalidPolicies()

@@ -286,6 +286,36 @@ private Q_SLOTS:
         QCOMPARE(m_store->keyCount(), qint64(0));
     }
 
+    // Issue 20, defect 6: a log holds at most kMaxLogEntries entries whatever its limit (a row
+    // written before the bound, or a tokens log of cost-1 requests); the refusal says why and
+    // what to use instead.
+    void aFullLogRefusesAndSaysWhy()
+    {
+        RegistryData data = builtInDemoRegistry();
+        data.policies.clear();
+        PolicyDto p;
+        p.id = 1;
+        p.scope = Scope::UserModel;
+        p.windowSeconds = 3600;
+        p.limit = 5'000'000; // over the bound: as an old Postgres row could hold it
+        data.policies.append(p);
+        reset(data);
+        for (qint64 i = 0; i < kMaxLogEntries; ++i) {
+            bool ok = false;
+            CheckRequest r;
+            r.userId = QStringLiteral("u");
+            r.modelId = QStringLiteral("m");
+            m_service->check(r, QString(), [&](const ApiError *, const Decision &d) { ok = d.allowed; });
+            if (!ok)
+                QFAIL(qPrintable(QStringLiteral("refused at %1").arg(i)));
+        }
+        const Decision d = check(QString(), QStringLiteral("u"), QStringLiteral("m"));
+        QVERIFY(!d.allowed);
+        QCOMPARE(d.count, kMaxLogEntries + 1);
+        QCOMPARE(d.cause, QStringLiteral("USER_MODEL exceeded: its log holds 1000000 entries, the most a sliding-log key keeps "
+                                         "(key=sluice:{user_model:u:m}); use algorithm token_bucket for rates this high"));
+    }
+
     void costIsCarriedButRequestsWeighOne()
     {
         // Every policy counts requests today: a request weighs 1 whatever its cost (token-unit

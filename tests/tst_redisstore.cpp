@@ -229,6 +229,89 @@ private Q_SLOTS:
         QVERIFY2(bytes <= 24 * 2000, qPrintable(QString::number(bytes)));
     }
 
+    // Issue 20, defect 6: memory per key and work per call are bounded whatever the limit. A log
+    // holds at most kMaxLogEntries entries (a tokens log of limit 10^9 with cost-1 callers would
+    // otherwise grow without end), in Redis and in memory alike; one call prunes a weighted log by
+    // at most 4,096 entries (a burst leaving the window is pruned over several calls, counted
+    // meanwhile), and an unweighted one with one LTRIM.
+    void logsAreBoundedWhateverTheLimit()
+    {
+        test::RedisServer redis;
+        QString error;
+        SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+        RedisWindowStore store(redis.host(), redis.port(), 0, 5000);
+        QVERIFY(test::waitConnected(store.connection()));
+        MemoryWindowStore memory(systemClock(), QStringLiteral("memory"), 10);
+        const QByteArray key = uniqueKey("full") + ":tokens";
+        WindowSpec spec{key, 3'600'000'000LL, 1'000'000'000};
+        spec.reweighable = true;
+        WindowBatch batch;
+        batch.keys = {spec};
+        // Redis: the log filled to the bound (entries of now, weight 1), then one more.
+        const QString fill = QStringLiteral("local t = redis.call('TIME') local now = t[1] .. string.format('%06d', t[2]) "
+                                            "local b = {} for i = 1, 1000 do b[i] = now end "
+                                            "for i = 1, tonumber(ARGV[1]) / 1000 do redis.call('RPUSH', KEYS[1], unpack(b)) end "
+                                            "return redis.call('LLEN', KEYS[1])");
+        QCOMPARE(redis.cli({QStringLiteral("EVAL"), fill, QStringLiteral("1"), QString::fromUtf8(key), QString::number(kMaxLogEntries)}),
+                 QByteArray::number(kMaxLogEntries));
+        WindowOutcome o = checkAndWait(store, batch);
+        QCOMPARE(o.status, WindowOutcome::Status::Ok);
+        QVERIFY(!o.admitted);
+        QVERIFY(o.keys.at(0).full);
+        QCOMPARE(o.keys.at(0).used, kMaxLogEntries);
+        QCOMPARE(redis.cli({QStringLiteral("LLEN"), QString::fromUtf8(key)}), QByteArray::number(kMaxLogEntries));
+        // Memory: the same bound (a log of requests here: no reservation per check to hold).
+        WindowBatch plainBatch;
+        plainBatch.keys = {{key, 3'600'000'000LL, 1'000'000'000}};
+        for (qint64 i = 0; i < kMaxLogEntries; ++i) {
+            std::optional<WindowOutcome> r;
+            memory.check(plainBatch, [&](WindowOutcome x) { r = std::move(x); });
+            QVERIFY(r && r->admitted);
+        }
+        std::optional<WindowOutcome> last;
+        memory.check(plainBatch, [&](WindowOutcome x) { last = std::move(x); });
+        QVERIFY(last && !last->admitted && last->keys.at(0).full);
+        QCOMPARE(last->keys.at(0).used, kMaxLogEntries);
+
+        // Pruning: 100,000 weighted entries that left the window long ago go 4,096 a call.
+        const QByteArray weighted = uniqueKey("prune") + ":tokens";
+        QCOMPARE(redis.cli({QStringLiteral("EVAL"),
+                            QStringLiteral("local b = {} for i = 1, 1000 do b[i] = '1:2' end "
+                                           "for i = 1, 100 do redis.call('RPUSH', KEYS[1], unpack(b)) end "
+                                           "redis.call('SET', KEYS[1] .. '#w', 100000) return redis.call('LLEN', KEYS[1])"),
+                            QStringLiteral("1"), QString::fromUtf8(weighted)}),
+                 QByteArray("100000"));
+        WindowSpec w{weighted, 60'000'000, 1'000'000'000};
+        w.reweighable = true;
+        WindowBatch wb;
+        wb.keys = {w};
+        o = checkAndWait(store, wb);
+        QCOMPARE(o.status, WindowOutcome::Status::Ok);
+        QCOMPARE(redis.cli({QStringLiteral("LLEN"), QString::fromUtf8(weighted)}), QByteArray::number(100000 - 4096 + 1));
+        int calls = 1;
+        while (redis.cli({QStringLiteral("LLEN"), QString::fromUtf8(weighted)}).toLongLong() > calls && calls < 100) {
+            o = checkAndWait(store, wb);
+            QCOMPARE(o.status, WindowOutcome::Status::Ok);
+            ++calls;
+        }
+        QCOMPARE(calls, 25); // ceil(100000 / 4096)
+        QCOMPARE(redis.cli({QStringLiteral("LLEN"), QString::fromUtf8(weighted)}), QByteArray("25"));
+        QCOMPARE(redis.cli({QStringLiteral("GET"), QString::fromUtf8(weighted + "#w")}), QByteArray()); // every extra weight left with them
+        // Unweighted: 100,000 expired entries go in one call.
+        const QByteArray plain = uniqueKey("plain");
+        QCOMPARE(redis.cli({QStringLiteral("EVAL"),
+                            QStringLiteral("local b = {} for i = 1, 1000 do b[i] = '1' end "
+                                           "for i = 1, 100 do redis.call('RPUSH', KEYS[1], unpack(b)) end return redis.call('LLEN', KEYS[1])"),
+                            QStringLiteral("1"), QString::fromUtf8(plain)}),
+                 QByteArray("100000"));
+        WindowBatch pb;
+        pb.keys = {{plain, 60'000'000, 1000}};
+        o = checkAndWait(store, pb);
+        QVERIFY(o.admitted);
+        QCOMPARE(o.keys.at(0).used, qint64(0));
+        QCOMPARE(redis.cli({QStringLiteral("LLEN"), QString::fromUtf8(plain)}), QByteArray("1"));
+    }
+
     // The checks handled in one turn of the event loop go to Redis as one call (before, the first
     // two went alone because two calls may be in flight: three calls for these ten), in order.
     void checksOfOneTurnGoAsOneCall()

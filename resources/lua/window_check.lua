@@ -4,7 +4,9 @@
 -- cost (EVALSHA, TIME, pruning the shared keys) is paid once per batch.
 -- KEYS: the distinct window keys of the batch (ARGV[1] of them), then the reservation records to
 -- write (single-node Redis; the Cluster store writes its records itself).
--- ARGV[1]: number of window keys, ARGV[2]: number of checks, then per window key five values:
+-- ARGV[1]: number of window keys, ARGV[2]: number of checks, ARGV[3]: the most entries a log or
+-- lease key may hold (kMaxLogEntries: a request that would add one more does not fit), then per
+-- window key five values:
 -- window_us, limit, kind, burst, shadow ('1': never refuses; written only where it fits), then per
 -- check: id (unique across instances), lease time in us, its record (index into KEYS, 0: none),
 -- its number of keys n, then n pairs: key index (1-based into KEYS), weight.
@@ -25,8 +27,11 @@
 -- writes nothing. A check whose record already exists is refused (a cancellation, reservation.lua).
 -- The record names every key the check was written to (the requests ones too: a cancel takes
 -- everything back; completing and extending change only the 't', 'B' and 'c' ones).
--- Returns {now_us, then per check: admitted (0/1), written (bit j-1: key j was written to), used_1,
--- oldest_1, used_2, oldest_2, ...}:
+-- Pruning reads at most PRUNE_CHUNKS chunks of a weighted log per call (a burst leaving the window
+-- is pruned over several calls, counted meanwhile: under-admission for a moment, never a long
+-- call that stalls Redis); a log of unit entries is cut with a binary search and one LTRIM.
+-- Returns {now_us, then per check: admitted (0/1), written (bit j-1: key j was written to), full
+-- (bit j-1: key j holds the most entries it may), used_1, oldest_1, used_2, oldest_2, ...}:
 -- used/oldest as the check found them (after the checks before it); oldest = -1 when empty; for
 -- a lease key the earliest expiry; for a bucket max(TAT, now), used its tokens drained (rounded up).
 -- (globals looked up once: a local is an array slot, a global a table lookup)
@@ -37,8 +42,8 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 -- Scores and times go to Redis as integer strings: tostring() of a number this large would round it.
 local function int(x) return format('%.0f', x) end
 local nowStr = int(now)
-local nkeys, nchecks = tonumber(ARGV[1]), tonumber(ARGV[2])
-local CHUNK = 64
+local nkeys, nchecks, maxEntries = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local CHUNK, PRUNE_CHUNKS = 64, 64
 -- 2^(j-1) for the written mask, and each window's TTL as a string: made once, not per check/key.
 local POW2 = {1}
 for j = 2, 50 do POW2[j] = POW2[j - 1] * 2 end
@@ -75,9 +80,10 @@ end
 
 local kinds, windows, limits, bursts, shadows = {}, {}, {}, {}, {}
 local used, oldest, extra, extra0, tats, tat0, perToken, pend, leases, loaded = {}, {}, {}, {}, {}, {}, {}, {}, {}, {}
+local lens = {} -- entries held by a log or lease key
 local wkeys = {}
 for i = 1, nkeys do
-  local b = 3 + 5 * (i - 1)
+  local b = 4 + 5 * (i - 1)
   windows[i], limits[i], kinds[i] = tonumber(ARGV[b]), tonumber(ARGV[b + 1]), ARGV[b + 2]
   bursts[i], shadows[i] = tonumber(ARGV[b + 3]), ARGV[b + 4] == '1'
   if kinds[i] == 'r' or kinds[i] == 't' then
@@ -103,29 +109,52 @@ local function loadLog(i)
     convert(k)
     head = call('LINDEX', k, 0)
   end
-  local first = -1
+  local first, len = -1, 0
   if head then
     first = parse(head)
-    while first >= 0 and first <= horizon do
-      local chunk = call('LRANGE', k, 0, CHUNK - 1)
-      local gone, after = 0, -1
-      for j = 1, #chunk do
-        local ts, w = parse(chunk[j])
-        if ts > horizon then after = ts; break end
-        gone = gone + 1
-        ex = ex - (w - 1)
+    if first > horizon then
+      len = call('LLEN', k)
+    elseif ex == 0 then
+      -- Every entry weighs 1: what leaves need not be read, only where the window starts.
+      len = call('LLEN', k)
+      if parse(call('LINDEX', k, -1)) <= horizon then
+        call('UNLINK', k)
+        len, first = 0, -1
+      else
+        local lo, hi = 0, len - 1 -- the first element inside the window (the list is in time order)
+        while lo < hi do
+          local mid = math.floor((lo + hi) / 2)
+          if parse(call('LINDEX', k, mid)) > horizon then hi = mid else lo = mid + 1 end
+        end
+        call('LTRIM', k, lo, -1)
+        len, first = len - lo, parse(call('LINDEX', k, 0))
       end
-      call('LTRIM', k, gone, -1)
-      if after >= 0 then first = after        -- the oldest entry left
-      elseif #chunk < CHUNK then first = -1    -- all gone
-      else first = horizon end                 -- a whole chunk gone: look again
+    else
+      local chunks = 0
+      while first >= 0 and first <= horizon and chunks < PRUNE_CHUNKS do
+        chunks = chunks + 1
+        local chunk = call('LRANGE', k, 0, CHUNK - 1)
+        local gone, after = 0, -1
+        for j = 1, #chunk do
+          local ts, w = parse(chunk[j])
+          if ts > horizon then after = ts; break end
+          gone = gone + 1
+          ex = ex - (w - 1)
+        end
+        call('LTRIM', k, gone, -1)
+        if after >= 0 then first = after        -- the oldest entry left
+        elseif #chunk < CHUNK then first = -1    -- all gone
+        else first = horizon end                 -- a whole chunk gone: look again
+      end
+      if first >= 0 and first <= horizon then first = parse(call('LINDEX', k, 0)) end -- (left for the next call)
+      len = first < 0 and 0 or call('LLEN', k)
     end
   end
-  local len = first < 0 and 0 or call('LLEN', k)
   if len == 0 then ex = 0 end
   extra[i] = ex
   used[i] = len + ex
   oldest[i] = first
+  lens[i] = len
   pend[i] = {}
 end
 
@@ -133,6 +162,7 @@ local function loadLeases(i)
   local k = KEYS[i]
   call('ZREMRANGEBYSCORE', k, '-inf', nowStr)
   used[i] = call('ZCARD', k)
+  lens[i] = used[i]
   oldest[i] = -1
   if used[i] > 0 then oldest[i] = tonumber(call('ZRANGE', k, 0, 0, 'WITHSCORES')[2]) end
   leases[i] = {}
@@ -155,14 +185,15 @@ end
 
 local out, o = {now}, 1
 local records = {}
-local p = 3 + 5 * nkeys
+local p = 4 + 5 * nkeys
 local idx, ws, fits = {}, {}, {} -- one check's keys, reused
 for c = 1, nchecks do
   local id, leaseUs, rec, n = ARGV[p], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3])
   p = p + 4
   local admitted = 1
-  o = o + 2
-  local at = o - 1
+  o = o + 3
+  local at = o - 2
+  local fullMask = 0
   for j = 1, n do
     local i, w = tonumber(ARGV[p]), tonumber(ARGV[p + 1])
     p = p + 2
@@ -177,6 +208,10 @@ for c = 1, nchecks do
     else
       u, old = used[i], oldest[i]
       f = u + w <= limits[i]
+      if lens[i] >= maxEntries then
+        f = false
+        if j <= 50 then fullMask = fullMask + POW2[j] end
+      end
     end
     out[o + 1], out[o + 2] = u, old
     o = o + 2
@@ -192,6 +227,7 @@ for c = 1, nchecks do
     for j = 1, math.min(n, 50) do if fits[j] then mask = mask + POW2[j] end end
   end
   out[at + 1] = mask
+  out[at + 2] = fullMask
   if admitted == 1 then
     local expires = now + leaseUs
     local reserved, est = nil, 0
@@ -202,6 +238,7 @@ for c = 1, nchecks do
       if fits[j] then -- (a shadow key that would have refused gets nothing)
         if kind == 'r' or kind == 't' then
           used[i] = used[i] + w
+          lens[i] = lens[i] + 1
           local q = pend[i]
           if w == 1 then
             q[#q + 1] = nowStr
@@ -214,6 +251,7 @@ for c = 1, nchecks do
           elseif reserved then reserved[#reserved + 1] = {KEYS[i], 'r'} end -- (for a cancel only)
         elseif kind == 'c' then
           used[i] = used[i] + 1
+          lens[i] = lens[i] + 1
           local l = leases[i]
           l[#l + 1] = int(expires)
           l[#l + 1] = id

@@ -168,7 +168,7 @@ Decision CheckService::decide(const ResolvedCheck &resolved, const WindowOutcome
         } else {
             u.limit = a.policy->limit;
             u.count = state.used + spec.weight;
-            const bool fits = u.count <= u.limit;
+            const bool fits = u.count <= u.limit && !state.full;
             const bool charged = outcome.admitted && (fits || !spec.shadow);
             u.violated = !fits && (!outcome.admitted || spec.shadow);
             u.remaining = std::max<qint64>(0, u.limit - (charged ? u.count : state.used));
@@ -238,6 +238,13 @@ Decision CheckService::decide(const ResolvedCheck &resolved, const WindowOutcome
                                                               .arg(p.windowSeconds)
                                                               .arg(QString::fromUtf8(p.key));
         QString cause = over;
+        const KeyState primaryState = static_cast<size_t>(primary) < outcome.keys.size() ? outcome.keys[static_cast<size_t>(primary)] : KeyState();
+        if (primaryState.full && p.count <= p.limit)
+            cause = QStringLiteral("%1 exceeded: its log holds %2 entries, the most a sliding-log key keeps (key=%3); "
+                                   "use algorithm token_bucket for rates this high")
+                        .arg(scopeName(p.scope))
+                        .arg(kMaxLogEntries)
+                        .arg(QString::fromUtf8(p.key));
         QStringList others;
         for (int i = 0; i < d.policies.size(); ++i) {
             const PolicyUsage &u = d.policies.at(i);

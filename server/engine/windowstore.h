@@ -13,6 +13,8 @@
 // - a bucket key (a token bucket, design §11) holds one theoretical arrival time (TAT): a request
 //   of weight w fits when max(TAT, now) + w·T − now <= burst·T (T = window / limit per token),
 //   and then moves TAT there; KeyState.used is the tokens drained (rounded up), oldestUs the TAT;
+// - a log key (requests, tokens, leases) holds at most kMaxLogEntries entries (unit.h): a request
+//   that would add one more does not fit it, and KeyState.full says why;
 // - a shadow key never refuses anything: an admitted request is added to it only where it fits
 //   (as if it were enforced alone: what it would have refused leaves no trace);
 // - an admitted batch with any lease or reweighable key makes a reservation: an id the store can
@@ -21,6 +23,8 @@
 #pragma once
 
 #include "engine/layer.h"
+
+#include "unit.h"
 
 #include <QByteArray>
 #include <QJsonObject>
@@ -67,6 +71,8 @@ struct KeyState
     // Timestamp of the oldest counted entry before this request; -1 when none. A store may leave
     // it -1 for keys the decision does not read (neither the admitted primary nor violated).
     qint64 oldestUs = -1;
+    // The key's log holds kMaxLogEntries entries: the request does not fit it, whatever its limit.
+    bool full = false;
 };
 
 struct WindowOutcome

@@ -167,7 +167,8 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
         } else {
             if (found[i])
                 out.keys[i] = {found[i]->sum(), found[i]->oldest()};
-            fits[i] = out.keys[i].used + spec.weight <= spec.limit;
+            out.keys[i].full = found[i] && found[i]->size() >= kMaxLogEntries;
+            fits[i] = out.keys[i].used + spec.weight <= spec.limit && !out.keys[i].full;
         }
         if (!fits[i] && !spec.shadow)
             admitted = false;

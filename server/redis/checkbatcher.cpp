@@ -93,7 +93,8 @@ void CheckBatcher::sendOne()
         if (!i.recordKey.isEmpty())
             argv << i.recordKey;
     }
-    argv << QByteArray::number(static_cast<qsizetype>(keys.size())) << QByteArray::number(static_cast<qsizetype>(items.size()));
+    argv << QByteArray::number(static_cast<qsizetype>(keys.size())) << QByteArray::number(static_cast<qsizetype>(items.size()))
+         << QByteArray::number(kMaxLogEntries);
     for (const WindowSpec *s : keys) {
         argv << QByteArray::number(s->windowUs) << QByteArray::number(s->limit) << scriptKind(*s)
              << QByteArray::number(s->burst) << (s->shadow ? QByteArrayLiteral("1") : QByteArrayLiteral("0"));
@@ -167,7 +168,7 @@ bool decodeBatchReply(const RedisReply &reply, const std::vector<size_t> &keysPe
 {
     size_t expected = 1;
     for (size_t k : keysPerCheck)
-        expected += 2 + 2 * k;
+        expected += 3 + 2 * k;
     if (reply.type != RedisReply::Type::Array || reply.elements.size() != expected)
         return false;
     for (const RedisReply &e : reply.elements) {
@@ -183,6 +184,7 @@ bool decodeBatchReply(const RedisReply &reply, const std::vector<size_t> &keysPe
     for (size_t c = 0; c < keysPerCheck.size(); ++c) {
         (*admitted)[c] = reply.elements[at++].integer == 1;
         const qint64 mask = reply.elements[at++].integer;
+        const qint64 fullMask = reply.elements[at++].integer;
         if (written) {
             auto &w = (*written)[c];
             w.resize(keysPerCheck[c]);
@@ -192,7 +194,7 @@ bool decodeBatchReply(const RedisReply &reply, const std::vector<size_t> &keysPe
         auto &s = (*states)[c];
         s.resize(keysPerCheck[c]);
         for (size_t k = 0; k < keysPerCheck[c]; ++k, at += 2)
-            s[k] = {reply.elements[at].integer, reply.elements[at + 1].integer};
+            s[k] = {reply.elements[at].integer, reply.elements[at + 1].integer, k < 50 && ((fullMask >> k) & 1)};
     }
     return true;
 }

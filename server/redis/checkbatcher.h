@@ -100,8 +100,8 @@ private:
     qint64 m_checks = 0;
 };
 
-// Decodes window_check.lua's reply {now, then per check: admitted, written mask, used_1, oldest_1,
-// …} for checks of keysPerCheck keys each: false when the reply is not of that shape.
+// Decodes window_check.lua's reply {now, then per check: admitted, written mask, full mask, used_1,
+// oldest_1, …} for checks of keysPerCheck keys each: false when the reply is not of that shape.
 bool decodeBatchReply(const RedisReply &reply, const std::vector<size_t> &keysPerCheck, qint64 *now,
                       std::vector<bool> *admitted, std::vector<std::vector<KeyState>> *states,
                       std::vector<std::vector<bool>> *written = nullptr);

@@ -66,7 +66,7 @@ void Compensator::run()
             }
             ++m_retries;
             entry->dueMs = RedisConnection::nowMs() + entry->backoffMs;
-            entry->backoffMs = std::min(5000, entry->backoffMs * 2);
+            entry->backoffMs = std::min(2000, entry->backoffMs * 2);
             m_queue.push_back(std::move(*entry));
             schedule();
         });
