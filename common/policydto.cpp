@@ -174,14 +174,6 @@ std::optional<PolicyDto> PolicyDto::fromJson(const QJsonObject &o, QString *erro
         *error = QStringLiteral("limit must be an integer >= 0");
         return std::nullopt;
     }
-    if (p.limit > kMaxLogEntries && p.algorithm == Algorithm::SlidingLog && p.unit != Unit::Tokens) {
-        *error = p.unit == Unit::Concurrent
-                     ? QStringLiteral("limit must be at most %1 for a concurrent policy (one entry per lease held)").arg(kMaxLogEntries)
-                     : QStringLiteral("limit must be at most %1 for a sliding_log policy (it keeps one entry per request); "
-                                      "use algorithm token_bucket for a higher rate")
-                           .arg(kMaxLogEntries);
-        return std::nullopt;
-    }
     const QJsonValue enabled = o.value(QStringLiteral("enabled"));
     if (!enabled.isUndefined() && !enabled.isNull()) {
         if (!enabled.isBool()) {
@@ -216,6 +208,17 @@ QString PolicyDto::selectorKey() const
     return scopeName(scope) + QLatin1Char('|') + part(tenantId) + QLatin1Char('|') + part(userId) + QLatin1Char('|')
         + (apiKeyId ? QString::number(*apiKeyId) : QStringLiteral("*")) + QLatin1Char('|') + part(modelId)
         + QLatin1Char('|') + part(modelTier) + QLatin1Char('|') + unitName(unit);
+}
+
+QString PolicyDto::boundError() const
+{
+    if (limit <= kMaxLogEntries || algorithm != Algorithm::SlidingLog || unit == Unit::Tokens)
+        return QString();
+    return unit == Unit::Concurrent
+               ? QStringLiteral("limit must be at most %1 for a concurrent policy (one entry per lease held)").arg(kMaxLogEntries)
+               : QStringLiteral("limit must be at most %1 for a sliding_log policy (it keeps one entry per request); "
+                                "use algorithm token_bucket for a higher rate")
+                     .arg(kMaxLogEntries);
 }
 
 bool PolicyDto::operator==(const PolicyDto &o) const

@@ -41,6 +41,10 @@ struct PolicyDto
     static bool scopeAllows(Scope scope, const char *field);
     // A token bucket's capacity: burst, or the limit when none is set.
     qint64 capacity() const { return burst.value_or(limit); }
+    // Why a new policy (the admin API) may not have this limit: a sliding log keeps one entry per
+    // request and holds at most kMaxLogEntries (unit.h). Empty when fine. A registry loaded from a
+    // file or Postgres is not refused for it: the stores' bound applies there.
+    QString boundError() const;
     // The identity used for "a second policy with the same scope, selectors and unit is 409".
     QString selectorKey() const;
 

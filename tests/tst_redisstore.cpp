@@ -233,7 +233,7 @@ private Q_SLOTS:
     // holds at most kMaxLogEntries entries (a tokens log of limit 10^9 with cost-1 callers would
     // otherwise grow without end), in Redis and in memory alike; one call prunes a weighted log by
     // at most 4,096 entries (a burst leaving the window is pruned over several calls, counted
-    // meanwhile), and an unweighted one with one LTRIM.
+    // meanwhile), and a log of requests (all of weight 1) with one LTRIM.
     void logsAreBoundedWhateverTheLimit()
     {
         test::RedisServer redis;

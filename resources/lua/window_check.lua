@@ -29,7 +29,7 @@
 -- everything back; completing and extending change only the 't', 'B' and 'c' ones).
 -- Pruning reads at most PRUNE_CHUNKS chunks of a weighted log per call (a burst leaving the window
 -- is pruned over several calls, counted meanwhile: under-admission for a moment, never a long
--- call that stalls Redis); a log of unit entries is cut with a binary search and one LTRIM.
+-- call that stalls Redis); a log of requests (all of weight 1) is cut with a binary search and one LTRIM.
 -- Returns {now_us, then per check: admitted (0/1), written (bit j-1: key j was written to), full
 -- (bit j-1: key j holds the most entries it may), used_1, oldest_1, used_2, oldest_2, ...}:
 -- used/oldest as the check found them (after the checks before it); oldest = -1 when empty; for
@@ -114,8 +114,9 @@ local function loadLog(i)
     first = parse(head)
     if first > horizon then
       len = call('LLEN', k)
-    elseif ex == 0 then
-      -- Every entry weighs 1: what leaves need not be read, only where the window starts.
+    elseif kinds[i] == 'r' and ex == 0 then
+      -- A log of requests: every entry weighs 1 (a tokens log's weights may cancel out in its
+      -- extra weight: it is read), so what leaves need not be read, only where the window starts.
       len = call('LLEN', k)
       if parse(call('LINDEX', k, -1)) <= horizon then
         call('UNLINK', k)

@@ -14,6 +14,8 @@ PolicyDto policyFrom(const HttpRequest &r)
     auto p = PolicyDto::fromJson(bodyObject(r), &error);
     if (!p)
         throw ApiError::badRequest(error);
+    if (const QString bound = p->boundError(); !bound.isEmpty())
+        throw ApiError::badRequest(bound);
     return *p;
 }
 } // namespace
