@@ -123,16 +123,31 @@ std::optional<QString> unescape(const QByteArray &part)
 }
 } // namespace
 
+QByteArray windowKeySuffix(Unit unit, Algorithm algorithm)
+{
+    if (unit == Unit::Concurrent)
+        return unitKeySuffix(unit); // (leases have no algorithm)
+    return unitKeySuffix(unit) + algorithmKeySuffix(algorithm);
+}
+
 std::optional<ParsedWindowKey> parseWindowKey(const QByteArray &key)
 {
     ParsedWindowKey k;
     QByteArray base = key;
-    for (Unit u : {Unit::Tokens, Unit::Concurrent}) {
-        if (key.endsWith(unitKeySuffix(u))) {
-            base.chop(unitKeySuffix(u).size());
-            k.unit = u;
+    // The longest suffix that matches (":tokens:bucket" before ":bucket"); none: requests.
+    qsizetype matched = 0;
+    for (Unit u : {Unit::Requests, Unit::Tokens, Unit::Concurrent}) {
+        for (Algorithm a : {Algorithm::SlidingLog, Algorithm::TokenBucket}) {
+            const QByteArray suffix = windowKeySuffix(u, a);
+            if (suffix.size() > matched && key.endsWith(suffix)) {
+                matched = suffix.size();
+                k.unit = u;
+                k.algorithm = a;
+            }
         }
     }
+    base.chop(matched);
+    k.scopeKey = base;
     if (!base.startsWith("sluice:{") || !base.endsWith('}'))
         return std::nullopt;
     const QList<QByteArray> parts = base.mid(8, base.size() - 9).split(':');

@@ -16,6 +16,9 @@ namespace sluice {
 
 QByteArray windowKey(Scope scope, const QString &id1 = QString(), const QString &id2 = QString());
 void appendEscapedId(QByteArray &out, const QString &id);
+// What follows a scope's key for a policy of this unit and algorithm: "" (requests, sliding log),
+// ":tokens", ":leases", ":bucket", ":tokens:bucket". Written here, parsed by parseWindowKey.
+QByteArray windowKeySuffix(Unit unit, Algorithm algorithm);
 
 } // namespace sluice
 
@@ -26,7 +29,9 @@ struct ParsedWindowKey
     Scope scope = Scope::Global;
     QString id1; // null when the scope has none
     QString id2;
-    Unit unit = Unit::Requests; // from the key's suffix (none, ":tokens", ":leases")
+    Unit unit = Unit::Requests;              // from the key's suffix (windowKeySuffix)
+    Algorithm algorithm = Algorithm::SlidingLog;
+    QByteArray scopeKey;                     // the key without its suffix (windowKey's)
 };
 
 // The inverse of windowKey(): nullopt when the bytes are not one of our keys.

@@ -3,6 +3,7 @@
 
 #include "engine/redact.h"
 #include "http/forwardauthroutes.h"
+#include "redis/redisconnection.h"
 
 #include <QCommandLineParser>
 #include <QFile>
@@ -163,40 +164,45 @@ QStringList ServerConfig::warnings() const
 
 QString ServerConfig::describe() const
 {
-    const QString values[kOptionCount] = {
-        bind.toString(),
-        QString::number(port),
-        QStringLiteral("%1 (effective %2)").arg(threads).arg(effectiveThreads()),
-        redactUrl(redisUrl),
-        redisCluster.join(QLatin1Char(',')),
-        redactConninfo(postgres),
-        registryFile,
-        failureMode,
-        QString::number(instances),
-        QString::number(redisTimeoutMs),
-        adminToken.isEmpty() ? QString() : kMasked,
-        QString::number(maxKeys),
-        QString::number(requestTimeoutMs / 1000),
-        QString::number(idleTimeoutMs / 1000),
-        QString::number(forwardAuthDenyStatus),
-        grpcPort < 0 ? QStringLiteral("off") : QString::number(grpcPort),
-        forwardAuthHeaders,
-        redisUser,
-        redisPasswordFile,
-        QString::number(leaseSeconds),
-        QString::number(redisBatch),
-        redisSentinels.join(QLatin1Char(',')),
-        redisMaster,
-        QString::number(historyDays),
-        QString::number(historyFlushSeconds),
+    // By option name: the table's order is the output's, whatever order these are in.
+    const QHash<QString, QString> values = {
+        {QStringLiteral("bind"), bind.toString()},
+        {QStringLiteral("port"), QString::number(port)},
+        {QStringLiteral("threads"), QStringLiteral("%1 (effective %2)").arg(threads).arg(effectiveThreads())},
+        {QStringLiteral("redis"), redactUrl(redisUrl)},
+        {QStringLiteral("redis-cluster"), redisCluster.join(QLatin1Char(','))},
+        {QStringLiteral("postgres"), redactConninfo(postgres)},
+        {QStringLiteral("registry-file"), registryFile},
+        {QStringLiteral("failure-mode"), failureMode},
+        {QStringLiteral("instances"), QString::number(instances)},
+        {QStringLiteral("redis-timeout-ms"), QString::number(redisTimeoutMs)},
+        {QStringLiteral("admin-token"), adminToken.isEmpty() ? QString() : kMasked},
+        {QStringLiteral("max-keys"), QString::number(maxKeys)},
+        {QStringLiteral("request-timeout"), QString::number(requestTimeoutMs / 1000)},
+        {QStringLiteral("idle-timeout"), QString::number(idleTimeoutMs / 1000)},
+        {QStringLiteral("forward-auth-deny-status"), QString::number(forwardAuthDenyStatus)},
+        {QStringLiteral("grpc-port"), grpcPort < 0 ? QStringLiteral("off") : QString::number(grpcPort)},
+        {QStringLiteral("forward-auth-headers"), forwardAuthHeaders},
+        {QStringLiteral("redis-user"), redisUser},
+        {QStringLiteral("redis-password-file"), redisPasswordFile},
+        {QStringLiteral("lease-seconds"), QString::number(leaseSeconds)},
+        {QStringLiteral("redis-batch"), QString::number(redisBatch)},
+        {QStringLiteral("redis-sentinel"), redisSentinels.join(QLatin1Char(','))},
+        {QStringLiteral("redis-master"), redisMaster},
+        {QStringLiteral("history-days"), QString::number(historyDays)},
+        {QStringLiteral("history-flush-seconds"), QString::number(historyFlushSeconds)},
     };
     QString out = QStringLiteral("# config file: %1\n# store: %2\n")
                       .arg(configFile.isEmpty() ? QStringLiteral("(none)") : configFile, storeName());
     for (const QString &w : warnings())
         out += QStringLiteral("# warning: %1\n").arg(w);
-    for (int i = 0; i < kOptionCount; ++i)
-        out += QStringLiteral("%1 = %2").arg(QLatin1String(kOptions[i].name), values[i]).trimmed() + QStringLiteral("  # ")
+    for (int i = 0; i < kOptionCount; ++i) {
+        const QString name = QLatin1String(kOptions[i].name);
+        if (!values.contains(name))
+            qFatal("--check-config does not describe option %s", kOptions[i].name);
+        out += QStringLiteral("%1 = %2").arg(name, values.value(name)).trimmed() + QStringLiteral("  # ")
             + (i < sources.size() ? sources.at(i) : QStringLiteral("default")) + QLatin1Char('\n');
+    }
     return out;
 }
 
@@ -285,12 +291,16 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
         c.sources << settings.back().source;
     }
     QString origin;
-    auto value = [&](int i) -> QString {
+    // Options by name (an unknown name is a programming error: caught by every test run).
+    auto value = [&](const char *name) -> QString {
+        const int i = optionIndex(QLatin1String(name));
+        if (i < 0)
+            qFatal("no option named %s", name);
         origin = settings[static_cast<size_t>(i)].origin;
         return settings[static_cast<size_t>(i)].value;
     };
-    auto integer = [&](int i, qint64 min, qint64 max, auto *out) {
-        const QString v = value(i);
+    auto integer = [&](const char *name, qint64 min, qint64 max, auto *out) {
+        const QString v = value(name);
         if (v.isEmpty())
             return true;
         bool ok = false;
@@ -303,7 +313,7 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
         return true;
     };
 
-    const QString bind = value(0);
+    const QString bind = value("bind");
     if (!bind.isEmpty()) {
         const QString host = bind == QStringLiteral("localhost") ? QStringLiteral("127.0.0.1") : bind;
         if (!c.bind.setAddress(host)) {
@@ -313,14 +323,14 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
     }
     int port = c.port;
     int requestTimeout = c.requestTimeoutMs / 1000, idleTimeout = c.idleTimeoutMs / 1000;
-    if (!integer(1, 0, 65535, &port) || !integer(2, 0, 64, &c.threads) || !integer(8, 1, 10000, &c.instances)
-        || !integer(9, 1, 60000, &c.redisTimeoutMs) || !integer(11, 1000, 1'000'000'000, &c.maxKeys)
-        || !integer(12, 1, 3600, &requestTimeout) || !integer(13, 1, 86400, &idleTimeout))
+    if (!integer("port", 0, 65535, &port) || !integer("threads", 0, 64, &c.threads) || !integer("instances", 1, 10000, &c.instances)
+        || !integer("redis-timeout-ms", 1, 60000, &c.redisTimeoutMs) || !integer("max-keys", 1000, 1'000'000'000, &c.maxKeys)
+        || !integer("request-timeout", 1, 3600, &requestTimeout) || !integer("idle-timeout", 1, 86400, &idleTimeout))
         return std::nullopt;
     c.port = static_cast<quint16>(port);
     c.requestTimeoutMs = requestTimeout * 1000;
     c.idleTimeoutMs = idleTimeout * 1000;
-    c.redisUrl = value(3);
+    c.redisUrl = value("redis");
     if (!c.redisUrl.isEmpty()) {
         const QUrl url(c.redisUrl);
         if (url.scheme() != QStringLiteral("redis") || url.host().isEmpty()) {
@@ -330,7 +340,7 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
             return std::nullopt;
         }
     }
-    const QString cluster = value(4);
+    const QString cluster = value("redis-cluster");
     if (!cluster.isEmpty()) {
         c.redisCluster = cluster.split(QLatin1Char(','), Qt::SkipEmptyParts);
         for (QString &seed : c.redisCluster) {
@@ -343,7 +353,7 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
             }
         }
     }
-    const QString sentinels = value(21);
+    const QString sentinels = value("redis-sentinel");
     if (!sentinels.isEmpty()) {
         c.redisSentinels = sentinels.split(QLatin1Char(','), Qt::SkipEmptyParts);
         for (QString &s : c.redisSentinels) {
@@ -354,7 +364,7 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
             }
         }
     }
-    c.redisMaster = value(22);
+    c.redisMaster = value("redis-master");
     if (c.redisSentinels.isEmpty() != c.redisMaster.isEmpty()) {
         *error = QStringLiteral("--redis-sentinel and --redis-master go together (the sentinels, and the master name they monitor)");
         return std::nullopt;
@@ -365,8 +375,8 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
     }
     // Redis credentials: the URL's, else --redis-user with the password from --redis-password-file
     // or SLUICE_REDIS_PASSWORD (so that the secret need not be on a command line).
-    c.redisUser = value(17);
-    c.redisPasswordFile = value(18);
+    c.redisUser = value("redis-user");
+    c.redisPasswordFile = value("redis-password-file");
     const QString passwordOrigin = origin;
     if (!c.redisPasswordFile.isEmpty()) {
         QFile f(c.redisPasswordFile);
@@ -382,13 +392,13 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
     } else {
         c.redisPassword = env.value(QStringLiteral("SLUICE_REDIS_PASSWORD"));
     }
-    if (!c.redisUser.isEmpty() && c.redisPassword.isEmpty() && QUrl(c.redisUrl).password().isEmpty()) {
+    if (!c.redisUser.isEmpty() && redisCredentialsFor(c.redisUrl, {c.redisUser.toUtf8(), c.redisPassword.toUtf8()}).password.isEmpty()) {
         *error = QStringLiteral("--redis-user needs a password (--redis-password-file or SLUICE_REDIS_PASSWORD)");
         return std::nullopt;
     }
-    c.postgres = value(5);
-    c.registryFile = value(6);
-    const QString mode = value(7);
+    c.postgres = value("postgres");
+    c.registryFile = value("registry-file");
+    const QString mode = value("failure-mode");
     if (!mode.isEmpty()) {
         if (mode != QStringLiteral("local") && mode != QStringLiteral("fail-open") && mode != QStringLiteral("fail-closed")) {
             *error = QStringLiteral("%1 must be local, fail-open or fail-closed, got '%2'").arg(origin, mode);
@@ -396,8 +406,8 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
         }
         c.failureMode = mode;
     }
-    c.adminToken = value(10);
-    const QString deny = value(14);
+    c.adminToken = value("admin-token");
+    const QString deny = value("forward-auth-deny-status");
     if (!deny.isEmpty()) {
         if (deny != QStringLiteral("429") && deny != QStringLiteral("403")) {
             *error = QStringLiteral("%1 must be 429 or 403, got '%2'").arg(origin, deny);
@@ -405,10 +415,10 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
         }
         c.forwardAuthDenyStatus = deny.toInt();
     }
-    if (!integer(15, 0, 65535, &c.grpcPort) || !integer(19, 1, 7 * 86400, &c.leaseSeconds) || !integer(20, 1, 1000, &c.redisBatch)
-        || !integer(23, 1, 3650, &c.historyDays) || !integer(24, 1, 3600, &c.historyFlushSeconds))
+    if (!integer("grpc-port", 0, 65535, &c.grpcPort) || !integer("lease-seconds", 1, 7 * 86400, &c.leaseSeconds) || !integer("redis-batch", 1, 1000, &c.redisBatch)
+        || !integer("history-days", 1, 3650, &c.historyDays) || !integer("history-flush-seconds", 1, 3600, &c.historyFlushSeconds))
         return std::nullopt;
-    c.forwardAuthHeaders = value(16);
+    c.forwardAuthHeaders = value("forward-auth-headers");
     ForwardAuthSettings names; // the door's own parser validates the spec (one place)
     QString why;
     if (!names.setHeaders(c.forwardAuthHeaders, &why)) {

@@ -138,6 +138,9 @@ SluiceServer::SluiceServer(ServerConfig config, QObject *parent)
     m_context->warnings = m_config.warnings();
     m_context->threads = m_config.effectiveThreads();
     m_context->memoryHealth = [memory = m_memory] { return memory->health(); };
+    m_context->memoryCounters = [memory = m_memory] {
+        return ServerContext::MemoryCounters{memory->keyCount(), memory->maxKeys(), memory->reservationCount(), memory->refusedFull()};
+    };
 }
 
 SluiceServer::~SluiceServer()
@@ -230,13 +233,11 @@ bool SluiceServer::start(QString *error)
     if (!m_config.redisUrl.isEmpty() || !m_config.redisCluster.isEmpty() || !m_config.redisSentinels.isEmpty()) {
         QString host;
         quint16 redisPort = 6379;
-        RedisCredentials who = credentialsOf(m_config);
+        const RedisCredentials who = redisCredentialsFor(m_config.redisUrl, credentialsOf(m_config));
         if (!m_config.redisUrl.isEmpty()) {
             const QUrl u(m_config.redisUrl);
             host = u.host();
             redisPort = static_cast<quint16>(u.port(6379));
-            if (!u.password().isEmpty())
-                who = {u.userName(QUrl::FullyDecoded).toUtf8(), u.password(QUrl::FullyDecoded).toUtf8()};
         } else if (!m_config.redisSentinels.isEmpty()) {
             // the primary the sentinels name now (none reachable: the failure mode covers it)
             const QString primary = askSentinelsNow(m_config.redisSentinels, m_config.redisMaster.toUtf8(),

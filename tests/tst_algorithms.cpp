@@ -8,15 +8,20 @@
 #include "services.h"
 #include "sluiceserver.h"
 
+#include "envoy/service/ratelimit/v3/rls.grpc.pb.h"
+
 #include <QJsonArray>
 #include <QJsonObject>
 #include <QNetworkAccessManager>
 #include <QRandomGenerator>
+#include <QTemporaryFile>
 #include <QtTest>
+#include <grpcpp/grpcpp.h>
 
 using namespace sluice;
 
 using Answer = test::HttpAnswer;
+namespace rls = envoy::service::ratelimit::v3;
 
 class TestAlgorithms : public QObject
 {
@@ -121,6 +126,114 @@ private Q_SLOTS:
                  QStringLiteral("USER_MODEL"));
         QCOMPARE(policy(last, QStringLiteral("MODEL")).value(QStringLiteral("violated")).toBool(), true);
         QVERIFY2(!last.object().value(QStringLiteral("cause")).toString().contains(QStringLiteral("MODEL (")), last.body.constData());
+    }
+
+    // Issue 21, defects 1-4, through the API on every store: a bucket's key can be watched
+    // (/admin/usage: its level, its burst as the limit) and reset (DELETE /admin/usage/{key}); a
+    // look without charging (gRPC hits_addend 0) reads the bucket on Redis as in memory, and a
+    // bucket drained past its rate but within its burst is not refused by a look.
+    void bucketKeysThroughTheApi_data()
+    {
+        QTest::addColumn<QString>("store");
+        QTest::newRow("memory") << QStringLiteral("memory");
+        QTest::newRow("redis") << QStringLiteral("redis");
+        QTest::newRow("redis-cluster") << QStringLiteral("redis-cluster");
+    }
+
+    void bucketKeysThroughTheApi()
+    {
+        QFETCH(QString, store);
+        m_server.reset();
+        const QString model = QStringLiteral("bucket-%1").arg(QRandomGenerator::global()->generate64(), 0, 36);
+        QTemporaryFile registry;
+        QVERIFY(registry.open());
+        registry.write(QStringLiteral(R"({"models":[{"id":"%1"}],"policies":[
+            {"id":1,"scope":"USER_MODEL","windowSeconds":3600,"limit":1000},
+            {"id":2,"scope":"MODEL","modelId":"%1","algorithm":"token_bucket","windowSeconds":36000,"limit":2,"burst":5}]})")
+                           .arg(model).toUtf8());
+        registry.flush();
+        test::RedisServer redis;
+        test::RedisCluster cluster;
+        QString error;
+        ServerConfig config;
+        config.port = 0;
+        config.threads = 1;
+        config.adminToken = QStringLiteral("bucket-token");
+        config.registryFile = registry.fileName();
+        config.grpcPort = test::freePort();
+        if (store == QStringLiteral("redis")) {
+            SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+            config.redisUrl = redis.url();
+        } else if (store == QStringLiteral("redis-cluster")) {
+            SLUICE_REQUIRE_SERVICE(cluster.start(&error), error);
+            config.redisCluster = cluster.nodes();
+        }
+        m_server = std::make_unique<SluiceServer>(config);
+        QVERIFY2(m_server->start(&error), qPrintable(error));
+        const QUrl base(QStringLiteral("http://127.0.0.1:%1").arg(m_server->port()));
+        const QList<QPair<QByteArray, QByteArray>> auth{{"Authorization", "Bearer bucket-token"}};
+        const QByteArray key = "sluice:{model:" + model.toUtf8() + "}:bucket";
+        const QString keyQuery = QString::fromLatin1(QUrl::toPercentEncoding(QString::fromUtf8(key)));
+        auto usage = [&] {
+            return test::httpCall(m_nam, base.resolved(QUrl(QStringLiteral("/admin/usage?keys=") + keyQuery)), "GET", {}, {}, auth);
+        };
+        auto stub = rls::RateLimitService::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(config.grpcPort),
+                                                                       grpc::InsecureChannelCredentials()));
+        auto look = [&](rls::RateLimitResponse *r) {
+            rls::RateLimitRequest req;
+            req.set_domain("edge");
+            auto *d = req.add_descriptors();
+            for (const auto &[k, v] : std::vector<std::pair<std::string, std::string>>{{"user", "looker"}, {"model", model.toStdString()}}) {
+                auto *e = d->add_entries();
+                e->set_key(k);
+                e->set_value(v);
+            }
+            d->mutable_hits_addend()->set_value(0);
+            grpc::ClientContext ctx;
+            ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+            return stub->ShouldRateLimit(&ctx, req, r);
+        };
+        // (a Cluster's slot map first)
+        QTRY_COMPARE_WITH_TIMEOUT(test::httpCall(m_nam, base.resolved(QUrl(QStringLiteral("/health"))), "GET").object()
+                                      .value(QStringLiteral("store")).toObject().value(QStringLiteral("status")).toString(),
+                                  QStringLiteral("ok"), 10000);
+        QCOMPARE(check(QStringLiteral("warm"), model).object().value(QStringLiteral("source")).toString(), store);
+        // warm took one token; three more: 4 of the burst of 5 drained, past the rate of 2.
+        for (int i = 0; i < 3; ++i)
+            QCOMPARE(check(QStringLiteral("u%1").arg(i), model).status, 200);
+        Answer u = usage();
+        QVERIFY2(u.status == 200, u.body.constData()); // defect 1: was 400 (':bucket' not a key)
+        QJsonObject o = u.array().at(0).toObject();
+        QCOMPARE(o.value(QStringLiteral("algorithm")).toString(), QStringLiteral("token_bucket"));
+        QCOMPARE(o.value(QStringLiteral("count")).toInteger(), qint64(4)); // defects 2, 3: was 0 on Redis
+        QCOMPARE(o.value(QStringLiteral("limit")).toInteger(), qint64(5));
+        QCOMPARE(o.value(QStringLiteral("remaining")).toInteger(), qint64(1));
+        rls::RateLimitResponse r;
+        QVERIFY(look(&r).ok());
+        QCOMPARE(r.overall_code(), rls::RateLimitResponse::OK); // defect 4: was OVER_LIMIT (4 > the rate 2)
+        QCOMPARE(r.statuses(0).limit_remaining(), 1u);
+        QCOMPARE(check(QStringLiteral("u4"), model).status, 200);
+        QCOMPARE(check(QStringLiteral("u5"), model).status, 429);
+        QVERIFY(look(&r).ok());
+        QCOMPARE(r.overall_code(), rls::RateLimitResponse::OK); // full, not over
+        QCOMPARE(r.statuses(0).limit_remaining(), 0u);
+        // Reset: the bucket is full again.
+        const Answer reset = test::httpCall(m_nam, base.resolved(QUrl(QStringLiteral("/admin/usage/") + keyQuery)), "DELETE", {}, {}, auth);
+        QVERIFY2(reset.status == 204, reset.body.constData()); // defect 1: was 400
+        QCOMPARE(usage().array().at(0).toObject().value(QStringLiteral("count")).toInteger(), qint64(0));
+        for (int i = 0; i < 5; ++i)
+            QCOMPARE(check(QStringLiteral("v%1").arg(i), model).status, 200);
+        QCOMPARE(check(QStringLiteral("v5"), model).status, 429);
+        // /health's totals and /metrics come from typed store status, not JSON field names (a
+        // Cluster's thread counted as not connected: its health has no "connected" field).
+        if (store != QStringLiteral("memory")) {
+            const QJsonObject health = test::httpCall(m_nam, base.resolved(QUrl(QStringLiteral("/health"))), "GET").object()
+                                           .value(QStringLiteral("store")).toObject();
+            QCOMPARE(health.value(QStringLiteral("connectedThreads")).toInt(), 1);
+            const QByteArray text = metrics();
+            QCOMPARE(metric(text, "sluice_store_up"), qint64(1));
+            QVERIFY(metric(text, "sluice_store_calls_total{store=\"" + store.toUtf8() + "\"}") >= 12); // (a call each: sent one by one)
+        }
     }
 };
 

@@ -19,6 +19,7 @@ private:
     std::unique_ptr<MemoryWindowStore> m_store;
     std::shared_ptr<SnapshotHolder> m_snapshots;
     std::unique_ptr<CheckService> m_service;
+    QStringList m_unexpected; // errors a check() got instead of a decision
 
     void reset(RegistryData data = builtInDemoRegistry())
     {
@@ -42,12 +43,12 @@ private:
         bool called = false;
         m_service->check(r, QString(), [&](const ApiError *error, const Decision &d) {
             called = true;
-            if (error)
-                qWarning("unexpected error %s", qPrintable(error->message()));
+            if (error) // (not a refusal: the test fails in cleanup())
+                m_unexpected << QStringLiteral("unexpected error %1: %2").arg(error->status()).arg(error->message());
             out = d;
         });
         if (!called)
-            qWarning("the memory store must answer synchronously");
+            m_unexpected << QStringLiteral("the memory store must answer synchronously");
         return out;
     }
 
@@ -60,7 +61,14 @@ private:
     }
 
 private Q_SLOTS:
-    void init() { reset(); }
+    void init()
+    {
+        m_unexpected.clear();
+        reset();
+    }
+    // A check helper that got an error instead of a decision fails the test: an error must never
+    // pass for a refusal.
+    void cleanup() { QVERIFY2(m_unexpected.isEmpty(), qPrintable(m_unexpected.join(QStringLiteral("; ")))); }
 
     void applicablePoliciesInSpecificityOrder_data()
     {

@@ -290,7 +290,7 @@ private Q_SLOTS:
             QVERIFY(s->waitForConnected(2000));
             // Half a request: the header block never ends, or the body never comes.
             s->write(i % 2 ? QByteArray("POST /rate-limit/check HTTP/1.1\r\nHost: x\r\nContent-Le")
-                           : QByteArray("POST /rate-limit/check HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{\"user"));
+                           : QByteArray("POST /rate-limit/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{\"user"));
             s->flush();
             clients.push_back(std::move(s));
         }

@@ -244,7 +244,7 @@ private Q_SLOTS:
         MemoryWindowStore memory(systemClock(), QStringLiteral("memory"), 10);
         const QByteArray key = uniqueKey("full") + ":tokens";
         WindowSpec spec{key, 3'600'000'000LL, 1'000'000'000};
-        spec.reweighable = true;
+        spec.kind = WindowKind::TokenLog;
         WindowBatch batch;
         batch.keys = {spec};
         // Redis: the log filled to the bound (entries of now, weight 1), then one more.
@@ -282,7 +282,7 @@ private Q_SLOTS:
                             QStringLiteral("1"), QString::fromUtf8(weighted)}),
                  QByteArray("100000"));
         WindowSpec w{weighted, 60'000'000, 1'000'000'000};
-        w.reweighable = true;
+        w.kind = WindowKind::TokenLog;
         WindowBatch wb;
         wb.keys = {w};
         o = checkAndWait(store, wb);

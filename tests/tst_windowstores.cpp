@@ -2,23 +2,7 @@
 // The sliding-window semantics every store must share (design §4), as one table of scripts run
 // against each store, so that memory, Redis and Redis Cluster cannot drift apart.
 //
-// A script is a list of steps over a batch of keys ("keys=<limit>/<window ms>,…"):
-//   +      a check over the batch is admitted          -      it is refused
-//   +N/-N  N such checks                                aN     advance the clock N ms
-//   cost=N weight of the next checks (only on token keys when some key is one)
-//   only=I the next checks use key I alone
-//   all    the next checks use every key again          used=I:N  the last check saw N used on key I
-//   retry=I:N  key I's oldest counted entry leaves its window in N ms (±tolerance)
-// Units and the request lifecycle (design §10): a key is "<limit>/<window ms>" (requests: each
-// entry weighs 1), "<limit>/<window ms>t" (tokens: weighs `cost`, reweighable) or "<limit>/c"
-// (concurrent: a lease). Admitted checks that reserve are numbered from 0:
-//   lease=N   leases live N ms        complete=K[:T]  reservation K completes (with T tokens)
-//   extend=K  renews K's leases       again=K  completing K again says "already completed"
-//   gone=K    K is unknown or expired (a completion is not found)
-// Algorithms and modes (design §11): "<limit>/<window ms>b<burst>" is a token bucket (GCRA) of
-// that capacity refilled at limit per window (with a "t" after it: of tokens); an "s" at the end
-// makes any key a shadow (never refuses; written only where it fits).
-//   drip=I:N  bucket key I has room for the refused request in N ms (±tolerance)
+// The script language and its interpreter: tests/support/windowscript.h.
 // The memory store runs on a test clock; real stores run in real time with the same scripts
 // (rows that need an exact instant are marked exact and run on the test clock only). The Redis
 // stores run every row twice: alone, and "batched": every check of the script is sent among
@@ -28,6 +12,7 @@
 #include "redis/rediswindowstore.h"
 #include "services.h"
 #include "storetesting.h"
+#include "windowscript.h"
 #include "windowkey.h"
 #include "unit.h"
 
@@ -42,57 +27,8 @@ using namespace sluice;
 
 namespace {
 
-struct StoreUnderTest
-{
-    std::unique_ptr<WindowStore> store;
-    std::shared_ptr<ManualClock> clock; // null: real time
-    qint64 toleranceMs = 0;
-
-    void advanceMs(qint64 ms)
-    {
-        if (clock)
-            clock->advanceUs(ms * 1000);
-        else
-            QTest::qWait(static_cast<int>(ms));
-    }
-
-    WindowOutcome check(const WindowBatch &batch) { return test::checkAndWait(*store, batch); }
-};
-
-// Sends every check among others, so that the Redis stores decide it inside a batch: one before it
-// (which goes alone and holds the connection or slot), two after it (queued with it). The others
-// use keys of their own beside each key of the check (same hash tag: same Cluster slot).
-class CrowdedStore final : public WindowStore
-{
-public:
-    explicit CrowdedStore(std::unique_ptr<WindowStore> inner) : m_inner(std::move(inner)) {}
-    void check(const WindowBatch &batch, CheckCallback done) override
-    {
-        auto crowd = [this, &batch] {
-            WindowBatch other;
-            for (const WindowSpec &s : batch.keys)
-                other.keys.push_back({s.key + ":crowd" + QByteArray::number(++m_crowd), 60'000'000, 1'000'000});
-            m_inner->check(other, [](WindowOutcome) {});
-        };
-        crowd();
-        crowd();
-        m_inner->check(batch, std::move(done));
-        crowd();
-        crowd();
-    }
-    void usage(const std::vector<WindowSpec> &keys, UsageCallback done) override { m_inner->usage(keys, std::move(done)); }
-    void complete(const QString &id, std::optional<qint64> tokens, ReservationCallback done) override
-    {
-        m_inner->complete(id, tokens, std::move(done));
-    }
-    void extend(const QString &id, qint64 leaseUs, ReservationCallback done) override { m_inner->extend(id, leaseUs, std::move(done)); }
-    void reset(const QByteArray &key, DoneCallback done) override { m_inner->reset(key, std::move(done)); }
-    QString source() const override { return m_inner->source(); }
-
-private:
-    std::unique_ptr<WindowStore> m_inner;
-    qint64 m_crowd = 0;
-};
+using test::CrowdedStore;
+using test::StoreUnderTest;
 
 // Real servers shared by every row of the table, stopped in cleanupTestCase (not at exit).
 std::unique_ptr<test::RedisServer> g_redis;
@@ -230,6 +166,14 @@ private Q_SLOTS:
              "keys=100/60000,1000/60000t,1/c cost=500 + - - only=0 + used=0:1 only=1 + used=0:500", false},
             {"mixed units: completion releases and reweighs together",
              "keys=100/60000,1000/60000t,1/c cost=800 + - complete=0:100 + used=1:100 used=2:0 used=0:1", false},
+            // Issue 21, defects 3 and 4: a look (usage, peek) sees what a check sees, every kind.
+            {"usage and look: a log", "keys=3/60000 look+ +2 usage=0:2 look+ + usage=0:3 look+ - usage=0:3", false},
+            {"usage and look: tokens", "keys=100/60000t cost=60 + usage=0:60 look+ cost=41 - usage=0:60 complete=0:90 usage=0:90", false},
+            {"usage and look: leases", "keys=2/c + usage=0:1 + usage=0:2 look+ - complete=0 usage=0:1", false},
+            {"usage and look: a bucket reads its level", "keys=10/60000b3 +2 usage=0:2 look+ + usage=0:3 look+ - usage=0:3", false},
+            {"usage and look: a bucket of tokens", "keys=10/60000b100t cost=60 + usage=0:60 look+ complete=0:20 usage=0:20", false},
+            {"look: a bucket over its rate but within its burst", "keys=2/60000b5 +4 usage=0:4 look+ + - look+", false},
+            {"look: a shadow key never refuses a look", "keys=1/60000,0/60000s + look+", false},
         };
         for (const QString &kind : kinds()) {
             for (const Row &r : rows) {
@@ -247,118 +191,7 @@ private Q_SLOTS:
         QString error;
         auto s = makeStore(kind, &error);
         SLUICE_REQUIRE_SERVICE(s != nullptr, error);
-        const QString prefix = QStringLiteral("t%1").arg(QRandomGenerator::global()->generate64(), 0, 36);
-        std::vector<WindowSpec> keys;
-        int only = -1; // -1: every key
-        qint64 cost = 1;
-        qint64 leaseMs = 600000;
-        QStringList reservations; // ids of admitted checks that reserved, in order
-        auto anyTokens = [](const std::vector<WindowSpec> &ks) {
-            return std::any_of(ks.begin(), ks.end(), [](const WindowSpec &k) { return k.reweighable; });
-        };
-        WindowOutcome last;
-        for (const QString &step : script.split(QLatin1Char(' '), Qt::SkipEmptyParts)) {
-            if (step.startsWith(QStringLiteral("keys="))) {
-                int i = 0;
-                for (const QString &k : step.mid(5).split(QLatin1Char(','))) {
-                    const QStringList lw = k.split(QLatin1Char('/'));
-                    QString window = lw[1];
-                    const bool shadow = window.endsWith(QLatin1Char('s'));
-                    if (shadow)
-                        window.chop(1);
-                    WindowSpec spec{windowKey(Scope::Tenant, prefix, QString::number(i++)), 0, lw[0].toLongLong()};
-                    spec.shadow = shadow;
-                    const qsizetype b = window.indexOf(QLatin1Char('b'));
-                    if (b > 0) {
-                        spec.bucket = true;
-                        spec.reweighable = window.endsWith(QLatin1Char('t'));
-                        spec.burst = window.mid(b + 1).remove(QLatin1Char('t')).toLongLong();
-                        spec.windowUs = window.left(b).toLongLong() * 1000;
-                        spec.key += (spec.reweighable ? unitKeySuffix(Unit::Tokens) : QByteArray()) + algorithmKeySuffix(Algorithm::TokenBucket);
-                    } else if (window == QStringLiteral("c")) {
-                        spec.lease = true;
-                        spec.windowUs = 0;
-                        spec.key += unitKeySuffix(Unit::Concurrent);
-                    } else if (window.endsWith(QLatin1Char('t'))) {
-                        spec.reweighable = true;
-                        spec.windowUs = window.chopped(1).toLongLong() * 1000;
-                        spec.key += unitKeySuffix(Unit::Tokens);
-                    } else {
-                        spec.windowUs = window.toLongLong() * 1000;
-                    }
-                    keys.push_back(spec);
-                }
-            } else if (step.startsWith(QLatin1Char('+')) || step.startsWith(QLatin1Char('-'))) {
-                const bool expectAdmitted = step.startsWith(QLatin1Char('+'));
-                const int n = step.size() > 1 ? step.mid(1).toInt() : 1;
-                for (int i = 0; i < n; ++i) {
-                    WindowBatch batch;
-                    batch.leaseUs = leaseMs * 1000;
-                    if (only >= 0)
-                        batch.keys.push_back(keys[static_cast<size_t>(only)]);
-                    else
-                        batch.keys = keys;
-                    for (WindowSpec &spec : batch.keys)
-                        spec.weight = spec.lease ? 1 : spec.reweighable || !anyTokens(keys) ? cost : 1;
-                    last = s->check(batch);
-                    QCOMPARE(last.status, WindowOutcome::Status::Ok);
-                    QCOMPARE(!last.reservationId.isEmpty(), last.admitted && batch.reserves());
-                    if (!last.reservationId.isEmpty())
-                        reservations << last.reservationId;
-                    QVERIFY2(last.admitted == expectAdmitted,
-                             qPrintable(QStringLiteral("step %1 (#%2): expected %3").arg(step).arg(i + 1)
-                                            .arg(expectAdmitted ? QStringLiteral("admitted") : QStringLiteral("refused"))));
-                    QCOMPARE(last.keys.size(), batch.keys.size());
-                }
-            } else if (step.startsWith(QLatin1Char('a'))) {
-                s->advanceMs(step.mid(1).toLongLong());
-            } else if (step.startsWith(QStringLiteral("drip="))) {
-                const QStringList iv = step.mid(5).split(QLatin1Char(':'));
-                const size_t i = iv[0].toULongLong();
-                const WindowSpec &spec = keys[i];
-                const KeyState &k = last.keys.at(only >= 0 ? 0 : i);
-                const double waitMs = (static_cast<double>(k.oldestUs - last.nowUs)
-                                       + (static_cast<double>(spec.weight) - static_cast<double>(spec.burst)) * spec.usPerToken()) / 1000.0;
-                QVERIFY2(std::abs(waitMs - iv[1].toDouble()) <= std::max<qint64>(1, s->toleranceMs),
-                         qPrintable(QStringLiteral("room in %1 ms, expected %2").arg(waitMs).arg(iv[1])));
-            } else if (step.startsWith(QStringLiteral("lease="))) {
-                leaseMs = step.mid(6).toLongLong();
-            } else if (step.startsWith(QStringLiteral("complete=")) || step.startsWith(QStringLiteral("again="))
-                       || step.startsWith(QStringLiteral("extend=")) || step.startsWith(QStringLiteral("gone="))) {
-                const QString verb = step.section(QLatin1Char('='), 0, 0);
-                const QStringList kt = step.section(QLatin1Char('='), 1).split(QLatin1Char(':'));
-                const QString id = reservations.value(kt[0].toInt());
-                QVERIFY2(!id.isEmpty(), qPrintable(QStringLiteral("step %1: no such reservation").arg(step)));
-                const std::optional<qint64> tokens = kt.size() > 1 ? std::optional<qint64>(kt[1].toLongLong()) : std::nullopt;
-                const bool extend = verb == QStringLiteral("extend");
-                const ReservationOutcome o = test::reservationAndWait(*s->store, id, tokens, extend, leaseMs * 1000);
-                const ReservationOutcome::Status expected = verb == QStringLiteral("again") ? ReservationOutcome::Status::AlreadyCompleted
-                                                          : verb == QStringLiteral("gone")  ? ReservationOutcome::Status::NotFound
-                                                                                            : ReservationOutcome::Status::Done;
-                QVERIFY2(o.status == expected, qPrintable(QStringLiteral("step %1: status %2 (%3)").arg(step).arg(int(o.status)).arg(o.error)));
-                if (extend)
-                    QCOMPARE(o.leaseExpiresInUs / 1000 <= leaseMs && o.leaseExpiresInUs / 1000 >= leaseMs - 100, true);
-            } else if (step.startsWith(QStringLiteral("cost="))) {
-                cost = step.mid(5).toLongLong();
-            } else if (step.startsWith(QStringLiteral("only="))) {
-                only = step.mid(5).toInt();
-            } else if (step == QStringLiteral("all")) {
-                only = -1;
-            } else if (step.startsWith(QStringLiteral("used="))) {
-                const QStringList iv = step.mid(5).split(QLatin1Char(':'));
-                const size_t i = only >= 0 ? 0 : iv[0].toULongLong();
-                QCOMPARE(last.keys.at(i).used, iv[1].toLongLong());
-            } else if (step.startsWith(QStringLiteral("retry="))) {
-                const QStringList iv = step.mid(6).split(QLatin1Char(':'));
-                const KeyState &k = last.keys.at(iv[0].toULongLong());
-                QVERIFY(k.oldestUs >= 0);
-                const qint64 leavesInMs = (k.oldestUs + keys[iv[0].toULongLong()].windowUs - last.nowUs) / 1000;
-                QVERIFY2(std::abs(leavesInMs - iv[1].toLongLong()) <= s->toleranceMs,
-                         qPrintable(QStringLiteral("leaves in %1 ms, expected %2").arg(leavesInMs).arg(iv[1])));
-            } else {
-                QFAIL(qPrintable(QStringLiteral("bad step %1").arg(step)));
-            }
-        }
+        test::runWindowScript(*s, script, QStringLiteral("t%1").arg(QRandomGenerator::global()->generate64(), 0, 36));
     }
 
     void manyKeysAndEviction()
@@ -402,7 +235,7 @@ private Q_SLOTS:
         WindowBatch b;
         b.leaseUs = 1'000'000;
         b.keys.push_back({windowKey(Scope::Tenant, QStringLiteral("bounded")) + unitKeySuffix(Unit::Concurrent), 0, 100});
-        b.keys.back().lease = true;
+        b.keys.back().kind = WindowKind::Leases;
         for (int i = 0; i < 3; ++i)
             QVERIFY(store.checkNow(b).admitted);
         QCOMPARE(store.reservationCount(), qint64(3));
@@ -427,7 +260,7 @@ private Q_SLOTS:
         WindowBatch b;
         b.leaseUs = 1'000'000;
         b.keys.push_back({windowKey(Scope::Tenant, QStringLiteral("extend")) + unitKeySuffix(Unit::Concurrent), 0, 5});
-        b.keys.back().lease = true;
+        b.keys.back().kind = WindowKind::Leases;
         const WindowOutcome first = store.checkNow(b);
         QVERIFY(first.admitted);
         for (int i = 0; i < 1000; ++i) {
@@ -470,13 +303,13 @@ private Q_SLOTS:
             WindowBatch b;
             b.keys.push_back(spec("global", 30));
             WindowSpec tokens = spec(i % 2 ? "tenant1:tokens" : "tenant0:tokens", 400);
-            tokens.reweighable = true;
+            tokens.kind = WindowKind::TokenLog;
             tokens.weight = 1 + rng.bounded(60);
             b.keys.push_back(tokens);
             b.keys.push_back(spec(QByteArray("user" + QByteArray::number(i % 5)).constData(), 4));
             if (i % 3 == 0) {
                 WindowSpec bucket = spec("bucket", 10);
-                bucket.bucket = true;
+                bucket.kind = WindowKind::RequestBucket;
                 bucket.burst = 6;
                 bucket.key += ":bucket";
                 b.keys.push_back(bucket);
@@ -484,7 +317,7 @@ private Q_SLOTS:
             if (i % 4 == 0) {
                 WindowSpec lease = spec("streams", 3);
                 lease.windowUs = 0;
-                lease.lease = true;
+                lease.kind = WindowKind::Leases;
                 b.keys.push_back(lease);
             }
             WindowSpec shadow = spec("shadow", 7);
@@ -514,7 +347,7 @@ private Q_SLOTS:
             if (o.admitted) {
                 ++admitted;
                 for (const WindowSpec &k : batches[i].keys)
-                    charged[k.key] += k.bucket || k.shadow ? 0 : k.weight;
+                    charged[k.key] += k.isBucket() || k.shadow ? 0 : k.weight;
             }
             if (kind != QStringLiteral("redis"))
                 continue;

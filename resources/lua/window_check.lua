@@ -30,10 +30,13 @@
 -- Pruning reads at most PRUNE_CHUNKS chunks of a weighted log per call (a burst leaving the window
 -- is pruned over several calls, counted meanwhile: under-admission for a moment, never a long
 -- call that stalls Redis); a log of requests (all of weight 1) is cut with a binary search and one LTRIM.
--- Returns {now_us, then per check: admitted (0/1), written (bit j-1: key j was written to), full
--- (bit j-1: key j holds the most entries it may), used_1, oldest_1, used_2, oldest_2, ...}:
--- used/oldest as the check found them (after the checks before it); oldest = -1 when empty; for
--- a lease key the earliest expiry; for a bucket max(TAT, now), used its tokens drained (rounded up).
+-- The rules (what fits, what a key holds) are server/engine/windowrules.h's, stated here again
+-- because Redis must decide atomically; the kind codes are server/engine/windowkind.cpp's table.
+-- Returns {now_us, then per check: admitted (0/1), fits (bit j-1: the check fits key j; an admitted
+-- check was written to exactly these), full (bit j-1: key j holds the most entries it may), used_1,
+-- oldest_1, used_2, oldest_2, ...}: used/oldest as the check found them (after the checks before
+-- it); oldest = -1 when empty; for a lease key the earliest expiry; for a bucket max(TAT, now), used
+-- its tokens drained (rounded up). A check has at most 52 keys (the masks are exact in a double).
 -- (globals looked up once: a local is an array slot, a global a table lookup)
 local call, pcall_, tonumber, unpack = redis.call, redis.pcall, tonumber, unpack
 local ceil, max, format, match = math.ceil, math.max, string.format, string.match
@@ -44,9 +47,9 @@ local function int(x) return format('%.0f', x) end
 local nowStr = int(now)
 local nkeys, nchecks, maxEntries = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local CHUNK, PRUNE_CHUNKS = 64, 64
--- 2^(j-1) for the written mask, and each window's TTL as a string: made once, not per check/key.
+-- 2^(j-1) for the masks, and each window's TTL as a string: made once, not per check/key.
 local POW2 = {1}
-for j = 2, 50 do POW2[j] = POW2[j - 1] * 2 end
+for j = 2, 52 do POW2[j] = POW2[j - 1] * 2 end
 local ttlOf = {}
 local function windowTtl(w)
   local s = ttlOf[w]
@@ -194,7 +197,7 @@ for c = 1, nchecks do
   local admitted = 1
   o = o + 3
   local at = o - 2
-  local fullMask = 0
+  local fitsMask, fullMask = 0, 0
   for j = 1, n do
     local i, w = tonumber(ARGV[p]), tonumber(ARGV[p + 1])
     p = p + 2
@@ -211,23 +214,20 @@ for c = 1, nchecks do
       f = u + w <= limits[i]
       if lens[i] >= maxEntries then
         f = false
-        if j <= 50 then fullMask = fullMask + POW2[j] end
+        fullMask = fullMask + POW2[j]
       end
     end
     out[o + 1], out[o + 2] = u, old
     o = o + 2
     fits[j] = f
+    if f then fitsMask = fitsMask + POW2[j] end
     if not f and not shadows[i] then admitted = 0 end
   end
   -- A record that exists before its check ran is a cancellation (reservation.lua 'cancel': the
   -- call was given up for lost and taken back before Redis ran it): refused, nothing written.
   if admitted == 1 and rec > 0 and call('EXISTS', KEYS[rec]) == 1 then admitted = 0 end
   out[at] = admitted
-  local mask = 0 -- the keys this check was written to (a shadow key that would refuse is not)
-  if admitted == 1 then
-    for j = 1, math.min(n, 50) do if fits[j] then mask = mask + POW2[j] end end
-  end
-  out[at + 1] = mask
+  out[at + 1] = fitsMask
   out[at + 2] = fullMask
   if admitted == 1 then
     local expires = now + leaseUs

@@ -7,8 +7,12 @@
 -- ARGV[1]: id, ARGV[2]: the call's `now` (when its entries were written; '' when the call's reply
 -- never came: leases only, see take_back), ARGV[3]: number of window keys, then per key: weight,
 -- kind ('r', 't', 'c', 'b' or 'B'), and for a bucket its us per token.
--- Returns the number of keys something was taken back from.
+-- Returns the number of keys something was taken back from (0 when it was taken back before).
 local id, at, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
+-- Once per request and key group: a take-back sent again (its first try's answer was lost) must
+-- not take back a second entry of the same time, nor refund a bucket twice. The mark lives an hour
+-- (a compensation is given up after 15 minutes) in KEYS[1]'s slot.
+if not redis.call('SET', KEYS[1] .. '#tb:' .. id, '1', 'NX', 'PX', 3600000) then return 0 end
 local removed = 0
 local now = clock()
 for i = 1, n do

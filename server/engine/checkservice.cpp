@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "engine/checkservice.h"
 
+#include "engine/windowrules.h"
+
 #include <QDateTime>
 #include <algorithm>
 
@@ -78,7 +80,7 @@ void CheckService::check(const CheckRequest &request, const QString &headerApiKe
                         resolved->modelId);
         if (usage) {
             const bool tokens = std::any_of(resolved->windows.keys.begin(), resolved->windows.keys.end(),
-                                            [](const WindowSpec &s) { return s.reweighable; });
+                                            [](const WindowSpec &s) { return s.reweighable(); });
             usage->record(QDateTime::currentSecsSinceEpoch(), resolved->tenantId.isNull() ? QString() : resolved->tenantId,
                           resolved->modelId, decision.primary ? scopeName(decision.primary->scope) : QStringLiteral("NONE"),
                           decision.primary ? decision.primary->unit : Unit::Requests, decision.allowed, tokens ? resolved->cost : 0);
@@ -99,13 +101,18 @@ void CheckService::peek(const CheckRequest &request, const QString &headerApiKey
             const ApiError error = ApiError::unavailable(QStringLiteral("the window store is unavailable"));
             return done(&error, Decision());
         }
+        // A look: would the key take nothing more — is it within its limit now (weight 0, the
+        // same rule as a check's)? Shadow keys never refuse.
         WindowOutcome o;
         o.source = source;
         o.admitted = true;
         o.nowUs = usage.empty() ? 0 : usage.front().nowUs;
         for (size_t i = 0; i < usage.size(); ++i) {
-            o.keys.push_back({usage[i].used, usage[i].oldestUs});
-            if (usage[i].used > resolved->batch().keys[i].limit)
+            const WindowSpec &spec = resolved->batch().keys[i];
+            KeyState state{usage[i].used, usage[i].oldestUs};
+            state.fits = window::fits(spec, state);
+            o.keys.push_back(state);
+            if (!state.fits && !spec.shadow)
                 o.admitted = false;
         }
         done(nullptr, decide(*resolved, o));
@@ -147,39 +154,14 @@ Decision CheckService::decide(const ResolvedCheck &resolved, const WindowOutcome
         u.label = resolved.label(a);
         u.key = spec.key;
         u.windowSeconds = a.policy->windowSeconds;
-        qint64 waitUs = 0; // until this policy would take the request
-        if (spec.bucket) {
-            // A token bucket: its limit is its capacity; state.oldestUs is max(TAT, now) before
-            // this request and state.used the tokens drained (rounded up).
-            const double t = spec.usPerToken();
-            const qint64 base = std::max(state.oldestUs, now);
-            u.limit = spec.burst;
-            u.count = state.used + spec.weight;
-            const bool fits = spec.limit > 0 && spec.weight <= spec.burst && u.count <= u.limit;
-            const bool charged = outcome.admitted && (fits || !spec.shadow);
-            u.violated = !fits && (!outcome.admitted || spec.shadow);
-            u.remaining = std::max<qint64>(0, u.limit - (charged ? u.count : state.used));
-            const qint64 full = charged ? base + static_cast<qint64>(std::ceil(spec.weight * t)) : base;
-            u.resetSeconds = ceilSeconds(full - now);
-            // Exact: when enough has dripped back for this request's weight (never: one window).
-            waitUs = spec.limit > 0 && spec.weight <= spec.burst
-                ? static_cast<qint64>(std::ceil(static_cast<double>(base - now) + spec.weight * t - spec.burst * t))
-                : spec.windowUs;
-        } else {
-            u.limit = a.policy->limit;
-            u.count = state.used + spec.weight;
-            const bool fits = u.count <= u.limit && !state.full;
-            const bool charged = outcome.admitted && (fits || !spec.shadow);
-            u.violated = !fits && (!outcome.admitted || spec.shadow);
-            u.remaining = std::max<qint64>(0, u.limit - (charged ? u.count : state.used));
-            // Until the oldest counted entry leaves; for leases the oldest entry is the earliest expiry.
-            const qint64 windowUs = spec.lease ? 0 : spec.windowUs;
-            const qint64 oldest = state.oldestUs >= 0 ? state.oldestUs : charged ? now + (spec.lease ? leaseUs : 0) : -1;
-            u.resetSeconds = oldest >= 0 ? ceilSeconds(oldest + windowUs - now) : ceilSeconds(spec.lease ? 0 : windowUs);
-            // A lease frees when its holder completes, which no one can foresee: poll in a second
-            // (resetSeconds says when the earliest lease expires at the latest).
-            waitUs = spec.lease ? 1000000 : state.oldestUs >= 0 ? state.oldestUs + windowUs - now : windowUs;
-        }
+        // The store's facts, judged by the kind's rules (windowrules.h).
+        const bool charged = outcome.admitted && (state.fits || !spec.shadow);
+        u.limit = window::capacity(spec);
+        u.count = state.used + spec.weight;
+        u.violated = !state.fits && (!outcome.admitted || spec.shadow);
+        u.remaining = window::remaining(spec, state, charged);
+        u.resetSeconds = ceilSeconds(window::resetUs(spec, state, charged, now, leaseUs));
+        const qint64 waitUs = window::waitUs(spec, state, now); // until this policy would take the request
         d.policies.append(u);
         if (spec.shadow)
             continue; // reported, never the primary, never a reason to wait

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "engine/policyresolver.h"
 
+#include "engine/windowrules.h"
+
 #include "apierror.h"
 #include "windowkey.h"
 
@@ -87,23 +89,15 @@ ResolvedCheck PolicyResolver::resolve(std::shared_ptr<const PolicySnapshot> snap
             const PolicyDto *p = set[unitIndex(Unit::Requests)];
             if (p && p->algorithm == Algorithm::SlidingLog && !p->shadow) {
                 r.applied.push_back({p});
-                r.windows.keys.push_back({key, p->windowSeconds * 1000000, p->limit});
+                r.windows.keys.push_back({key, p->windowSeconds * 1000000, p->limit}); // (= window::specFor, cheaper)
                 return;
             }
         }
         for (Unit unit : kUnits) {
-            const PolicyDto *p = set[unitIndex(unit)];
-            if (!p)
-                continue;
-            r.applied.push_back({p});
-            WindowSpec spec{key + unitKeySuffix(unit) + algorithmKeySuffix(p->algorithm), p->windowSeconds * 1000000, p->limit};
-            spec.weight = unit == Unit::Tokens ? r.cost : 1;
-            spec.lease = unit == Unit::Concurrent;
-            spec.reweighable = unit == Unit::Tokens;
-            spec.bucket = p->algorithm == Algorithm::TokenBucket;
-            spec.burst = p->capacity();
-            spec.shadow = p->shadow;
-            r.windows.keys.push_back(std::move(spec));
+            if (const PolicyDto *p = set[unitIndex(unit)]) {
+                r.applied.push_back({p});
+                r.windows.keys.push_back(window::specFor(*p, key, r.cost));
+            }
         }
     };
     const PolicySnapshot::PolicySet userModel = s.userModelPolicies(r.userId, r.modelId);

@@ -3,10 +3,12 @@
 // Redis Cluster stores fit behind it unchanged: the callback runs on the calling thread, exactly
 // once, either before check() returns (memory) or later from that thread's event loop (Redis).
 //
-// Semantics every store must share (the data-driven store suite holds them to it):
+// Semantics every store must share (the data-driven store suite holds them to it), each kind's rules
+// stated once in windowrules.h (the kinds: windowkind.h):
 // - an entry counts while its timestamp t satisfies now - window < t <= now;
-// - a request is admitted only if, for every key, used + weight <= limit; then one entry of the
-//   key's weight is appended to every key; a refused request writes nothing;
+// - a request is admitted only if it fits every key (window::fits: for a log, used + weight <=
+//   limit); then one entry of the key's weight is appended to every key; a refused request writes
+//   nothing; a store reports what it found per key (KeyState) and judges nothing else;
 // - entries carry their weight; `used` is the weight sum of the counted entries;
 // - a lease key (a concurrent policy) holds one entry per lease, stamped with its expiry: it
 //   counts while now < expiry, until completion releases it (design §10);
@@ -24,6 +26,7 @@
 
 #include "engine/layer.h"
 
+#include "engine/windowkind.h"
 #include "unit.h"
 
 #include <QByteArray>
@@ -37,19 +40,25 @@ namespace sluice {
 
 struct WindowSpec
 {
-    QByteArray key;       // from windowKey(): "sluice:{<scope>:<escaped ids>}" (+ the unit's suffix)
-    qint64 windowUs = 0;  // window length in microseconds (> 0); 0 for a lease key
-    qint64 limit = 0;     // >= 0
+    QByteArray key;       // from window::specFor(): the scope's key + its kind's suffix (windowkey.h)
+    qint64 windowUs = 0;  // window length in microseconds (> 0); 0 for leases
+    qint64 limit = 0;     // >= 0 (a bucket: tokens refilled per window)
     qint64 weight = 1;    // the entry this request adds: 1, or its token cost (reweighable)
-    bool lease = false;       // a concurrent policy's key: the entry is a lease
-    bool reweighable = false; // a tokens policy's key: completion replaces the entry's weight
-    bool bucket = false;      // a token bucket of `burst`, refilled at limit per window
-    qint64 burst = 0;         // bucket only: capacity (>= 1)
-    bool shadow = false;      // never refuses (see above)
+    WindowKind kind = WindowKind::RequestLog; // what the key holds and its rules (windowkind.h)
+    qint64 burst = 0;     // a bucket's capacity (>= 1)
+    bool shadow = false;  // never refuses (see above)
 
+    const WindowKindInfo &info() const { return kindInfo(kind); }
+    bool isLog() const { return info().log; }
+    bool isLease() const { return info().lease; }
+    bool isBucket() const { return info().bucket; }
+    bool reweighable() const { return info().reweighable; }
     // A bucket's refill: microseconds per token (infinite for limit 0).
     double usPerToken() const { return limit > 0 ? static_cast<double>(windowUs) / static_cast<double>(limit) : 1e300; }
 };
+
+// The most keys one check has: a key per scope and unit (6 scopes × 3 units).
+inline constexpr size_t kMaxKeysPerCheck = 6 * 3;
 
 struct WindowBatch
 {
@@ -58,7 +67,7 @@ struct WindowBatch
     bool reserves() const
     {
         for (const WindowSpec &s : keys) {
-            if (s.lease || s.reweighable)
+            if (s.isLease() || s.reweighable())
                 return true;
         }
         return false;
@@ -73,6 +82,9 @@ struct KeyState
     qint64 oldestUs = -1;
     // The key's log holds kMaxLogEntries entries: the request does not fit it, whatever its limit.
     bool full = false;
+    // The store's judgement (windowrules.h): the request fits this key. (A shadow key's request is
+    // written only where it fits; a check is admitted when every other key fits.)
+    bool fits = true;
 };
 
 struct WindowOutcome
@@ -106,6 +118,30 @@ struct KeyUsage
     qint64 nowUs = 0;
 };
 
+// What a store says about itself, typed: /metrics and /health's totals read these fields, never
+// the names of its health() JSON (which /health shows as it is, under store.threads).
+struct StoreStatus
+{
+    QString source;             // "memory", "redis", "redis-cluster"
+    bool ok = true;             // healthy ("status": "ok")
+    bool connected = true;      // a shared store: connected (a Cluster: to every node)
+    qint64 inFlight = 0;        // calls waiting for their reply
+    bool hasBreaker = false;    // behind a circuit breaker (ResilientWindowStore):
+    int breakerState = 0;       //   0 closed, 1 half-open, 2 open
+    qint64 breakerOpens = 0;
+    qint64 fallbacks = 0;       //   checks the failure mode answered
+    QString failureMode;
+    bool shared = false;        // a shared store's script calls (Redis, Cluster):
+    qint64 calls = 0;           //   check calls (a batch each)
+    qint64 batchedChecks = 0;   //   checks (or Cluster slot groups) they decided
+    qint64 failedCalls = 0;     //   failed, timeouts included
+    qint64 timedOutCalls = 0;
+    bool followsSentinel = false;
+    qint64 primaryChanges = 0;  //   failovers followed
+    QString lastError;
+    QJsonObject health;         // health(), as /health shows it
+};
+
 class WindowStore
 {
 public:
@@ -132,6 +168,14 @@ public:
     virtual QString source() const = 0;
     // State for /health (connection, breaker, …); {} when there is nothing to say.
     virtual QJsonObject health() const { return {}; }
+    // The same, typed (a store with counters of its own overrides it).
+    virtual StoreStatus status() const
+    {
+        StoreStatus s;
+        s.source = source();
+        s.health = health();
+        return s;
+    }
 };
 
 } // namespace sluice

@@ -127,6 +127,22 @@ void ResilientWindowStore::extend(const QString &reservationId, qint64 leaseUs, 
     done({ReservationOutcome::Status::Unavailable, QStringLiteral("circuit breaker open: %1").arg(m_lastError), 0});
 }
 
+StoreStatus ResilientWindowStore::status() const
+{
+    StoreStatus s = m_remote->status();
+    const CircuitBreaker::State state = m_breaker.state(nowMs());
+    s.hasBreaker = true;
+    s.breakerState = state == CircuitBreaker::State::Open ? 2 : state == CircuitBreaker::State::HalfOpen ? 1 : 0;
+    s.breakerOpens = m_breaker.opens();
+    s.fallbacks = m_fallbacks;
+    s.failureMode = failureModeName(m_mode);
+    s.ok = s.ok && state == CircuitBreaker::State::Closed;
+    if (s.lastError.isEmpty())
+        s.lastError = m_lastError;
+    s.health = health();
+    return s;
+}
+
 QJsonObject ResilientWindowStore::health() const
 {
     QJsonObject o = m_remote->health();

@@ -45,6 +45,7 @@ public:
     void extend(const QString &reservationId, qint64 leaseUs, ReservationCallback done) override;
     QString source() const override { return m_remote->source(); }
     QJsonObject health() const override;
+    StoreStatus status() const override;
 
     const CircuitBreaker &breaker() const { return m_breaker; }
     WindowStore &remote() { return *m_remote; }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "http/adminsupport.h"
 
+#include "engine/windowrules.h"
+
 #include "http/servercontext.h"
 
 #include <QJsonDocument>
@@ -85,18 +87,22 @@ std::vector<KeyQuery> keysFrom(const HttpRequest &r)
 }
 
 namespace {
-// The window and limit that govern a key now, in this snapshot.
+// The policy that governs a key now, in this snapshot: the one of its scope, ids and unit, if it
+// makes this key (a bucket key is governed by a token bucket, a log key by a sliding log).
 const PolicyDto *policyForKey(const PolicySnapshot &s, const ParsedWindowKey &k)
 {
+    const PolicyDto *p = nullptr;
     switch (k.scope) {
-    case Scope::Global: return s.globalPolicy(k.unit);
-    case Scope::Tenant: return s.tenantPolicy(k.id1, k.unit);
-    case Scope::ApiKey: return s.apiKeyPolicy(k.id1.toLongLong(), k.unit);
-    case Scope::Model: return s.modelPolicy(k.id1, k.unit);
-    case Scope::ModelTier: return s.tierPolicy(k.id1, k.unit);
-    case Scope::UserModel: return s.userModelPolicy(k.id1, k.id2, k.unit);
+    case Scope::Global: p = s.globalPolicy(k.unit); break;
+    case Scope::Tenant: p = s.tenantPolicy(k.id1, k.unit); break;
+    case Scope::ApiKey: p = s.apiKeyPolicy(k.id1.toLongLong(), k.unit); break;
+    case Scope::Model: p = s.modelPolicy(k.id1, k.unit); break;
+    case Scope::ModelTier: p = s.tierPolicy(k.id1, k.unit); break;
+    case Scope::UserModel: p = s.userModelPolicy(k.id1, k.id2, k.unit); break;
     }
-    return nullptr;
+    if (p && windowKindOf(p->unit, p->algorithm) != windowKindOf(k.unit, k.algorithm))
+        return nullptr;
+    return p;
 }
 } // namespace
 
@@ -116,12 +122,15 @@ std::vector<WindowSpec> GovernedKeys::specs() const
     std::vector<WindowSpec> out;
     out.reserve(keys.size());
     for (size_t i = 0; i < keys.size(); ++i) {
-        const PolicyDto *p = policies[i];
-        WindowSpec spec{keys[i].key, (p ? p->windowSeconds : 3600) * 1000000, p ? p->limit : 0};
-        if (keys[i].parsed.unit == Unit::Concurrent) {
-            spec.lease = true; // counts leases held now; the oldest entry is the earliest expiry
-            spec.windowUs = 0;
+        if (const PolicyDto *p = policies[i]) {
+            out.push_back(window::specFor(*p, keys[i].parsed.scopeKey, 0)); // (its key is keys[i].key)
+            continue;
         }
+        // No policy governs it now: read it as the kind its key names (its count; no limit).
+        WindowSpec spec;
+        spec.key = keys[i].key;
+        spec.kind = windowKindOf(keys[i].parsed.unit, keys[i].parsed.algorithm);
+        spec.windowUs = spec.isLog() ? 3600LL * 1000000 : 0;
         out.push_back(spec);
     }
     return out;
@@ -130,20 +139,25 @@ std::vector<WindowSpec> GovernedKeys::specs() const
 QJsonArray GovernedKeys::usageJson(const std::vector<KeyUsage> &usage) const
 {
     QJsonArray out;
+    const std::vector<WindowSpec> windows = specs();
     for (size_t i = 0; i < keys.size() && i < usage.size(); ++i) {
         const KeyQuery &k = keys[i];
         const KeyUsage &u = usage[i];
         QJsonObject o{{QStringLiteral("key"), QString::fromUtf8(k.key)},
                       {QStringLiteral("scope"), scopeName(k.parsed.scope)},
                       {QStringLiteral("unit"), unitName(k.parsed.unit)},
+                      {QStringLiteral("algorithm"), algorithmName(k.parsed.algorithm)},
                       {QStringLiteral("count"), u.used}};
         if (const PolicyDto *p = policies[i]) {
-            const qint64 windowUs = p->windowSeconds * 1000000; // 0 for leases: oldest is an expiry
-            o.insert(QStringLiteral("limit"), p->limit);
+            // The kind's rules (windowrules.h): a bucket's count is its tokens drained, its limit
+            // its capacity (burst), its reset when it is full again.
+            const WindowSpec &spec = windows[i];
+            const KeyState state{u.used, u.oldestUs};
+            o.insert(QStringLiteral("limit"), window::capacity(spec));
             o.insert(QStringLiteral("windowSeconds"), p->windowSeconds);
-            o.insert(QStringLiteral("remaining"), std::max<qint64>(0, p->limit - u.used));
+            o.insert(QStringLiteral("remaining"), window::remaining(spec, state, false));
             o.insert(QStringLiteral("resetSeconds"),
-                     u.oldestUs >= 0 ? (u.oldestUs + windowUs - u.nowUs + 999999) / 1000000 : 0);
+                     u.oldestUs >= 0 ? (window::resetUs(spec, state, false, u.nowUs, 0) + 999999) / 1000000 : 0);
             o.insert(QStringLiteral("policyId"), p->id);
         } else {
             o.insert(QStringLiteral("limit"), QJsonValue());

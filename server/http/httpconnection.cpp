@@ -20,6 +20,7 @@ HttpConnection::HttpConnection(QTcpSocket *socket, HttpApi *api, ConnectionTimeo
     m_clock.setSingleShot(true);
     connect(&m_clock, &QTimer::timeout, this, &HttpConnection::onTimeout);
     connect(socket, &QTcpSocket::readyRead, this, &HttpConnection::onReadyRead);
+    connect(socket, &QTcpSocket::bytesWritten, this, &HttpConnection::onBytesWritten);
     connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
     armClock();
 }
@@ -76,7 +77,7 @@ void HttpConnection::drive()
     if (m_driving)
         return;
     m_driving = true;
-    while (m_mode == Mode::Reading) {
+    while (m_mode == Mode::Reading && m_socket->bytesToWrite() <= kMaxUnsentBytes) {
         // Straight from Qt's buffer into the parser's, no more than one request's worth held.
         const qint64 room = kMaxHeldBytes - m_parser.buffered();
         const qint64 available = m_socket->bytesAvailable();
@@ -117,16 +118,24 @@ void HttpConnection::dispatch(ParsedRequest &&parsed)
 {
     HttpRequest r;
     r.method = std::move(parsed.method);
-    const QUrl url = QUrl::fromEncoded(parsed.target);
-    r.path = url.path();
-    r.query = QUrlQuery(url);
+    if (parsed.target.startsWith('/')) {
+        // Origin form: the path is what comes before '?', whatever it looks like ("//x/admin" is a
+        // path, not an authority and a path, as QUrl would read it).
+        const qsizetype q = parsed.target.indexOf('?');
+        r.path = QUrl::fromPercentEncoding(q < 0 ? parsed.target : parsed.target.left(q));
+        r.query = QUrlQuery(q < 0 ? QString() : QString::fromUtf8(parsed.target.mid(q + 1)));
+    } else {
+        const QUrl url = QUrl::fromEncoded(parsed.target); // absolute form (or "*")
+        r.path = url.path();
+        r.query = QUrlQuery(url);
+    }
     r.body = std::move(parsed.body);
     r.headers = std::move(parsed.headers);
     r.peer = m_socket->peerAddress();
     const HttpResponder::Framing framing = !parsed.keepAlive ? HttpResponder::Framing::Close
                                            : parsed.minorVersion == 0 ? HttpResponder::Framing::KeepAlive10
                                                                       : HttpResponder::Framing::KeepAlive;
-    m_api->dispatch(r, HttpResponder(this, ++m_serial, framing));
+    m_api->dispatch(r, HttpResponder(this, ++m_serial, framing, r.method == "HEAD"));
 }
 
 void HttpConnection::answer(quint64 serial, const QByteArray &bytes, bool close)
@@ -135,7 +144,7 @@ void HttpConnection::answer(quint64 serial, const QByteArray &bytes, bool close)
         return;
     m_socket->write(bytes);
     if (close)
-        return this->close(m_socket->bytesAvailable() > 0 || m_parser.buffered() > 0);
+        return this->close();
     m_mode = Mode::Reading;
     if (m_driving)
         return; // drive() goes on with the next request and writes once at the end
@@ -143,7 +152,7 @@ void HttpConnection::answer(quint64 serial, const QByteArray &bytes, bool close)
     // Answered later (a store's callback): a pipelined request that waited goes next, from the
     // event loop (not inside the store's callback).
     if (m_parser.buffered() > 0 || m_socket->bytesAvailable() > 0)
-        QMetaObject::invokeMethod(this, &HttpConnection::drive, Qt::QueuedConnection);
+        driveLater();
     else
         armClock();
 }
@@ -164,6 +173,10 @@ bool HttpConnection::writeStream(const QByteArray &chunk)
 {
     if (m_mode != Mode::Streaming || m_socket->state() != QAbstractSocket::ConnectedState)
         return false;
+    if (m_socket->bytesToWrite() > kMaxUnsentStreamBytes) {
+        m_socket->abort(); // it reads slower than events come: gone, rather than held in memory
+        return false;
+    }
     m_socket->write(chunk);
     return true;
 }
@@ -171,28 +184,44 @@ bool HttpConnection::writeStream(const QByteArray &chunk)
 void HttpConnection::refuse(const ApiError &error)
 {
     m_socket->write(buildHttpResponse(error.status(), "application/json", error.toJson(), {}, HttpResponder::Framing::Close));
-    close(true);
+    close();
 }
 
-void HttpConnection::close(bool linger)
+void HttpConnection::close()
 {
     m_mode = Mode::Closing;
-    m_clock.stop();
     discardInput();
-    if (!linger)
-        return m_socket->disconnectFromHost(); // once what is written has gone
-    connect(m_socket, &QTcpSocket::bytesWritten, this, &HttpConnection::shutDownSendingWhenWritten);
     m_socket->flush();
-    shutDownSendingWhenWritten();
+    onBytesWritten();
+    // The answer, then the linger, within kLingerMs: a client that reads nothing cannot hold the socket.
     m_clock.start(kLingerMs);
 }
 
-void HttpConnection::shutDownSendingWhenWritten()
+void HttpConnection::onBytesWritten()
 {
-    if (m_sendingShutDown || m_socket->bytesToWrite() > 0 || m_socket->state() != QAbstractSocket::ConnectedState)
+    if (m_mode == Mode::Closing) {
+        if (m_sendingShutDown || m_socket->bytesToWrite() > 0 || m_socket->state() != QAbstractSocket::ConnectedState)
+            return;
+        m_sendingShutDown = true;
+        ::shutdown(static_cast<int>(m_socket->socketDescriptor()), SHUT_WR); // the client reads the answer, then EOF
         return;
-    m_sendingShutDown = true;
-    ::shutdown(static_cast<int>(m_socket->socketDescriptor()), SHUT_WR); // the client reads the answer, then EOF
+    }
+    // Answers went out: requests that waited behind them may go on (from the event loop: this
+    // runs inside flush() too).
+    if (m_mode == Mode::Reading && m_socket->bytesToWrite() <= kMaxUnsentBytes
+        && (m_parser.buffered() > 0 || m_socket->bytesAvailable() > 0))
+        driveLater();
+}
+
+void HttpConnection::driveLater()
+{
+    if (m_drivePosted)
+        return;
+    m_drivePosted = true;
+    QMetaObject::invokeMethod(this, [this] {
+        m_drivePosted = false;
+        drive();
+    }, Qt::QueuedConnection);
 }
 
 } // namespace sluice

@@ -170,6 +170,7 @@ std::optional<ApiError> HttpRequestParser::parseHead(const char *begin, const ch
     int lineNumber = 0;
     std::optional<qint64> length;
     QByteArray connection;
+    int hosts = 0;
     for (const char *line = begin; line < end; ++lineNumber) {
         const char *lf = static_cast<const char *>(std::memchr(line, '\n', static_cast<size_t>(end - line)));
         const char *lineEnd = lf ? lf : end;
@@ -251,11 +252,16 @@ std::optional<ApiError> HttpRequestParser::parseHead(const char *begin, const ch
         } else if (name == "connection") {
             connection += (connection.isEmpty() ? "" : ",") + value;
         } else if (name == "expect") {
-            m_current.expectsContinue = equalsLower(v, ve, "100-continue");
+            m_current.expectsContinue = m_current.minorVersion >= 1 && equalsLower(v, ve, "100-continue");
+        } else if (name == "host") {
+            if (++hosts > 1)
+                return ApiError::badRequest(QStringLiteral("two Host headers"));
         }
         m_current.headers.append({std::move(name), std::move(value)});
         line = next;
     }
+    if (m_current.minorVersion >= 1 && hosts == 0)
+        return ApiError::badRequest(QStringLiteral("an HTTP/1.1 request needs a Host header"));
     m_current.keepAlive = m_current.minorVersion >= 1 ? !hasToken(connection, "close") : hasToken(connection, "keep-alive");
     m_bodyLength = length.value_or(0);
     if (m_bodyLength == 0)

@@ -10,7 +10,7 @@
 // - a header line without a colon, a space before the colon, a name that is not a token, a folded
 //   line, a control character or a bare CR: 400;
 // - a request line over 8 KiB: 414; a header block over 32 KiB or 100 lines: 431;
-// - HTTP/1.0 and 1.1 only (another version: 505).
+// - HTTP/1.0 and 1.1 only (another version: 505); HTTP/1.1 with one Host header (none, or two: 400).
 // After a refusal the parser stays refused: the connection answers it and closes.
 #pragma once
 

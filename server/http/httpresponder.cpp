@@ -87,8 +87,10 @@ void HttpRequest::requireJson() const
         throw ApiError::unsupportedMediaType(QStringLiteral("Content-Type must be application/json"));
 }
 
-HttpResponder::HttpResponder(HttpConnection *connection, quint64 serial, Framing framing) : m_state(std::make_shared<State>())
+HttpResponder::HttpResponder(HttpConnection *connection, quint64 serial, Framing framing, bool headOnly)
+    : m_state(std::make_shared<State>())
 {
+    m_state->headOnly = headOnly;
     m_state->connection = connection;
     m_state->thread = QThread::currentThread();
     m_state->serial = serial;
@@ -122,8 +124,10 @@ void HttpResponder::send(int status, const QByteArray &body, const QByteArray &c
     HttpConnection *connection = m_state->connection.data();
     if (!connection)
         return; // the client hung up: nothing to write to
-    connection->answer(m_state->serial, buildHttpResponse(status, contentType, body, extra, m_state->framing, headerLines),
-                       m_state->framing == Framing::Close);
+    QByteArray answer = buildHttpResponse(status, contentType, body, extra, m_state->framing, headerLines);
+    if (m_state->headOnly)
+        answer.chop(body.size()); // (Content-Length still says what GET would have sent)
+    connection->answer(m_state->serial, answer, m_state->framing == Framing::Close);
 }
 
 void HttpResponder::sendError(const ApiError &error, const HttpHeaders &extra)

@@ -46,7 +46,8 @@ public:
     enum class Framing { KeepAlive, KeepAlive10, Close };
 
     HttpResponder() = default;
-    HttpResponder(HttpConnection *connection, quint64 serial, Framing framing);
+    // headOnly: the request was HEAD: the answer's head goes, its body does not.
+    HttpResponder(HttpConnection *connection, quint64 serial, Framing framing, bool headOnly = false);
 
     // Writes one whole answer; later calls and calls after the client left do nothing.
     // headerLines: already formatted "Name: value\r\n" lines (the hot path's headers).
@@ -67,6 +68,7 @@ private:
         QThread *thread = nullptr; // the connection's: the only one that may touch it
         quint64 serial = 0;
         Framing framing = Framing::KeepAlive;
+        bool headOnly = false;
         bool done = false;
     };
     std::shared_ptr<State> m_state;

@@ -15,10 +15,6 @@
 namespace sluice {
 
 namespace {
-int breakerRank(const QString &state)
-{
-    return state == QStringLiteral("open") ? 2 : state == QStringLiteral("half-open") ? 1 : 0;
-}
 const char *breakerName(int rank) { return rank == 2 ? "open" : rank == 1 ? "half-open" : "closed"; }
 // The process metrics every Prometheus client library exports (same names), from /proc.
 QByteArray processMetrics()
@@ -64,48 +60,63 @@ QByteArray processMetrics()
 
 } // namespace
 
-QJsonObject processStoreHealth(const std::vector<QJsonObject> &threads, const QJsonObject &memory)
+ProcessStoreStatus processStoreStatus(const std::vector<StoreStatus> &threads)
 {
+    ProcessStoreStatus p;
+    for (const StoreStatus &t : threads) {
+        if (p.source.isEmpty())
+            p.source = t.source;
+        if (p.failureMode.isEmpty())
+            p.failureMode = t.failureMode;
+        if (p.lastError.isEmpty())
+            p.lastError = t.lastError;
+        p.ok = p.ok && t.ok;
+        if (t.hasBreaker) {
+            p.hasBreaker = true;
+            p.worstBreaker = std::max(p.worstBreaker, t.breakerState);
+            p.openThreads += t.breakerState == 2 ? 1 : 0;
+            p.breakerOpens += t.breakerOpens;
+        }
+        p.fallbacks += t.fallbacks;
+        p.inFlight += t.inFlight;
+        p.connectedThreads += t.connected ? 1 : 0;
+        if (t.shared) {
+            p.shared = true;
+            p.calls += t.calls;
+            p.batchedChecks += t.batchedChecks;
+            p.failedCalls += t.failedCalls;
+            p.timedOutCalls += t.timedOutCalls;
+        }
+        if (t.followsSentinel) {
+            p.followsSentinel = true;
+            p.primaryChanges += t.primaryChanges;
+        }
+    }
+    return p;
+}
+
+QJsonObject processStoreHealth(const std::vector<StoreStatus> &threads, const QJsonObject &memory)
+{
+    const ProcessStoreStatus p = processStoreStatus(threads);
     QJsonObject o;
     QJsonArray each;
-    bool degraded = false;
-    bool hasBreaker = false;
-    int worstBreaker = 0, openThreads = 0;
-    qint64 opens = 0, fallbacks = 0, inFlight = 0;
-    int connected = 0;
-    QString lastError;
-    for (const QJsonObject &t : threads) {
-        each.append(t);
-        if (!o.contains(QStringLiteral("source")) && t.contains(QStringLiteral("source")))
-            o.insert(QStringLiteral("source"), t.value(QStringLiteral("source")));
-        degraded = degraded || t.value(QStringLiteral("status")).toString() != QStringLiteral("ok");
-        if (t.contains(QStringLiteral("breaker"))) {
-            hasBreaker = true;
-            const QJsonObject b = t.value(QStringLiteral("breaker")).toObject();
-            const int rank = breakerRank(b.value(QStringLiteral("state")).toString());
-            worstBreaker = std::max(worstBreaker, rank);
-            openThreads += rank == 2 ? 1 : 0;
-            opens += b.value(QStringLiteral("opens")).toInteger();
-        }
-        fallbacks += t.value(QStringLiteral("fallbacks")).toInteger();
-        inFlight += t.value(QStringLiteral("inFlight")).toInteger();
-        connected += t.value(QStringLiteral("connected")).toBool() ? 1 : 0;
-        if (lastError.isEmpty())
-            lastError = t.value(QStringLiteral("lastError")).toString();
-        if (t.contains(QStringLiteral("failureMode")))
-            o.insert(QStringLiteral("failureMode"), t.value(QStringLiteral("failureMode")));
+    for (const StoreStatus &t : threads)
+        each.append(t.health);
+    if (!p.source.isEmpty())
+        o.insert(QStringLiteral("source"), p.source);
+    if (!p.failureMode.isEmpty())
+        o.insert(QStringLiteral("failureMode"), p.failureMode);
+    o.insert(QStringLiteral("status"), p.ok ? QStringLiteral("ok") : QStringLiteral("degraded"));
+    if (p.hasBreaker) {
+        o.insert(QStringLiteral("breaker"), QJsonObject{{QStringLiteral("state"), QLatin1String(breakerName(p.worstBreaker))},
+                                                       {QStringLiteral("openThreads"), p.openThreads},
+                                                       {QStringLiteral("opens"), p.breakerOpens}});
+        o.insert(QStringLiteral("fallbacks"), p.fallbacks);
+        o.insert(QStringLiteral("connectedThreads"), p.connectedThreads);
+        o.insert(QStringLiteral("inFlight"), p.inFlight);
     }
-    o.insert(QStringLiteral("status"), degraded ? QStringLiteral("degraded") : QStringLiteral("ok"));
-    if (hasBreaker) {
-        o.insert(QStringLiteral("breaker"), QJsonObject{{QStringLiteral("state"), QLatin1String(breakerName(worstBreaker))},
-                                                       {QStringLiteral("openThreads"), openThreads},
-                                                       {QStringLiteral("opens"), opens}});
-        o.insert(QStringLiteral("fallbacks"), fallbacks);
-        o.insert(QStringLiteral("connectedThreads"), connected);
-        o.insert(QStringLiteral("inFlight"), inFlight);
-    }
-    if (!lastError.isEmpty())
-        o.insert(QStringLiteral("lastError"), lastError);
+    if (!p.lastError.isEmpty())
+        o.insert(QStringLiteral("lastError"), p.lastError);
     if (!memory.isEmpty())
         o.insert(QStringLiteral("memory"), memory);
     o.insert(QStringLiteral("threads"), each);
@@ -115,7 +126,7 @@ QJsonObject processStoreHealth(const std::vector<QJsonObject> &threads, const QJ
 void installOpsRoutes(HttpApi &api, const ServerContext &context)
 {
     api.route("GET", QLatin1String(api::kHealthPath), [&context](const HttpRequest &, HttpResponder responder) {
-        context.workers.gather([&context, responder](std::vector<QJsonObject> threads) mutable {
+        context.workers.gather([&context, responder](std::vector<StoreStatus> threads) mutable {
             const auto snapshot = context.snapshots->current();
             const QJsonObject store = processStoreHealth(threads, context.memoryHealth ? context.memoryHealth() : QJsonObject());
             const bool degraded = context.registry.degraded() || store.value(QStringLiteral("status")).toString() != QStringLiteral("ok");
@@ -143,9 +154,8 @@ void installOpsRoutes(HttpApi &api, const ServerContext &context)
     });
 
     api.route("GET", QLatin1String(api::kMetricsPath), [&context](const HttpRequest &, HttpResponder responder) {
-        context.workers.gather([&context, responder](std::vector<QJsonObject> threads) mutable {
-            const QJsonObject memory = context.memoryHealth ? context.memoryHealth() : QJsonObject();
-            const QJsonObject store = processStoreHealth(threads, memory);
+        context.workers.gather([&context, responder](std::vector<StoreStatus> threads) mutable {
+            const ProcessStoreStatus store = processStoreStatus(threads);
             QByteArray out = context.metrics->renderPrometheus();
             auto gauge = [&out](const char *name, const char *help, const char *type, const QByteArray &value) {
                 out += QByteArray("# HELP ") + name + ' ' + help + "\n# TYPE " + name + ' ' + type + '\n' + name + ' ' + value + '\n';
@@ -157,62 +167,44 @@ void installOpsRoutes(HttpApi &api, const ServerContext &context)
                   QByteArray::number(context.snapshots->version()));
             gauge("sluice_registry_up", "1 when the registry source is reachable.", "gauge",
                   context.registry.degraded() ? "0" : "1");
-            const QJsonObject breaker = store.value(QStringLiteral("breaker")).toObject();
             gauge("sluice_breaker_state", "Worst circuit breaker state over the HTTP threads (0 closed, 1 half-open, 2 open).",
-                  "gauge", QByteArray::number(breakerRank(breaker.value(QStringLiteral("state")).toString())));
+                  "gauge", QByteArray::number(store.worstBreaker));
             gauge("sluice_breaker_open_threads", "HTTP threads whose circuit breaker is open.", "gauge",
-                  QByteArray::number(breaker.value(QStringLiteral("openThreads")).toInt()));
+                  QByteArray::number(store.openThreads));
             gauge("sluice_store_fallbacks_total", "Checks answered by the failure mode, over every thread.", "counter",
-                  QByteArray::number(store.value(QStringLiteral("fallbacks")).toInteger()));
-            gauge("sluice_store_up", "1 when every thread's store is healthy.", "gauge",
-                  store.value(QStringLiteral("status")).toString() == QStringLiteral("ok") ? "1" : "0");
+                  QByteArray::number(store.fallbacks));
+            gauge("sluice_store_up", "1 when every thread's store is healthy.", "gauge", store.ok ? "1" : "0");
             gauge("sluice_http_threads", "HTTP server threads.", "gauge", QByteArray::number(context.workers.size()));
             // Redis batching and Sentinel, summed over the threads' stores (absent in the embedded mode).
-            qint64 calls = 0, batched = 0, primaryChanges = 0, failedCalls = 0, timedOutCalls = 0;
-            bool redis = false, sentinel = false;
-            for (const QJsonValue &t : store.value(QStringLiteral("threads")).toArray()) {
-                const QJsonObject o = t.toObject();
-                if (o.contains(QStringLiteral("batches"))) {
-                    redis = true;
-                    calls += o.value(QStringLiteral("batches")).toInteger();
-                    batched += o.value(QStringLiteral("batchedChecks")).toInteger();
-                    failedCalls += o.value(QStringLiteral("failedCalls")).toInteger();
-                    timedOutCalls += o.value(QStringLiteral("timedOutCalls")).toInteger();
-                }
-                if (o.contains(QStringLiteral("sentinel"))) {
-                    sentinel = true;
-                    primaryChanges += o.value(QStringLiteral("sentinel")).toObject().value(QStringLiteral("primaryChanges")).toInteger();
-                }
-            }
-            if (redis) {
+            if (store.shared) {
                 // by store, as the field names them (envoyproxy/ratelimit: redis errors/timeouts)
-                const QByteArray label = "{store=\"" + store.value(QStringLiteral("source")).toString().toUtf8() + "\"}";
+                const QByteArray label = "{store=\"" + store.source.toUtf8() + "\"}";
                 out += "# HELP sluice_store_calls_total Check calls to the shared store (a batch of checks each).\n"
-                       "# TYPE sluice_store_calls_total counter\nsluice_store_calls_total" + label + ' ' + QByteArray::number(calls) + '\n';
+                       "# TYPE sluice_store_calls_total counter\nsluice_store_calls_total" + label + ' ' + QByteArray::number(store.calls) + '\n';
                 out += "# HELP sluice_store_call_errors_total Check calls to the shared store that failed (timeouts included).\n"
                        "# TYPE sluice_store_call_errors_total counter\nsluice_store_call_errors_total" + label + ' '
-                    + QByteArray::number(failedCalls) + '\n';
+                    + QByteArray::number(store.failedCalls) + '\n';
                 out += "# HELP sluice_store_call_timeouts_total Check calls to the shared store that timed out (--redis-timeout-ms).\n"
                        "# TYPE sluice_store_call_timeouts_total counter\nsluice_store_call_timeouts_total" + label + ' '
-                    + QByteArray::number(timedOutCalls) + '\n';
+                    + QByteArray::number(store.timedOutCalls) + '\n';
                 gauge("sluice_redis_script_calls_total", "Check script calls sent to Redis (each decides a batch of checks).", "counter",
-                      QByteArray::number(calls));
+                      QByteArray::number(store.calls));
                 gauge("sluice_redis_batched_checks_total",
                       "Checks those calls decided (on a Cluster: slot groups); divided by the calls, the mean batch size.", "counter",
-                      QByteArray::number(batched));
+                      QByteArray::number(store.batchedChecks));
             }
-            if (sentinel)
+            if (store.followsSentinel)
                 gauge("sluice_redis_primary_changes_total", "Times a thread followed Sentinel to another primary (failovers).", "counter",
-                      QByteArray::number(primaryChanges));
-            if (!memory.isEmpty()) {
-                gauge("sluice_memory_keys", "Window keys held in process memory.", "gauge",
-                      QByteArray::number(memory.value(QStringLiteral("keys")).toInteger()));
+                      QByteArray::number(store.primaryChanges));
+            if (context.memoryCounters) {
+                const ServerContext::MemoryCounters memory = context.memoryCounters();
+                gauge("sluice_memory_keys", "Window keys held in process memory.", "gauge", QByteArray::number(memory.keys));
                 gauge("sluice_memory_max_keys", "The bound on window keys in process memory (--max-keys).", "gauge",
-                      QByteArray::number(memory.value(QStringLiteral("maxKeys")).toInteger()));
+                      QByteArray::number(memory.maxKeys));
                 gauge("sluice_memory_reservations", "Reservations (token estimates, leases) the memory store holds until they expire.",
-                      "gauge", QByteArray::number(memory.value(QStringLiteral("reservations")).toInteger()));
+                      "gauge", QByteArray::number(memory.reservations));
                 gauge("sluice_memory_full_refusals_total", "Checks refused because the memory store was at --max-keys.",
-                      "counter", QByteArray::number(memory.value(QStringLiteral("refusedFull")).toInteger()));
+                      "counter", QByteArray::number(memory.refusedFull));
             }
             const UsageHistory::Stats usage = context.usage->stats();
             gauge("sluice_usage_pending_rows", "Usage history rows (tenant, model, scope, unit, minute) waiting to be written.", "gauge",

@@ -61,6 +61,12 @@ struct ServerContext
     WorkerBoard workers;
     // The process memory store's own state (embedded store or local fallback), read from any thread.
     std::function<QJsonObject()> memoryHealth;
+    // The process memory store's counters, typed, for /metrics (keys, bound, reservations, refusals).
+    struct MemoryCounters
+    {
+        qint64 keys = 0, maxKeys = 0, reservations = 0, refusedFull = 0;
+    };
+    std::function<MemoryCounters()> memoryCounters;
     QDateTime startedAt = QDateTime::currentDateTimeUtc();
 };
 

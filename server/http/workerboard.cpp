@@ -34,7 +34,7 @@ bool WorkerBoard::post(QObject *home, std::function<void()> f) const
     return true;
 }
 
-void WorkerBoard::gather(std::function<void(std::vector<QJsonObject>)> done) const
+void WorkerBoard::gather(std::function<void(std::vector<StoreStatus>)> done) const
 {
     std::vector<Worker> workers;
     QObject *back = nullptr;
@@ -48,9 +48,9 @@ void WorkerBoard::gather(std::function<void(std::vector<QJsonObject>)> done) con
     }
     struct State
     {
-        std::vector<QJsonObject> results;
+        std::vector<StoreStatus> results;
         size_t pending = 0;
-        std::function<void(std::vector<QJsonObject>)> done;
+        std::function<void(std::vector<StoreStatus>)> done;
     };
     auto state = std::make_shared<State>(); // touched on the asking thread only
     state->results.resize(workers.size());
@@ -59,20 +59,22 @@ void WorkerBoard::gather(std::function<void(std::vector<QJsonObject>)> done) con
     if (workers.empty() || !back)
         return state->done({});
     for (size_t i = 0; i < workers.size(); ++i) {
-        auto answer = [state, i](const QJsonObject &health) {
-            state->results[i] = health;
+        auto answer = [state, i](const StoreStatus &status) {
+            state->results[i] = status;
             if (--state->pending == 0)
                 state->done(std::move(state->results));
         };
         post(workers[i].home, [this, store = workers[i].store, back, answer] {
-            QJsonObject health{{QStringLiteral("status"), QStringLiteral("stopped")}};
+            StoreStatus status;
+            status.ok = false;
+            status.health = {{QStringLiteral("status"), QStringLiteral("stopped")}};
             if (const auto s = store.lock()) {
-                health = s->health();
-                health.insert(QStringLiteral("source"), s->source());
-                if (!health.contains(QStringLiteral("status")))
-                    health.insert(QStringLiteral("status"), QStringLiteral("ok"));
+                status = s->status();
+                status.health.insert(QStringLiteral("source"), status.source);
+                if (!status.health.contains(QStringLiteral("status")))
+                    status.health.insert(QStringLiteral("status"), status.ok ? QStringLiteral("ok") : QStringLiteral("degraded"));
             }
-            post(back, [answer, health] { answer(health); });
+            post(back, [answer, status] { answer(status); });
         });
     }
 }

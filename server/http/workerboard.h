@@ -30,9 +30,10 @@ public:
     void add(QObject *home, std::weak_ptr<WindowStore> store);
     void remove(QObject *home);
     int size() const;
-    // Every store's health() (with "source" added), in registration order; `done` runs on the
-    // calling thread (which must be one of the board's threads) once all have answered.
-    void gather(std::function<void(std::vector<QJsonObject>)> done) const;
+    // Every store's status() (its health JSON with "source" and "status" added), in registration
+    // order; `done` runs on the calling thread (which must be one of the board's threads) once all
+    // have answered.
+    void gather(std::function<void(std::vector<StoreStatus>)> done) const;
 
 private:
     struct Worker

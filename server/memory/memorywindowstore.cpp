@@ -2,6 +2,7 @@
 #include "memory/memorywindowstore.h"
 
 #include "engine/siphash.h"
+#include "engine/windowrules.h"
 #include "memory/logtable.h"
 #include "memory/reservationtable.h"
 #include "memory/spinlock.h"
@@ -13,8 +14,8 @@
 namespace sluice {
 
 namespace {
-// A token bucket's arithmetic (design §11, GCRA) in nanoseconds: the log's one entry holds the
-// TAT (theoretical arrival time) exactly in its weight.
+// A token bucket's TAT (design §11, GCRA) in nanoseconds: the log's one entry holds it exactly in
+// its weight. What it means for a request is windowrules.h's (fits, wait, reset).
 struct Bucket
 {
     qint64 nowNs;
@@ -27,9 +28,8 @@ struct Bucket
         return {nowNs, spec.usPerToken() * 1000.0, std::max(tat, nowNs)};
     }
     double drained() const { return static_cast<double>(baseNs - nowNs) / nsPerToken; }
-    qint64 used() const { return static_cast<qint64>(std::ceil(drained() - 1e-9)); }
-    bool fits(const WindowSpec &spec) const { return spec.limit > 0 && drained() + static_cast<double>(spec.weight) <= static_cast<double>(spec.burst) + 1e-9; }
-    qint64 tatUs() const { return (baseNs + 999) / 1000; }
+    // The facts the rules judge: tokens drained (rounded up) and the TAT (us, rounded up).
+    KeyState state() const { return {static_cast<qint64>(std::ceil(drained() - 1e-9)), (baseNs + 999) / 1000}; }
     static qint64 usOf(qint64 ns) { return (ns + 999) / 1000; }
 };
 
@@ -155,21 +155,21 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
         if (found[i]) {
             // A lease is stamped with its expiry and a bucket with its TAT: they count while now
             // is before them (window 0).
-            found[i]->prune(now, spec.lease || spec.bucket ? 0 : spec.windowUs);
+            found[i]->prune(now, spec.isLog() ? spec.windowUs : 0);
         } else {
             ++newKeys;
         }
-        if (spec.bucket) {
+        if (spec.isBucket()) {
             const Bucket b = Bucket::of(found[i], spec, now);
-            out.keys[i] = {b.used(), b.tatUs()};
-            fits[i] = b.fits(spec);
+            out.keys[i] = b.state();
             bucketTat[i] = b.baseNs + static_cast<qint64>(std::llround(static_cast<double>(spec.weight) * b.nsPerToken));
         } else {
             if (found[i])
                 out.keys[i] = {found[i]->sum(), found[i]->oldest()};
             out.keys[i].full = found[i] && found[i]->size() >= kMaxLogEntries;
-            fits[i] = out.keys[i].used + spec.weight <= spec.limit && !out.keys[i].full;
         }
+        out.keys[i].fits = window::fits(spec, out.keys[i]);
+        fits[i] = out.keys[i].fits;
         if (!fits[i] && !spec.shadow)
             admitted = false;
     }
@@ -197,8 +197,8 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
                 }
                 found[i]->reserveOne();
                 const WindowSpec &spec = batch.keys[i];
-                if (reserves && (spec.lease || spec.reweighable) && (fits[i] || !spec.shadow))
-                    reservation.keys.push_back({spec.key, hashes[i], spec.lease, spec.bucket, spec.usPerToken() * 1000.0});
+                if (reserves && (spec.isLease() || spec.reweighable()) && (fits[i] || !spec.shadow))
+                    reservation.keys.push_back({spec.key, hashes[i], spec.isLease(), spec.isBucket(), spec.usPerToken() * 1000.0});
             }
         } catch (const std::bad_alloc &) {
             admitted = false;
@@ -211,18 +211,18 @@ WindowOutcome MemoryWindowStore::checkNow(const WindowBatch &batch)
             const WindowSpec &spec = batch.keys[i];
             if (spec.shadow && !fits[i])
                 continue; // what a shadow policy would have refused leaves no trace in it
-            if (spec.bucket) {
+            if (spec.isBucket()) {
                 found[i]->setOnly(Bucket::usOf(bucketTat[i]), bucketTat[i]);
                 found[i]->windowUs = 0; // idle (full again) once its TAT has passed
-                if (spec.reweighable)
+                if (spec.reweighable())
                     reservation.estimate = spec.weight;
-            } else if (spec.lease) {
+            } else if (spec.isLease()) {
                 found[i]->insertSorted(leaseExpires, 1);
                 found[i]->windowUs = 0; // idle once its last lease expired
             } else {
                 found[i]->append(now, spec.weight);
                 found[i]->windowUs = spec.windowUs;
-                if (spec.reweighable)
+                if (spec.reweighable())
                     reservation.estimate = spec.weight;
             }
         }
@@ -268,12 +268,12 @@ void MemoryWindowStore::usage(const std::vector<WindowSpec> &keys, UsageCallback
         const qint64 now = m_clock->nowUs();
         KeyUsage u{spec.key, 0, -1, now};
         if (WindowLog *log = shard.logs.find(hash, spec.key)) {
-            log->prune(now, spec.lease || spec.bucket ? 0 : spec.windowUs);
-            if (spec.bucket && !log->empty()) {
-                const Bucket b = Bucket::of(log, spec, now);
-                u.used = b.used();
-                u.oldestUs = b.tatUs();
-            } else if (!spec.bucket) {
+            log->prune(now, spec.isLog() ? spec.windowUs : 0);
+            if (spec.isBucket() && !log->empty()) {
+                const KeyState b = Bucket::of(log, spec, now).state();
+                u.used = b.used;
+                u.oldestUs = b.oldestUs;
+            } else if (!spec.isBucket()) {
                 u.used = log->sum();
                 u.oldestUs = log->oldest();
             }

@@ -148,6 +148,15 @@ QString RegistryRepository::withConnection(const std::function<void(pqxx::connec
             if (connectionLost)
                 *connectionLost = true; // the COMMIT's outcome is unknown: like a lost connection
             return QString::fromUtf8(e.what()).section(QLatin1Char('\n'), 0, 0);
+        } catch (const pqxx::sql_error &e) {
+            // The rows themselves (cardinality, data, integrity: SQLSTATE classes 21, 22, 23) will
+            // fail again; anything else (a serialization failure, a read-only primary during a
+            // failover, a cancelled statement) may pass: like a lost connection, tried again.
+            const std::string state = e.sqlstate();
+            const std::string cls = state.substr(0, 2);
+            if (connectionLost)
+                *connectionLost = cls != "21" && cls != "22" && cls != "23";
+            return QString::fromUtf8(e.what()).section(QLatin1Char('\n'), 0, 0);
         } catch (const std::exception &e) {
             return QString::fromUtf8(e.what()).section(QLatin1Char('\n'), 0, 0);
         }

@@ -53,7 +53,8 @@ private:
     void run();
     void enqueue(std::function<void()> job);
     // Runs `work` on the DB thread's connection (made again once if it broke); the error, if any.
-    // *connectionLost (when given): the failure was the connection (or a COMMIT of unknown outcome).
+    // *connectionLost (when given): the failure may pass if tried again (the connection, a COMMIT of
+    // unknown outcome, an SQL error that is not about the rows: see withConnection).
     QString withConnection(const std::function<void(pqxx::connection &)> &work, bool *connectionLost = nullptr);
 
     std::string m_conninfo;

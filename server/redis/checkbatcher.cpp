@@ -11,13 +11,17 @@ namespace {
 // What window_check.lua is told about a key once per call.
 bool samePolicy(const WindowSpec &a, const WindowSpec &b)
 {
-    return a.windowUs == b.windowUs && a.limit == b.limit && a.lease == b.lease && a.reweighable == b.reweighable
-        && a.bucket == b.bucket && a.burst == b.burst && a.shadow == b.shadow;
+    return a.windowUs == b.windowUs && a.limit == b.limit && a.kind == b.kind && a.burst == b.burst && a.shadow == b.shadow;
 }
 } // namespace
 
 void CheckBatcher::submit(Item item)
 {
+    if (item.specs.size() > kMaxKeysPerScriptCheck) { // (a check has at most kMaxKeysPerCheck)
+        Result failed;
+        failed.error = QStringLiteral("a check of %1 keys (the script takes at most %2)").arg(item.specs.size()).arg(kMaxKeysPerScriptCheck);
+        return item.done(std::move(failed));
+    }
     if (m_queue.size() >= kMaxQueued) {
         Result failed;
         failed.error = QStringLiteral("%1 checks already wait for Redis").arg(m_queue.size());
@@ -183,18 +187,23 @@ bool decodeBatchReply(const RedisReply &reply, const std::vector<size_t> &keysPe
     size_t at = 1;
     for (size_t c = 0; c < keysPerCheck.size(); ++c) {
         (*admitted)[c] = reply.elements[at++].integer == 1;
-        const qint64 mask = reply.elements[at++].integer;
+        const qint64 fitsMask = reply.elements[at++].integer;
         const qint64 fullMask = reply.elements[at++].integer;
+        if (keysPerCheck[c] > kMaxKeysPerScriptCheck)
+            return false;
         if (written) {
             auto &w = (*written)[c];
             w.resize(keysPerCheck[c]);
             for (size_t k = 0; k < keysPerCheck[c]; ++k)
-                w[k] = (*admitted)[c] && (k >= 50 || (mask >> k) & 1); // (past 50 keys: assumed written)
+                w[k] = (*admitted)[c] && ((fitsMask >> k) & 1); // (an admitted check is written where it fits)
         }
         auto &s = (*states)[c];
         s.resize(keysPerCheck[c]);
-        for (size_t k = 0; k < keysPerCheck[c]; ++k, at += 2)
-            s[k] = {reply.elements[at].integer, reply.elements[at + 1].integer, k < 50 && ((fullMask >> k) & 1)};
+        for (size_t k = 0; k < keysPerCheck[c]; ++k, at += 2) {
+            s[k] = {reply.elements[at].integer, reply.elements[at + 1].integer};
+            s[k].full = (fullMask >> k) & 1;
+            s[k].fits = (fitsMask >> k) & 1;
+        }
     }
     return true;
 }

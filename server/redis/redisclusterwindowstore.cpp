@@ -112,8 +112,19 @@ void RedisClusterWindowStore::setBatchLimit(int maxChecks)
         b->setMaxChecks(maxChecks);
 }
 
+void RedisClusterWindowStore::runCommand(int slot, const QList<QByteArray> &argv, ScriptCallback done)
+{
+    runOn(slot, nullptr, argv, std::move(done), nullptr, 0, false, false, {});
+}
+
 void RedisClusterWindowStore::runScript(int slot, const RedisScript &script, const QList<QByteArray> &argv, ScriptCallback done,
                                         RedisConnection *conn, int redirects, bool asking, bool scriptRetried, ScriptCallback late)
+{
+    runOn(slot, &script, argv, std::move(done), conn, redirects, asking, scriptRetried, std::move(late));
+}
+
+void RedisClusterWindowStore::runOn(int slot, const RedisScript *script, const QList<QByteArray> &argv, ScriptCallback done,
+                                    RedisConnection *conn, int redirects, bool asking, bool scriptRetried, ScriptCallback late)
 {
     if (!conn)
         conn = m_topology.nodeForSlot(slot);
@@ -127,7 +138,7 @@ void RedisClusterWindowStore::runScript(int slot, const RedisScript &script, con
     if (late) {
         onLate = [late, conn](const RedisResult &r) { late(r, conn, r.ok ? QString() : r.error); };
     }
-    conn->command(argv, [this, slot, &script, argv, done = std::move(done), conn, redirects, scriptRetried, late](const RedisResult &r) mutable {
+    conn->command(argv, [this, slot, script, argv, done = std::move(done), conn, redirects, scriptRetried, late](const RedisResult &r) mutable {
         if (!r.ok) {
             m_lastError = r.error;
             return done(r, conn, r.error);
@@ -135,12 +146,12 @@ void RedisClusterWindowStore::runScript(int slot, const RedisScript &script, con
         bool ask = false;
         if (RedisConnection *target = m_topology.redirectTarget(r.reply, &ask)) {
             if (redirects < 5)
-                return runScript(slot, script, argv, std::move(done), target, redirects + 1, ask, scriptRetried, std::move(late));
+                return runOn(slot, script, argv, std::move(done), target, redirects + 1, ask, scriptRetried, std::move(late));
             return done(r, conn, QStringLiteral("too many redirects for slot %1").arg(slot));
         }
-        if (isNoScript(r.reply) && !scriptRetried) {
-            conn->command({QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), script.source}, [](const RedisResult &) {});
-            return runScript(slot, script, argv, std::move(done), conn, redirects, false, true, std::move(late));
+        if (script && isNoScript(r.reply) && !scriptRetried) {
+            conn->command({QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), script->source}, [](const RedisResult &) {});
+            return runOn(slot, script, argv, std::move(done), conn, redirects, false, true, std::move(late));
         }
         done(r, conn, QString());
     }, onLate);
@@ -166,10 +177,10 @@ void RedisClusterWindowStore::takeBack(const CheckBatcher::Item &item, const Che
     QList<QByteArray> keys, perKey;
     for (size_t k = 0; k < item.specs.size(); ++k) {
         const WindowSpec &spec = item.specs[k];
-        if (known ? (k >= r.written.size() || !r.written[k]) : !spec.lease)
+        if (known ? (k >= r.written.size() || !r.written[k]) : !spec.isLease())
             continue;
         keys << spec.key;
-        perKey << QByteArray::number(spec.weight) << scriptKind(spec) << QByteArray::number(spec.bucket ? spec.usPerToken() : 0.0, 'g', 17);
+        appendTakeBackArgs(perKey, spec);
     }
     if (keys.isEmpty())
         return;
@@ -222,11 +233,8 @@ void RedisClusterWindowStore::rollback(const std::shared_ptr<CheckState> &state)
         for (size_t i : keys)
             argv << state->batch.keys[i].key;
         argv << state->id << QByteArray::number(g.now) << QByteArray::number(keys.size());
-        for (size_t i : keys) {
-            const WindowSpec &spec = state->batch.keys[i];
-            argv << QByteArray::number(spec.weight) << scriptKind(spec)
-                 << QByteArray::number(spec.bucket ? spec.usPerToken() : 0.0, 'g', 17);
-        }
+        for (size_t i : keys)
+            appendTakeBackArgs(argv, state->batch.keys[i]);
         compensate(QStringLiteral("roll back %1").arg(QString::fromLatin1(state->id)), g.slot, RedisScript::rollback(), argv);
     }
 }
@@ -244,10 +252,10 @@ void RedisClusterWindowStore::saveReservation(const std::shared_ptr<CheckState> 
             const WindowSpec &spec = state->batch.keys[g.keys[k]];
             if (k >= g.written.size() || !g.written[k])
                 continue; // a shadow key that would have refused holds nothing to complete
-            if (spec.lease || spec.reweighable) // a log's entry carries its node's time
+            if (spec.isLease() || spec.reweighable()) // a log's entry carries its node's time
                 keys.append(QJsonArray{QString::fromUtf8(spec.key), QString::fromLatin1(scriptKind(spec)),
-                                       spec.bucket ? spec.usPerToken() : 0.0, QString::number(g.now)});
-            if (spec.reweighable)
+                                       spec.isBucket() ? spec.usPerToken() : 0.0, QString::number(g.now)});
+            if (spec.reweighable())
                 estimate = spec.weight;
         }
     }
@@ -373,34 +381,50 @@ void RedisClusterWindowStore::usage(const std::vector<WindowSpec> &keys, UsageCa
     state->done = std::move(done);
     if (keys.empty())
         return state->done(true, {});
+    // One window_usage.lua call per key, on its slot's node (MOVED/ASK followed, like checks).
     for (size_t i = 0; i < keys.size(); ++i) {
-        RedisConnection *conn = m_topology.nodeForSlot(clusterSlot(keys[i].key));
-        auto finish = [state, i, key = keys[i].key](const RedisResult &r) {
-            if (r.ok && r.reply.type == RedisReply::Type::Array && r.reply.elements.size() == 3)
-                state->out[i] = {key, r.reply.elements[1].integer, r.reply.elements[2].integer, r.reply.elements[0].integer};
-            else
-                state->ok = false;
-            if (--state->pending == 0)
-                state->done(state->ok, std::move(state->out));
-        };
-        if (!conn) {
-            finish(RedisResult{false, QStringLiteral("slot map not loaded"), {}});
-            continue;
-        }
-        conn->command({QByteArrayLiteral("EVAL"), RedisScript::usage().source, QByteArrayLiteral("1"), keys[i].key,
-                       QByteArray::number(keys[i].windowUs)},
-                      finish);
+        QList<QByteArray> argv{QByteArrayLiteral("EVALSHA"), RedisScript::usage().sha1, QByteArrayLiteral("1"), keys[i].key};
+        appendUsageArgs(argv, keys[i]);
+        runScript(clusterSlot(keys[i].key), RedisScript::usage(), argv,
+                  [state, i, spec = keys[i]](const RedisResult &r, RedisConnection *, const QString &error) {
+                      std::vector<KeyUsage> one;
+                      if (error.isEmpty() && decodeUsageReply(r, {spec}, &one))
+                          state->out[i] = one.front();
+                      else
+                          state->ok = false;
+                      if (--state->pending == 0)
+                          state->done(state->ok, std::move(state->out));
+                  });
     }
 }
 
 void RedisClusterWindowStore::reset(const QByteArray &key, DoneCallback done)
 {
-    RedisConnection *conn = m_topology.nodeForSlot(clusterSlot(key));
-    if (!conn)
-        return done(false);
-    conn->command({QByteArrayLiteral("DEL"), key, key + "#w"}, [done = std::move(done)](const RedisResult &r) {
-        done(r.ok && !r.reply.isError());
-    });
+    runCommand(clusterSlot(key), {QByteArrayLiteral("DEL"), key, key + "#w"},
+               [done = std::move(done)](const RedisResult &r, RedisConnection *, const QString &error) {
+                   done(error.isEmpty() && !r.reply.isError());
+               });
+}
+
+StoreStatus RedisClusterWindowStore::status() const
+{
+    StoreStatus s;
+    s.source = source();
+    for (const RedisConnection *c : m_topology.nodes()) {
+        s.connected = s.connected && c->isConnected();
+        s.inFlight += c->inFlight();
+    }
+    s.ok = s.connected && m_topology.slotsKnown() == kClusterSlots;
+    s.shared = true;
+    for (const auto &[slot, b] : m_batchers) {
+        s.calls += b->calls();
+        s.batchedChecks += b->checks();
+        s.failedCalls += b->failedCalls();
+        s.timedOutCalls += b->timedOutCalls();
+    }
+    s.lastError = m_lastError.isEmpty() ? m_topology.lastError() : m_lastError;
+    s.health = health();
+    return s;
 }
 
 QJsonObject RedisClusterWindowStore::health() const

@@ -47,6 +47,7 @@ public:
     void extend(const QString &reservationId, qint64 leaseUs, ReservationCallback done) override;
     QString source() const override { return QStringLiteral("redis-cluster"); }
     QJsonObject health() const override;
+    StoreStatus status() const override;
 
     ClusterTopology &topology() { return m_topology; }
     // At most this many checks in one script call (1: no batching).
@@ -62,6 +63,10 @@ private:
     void runScript(int slot, const RedisScript &script, const QList<QByteArray> &argv, ScriptCallback done,
                    RedisConnection *conn = nullptr, int redirects = 0, bool asking = false, bool scriptRetried = false,
                    ScriptCallback late = {});
+    // A command (not a script) on the node serving `slot`, MOVED/ASK followed.
+    void runCommand(int slot, const QList<QByteArray> &argv, ScriptCallback done);
+    void runOn(int slot, const RedisScript *script, const QList<QByteArray> &argv, ScriptCallback done, RedisConnection *conn,
+               int redirects, bool asking, bool scriptRetried, ScriptCallback late);
     // A script call that must happen (a take-back): through the compensator, tried until it does.
     void compensate(const QString &what, int slot, const RedisScript &script, const QList<QByteArray> &argv);
     // A slot group's check that timed out ran after all (or its reply never came): taken back.

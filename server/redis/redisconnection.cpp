@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "redis/redisconnection.h"
 
+#include <QUrl>
+
 #include "redis/qteventadapter.h"
 
 #include <QHostAddress>
@@ -44,6 +46,14 @@ RedisConnection::~RedisConnection()
         ctx->onDisconnect = nullptr;
         redisAsyncFree(ctx); // runs the reply callbacks with NULL (ignored: finished) and our cleanup hook
     }
+}
+
+RedisCredentials redisCredentialsFor(const QString &url, const RedisCredentials &configured)
+{
+    const QUrl u(url);
+    if (url.isEmpty() || u.password().isEmpty())
+        return configured;
+    return {u.userName(QUrl::FullyDecoded).toUtf8(), u.password(QUrl::FullyDecoded).toUtf8()};
 }
 
 qint64 RedisConnection::nowMs()
@@ -175,6 +185,7 @@ void RedisConnection::lost(const QString &why)
     for (auto &p : pending) {
         if (!p->finished) {
             p->finished = true;
+            p->timedOut = true; // (it may have run: `late` hears of it when hiredis lets it go)
             p->done(RedisResult{false, why, {}});
         }
     }
@@ -312,7 +323,11 @@ void RedisConnection::onReply(redisAsyncContext *ctx, void *reply, void *privdat
     }
     while (!self->m_pending.empty() && self->m_pending.front()->finished)
         self->m_pending.pop_front();
+    const Callback late = reply || self->m_destroying ? Callback() : std::move(p->late);
     p->done(result);
+    // The connection went with the call on it: it may have run. Its outcome is unknown.
+    if (late)
+        late(RedisResult{false, QStringLiteral("the connection to %1 went before the reply came").arg(self->address()), {}});
 }
 
 void RedisConnection::sweepTimeouts()

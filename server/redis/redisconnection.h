@@ -30,6 +30,10 @@ struct RedisCredentials
     QByteArray password;
     bool empty() const { return password.isEmpty(); }
 };
+// The one rule for which credentials win: a redis:// URL that names a password brings its own
+// (user and password); otherwise the configured ones (--redis-user, --redis-password-file,
+// SLUICE_REDIS_PASSWORD). `url` may be empty (a Cluster, Sentinel).
+RedisCredentials redisCredentialsFor(const QString &url, const RedisCredentials &configured);
 
 class RedisConnection : public QObject
 {
@@ -46,9 +50,10 @@ public:
     void open();
     bool isConnected() const { return m_connected; }
     void command(const QList<QByteArray> &argv, Callback done);
-    // The same, and `late` learns what became of a call that `done` was told had timed out: its
-    // reply when it comes after all, or (ok false) that the connection went before one came, so
-    // its outcome is unknown. Never called for a connection being destroyed.
+    // The same, and `late` learns what became of a call that `done` was told had failed though it
+    // may have run (a timeout, a connection lost with the call on it): its reply when it comes after
+    // all, or (ok false) that the connection went before one came, so its outcome is unknown. Never
+    // called for a call that was never sent, nor for a connection being destroyed.
     void command(const QList<QByteArray> &argv, Callback done, Callback late);
     // Writes the commands queued so far now rather than at the event loop's next turn. Never from
     // inside one of its callbacks (hiredis is not re-entrant there).
@@ -77,7 +82,7 @@ private:
         Callback late;
         qint64 deadlineMs = 0;
         bool finished = false;
-        bool timedOut = false;
+        bool timedOut = false; // answered before its reply came (a timeout, a lost connection): `late` may follow
     };
 
     static void onReply(redisAsyncContext *ctx, void *reply, void *privdata);

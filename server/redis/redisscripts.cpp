@@ -55,13 +55,32 @@ const RedisScript &RedisScript::rollback()
     return s;
 }
 
-QByteArray scriptKind(const WindowSpec &spec)
+QByteArray scriptKind(const WindowSpec &spec) { return QByteArray(1, spec.info().code); }
+
+QByteArray scriptUsPerToken(const WindowSpec &spec)
 {
-    if (spec.lease)
-        return QByteArrayLiteral("c");
-    if (spec.bucket)
-        return spec.reweighable ? QByteArrayLiteral("B") : QByteArrayLiteral("b");
-    return spec.reweighable ? QByteArrayLiteral("t") : QByteArrayLiteral("r");
+    return spec.isBucket() ? QByteArray::number(spec.usPerToken(), 'g', 17) : QByteArrayLiteral("0");
+}
+
+void appendTakeBackArgs(QList<QByteArray> &argv, const WindowSpec &spec)
+{
+    argv << QByteArray::number(spec.weight) << scriptKind(spec) << scriptUsPerToken(spec);
+}
+
+void appendUsageArgs(QList<QByteArray> &argv, const WindowSpec &spec)
+{
+    argv << scriptKind(spec) << QByteArray::number(spec.isLog() ? spec.windowUs : 0) << scriptUsPerToken(spec);
+}
+
+bool decodeUsageReply(const RedisResult &r, const std::vector<WindowSpec> &keys, std::vector<KeyUsage> *out)
+{
+    if (!r.ok || r.reply.type != RedisReply::Type::Array || r.reply.elements.size() != 1 + 2 * keys.size())
+        return false;
+    const qint64 now = r.reply.elements[0].integer;
+    out->clear();
+    for (size_t i = 0; i < keys.size(); ++i)
+        out->push_back({keys[i].key, r.reply.elements[1 + 2 * i].integer, r.reply.elements[2 + 2 * i].integer, now});
+    return true;
 }
 
 QByteArray reservationKey(const QByteArray &id) { return QByteArrayLiteral("sluice:{res:") + id + '}'; }

@@ -27,8 +27,16 @@ struct RedisScript
 
 // Every check's id (a lease's member; the reservation id when it reserves). "r" tells them from the memory store's.
 inline constexpr char kRedisIdTag = 'r';
-// The kind of a key in the scripts: 'r', 't', 'c', 'b' or 'B' (see window_check.lua).
+// The kind of a key in the scripts: its code in the kinds' table (windowkind.cpp: 'r', 't', 'c',
+// 'b' or 'B'), and a bucket's us per token as the scripts read it ("0" for other kinds).
 QByteArray scriptKind(const WindowSpec &spec);
+QByteArray scriptUsPerToken(const WindowSpec &spec);
+// One key's arguments of window_rollback.lua (weight, kind, us per token) and of window_usage.lua
+// (kind, window us, us per token): each layout written in one place.
+void appendTakeBackArgs(QList<QByteArray> &argv, const WindowSpec &spec);
+void appendUsageArgs(QList<QByteArray> &argv, const WindowSpec &spec);
+// window_usage.lua's reply {now, used_1, oldest_1, …} for `keys`: false when it is not one.
+bool decodeUsageReply(const RedisResult &r, const std::vector<WindowSpec> &keys, std::vector<KeyUsage> *out);
 // The reservation record of an id: "sluice:{res:<id>}" (its own slot in a Cluster).
 QByteArray reservationKey(const QByteArray &id);
 

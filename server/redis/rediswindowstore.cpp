@@ -70,7 +70,7 @@ void RedisWindowStore::takeBack(const CheckBatcher::Item &item, const CheckBatch
             continue;
         const WindowSpec &spec = item.specs[k];
         keys << spec.key;
-        perKey << QByteArray::number(spec.weight) << scriptKind(spec) << QByteArray::number(spec.bucket ? spec.usPerToken() : 0.0, 'g', 17);
+        appendTakeBackArgs(perKey, spec);
     }
     QList<QByteArray> argv{QByteArrayLiteral("EVALSHA"), RedisScript::rollback().sha1,
                            QByteArray::number(keys.size() + (item.recordKey.isEmpty() ? 0 : 1))};
@@ -103,12 +103,8 @@ std::unique_ptr<RedisWindowStore> RedisWindowStore::fromUrl(const QString &url, 
 {
     const QUrl u(url);
     const int db = u.path().mid(1).toInt();
-    RedisCredentials credentials = fallback;
-    if (!u.password().isEmpty()) {
-        credentials.user = u.userName(QUrl::FullyDecoded).toUtf8();
-        credentials.password = u.password(QUrl::FullyDecoded).toUtf8();
-    }
-    return std::make_unique<RedisWindowStore>(u.host(), static_cast<quint16>(u.port(6379)), db, timeoutMs, nullptr, credentials);
+    return std::make_unique<RedisWindowStore>(u.host(), static_cast<quint16>(u.port(6379)), db, timeoutMs, nullptr,
+                                              redisCredentialsFor(url, fallback));
 }
 
 void RedisWindowStore::check(const WindowBatch &batch, CheckCallback done)
@@ -174,20 +170,15 @@ void RedisWindowStore::extend(const QString &reservationId, qint64 leaseUs, Rese
 
 void RedisWindowStore::usage(const std::vector<WindowSpec> &keys, UsageCallback done)
 {
-    QList<QByteArray> argv{QByteArrayLiteral("EVAL"), RedisScript::usage().source,
-                           QByteArray::number(static_cast<qsizetype>(keys.size()))};
+    QList<QByteArray> argv{QByteArrayLiteral("EVALSHA"), RedisScript::usage().sha1, QByteArray::number(static_cast<qsizetype>(keys.size()))};
     for (const WindowSpec &s : keys)
         argv << s.key;
     for (const WindowSpec &s : keys)
-        argv << QByteArray::number(s.windowUs);
-    m_connection.command(argv, [keys, done = std::move(done)](const RedisResult &r) {
+        appendUsageArgs(argv, s);
+    eval(RedisScript::usage(), argv, [keys, done = std::move(done)](const RedisResult &r) {
         std::vector<KeyUsage> out;
-        if (!r.ok || r.reply.type != RedisReply::Type::Array || r.reply.elements.size() != 1 + 2 * keys.size())
-            return done(false, out);
-        const qint64 now = r.reply.elements[0].integer;
-        for (size_t i = 0; i < keys.size(); ++i)
-            out.push_back({keys[i].key, r.reply.elements[1 + 2 * i].integer, r.reply.elements[2 + 2 * i].integer, now});
-        done(true, std::move(out));
+        const bool ok = decodeUsageReply(r, keys, &out);
+        done(ok, std::move(out));
     });
 }
 
@@ -196,6 +187,24 @@ void RedisWindowStore::reset(const QByteArray &key, DoneCallback done)
     m_connection.command({QByteArrayLiteral("DEL"), key, key + "#w"}, [done = std::move(done)](const RedisResult &r) {
         done(r.ok && !r.reply.isError());
     });
+}
+
+StoreStatus RedisWindowStore::status() const
+{
+    StoreStatus s;
+    s.source = source();
+    s.ok = s.connected = m_connection.isConnected();
+    s.inFlight = m_connection.inFlight();
+    s.shared = true;
+    s.calls = m_batcher.calls();
+    s.batchedChecks = m_batcher.checks();
+    s.failedCalls = m_batcher.failedCalls();
+    s.timedOutCalls = m_batcher.timedOutCalls();
+    s.followsSentinel = m_sentinel != nullptr;
+    s.primaryChanges = m_sentinel ? m_sentinel->primaryChanges() : 0;
+    s.lastError = m_connection.lastError();
+    s.health = health();
+    return s;
 }
 
 QJsonObject RedisWindowStore::health() const

@@ -42,6 +42,7 @@ public:
     void extend(const QString &reservationId, qint64 leaseUs, ReservationCallback done) override;
     QString source() const override { return QStringLiteral("redis"); }
     QJsonObject health() const override;
+    StoreStatus status() const override;
 
     RedisConnection &connection() { return m_connection; }
     // At most this many checks in one script call (1: no batching).

@@ -31,6 +31,8 @@ public:
     bool known() const { return m_port != 0; }
     QString primary() const { return known() ? QStringLiteral("%1:%2").arg(m_host).arg(m_port) : QString(); }
     QJsonObject health() const;
+    // Times it followed the sentinels to another primary (failovers).
+    qint64 primaryChanges() const { return m_failovers; }
 
 Q_SIGNALS:
     void primaryChanged(const QString &host, quint16 port);

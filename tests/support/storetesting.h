@@ -8,21 +8,24 @@
 
 #include <QElapsedTimer>
 #include <QtTest>
+#include <memory>
 #include <optional>
 
 namespace sluice::test {
 
 // Runs one check and waits (bounded) for its answer, processing events meanwhile.
+// (The answer lands in shared state: one that comes after the wait gave up writes there, not into
+// a stack frame that is gone.)
 inline WindowOutcome checkAndWait(WindowStore &store, const WindowBatch &batch, int timeoutMs = 5000)
 {
-    std::optional<WindowOutcome> result;
-    store.check(batch, [&](WindowOutcome o) { result = std::move(o); });
+    auto result = std::make_shared<std::optional<WindowOutcome>>();
+    store.check(batch, [result](WindowOutcome o) { *result = std::move(o); });
     QElapsedTimer t;
     t.start();
-    while (!result && t.elapsed() < timeoutMs)
+    while (!*result && t.elapsed() < timeoutMs)
         QTest::qWait(1);
-    if (result)
-        return std::move(*result);
+    if (*result)
+        return std::move(**result);
     WindowOutcome none;
     none.status = WindowOutcome::Status::Unavailable;
     none.error = QStringLiteral("no answer");
@@ -33,17 +36,17 @@ inline WindowOutcome checkAndWait(WindowStore &store, const WindowBatch &batch, 
 inline ReservationOutcome reservationAndWait(WindowStore &store, const QString &id, std::optional<qint64> tokens,
                                              bool extend = false, qint64 leaseUs = 0, int timeoutMs = 5000)
 {
-    std::optional<ReservationOutcome> result;
-    auto done = [&](ReservationOutcome o) { result = std::move(o); };
+    auto result = std::make_shared<std::optional<ReservationOutcome>>();
+    auto done = [result](ReservationOutcome o) { *result = std::move(o); };
     if (extend)
         store.extend(id, leaseUs, done);
     else
         store.complete(id, tokens, done);
     QElapsedTimer t;
     t.start();
-    while (!result && t.elapsed() < timeoutMs)
+    while (!*result && t.elapsed() < timeoutMs)
         QTest::qWait(1);
-    return result.value_or(ReservationOutcome{ReservationOutcome::Status::Unavailable, QStringLiteral("no answer"), 0});
+    return result->value_or(ReservationOutcome{ReservationOutcome::Status::Unavailable, QStringLiteral("no answer"), 0});
 }
 
 inline bool waitConnected(const RedisConnection &connection, int timeoutMs = 5000)
