@@ -3,11 +3,13 @@
 // memory store, exactly what one HTTP check costs minus HTTP and JSON. Limits are scaled up so
 // every check is admitted and writes every key (the expensive path), as in the HTTP benchmark.
 // Run: build/bench/sluice-bench-engine   (figures per thread count; items_per_second = checks/s)
+//      build/bench/sluice-bench-engine --iterations N --benchmark_filter=fixed   (exactly N each)
 #include "engine/checkservice.h"
 #include "memory/memorywindowstore.h"
 #include "engine/registryjson.h"
 
 #include <benchmark/benchmark.h>
+#include <string>
 
 using namespace sluice;
 
@@ -190,4 +192,25 @@ BENCHMARK(BM_DecisionToJson);
 
 } // namespace
 
-BENCHMARK_MAIN();
+// `--iterations N` (first argument): every benchmark on one thread runs exactly N iterations, so
+// that instruction counts (valgrind --tool=callgrind) compare two builds exactly (the logs grow
+// during a run: a time-based run's cost per check depends on how long it ran).
+int main(int argc, char **argv)
+{
+    if (argc > 2 && std::string(argv[1]) == "--iterations") {
+        const benchmark::IterationCount n = std::stoll(argv[2]);
+        benchmark::RegisterBenchmark("fixed/ResolveCheckDecide", BM_ResolveCheckDecide)->Iterations(n);
+        benchmark::RegisterBenchmark("fixed/ResolveAndCheck", BM_ResolveAndCheck)->Iterations(n);
+        benchmark::RegisterBenchmark("fixed/CheckAndCompleteWithUnits", BM_CheckAndCompleteWithUnits)->Iterations(n);
+        benchmark::RegisterBenchmark("fixed/ResolveCheckDecideBuckets", BM_ResolveCheckDecideBuckets)->Iterations(n);
+        argv[2] = argv[0];
+        argc -= 2;
+        argv += 2;
+    }
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv))
+        return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

@@ -125,9 +125,13 @@ std::optional<QString> unescape(const QByteArray &part)
 
 QByteArray windowKeySuffix(Unit unit, Algorithm algorithm)
 {
-    if (unit == Unit::Concurrent)
-        return unitKeySuffix(unit); // (leases have no algorithm)
-    return unitKeySuffix(unit) + algorithmKeySuffix(algorithm);
+    // (literals: no allocation on the check path)
+    switch (unit) {
+    case Unit::Concurrent: return QByteArrayLiteral(":leases"); // (leases have no algorithm)
+    case Unit::Tokens: return algorithm == Algorithm::TokenBucket ? QByteArrayLiteral(":tokens:bucket") : QByteArrayLiteral(":tokens");
+    case Unit::Requests: break;
+    }
+    return algorithm == Algorithm::TokenBucket ? QByteArrayLiteral(":bucket") : QByteArray();
 }
 
 std::optional<ParsedWindowKey> parseWindowKey(const QByteArray &key)

@@ -5,7 +5,7 @@
 // executes these rules; the Lua scripts (resources/lua/) implement the same ones for Redis, atomic
 // in one script, and name this file; CheckService judges every store's facts with them.
 //
-// Adding a kind: one row in kWindowKinds (windowkind.cpp), its branch in each function below, its
+// Adding a kind: one row in kWindowKinds (below), its branch in each function below, its
 // branch in window_check.lua and window_usage.lua (they receive the row's code), and its rows in
 // tests/tst_windowstores.cpp (which runs every kind on every store).
 #pragma once
@@ -38,10 +38,17 @@ struct WindowKindInfo
     bool reweighable;   // a completion's tokens replace the estimate (a reservation is made)
 };
 
-// Every kind, in WindowKind order.
-extern const WindowKindInfo kWindowKinds[5];
+// Every kind, in WindowKind order: the one table (Lua gets the codes from it).
+//                                           unit              algorithm                code  log    lease  bucket reweighable
+inline constexpr WindowKindInfo kWindowKinds[5] = {
+    {WindowKind::RequestLog,    Unit::Requests,   Algorithm::SlidingLog,  'r', true,  false, false, false},
+    {WindowKind::TokenLog,      Unit::Tokens,     Algorithm::SlidingLog,  't', true,  false, false, true},
+    {WindowKind::Leases,        Unit::Concurrent, Algorithm::SlidingLog,  'c', false, true,  false, false},
+    {WindowKind::RequestBucket, Unit::Requests,   Algorithm::TokenBucket, 'b', false, false, true,  false},
+    {WindowKind::TokenBucket,   Unit::Tokens,     Algorithm::TokenBucket, 'B', false, false, true,  true},
+};
 
-inline const WindowKindInfo &kindInfo(WindowKind kind) { return kWindowKinds[static_cast<int>(kind)]; }
+constexpr const WindowKindInfo &kindInfo(WindowKind kind) { return kWindowKinds[static_cast<int>(kind)]; }
 // The kind a policy of this unit and algorithm makes (a concurrent policy is Leases whatever its
 // algorithm: validation refuses a concurrent token bucket before it gets here).
 WindowKind windowKindOf(Unit unit, Algorithm algorithm);
