@@ -66,6 +66,36 @@ private Q_SLOTS:
         QFETCH(QByteArray, key);
         QVERIFY(!parseWindowKey(key));
     }
+
+    // Issue 21: every scope × unit × algorithm makes a key that parses back to itself (the bucket
+    // suffixes were unknown to the parser: /admin/usage refused a bucket's key).
+    void everyKindRoundTrips()
+    {
+        const QString awkward = QStringLiteral("a:b{c}%d é");
+        for (Scope scope : kScopesBySpecificity) {
+            const int ids = scope == Scope::Global ? 0 : scope == Scope::UserModel ? 2 : 1;
+            const QString id1 = ids >= 1 ? (scope == Scope::ApiKey ? QStringLiteral("42") : awkward) : QString();
+            const QString id2 = ids == 2 ? QStringLiteral("gpt:4o") : QString();
+            for (Unit unit : {Unit::Requests, Unit::Tokens, Unit::Concurrent}) {
+                for (Algorithm algorithm : {Algorithm::SlidingLog, Algorithm::TokenBucket}) {
+                    if (unit == Unit::Concurrent && algorithm == Algorithm::TokenBucket)
+                        continue; // (no such policy)
+                    const QByteArray base = windowKey(scope, id1, id2);
+                    const QByteArray key = base + windowKeySuffix(unit, algorithm);
+                    const auto parsed = parseWindowKey(key);
+                    QVERIFY2(parsed, key.constData());
+                    QCOMPARE(parsed->scope, scope);
+                    QCOMPARE(parsed->id1, id1);
+                    QCOMPARE(parsed->id2, id2);
+                    QCOMPARE(parsed->unit, unit);
+                    QCOMPARE(parsed->algorithm, algorithm);
+                    QCOMPARE(parsed->scopeKey, base);
+                }
+            }
+        }
+        QVERIFY(!parseWindowKey("sluice:{global}:bucket:tokens")); // (the order is fixed)
+        QVERIFY(!parseWindowKey("sluice:{global}:leases:bucket"));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestWindowKey)
