@@ -221,6 +221,14 @@ private Q_SLOTS:
         const Answer reset = test::httpCall(m_nam, base.resolved(QUrl(QStringLiteral("/admin/usage/") + keyQuery)), "DELETE", {}, {}, auth);
         QVERIFY2(reset.status == 204, reset.body.constData()); // defect 1: was 400
         QCOMPARE(usage().array().at(0).toObject().value(QStringLiteral("count")).toInteger(), qint64(0));
+        // A bucket key no policy governs: no limit, and no level (no rate to read it with).
+        const Answer ungoverned = test::httpCall(m_nam, base.resolved(QUrl(QStringLiteral("/admin/usage?keys=")
+                                                                          + QString::fromLatin1(QUrl::toPercentEncoding(
+                                                                              QStringLiteral("sluice:{model:nobody}:bucket"))))),
+                                                 "GET", {}, {}, auth);
+        QCOMPARE(ungoverned.status, 200);
+        QVERIFY(ungoverned.array().at(0).toObject().value(QStringLiteral("count")).isNull());
+        QVERIFY(ungoverned.array().at(0).toObject().value(QStringLiteral("limit")).isNull());
         for (int i = 0; i < 5; ++i)
             QCOMPARE(check(QStringLiteral("v%1").arg(i), model).status, 200);
         QCOMPARE(check(QStringLiteral("v5"), model).status, 429);

@@ -5,6 +5,7 @@
 #include "engine/checkservice.h"
 #include "memory/memorywindowstore.h"
 #include "engine/registryjson.h"
+#include "engine/windowrules.h"
 
 #include <QtTest>
 
@@ -324,6 +325,69 @@ private Q_SLOTS:
                                          "(key=sluice:{user_model:u:m}); use algorithm token_bucket for rates this high"));
     }
 
+    // Issue 21, defect 4 and its review: a look (peek, gRPC hits_addend 0) judges every key by
+    // the check's own rules — a shadow policy over its limit never refuses, a bucket is held to
+    // its burst (not its rate), a log over its limit refuses.
+    void aLookJudgesByTheCheckRules()
+    {
+        RegistryData data = builtInDemoRegistry();
+        data.policies.clear();
+        PolicyDto base;
+        base.id = 1;
+        base.scope = Scope::UserModel;
+        base.windowSeconds = 3600;
+        base.limit = 3;
+        PolicyDto shadow;
+        shadow.id = 2;
+        shadow.scope = Scope::Global;
+        shadow.windowSeconds = 3600;
+        shadow.limit = 3; // (it keeps what it would have admitted: the first 3 checks)
+        shadow.shadow = true;
+        PolicyDto bucket;
+        bucket.id = 3;
+        bucket.scope = Scope::Model;
+        bucket.windowSeconds = 3600;
+        bucket.limit = 2;
+        bucket.burst = 5;
+        bucket.algorithm = Algorithm::TokenBucket;
+        data.policies = {base, shadow, bucket};
+        reset(data);
+        auto look = [this](const QString &user) {
+            CheckRequest r;
+            r.userId = user;
+            r.modelId = QStringLiteral("m");
+            Decision out;
+            m_service->peek(r, QString(), [&](const ApiError *error, const Decision &d) {
+                if (error)
+                    m_unexpected << error->message();
+                out = d;
+            });
+            return out;
+        };
+        QVERIFY(look(QStringLiteral("a")).allowed);
+        for (int i = 0; i < 3; ++i)
+            QVERIFY(check(QString(), QStringLiteral("u%1").arg(i), QStringLiteral("m")).allowed);
+        QVERIFY(check(QString(), QStringLiteral("a"), QStringLiteral("m")).allowed); // 4 of the burst of 5
+        Decision d = look(QStringLiteral("b"));
+        QVERIFY2(d.allowed, qPrintable(d.cause)); // 4 drained > the rate of 2, within the burst of 5
+        QVERIFY(check(QString(), QStringLiteral("a"), QStringLiteral("m")).allowed);  // the bucket's 5th
+        QVERIFY(!check(QString(), QStringLiteral("a"), QStringLiteral("m")).allowed); // no 6th
+        d = look(QStringLiteral("a")); // a: 2 of 3 requests, the bucket at its burst: within both
+        QVERIFY2(d.allowed, qPrintable(d.cause));
+        RegistryData over = data;
+        over.policies[1].limit = 1; // the shadow policy: 3 kept, its limit now 1: over, and a look goes on
+        m_snapshots->swap(std::make_shared<const PolicySnapshot>(over));
+        d = look(QStringLiteral("a"));
+        QVERIFY2(d.allowed, qPrintable(d.cause));
+        QCOMPARE(d.policies.last().scope, Scope::Global); // (most specific first)
+        QVERIFY(d.policies.last().shadow && d.policies.last().violated); // (reported, as a check would)
+        over.policies[0].limit = 1; // a: 2 counted, the limit now 1: over
+        m_snapshots->swap(std::make_shared<const PolicySnapshot>(over));
+        d = look(QStringLiteral("a"));
+        QVERIFY(!d.allowed);
+        QCOMPARE(d.primary->scope, Scope::UserModel);
+    }
+
     void costIsCarriedButRequestsWeighOne()
     {
         // Every policy counts requests today: a request weighs 1 whatever its cost (token-unit
@@ -360,10 +424,14 @@ private Q_SLOTS:
         // Refused: 98 counted + 5 > 100 on the USER_MODEL default.
         outcome.admitted = false;
         outcome.keys.assign(resolved.applied.size(), KeyState{98, outcome.nowUs - 1'000'000});
+        for (size_t i = 0; i < outcome.keys.size(); ++i) // (a store reports whether each key fits)
+            outcome.keys[i].fits = window::fits(resolved.windows.keys[i], outcome.keys[i]);
         const Decision refused = CheckService::decide(resolved, outcome);
         QVERIFY(!refused.allowed);
         QCOMPARE(refused.primary->scope, Scope::UserModel);
+        QVERIFY(refused.policies.at(0).violated);
         QCOMPARE(refused.count, qint64(103));
+        QCOMPARE(refused.retryAfterSeconds, qint64(3599)); // its oldest entry (1 s old) leaves the hour
         QVERIFY2(refused.cause.startsWith(QStringLiteral("USER_MODEL exceeded: 103/100")), qPrintable(refused.cause));
     }
 

@@ -166,7 +166,8 @@ private Q_SLOTS:
              "keys=100/60000,1000/60000t,1/c cost=500 + - - only=0 + used=0:1 only=1 + used=0:500", false},
             {"mixed units: completion releases and reweighs together",
              "keys=100/60000,1000/60000t,1/c cost=800 + - complete=0:100 + used=1:100 used=2:0 used=0:1", false},
-            // Issue 21, defects 3 and 4: a look (usage, peek) sees what a check sees, every kind.
+            // Issue 21, defects 3 and 4: a look (usage, peek) sees what a check sees, every kind (but a
+            // log at its entry bound, kMaxLogEntries: usage reports counts, not the bound).
             {"usage and look: a log", "keys=3/60000 look+ +2 usage=0:2 look+ + usage=0:3 look+ - usage=0:3", false},
             {"usage and look: tokens", "keys=100/60000t cost=60 + usage=0:60 look+ cost=41 - usage=0:60 complete=0:90 usage=0:90", false},
             {"usage and look: leases", "keys=2/c + usage=0:1 + usage=0:2 look+ - complete=0 usage=0:1", false},

@@ -9,9 +9,12 @@
 -- kind ('r', 't', 'c', 'b' or 'B'), and for a bucket its us per token.
 -- Returns the number of keys something was taken back from (0 when it was taken back before).
 local id, at, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if #KEYS == 0 then return 0 end
 -- Once per request and key group: a take-back sent again (its first try's answer was lost) must
 -- not take back a second entry of the same time, nor refund a bucket twice. The mark lives an hour
--- (a compensation is given up after 15 minutes) in KEYS[1]'s slot.
+-- (a compensation is given up after 15 minutes) in KEYS[1]'s slot. It comes first: a script that
+-- failed half way is not run again (at most once: what was not taken back stays charged, the safe
+-- side).
 if not redis.call('SET', KEYS[1] .. '#tb:' .. id, '1', 'NX', 'PX', 3600000) then return 0 end
 local removed = 0
 local now = clock()

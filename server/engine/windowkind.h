@@ -49,6 +49,11 @@ inline constexpr WindowKindInfo kWindowKinds[5] = {
 };
 
 constexpr const WindowKindInfo &kindInfo(WindowKind kind) { return kWindowKinds[static_cast<int>(kind)]; }
+static_assert(kindInfo(WindowKind::RequestLog).kind == WindowKind::RequestLog && kindInfo(WindowKind::TokenLog).kind == WindowKind::TokenLog
+                  && kindInfo(WindowKind::Leases).kind == WindowKind::Leases
+                  && kindInfo(WindowKind::RequestBucket).kind == WindowKind::RequestBucket
+                  && kindInfo(WindowKind::TokenBucket).kind == WindowKind::TokenBucket,
+              "kWindowKinds is in WindowKind order");
 // The kind a policy of this unit and algorithm makes (a concurrent policy is Leases whatever its
 // algorithm: validation refuses a concurrent token bucket before it gets here).
 WindowKind windowKindOf(Unit unit, Algorithm algorithm);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "failover/resilientwindowstore.h"
 
+#include "engine/windowrules.h"
+
 #include <chrono>
 
 namespace sluice {
@@ -76,6 +78,8 @@ void ResilientWindowStore::fallback(const WindowBatch &batch, const QString &why
         o.admitted = true;
         o.nowUs = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
         o.keys.resize(batch.keys.size());
+        for (size_t i = 0; i < batch.keys.size(); ++i) // (nothing counted: would it fit an empty key?)
+            o.keys[i].fits = window::fits(batch.keys[i], o.keys[i]);
         o.source = QStringLiteral("fail-open");
         return done(std::move(o));
     }

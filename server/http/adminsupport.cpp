@@ -161,6 +161,8 @@ QJsonArray GovernedKeys::usageJson(const std::vector<KeyUsage> &usage) const
             o.insert(QStringLiteral("policyId"), p->id);
         } else {
             o.insert(QStringLiteral("limit"), QJsonValue());
+            if (windows[i].isBucket()) // (its level is in tokens of a rate no policy says now)
+                o.insert(QStringLiteral("count"), QJsonValue());
         }
         out.append(o);
     }

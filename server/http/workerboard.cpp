@@ -67,6 +67,7 @@ void WorkerBoard::gather(std::function<void(std::vector<StoreStatus>)> done) con
         post(workers[i].home, [this, store = workers[i].store, back, answer] {
             StoreStatus status;
             status.ok = false;
+            status.connected = false;
             status.health = {{QStringLiteral("status"), QStringLiteral("stopped")}};
             if (const auto s = store.lock()) {
                 status = s->status();

@@ -52,8 +52,9 @@ public:
     void command(const QList<QByteArray> &argv, Callback done);
     // The same, and `late` learns what became of a call that `done` was told had failed though it
     // may have run (a timeout, a connection lost with the call on it): its reply when it comes after
-    // all, or (ok false) that the connection went before one came, so its outcome is unknown. Never
-    // called for a call that was never sent, nor for a connection being destroyed.
+    // all, or (ok false) that the connection went before one came, so its outcome is unknown (also
+    // when it may never have left our buffer). Never called for a call hiredis refused at once, nor
+    // for a connection being destroyed.
     void command(const QList<QByteArray> &argv, Callback done, Callback late);
     // Writes the commands queued so far now rather than at the event loop's next turn. Never from
     // inside one of its callbacks (hiredis is not re-entrant there).

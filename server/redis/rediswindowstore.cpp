@@ -72,6 +72,8 @@ void RedisWindowStore::takeBack(const CheckBatcher::Item &item, const CheckBatch
         keys << spec.key;
         appendTakeBackArgs(perKey, spec);
     }
+    if (keys.isEmpty() && item.recordKey.isEmpty())
+        return; // (it wrote nothing: every key a shadow that would have refused)
     QList<QByteArray> argv{QByteArrayLiteral("EVALSHA"), RedisScript::rollback().sha1,
                            QByteArray::number(keys.size() + (item.recordKey.isEmpty() ? 0 : 1))};
     argv << keys;
