@@ -227,7 +227,8 @@ private Q_SLOTS:
         // The fields are offered the registry's ids (and take anything typed).
         page->refreshPickers();
         QTRY_COMPARE_WITH_TIMEOUT(user->completer()->model()->rowCount(), 3, 5000);
-        QCOMPARE(model->completer()->model()->index(0, 0).data().toString(), QStringLiteral("gpt-4o"));
+        // (users and models come in two answers, in either order: wait for both)
+        QTRY_COMPARE_WITH_TIMEOUT(model->completer()->model()->index(0, 0).data().toString(), QStringLiteral("gpt-4o"), 5000);
         // Enter sends it (issue 13's keyboard).
         QTest::keyClick(model, Qt::Key_Return);
         QVERIFY(answered.wait(5000));
