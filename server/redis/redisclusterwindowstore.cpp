@@ -235,7 +235,17 @@ void RedisClusterWindowStore::rollback(const std::shared_ptr<CheckState> &state)
         argv << state->id << QByteArray::number(g.now) << QByteArray::number(keys.size());
         for (size_t i : keys)
             appendTakeBackArgs(argv, state->batch.keys[i]);
-        compensate(QStringLiteral("roll back %1").arg(QString::fromLatin1(state->id)), g.slot, RedisScript::rollback(), argv);
+        // Sent now, on the node's connection, before the refusal is answered: a check that follows
+        // on that node finds the rollback done (through the compensator, its first attempt waited
+        // for a timer and a caller's next check could count what a refusal should not have left).
+        // Only a rollback that fails goes to the compensator, to be retried.
+        const int slot = g.slot;
+        runScript(slot, RedisScript::rollback(), argv,
+                  [this, slot, argv, id = state->id](const RedisResult &r, RedisConnection *, const QString &error) {
+                      if (error.isEmpty() && !r.reply.isError())
+                          return;
+                      compensate(QStringLiteral("roll back %1").arg(QString::fromLatin1(id)), slot, RedisScript::rollback(), argv);
+                  });
     }
 }
 
