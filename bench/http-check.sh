@@ -193,4 +193,21 @@ if [ "$run_anchors" = 1 ]; then
   nginx=$(awk '/anchor nginx-limit-req/{split($3,a,"="); print a[2]}' <<<"$aout")
   seeds=$(awk '/anchor seeds-fastapi/{split($3,a,"="); print a[2]}' <<<"$aout")
   echo "ratio sluice/nginx-limit-req=$(awk -v a=$rps -v b=$nginx 'BEGIN{printf "%.2f", a/b}') sluice/seeds-fastapi=$(awk -v a=$rps -v b=$seeds 'BEGIN{printf "%.1f", a/b}')"
+  # The CPU side of the comparison: nginx's worker (the anchors' configuration, the same wrk load),
+  # user+sys per request from /proc, as for the server above.
+  if [ -f "$anchors/nginx-limit-req.conf.in" ] && command -v nginx >/dev/null; then
+    np=$(free_port); mkdir -p "$work/nginx"
+    sed -e "s|@DIR@|$work/nginx|g" -e "s|@PORT@|$np|g" "$anchors/nginx-limit-req.conf.in" > "$work/nginx/nginx.conf"
+    nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" & pids+=($!)
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$np") 2>/dev/null && break; sleep 0.1; done
+    worker=$(pgrep -P "$(cat "$work/nginx/nginx.pid")" | head -1)
+    ncpu0=$(proc_cpu "$worker")
+    nout=$(wrk -t"$wthreads" -c"$conns" -d"${secs}s" -s "$lua" "http://127.0.0.1:$np/rate-limit/check")
+    ncpu1=$(proc_cpu "$worker")
+    ntotal=$(awk '/requests in/{print $1}' <<<"$nout")
+    ours=$(awk -v a="$server_cpu1" -v b="$server_cpu0" -v n="$total" 'BEGIN{printf "%.1f", (a-b)*1e6/n}')
+    theirs=$(awk -v a="$ncpu1" -v b="$ncpu0" -v n="$ntotal" 'BEGIN{printf "%.1f", (a-b)*1e6/n}')
+    echo "anchor nginx-limit-req cpu worker_us_per_request=$theirs (user+sys over $ntotal requests)"
+    echo "ratio cpu sluice_server/nginx_worker=$(awk -v a="$ours" -v b="$theirs" 'BEGIN{printf "%.2f", a/b}')"
+  fi
 fi

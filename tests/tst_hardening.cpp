@@ -20,6 +20,7 @@
 #include <QTcpSocket>
 #include <QtTest>
 #include <memory>
+#include <sys/socket.h>
 
 using namespace sluice;
 
@@ -437,6 +438,57 @@ private Q_SLOTS:
                 else
                     QVERIFY2(got[i].body.contains("\"source\":\"redis\""), got[i].body.constData());
             }
+        }
+    }
+
+    // A client that sends its requests and then shuts down its sending side (half-close: "that is
+    // all", as `printf ... | nc -N` does) still gets every answer, then the server closes. With
+    // answers made at once (embedded) and made later (Redis); and a request cut short by the
+    // half-close is dropped without an answer.
+    void aClientThatHalfClosesGetsItsAnswers_data()
+    {
+        QTest::addColumn<bool>("redis");
+        QTest::addRow("embedded") << false;
+        QTest::addRow("redis") << true;
+    }
+    void aClientThatHalfClosesGetsItsAnswers()
+    {
+        QFETCH(bool, redis);
+        test::RedisServer redisServer;
+        QString error;
+        ServerConfig config = configWith(1);
+        if (redis) {
+            SLUICE_REQUIRE_SERVICE(redisServer.start(&error), error);
+            config.redisUrl = redisServer.url();
+        }
+        auto server = startServer(config, &error);
+        QVERIFY2(server, qPrintable(error));
+        for (const bool cutShort : {false, true}) {
+            QTcpSocket s;
+            s.connectToHost(QHostAddress::LocalHost, server->port());
+            QVERIFY(s.waitForConnected(2000));
+            QByteArray stream = checkRequest(checkBody(QStringLiteral("half-1"))) + "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+                                + checkRequest(checkBody(QStringLiteral("half-2")));
+            if (cutShort)
+                stream += checkRequest(checkBody(QStringLiteral("half-3"))).left(60);
+            s.write(stream);
+            QVERIFY(s.waitForBytesWritten(2000));
+            QCOMPARE(::shutdown(static_cast<int>(s.socketDescriptor()), SHUT_WR), 0);
+            QByteArray got;
+            QElapsedTimer t;
+            t.start();
+            while (t.elapsed() < 5000 && s.state() == QAbstractSocket::ConnectedState) {
+                if (s.waitForReadyRead(50))
+                    got += s.readAll();
+            }
+            got += s.readAll();
+            QVERIFY2(s.state() != QAbstractSocket::ConnectedState, "the server did not close after the last answer");
+            const QList<RawAnswer> answers = splitAnswers(got);
+            QCOMPARE(answers.size(), 3);
+            for (const RawAnswer &a : answers)
+                QCOMPARE(a.status, 200);
+            QVERIFY2(answers[0].body.contains(redis ? "\"source\":\"redis\"" : "\"allowed\":true"), answers[0].body.constData());
+            QVERIFY2(answers[1].body.contains("\"status\""), answers[1].body.constData());
         }
     }
 

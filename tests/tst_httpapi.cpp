@@ -154,6 +154,9 @@ private Q_SLOTS:
             << QByteArray(R"({"userId":"u","modelId":"gpt-4o","pad":")" + QByteArray(17 * 1024, 'p') + R"("})") << 413 << "larger than 16384";
         QTest::addRow("text/plain") << QByteArray("POST") << check << QByteArray("text/plain") << QByteArray(R"({"userId":"u","modelId":"m"})") << 415 << "application/json";
         QTest::addRow("form encoded") << QByteArray("POST") << check << QByteArray("application/x-www-form-urlencoded") << QByteArray("userId=u") << 415 << "";
+        QTest::addRow("json as a prefix") << QByteArray("POST") << check << QByteArray("application/jsonl") << QByteArray(R"({"userId":"u","modelId":"m"})") << 415 << "application/json";
+        QTest::addRow("json cut short") << QByteArray("POST") << check << QByteArray("application/jso") << QByteArray(R"({"userId":"u","modelId":"m"})") << 415 << "application/json";
+        QTest::addRow("json after a parameter") << QByteArray("POST") << check << QByteArray("text/plain; x=application/json") << QByteArray(R"({"userId":"u","modelId":"m"})") << 415 << "application/json";
         QTest::addRow("GET on check") << QByteArray("GET") << check << QByteArray() << QByteArray() << 405 << "not allowed";
         QTest::addRow("DELETE on check") << QByteArray("DELETE") << check << QByteArray() << QByteArray() << 405 << "not allowed";
         QTest::addRow("unknown route") << QByteArray("POST") << QStringLiteral("/rate-limit/checks") << json << QByteArray("{}") << 404 << "no such route";
@@ -179,6 +182,16 @@ private Q_SLOTS:
         QCOMPARE(ok.status, 200);
         QCOMPARE(QJsonDocument::fromJson(ok.body).object().value(QStringLiteral("count")).toInt(), 1);
         QCOMPARE(request("GET", QStringLiteral("/health")).status, 200);
+    }
+
+    // The media type is compared without its parameters, blanks around it and case.
+    void jsonMediaTypeIsReadAsHttpSaysIt()
+    {
+        for (const QByteArray &type : {QByteArray("application/json"), QByteArray("Application/JSON"),
+                                       QByteArray("application/json; charset=utf-8"), QByteArray(" application/json ;charset=UTF-8")}) {
+            const Answer a = request("POST", QStringLiteral("/rate-limit/check"), R"({"userId":"u","modelId":"gpt-4o"})", type);
+            QVERIFY2(a.status == 200, type.constData());
+        }
     }
 
     void apiKeyHeaderWorks()

@@ -5,29 +5,55 @@
 #include "http/httpapi.h"
 #include "http/httpresponder.h"
 
-#include <QTcpSocket>
+#include <QSocketNotifier>
 #include <QUrl>
+#include <cerrno>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 namespace sluice {
 
-HttpConnection::HttpConnection(QTcpSocket *socket, HttpApi *api, ConnectionTimeouts timeouts)
-    : QObject(socket), m_socket(socket), m_api(api), m_timeouts(timeouts), m_parser(api::kMaxBodyBytes)
+HttpConnection::HttpConnection(qintptr fd, HttpApi *api, ConnectionTimeouts timeouts, QObject *parent)
+    : QObject(parent),
+      m_fd(static_cast<int>(fd)),
+      m_readNotifier(new QSocketNotifier(fd, QSocketNotifier::Read, this)),
+      m_writeNotifier(new QSocketNotifier(fd, QSocketNotifier::Write, this)),
+      m_api(api),
+      m_timeouts(timeouts),
+      m_parser(api::kMaxBodyBytes)
 {
-    // Qt reads no more than this ahead of us; while a request waits for its answer, the rest
-    // waits in the kernel (TCP flow control), not in memory.
-    socket->setReadBufferSize(kReadBufferBytes);
+    const int flags = ::fcntl(m_fd, F_GETFL);
+    if (flags >= 0 && !(flags & O_NONBLOCK))
+        ::fcntl(m_fd, F_SETFL, flags | O_NONBLOCK);
+    const int one = 1;
+    ::setsockopt(m_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_storage peer{};
+    socklen_t length = sizeof peer;
+    if (::getpeername(m_fd, reinterpret_cast<sockaddr *>(&peer), &length) == 0)
+        m_peer.setAddress(reinterpret_cast<const sockaddr *>(&peer));
+    m_writeNotifier->setEnabled(false);
+    connect(m_readNotifier, &QSocketNotifier::activated, this, &HttpConnection::onReadable);
+    connect(m_writeNotifier, &QSocketNotifier::activated, this, &HttpConnection::onWritable);
     m_clock.setSingleShot(true);
     connect(&m_clock, &QTimer::timeout, this, &HttpConnection::onTimeout);
-    connect(socket, &QTcpSocket::readyRead, this, &HttpConnection::onReadyRead);
-    connect(socket, &QTcpSocket::bytesWritten, this, &HttpConnection::onBytesWritten);
-    connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
     armClock();
+}
+
+HttpConnection::~HttpConnection()
+{
+    // The notifiers stop watching before the descriptor goes (a reused number must not wake them).
+    m_readNotifier->setEnabled(false);
+    m_writeNotifier->setEnabled(false);
+    if (m_fd >= 0)
+        ::close(m_fd);
 }
 
 bool HttpConnection::isOpen() const
 {
-    return m_socket->state() == QAbstractSocket::ConnectedState && m_mode != Mode::Closing;
+    return m_fd >= 0 && m_mode != Mode::Closing;
 }
 
 void HttpConnection::armClock()
@@ -47,44 +73,89 @@ void HttpConnection::armClock()
 void HttpConnection::onTimeout()
 {
     if (m_mode == Mode::Closing)
-        return m_socket->abort(); // lingered long enough
+        return abort(); // lingered long enough
     if (m_mode != Mode::Reading)
         return;
     if (m_parser.inRequest())
         return refuse(ApiError(408, QStringLiteral("request_timeout"),
                                QStringLiteral("the request was not complete within %1 ms").arg(m_timeouts.requestMs)));
-    m_mode = Mode::Closing;
-    m_socket->disconnectFromHost(); // an idle keep-alive connection
+    close(); // an idle keep-alive connection
 }
 
-void HttpConnection::discardInput()
+void HttpConnection::updateNotifiers()
 {
-    m_socket->skip(m_socket->bytesAvailable());
+    if (m_fd < 0)
+        return;
+    // Read while a request may come (and its answers before it have mostly gone), or to drop what
+    // comes and see the end while streaming or closing; write while the kernel refused some.
+    const bool read = !m_eof
+                      && (m_mode == Mode::Streaming || m_mode == Mode::Closing
+                          || (m_mode == Mode::Reading && unsent() <= kMaxUnsentBytes && m_parser.buffered() < kMaxHeldBytes));
+    if (m_readNotifier->isEnabled() != read)
+        m_readNotifier->setEnabled(read);
+    const bool write = unsent() > 0;
+    if (m_writeNotifier->isEnabled() != write)
+        m_writeNotifier->setEnabled(write);
 }
 
-void HttpConnection::onReadyRead()
+void HttpConnection::onReadable()
 {
+    m_readable = true;
     switch (m_mode) {
     case Mode::Reading: return drive();
-    case Mode::Answering: return; // read after the answer: the bytes wait (bounded) where they are
+    case Mode::Answering: return updateNotifiers(); // the bytes wait in the kernel
     case Mode::Streaming:
     case Mode::Closing: return discardInput();
     }
 }
 
+void HttpConnection::discardInput()
+{
+    char sink[16 * 1024];
+    while (m_fd >= 0 && m_readable && !m_eof) {
+        const ssize_t n = ::recv(m_fd, sink, sizeof sink, 0);
+        if (n > 0) {
+            m_readable = n == static_cast<ssize_t>(sizeof sink);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        m_readable = false;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        m_eof = true; // the client is gone, or done sending
+    }
+    if (m_fd < 0)
+        return;
+    // A stream ends with its client; a lingering close is over once the answer has gone.
+    if (m_eof && (m_mode == Mode::Streaming || (m_mode == Mode::Closing && m_sendingShutDown)))
+        return abort();
+    updateNotifiers();
+}
+
 void HttpConnection::drive()
 {
-    if (m_driving)
+    if (m_driving || m_fd < 0)
         return;
     m_driving = true;
-    while (m_mode == Mode::Reading && m_socket->bytesToWrite() <= kMaxUnsentBytes) {
-        // Straight from Qt's buffer into the parser's, no more than one request's worth held.
-        const qint64 room = kMaxHeldBytes - m_parser.buffered();
-        const qint64 available = m_socket->bytesAvailable();
-        if (room > 0 && available > 0) {
-            const qint64 n = std::min(room, available);
-            char *to = m_parser.reserve(n);
-            m_parser.commit(m_socket->read(to, n));
+    while (m_mode == Mode::Reading && unsent() <= kMaxUnsentBytes) {
+        // Straight from the kernel into the parser's buffer, no more than one request's worth held.
+        const qsizetype room = kMaxHeldBytes - m_parser.buffered();
+        if (m_readable && !m_eof && room > 0) {
+            char *to = m_parser.reserve(room);
+            const ssize_t n = ::recv(m_fd, to, static_cast<size_t>(room), 0);
+            m_parser.commit(n > 0 ? n : 0);
+            if (n > 0) {
+                m_readable = n == room; // less than asked for: the kernel had no more
+            } else if (n == 0) {
+                m_readable = false;
+                m_eof = true; // a half-close: what came before it is still answered
+            } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                m_readable = false;
+            } else if (errno != EINTR) {
+                m_driving = false;
+                return abort(); // reset by the client
+            }
         }
         ParsedRequest parsed;
         const HttpRequestParser::Step step = m_parser.next(&parsed);
@@ -93,13 +164,19 @@ void HttpConnection::drive()
             break;
         }
         if (step == HttpRequestParser::Step::NeedMore) {
+            if (m_eof) {
+                // Nothing more will come: an unfinished request is dropped, and the connection
+                // closes once the answers before it have gone.
+                close();
+                break;
+            }
             if (m_parser.awaitsContinue() && !m_continued) {
                 m_continued = true;
-                m_socket->write("HTTP/1.1 100 Continue\r\n\r\n");
+                write("HTTP/1.1 100 Continue\r\n\r\n");
             }
-            // More bytes may be waiting than were taken (room), but then the parser holds a
-            // whole request's worth and has said what it makes of it.
-            if (available > room && room > 0)
+            // More bytes may wait than there was room for, but then the parser holds a whole
+            // request's worth and has said what it makes of it.
+            if (m_readable && room > 0)
                 continue;
             armClock();
             break;
@@ -110,8 +187,7 @@ void HttpConnection::drive()
         dispatch(std::move(parsed)); // an answer made at once sets m_mode back to Reading
     }
     m_driving = false;
-    if (m_socket->bytesToWrite() > 0)
-        m_socket->flush(); // the answers of this turn in one write, now (not at the next turn)
+    flushOut(); // the answers of this turn in one write, now (not at the next turn)
 }
 
 void HttpConnection::dispatch(ParsedRequest &&parsed)
@@ -131,7 +207,7 @@ void HttpConnection::dispatch(ParsedRequest &&parsed)
     }
     r.body = std::move(parsed.body);
     r.headers = std::move(parsed.headers);
-    r.peer = m_socket->peerAddress();
+    r.peer = m_peer;
     const HttpResponder::Framing framing = !parsed.keepAlive ? HttpResponder::Framing::Close
                                            : parsed.minorVersion == 0 ? HttpResponder::Framing::KeepAlive10
                                                                       : HttpResponder::Framing::KeepAlive;
@@ -140,18 +216,20 @@ void HttpConnection::dispatch(ParsedRequest &&parsed)
 
 void HttpConnection::answer(quint64 serial, const QByteArray &bytes, bool close)
 {
-    if (serial != m_serial || m_mode != Mode::Answering)
+    if (serial != m_serial || m_mode != Mode::Answering || m_fd < 0)
         return;
-    m_socket->write(bytes);
+    write(bytes);
     if (close)
         return this->close();
     m_mode = Mode::Reading;
     if (m_driving)
         return; // drive() goes on with the next request and writes once at the end
-    m_socket->flush();
+    flushOut();
+    if (m_fd < 0 || m_mode != Mode::Reading)
+        return;
     // Answered later (a store's callback): a pipelined request that waited goes next, from the
     // event loop (not inside the store's callback).
-    if (m_parser.buffered() > 0 || m_socket->bytesAvailable() > 0)
+    if (m_parser.buffered() > 0 || m_readable || m_eof)
         driveLater();
     else
         armClock();
@@ -159,58 +237,120 @@ void HttpConnection::answer(quint64 serial, const QByteArray &bytes, bool close)
 
 bool HttpConnection::beginStream(quint64 serial, const QByteArray &head)
 {
-    if (serial != m_serial || m_mode != Mode::Answering || m_socket->state() != QAbstractSocket::ConnectedState)
+    if (serial != m_serial || m_mode != Mode::Answering || m_fd < 0)
         return false;
     m_mode = Mode::Streaming;
     m_clock.stop();
     discardInput();
-    m_socket->write(head);
-    m_socket->flush();
-    return true;
+    if (m_fd < 0)
+        return false;
+    write(head);
+    flushOut();
+    return m_fd >= 0;
 }
 
 bool HttpConnection::writeStream(const QByteArray &chunk)
 {
-    if (m_mode != Mode::Streaming || m_socket->state() != QAbstractSocket::ConnectedState)
+    if (m_mode != Mode::Streaming || m_fd < 0)
         return false;
-    if (m_socket->bytesToWrite() > kMaxUnsentStreamBytes) {
-        m_socket->abort(); // it reads slower than events come: gone, rather than held in memory
+    if (unsent() > kMaxUnsentStreamBytes) {
+        abort(); // it reads slower than events come: gone, rather than held in memory
         return false;
     }
-    m_socket->write(chunk);
-    return true;
+    write(chunk);
+    flushOut();
+    return m_fd >= 0;
 }
 
 void HttpConnection::refuse(const ApiError &error)
 {
-    m_socket->write(buildHttpResponse(error.status(), "application/json", error.toJson(), {}, HttpResponder::Framing::Close));
+    write(buildHttpResponse(error.status(), "application/json", error.toJson(), {}, HttpResponder::Framing::Close));
     close();
+}
+
+void HttpConnection::write(const QByteArray &bytes)
+{
+    if (m_outPos == m_out.size()) {
+        m_out = bytes; // (shared, not copied)
+        m_outPos = 0;
+    } else {
+        m_out.append(bytes);
+    }
+}
+
+void HttpConnection::flushOut()
+{
+    while (m_fd >= 0 && unsent() > 0) {
+        const ssize_t n = ::send(m_fd, m_out.constData() + m_outPos, static_cast<size_t>(unsent()), MSG_NOSIGNAL);
+        if (n > 0) {
+            m_outPos += n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break; // the kernel's buffer is full: the write notifier says when it has room
+        return abort(); // the client is gone
+    }
+    if (m_fd < 0)
+        return;
+    if (unsent() == 0) {
+        m_out.clear();
+        m_outPos = 0;
+    } else if (m_outPos >= 64 * 1024) {
+        m_out.remove(0, m_outPos); // (what is left of a large backlog moves to the front)
+        m_outPos = 0;
+    }
+    afterFlush();
+}
+
+void HttpConnection::onWritable()
+{
+    flushOut();
+}
+
+void HttpConnection::afterFlush()
+{
+    if (m_mode == Mode::Closing) {
+        if (!m_sendingShutDown && unsent() == 0) {
+            m_sendingShutDown = true;
+            ::shutdown(m_fd, SHUT_WR); // the client reads the answer, then EOF
+            if (m_eof)
+                return abort(); // and it had already said it was done
+        }
+    } else if (m_mode == Mode::Reading && !m_driving && unsent() <= kMaxUnsentBytes
+               && (m_parser.buffered() > 0 || m_readable || m_eof)) {
+        // Answers went out: requests that waited behind them go on (from the event loop).
+        driveLater();
+    }
+    updateNotifiers();
 }
 
 void HttpConnection::close()
 {
+    if (m_fd < 0 || m_mode == Mode::Closing)
+        return;
     m_mode = Mode::Closing;
-    discardInput();
-    m_socket->flush();
-    onBytesWritten();
     // The answer, then the linger, within kLingerMs: a client that reads nothing cannot hold the socket.
     m_clock.start(kLingerMs);
+    if (!m_driving)
+        flushOut(); // (inside drive(), its own flush at the end sends it)
+    discardInput();
 }
 
-void HttpConnection::onBytesWritten()
+void HttpConnection::abort()
 {
-    if (m_mode == Mode::Closing) {
-        if (m_sendingShutDown || m_socket->bytesToWrite() > 0 || m_socket->state() != QAbstractSocket::ConnectedState)
-            return;
-        m_sendingShutDown = true;
-        ::shutdown(static_cast<int>(m_socket->socketDescriptor()), SHUT_WR); // the client reads the answer, then EOF
+    if (m_fd < 0)
         return;
-    }
-    // Answers went out: requests that waited behind them may go on (from the event loop: this
-    // runs inside flush() too).
-    if (m_mode == Mode::Reading && m_socket->bytesToWrite() <= kMaxUnsentBytes
-        && (m_parser.buffered() > 0 || m_socket->bytesAvailable() > 0))
-        driveLater();
+    m_readNotifier->setEnabled(false);
+    m_writeNotifier->setEnabled(false);
+    ::close(m_fd);
+    m_fd = -1;
+    m_mode = Mode::Closing;
+    m_clock.stop();
+    m_out.clear();
+    m_outPos = 0;
+    deleteLater();
 }
 
 void HttpConnection::driveLater()

@@ -4,10 +4,15 @@
 //
 // Nothing reads the socket but this class, so there is no second idea of where a request starts
 // (a pipelined request cannot hide a body from the size checks), and memory per connection is
-// bounded: Qt's socket buffer (kReadBufferBytes) plus the parser's (one request, at most
-// kMaxHeldBytes), and answers the client has not taken yet (kMaxUnsentBytes). While a request waits
-// for its answer the connection reads nothing more; a pipelined request is parsed when the one
+// bounded: the parser's buffer (one request, at most kMaxHeldBytes) and answers the client has not
+// taken yet (kMaxUnsentBytes). While a request waits for its answer the connection reads nothing
+// more (the bytes wait in the kernel: TCP flow control); a pipelined request is parsed when the one
 // before it has been answered (and the answers before it have mostly gone).
+//
+// The socket is a plain non-blocking descriptor watched by two QSocketNotifiers, not a QTcpSocket:
+// bytes go from the kernel straight into the parser's buffer (one recv per readiness, no FIONREAD,
+// no ring buffer in between), and the answers a turn makes leave in one send. A client that shuts
+// down its sending side (half-close) still gets the answers to everything it sent.
 //
 // Two clocks: a request whose header and body are not complete within the request timeout
 // (default 10 s) gets 408 and the connection closes; a keep-alive connection idle between requests
@@ -23,10 +28,11 @@
 
 #include "http/httpparser.h"
 
+#include <QHostAddress>
 #include <QObject>
 #include <QTimer>
 
-class QTcpSocket;
+class QSocketNotifier;
 
 namespace sluice {
 
@@ -43,7 +49,6 @@ struct ConnectionTimeouts
 class HttpConnection : public QObject
 {
 public:
-    static constexpr qint64 kReadBufferBytes = 64 * 1024;
     static constexpr qsizetype kMaxHeldBytes = 64 * 1024;
     // Answers not yet taken by the client: above this, no further request is parsed until they go
     // (a client that pipelines requests and reads nothing cannot grow the process).
@@ -52,8 +57,10 @@ public:
     static constexpr qint64 kMaxUnsentStreamBytes = 1024 * 1024;
     static constexpr int kLingerMs = 5000;
 
-    // Takes the socket (connected); the connection and the socket go together when it closes.
-    HttpConnection(QTcpSocket *socket, HttpApi *api, ConnectionTimeouts timeouts);
+    // Takes the connected socket `fd` (closed with the connection, which deletes itself when the
+    // exchange ends; `parent` deletes what is left when it goes).
+    HttpConnection(qintptr fd, HttpApi *api, ConnectionTimeouts timeouts, QObject *parent);
+    ~HttpConnection() override;
 
     // For HttpResponder: the answer of request `serial`, written now; the next request follows.
     void answer(quint64 serial, const QByteArray &bytes, bool close);
@@ -63,7 +70,6 @@ public:
     bool isOpen() const;
 
 private:
-    void onReadyRead();
     void drive();
     void driveLater();
     void dispatch(ParsedRequest &&parsed);
@@ -72,11 +78,23 @@ private:
     void onTimeout();
     void discardInput();
     void close();
-    void onBytesWritten();
+    void abort();
+    void onReadable();
+    void onWritable();
+    void write(const QByteArray &bytes);
+    void flushOut();
+    void afterFlush();
+    void updateNotifiers();
+    qint64 unsent() const { return m_out.size() - m_outPos; }
 
     enum class Mode { Reading, Answering, Streaming, Closing };
 
-    QTcpSocket *m_socket;
+    int m_fd;
+    QSocketNotifier *m_readNotifier;
+    QSocketNotifier *m_writeNotifier;
+    QHostAddress m_peer;
+    QByteArray m_out;         // answers not yet taken by the kernel, from m_outPos
+    qsizetype m_outPos = 0;
     HttpApi *m_api;
     ConnectionTimeouts m_timeouts;
     HttpRequestParser m_parser;
@@ -87,6 +105,8 @@ private:
     bool m_continued = false; // "100 Continue" sent for the request in progress
     bool m_sendingShutDown = false;
     bool m_drivePosted = false;
+    bool m_readable = false;  // the kernel may hold bytes we have not read (the notifier said so)
+    bool m_eof = false;       // the client shut down its sending side
 };
 
 } // namespace sluice

@@ -5,6 +5,7 @@
 
 #include <QThread>
 #include <charconv>
+#include <cstring>
 #include <string>
 
 namespace sluice {
@@ -82,8 +83,19 @@ QByteArray HttpRequest::header(const QByteArray &lowerName) const
 
 void HttpRequest::requireJson() const
 {
-    const QByteArray type = header("content-type").split(';').first().trimmed().toLower();
-    if (type != "application/json")
+    // The media type before any parameter, blanks around it ignored, any case; no copies (every
+    // check passes here).
+    const QByteArray value = header("content-type");
+    const char *begin = value.constData();
+    const char *end = begin + value.size();
+    if (const char *semicolon = static_cast<const char *>(std::memchr(begin, ';', static_cast<size_t>(value.size()))))
+        end = semicolon;
+    while (begin < end && (*begin == ' ' || *begin == '\t'))
+        ++begin;
+    while (end > begin && (end[-1] == ' ' || end[-1] == '\t'))
+        --end;
+    static constexpr char kJson[] = "application/json";
+    if (end - begin != qsizetype(sizeof kJson - 1) || qstrnicmp(begin, end - begin, kJson, sizeof kJson - 1) != 0)
         throw ApiError::unsupportedMediaType(QStringLiteral("Content-Type must be application/json"));
 }
 

@@ -3,7 +3,6 @@
 
 #include "http/httpapi.h"
 
-#include <QTcpSocket>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
@@ -61,13 +60,7 @@ GuardedTcpServer::GuardedTcpServer(HttpApi *api, ConnectionTimeouts timeouts)
 
 void GuardedTcpServer::incomingConnection(qintptr descriptor)
 {
-    auto *socket = new QTcpSocket(this);
-    if (!socket->setSocketDescriptor(descriptor)) {
-        delete socket;
-        return;
-    }
-    socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
-    new HttpConnection(socket, m_api, m_timeouts); // a child of the socket: they go together
+    new HttpConnection(descriptor, m_api, m_timeouts, this); // it deletes itself when done
 }
 
 } // namespace sluice
