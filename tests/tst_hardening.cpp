@@ -16,10 +16,12 @@
 #include <QJsonDocument>
 #include <QNetworkReply>
 #include <QNetworkRequest>
+#include <QDir>
 #include <QFile>
 #include <QTcpSocket>
 #include <QtTest>
 #include <memory>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 using namespace sluice;
@@ -490,6 +492,64 @@ private Q_SLOTS:
             QVERIFY2(answers[0].body.contains(redis ? "\"source\":\"redis\"" : "\"allowed\":true"), answers[0].body.constData());
             QVERIFY2(answers[1].body.contains("\"status\""), answers[1].body.constData());
         }
+    }
+
+    // Half a request waiting for its rest costs no CPU: a review found the connection driving
+    // itself again and again from the event loop (a thread at 100 % until the rest came or the
+    // request clock ran out). CPU time of this process (server and client) over a second of
+    // waiting, not wall time.
+    void aPartialRequestWaitsWithoutSpinning()
+    {
+        QString error;
+        auto server = startServer(configWith(1), &error);
+        QVERIFY2(server, qPrintable(error));
+        QTcpSocket s;
+        s.connectToHost(QHostAddress::LocalHost, server->port());
+        QVERIFY(s.waitForConnected(2000));
+        s.write("GET /health HTTP/1.1\r\nHost: x\r\n");
+        QVERIFY(s.waitForBytesWritten(2000));
+        QTest::qWait(200);
+        const auto cpuMs = [] {
+            rusage u{};
+            getrusage(RUSAGE_SELF, &u);
+            return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000;
+        };
+        const auto before = cpuMs();
+        QTest::qWait(1000);
+        const auto used = cpuMs() - before;
+        QVERIFY2(used < 500, qPrintable(QStringLiteral("%1 ms of CPU in 1 s of waiting").arg(used)));
+        s.write("\r\n");
+        QByteArray got;
+        QElapsedTimer t;
+        t.start();
+        while (t.elapsed() < 5000 && splitAnswers(got).isEmpty()) {
+            if (s.waitForReadyRead(50))
+                got += s.readAll();
+        }
+        QCOMPARE(splitAnswers(got).value(0).status, 200);
+    }
+
+    // A client that pipelines requests and reads none of the answers is closed by the idle clock
+    // (then the 5 s linger): before, the clock stopped while its answers waited, and the
+    // connection stayed for ever. Watched by this process's open descriptors (the server's side
+    // of the connection closes; the client's stays open and reads nothing).
+    void aClientThatReadsNothingIsClosed()
+    {
+        QString error;
+        auto server = startServer(configWith(1, 1000, 1000), &error);
+        QVERIFY2(server, qPrintable(error));
+        const auto openDescriptors = [] { return QDir(QStringLiteral("/proc/self/fd")).entryList(QDir::NoDotAndDotDot | QDir::AllEntries).size(); };
+        QTcpSocket s;
+        s.connectToHost(QHostAddress::LocalHost, server->port());
+        QVERIFY(s.waitForConnected(2000));
+        s.setReadBufferSize(1); // (Qt takes no more than this for us: the kernel's buffers fill)
+        QByteArray stream;
+        for (int i = 0; i < 20000; ++i)
+            stream += "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+        s.write(stream);
+        QTest::qWait(500);
+        const qsizetype withConnection = openDescriptors();
+        QTRY_VERIFY_WITH_TIMEOUT(openDescriptors() < withConnection, 20000);
     }
 
     // Defect 1's memory: 50 MiB of a chunked body behind a pipelined request are not held (the

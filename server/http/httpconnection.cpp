@@ -7,6 +7,7 @@
 
 #include <QSocketNotifier>
 #include <QUrl>
+#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -140,19 +141,24 @@ void HttpConnection::drive()
     m_driving = true;
     while (m_mode == Mode::Reading && unsent() <= kMaxUnsentBytes) {
         // Straight from the kernel into the parser's buffer, no more than one request's worth held.
+        // (Through a chunk on the stack: the parser's buffer grows only to what came, not to the
+        // most it may hold, so an idle connection keeps a request's worth of memory, not 64 KiB.)
         const qsizetype room = kMaxHeldBytes - m_parser.buffered();
         if (m_readable && !m_eof && room > 0) {
-            char *to = m_parser.reserve(room);
-            const ssize_t n = ::recv(m_fd, to, static_cast<size_t>(room), 0);
-            m_parser.commit(n > 0 ? n : 0);
+            char chunk[16 * 1024];
+            const size_t want = static_cast<size_t>(std::min<qsizetype>(room, sizeof chunk));
+            const ssize_t n = ::recv(m_fd, chunk, want, 0);
+            const int error = errno;
             if (n > 0) {
-                m_readable = n == room; // less than asked for: the kernel had no more
+                m_parser.append(chunk, n);
+                m_needBytes = false;
+                m_readable = static_cast<size_t>(n) == want; // less than asked for: the kernel had no more
             } else if (n == 0) {
                 m_readable = false;
                 m_eof = true; // a half-close: what came before it is still answered
-            } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            } else if (error == EAGAIN || error == EWOULDBLOCK) {
                 m_readable = false;
-            } else if (errno != EINTR) {
+            } else if (error != EINTR) {
                 m_driving = false;
                 return abort(); // reset by the client
             }
@@ -178,15 +184,21 @@ void HttpConnection::drive()
             // request's worth and has said what it makes of it.
             if (m_readable && room > 0)
                 continue;
+            m_needBytes = true; // nothing to do until the socket says more came
             armClock();
             break;
         }
         m_continued = false;
+        m_needBytes = false;
         m_mode = Mode::Answering;
         m_clock.stop();
         dispatch(std::move(parsed)); // an answer made at once sets m_mode back to Reading
     }
     m_driving = false;
+    // (Stopped on answers the client has not taken: the clock still runs, or a client that reads
+    // nothing would hold the connection for ever.)
+    if (m_mode == Mode::Reading)
+        armClock();
     flushOut(); // the answers of this turn in one write, now (not at the next turn)
 }
 
@@ -229,10 +241,17 @@ void HttpConnection::answer(quint64 serial, const QByteArray &bytes, bool close)
         return;
     // Answered later (a store's callback): a pipelined request that waited goes next, from the
     // event loop (not inside the store's callback).
-    if (m_parser.buffered() > 0 || m_readable || m_eof)
+    if (moreToDo())
         driveLater();
     else
         armClock();
+}
+
+bool HttpConnection::moreToDo() const
+{
+    // Bytes the kernel may hold, the end to act on, or a request the parser holds whole (a part
+    // of one waits for the read notifier: driving it again would spin).
+    return m_readable || m_eof || (m_parser.buffered() > 0 && !m_needBytes);
 }
 
 bool HttpConnection::beginStream(quint64 serial, const QByteArray &head)
@@ -318,10 +337,12 @@ void HttpConnection::afterFlush()
             if (m_eof)
                 return abort(); // and it had already said it was done
         }
-    } else if (m_mode == Mode::Reading && !m_driving && unsent() <= kMaxUnsentBytes
-               && (m_parser.buffered() > 0 || m_readable || m_eof)) {
+    } else if (m_mode == Mode::Reading && !m_driving && unsent() <= kMaxUnsentBytes) {
         // Answers went out: requests that waited behind them go on (from the event loop).
-        driveLater();
+        if (moreToDo())
+            driveLater();
+        else
+            armClock();
     }
     updateNotifiers();
 }

@@ -86,6 +86,7 @@ private:
     void afterFlush();
     void updateNotifiers();
     qint64 unsent() const { return m_out.size() - m_outPos; }
+    bool moreToDo() const;
 
     enum class Mode { Reading, Answering, Streaming, Closing };
 
@@ -107,6 +108,7 @@ private:
     bool m_drivePosted = false;
     bool m_readable = false;  // the kernel may hold bytes we have not read (the notifier said so)
     bool m_eof = false;       // the client shut down its sending side
+    bool m_needBytes = false; // the parser holds part of a request and waits for the rest
 };
 
 } // namespace sluice
