@@ -8,6 +8,7 @@
 #include <QJsonObject>
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace sluice {
 
@@ -84,9 +85,179 @@ QJsonObject objectBody(const QByteArray &body)
     return doc.object();
 }
 
+// The fast reader of a check body: one pass over the bytes, no JSON document. It takes only the
+// form every client sends — one flat object whose keys and strings are printable ASCII without
+// escapes, whose values are such strings, null or small unsigned integers, with no key twice — and
+// only when every field is valid; for anything else it returns false and the general reader
+// decides (with its error messages). So both readers agree on every body (tst_answerbytes
+// compares them on look-alikes; fuzz_checkrequest on whatever the fuzzer makes).
+class FlatCheckReader
+{
+public:
+    explicit FlatCheckReader(const QByteArray &body) : m_p(body.constData()), m_end(body.constData() + body.size()) {}
+
+    bool read(CheckRequest *r)
+    {
+        skipBlanks();
+        if (!take('{'))
+            return false;
+        skipBlanks();
+        unsigned seen = 0;
+        if (!take('}')) {
+            for (;;) {
+                const char *key;
+                qsizetype keyLength;
+                if (!string(&key, &keyLength))
+                    return false;
+                skipBlanks();
+                if (!take(':'))
+                    return false;
+                skipBlanks();
+                const int field = fieldOf(key, keyLength);
+                if (field >= 0) {
+                    if (seen & (1u << field))
+                        return false; // a key twice: the general reader's rule
+                    seen |= 1u << field;
+                }
+                if (!member(field, r))
+                    return false;
+                skipBlanks();
+                if (take('}'))
+                    break;
+                if (!take(','))
+                    return false;
+                skipBlanks();
+            }
+        }
+        skipBlanks();
+        // Whatever is missing or left is the general reader's to name.
+        return m_p == m_end && (seen & 3u) == 3u && !r->userId.isEmpty() && !r->modelId.isEmpty();
+    }
+
+private:
+    enum Field { UserId, ModelId, TenantId, ModelTier, ApiKey, Cost };
+
+    static int fieldOf(const char *k, qsizetype n)
+    {
+        auto is = [k, n](const char *name) { return n == qsizetype(std::strlen(name)) && std::memcmp(k, name, static_cast<size_t>(n)) == 0; };
+        if (is("userId"))
+            return UserId;
+        if (is("modelId"))
+            return ModelId;
+        if (is("tenantId"))
+            return TenantId;
+        if (is("modelTier"))
+            return ModelTier;
+        if (is("apiKey"))
+            return ApiKey;
+        if (is("cost"))
+            return Cost;
+        return -1;
+    }
+
+    bool member(int field, CheckRequest *r)
+    {
+        if (m_p != m_end && *m_p == 'n') {
+            // null: as absent (a required id that is null is the general reader's error)
+            if (m_end - m_p < 4 || std::memcmp(m_p, "null", 4) != 0)
+                return false;
+            m_p += 4;
+            return field != UserId && field != ModelId;
+        }
+        if (m_p != m_end && *m_p >= '0' && *m_p <= '9') {
+            qint64 n = 0;
+            const char *start = m_p;
+            while (m_p != m_end && *m_p >= '0' && *m_p <= '9' && m_p - start < 12)
+                n = n * 10 + (*m_p++ - '0');
+            if ((m_p != m_end && (*m_p == '.' || *m_p == 'e' || *m_p == 'E' || (*m_p >= '0' && *m_p <= '9')))
+                || (*start == '0' && m_p - start > 1))
+                return false; // a fraction, an exponent, a long or a zero-led number
+            if (field == Cost) {
+                if (n < 1 || n > api::kMaxCost)
+                    return false;
+                r->cost = n;
+                return true;
+            }
+            return field < 0; // a number for an id: the general reader's error
+        }
+        const char *value;
+        qsizetype length;
+        if (!string(&value, &length))
+            return false;
+        switch (field) {
+        case UserId: return id(value, length, api::kMaxIdLength, &r->userId);
+        case ModelId: return id(value, length, api::kMaxIdLength, &r->modelId);
+        case TenantId: return id(value, length, api::kMaxIdLength, &r->tenantId);
+        case ModelTier: return id(value, length, api::kMaxIdLength, &r->modelTier);
+        case ApiKey: return id(value, length, 256, &r->apiKey);
+        case Cost: return false; // a string for the cost: the general reader's error
+        default: return true;    // a key nobody reads
+        }
+    }
+
+    static bool id(const char *p, qsizetype n, int maxLength, QString *out)
+    {
+        if (n == 0 || n > maxLength)
+            return false; // the general reader names the rule
+        *out = QString::fromLatin1(p, n); // (printable ASCII: Latin-1 and UTF-8 alike)
+        return true;
+    }
+
+    // A string of printable ASCII, no escape.
+    bool string(const char **begin, qsizetype *length)
+    {
+        if (!take('"'))
+            return false;
+        const char *start = m_p;
+        for (; m_p != m_end; ++m_p) {
+            const auto c = static_cast<unsigned char>(*m_p);
+            if (c == '"') {
+                *begin = start;
+                *length = m_p - start;
+                ++m_p;
+                return true;
+            }
+            if (c < 0x20 || c >= 0x7f || c == '\\')
+                return false;
+        }
+        return false;
+    }
+
+    void skipBlanks()
+    {
+        while (m_p != m_end && (*m_p == ' ' || *m_p == '\n' || *m_p == '\r' || *m_p == '\t'))
+            ++m_p;
+    }
+    bool take(char c)
+    {
+        if (m_p == m_end || *m_p != c)
+            return false;
+        ++m_p;
+        return true;
+    }
+
+    const char *m_p;
+    const char *m_end;
+};
+
 } // namespace
 
+std::optional<CheckRequest> CheckRequest::fromFlatJson(const QByteArray &body)
+{
+    CheckRequest r;
+    if (FlatCheckReader(body).read(&r))
+        return r;
+    return std::nullopt;
+}
+
 CheckRequest CheckRequest::fromJson(const QByteArray &body)
+{
+    if (std::optional<CheckRequest> r = fromFlatJson(body))
+        return std::move(*r);
+    return fromJsonDocument(body);
+}
+
+CheckRequest CheckRequest::fromJsonDocument(const QByteArray &body)
 {
     const QJsonObject o = objectBody(body);
     CheckRequest r;

@@ -20,8 +20,14 @@ struct CheckRequest
     QString apiKey;     // null when absent (the X-API-Key header is the other way to give it)
     qint64 cost = 1;
 
-    // Throws ApiError(400) with a message naming the field.
+    // Throws ApiError(400) with a message naming the field. A flat ASCII body (what clients send)
+    // is read in one pass; anything else goes to fromJsonDocument, which answers alike.
     static CheckRequest fromJson(const QByteArray &body);
+    // The general reader (QJsonDocument): every body, every error message.
+    static CheckRequest fromJsonDocument(const QByteArray &body);
+    // The fast reader alone: the request when the body is flat ASCII and valid, else nothing
+    // (never an error: the general reader names those).
+    static std::optional<CheckRequest> fromFlatJson(const QByteArray &body);
 
     // The same request from fields a gateway sends one by one (forward-auth headers): each with
     // the name errors should use ("X-User-Id is required") and its value, null when absent.

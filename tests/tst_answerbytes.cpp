@@ -4,6 +4,7 @@
 // hot path was rewritten for speed (issue 24: "answers byte-identical for the same decisions").
 // Also: the check body's fast reader gives exactly the general reader's answer (or error) for
 // every body in a table of look-alikes.
+#include "apierror.h"
 #include "checkrequest.h"
 #include "decision.h"
 #include "http/httpresponder.h"
@@ -255,6 +256,84 @@ private Q_SLOTS:
         QCOMPARE(buildHttpResponse(204, "application/json", QByteArray(), {}, HttpResponder::Framing::KeepAlive10),
                  QByteArray("HTTP/1.1 204 No Content\r\nServer: sluice\r\nContent-Type: application/json\r\nContent-Length: 0\r\n"
                             "Connection: keep-alive\r\n\r\n"));
+    }
+
+    void checkBodyReadersAgree_data()
+    {
+        QTest::addColumn<QByteArray>("body");
+        QTest::addColumn<bool>("fast"); // the fast reader takes it (else the general one decides)
+        auto row = [](const char *name, const QByteArray &body, bool fast) { QTest::addRow("%s", name) << body << fast; };
+        row("benchmark's", "{\"userId\":\"u1\",\"modelId\":\"gpt-4o\",\"tenantId\":\"enterprise_co\",\"modelTier\":\"premium\"}", true);
+        row("blanks everywhere", " \t\r\n{ \"userId\" : \"u\" ,\n\"modelId\":\"m\" , \"cost\" : 7 }\n ", true);
+        row("every field", "{\"userId\":\"u\",\"modelId\":\"m\",\"tenantId\":\"t\",\"modelTier\":\"x\",\"apiKey\":\"sluice-k\",\"cost\":1000000000}", true);
+        row("nulls", "{\"userId\":\"u\",\"modelId\":\"m\",\"tenantId\":null,\"modelTier\":null,\"apiKey\":null,\"cost\":null}", true);
+        row("unknown keys", "{\"other\":\"x\",\"n\":12,\"z\":null,\"userId\":\"u\",\"modelId\":\"m\"}", true);
+        row("cost 0", "{\"userId\":\"u\",\"modelId\":\"m\",\"cost\":0}", false);
+        row("cost too large", "{\"userId\":\"u\",\"modelId\":\"m\",\"cost\":1000000001}", false);
+        row("cost 1.0", "{\"userId\":\"u\",\"modelId\":\"m\",\"cost\":1.0}", false);
+        row("cost 1.5", "{\"userId\":\"u\",\"modelId\":\"m\",\"cost\":1.5}", false);
+        row("cost 1e3", "{\"userId\":\"u\",\"modelId\":\"m\",\"cost\":1e3}", false);
+        row("cost negative", "{\"userId\":\"u\",\"modelId\":\"m\",\"cost\":-5}", false);
+        row("cost zero-led", "{\"userId\":\"u\",\"modelId\":\"m\",\"cost\":007}", false);
+        row("cost string", "{\"userId\":\"u\",\"modelId\":\"m\",\"cost\":\"5\"}", false);
+        row("cost huge", "{\"userId\":\"u\",\"modelId\":\"m\",\"cost\":99999999999999999999999}", false);
+        row("cost true", "{\"userId\":\"u\",\"modelId\":\"m\",\"cost\":true}", false);
+        row("user missing", "{\"modelId\":\"m\"}", false);
+        row("user null", "{\"userId\":null,\"modelId\":\"m\"}", false);
+        row("user empty", "{\"userId\":\"\",\"modelId\":\"m\"}", false);
+        row("user number", "{\"userId\":5,\"modelId\":\"m\"}", false);
+        row("user 128", "{\"userId\":\"" + QByteArray(128, 'a') + "\",\"modelId\":\"m\"}", true);
+        row("user 129", "{\"userId\":\"" + QByteArray(129, 'a') + "\",\"modelId\":\"m\"}", false);
+        row("api key 256", "{\"userId\":\"u\",\"modelId\":\"m\",\"apiKey\":\"" + QByteArray(256, 'k') + "\"}", true);
+        row("api key 257", "{\"userId\":\"u\",\"modelId\":\"m\",\"apiKey\":\"" + QByteArray(257, 'k') + "\"}", false);
+        row("user twice", "{\"userId\":\"a\",\"modelId\":\"m\",\"userId\":\"b\"}", false);
+        row("escaped key", "{\"user\\u0049d\":\"a\",\"modelId\":\"m\"}", false);
+        row("escaped value", "{\"userId\":\"a\\\"b\",\"modelId\":\"m\"}", false);
+        row("escaped NUL", "{\"userId\":\"a\\u0000\",\"modelId\":\"m\"}", false);
+        row("lone surrogate", "{\"userId\":\"\\ud800\",\"modelId\":\"m\"}", false);
+        row("UTF-8 id", "{\"userId\":\"J\xc3\xbcrgen\",\"modelId\":\"m\"}", false);
+        row("invalid UTF-8", "{\"userId\":\"a\xff\",\"modelId\":\"m\"}", false);
+        row("raw control", "{\"userId\":\"a\x01\",\"modelId\":\"m\"}", false);
+        row("DEL", "{\"userId\":\"a\x7f\",\"modelId\":\"m\"}", false);
+        row("nested", "{\"userId\":\"u\",\"modelId\":\"m\",\"x\":{\"y\":[1,2]}}", false);
+        row("trailing comma", "{\"userId\":\"u\",\"modelId\":\"m\",}", false);
+        row("trailing bytes", "{\"userId\":\"u\",\"modelId\":\"m\"} x", false);
+        row("two objects", "{\"userId\":\"u\",\"modelId\":\"m\"}{}", false);
+        row("array", "[{\"userId\":\"u\",\"modelId\":\"m\"}]", false);
+        row("empty object", "{}", false);
+        row("empty body", "", false);
+        row("truncated", "{\"userId\":\"u\",\"modelId\":\"m\"", false);
+        row("truncated string", "{\"userId\":\"u\",\"modelId\":\"m", false);
+        row("nul", "{\"userId\":\"u\",\"modelId\":\"m\", \"x\": nul}", false);
+        row("single quotes", "{'userId':'u','modelId':'m'}", false);
+        row("BOM", "\xef\xbb\xbf{\"userId\":\"u\",\"modelId\":\"m\"}", false);
+        row("NUL byte after", QByteArray("{\"userId\":\"u\",\"modelId\":\"m\"}") + '\0', false);
+    }
+
+    void checkBodyReadersAgree()
+    {
+        QFETCH(QByteArray, body);
+        QFETCH(bool, fast);
+        auto describe = [](const CheckRequest &r) {
+            QByteArray out = r.toJson();
+            for (const QString *s : {&r.tenantId, &r.modelTier, &r.apiKey})
+                out += s->isNull() ? "|null" : "|set";
+            return out;
+        };
+        auto outcome = [&body, &describe](CheckRequest (*read)(const QByteArray &)) -> QByteArray {
+            try {
+                return describe(read(body));
+            } catch (const ApiError &e) {
+                return QByteArray::number(e.status()) + ' ' + e.toJson();
+            }
+        };
+        const QByteArray general = outcome(&CheckRequest::fromJsonDocument);
+        QCOMPARE(outcome(&CheckRequest::fromJson), general);
+        // The fast reader takes exactly the rows meant for it, and reads them as the general one.
+        const std::optional<CheckRequest> flat = CheckRequest::fromFlatJson(body);
+        QCOMPARE(flat.has_value(), fast);
+        if (flat)
+            QCOMPARE(describe(*flat), general);
     }
 };
 

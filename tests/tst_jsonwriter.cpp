@@ -11,6 +11,34 @@
 
 using namespace sluice;
 
+namespace {
+
+// One character at a time: the bytes a JSON string of `text` is written as.
+QByteArray reference(const QString &text)
+{
+    QByteArray out = "\"";
+    for (const char c : text.toUtf8()) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u == '"')
+            out += "\\\"";
+        else if (u == '\\')
+            out += "\\\\";
+        else if (u == '\n')
+            out += "\\n";
+        else if (u == '\r')
+            out += "\\r";
+        else if (u == '\t')
+            out += "\\t";
+        else if (u < 0x20)
+            out += "\\u00" + QByteArray::number(u, 16).rightJustified(2, '0');
+        else
+            out += c;
+    }
+    return out + "\"";
+}
+
+} // namespace
+
 class TestJsonWriter : public QObject
 {
     Q_OBJECT
@@ -53,6 +81,32 @@ private Q_SLOTS:
         QCOMPARE(doc.object().value(QStringLiteral("s")).toString(), text);
         for (char c : out)
             QVERIFY2(static_cast<unsigned char>(c) >= 0x20, out.constData()); // no raw control byte
+    }
+
+    // The writer copies 8 or 16 characters at a time while none needs an escape: every length
+    // around those blocks, with an escape or a non-ASCII character at every position, written as a
+    // QString and as UTF-8 bytes, after another value (the comma) — byte for byte as one character
+    // at a time would write it.
+    void blocksAndTheirEdges()
+    {
+        const QString specials[] = {QStringLiteral("\""), QStringLiteral("\\"), QStringLiteral("\n"), QString(QChar(1)),
+                                    QString(QChar(0x1f)), QString(QChar(0x7f)), QString::fromUtf8("é"), QString::fromUtf8("日"),
+                                    QString::fromUtf8("🚀"), QString(QChar(0x8000)), QString(QChar(0xff))};
+        for (int length = 0; length <= 40; ++length) {
+            for (int at = 0; at <= length; ++at) {
+                for (const QString &special : specials) {
+                    QString text(length, QLatin1Char('a'));
+                    for (int i = 0; i < length; ++i)
+                        text[i] = QLatin1Char(char('a' + i % 26));
+                    text.insert(at, special);
+                    const QByteArray expected = "[7," + reference(text) + "," + reference(text) + "]";
+                    JsonWriter w(16); // (small: the buffer grows while strings are written)
+                    w.beginArray().value(qint64(7)).value(text).value(text.toUtf8()).endArray();
+                    const QByteArray out = w.take();
+                    QVERIFY2(out == expected, qPrintable(QStringLiteral("length %1 at %2: %3").arg(length).arg(at).arg(QString::fromUtf8(out))));
+                }
+            }
+        }
     }
 
     void rawIsInsertedAsIs()

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "jsonwriter.h"
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+namespace sluice {
+
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+// The escape of a byte that JSON does not allow raw in a string (controls, '"', '\\'), or 0 for
+// one it does.
+inline int escapeOf(unsigned u, char *out)
+{
+    if (u >= 0x20 && u != '"' && u != '\\')
+        return 0;
+    out[0] = '\\';
+    switch (u) {
+    case '"': out[1] = '"'; return 2;
+    case '\\': out[1] = '\\'; return 2;
+    case '\n': out[1] = 'n'; return 2;
+    case '\r': out[1] = 'r'; return 2;
+    case '\t': out[1] = 't'; return 2;
+    default:
+        out[1] = 'u';
+        out[2] = '0';
+        out[3] = '0';
+        out[4] = kHex[u >> 4];
+        out[5] = kHex[u & 15];
+        return 6;
+    }
+}
+
+#ifdef __SSE2__
+// Of 16 bytes, those that need an escape in a JSON string: below 0x20, '"' or '\\'.
+inline int escapeMask(__m128i bytes)
+{
+    const __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(bytes, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
+    const __m128i quote = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('"'));
+    const __m128i backslash = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\\'));
+    return _mm_movemask_epi8(_mm_or_si128(control, _mm_or_si128(quote, backslash)));
+}
+#endif
+
+} // namespace
+
+JsonWriter &JsonWriter::value(const char *p, size_t size)
+{
+    comma();
+    // Worst case: every byte a \u00XX escape, and the quotes.
+    char *out = m_out.room(static_cast<qsizetype>(size) * 6 + 2);
+    *out++ = '"';
+    const char *end = p + size;
+#ifdef __SSE2__
+    // Sixteen bytes at a time while none needs an escape (ids and labels, nearly always).
+    while (end - p >= 16) {
+        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+        if (escapeMask(bytes))
+            break;
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(out), bytes);
+        p += 16;
+        out += 16;
+    }
+#endif
+    const char *run = p; // start of the pending run that needs no escaping
+    for (; p != end; ++p) {
+        char escape[6];
+        const int n = escapeOf(static_cast<unsigned char>(*p), escape);
+        if (!n)
+            continue;
+        std::memcpy(out, run, static_cast<size_t>(p - run));
+        out += p - run;
+        std::memcpy(out, escape, static_cast<size_t>(n));
+        out += n;
+        run = p + 1;
+    }
+    std::memcpy(out, run, static_cast<size_t>(end - run));
+    out += end - run;
+    *out++ = '"';
+    m_out.setEnd(out);
+    return *this;
+}
+
+JsonWriter &JsonWriter::value(const QString &s)
+{
+    if (s.isNull())
+        return null();
+    const auto *begin = reinterpret_cast<const char16_t *>(s.constData());
+    const auto *end = begin + s.size();
+    comma();
+    const qsizetype mark = m_out.size(); // (to take back what was written of a non-ASCII string)
+    char *out = m_out.room(static_cast<qsizetype>(end - begin) * 6 + 2);
+    *out++ = '"';
+    const char16_t *p = begin;
+#ifdef __SSE2__
+    // Eight characters at a time while all are printable ASCII without '"' or '\\': narrowed to
+    // bytes with unsigned saturation (anything above 0xff becomes 0xff, above 0x7fff 0: both
+    // caught below, as "not ASCII" and "control").
+    while (end - p >= 8) {
+        const __m128i wide = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+        const __m128i bytes = _mm_packus_epi16(wide, wide);
+        if ((escapeMask(bytes) | _mm_movemask_epi8(bytes)) & 0xff)
+            break;
+        _mm_storel_epi64(reinterpret_cast<__m128i *>(out), bytes);
+        p += 8;
+        out += 8;
+    }
+#endif
+    for (; p != end; ++p) {
+        if (*p >= 0x80) {
+            // Beyond ASCII: Qt's encoder, and the bytes escaped as bytes.
+            m_out.setEnd(m_out.begin() + mark);
+            m_first = true; // (the comma, if any, is written)
+            const QByteArray utf8 = s.toUtf8();
+            return value(utf8.constData(), static_cast<size_t>(utf8.size()));
+        }
+        const auto u = static_cast<unsigned>(*p);
+        const int n = escapeOf(u, out);
+        if (n)
+            out += n;
+        else
+            *out++ = static_cast<char>(u);
+    }
+    *out++ = '"';
+    m_out.setEnd(out);
+    return *this;
+}
+
+} // namespace sluice

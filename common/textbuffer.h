@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+// The hot path's output buffer: bytes appended straight into the QByteArray it hands over (one
+// allocation when the first guess of the size is right, doubling otherwise; no std::string and no
+// copy at the end). Qt 6.4's QByteArray::append and std::string's out-of-line append cost more per
+// piece than a check answer can afford (issue 24's profile); here a piece is a bounds check and a
+// memcpy. The JSON writer, the rate-limit header lines and the HTTP answer are written with it.
+#pragma once
+
+#include <QByteArray>
+#include <charconv>
+#include <cstring>
+
+namespace sluice {
+
+class TextBuffer
+{
+public:
+    explicit TextBuffer(qsizetype reserve = 256) : m_out(reserve > 0 ? reserve : 64, Qt::Uninitialized)
+    {
+        m_data = m_out.data();
+        m_capacity = m_out.size();
+    }
+
+    // Room for n more bytes at end(); write them, then advance(n).
+    char *room(qsizetype n)
+    {
+        if (m_capacity - m_size < n)
+            grow(n);
+        return m_data + m_size;
+    }
+    void advance(qsizetype n) { m_size += n; }
+    char *begin() { return m_data; }
+    char *end() { return m_data + m_size; }
+    void setEnd(char *p) { m_size = p - m_data; }
+
+    void put(char c) { *room(1) = c; ++m_size; }
+    void append(const char *p, qsizetype n)
+    {
+        std::memcpy(room(n), p, static_cast<size_t>(n));
+        m_size += n;
+    }
+    void append(const char *text) { append(text, static_cast<qsizetype>(std::strlen(text))); } // (literals: folded)
+    void append(const QByteArray &b) { append(b.constData(), b.size()); }
+    void number(qint64 v)
+    {
+        char *p = room(21); // "-9223372036854775808" is 20
+        m_size = std::to_chars(p, p + 21, v).ptr - m_data;
+    }
+    qsizetype size() const { return m_size; }
+    // What was written (the buffer is empty afterwards).
+    QByteArray take()
+    {
+        m_out.truncate(m_size);
+        QByteArray out = std::move(m_out);
+        m_out = QByteArray();
+        m_data = nullptr;
+        m_size = m_capacity = 0;
+        return out;
+    }
+
+private:
+    void grow(qsizetype n)
+    {
+        qsizetype capacity = m_capacity > 0 ? m_capacity : 64;
+        while (capacity - m_size < n)
+            capacity *= 2;
+        m_out.resize(capacity);
+        m_data = m_out.data();
+        m_capacity = capacity;
+    }
+
+    QByteArray m_out; // its size is the capacity; the first m_size bytes are written
+    char *m_data = nullptr;
+    qsizetype m_size = 0;
+    qsizetype m_capacity = 0;
+};
+
+} // namespace sluice
