@@ -3,14 +3,16 @@
 
 #include "http/httpconnection.h"
 
+#include "textbuffer.h"
+
 #include <QThread>
-#include <charconv>
 #include <cstring>
-#include <string>
 
 namespace sluice {
 
-QByteArray httpReasonPhrase(int status)
+namespace {
+
+const char *reasonPhrase(int status)
 {
     switch (status) {
     case 100: return "Continue";
@@ -38,29 +40,33 @@ QByteArray httpReasonPhrase(int status)
     }
 }
 
+} // namespace
+
+QByteArray httpReasonPhrase(int status)
+{
+    return QByteArray(reasonPhrase(status));
+}
+
 QByteArray buildHttpResponse(int status, const QByteArray &contentType, const QByteArray &body, const HttpHeaders &extra,
                              HttpResponder::Framing framing, const QByteArray &headerLines)
 {
-    // One buffer, one copy into the QByteArray handed to the socket (Qt 6.4's QByteArray appends
-    // cost more than the answer is worth on this path).
-    std::string out;
-    out.reserve(static_cast<size_t>(160 + body.size() + headerLines.size() + 48 * extra.size()));
-    auto add = [&out](const QByteArray &b) { out.append(b.constData(), static_cast<size_t>(b.size())); };
-    char number[24];
+    // One buffer, handed to the socket as it is (Qt 6.4's QByteArray appends cost more than the
+    // answer is worth on this path).
+    TextBuffer out(160 + body.size() + headerLines.size() + 48 * extra.size());
     out.append("HTTP/1.1 ");
-    out.append(number, static_cast<size_t>(std::to_chars(number, number + sizeof number, status).ptr - number));
-    out.push_back(' ');
-    add(httpReasonPhrase(status));
+    out.number(status);
+    out.put(' ');
+    out.append(reasonPhrase(status));
     out.append("\r\nServer: sluice\r\nContent-Type: ");
-    add(contentType);
+    out.append(contentType);
     out.append("\r\nContent-Length: ");
-    out.append(number, static_cast<size_t>(std::to_chars(number, number + sizeof number, body.size()).ptr - number));
+    out.number(body.size());
     out.append("\r\n");
-    add(headerLines);
+    out.append(headerLines);
     for (const auto &h : extra) {
-        add(h.first);
+        out.append(h.first);
         out.append(": ");
-        add(h.second);
+        out.append(h.second);
         out.append("\r\n");
     }
     if (framing == HttpResponder::Framing::Close)
@@ -68,8 +74,8 @@ QByteArray buildHttpResponse(int status, const QByteArray &contentType, const QB
     else if (framing == HttpResponder::Framing::KeepAlive10)
         out.append("Connection: keep-alive\r\n");
     out.append("\r\n");
-    add(body);
-    return QByteArray(out.data(), static_cast<qsizetype>(out.size()));
+    out.append(body);
+    return out.take();
 }
 
 QByteArray HttpRequest::header(const QByteArray &lowerName) const
