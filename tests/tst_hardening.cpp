@@ -352,6 +352,41 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT((stream.waitForReadyRead(10), streamed += stream.readAll(), streamed.count("event: usage") > before), 2000);
     }
 
+    // The idle clock runs from the end of the last answer: a keep-alive connection that asks every
+    // 250 ms lives through several idle timeouts (1 s), then is closed once it goes quiet.
+    // (Issue 24: the clock is no longer restarted per request; a deadline moves, and a timer that
+    // fires early waits for what is left.)
+    void aBusyKeepAliveConnectionOutlivesTheIdleTimeout()
+    {
+        QString error;
+        auto server = startServer(configWith(1, 1000, 1000), &error);
+        QVERIFY2(server, qPrintable(error));
+        QTcpSocket s;
+        s.connectToHost(QHostAddress::LocalHost, server->port());
+        QVERIFY(s.waitForConnected(2000));
+        QElapsedTimer t;
+        t.start();
+        for (int i = 0; i < 12; ++i) { // 3 s: three idle timeouts
+            s.write("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+            QByteArray got;
+            QElapsedTimer answer;
+            answer.start();
+            while (!got.contains("\r\n\r\n") && answer.elapsed() < 5000 && s.state() == QAbstractSocket::ConnectedState)
+                if (s.waitForReadyRead(50))
+                    got += s.readAll();
+            QVERIFY2(got.startsWith("HTTP/1.1 200"), qPrintable(QStringLiteral("request %1 after %2 ms: %3").arg(i).arg(t.elapsed()).arg(QString::fromLatin1(got.left(80)))));
+            QTest::qWait(250);
+            while (s.bytesAvailable() || s.waitForReadyRead(1))
+                s.readAll(); // the rest of the answer's body
+        }
+        QCOMPARE(s.state(), QAbstractSocket::ConnectedState);
+        QElapsedTimer quiet;
+        quiet.start();
+        while (s.state() == QAbstractSocket::ConnectedState && quiet.elapsed() < 10000)
+            s.waitForDisconnected(50);
+        QCOMPARE(s.state(), QAbstractSocket::UnconnectedState);
+    }
+
     // Defect 10: a header whose value merely contains "chunked" got a 411 (when any Transfer-Encoding
     // header, identity, was present: the old guard looked for the two texts anywhere in the head).
     void chunkedInAnotherHeaderValueIsNot411()

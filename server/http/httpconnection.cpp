@@ -9,6 +9,7 @@
 #include <QUrl>
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -57,17 +58,35 @@ bool HttpConnection::isOpen() const
     return m_fd >= 0 && m_mode != Mode::Closing;
 }
 
+namespace {
+
+qint64 monotonicMs()
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+} // namespace
+
 void HttpConnection::armClock()
 {
-    if (m_mode != Mode::Reading)
-        return m_clock.stop();
+    if (m_mode != Mode::Reading) {
+        m_clockKind = Clock::None; // (a timer still due finds nothing to do)
+        return;
+    }
     // A request under way runs on the request clock from its first byte; between requests the
     // idle clock runs from the end of the last one (more empty lines do not restart it).
-    if (m_parser.inRequest()) {
-        if (!m_clock.isActive() || m_clock.interval() != m_timeouts.requestMs)
-            m_clock.start(m_timeouts.requestMs);
-    } else if (!m_clock.isActive() || m_clock.interval() != m_timeouts.idleMs) {
-        m_clock.start(m_timeouts.idleMs);
+    const Clock kind = m_parser.inRequest() ? Clock::Request : Clock::Idle;
+    if (kind == m_clockKind)
+        return;
+    m_clockKind = kind;
+    const int ms = kind == Clock::Request ? m_timeouts.requestMs : m_timeouts.idleMs;
+    m_deadlineMs = monotonicMs() + ms;
+    // The timer is restarted only when it would fire too late: a keep-alive connection's requests
+    // move the deadline, and the timer, when it fires early, waits for what is left (a timer
+    // restarted per request cost more than parsing the request).
+    if (!m_clock.isActive() || m_timerDueMs > m_deadlineMs) {
+        m_clock.start(ms);
+        m_timerDueMs = m_deadlineMs;
     }
 }
 
@@ -75,8 +94,14 @@ void HttpConnection::onTimeout()
 {
     if (m_mode == Mode::Closing)
         return abort(); // lingered long enough
-    if (m_mode != Mode::Reading)
+    if (m_mode != Mode::Reading || m_clockKind == Clock::None)
         return;
+    const qint64 left = m_deadlineMs - monotonicMs();
+    if (left > 0) {
+        m_clock.start(static_cast<int>(left));
+        m_timerDueMs = m_deadlineMs;
+        return;
+    }
     if (m_parser.inRequest())
         return refuse(ApiError(408, QStringLiteral("request_timeout"),
                                QStringLiteral("the request was not complete within %1 ms").arg(m_timeouts.requestMs)));
@@ -191,7 +216,7 @@ void HttpConnection::drive()
         m_continued = false;
         m_needBytes = false;
         m_mode = Mode::Answering;
-        m_clock.stop();
+        m_clockKind = Clock::None; // (answering is not idle: the clock starts again after the answer)
         dispatch(std::move(parsed)); // an answer made at once sets m_mode back to Reading
     }
     m_driving = false;
@@ -210,8 +235,12 @@ void HttpConnection::dispatch(ParsedRequest &&parsed)
         // Origin form: the path is what comes before '?', whatever it looks like ("//x/admin" is a
         // path, not an authority and a path, as QUrl would read it).
         const qsizetype q = parsed.target.indexOf('?');
-        r.path = QUrl::fromPercentEncoding(q < 0 ? parsed.target : parsed.target.left(q));
-        r.query = QUrlQuery(q < 0 ? QString() : QString::fromUtf8(parsed.target.mid(q + 1)));
+        const QByteArrayView path = QByteArrayView(parsed.target).first(q < 0 ? parsed.target.size() : q);
+        // (No '%' and nothing beyond ASCII, as every route's path: the bytes are the path.)
+        const bool plain = std::all_of(path.begin(), path.end(), [](char c) { return c != '%' && static_cast<unsigned char>(c) < 0x80; });
+        r.path = plain ? QString::fromLatin1(path) : QUrl::fromPercentEncoding(path.toByteArray());
+        if (q >= 0)
+            r.query = QUrlQuery(QString::fromUtf8(parsed.target.mid(q + 1)));
     } else {
         const QUrl url = QUrl::fromEncoded(parsed.target); // absolute form (or "*")
         r.path = url.path();

@@ -99,7 +99,12 @@ private:
     HttpApi *m_api;
     ConnectionTimeouts m_timeouts;
     HttpRequestParser m_parser;
+    // The request or idle clock: its deadline, and a timer due at or before it.
+    enum class Clock { None, Idle, Request };
     QTimer m_clock;
+    Clock m_clockKind = Clock::None;
+    qint64 m_deadlineMs = 0;
+    qint64 m_timerDueMs = 0;
     Mode m_mode = Mode::Reading;
     quint64 m_serial = 0;     // the request being answered
     bool m_driving = false;   // drive() is on the stack: an answer made now lets it go on

@@ -55,12 +55,35 @@ bool equalsLower(const char *begin, const char *end, const char *lower)
 
 bool hasToken(const QByteArray &commaList, const char *lowerToken)
 {
-    for (const QByteArray &part : commaList.split(',')) {
-        const QByteArray t = part.trimmed();
-        if (equalsLower(t.constData(), t.constData() + t.size(), lowerToken))
+    // The comma-separated elements, blanks around each ignored, any case (no copies: every
+    // request passes here).
+    const char *p = commaList.constData(), *end = p + commaList.size();
+    while (p < end) {
+        const char *comma = static_cast<const char *>(std::memchr(p, ',', static_cast<size_t>(end - p)));
+        const char *b = p, *e = comma ? comma : end;
+        while (b < e && (*b == ' ' || *b == '\t'))
+            ++b;
+        while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+            --e;
+        if (equalsLower(b, e, lowerToken))
             return true;
+        if (!comma)
+            break;
+        p = comma + 1;
     }
     return false;
+}
+
+// The methods every client sends, shared rather than allocated per request.
+QByteArray methodOf(const char *begin, const char *end)
+{
+    static const QByteArray known[] = {QByteArrayLiteral("GET"), QByteArrayLiteral("POST"), QByteArrayLiteral("HEAD"),
+                                       QByteArrayLiteral("PUT"), QByteArrayLiteral("DELETE"), QByteArrayLiteral("OPTIONS")};
+    for (const QByteArray &m : known) {
+        if (end - begin == m.size() && std::memcmp(begin, m.constData(), static_cast<size_t>(m.size())) == 0)
+            return m;
+    }
+    return QByteArray(begin, end - begin);
 }
 
 ApiError tooLargeHeader() { return ApiError(431, QStringLiteral("header_too_large"), QStringLiteral("the request header block is larger than 32 KiB")); }
@@ -171,6 +194,7 @@ std::optional<ApiError> HttpRequestParser::parseHead(const char *begin, const ch
     std::optional<qint64> length;
     QByteArray connection;
     int hosts = 0;
+    m_current.headers.reserve(8);
     for (const char *line = begin; line < end; ++lineNumber) {
         const char *lf = static_cast<const char *>(std::memchr(line, '\n', static_cast<size_t>(end - line)));
         const char *lineEnd = lf ? lf : end;
@@ -203,7 +227,7 @@ std::optional<ApiError> HttpRequestParser::parseHead(const char *begin, const ch
             } else {
                 return ApiError::badRequest(QStringLiteral("the request line is not \"METHOD target HTTP/1.1\""));
             }
-            m_current.method = QByteArray(line, sp1 - line);
+            m_current.method = methodOf(line, sp1);
             m_current.target = QByteArray(sp1 + 1, sp2 - sp1 - 1);
             if (m_current.target.front() != '/' && !m_current.target.startsWith("http://")
                 && !m_current.target.startsWith("https://") && m_current.target != "*")
