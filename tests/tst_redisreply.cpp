@@ -9,6 +9,7 @@
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QtTest>
+#include <limits>
 #include <malloc.h>
 
 using namespace sluice;
@@ -26,6 +27,19 @@ class TestRedisReply : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    // Commands are written in Redis's protocol by Sluice (RespCommand), not by hiredis: the bytes
+    // of every kind of argument (binary, empty, numbers at their extremes).
+    void writesCommands()
+    {
+        QCOMPARE(formatRedisCommand({"SET", "k", "v"}), QByteArray("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"));
+        QCOMPARE(formatRedisCommand({"ECHO", QByteArray(), QByteArray("a\r\n\0b", 5)}),
+                 QByteArray("*3\r\n$4\r\nECHO\r\n$0\r\n\r\n$5\r\na\r\n\0b\r\n", 31));
+        RespCommand c(5, 8);
+        c.arg(qint64(0)).arg(qint64(-1)).arg(std::numeric_limits<qint64>::min()).arg(std::numeric_limits<qint64>::max()).arg(size_t(12));
+        QCOMPARE(c.take(), QByteArray("*5\r\n$1\r\n0\r\n$2\r\n-1\r\n$20\r\n-9223372036854775808\r\n$19\r\n"
+                                      "9223372036854775807\r\n$2\r\n12\r\n"));
+    }
+
     void readsReplies()
     {
         RedisReplyReader reader;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "redis/checkbatcher.h"
 
+#include "textbuffer.h"
+
 #include "redis/redisscripts.h"
 
 #include <QHash>
@@ -61,22 +63,42 @@ void CheckBatcher::sendOne()
     if (m_queue.empty())
         return;
     // Take checks from the front while they fit: distinct keys once each, then the records.
-    QHash<QByteArray, int> indexOf;
+    // (The distinct keys are found through a small open-addressed table of indexes into `keys`,
+    // made per call: a QHash cost more to set up than the whole lookup.)
     std::vector<const WindowSpec *> keys;
+    std::vector<int> slots(64, -1);
+    auto slotOf = [&keys, &slots](const QByteArray &key) -> int & {
+        const size_t mask = slots.size() - 1;
+        for (size_t i = qHash(QByteArrayView(key)) & mask;; i = (i + 1) & mask) {
+            int &slot = slots[i];
+            if (slot < 0 || keys[static_cast<size_t>(slot)]->key == key)
+                return slot;
+        }
+    };
     std::vector<Item> items;
     items.reserve(std::min(m_queue.size(), static_cast<size_t>(m_maxChecks))); // never moved again: `keys` points into them
     while (!m_queue.empty() && static_cast<int>(items.size()) < m_maxChecks) {
         const Item &next = m_queue.front();
         bool conflict = false;
         for (const WindowSpec &s : next.specs) {
-            const auto it = indexOf.constFind(s.key);
-            conflict = conflict || (it != indexOf.constEnd() && !samePolicy(*keys[static_cast<size_t>(*it)], s));
+            const int at = slotOf(s.key);
+            conflict = conflict || (at >= 0 && !samePolicy(*keys[static_cast<size_t>(at)], s));
         }
         if (conflict && !items.empty())
             break;
+        if ((keys.size() + next.specs.size()) * 2 > slots.size()) {
+            // Keep the table at most half full: twice the room, every key placed again.
+            size_t size = slots.size();
+            while ((keys.size() + next.specs.size()) * 2 > size)
+                size *= 2;
+            slots.assign(size, -1);
+            for (size_t k = 0; k < keys.size(); ++k)
+                slotOf(keys[k]->key) = static_cast<int>(k);
+        }
         for (const WindowSpec &s : next.specs) {
-            if (!indexOf.contains(s.key)) {
-                indexOf.insert(s.key, static_cast<int>(keys.size()));
+            int &slot = slotOf(s.key);
+            if (slot < 0) {
+                slot = static_cast<int>(keys.size());
                 keys.push_back(&s);
             }
         }
@@ -84,33 +106,37 @@ void CheckBatcher::sendOne()
         m_queue.pop_front();
     }
     int records = 0;
-    for (const Item &i : items)
+    size_t pairs = 0;
+    qsizetype bytes = 64;
+    for (const Item &i : items) {
         records += i.recordKey.isEmpty() ? 0 : 1;
-    QList<QByteArray> argv;
-    argv.reserve(5 + 2 * static_cast<qsizetype>(keys.size()) + 5 * static_cast<qsizetype>(keys.size())
-                 + static_cast<qsizetype>(items.size()) * 12);
-    argv << QByteArrayLiteral("EVALSHA") << RedisScript::check().sha1
-         << QByteArray::number(static_cast<qsizetype>(keys.size()) + records);
+        pairs += i.specs.size();
+        bytes += i.id.size() + i.recordKey.size() + 48 + 24 * static_cast<qsizetype>(i.specs.size());
+    }
     for (const WindowSpec *s : keys)
-        argv << s->key;
+        bytes += s->key.size() + 80;
+    // EVALSHA sha numkeys, the keys and records, 3 counts, 5 per key, 4 per check and 2 per pair.
+    RespCommand call(3 + static_cast<qsizetype>(keys.size()) + records + 3 + 5 * static_cast<qsizetype>(keys.size())
+                         + 4 * static_cast<qsizetype>(items.size()) + 2 * static_cast<qsizetype>(pairs),
+                     bytes);
+    call.arg(QByteArrayLiteral("EVALSHA")).arg(RedisScript::check().sha1).arg(keys.size() + static_cast<size_t>(records));
+    for (const WindowSpec *s : keys)
+        call.arg(s->key);
     for (const Item &i : items) {
         if (!i.recordKey.isEmpty())
-            argv << i.recordKey;
+            call.arg(i.recordKey);
     }
-    argv << QByteArray::number(static_cast<qsizetype>(keys.size())) << QByteArray::number(static_cast<qsizetype>(items.size()))
-         << QByteArray::number(kMaxLogEntries);
+    call.arg(keys.size()).arg(items.size()).arg(kMaxLogEntries);
     for (const WindowSpec *s : keys) {
-        argv << QByteArray::number(s->windowUs) << QByteArray::number(s->limit) << scriptKind(*s)
-             << QByteArray::number(s->burst) << (s->shadow ? QByteArrayLiteral("1") : QByteArrayLiteral("0"));
+        call.arg(s->windowUs).arg(s->limit).arg(scriptKind(*s)).arg(s->burst).arg(s->shadow ? qint64(1) : qint64(0));
     }
     int record = static_cast<int>(keys.size());
     std::vector<size_t> keysPerCheck;
     keysPerCheck.reserve(items.size());
     for (const Item &i : items) {
-        argv << i.id << QByteArray::number(i.leaseUs) << QByteArray::number(i.recordKey.isEmpty() ? 0 : ++record)
-             << QByteArray::number(static_cast<qsizetype>(i.specs.size()));
+        call.arg(i.id).arg(i.leaseUs).arg(i.recordKey.isEmpty() ? 0 : ++record).arg(i.specs.size());
         for (const WindowSpec &s : i.specs)
-            argv << QByteArray::number(indexOf.value(s.key) + 1) << QByteArray::number(s.weight);
+            call.arg(slotOf(s.key) + 1).arg(s.weight);
         keysPerCheck.push_back(i.specs.size());
     }
     ++m_inFlight;
@@ -152,7 +178,7 @@ void CheckBatcher::sendOne()
             }
         };
     }
-    m_send(argv, [this, batch, results](const RedisResult &r, RedisConnection *answeredBy, const QString &error) {
+    m_send(call.take(), [this, batch, results](const RedisResult &r, RedisConnection *answeredBy, const QString &error) {
         --m_inFlight;
         std::vector<Result> out = results(r, answeredBy, error);
         if (!out.empty() && !out.front().error.isEmpty()) {

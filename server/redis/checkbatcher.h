@@ -52,9 +52,10 @@ public:
         qint64 queuedAtMs = 0; // (set by submit)
     };
     using SendCallback = std::function<void(const RedisResult &, RedisConnection *answeredBy, const QString &error)>;
-    // Sends an EVALSHA argv of window_check.lua (NOSCRIPT and redirections are its business);
-    // `late` as RedisConnection's: what a call that `done` was told had timed out did after all.
-    using Send = std::function<void(const QList<QByteArray> &argv, SendCallback done, SendCallback late)>;
+    // Sends an EVALSHA of window_check.lua, in Redis's protocol (RespCommand; NOSCRIPT and
+    // redirections are its business); `late` as RedisConnection's: what a call that `done` was
+    // told had timed out did after all.
+    using Send = std::function<void(const QByteArray &resp, SendCallback done, SendCallback late)>;
     // For each check of a timed-out call: its result after all (admitted, nowUs, written), or, with
     // an error, that its outcome will never be known (the connection went first).
     using Late = std::function<void(const Item &item, const Result &result)>;

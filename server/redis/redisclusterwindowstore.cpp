@@ -95,8 +95,8 @@ CheckBatcher &RedisClusterWindowStore::batcherFor(int slot)
     std::unique_ptr<CheckBatcher> &b = m_batchers[slot];
     if (!b) {
         b = std::make_unique<CheckBatcher>(
-            [this, slot](const QList<QByteArray> &argv, CheckBatcher::SendCallback done, CheckBatcher::SendCallback late) {
-                runScript(slot, RedisScript::check(), argv, std::move(done), nullptr, 0, false, false, std::move(late));
+            [this, slot](const QByteArray &resp, CheckBatcher::SendCallback done, CheckBatcher::SendCallback late) {
+                runOn(slot, &RedisScript::check(), resp, std::move(done), nullptr, 0, false, false, std::move(late));
             },
             m_batchLimit);
         b->setQueueTimeoutMs(m_timeoutMs);
@@ -114,16 +114,10 @@ void RedisClusterWindowStore::setBatchLimit(int maxChecks)
 
 void RedisClusterWindowStore::runCommand(int slot, const QList<QByteArray> &argv, ScriptCallback done)
 {
-    runOn(slot, nullptr, argv, std::move(done), nullptr, 0, false, false, {});
+    runOn(slot, nullptr, formatRedisCommand(argv), std::move(done), nullptr, 0, false, false, {});
 }
 
-void RedisClusterWindowStore::runScript(int slot, const RedisScript &script, const QList<QByteArray> &argv, ScriptCallback done,
-                                        RedisConnection *conn, int redirects, bool asking, bool scriptRetried, ScriptCallback late)
-{
-    runOn(slot, &script, argv, std::move(done), conn, redirects, asking, scriptRetried, std::move(late));
-}
-
-void RedisClusterWindowStore::runOn(int slot, const RedisScript *script, const QList<QByteArray> &argv, ScriptCallback done,
+void RedisClusterWindowStore::runOn(int slot, const RedisScript *script, const QByteArray &resp, ScriptCallback done,
                                     RedisConnection *conn, int redirects, bool asking, bool scriptRetried, ScriptCallback late)
 {
     if (!conn)
@@ -138,7 +132,7 @@ void RedisClusterWindowStore::runOn(int slot, const RedisScript *script, const Q
     if (late) {
         onLate = [late, conn](const RedisResult &r) { late(r, conn, r.ok ? QString() : r.error); };
     }
-    conn->command(argv, [this, slot, script, argv, done = std::move(done), conn, redirects, scriptRetried, late](const RedisResult &r) mutable {
+    conn->send(resp, [this, slot, script, resp, done = std::move(done), conn, redirects, scriptRetried, late](const RedisResult &r) mutable {
         if (!r.ok) {
             m_lastError = r.error;
             return done(r, conn, r.error);
@@ -146,12 +140,12 @@ void RedisClusterWindowStore::runOn(int slot, const RedisScript *script, const Q
         bool ask = false;
         if (RedisConnection *target = m_topology.redirectTarget(r.reply, &ask)) {
             if (redirects < 5)
-                return runOn(slot, script, argv, std::move(done), target, redirects + 1, ask, scriptRetried, std::move(late));
+                return runOn(slot, script, resp, std::move(done), target, redirects + 1, ask, scriptRetried, std::move(late));
             return done(r, conn, QStringLiteral("too many redirects for slot %1").arg(slot));
         }
         if (script && isNoScript(r.reply) && !scriptRetried) {
             conn->command({QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), script->source}, [](const RedisResult &) {});
-            return runOn(slot, script, argv, std::move(done), conn, redirects, false, true, std::move(late));
+            return runOn(slot, script, resp, std::move(done), conn, redirects, false, true, std::move(late));
         }
         done(r, conn, QString());
     }, onLate);

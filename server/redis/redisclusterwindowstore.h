@@ -60,12 +60,14 @@ private:
     // answered, or an error sentence (empty when fine).
     using ScriptCallback = std::function<void(const RedisResult &, RedisConnection *answeredBy, const QString &error)>;
     // `late` (optional): what a call that timed out did after all (RedisConnection::command).
-    void runScript(int slot, const RedisScript &script, const QList<QByteArray> &argv, ScriptCallback done,
-                   RedisConnection *conn = nullptr, int redirects = 0, bool asking = false, bool scriptRetried = false,
-                   ScriptCallback late = {});
+    void runScript(int slot, const RedisScript &script, const QList<QByteArray> &argv, ScriptCallback done)
+    {
+        runOn(slot, &script, formatRedisCommand(argv), std::move(done), nullptr, 0, false, false, {});
+    }
     // A command (not a script) on the node serving `slot`, MOVED/ASK followed.
     void runCommand(int slot, const QList<QByteArray> &argv, ScriptCallback done);
-    void runOn(int slot, const RedisScript *script, const QList<QByteArray> &argv, ScriptCallback done, RedisConnection *conn,
+    // `resp`: the call in Redis's protocol (formatRedisCommand, RespCommand).
+    void runOn(int slot, const RedisScript *script, const QByteArray &resp, ScriptCallback done, RedisConnection *conn,
                int redirects, bool asking, bool scriptRetried, ScriptCallback late);
     // A script call that must happen (a take-back): through the compensator, tried until it does.
     void compensate(const QString &what, int slot, const RedisScript &script, const QList<QByteArray> &argv);

@@ -4,9 +4,11 @@
 #include <QUrl>
 
 #include "redis/qteventadapter.h"
+#include "textbuffer.h"
 
 #include <QHostAddress>
 #include <QHostInfo>
+#include <charconv>
 #include <chrono>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -218,36 +220,65 @@ void RedisConnection::command(const QList<QByteArray> &argv, Callback done)
     command(argv, std::move(done), Callback());
 }
 
+RespCommand::RespCommand(qsizetype argc, qsizetype reserveBytes) : m_out(reserveBytes + 16), m_argc(argc)
+{
+    m_out.put('*');
+    m_out.number(argc);
+    m_out.append("\r\n", 2);
+}
+
+RespCommand &RespCommand::arg(const char *p, qsizetype n)
+{
+    ++m_written;
+    m_out.put('$');
+    m_out.number(n);
+    m_out.append("\r\n", 2);
+    m_out.append(p, n);
+    m_out.append("\r\n", 2);
+    return *this;
+}
+
+RespCommand &RespCommand::arg(qint64 number)
+{
+    char digits[24];
+    return arg(digits, std::to_chars(digits, digits + sizeof digits, number).ptr - digits);
+}
+
+QByteArray RespCommand::take()
+{
+    if (m_written != m_argc)
+        qFatal("RespCommand: %lld arguments announced, %lld written", static_cast<long long>(m_argc), static_cast<long long>(m_written));
+    return m_out.take();
+}
+
+QByteArray formatRedisCommand(const QList<QByteArray> &argv)
+{
+    qsizetype bytes = 0;
+    for (const QByteArray &a : argv)
+        bytes += a.size() + 16;
+    RespCommand resp(argv.size(), bytes);
+    for (const QByteArray &a : argv)
+        resp.arg(a);
+    return resp.take();
+}
+
 void RedisConnection::command(const QList<QByteArray> &argv, Callback done, Callback late)
+{
+    send(formatRedisCommand(argv), std::move(done), std::move(late));
+}
+
+void RedisConnection::send(const QByteArray &resp, Callback done, Callback late)
 {
     if (!m_connected || !m_ctx) {
         done(RedisResult{false, m_lastError.isEmpty() ? QStringLiteral("not connected to %1").arg(address()) : m_lastError, {}});
         return;
-    }
-    constexpr int kInline = 32;
-    const int argc = static_cast<int>(argv.size());
-    const char *argvInline[kInline];
-    size_t lenInline[kInline];
-    std::vector<const char *> argvHeap;
-    std::vector<size_t> lenHeap;
-    const char **args = argvInline;
-    size_t *lens = lenInline;
-    if (argc > kInline) {
-        argvHeap.resize(static_cast<size_t>(argc));
-        lenHeap.resize(static_cast<size_t>(argc));
-        args = argvHeap.data();
-        lens = lenHeap.data();
-    }
-    for (int i = 0; i < argc; ++i) {
-        args[i] = argv[i].constData();
-        lens[i] = static_cast<size_t>(argv[i].size());
     }
     auto pending = std::make_shared<Pending>();
     pending->done = std::move(done);
     pending->late = std::move(late);
     pending->deadlineMs = nowMs() + m_timeoutMs;
     auto *holder = new std::shared_ptr<Pending>(pending);
-    if (redisAsyncCommandArgv(m_ctx, &RedisConnection::onReply, holder, argc, args, lens) != REDIS_OK) {
+    if (redisAsyncFormattedCommand(m_ctx, &RedisConnection::onReply, holder, resp.constData(), static_cast<size_t>(resp.size())) != REDIS_OK) {
         delete holder;
         pending->finished = true;
         pending->done(RedisResult{false, QStringLiteral("cannot send to %1").arg(address()), {}});

@@ -7,6 +7,8 @@
 // itself with backoff. Never destroy it from inside one of its callbacks (use deleteLater).
 #pragma once
 
+#include "textbuffer.h"
+
 #include "redis/layer.h"
 
 #include "redis/redisreply.h"
@@ -35,6 +37,29 @@ struct RedisCredentials
 // SLUICE_REDIS_PASSWORD). `url` may be empty (a Cluster, Sentinel).
 RedisCredentials redisCredentialsFor(const QString &url, const RedisCredentials &configured);
 
+// A command in Redis's protocol (RESP), written straight from its arguments: no QByteArray per
+// argument, no formatting by hiredis (its sdscatfmt per argument cost more than the rest of a
+// batched check's call). The number of arguments is said first; take() checks it was kept.
+class RespCommand
+{
+public:
+    RespCommand(qsizetype argc, qsizetype reserveBytes);
+    RespCommand &arg(const char *p, qsizetype n);
+    RespCommand &arg(const QByteArray &a) { return arg(a.constData(), a.size()); }
+    RespCommand &arg(qint64 number);
+    RespCommand &arg(int number) { return arg(static_cast<qint64>(number)); }
+    RespCommand &arg(size_t number) { return arg(static_cast<qint64>(number)); }
+    QByteArray take();
+
+private:
+    TextBuffer m_out;
+    qsizetype m_argc;
+    qsizetype m_written = 0;
+};
+
+// `argv` as one RESP command.
+QByteArray formatRedisCommand(const QList<QByteArray> &argv);
+
 class RedisConnection : public QObject
 {
     Q_OBJECT
@@ -56,6 +81,8 @@ public:
     // when it may never have left our buffer). Never called for a call hiredis refused at once, nor
     // for a connection being destroyed.
     void command(const QList<QByteArray> &argv, Callback done, Callback late);
+    // The same for a command already in Redis's protocol (RespCommand, formatRedisCommand).
+    void send(const QByteArray &resp, Callback done, Callback late = {});
     // Writes the commands queued so far now rather than at the event loop's next turn. Never from
     // inside one of its callbacks (hiredis is not re-entrant there).
     void writeNow();

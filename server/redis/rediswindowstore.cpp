@@ -19,8 +19,8 @@ WindowOutcome unavailable(const QString &why)
 RedisWindowStore::RedisWindowStore(const QString &host, quint16 port, int db, int timeoutMs, QObject *parent,
                                    RedisCredentials credentials)
     : QObject(parent), m_connection(host, port, db, timeoutMs, this),
-      m_batcher([this](const QList<QByteArray> &argv, CheckBatcher::SendCallback done, CheckBatcher::SendCallback late) {
-          eval(RedisScript::check(), argv, [this, done = std::move(done)](const RedisResult &r) {
+      m_batcher([this](const QByteArray &resp, CheckBatcher::SendCallback done, CheckBatcher::SendCallback late) {
+          eval(RedisScript::check(), resp, [this, done = std::move(done)](const RedisResult &r) {
               // A primary demoted to a replica (a failover we missed) refuses writes: ask again.
               if (m_sentinel && r.ok && r.reply.isError() && r.reply.str.startsWith("READONLY"))
                   m_sentinel->askNow();
@@ -135,16 +135,16 @@ void RedisWindowStore::check(const WindowBatch &batch, CheckCallback done)
     m_batcher.submit(std::move(item));
 }
 
-void RedisWindowStore::eval(const RedisScript &script, const QList<QByteArray> &argv, RedisConnection::Callback done, bool retried,
+void RedisWindowStore::eval(const RedisScript &script, const QByteArray &resp, RedisConnection::Callback done, bool retried,
                             RedisConnection::Callback late)
 {
-    m_connection.command(argv, [this, &script, argv, retried, done = std::move(done), late](const RedisResult &r) mutable {
+    m_connection.send(resp, [this, &script, resp, retried, done = std::move(done), late](const RedisResult &r) mutable {
         if (r.ok && isNoScript(r.reply) && !retried) {
             // The script cache was flushed (restart, SCRIPT FLUSH): load it, then run it again.
             // Both go out at once; Redis answers in order on this connection.
             m_connection.command({QByteArrayLiteral("SCRIPT"), QByteArrayLiteral("LOAD"), script.source},
                                  [](const RedisResult &) {});
-            return eval(script, argv, std::move(done), true, std::move(late));
+            return eval(script, resp, std::move(done), true, std::move(late));
         }
         done(r);
     }, late);

@@ -51,7 +51,12 @@ public:
 
 private:
     // EVALSHA argv (argv[1] = script.sha1); NOSCRIPT → SCRIPT LOAD and once more.
-    void eval(const RedisScript &script, const QList<QByteArray> &argv, RedisConnection::Callback done, bool retried = false,
+    void eval(const RedisScript &script, const QList<QByteArray> &argv, RedisConnection::Callback done)
+    {
+        eval(script, formatRedisCommand(argv), std::move(done));
+    }
+    // The same, the call already in Redis's protocol.
+    void eval(const RedisScript &script, const QByteArray &resp, RedisConnection::Callback done, bool retried = false,
               RedisConnection::Callback late = {});
     void takeBack(const CheckBatcher::Item &item, const CheckBatcher::Result &result);
     void reservationCall(const QString &id, const QByteArray &op, std::optional<qint64> tokens, qint64 leaseUs,
