@@ -3,7 +3,8 @@
 # The three doors side by side in one run, against one embedded sluice-server (demo policies scaled
 # up so every check is admitted and written): POST /rate-limit/check with wrk, forward-auth through
 # a real nginx (the shipped packaging/gateways/nginx-sluice.conf, auth_request) with wrk, and the
-# gRPC rate limit service with build/bench/sluice-grpc-load. Prints checks/s, p50 and p99 per door.
+# gRPC rate limit service with build/bench/sluice-grpc-load. Prints checks/s, p50 and p99 per door,
+# and sluice-server's CPU (user+sys, /proc) per check through each door.
 # Usage: bench/doors.sh [--seconds N] [--connections N]
 # Needs: a Release build in build/, wrk and nginx-light (sluice_install_deps --bench).
 set -euo pipefail
@@ -36,9 +37,17 @@ wrk_line() { # door, wrk output file
   echo "door=$1 checks_per_s=$rps p50_ms=$(to_ms "$p50") p99_ms=$(to_ms "$p99") non_2xx=$(awk '/Non-2xx/{print $5}' "$2")"
 }
 
+# CPU seconds (user + sys) of a process so far, from /proc (clock ticks).
+proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat"; }
+cpu_line() { # door, cpu seconds before, checks
+  awk -v d="$1" -v a="$2" -v b="$(proc_cpu "$server_pid")" -v n="$3" \
+    'BEGIN { if (n > 0) printf "door=%s cpu sluice_server_us_per_check=%.1f (user+sys over %d checks)\n", d, (b - a) * 1e6 / n, n }'
+}
+
 sp=$(free_port) gp=$(free_port) np=$(free_port) up=$(free_port)
 "$server" --bind 127.0.0.1 --port "$sp" --grpc-port "$gp" --registry-file "$root/bench/registry-bench.json" \
   --forward-auth-deny-status 403 >"$work/server.log" 2>&1 & pids+=($!)
+server_pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$sp/health" >/dev/null && break; sleep 0.1; done
 sed -e "s/server 127.0.0.1:8000;/server 127.0.0.1:$sp;/" -e "s/server 127.0.0.1:9000;/server 127.0.0.1:$up;/" \
     -e "s/listen 127.0.0.1:8080;/listen 127.0.0.1:$np;/" "$root/packaging/gateways/nginx-sluice.conf" >"$work/sluice.conf"
@@ -59,8 +68,15 @@ nginx -p "$work" -c "$work/nginx.conf" -g 'daemon off;' & pids+=($!)
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$np/" && break; sleep 0.1; done
 
 echo "== $secs s per door, $conns connections (wrk 1 thread) / $conns calls in flight (gRPC); 2 cores shared by load and server"
+requests() { awk '/requests in/ {print $1}' "$1"; }
+before=$(proc_cpu "$server_pid")
 wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$root/bench/check-post.lua" "http://127.0.0.1:$sp" >"$work/check.txt"
 wrk_line http-check "$work/check.txt"
+cpu_line http-check "$before" "$(requests "$work/check.txt")"
+before=$(proc_cpu "$server_pid")
 wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$root/bench/forward-auth.lua" "http://127.0.0.1:$np" >"$work/fa.txt"
 wrk_line forward-auth-via-nginx "$work/fa.txt"
-"$load" "$gp" "$conns" "$secs"
+cpu_line forward-auth-via-nginx "$before" "$(requests "$work/fa.txt")"
+before=$(proc_cpu "$server_pid")
+"$load" "$gp" "$conns" "$secs" | tee "$work/grpc.txt"
+cpu_line grpc "$before" "$(awk '{for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "ok" || kv[1] == "over_limit" || kv[1] == "errors") n += kv[2] }} END {print n + 0}' "$work/grpc.txt")"

@@ -214,6 +214,9 @@ def main():
         check(doc, base, "forward-auth POST allowed", "POST", "/rate-limit/forward-auth", 200, headers=fa,
               raw_body=b"", content_type=None)
         check(doc, base, "forward-auth without identity", "GET", "/rate-limit/forward-auth", 400)
+        for name, expected, headers in (("forward-auth HEAD allowed", 200, fa), ("forward-auth HEAD without identity", 400, {})):
+            if check(doc, base, name, "HEAD", "/rate-limit/forward-auth", expected, headers=headers) not in (None, b""):
+                failures.append("%s: HEAD answered with a body" % name)
         check(doc, base, "forward-auth blocked", "GET", "/rate-limit/forward-auth", 429,
               headers={"X-User-Id": "ent-user-2", "X-Model-Id": "gpt-4o"})
         check(doc, base, "forward-auth POST unknown API key", "POST", "/rate-limit/forward-auth", 401,

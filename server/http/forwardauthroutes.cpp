@@ -83,6 +83,9 @@ void installForwardAuthRoutes(HttpApi &api, CheckService &service, Metrics &metr
     };
     api.route("GET", QLatin1String(api::kForwardAuthPath), handler);
     api.route("POST", QLatin1String(api::kForwardAuthPath), handler);
+    // The same answer's head without its body: nginx's auth_request reads no body, and keeps its
+    // connection to Sluice only for an answer that has none (the shipped location asks with HEAD).
+    api.route("HEAD", QLatin1String(api::kForwardAuthPath), handler);
 }
 
 } // namespace sluice
