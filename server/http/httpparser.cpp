@@ -8,12 +8,26 @@ namespace sluice {
 
 namespace {
 
-// RFC 9110 token characters (method, header name).
+// RFC 9110 token characters (method, header name), as a table: every header name's every byte
+// is looked up.
+struct TokenTable
+{
+    bool token[256] = {};
+    constexpr TokenTable()
+    {
+        for (int c = 'a'; c <= 'z'; ++c)
+            token[c] = token[c - 'a' + 'A'] = true;
+        for (int c = '0'; c <= '9'; ++c)
+            token[c] = true;
+        for (const char *p = "!#$%&'*+-.^_`|~"; *p; ++p)
+            token[static_cast<unsigned char>(*p)] = true;
+    }
+};
+constexpr TokenTable kTokens;
+
 bool isTokenChar(unsigned char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != 0 && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+    return kTokens.token[c];
 }
 
 bool isToken(const char *begin, const char *end)
@@ -252,18 +266,19 @@ std::optional<ApiError> HttpRequestParser::parseHead(const char *begin, const ch
             --ve;
         if (!isFieldValue(v, ve))
             return ApiError::badRequest(QStringLiteral("a header value holds a control character"));
-        QByteArray name(line, colon - line);
-        for (char &c : name) {
-            if (c >= 'A' && c <= 'Z')
-                c = static_cast<char>(c - 'A' + 'a');
+        QByteArray name(colon - line, Qt::Uninitialized);
+        for (qsizetype i = 0; i < name.size(); ++i) {
+            const char c = line[i];
+            name.data()[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
         }
         QByteArray value(v, ve - v);
-        if (name == "transfer-encoding") {
+        const QByteArrayView n(name);
+        if (n == "transfer-encoding") {
             if (!equalsLower(v, ve, "identity"))
                 return ApiError(411, QStringLiteral("length_required"),
                                 QStringLiteral("Transfer-Encoding (%1) is not accepted: send the body with Content-Length")
                                     .arg(QString::fromLatin1(value.left(64))));
-        } else if (name == "content-length") {
+        } else if (n == "content-length") {
             if (value.isEmpty() || !std::all_of(value.cbegin(), value.cend(), [](char c) { return c >= '0' && c <= '9'; }))
                 return ApiError::badRequest(QStringLiteral("Content-Length is not a number"));
             bool ok = false;
@@ -273,11 +288,11 @@ std::optional<ApiError> HttpRequestParser::parseHead(const char *begin, const ch
             if (length && *length != n)
                 return ApiError::badRequest(QStringLiteral("two Content-Length headers disagree"));
             length = n;
-        } else if (name == "connection") {
+        } else if (n == "connection") {
             connection += (connection.isEmpty() ? "" : ",") + value;
-        } else if (name == "expect") {
+        } else if (n == "expect") {
             m_current.expectsContinue = m_current.minorVersion >= 1 && equalsLower(v, ve, "100-continue");
-        } else if (name == "host") {
+        } else if (n == "host") {
             if (++hosts > 1)
                 return ApiError::badRequest(QStringLiteral("two Host headers"));
         }
