@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Instructions per HTTP check in sluice-server (user space, callgrind): the server runs under
-# valgrind with collection off, wrk warms it up, then collection is switched on for a fixed
+# valgrind with instrumentation off, wrk warms it up, then it is switched on for a fixed
 # number of seconds of wrk load and the instructions counted are divided by the checks answered
 # meanwhile. Exact and repeatable on a shared machine where CPU time moves by tens of percent
 # between runs; the kernel's share (socket reads and writes) is not in it: bench/http-check.sh
 # measures the whole process's CPU.
-# Usage: bench/http-instructions.sh [--redis] [--seconds N] [--top N]   (needs valgrind and wrk;
+# Usage: bench/http-instructions.sh [--redis] [--seconds N] [--top N]   (needs valgrind and wrk:
+#        source scripts/lib/deps.sh; sluice_install_deps --bench;
 #        --redis: against a redis-server started on a free loopback port, the server's side only)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

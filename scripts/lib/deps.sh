@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Source this file (bash). It must work on a minimal Debian 12: no compiler, no Python, no sudo.
 #   sluice_install_deps [--bench|--fuzz]  installs the missing Debian 12 packages (apt-get; sudo only
-#                                       when not root); --bench adds wrk, nginx and the FastAPI baseline,
+#                                       when not root); --bench adds wrk, nginx, valgrind and the FastAPI baseline,
 #                                       --fuzz clang and libFuzzer (scripts/fuzz), --lint only
 #                                       node and npm (scripts/lint-api), --picture matplotlib
 #                                       (scripts/dashboard-picture)
@@ -19,7 +19,7 @@ SLUICE_PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificate
   prometheus prometheus-alertmanager
   lintian debootstrap systemd libseccomp-dev python3 python3-jsonschema
   xvfb xauth fonts-dejavu-core)
-SLUICE_BENCH_PACKAGES=(wrk python3-fastapi uvicorn python3-redis)
+SLUICE_BENCH_PACKAGES=(wrk python3-fastapi uvicorn python3-redis valgrind)
 SLUICE_FUZZ_PACKAGES=(clang libclang-rt-14-dev libfuzzer-14-dev)
 SLUICE_LINT_PACKAGES=(nodejs npm)
 SLUICE_PICTURE_PACKAGES=(python3-matplotlib)
