@@ -111,6 +111,16 @@ QByteArray Decision::toJson() const
     w.endArray();
     if (!reservationId.isNull())
         w.key("reservationId").value(reservationId).key("leaseExpiresInSeconds").value(leaseExpiresInSeconds);
+    if (pool) {
+        w.key("pool").beginObject()
+            .key("name").value(pool->name)
+            .key("saturation").number(pool->saturation)
+            .key("factor").number(pool->factor)
+            .key("priority").value(priorityName(pool->priority))
+            .key("stale").value(pool->stale)
+            .key("shed").value(pool->shed)
+            .endObject();
+    }
     w.endObject();
     return w.take();
 }
@@ -143,13 +153,26 @@ std::optional<Decision> Decision::fromJson(const QByteArray &json)
         d.reservationId = reservation.toString();
         d.leaseExpiresInSeconds = o.value(QStringLiteral("leaseExpiresInSeconds")).toInteger();
     }
+    if (o.value(QStringLiteral("pool")).isObject()) {
+        const QJsonObject p = o.value(QStringLiteral("pool")).toObject();
+        PoolDecision pool;
+        pool.name = p.value(QStringLiteral("name")).toString();
+        pool.saturation = p.value(QStringLiteral("saturation")).toDouble();
+        pool.factor = p.value(QStringLiteral("factor")).toDouble(1);
+        pool.priority = priorityFromName(p.value(QStringLiteral("priority")).toString()).value_or(Priority::Standard);
+        pool.stale = p.value(QStringLiteral("stale")).toBool(true);
+        pool.shed = p.value(QStringLiteral("shed")).toBool();
+        d.pool = pool;
+    }
     return d;
 }
 
 QByteArray decisionHeaderLines(const Decision &d, qint64 nowEpochSeconds)
 {
-    if (!d.primary)
-        return QByteArray();
+    if (!d.primary) {
+        // Refused without a policy (a saturated pool shed it): when to come back, nothing else.
+        return d.allowed ? QByteArray() : QByteArrayLiteral("Retry-After: ") + QByteArray::number(d.retryAfterSeconds) + "\r\n";
+    }
     TextBuffer out(512);
     const QByteArray token = scopeToken(d.primary->scope);
     out.append("RateLimit-Policy: \"");

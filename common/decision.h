@@ -3,6 +3,7 @@
 // writes it (fast, by hand), the console and tests read it back.
 #pragma once
 
+#include "priority.h"
 #include "scope.h"
 #include "unit.h"
 
@@ -29,6 +30,17 @@ struct PolicyUsage
     bool violated = false;
 };
 
+// The GPU pool of the request's model (design §14), as the check found it.
+struct PoolDecision
+{
+    QString name;
+    double saturation = 0;
+    double factor = 1;      // the pool's: adaptive limits of standard and sheddable callers are scaled by it
+    Priority priority = Priority::Standard; // the caller's class
+    bool stale = true;      // no fresh load signal: static limits, nothing shed
+    bool shed = false;      // refused because the pool is saturated (sheddable traffic paused)
+};
+
 struct Decision
 {
     bool allowed = false;
@@ -47,6 +59,7 @@ struct Decision
     // to complete or extend, and when its leases (and the reservation) expire.
     QString reservationId;
     qint64 leaseExpiresInSeconds = 0;
+    std::optional<PoolDecision> pool; // set when the model is in a pool
 
     QByteArray toJson() const;
     static std::optional<Decision> fromJson(const QByteArray &json);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "jsonwriter.h"
 
+#include <cmath>
+
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -126,6 +128,20 @@ JsonWriter &JsonWriter::value(const QString &s)
     }
     *out++ = '"';
     m_out.setEnd(out);
+    return *this;
+}
+
+JsonWriter &JsonWriter::number(double v)
+{
+    comma();
+    if (!std::isfinite(v))
+        v = 0;
+    QByteArray text = QByteArray::number(v, 'f', 4);
+    while (text.contains('.') && (text.endsWith('0') || text.endsWith('.')))
+        text.chop(1);
+    if (text == "-0")
+        text = "0";
+    m_out.append(text);
     return *this;
 }
 

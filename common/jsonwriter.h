@@ -41,6 +41,8 @@ public:
     JsonWriter &value(qint64 v) { comma(); m_out.number(v); return *this; }
     JsonWriter &value(int v) { return value(static_cast<qint64>(v)); }
     JsonWriter &value(bool v) { comma(); m_out.append(v ? "true" : "false", v ? 4 : 5); return *this; }
+    // A ratio for people and charts: at most 4 decimals, no exponent, "0" for anything not finite.
+    JsonWriter &number(double v);
     JsonWriter &null() { comma(); m_out.append("null", 4); return *this; }
     JsonWriter &value(const QString &s);
     JsonWriter &value(const QByteArray &utf8) { return value(utf8.constData(), static_cast<size_t>(utf8.size())); }

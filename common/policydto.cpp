@@ -80,6 +80,9 @@ QJsonObject PolicyDto::toJson() const
     o.insert(QStringLiteral("algorithm"), algorithmName(algorithm));
     o.insert(QStringLiteral("burst"), burst ? QJsonValue(*burst) : QJsonValue(QJsonValue::Null));
     o.insert(QStringLiteral("shadow"), shadow);
+    o.insert(QStringLiteral("adaptive"), adaptive);
+    o.insert(QStringLiteral("minFactor"), minFactor);
+    o.insert(QStringLiteral("maxFactor"), maxFactor);
     o.insert(QStringLiteral("enabled"), enabled);
     o.insert(QStringLiteral("description"), description);
     return o;
@@ -168,6 +171,32 @@ std::optional<PolicyDto> PolicyDto::fromJson(const QJsonObject &o, QString *erro
         }
         p.shadow = shadow.toBool();
     }
+    const QJsonValue adaptive = o.value(QStringLiteral("adaptive"));
+    if (!adaptive.isUndefined() && !adaptive.isNull()) {
+        if (!adaptive.isBool()) {
+            *error = QStringLiteral("adaptive must be true or false");
+            return std::nullopt;
+        }
+        p.adaptive = adaptive.toBool();
+    }
+    for (const auto &[field, out] : {std::pair<const char *, double *>{"minFactor", &p.minFactor}, {"maxFactor", &p.maxFactor}}) {
+        const QJsonValue v = o.value(QLatin1String(field));
+        if (v.isUndefined() || v.isNull())
+            continue;
+        if (!v.isDouble() || !std::isfinite(v.toDouble())) {
+            *error = QStringLiteral("%1 must be a number").arg(QLatin1String(field));
+            return std::nullopt;
+        }
+        *out = v.toDouble();
+    }
+    if (!(p.minFactor > 0 && p.minFactor <= 1)) {
+        *error = QStringLiteral("minFactor must be above 0 and at most 1 (the share of the limit kept while the pool is saturated)");
+        return std::nullopt;
+    }
+    if (!(p.maxFactor >= 1 && p.maxFactor <= 10)) {
+        *error = QStringLiteral("maxFactor must be from 1 to 10 (above 1 lends idle capacity)");
+        return std::nullopt;
+    }
     if (!readInteger(o, "limit", &p.limit, error, true))
         return std::nullopt;
     if (p.limit < 0) {
@@ -225,7 +254,8 @@ bool PolicyDto::operator==(const PolicyDto &o) const
 {
     return id == o.id && scope == o.scope && tenantId == o.tenantId && userId == o.userId && apiKeyId == o.apiKeyId
         && modelId == o.modelId && modelTier == o.modelTier && unit == o.unit && algorithm == o.algorithm && burst == o.burst
-        && shadow == o.shadow && windowSeconds == o.windowSeconds && limit == o.limit
+        && shadow == o.shadow && adaptive == o.adaptive && minFactor == o.minFactor && maxFactor == o.maxFactor
+        && windowSeconds == o.windowSeconds && limit == o.limit
         && enabled == o.enabled && description == o.description;
 }
 

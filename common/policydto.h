@@ -28,6 +28,12 @@ struct PolicyDto
     Algorithm algorithm = Algorithm::SlidingLog;
     std::optional<qint64> burst;    // token_bucket only: its capacity (absent: the limit)
     bool shadow = false;            // evaluated and reported, never blocks (design §11)
+    // Adaptive (design §14): the limit follows the load of the GPU pool of the request's model —
+    // limit × the pool's factor, the factor held within [minFactor, maxFactor] for this policy
+    // (maxFactor above 1 lends idle capacity). Critical callers meet the static limit.
+    bool adaptive = false;
+    double minFactor = 0.1;
+    double maxFactor = 1.0;
     bool enabled = true;
     QString description;
 

@@ -51,6 +51,14 @@ INSERT INTO rate_limit_policy (id, scope, model_id, window_seconds, limit_value,
     (11, 'MODEL',      'gpt-4o-mini', 60, 30, 'sliding_log',  NULL, true,  'Trying 30 per minute on gpt-4o-mini before enforcing it')
 ON CONFLICT DO NOTHING;
 
+-- Priority classes and the GPU pool of the demo (design §14): enterprise_co is critical, the free
+-- tier sheddable, everyone else standard; one pool serves the three models (no load source: its
+-- load is pushed, PUT /admin/pools/gpu-main/load).
+UPDATE tenant SET priority = 'critical' WHERE id = 'enterprise_co' AND priority IS NULL;
+UPDATE model_tier SET priority = 'sheddable' WHERE id = 'free' AND priority IS NULL;
+INSERT INTO pool (name, queue_threshold, kv_cache_threshold) VALUES ('gpu-main', 5, 0.8) ON CONFLICT (name) DO NOTHING;
+UPDATE model SET pool_name = 'gpu-main' WHERE id IN ('gpt-4o', 'gpt-4o-mini', 'tiny-model') AND pool_name IS NULL;
+
 -- Asked for: the demo key works (migration 007 revokes it in databases that were seeded unasked).
 UPDATE api_key SET revoked_at = NULL
 WHERE id = 1 AND key_hash = decode('de0f152d49113fbd664a07b56873fc4acb3fa86a05fb941d33085e88200537e7', 'hex');

@@ -55,6 +55,10 @@ const Option kOptions[] = {
     {"redis-master", "SLUICE_REDIS_MASTER", "The master name the sentinels monitor (with --redis-sentinel).", "name", false},
     {"history-days", "SLUICE_HISTORY_DAYS", "Days of per-minute usage history kept (Postgres usage_minute, or memory; default 30).", "days", false},
     {"history-flush-seconds", "SLUICE_HISTORY_FLUSH_SECONDS", "Seconds between writes of the usage history (default 10).", "s", false},
+    {"prometheus-url", "SLUICE_PROMETHEUS_URL", "Prometheus to ask for the GPU pools' load (PromQL per pool; default: not asked).", "url", false},
+    {"pool-stale-seconds", "SLUICE_POOL_STALE_SECONDS", "A pool's load signal older than this is stale: its limits go back to static (default 5).", "s", false},
+    {"pool-decrease", "SLUICE_POOL_DECREASE", "Adaptive limits: the factor is multiplied by this each second a pool is saturated (default 0.8).", "x", false},
+    {"pool-increase", "SLUICE_POOL_INCREASE", "Adaptive limits: this is added to the factor each second a pool is not saturated (default 0.05).", "x", false},
 };
 constexpr int kOptionCount = static_cast<int>(sizeof kOptions / sizeof kOptions[0]);
 
@@ -191,6 +195,10 @@ QString ServerConfig::describe() const
         {QStringLiteral("redis-master"), redisMaster},
         {QStringLiteral("history-days"), QString::number(historyDays)},
         {QStringLiteral("history-flush-seconds"), QString::number(historyFlushSeconds)},
+        {QStringLiteral("prometheus-url"), prometheusUrl},
+        {QStringLiteral("pool-stale-seconds"), QString::number(poolStaleSeconds)},
+        {QStringLiteral("pool-decrease"), QString::number(poolDecrease)},
+        {QStringLiteral("pool-increase"), QString::number(poolIncrease)},
     };
     QString out = QStringLiteral("# config file: %1\n# store: %2\n")
                       .arg(configFile.isEmpty() ? QStringLiteral("(none)") : configFile, storeName());
@@ -417,6 +425,32 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
     }
     if (!integer("grpc-port", 0, 65535, &c.grpcPort) || !integer("lease-seconds", 1, 7 * 86400, &c.leaseSeconds) || !integer("redis-batch", 1, 1000, &c.redisBatch)
         || !integer("history-days", 1, 3650, &c.historyDays) || !integer("history-flush-seconds", 1, 3600, &c.historyFlushSeconds))
+        return std::nullopt;
+    c.prometheusUrl = value("prometheus-url");
+    if (!c.prometheusUrl.isEmpty()) {
+        const QUrl url(c.prometheusUrl);
+        if (!url.isValid() || (url.scheme() != QStringLiteral("http") && url.scheme() != QStringLiteral("https")) || url.host().isEmpty()) {
+            *error = QStringLiteral("%1 must be an http(s) URL of Prometheus, e.g. http://127.0.0.1:9090, got '%2'").arg(origin, c.prometheusUrl);
+            return std::nullopt;
+        }
+    }
+    if (!integer("pool-stale-seconds", 1, 3600, &c.poolStaleSeconds))
+        return std::nullopt;
+    auto fraction = [&](const char *name, double min, double max, bool minOpen, double *out) {
+        const QString v = value(name);
+        if (v.isEmpty())
+            return true;
+        bool ok = false;
+        const double d = v.toDouble(&ok);
+        if (!ok || !(minOpen ? d > min : d >= min) || !(d < max)) {
+            *error = QStringLiteral("%1 must be a number %2 %3 and below %4, got '%5'")
+                         .arg(origin, minOpen ? QStringLiteral("above") : QStringLiteral("from")).arg(min).arg(max).arg(v);
+            return false;
+        }
+        *out = d;
+        return true;
+    };
+    if (!fraction("pool-decrease", 0, 1, true, &c.poolDecrease) || !fraction("pool-increase", 0, 1, true, &c.poolIncrease))
         return std::nullopt;
     c.forwardAuthHeaders = value("forward-auth-headers");
     ForwardAuthSettings names; // the door's own parser validates the spec (one place)

@@ -48,6 +48,10 @@ struct ServerConfig
     QString redisMaster;           // the master name they monitor
     int historyDays = 30;          // usage history retention
     int historyFlushSeconds = 10;  // usage history write interval
+    QString prometheusUrl;         // GPU pools' load by PromQL (design §14); empty: not asked
+    int poolStaleSeconds = 5;      // a pool's load signal older than this is stale: static limits
+    double poolDecrease = 0.8;     // adaptive factor × this per second while the pool is saturated
+    double poolIncrease = 0.05;    // adaptive factor + this per second while it is not
     QString configFile;            // the file that was read, if any
     bool checkOnly = false;        // --check-config
 

@@ -13,6 +13,7 @@
 #include "http/httpapi.h"
 #include "http/opsroutes.h"
 #include "memory/memorywindowstore.h"
+#include "pools/poolcontroller.h"
 #include "postgres/registryloader.h"
 #include "postgres/registryrepository.h"
 #include "redis/redisclusterwindowstore.h"
@@ -42,6 +43,7 @@ public:
                                                    m_context->topBlocked->add());
         m_service->setLeaseSeconds(config.leaseSeconds);
         m_service->setUsage(m_context->usage->add());
+        m_service->setPools(m_context->pools);
         m_api = std::make_unique<HttpApi>();
         m_api->setTimeouts({config.requestTimeoutMs, config.idleTimeoutMs});
         installCheckRoutes(*m_api, *m_service, *m_context->metrics);
@@ -84,6 +86,14 @@ public:
         }
     }
 
+    // Runs on the worker thread: a GPU pool's controller step on this thread's store.
+    void poolStep(const QString &pool, const PoolReading &reading, const PoolStepParams &params, const WindowStore::PoolCallback &done)
+    {
+        if (!m_store)
+            return done(std::nullopt, QStringLiteral("the server is shutting down"));
+        m_store->poolStep(pool, reading, params, done);
+    }
+
     // Runs on the worker thread: everything is destroyed where it lived.
     void shutdown()
     {
@@ -115,6 +125,10 @@ public:
         m_store->complete(id, tokens, std::move(done));
     }
     void extend(const QString &id, qint64 leaseUs, ReservationCallback done) override { m_store->extend(id, leaseUs, std::move(done)); }
+    void poolStep(const QString &pool, const PoolReading &reading, const PoolStepParams &params, PoolCallback done) override
+    {
+        m_store->poolStep(pool, reading, params, std::move(done));
+    }
     QString source() const override { return m_store->source(); }
     QJsonObject health() const override { return {{QStringLiteral("status"), QStringLiteral("ok")}}; }
 
@@ -137,6 +151,10 @@ SluiceServer::SluiceServer(ServerConfig config, QObject *parent)
     m_context->failureMode = m_config.failureMode;
     m_context->warnings = m_config.warnings();
     m_context->threads = m_config.effectiveThreads();
+    m_context->prometheusUrl = m_config.prometheusUrl;
+    m_context->poolSettings.staleMs = m_config.poolStaleSeconds * 1000LL;
+    m_context->poolSettings.decrease = m_config.poolDecrease;
+    m_context->poolSettings.increase = m_config.poolIncrease;
     m_context->memoryHealth = [memory = m_memory] { return memory->health(); };
     m_context->memoryCounters = [memory = m_memory] {
         return ServerContext::MemoryCounters{memory->keyCount(), memory->maxKeys(), memory->reservationCount(), memory->refusedFull()};
@@ -293,6 +311,18 @@ bool SluiceServer::start(QString *error)
         }
     }
 
+    // The GPU pools' controller: its steps run on the first HTTP thread's store (the one that
+    // shares the fleet's state), answered back here.
+    m_pools = new PoolController(m_context->snapshots, m_context->pools, m_context->poolSettings, m_config.prometheusUrl,
+                                 [worker = m_workers.front()](const QString &pool, const PoolReading &reading, const PoolStepParams &params,
+                                                              WindowStore::PoolCallback done) {
+                                     QMetaObject::invokeMethod(worker, [worker, pool, reading, params, done] {
+                                         worker->poolStep(pool, reading, params, done);
+                                     }, Qt::QueuedConnection);
+                                 },
+                                 this);
+    m_pools->start();
+
     // Housekeeping for quiet periods (checks expire idle keys as they go): a bounded step, one
     // shard locked at a time, never a sweep.
     auto *housekeeping = new QTimer(this);
@@ -315,6 +345,10 @@ void SluiceServer::stop()
         m_grpc->stop();
         m_grpc.reset();
     }
+    // The pool controller stops asking the threads before they go; what they still answer is
+    // posted to it and dropped with it after they are joined (below).
+    if (m_pools)
+        m_pools->stopTicking();
     // Off the board first: from now on no other thread posts anything to these objects.
     for (ServerWorker *worker : m_workers)
         m_context->workers.remove(worker);
@@ -329,6 +363,8 @@ void SluiceServer::stop()
     m_workers.clear();
     qDeleteAll(m_threads);
     m_threads.clear();
+    delete m_pools;
+    m_pools = nullptr;
     // What the threads decided since the last flush is written before going (at most 3 s).
     QElapsedTimer waited;
     waited.start();

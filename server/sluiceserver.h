@@ -21,6 +21,7 @@ class MemoryWindowStore;
 class ServerWorker;
 class RegistryLoader;
 class GrpcDoor;
+class PoolController;
 
 class SluiceServer : public QObject
 {
@@ -54,6 +55,7 @@ private:
     std::vector<ServerWorker *> m_workers;
     RegistryLoader *m_loader = nullptr; // Postgres mode: keeps the snapshot in step
     std::unique_ptr<GrpcDoor> m_grpc;   // --grpc-port
+    PoolController *m_pools = nullptr;  // the GPU pools' load controller (design §14)
     std::atomic<size_t> m_nextWorker{0};
     quint16 m_port = 0;
 };

@@ -97,8 +97,9 @@ def to_json_schema(node, components):
     out = {k: to_json_schema(v, components) for k, v in node.items()
            if k not in ("nullable", "readOnly", "writeOnly", "example", "format") and not k.startswith("x-")}
     if node.get("nullable"):
-        if "type" in out:
-            out["type"] = [out["type"], "null"]
+        if "type" not in out:  # e.g. {"nullable": true, "allOf": [{"$ref": …}]}
+            return {"anyOf": [out, {"type": "null"}]}
+        out["type"] = [out["type"], "null"]
         if "enum" in out:
             out["enum"] = out["enum"] + [None]
     return out
@@ -260,6 +261,34 @@ def main():
             check(doc, base, path, "GET", path, 200, headers=admin)
             check(doc, base, path + " without token", "GET", path, 401)
 
+        # Admin: pools and priority classes (design §14). The demo's pool gpu-main serves every
+        # model; the free tier is sheddable, enterprise_co critical.
+        check(doc, base, "pools", "GET", "/admin/pools", 200, headers=admin)
+        check(doc, base, "pools without token", "GET", "/admin/pools", 401)
+        check(doc, base, "push load of an unknown pool", "PUT", "/admin/pools/nope/load", 404, {"queue": 1}, admin)
+        check(doc, base, "push a bad load", "PUT", "/admin/pools/gpu-main/load", 400, {"kvCache": 2}, admin)
+        check(doc, base, "push load wrong media type", "PUT", "/admin/pools/gpu-main/load", 415, raw_body=b"{}",
+              headers=admin, content_type="text/plain")
+        check(doc, base, "push load", "PUT", "/admin/pools/gpu-main/load", 202, {"queue": 12, "kvCache": 0.5}, admin)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            _, _, raw_pools = call(base, "GET", "/admin/pools", headers=admin)
+            if json.loads(raw_pools)[0].get("saturated"):
+                break
+            time.sleep(0.1)
+        shed = check(doc, base, "check shed (sheddable, pool saturated)", "POST", "/rate-limit/check", 429,
+                     {"userId": "free-user-1", "modelId": "tiny-model", "tenantId": "free_co"})
+        if not (isinstance(shed, dict) and shed.get("pool", {}).get("shed")):
+            failures.append("a sheddable check on a saturated pool was not shed: %r" % (shed,))
+        check(doc, base, "push load back to idle", "PUT", "/admin/pools/gpu-main/load", 202, {"queue": 0, "kvCache": 0.1}, admin)
+        for path, ident in (("/admin/tenants/", "free_co"), ("/admin/tiers/", "standard")):
+            check(doc, base, "set priority " + path, "PUT", path + ident, 200, {"priority": "standard"}, admin)
+            check(doc, base, "set priority of an unknown one " + path, "PUT", path + "nope", 404, {"priority": None}, admin)
+            check(doc, base, "set a bad priority " + path, "PUT", path + ident, 400, {"priority": "vip"}, admin)
+            check(doc, base, "set priority wrong media type " + path, "PUT", path + ident, 415, raw_body=b"{}",
+                  headers=admin, content_type="text/plain")
+            check(doc, base, "set priority back " + path, "PUT", path + ident, 200, {"priority": None}, admin)
+
         # Admin: API keys.
         made = check(doc, base, "create API key", "POST", "/admin/api-keys", 201, {"tenantId": "free_co"}, admin)
         check(doc, base, "create API key without tenant", "POST", "/admin/api-keys", 400, {}, admin)
@@ -268,6 +297,10 @@ def main():
         check(doc, base, "list API keys", "GET", "/admin/api-keys", 200, headers=admin)
         check(doc, base, "list API keys wrong token", "GET", "/admin/api-keys", 401, headers=wrong)
         kid = made.get("id") if isinstance(made, dict) else 0
+        check(doc, base, "set an API key's priority", "PUT", "/admin/api-keys/%d" % kid, 200, {"priority": "critical"}, admin)
+        check(doc, base, "set an unknown API key's priority", "PUT", "/admin/api-keys/999999", 404, {"priority": "critical"}, admin)
+        check(doc, base, "set an API key's priority wrong media type", "PUT", "/admin/api-keys/%d" % kid, 415, raw_body=b"{}",
+              headers=admin, content_type="text/plain")
         check(doc, base, "revoke API key", "DELETE", "/admin/api-keys/%d" % kid, 204, headers=admin)
         check(doc, base, "revoke unknown API key", "DELETE", "/admin/api-keys/999999", 404, headers=admin)
         if isinstance(made, dict):

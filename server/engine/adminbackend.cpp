@@ -6,6 +6,16 @@
 
 namespace sluice {
 
+QString priorityHolderName(AdminBackend::PriorityHolder holder)
+{
+    switch (holder) {
+    case AdminBackend::PriorityHolder::Tenant: return QStringLiteral("tenant");
+    case AdminBackend::PriorityHolder::Tier: return QStringLiteral("tier");
+    case AdminBackend::PriorityHolder::ApiKey: return QStringLiteral("API key");
+    }
+    return QString();
+}
+
 std::optional<ApiError> validatePolicyEntities(const RegistryData &data, const PolicyDto &p)
 {
     auto missing = [](const char *field, const QString &value) {

@@ -42,7 +42,15 @@ public:
                               std::function<void(Result<CreatedApiKey>)> done) = 0;
     virtual void listApiKeys(QObject *context, std::function<void(Result<QList<ApiKeyRow>>)> done) = 0;
     virtual void revokeApiKey(QObject *context, qint64 id, std::function<void(Result<bool>)> done) = 0;
+    // Sets (or with nullopt clears) the priority class of a tenant, a tier or an API key (design
+    // §14); 404 for an unknown one.
+    enum class PriorityHolder { Tenant, Tier, ApiKey };
+    virtual void setPriority(QObject *context, PriorityHolder holder, const QString &id, std::optional<Priority> priority,
+                             std::function<void(Result<bool>)> done) = 0;
 };
+
+// "tenant", "tier", "API key": how an answer names the holder.
+QString priorityHolderName(AdminBackend::PriorityHolder holder);
 
 // Checks a policy's selectors against the registry's entities (400 naming the field) and its
 // scope+selectors against the other policies (409). Shared by both backends' callers.

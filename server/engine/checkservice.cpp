@@ -43,14 +43,95 @@ CheckService::countersFor(const std::shared_ptr<const PolicySnapshot> &snapshot)
     return m_counters;
 }
 
+void CheckService::setPools(std::shared_ptr<PoolBoard> pools)
+{
+    m_pools = std::move(pools);
+    m_poolReader = m_pools ? std::make_unique<PoolBoard::Reader>(*m_pools) : nullptr;
+}
+
+PoolDecision CheckService::applyPool(ResolvedCheck &resolved, const QString &poolName, const PoolState &state)
+{
+    PoolDecision pool;
+    pool.name = poolName;
+    pool.saturation = state.saturation;
+    pool.factor = state.factor;
+    pool.priority = resolved.priority;
+    pool.stale = state.stale;
+    if (state.saturated() && resolved.priority == Priority::Sheddable) {
+        pool.shed = true;
+        return pool;
+    }
+    // Critical callers meet their static limits; a stale signal leaves every limit static.
+    if (resolved.priority == Priority::Critical || state.stale || !resolved.snapshot->hasAdaptivePolicies())
+        return pool;
+    for (size_t i = 0; i < resolved.applied.size(); ++i) {
+        const PolicyDto &p = *resolved.applied[i].policy;
+        if (!p.adaptive)
+            continue;
+        const double f = std::clamp(state.factor, p.minFactor, p.maxFactor);
+        WindowSpec &spec = resolved.windows.keys[i];
+        // Never below 1 for a limit above 0: a caller keeps a trickle at the smallest factor.
+        auto scaled = [f](qint64 limit) { return limit <= 0 ? 0 : std::max<qint64>(1, static_cast<qint64>(std::floor(static_cast<double>(limit) * f))); };
+        spec.limit = scaled(p.limit);
+        if (spec.isBucket())
+            spec.burst = scaled(p.capacity());
+    }
+    return pool;
+}
+
+Decision CheckService::shedDecision(const ResolvedCheck &resolved, const PoolDecision &pool, const PoolState &state,
+                                    const PoolRow &thresholds)
+{
+    Decision d;
+    d.allowed = false;
+    d.modelTier = resolved.modelTier;
+    d.source = QStringLiteral("pool");
+    d.retryAfterSeconds = 1; // the signal is read every second
+    const bool byQueue = state.queue >= 0 && state.queue / thresholds.queueThreshold >= state.saturation - 1e-9;
+    const QString why = byQueue ? QStringLiteral("queue %1 > %2").arg(state.queue).arg(thresholds.queueThreshold)
+                                : QStringLiteral("KV cache %1 > %2").arg(state.kvCache).arg(thresholds.kvCacheThreshold);
+    d.cause = QStringLiteral("pool %1 saturated (%2): sheddable traffic paused").arg(pool.name, why);
+    d.pool = pool;
+    return d;
+}
+
+CheckService::PoolAdmission CheckService::admitByPool(const PolicySnapshot &snapshot, ResolvedCheck &resolved)
+{
+    PoolAdmission out;
+    if (!m_poolReader || resolved.pool < 0)
+        return out;
+    const PoolRow &row = *snapshot.pool(resolved.pool);
+    const PoolLive live = poolLive(m_poolReader->get(), row.name);
+    out.pool = applyPool(resolved, row.name, live.state);
+    if (out.pool->shed) {
+        out.shed = shedDecision(resolved, *out.pool, live.state, row);
+        out.counters = live.counters;
+    }
+    return out;
+}
+
 void CheckService::check(const CheckRequest &request, const QString &headerApiKey, Callback done, Door door)
 {
     const qint64 started = steadyUs();
     const std::shared_ptr<const PolicySnapshot> &snapshot = m_reader.get();
     auto resolved = std::make_shared<ResolvedCheck>(PolicyResolver::resolve(snapshot, request, headerApiKey));
     resolved->windows.leaseUs = m_leaseUs;
+    PoolAdmission admission = admitByPool(*snapshot, *resolved);
+    const std::optional<PoolDecision> &pool = admission.pool;
+    if (admission.shed) {
+        // Refused before the store: nothing is counted for a request the pool cannot take.
+        if (admission.counters)
+            admission.counters->shed[static_cast<size_t>(priorityIndex(resolved->priority))].fetch_add(1, std::memory_order_relaxed);
+        m_metrics->recordDecision(std::nullopt, false, admission.shed->source);
+        m_metrics->recordLatencyUs(steadyUs() - started, door);
+        if (m_usage)
+            m_usage->record(QDateTime::currentSecsSinceEpoch(), resolved->tenantId.isNull() ? QString() : resolved->tenantId,
+                            resolved->modelId, QStringLiteral("POOL"), Unit::Requests, false, 0);
+        done(nullptr, *admission.shed);
+        return;
+    }
     m_store->check(resolved->batch(), [resolved, done = std::move(done), metrics = m_metrics, top = m_topBlocked, usage = m_usage,
-                                       started, door, counters = countersFor(snapshot)](WindowOutcome outcome) {
+                                       started, door, counters = countersFor(snapshot), pool](WindowOutcome outcome) {
         if (outcome.status == WindowOutcome::Status::Full) {
             metrics->recordStoreError();
             const ApiError error(503, QStringLiteral("store_full"),
@@ -66,7 +147,8 @@ void CheckService::check(const CheckRequest &request, const QString &headerApiKe
             done(&error, Decision());
             return;
         }
-        const Decision decision = decide(*resolved, outcome);
+        Decision decision = decide(*resolved, outcome);
+        decision.pool = pool;
         for (size_t i = 0; i < resolved->applied.size() && i < static_cast<size_t>(decision.policies.size()); ++i) {
             const PolicyUsage &u = decision.policies.at(static_cast<int>(i));
             counters->counters[resolved->snapshot->policyIndex(resolved->applied[i].policy)]->record(u.count, u.limit, u.violated,
@@ -91,11 +173,17 @@ void CheckService::check(const CheckRequest &request, const QString &headerApiKe
 
 void CheckService::peek(const CheckRequest &request, const QString &headerApiKey, Callback done)
 {
-    auto resolved = std::make_shared<ResolvedCheck>(PolicyResolver::resolve(m_reader.get(), request, headerApiKey));
+    const std::shared_ptr<const PolicySnapshot> &snapshot = m_reader.get();
+    auto resolved = std::make_shared<ResolvedCheck>(PolicyResolver::resolve(snapshot, request, headerApiKey));
     resolved->windows.leaseUs = m_leaseUs;
+    // A look answers like a check would: shed on a saturated pool, the scaled limits otherwise.
+    const PoolAdmission admission = admitByPool(*snapshot, *resolved);
+    if (admission.shed)
+        return done(nullptr, *admission.shed);
+    const std::optional<PoolDecision> pool = admission.pool;
     for (WindowSpec &spec : resolved->windows.keys)
         spec.weight = 0;
-    m_store->usage(resolved->batch().keys, [resolved, done = std::move(done), source = m_store->source()](
+    m_store->usage(resolved->batch().keys, [resolved, done = std::move(done), source = m_store->source(), pool](
                                                bool ok, std::vector<KeyUsage> usage) {
         if (!ok || usage.size() != resolved->batch().keys.size()) {
             const ApiError error = ApiError::unavailable(QStringLiteral("the window store is unavailable"));
@@ -115,7 +203,9 @@ void CheckService::peek(const CheckRequest &request, const QString &headerApiKey
             if (!state.fits && !spec.shadow)
                 o.admitted = false;
         }
-        done(nullptr, decide(*resolved, o));
+        Decision decision = decide(*resolved, o);
+        decision.pool = pool;
+        done(nullptr, decision);
     });
 }
 

@@ -10,6 +10,7 @@
 #include "decision.h"
 #include "engine/metrics.h"
 #include "engine/policyresolver.h"
+#include "engine/poolboard.h"
 #include "engine/topblocked.h"
 #include "engine/usagehistory.h"
 #include "engine/windowstore.h"
@@ -48,6 +49,17 @@ public:
     // Where this thread's decisions are folded into the usage history (UsageHistory::add()), or null.
     void setUsage(std::shared_ptr<UsageRecorder> usage) { m_usage = std::move(usage); }
 
+    // The pools' live state (design §14): a saturated pool sheds sheddable callers, adaptive limits
+    // follow its factor. Null: no pools (every limit static).
+    void setPools(std::shared_ptr<PoolBoard> pools);
+
+    // Pure: what the pool does to a resolved check — the pool's part of the decision, and (unless
+    // it sheds the request) the adaptive policies' limits scaled in resolved.windows.
+    static PoolDecision applyPool(ResolvedCheck &resolved, const QString &poolName, const PoolState &state);
+    // The answer to a shed request: refused by no policy, the pool and its signal in the cause.
+    static Decision shedDecision(const ResolvedCheck &resolved, const PoolDecision &pool, const PoolState &state,
+                                 const PoolRow &thresholds);
+
     // How long leases and reservations live unless extended (--lease-seconds).
     void setLeaseSeconds(qint64 seconds) { m_leaseUs = seconds * 1000000; }
     qint64 leaseSeconds() const { return m_leaseUs / 1000000; }
@@ -67,6 +79,14 @@ private:
         std::vector<std::shared_ptr<PolicyCounters>> counters;
     };
     const std::shared_ptr<CounterSet> &countersFor(const std::shared_ptr<const PolicySnapshot> &snapshot);
+    // The pool's part of a check or a look: nothing for a model in no pool; the answer when it sheds.
+    struct PoolAdmission
+    {
+        std::optional<PoolDecision> pool;
+        std::optional<Decision> shed;
+        ShedCounters *counters = nullptr;
+    };
+    PoolAdmission admitByPool(const PolicySnapshot &snapshot, ResolvedCheck &resolved);
 
     std::shared_ptr<SnapshotHolder> m_snapshots;
     std::shared_ptr<CounterSet> m_counters;
@@ -75,6 +95,8 @@ private:
     std::shared_ptr<Metrics> m_metrics;
     std::shared_ptr<TopBlocked> m_topBlocked;
     std::shared_ptr<UsageRecorder> m_usage;
+    std::shared_ptr<PoolBoard> m_pools;
+    std::unique_ptr<PoolBoard::Reader> m_poolReader;
     qint64 m_leaseUs = 600'000'000;
 };
 

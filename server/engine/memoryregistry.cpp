@@ -166,4 +166,32 @@ void MemoryRegistry::revokeApiKey(QObject *, qint64 id, std::function<void(Resul
         done(ApiError::notFound(QStringLiteral("there is no API key %1").arg(id)));
 }
 
+void MemoryRegistry::setPriority(QObject *, PriorityHolder holder, const QString &id, std::optional<Priority> priority,
+                                 std::function<void(Result<bool>)> done)
+{
+    bool found = false;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        auto set = [&](auto &rows, auto matches) {
+            for (auto &row : rows) {
+                if (matches(row)) {
+                    row.priority = priority;
+                    found = true;
+                }
+            }
+        };
+        switch (holder) {
+        case PriorityHolder::Tenant: set(m_data.tenants, [&](const TenantRow &t) { return t.id == id; }); break;
+        case PriorityHolder::Tier: set(m_data.tiers, [&](const TierRow &t) { return t.id == id; }); break;
+        case PriorityHolder::ApiKey: set(m_data.apiKeys, [&](const ApiKeyRow &k) { return QString::number(k.id) == id; }); break;
+        }
+        if (found)
+            publishLocked();
+    }
+    if (found)
+        done(true);
+    else
+        done(ApiError::notFound(QStringLiteral("there is no %1 %2").arg(priorityHolderName(holder), id)));
+}
+
 } // namespace sluice

@@ -29,6 +29,8 @@ public:
                       std::function<void(Result<CreatedApiKey>)> done) override;
     void listApiKeys(QObject *context, std::function<void(Result<QList<ApiKeyRow>>)> done) override;
     void revokeApiKey(QObject *context, qint64 id, std::function<void(Result<bool>)> done) override;
+    void setPriority(QObject *context, PriorityHolder holder, const QString &id, std::optional<Priority> priority,
+                     std::function<void(Result<bool>)> done) override;
 
 private:
     void publishLocked();

@@ -64,7 +64,7 @@ public:
     static constexpr std::array<qint64, 12> kLatencyBucketsUs = {50, 100, 250, 500, 1000, 2000, 5000,
                                                                  10000, 25000, 50000, 100000, 250000};
     // Sources a decision can come from ("other" catches anything new).
-    static constexpr std::array<const char *, 6> kSources = {"memory", "redis", "redis-cluster", "local", "fail-open", "other"};
+    static constexpr std::array<const char *, 7> kSources = {"memory", "redis", "redis-cluster", "local", "fail-open", "pool", "other"};
     // HTTP statuses a refused check request can get ("other" last).
     static constexpr std::array<int, 11> kRejectedStatuses = {400, 401, 403, 404, 405, 411, 413, 415, 431, 503, 0};
 

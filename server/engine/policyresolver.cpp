@@ -76,6 +76,7 @@ ResolvedCheck PolicyResolver::resolve(std::shared_ptr<const PolicySnapshot> snap
     // The tier comes from the registry, never from the caller.
     const PolicySnapshot::Entity model = s.model(r.modelId);
     r.modelTier = model.tier;
+    r.pool = model.pool;
     if (!request.modelTier.isNull() && !r.modelTier.isNull() && request.modelTier != r.modelTier)
         throw ApiError::badRequest(QStringLiteral("modelTier %1 contradicts the registry: model %2 is %3")
                                        .arg(request.modelTier, r.modelId, r.modelTier));
@@ -108,14 +109,25 @@ ResolvedCheck PolicyResolver::resolve(std::shared_ptr<const PolicySnapshot> snap
         if (keyPolicies[0] || keyPolicies[1] || keyPolicies[2])
             apply(keyPolicies, windowKey(Scope::ApiKey, QString::number(r.apiKey->id)));
     }
+    // API key > tenant > tier (a plain flag: GCC's -Wmaybe-uninitialized misreads an optional here).
+    bool decided = r.apiKey && r.apiKey->priority.has_value();
+    r.priority = decided ? *r.apiKey->priority : Priority::Standard;
+    auto inherit = [&r, &decided](const std::optional<Priority> &p) {
+        if (!decided && p) {
+            r.priority = *p;
+            decided = true;
+        }
+    };
     if (!r.tenantId.isNull()) {
         const PolicySnapshot::Entity tenant = s.tenant(r.tenantId);
         apply(tenant.policies, tenant.key);
+        inherit(tenant.priority);
     }
     apply(model.policies, model.key);
     if (!r.modelTier.isNull()) {
         const PolicySnapshot::Entity tier = s.tier(r.modelTier);
         apply(tier.policies, tier.key);
+        inherit(tier.priority);
     }
     apply(s.globalPolicies(), s.globalKey());
     r.snapshot = std::move(snapshot);

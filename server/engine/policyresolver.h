@@ -29,6 +29,10 @@ struct ResolvedCheck
     QString modelTier;  // null for a model the registry does not know
     const ApiKeyRow *apiKey = nullptr;
     qint64 cost = 1;
+    // Design §14: the caller's class (API key > tenant > tier, standard when none is set) and the
+    // pool of the model (index in the snapshot's pools, -1 when in none).
+    Priority priority = Priority::Standard;
+    int pool = -1;
     std::vector<AppliedPolicy> applied; // most specific first (within a scope: requests, tokens, concurrent)
     WindowBatch windows;                // the store's view of `applied`: key, window, limit, weight (same order)
 

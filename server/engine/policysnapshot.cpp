@@ -3,6 +3,8 @@
 
 #include "windowkey.h"
 
+#include <algorithm>
+
 namespace sluice {
 
 PolicyDto PolicySnapshot::baseRule()
@@ -20,10 +22,14 @@ PolicySnapshot::PolicySnapshot(RegistryData data, QDateTime loadedAt)
     : m_data(std::move(data)), m_loadedAt(std::move(loadedAt))
 {
     for (const TenantRow &t : m_data.tenants) {
-        m_tenantIndex[t.id].key = windowKey(Scope::Tenant, t.id);
+        Known &k = m_tenantIndex[t.id];
+        k.key = windowKey(Scope::Tenant, t.id);
+        k.priority = t.priority;
     }
     for (const TierRow &t : m_data.tiers) {
-        m_tierIndex[t.id].key = windowKey(Scope::ModelTier, t.id);
+        Known &k = m_tierIndex[t.id];
+        k.key = windowKey(Scope::ModelTier, t.id);
+        k.priority = t.priority;
     }
     m_globalKey = windowKey(Scope::Global);
     for (int i = 0; i < m_data.users.size(); ++i)
@@ -32,6 +38,13 @@ PolicySnapshot::PolicySnapshot(RegistryData data, QDateTime loadedAt)
         Known &k = m_modelIndex[m.id];
         k.key = windowKey(Scope::Model, m.id);
         k.tier = m.tierId;
+    }
+    for (int i = 0; i < m_data.pools.size(); ++i) {
+        for (const QString &model : m_data.pools.at(i).models) {
+            const auto it = m_modelIndex.find(model);
+            if (it != m_modelIndex.end())
+                it->second.pool = i;
+        }
     }
     for (int i = 0; i < m_data.apiKeys.size(); ++i) {
         const ApiKeyRow &k = m_data.apiKeys.at(i);
@@ -47,6 +60,11 @@ PolicySnapshot::PolicySnapshot(RegistryData data, QDateTime loadedAt)
             hasUserModelDefault = true;
         if (p.enabled)
             m_policies.push_back(p);
+        if (p.enabled && p.adaptive) {
+            m_minFactor = m_adaptive ? std::min(m_minFactor, p.minFactor) : p.minFactor;
+            m_maxFactor = m_adaptive ? std::max(m_maxFactor, p.maxFactor) : p.maxFactor;
+            m_adaptive = true;
+        }
     }
     if (!hasUserModelDefault)
         m_policies.push_back(baseRule());
@@ -124,8 +142,8 @@ PolicySnapshot::Entity PolicySnapshot::entity(const Map<Known> &index, const Pol
 {
     const auto it = index.find(id);
     if (it == index.end())
-        return {defaults, any(defaults) ? windowKey(scope, id) : QByteArray(), QString()};
-    return {it->second.policies, it->second.key, it->second.tier};
+        return {defaults, any(defaults) ? windowKey(scope, id) : QByteArray(), QString(), std::nullopt, -1};
+    return {it->second.policies, it->second.key, it->second.tier, it->second.priority, it->second.pool};
 }
 
 PolicySnapshot::Entity PolicySnapshot::tenant(const QString &tenantId) const

@@ -60,11 +60,30 @@ public:
         PolicySet policies{};
         QByteArray key; // empty when no policy applies
         QString tier;   // models only: the registry tier, null when unknown
+        std::optional<Priority> priority; // tenants and tiers: their class, when set
+        int pool = -1;  // models only: index in data().pools, -1 when in none
     };
     Entity tenant(const QString &tenantId) const;
     Entity model(const QString &modelId) const;
     Entity tier(const QString &tier) const;
     const QByteArray &globalKey() const { return m_globalKey; }
+
+    // Pools and adaptive policies (design §14).
+    const PoolRow *pool(int index) const { return index >= 0 && index < m_data.pools.size() ? &m_data.pools.at(index) : nullptr; }
+    // The pool of that name, or null (a handful of pools: a scan).
+    const PoolRow *poolNamed(const QString &name) const
+    {
+        for (const PoolRow &p : m_data.pools) {
+            if (p.name == name)
+                return &p;
+        }
+        return nullptr;
+    }
+    bool hasAdaptivePolicies() const { return m_adaptive; }
+    // The range the pools' factor moves in: from the smallest minFactor to the largest maxFactor
+    // of the enabled adaptive policies ([1, 1] when there is none).
+    double minFactor() const { return m_minFactor; }
+    double maxFactor() const { return m_maxFactor; }
 
     // The policies in force (enabled ones, plus the base rule when it applies), at stable
     // addresses: every PolicyDto pointer this snapshot hands out points into this vector.
@@ -95,6 +114,8 @@ private:
         PolicySet policies{}; // overrides merged with the scope's defaults, once per snapshot
         QByteArray key;
         QString tier;
+        std::optional<Priority> priority;
+        int pool = -1;
     };
     static PolicySet merge(const PolicySet &overrides, const PolicySet &defaults);
     static bool any(const PolicySet &set);
@@ -111,6 +132,9 @@ private:
     PolicySet m_modelDefault{};
     PolicySet m_tierDefault{};
     PolicySet m_userModelDefault{};
+    bool m_adaptive = false;
+    double m_minFactor = 1;
+    double m_maxFactor = 1;
     QHash<qint64, PolicySet> m_apiKey;
     Map<PolicySet> m_userAnyModel;
     Map<PolicySet> m_anyUserModel;

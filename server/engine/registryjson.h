@@ -8,11 +8,18 @@
 #include "engine/registrydata.h"
 
 #include <QByteArray>
+#include <QJsonObject>
 #include <optional>
 
 namespace sluice {
 
 std::optional<RegistryData> registryFromJson(const QByteArray &json, QString *error);
+// A pool of the registry file / admin API; nullopt with *error naming the field.
+std::optional<PoolRow> poolFromJson(const QJsonObject &o, QString *error);
+QJsonObject poolToJson(const PoolRow &pool);
+// The pools against the registry: names unique, models known, a model in at most one pool.
+// Empty when fine.
+QString checkPools(const RegistryData &data);
 // The demo registry compiled into the server (":/demo-registry.json").
 RegistryData builtInDemoRegistry();
 

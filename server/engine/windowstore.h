@@ -26,6 +26,7 @@
 
 #include "engine/layer.h"
 
+#include "engine/poolrules.h"
 #include "engine/windowkind.h"
 #include "unit.h"
 
@@ -149,6 +150,8 @@ public:
     using UsageCallback = std::function<void(bool ok, std::vector<KeyUsage>)>;
     using DoneCallback = std::function<void(bool ok)>;
     using ReservationCallback = std::function<void(ReservationOutcome)>;
+    // The pool's state, or nullopt and why not.
+    using PoolCallback = std::function<void(std::optional<PoolState>, const QString &error)>;
 
     virtual ~WindowStore() = default;
 
@@ -162,6 +165,16 @@ public:
     // Renews a reservation's leases (and the reservation) for leaseUs from now. A completed one is
     // AlreadyCompleted; unknown or expired: NotFound.
     virtual void extend(const QString &reservationId, qint64 leaseUs, ReservationCallback done) = 0;
+    // The load controller of a GPU pool (design §14, poolrules.h) keeps its state with the store, so
+    // that every instance sharing the store applies one factor: folds this instance's reading in,
+    // steps the factor when a step is due (the store's clock), answers the pool's state.
+    virtual void poolStep(const QString &pool, const PoolReading &reading, const PoolStepParams &params, PoolCallback done)
+    {
+        Q_UNUSED(pool);
+        Q_UNUSED(reading);
+        Q_UNUSED(params);
+        done(std::nullopt, QStringLiteral("%1 keeps no pool state").arg(source()));
+    }
     // Forgets a key's log (admin reset).
     virtual void reset(const QByteArray &key, DoneCallback done) = 0;
     // "memory", "redis", "redis-cluster"

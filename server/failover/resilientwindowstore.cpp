@@ -131,6 +131,23 @@ void ResilientWindowStore::extend(const QString &reservationId, qint64 leaseUs, 
     done({ReservationOutcome::Status::Unavailable, QStringLiteral("circuit breaker open: %1").arg(m_lastError), 0});
 }
 
+void ResilientWindowStore::poolStep(const QString &pool, const PoolReading &reading, const PoolStepParams &params, PoolCallback done)
+{
+    auto local = [local = m_local, pool, reading, params, done](const QString &why) {
+        local->poolStep(pool, reading, params, [done, why](std::optional<PoolState> state, const QString &error) {
+            done(state, state ? QStringLiteral("kept by this instance alone: %1").arg(why) : error);
+        });
+    };
+    // Like usage(): never the half-open probe.
+    if (m_breaker.state(nowMs()) != CircuitBreaker::State::Closed)
+        return local(QStringLiteral("circuit breaker open"));
+    m_remote->poolStep(pool, reading, params, [local, done](std::optional<PoolState> state, const QString &error) {
+        if (state)
+            return done(state, QString());
+        local(error);
+    });
+}
+
 StoreStatus ResilientWindowStore::status() const
 {
     StoreStatus s = m_remote->status();

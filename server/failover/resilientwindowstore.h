@@ -43,6 +43,9 @@ public:
     // so, see `localTag`); the others go to the remote while the breaker is closed.
     void complete(const QString &reservationId, std::optional<qint64> tokens, ReservationCallback done) override;
     void extend(const QString &reservationId, qint64 leaseUs, ReservationCallback done) override;
+    // The remote's pool state while the breaker is closed and it answers; else the local store's
+    // (this instance alone: the fleet's instances may differ until the remote is back).
+    void poolStep(const QString &pool, const PoolReading &reading, const PoolStepParams &params, PoolCallback done) override;
     QString source() const override { return m_remote->source(); }
     QJsonObject health() const override;
     StoreStatus status() const override;

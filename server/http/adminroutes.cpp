@@ -14,6 +14,7 @@ void installAdminRoutes(HttpApi &api, const ServerContext &context, WindowStore 
     installEntityRoutes(api, context);
     installApiKeyRoutes(api, context);
     installUsageRoutes(api, context, store);
+    installPoolRoutes(api, context);
     auto *hub = new EventHub(context, store, &api);
     api.route("GET", QLatin1String(api::kAdminEvents), adminOnly(context, [hub](const HttpRequest &r, HttpResponder responder) {
         hub->subscribe(responder, keysFrom(r));

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The admin API (design §6), behind the bearer-token gate, one area per file like qBittorrent's
 // webui controllers: policies (policyroutes.cpp), entities (entityroutes.cpp), API keys
-// (apikeyroutes.cpp), usage, reset and top blocked (usageroutes.cpp), live events (eventhub.h).
+// (apikeyroutes.cpp), pools and priority classes (poolroutes.cpp), usage, reset and top blocked (usageroutes.cpp), live events (eventhub.h).
 #pragma once
 
 #include "http/layer.h"
@@ -20,5 +20,6 @@ void installPolicyRoutes(HttpApi &api, const ServerContext &context);
 void installEntityRoutes(HttpApi &api, const ServerContext &context);
 void installApiKeyRoutes(HttpApi &api, const ServerContext &context);
 void installUsageRoutes(HttpApi &api, const ServerContext &context, WindowStore &store);
+void installPoolRoutes(HttpApi &api, const ServerContext &context);
 
 } // namespace sluice

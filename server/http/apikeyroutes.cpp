@@ -15,7 +15,8 @@ QJsonObject keyJson(const ApiKeyRow &k)
             {QStringLiteral("userId"), k.userId.isNull() ? QJsonValue() : QJsonValue(k.userId)},
             {QStringLiteral("prefix"), k.prefix},
             {QStringLiteral("createdAt"), k.createdAt.isValid() ? QJsonValue(k.createdAt.toString(Qt::ISODate)) : QJsonValue()},
-            {QStringLiteral("revoked"), k.revoked}};
+            {QStringLiteral("revoked"), k.revoked},
+            {QStringLiteral("priority"), k.priority ? QJsonValue(priorityName(*k.priority)) : QJsonValue()}};
 }
 } // namespace
 

@@ -18,7 +18,8 @@ void installEntityRoutes(HttpApi &api, const ServerContext &context)
     api.route("GET", QLatin1String(api::kAdminTenants), entities([](const RegistryData &d) {
         QJsonArray a;
         for (const TenantRow &t : d.tenants)
-            a.append(QJsonObject{{QStringLiteral("id"), t.id}, {QStringLiteral("name"), t.name}});
+            a.append(QJsonObject{{QStringLiteral("id"), t.id}, {QStringLiteral("name"), t.name},
+                                 {QStringLiteral("priority"), t.priority ? QJsonValue(priorityName(*t.priority)) : QJsonValue()}});
         return a;
     }));
     api.route("GET", QLatin1String(api::kAdminUsers), entities([](const RegistryData &d) {
@@ -36,7 +37,8 @@ void installEntityRoutes(HttpApi &api, const ServerContext &context)
     api.route("GET", QLatin1String(api::kAdminTiers), entities([](const RegistryData &d) {
         QJsonArray a;
         for (const TierRow &t : d.tiers)
-            a.append(QJsonObject{{QStringLiteral("id"), t.id}});
+            a.append(QJsonObject{{QStringLiteral("id"), t.id},
+                                 {QStringLiteral("priority"), t.priority ? QJsonValue(priorityName(*t.priority)) : QJsonValue()}});
         return a;
     }));
 }

@@ -18,12 +18,17 @@ int HttpApi::maxBodyBytes() { return api::kMaxBodyBytes; }
 
 void HttpApi::route(const QByteArray &method, const QString &path, Handler handler)
 {
-    m_routes.append({method, path, false, std::move(handler)});
+    m_routes.append({method, path, false, QString(), std::move(handler)});
 }
 
 void HttpApi::routeTail(const QByteArray &method, const QString &prefix, Handler handler)
 {
-    m_routes.append({method, prefix, true, std::move(handler)});
+    m_routes.append({method, prefix, true, QString(), std::move(handler)});
+}
+
+void HttpApi::routeTail(const QByteArray &method, const QString &prefix, const QString &suffix, Handler handler)
+{
+    m_routes.append({method, prefix, true, suffix, std::move(handler)});
 }
 
 bool HttpApi::listenOn(const QHostAddress &address, quint16 port, bool reusePort, QString *error)
@@ -55,9 +60,9 @@ void HttpApi::dispatch(HttpRequest &r, HttpResponder responder)
         bool pathMatches = false;
         if (!route.tail) {
             pathMatches = route.path == r.path;
-        } else if (r.path.size() > route.path.size() + 1 && r.path.startsWith(route.path)
-                   && r.path.at(route.path.size()) == QLatin1Char('/')
-                   && r.path.indexOf(QLatin1Char('/'), route.path.size() + 1) < 0) {
+        } else if (r.path.size() > route.path.size() + route.suffix.size() + 1 && r.path.startsWith(route.path)
+                   && r.path.at(route.path.size()) == QLatin1Char('/') && r.path.endsWith(route.suffix)
+                   && r.path.indexOf(QLatin1Char('/'), route.path.size() + 1) == (route.suffix.isEmpty() ? -1 : r.path.size() - route.suffix.size())) {
             pathMatches = true;
         }
         if (!pathMatches)
@@ -83,7 +88,8 @@ void HttpApi::dispatch(HttpRequest &r, HttpResponder responder)
         if (r.body.size() > maxBodyBytes())
             throw ApiError::payloadTooLarge(QStringLiteral("the request body is larger than %1 bytes").arg(maxBodyBytes()));
         if (match->tail)
-            r.pathTail = QUrl::fromPercentEncoding(r.path.mid(match->path.size() + 1).toUtf8());
+            r.pathTail = QUrl::fromPercentEncoding(
+                r.path.mid(match->path.size() + 1, r.path.size() - match->path.size() - 1 - match->suffix.size()).toUtf8());
         match->handler(r, responder);
     } catch (const ApiError &error) {
         responder.sendError(error);

@@ -33,6 +33,8 @@ public:
     void route(const QByteArray &method, const QString &path, Handler handler);
     // Matches "<prefix>/<one segment>" and passes the segment as pathTail.
     void routeTail(const QByteArray &method, const QString &prefix, Handler handler);
+    // Matches "<prefix>/<one segment><suffix>" (suffix like "/load") and passes the segment as pathTail.
+    void routeTail(const QByteArray &method, const QString &prefix, const QString &suffix, Handler handler);
 
     // For connections accepted after this call.
     void setTimeouts(ConnectionTimeouts timeouts) { m_timeouts = timeouts; }
@@ -51,6 +53,7 @@ private:
         QByteArray method;
         QString path;
         bool tail = false;
+        QString suffix; // after the tail segment
         Handler handler;
     };
     QList<Route> m_routes;

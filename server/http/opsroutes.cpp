@@ -123,6 +123,54 @@ QJsonObject processStoreHealth(const std::vector<StoreStatus> &threads, const QJ
     return o;
 }
 
+namespace {
+
+// Design §14: per pool its saturation, factor, signal age and shed requests by priority.
+void appendPoolMetrics(QByteArray &out, const ServerContext &context, const PolicySnapshot &snapshot)
+{
+    const auto &rows = snapshot.data().pools;
+    if (rows.isEmpty())
+        return;
+    const auto view = context.pools->current();
+    const auto shed = context.pools->shedTotals();
+    struct Family
+    {
+        const char *name, *help, *type;
+    };
+    const Family families[] = {
+        {"sluice_pool_saturation", "A GPU pool's saturation: max(queue / queueThreshold, KV cache / kvCacheThreshold); 1 or more is saturated (0 while stale).", "gauge"},
+        {"sluice_pool_factor", "The factor of a GPU pool's adaptive limits (1: static).", "gauge"},
+        {"sluice_pool_signal_age_seconds", "Age of a GPU pool's newest load signal (+Inf: none yet).", "gauge"},
+        {"sluice_pool_stale", "1 when a GPU pool's load signal is stale (its limits are static, nothing is shed).", "gauge"},
+        {"sluice_pool_shed_total", "Requests refused because their GPU pool was saturated, by priority.", "counter"},
+    };
+    auto number = [](double v) { return QByteArray::number(v, 'g', 6); };
+    for (size_t f = 0; f < std::size(families); ++f) {
+        out += QByteArray("# HELP ") + families[f].name + ' ' + families[f].help + "\n# TYPE " + families[f].name + ' ' + families[f].type + '\n';
+        for (const PoolRow &row : rows) {
+            const PoolState state = poolLive(*view, row.name).state;
+            const QByteArray pool = "pool=\"" + row.name.toUtf8() + '"';
+            switch (f) {
+            case 0: out += QByteArray(families[f].name) + '{' + pool + "} " + number(state.saturation) + '\n'; break;
+            case 1: out += QByteArray(families[f].name) + '{' + pool + "} " + number(state.factor) + '\n'; break;
+            case 2:
+                out += QByteArray(families[f].name) + '{' + pool + "} "
+                    + (state.signalAgeMs < 0 ? QByteArray("+Inf") : number(state.signalAgeMs / 1000.0)) + '\n';
+                break;
+            case 3: out += QByteArray(families[f].name) + '{' + pool + "} " + (state.stale ? "1" : "0") + '\n'; break;
+            default: {
+                const auto counts = shed.find(row.name);
+                for (Priority p : kPriorities)
+                    out += QByteArray(families[f].name) + '{' + pool + ",priority=\"" + priorityName(p).toUtf8() + "\"} "
+                        + QByteArray::number(counts == shed.end() ? 0 : counts->second[static_cast<size_t>(priorityIndex(p))]) + '\n';
+            }
+            }
+        }
+    }
+}
+
+} // namespace
+
 void installOpsRoutes(HttpApi &api, const ServerContext &context)
 {
     api.route("GET", QLatin1String(api::kHealthPath), [&context](const HttpRequest &, HttpResponder responder) {
@@ -149,6 +197,20 @@ void installOpsRoutes(HttpApi &api, const ServerContext &context)
             o.insert(QStringLiteral("usageHistory"), history);
             if (!context.warnings.isEmpty())
                 o.insert(QStringLiteral("warnings"), QJsonArray::fromStringList(context.warnings));
+            // GPU pools (design §14): a stale signal is not a failure of this server (its limits are
+            // the static ones), so it does not make the status degraded; it is said here.
+            const auto pools = context.pools->current();
+            QJsonObject poolHealth;
+            for (const PoolRow &row : snapshot->data().pools) {
+                const PoolState state = poolLive(*pools, row.name).state;
+                poolHealth.insert(row.name, QJsonObject{{QStringLiteral("stale"), state.stale},
+                                                        {QStringLiteral("saturated"), state.saturated()},
+                                                        {QStringLiteral("factor"), std::round(state.factor * 10000) / 10000},
+                                                        {QStringLiteral("signalAgeSeconds"),
+                                                         state.signalAgeMs < 0 ? QJsonValue() : QJsonValue(state.signalAgeMs / 1000.0)}});
+            }
+            if (!poolHealth.isEmpty())
+                o.insert(QStringLiteral("pools"), poolHealth);
             responder.send(200, QJsonDocument(o).toJson(QJsonDocument::Compact));
         });
     });
@@ -215,6 +277,7 @@ void installOpsRoutes(HttpApi &api, const ServerContext &context)
                   QByteArray::number(usage.droppedRows));
             gauge("sluice_usage_write_failures_total", "Usage history writes that failed (their rows wait for the next).", "counter",
                   QByteArray::number(usage.failedWrites));
+            appendPoolMetrics(out, context, *snapshot);
             out += processMetrics();
             responder.send(200, out, "text/plain; version=0.0.4");
         });

@@ -10,6 +10,7 @@
 #include "engine/adminbackend.h"
 #include "engine/metrics.h"
 #include "engine/policysnapshot.h"
+#include "engine/poolboard.h"
 #include "engine/topblocked.h"
 #include "engine/usagehistory.h"
 #include "http/workerboard.h"
@@ -58,6 +59,10 @@ struct ServerContext
     std::shared_ptr<AdminBackend> admin; // the registry the admin API edits
     std::shared_ptr<UsageHistory> usage = std::make_shared<UsageHistory>(); // /admin/analytics
     RegistryStatus registry;
+    // GPU pools (design §14): their live state, and the controller's settings (--pool-*).
+    std::shared_ptr<PoolBoard> pools = std::make_shared<PoolBoard>();
+    PoolStepParams poolSettings;
+    QString prometheusUrl;
     WorkerBoard workers;
     // The process memory store's own state (embedded store or local fallback), read from any thread.
     std::function<QJsonObject()> memoryHealth;

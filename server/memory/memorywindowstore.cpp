@@ -400,4 +400,14 @@ int MemoryWindowStore::housekeep(int slotsPerShard)
     return freed;
 }
 
+void MemoryWindowStore::poolStep(const QString &pool, const PoolReading &reading, const PoolStepParams &params, PoolCallback done)
+{
+    PoolState state;
+    {
+        std::lock_guard<std::mutex> lock(m_poolMutex);
+        state = pool::step(m_pools[pool], reading, m_clock->nowUs() / 1000, params);
+    }
+    done(state, QString());
+}
+
 } // namespace sluice

@@ -17,12 +17,14 @@
 #include "memory/layer.h"
 
 #include "engine/clock.h"
+#include "engine/fasthash.h"
 #include "engine/uniqueids.h"
 #include "engine/windowstore.h"
 
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 
 namespace sluice {
 
@@ -41,6 +43,8 @@ public:
     void reset(const QByteArray &key, DoneCallback done) override;
     void complete(const QString &reservationId, std::optional<qint64> tokens, ReservationCallback done) override;
     void extend(const QString &reservationId, qint64 leaseUs, ReservationCallback done) override;
+    // This process's pools (poolrules.h), on the store's clock.
+    void poolStep(const QString &pool, const PoolReading &reading, const PoolStepParams &params, PoolCallback done) override;
     QString source() const override;
     QJsonObject health() const override;
 
@@ -77,6 +81,8 @@ private:
     std::atomic<qint64> m_refusedFull{0};
     std::unique_ptr<Reservations> m_reservations;
     std::atomic<qint64> m_reservationsHeld{0};
+    std::mutex m_poolMutex; // pools: stepped once a second, never on the check path
+    std::unordered_map<QString, PoolRecord, FastHash> m_pools;
 };
 
 } // namespace sluice

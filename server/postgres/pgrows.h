@@ -29,4 +29,7 @@ inline const char *nullable(const QString &s, std::string &storage)
     return storage.c_str();
 }
 
+// A priority column: NULL → unset.
+std::optional<Priority> priorityOf(const pqxx::field &f);
+
 } // namespace sluice::pg

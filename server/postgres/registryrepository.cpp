@@ -282,21 +282,22 @@ PolicyDto writePolicy(pqxx::connection &c, const PolicyDto &p, std::optional<qin
             r = tx.exec_params(sql("UPDATE rate_limit_policy SET scope = $1::policy_scope, tenant_id = $2, user_id = $3, "
                                    "api_key_id = $4::bigint, model_id = $5, model_tier_id = $6, window_seconds = $7::integer, "
                                    "limit_value = $8, enabled = $9, description = $10, unit = $12, algorithm = $13, burst = $14::bigint, "
-                                   "shadow = $15 WHERE id = $11 RETURNING ")
+                                   "shadow = $15, adaptive = $16, min_factor = $17, max_factor = $18 WHERE id = $11 RETURNING ")
                                    + pg::kPolicyColumns,
                                pg::utf8(scopeName(p.scope)), t, u, k, m, tr, w, p.limit, p.enabled,
                                pg::utf8(p.description), *id, pg::utf8(unitName(p.unit)), pg::utf8(algorithmName(p.algorithm)), b,
-                               p.shadow);
+                               p.shadow, p.adaptive, p.minFactor, p.maxFactor);
             if (r.empty())
                 throw ApiError::notFound(QStringLiteral("there is no policy %1").arg(*id));
         } else {
             r = tx.exec_params(sql("INSERT INTO rate_limit_policy (scope, tenant_id, user_id, api_key_id, model_id, model_tier_id, "
-                                   "window_seconds, limit_value, enabled, description, unit, algorithm, burst, shadow) VALUES ($1::policy_scope, "
-                                   "$2, $3, $4::bigint, $5, $6, $7::integer, $8, $9, $10, $11, $12, $13::bigint, $14) RETURNING ")
+                                   "window_seconds, limit_value, enabled, description, unit, algorithm, burst, shadow, adaptive, min_factor, "
+                                   "max_factor) VALUES ($1::policy_scope, "
+                                   "$2, $3, $4::bigint, $5, $6, $7::integer, $8, $9, $10, $11, $12, $13::bigint, $14, $15, $16, $17) RETURNING ")
                                    + pg::kPolicyColumns,
                                pg::utf8(scopeName(p.scope)), t, u, k, m, tr, w, p.limit, p.enabled,
                                pg::utf8(p.description), pg::utf8(unitName(p.unit)), pg::utf8(algorithmName(p.algorithm)), b,
-                               p.shadow);
+                               p.shadow, p.adaptive, p.minFactor, p.maxFactor);
         }
         PolicyDto stored = pg::policyFromRow(r[0]);
         tx.commit();
@@ -380,6 +381,24 @@ void RegistryRepository::revokeApiKey(QObject *context, qint64 id, std::function
         tx.commit();
         if (r.empty())
             throw ApiError::notFound(QStringLiteral("there is no API key %1").arg(id));
+        return true;
+    }, std::move(done));
+}
+
+void RegistryRepository::setPriority(QObject *context, PriorityHolder holder, const QString &id, std::optional<Priority> priority,
+                                     std::function<void(Result<bool>)> done)
+{
+    submit<bool>(context, [holder, id, priority](pqxx::connection &c) {
+        pqxx::work tx(c);
+        // The table comes from this fixed list, never from the request.
+        const char *statement = holder == PriorityHolder::Tenant ? "UPDATE tenant SET priority = $1 WHERE id = $2 RETURNING id"
+                              : holder == PriorityHolder::Tier   ? "UPDATE model_tier SET priority = $1 WHERE id = $2 RETURNING id"
+                                                                 : "UPDATE api_key SET priority = $1 WHERE id::text = $2 RETURNING id";
+        std::string name;
+        const pqxx::result r = tx.exec_params(statement, pg::nullable(priority ? priorityName(*priority) : QString(), name), pg::utf8(id));
+        tx.commit();
+        if (r.empty())
+            throw ApiError::notFound(QStringLiteral("there is no %1 %2").arg(priorityHolderName(holder), id));
         return true;
     }, std::move(done));
 }

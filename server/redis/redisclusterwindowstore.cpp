@@ -410,6 +410,19 @@ void RedisClusterWindowStore::reset(const QByteArray &key, DoneCallback done)
                });
 }
 
+void RedisClusterWindowStore::poolStep(const QString &pool, const PoolReading &reading, const PoolStepParams &params,
+                                       PoolCallback done)
+{
+    runScript(clusterSlot(poolKey(pool)), RedisScript::poolStep(), poolStepArgs(pool, reading, params),
+              [done = std::move(done)](const RedisResult &r, RedisConnection *, const QString &error) {
+                  if (!error.isEmpty())
+                      return done(std::nullopt, error);
+                  QString why;
+                  const std::optional<PoolState> state = decodePoolStepReply(r, &why);
+                  done(state, why);
+              });
+}
+
 StoreStatus RedisClusterWindowStore::status() const
 {
     StoreStatus s;

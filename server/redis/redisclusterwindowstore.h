@@ -45,6 +45,8 @@ public:
     // no-op), then one reservation_apply.lua call per slot group of the keys it names, in parallel.
     void complete(const QString &reservationId, std::optional<qint64> tokens, ReservationCallback done) override;
     void extend(const QString &reservationId, qint64 leaseUs, ReservationCallback done) override;
+    // pool_step.lua on the node serving the pool's slot.
+    void poolStep(const QString &pool, const PoolReading &reading, const PoolStepParams &params, PoolCallback done) override;
     QString source() const override { return QStringLiteral("redis-cluster"); }
     QJsonObject health() const override;
     StoreStatus status() const override;

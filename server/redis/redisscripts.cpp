@@ -55,6 +55,42 @@ const RedisScript &RedisScript::rollback()
     return s;
 }
 
+const RedisScript &RedisScript::poolStep()
+{
+    static const RedisScript s = load(QStringLiteral(":/lua/pool_step.lua"));
+    return s;
+}
+
+QByteArray poolKey(const QString &pool) { return QByteArrayLiteral("sluice:{pool:") + pool.toUtf8() + '}'; }
+
+QList<QByteArray> poolStepArgs(const QString &pool, const PoolReading &reading, const PoolStepParams &params)
+{
+    auto num = [](double v) { return QByteArray::number(v, 'g', 17); };
+    return {QByteArrayLiteral("EVALSHA"), RedisScript::poolStep().sha1, QByteArrayLiteral("1"), poolKey(pool),
+            num(reading.valid() ? reading.queue : -1), num(reading.valid() ? reading.kvCache : -1),
+            QByteArray::number(reading.valid() ? reading.ageMs : -1), reading.source.toUtf8(), num(params.queueThreshold),
+            num(params.kvCacheThreshold), QByteArray::number(params.staleMs), num(params.decrease), num(params.increase),
+            num(params.minFactor), num(params.maxFactor), QByteArray::number(params.stepMs)};
+}
+
+std::optional<PoolState> decodePoolStepReply(const RedisResult &r, QString *error)
+{
+    const auto &e = r.reply.elements;
+    if (!r.ok || r.reply.type != RedisReply::Type::Array || e.size() != 7) {
+        *error = r.ok ? QStringLiteral("unexpected reply from Redis: %1").arg(QString::fromUtf8(r.reply.str)) : r.error;
+        return std::nullopt;
+    }
+    PoolState s;
+    s.factor = e[0].str.toDouble();
+    s.saturation = e[1].str.toDouble();
+    s.queue = e[2].str.toDouble();
+    s.kvCache = e[3].str.toDouble();
+    s.signalAgeMs = e[4].str.toLongLong();
+    s.source = QString::fromUtf8(e[5].str);
+    s.stale = e[6].str == "1";
+    return s;
+}
+
 QByteArray scriptKind(const WindowSpec &spec) { return QByteArray(1, spec.info().code); }
 
 QByteArray scriptUsPerToken(const WindowSpec &spec)

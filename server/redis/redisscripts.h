@@ -23,6 +23,7 @@ struct RedisScript
     static const RedisScript &reservation();      // complete / extend / claim / renew by the record
     static const RedisScript &reservationApply(); // complete / extend in one Cluster slot group
     static const RedisScript &rollback();         // takes a Cluster slot group's admission back
+    static const RedisScript &poolStep();         // a GPU pool's load controller (poolrules.h)
 };
 
 // Every check's id (a lease's member; the reservation id when it reserves). "r" tells them from the memory store's.
@@ -48,6 +49,11 @@ struct ReservationReply
     QByteArray keysJson; // [[key, kind], …]
 };
 ReservationReply decodeReservationReply(const RedisResult &r);
+// A pool's controller state: "sluice:{pool:<name>}" (its own slot in a Cluster), the EVALSHA of
+// pool_step.lua for this instance's reading, and its reply (nullopt with *error when not one).
+QByteArray poolKey(const QString &pool);
+QList<QByteArray> poolStepArgs(const QString &pool, const PoolReading &reading, const PoolStepParams &params);
+std::optional<PoolState> decodePoolStepReply(const RedisResult &r, QString *error);
 bool isNoScript(const RedisReply &reply);
 
 } // namespace sluice

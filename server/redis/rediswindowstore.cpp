@@ -184,6 +184,15 @@ void RedisWindowStore::usage(const std::vector<WindowSpec> &keys, UsageCallback 
     });
 }
 
+void RedisWindowStore::poolStep(const QString &pool, const PoolReading &reading, const PoolStepParams &params, PoolCallback done)
+{
+    eval(RedisScript::poolStep(), poolStepArgs(pool, reading, params), [done = std::move(done)](const RedisResult &r) {
+        QString error;
+        const std::optional<PoolState> state = decodePoolStepReply(r, &error);
+        done(state, error);
+    });
+}
+
 void RedisWindowStore::reset(const QByteArray &key, DoneCallback done)
 {
     m_connection.command({QByteArrayLiteral("DEL"), key, key + "#w"}, [done = std::move(done)](const RedisResult &r) {

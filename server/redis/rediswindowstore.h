@@ -40,6 +40,8 @@ public:
     // One round trip each: reservation.lua changes the keys the record names in the same step.
     void complete(const QString &reservationId, std::optional<qint64> tokens, ReservationCallback done) override;
     void extend(const QString &reservationId, qint64 leaseUs, ReservationCallback done) override;
+    // pool_step.lua: one round trip, the fleet's one state per pool.
+    void poolStep(const QString &pool, const PoolReading &reading, const PoolStepParams &params, PoolCallback done) override;
     QString source() const override { return QStringLiteral("redis"); }
     QJsonObject health() const override;
     StoreStatus status() const override;

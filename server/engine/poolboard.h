@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+// The pools' live state (design §14), shared by every thread: the controller (pools/poolcontroller.h)
+// publishes each pool's state once per second; the check path reads it through a Reader (one
+// relaxed atomic read when nothing changed) and counts what it sheds with atomic adds. Pushed load
+// readings (PUT /admin/pools/{name}/load, on any HTTP thread) wait here for the next tick. Never
+// blocks the check path: the mutex guards only pushes, errors and the counter table.
+#pragma once
+
+#include "engine/layer.h"
+
+#include "engine/fasthash.h"
+#include "engine/poolrules.h"
+#include "priority.h"
+
+#include <QJsonObject>
+#include <array>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+namespace sluice {
+
+// Requests refused because their pool was saturated, by priority (only sheddable ones are).
+struct ShedCounters
+{
+    std::array<std::atomic<qint64>, kPriorityCount> shed{};
+};
+
+struct PoolLive
+{
+    PoolState state;
+    ShedCounters *counters = nullptr; // stable for the process's life
+};
+
+using PoolView = std::unordered_map<QString, PoolLive, FastHash>;
+
+// A pool's entry in a view: its state and counters, or a stale state and no counters before its
+// first step.
+inline PoolLive poolLive(const PoolView &view, const QString &pool)
+{
+    const auto it = view.find(pool);
+    return it == view.end() ? PoolLive() : it->second;
+}
+
+class PoolBoard
+{
+public:
+    PoolBoard() : m_view(std::make_shared<const PoolView>()) {}
+
+    // The controller, once per tick: every pool of the registry and its state.
+    void publish(const std::unordered_map<QString, PoolState, FastHash> &states);
+    std::shared_ptr<const PoolView> current() const { return std::atomic_load(&m_view); }
+    quint64 version() const { return m_version.load(std::memory_order_acquire); }
+
+    class Reader
+    {
+    public:
+        explicit Reader(const PoolBoard &board) : m_board(board) {}
+        const PoolView &get()
+        {
+            const quint64 v = m_board.version();
+            if (!m_view || v != m_seen) {
+                m_seen = v;
+                m_view = m_board.current();
+            }
+            return *m_view;
+        }
+
+    private:
+        const PoolBoard &m_board;
+        quint64 m_seen = 0;
+        std::shared_ptr<const PoolView> m_view;
+    };
+
+    // A pushed reading (steady clock, ms), and the newest one for a pool (invalid when none).
+    void push(const QString &pool, double queue, double kvCache, qint64 nowMs);
+    PoolReading pushed(const QString &pool, qint64 nowMs) const;
+
+    // Why a pool's configured source could not be read last time (empty: it could), per source.
+    void setSourceError(const QString &pool, const QString &source, const QString &error);
+    QJsonObject sourceErrors(const QString &pool) const;
+
+    ShedCounters *counters(const QString &pool);
+    // Shed totals of every pool ever published: pool → per priority.
+    std::unordered_map<QString, std::array<qint64, kPriorityCount>, FastHash> shedTotals() const;
+
+private:
+    std::shared_ptr<const PoolView> m_view;
+    std::atomic<quint64> m_version{0};
+    mutable std::mutex m_mutex;
+    struct Push
+    {
+        double queue = -1, kvCache = -1;
+        qint64 atMs = 0;
+    };
+    std::unordered_map<QString, Push, FastHash> m_pushes;
+    std::unordered_map<QString, QJsonObject, FastHash> m_errors;
+    std::unordered_map<QString, std::unique_ptr<ShedCounters>, FastHash> m_counters;
+};
+
+} // namespace sluice
