@@ -126,6 +126,49 @@ private Q_SLOTS:
         QCOMPARE(a.headers.value("x-sluice-decision"), QByteArray("forbidden"));
     }
 
+    // Issue 22 through this door: the demo pool gpu-main saturated by a push; free_co's tiny-model
+    // (the free tier: sheddable) is shed with the cause and Retry-After, enterprise_co (critical)
+    // goes on, and nothing of the shed request is counted.
+    void aSaturatedPoolShedsThroughTheDoor()
+    {
+        test::ServerProcess sluice;
+        QString error;
+        QVERIFY2(sluice.start({QStringLiteral("--admin-token"), QStringLiteral("t")}, &error), qPrintable(error));
+        const Headers admin{{"Authorization", "Bearer t"}};
+        const Headers sheddable{{"X-Tenant-Id", "free_co"}, {"X-User-Id", "free-user-1"}, {"X-Model-Id", "tiny-model"}};
+        QCOMPARE(get(sluice.port(), QStringLiteral("/rate-limit/forward-auth"), sheddable).status, 200); // no signal yet: static
+        QCOMPARE(test::httpCall(m_nam, sluice.baseUrl().resolved(QUrl(QStringLiteral("/admin/pools/gpu-main/load"))), "PUT",
+                                R"({"queue":12})", "application/json", admin)
+                     .status,
+                 202);
+        QTRY_VERIFY_WITH_TIMEOUT(test::httpCall(m_nam, sluice.baseUrl().resolved(QUrl(QStringLiteral("/admin/pools"))), "GET", {}, {}, admin)
+                                     .array()
+                                     .first()
+                                     .toObject()
+                                     .value(QStringLiteral("saturated"))
+                                     .toBool(),
+                                 5000);
+        for (const QByteArray &method : {QByteArray("GET"), QByteArray("HEAD")}) {
+            const test::HttpAnswer shed = get(sluice.port(), QStringLiteral("/rate-limit/forward-auth"), sheddable, method);
+            QCOMPARE(shed.status, 429);
+            QCOMPARE(shed.headers.value("x-sluice-decision"), QByteArray("over_limit"));
+            QCOMPARE(shed.headers.value("retry-after"), QByteArray("1"));
+            if (method == "GET") {
+                QCOMPARE(shed.object().value(QStringLiteral("cause")).toString(),
+                         QStringLiteral("pool gpu-main saturated (queue 12 > 5): sheddable traffic paused"));
+                QCOMPARE(shed.object().value(QStringLiteral("source")).toString(), QStringLiteral("pool"));
+            }
+        }
+        const test::HttpAnswer critical = get(sluice.port(), QStringLiteral("/rate-limit/forward-auth"),
+                                              {{"X-Tenant-Id", "enterprise_co"}, {"X-User-Id", "ent-user-1"}, {"X-Model-Id", "gpt-4o"}});
+        QCOMPARE(critical.status, 200);
+        QCOMPARE(critical.object().value(QStringLiteral("pool")).toObject().value(QStringLiteral("priority")).toString(), QStringLiteral("critical"));
+        // Only the first (admitted) request counts in free_co's window.
+        const test::HttpAnswer usage = test::httpCall(
+            m_nam, sluice.baseUrl().resolved(QUrl(QStringLiteral("/admin/usage?key=sluice:%7Btenant:free_co%7D"))), "GET", {}, {}, admin);
+        QCOMPARE(usage.array().first().toObject().value(QStringLiteral("count")).toInt(), 1);
+    }
+
     void denyStatusAndHeaderNamesAreConfigurable()
     {
         test::ServerProcess sluice;

@@ -107,6 +107,35 @@ private Q_SLOTS:
         QVERIFY(QString::fromStdString(r.statuses(0).current_limit().name()).startsWith(QStringLiteral("user ent-user-2 on model gpt-4o")));
     }
 
+    // Issue 22 through this door: the demo pool gpu-main saturated by a push; free_co's tiny-model
+    // (the free tier: sheddable) is OVER_LIMIT with when to come back, enterprise_co (critical) OK.
+    void aSaturatedPoolShedsThroughTheDoor()
+    {
+        const QList<QPair<QByteArray, QByteArray>> admin{{"Authorization", "Bearer t"}};
+        QCOMPARE(test::httpCall(m_nam, m_server.baseUrl().resolved(QUrl(QStringLiteral("/admin/pools/gpu-main/load"))), "PUT",
+                                R"({"queue":12})", "application/json", admin)
+                     .status,
+                 202);
+        QTRY_VERIFY_WITH_TIMEOUT(test::httpCall(m_nam, m_server.baseUrl().resolved(QUrl(QStringLiteral("/admin/pools"))), "GET", {}, {}, admin)
+                                     .array()
+                                     .first()
+                                     .toObject()
+                                     .value(QStringLiteral("saturated"))
+                                     .toBool(),
+                                 5000);
+        rls::RateLimitResponse shed;
+        QVERIFY(call(request({{"tenant", "free_co"}, {"user", "free-user-1"}, {"model", "tiny-model"}}), &shed).ok());
+        QCOMPARE(shed.overall_code(), rls::RateLimitResponse::OVER_LIMIT);
+        QCOMPARE(shed.statuses_size(), 1);
+        QCOMPARE(shed.statuses(0).code(), rls::RateLimitResponse::OVER_LIMIT);
+        QCOMPARE(shed.statuses(0).duration_until_reset().seconds(), 1);
+        QCOMPARE(header(shed, "Retry-After"), QByteArray("1"));
+        rls::RateLimitResponse critical;
+        QVERIFY(call(request(kScenarioB), &critical).ok());
+        QCOMPARE(critical.overall_code(), rls::RateLimitResponse::OK);
+        QCOMPARE(critical.statuses(0).current_limit().requests_per_unit(), 10u);
+    }
+
     void hitsAddendZeroLooksWithoutCharging()
     {
         const auto user = std::vector<std::pair<std::string, std::string>>{{"user", "looker"}, {"model", "gpt-4o"}};

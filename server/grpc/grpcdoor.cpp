@@ -147,8 +147,11 @@ public:
             for (int i = 0; i < descriptors; ++i) {
                 auto *status = response->add_statuses();
                 status->set_code(code);
-                if (!d.primary)
+                if (!d.primary) { // refused by no policy (a saturated pool shed it): when to come back
+                    if (!d.allowed)
+                        status->mutable_duration_until_reset()->set_seconds(d.retryAfterSeconds);
                     continue;
+                }
                 auto *limit = status->mutable_current_limit();
                 limit->set_requests_per_unit(static_cast<quint32>(std::clamp<qint64>(d.limit, 0, UINT32_MAX)));
                 limit->set_unit(unitOf(d.windowSeconds));
