@@ -288,6 +288,24 @@ void ApiClient::registry(const QString &kind, QObject *context, std::function<vo
     getArray(QStringLiteral("/admin/") + kind, QStringLiteral("a list of %1").arg(kind), context, std::move(done));
 }
 
+void ApiClient::pools(QObject *context, std::function<void(const QJsonArray &, const ApiError *)> done)
+{
+    getArray(QString::fromLatin1(api::kAdminPools), QStringLiteral("a list of pools"), context, std::move(done));
+}
+
+void ApiClient::setPriority(const QString &kind, const QString &id, const QString &priority, QObject *context,
+                            std::function<void(const ApiError *)> done)
+{
+    const QString path = QStringLiteral("/admin/%1/%2").arg(kind, QString::fromLatin1(QUrl::toPercentEncoding(id)));
+    const QJsonObject body{{QStringLiteral("priority"), priority.isEmpty() ? QJsonValue() : QJsonValue(priority)}};
+    QNetworkReply *reply = m_nam.put(adminRequest(path), QJsonDocument(body).toJson(QJsonDocument::Compact));
+    connect(reply, &QNetworkReply::finished, context, [reply, done = std::move(done)] {
+        reply->deleteLater();
+        ApiError error(0, {}, {});
+        done(failed(reply, reply->readAll(), &error) ? &error : nullptr);
+    });
+}
+
 void ApiClient::topBlocked(int n, QObject *context, std::function<void(const QJsonArray &, const ApiError *)> done)
 {
     getArray(QString::fromLatin1(api::kAdminTopBlocked) + QStringLiteral("?n=%1").arg(n), QStringLiteral("a top-blocked list"),

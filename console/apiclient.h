@@ -65,6 +65,12 @@ public:
     // GET /admin/tenants|users|models|tiers: the ids of the registry's entities of that kind
     // (`kind` is the path's last segment), for the pickers.
     void registryIds(const QString &kind, QObject *context, std::function<void(const QStringList &ids, const ApiError *error)> done);
+    // GET /admin/pools: each GPU pool with its saturation, factor, signal and shed counts.
+    void pools(QObject *context, std::function<void(const QJsonArray &pools, const ApiError *error)> done);
+    // PUT /admin/{tenants|tiers|api-keys}/{id} {"priority": …}: `kind` is the path's segment,
+    // `priority` critical, standard or sheddable; empty inherits (null).
+    void setPriority(const QString &kind, const QString &id, const QString &priority, QObject *context,
+                     std::function<void(const ApiError *error)> done);
     // GET /admin/top-blocked?n=
     void topBlocked(int n, QObject *context, std::function<void(const QJsonArray &entries, const ApiError *error)> done);
     // GET /admin/analytics?from=&to=&step=&groupBy= (the usage history): the answer object.

@@ -9,6 +9,7 @@
 #include "apiclient.h"
 #include "connectiondialog.h"
 #include "mainwindow.h"
+#include "pages/capacitypage.h"
 #include "pages/checkpage.h"
 #include "pages/usagepage.h"
 
@@ -85,7 +86,9 @@ int main(int argc, char *argv[])
             tabs->setCurrentIndex(i);
             if (tabs->widget(i) == window.usagePage())
                 window.usagePage()->watchMostBlocked();
-            QTimer::singleShot(tabs->widget(i) == window.usagePage() ? 4000 : 1500, &window, [&window, tabs, dir, next, i] {
+            // Live usage for a few events, Capacity for a few readings of its pool.
+            const bool longer = tabs->widget(i) == window.usagePage() || tabs->widget(i) == window.capacityPage();
+            QTimer::singleShot(longer ? 4000 : 1500, &window, [&window, tabs, dir, next, i] {
                 const QString slug = tabs->tabText(i).toLower().replace(QLatin1Char(' '), QLatin1Char('-'));
                 const QString file = dir + QStringLiteral("/console-%1.png").arg(slug);
                 if (!window.grab().save(file))

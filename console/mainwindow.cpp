@@ -11,6 +11,7 @@
 #include <QMenuBar>
 #include <QSettings>
 #include "pages/burstpage.h"
+#include "pages/capacitypage.h"
 #include "pages/checkpage.h"
 #include "pages/historypage.h"
 #include "pages/policiespage.h"
@@ -35,6 +36,7 @@ MainWindow::MainWindow(ApiClient *client, QWidget *parent) : QMainWindow(parent)
     m_policies = new PoliciesPage(client);
     m_burst = new BurstPage(client);
     m_usage = new UsagePage(client);
+    m_capacity = new CapacityPage(client);
     m_topBlocked = new TopBlockedPage(client);
     m_history = new HistoryPage(client);
     m_apiKeys = new ApiKeysPage(client);
@@ -42,6 +44,7 @@ MainWindow::MainWindow(ApiClient *client, QWidget *parent) : QMainWindow(parent)
     tabs->addTab(m_check, QStringLiteral("Check"));
     tabs->addTab(m_burst, QStringLiteral("Burst"));
     tabs->addTab(m_usage, QStringLiteral("Live usage"));
+    tabs->addTab(m_capacity, QStringLiteral("Capacity"));
     tabs->addTab(m_policies, QStringLiteral("Policies"));
     tabs->addTab(m_topBlocked, QStringLiteral("Top blocked"));
     tabs->addTab(m_history, QStringLiteral("Usage history"));
@@ -54,6 +57,10 @@ MainWindow::MainWindow(ApiClient *client, QWidget *parent) : QMainWindow(parent)
             m_policies->refresh();
         if (tabs->widget(index) == m_topBlocked)
             m_topBlocked->refresh();
+        if (tabs->widget(index) == m_capacity) {
+            m_capacity->refresh();
+            m_capacity->refreshPriorities();
+        }
         if (tabs->widget(index) == m_history)
             m_history->refresh();
         if (tabs->widget(index) == m_usage)
@@ -87,7 +94,8 @@ MainWindow::MainWindow(ApiClient *client, QWidget *parent) : QMainWindow(parent)
     QMenu *pagesMenu = menuBar()->addMenu(QStringLiteral("&Pages"));
     for (int i = 0; i < tabs->count(); ++i) {
         QAction *go = pagesMenu->addAction(tabs->tabText(i), this, [tabs, i] { tabs->setCurrentIndex(i); });
-        go->setShortcut(QKeySequence(Qt::CTRL | static_cast<Qt::Key>(Qt::Key_1 + i)));
+        if (i < 10) // Ctrl+1…9, then Ctrl+0 for the tenth
+            go->setShortcut(QKeySequence(Qt::CTRL | static_cast<Qt::Key>(i < 9 ? Qt::Key_1 + i : Qt::Key_0)));
     }
     connect(client, &ApiClient::serverChanged, this, [this] {
         setWindowTitle(QStringLiteral("Sluice console — %1").arg(m_client->server().toString()));

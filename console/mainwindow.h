@@ -14,6 +14,7 @@ class ApiClient;
 class ApiKeysPage;
 class EntitiesPage;
 class BurstPage;
+class CapacityPage;
 class CheckPage;
 class ConnectionDialog;
 class HistoryPage;
@@ -32,6 +33,7 @@ public:
     PoliciesPage *policiesPage() const { return m_policies; }
     BurstPage *burstPage() const { return m_burst; }
     UsagePage *usagePage() const { return m_usage; }
+    CapacityPage *capacityPage() const { return m_capacity; }
     TopBlockedPage *topBlockedPage() const { return m_topBlocked; }
     HistoryPage *historyPage() const { return m_history; }
     ApiKeysPage *apiKeysPage() const { return m_apiKeys; }
@@ -67,6 +69,7 @@ private:
     PoliciesPage *m_policies;
     BurstPage *m_burst;
     UsagePage *m_usage;
+    CapacityPage *m_capacity;
     TopBlockedPage *m_topBlocked;
     ApiKeysPage *m_apiKeys;
     EntitiesPage *m_entities;

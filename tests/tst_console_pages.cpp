@@ -9,6 +9,7 @@
 #include "models/jsontablemodel.h"
 #include "models/metricstext.h"
 #include "pages/burstpage.h"
+#include "pages/capacitypage.h"
 #include "pages/checkpage.h"
 #include "pages/historypage.h"
 #include "models/analyticsmodel.h"
@@ -18,6 +19,7 @@
 #include "pages/serverpage.h"
 #include "pages/topblockedpage.h"
 #include "pages/usagepage.h"
+#include "httpcall.h"
 #include "services.h"
 
 #include <QAbstractItemModelTester>
@@ -1127,6 +1129,87 @@ private Q_SLOTS:
         bare.refresh();
         QCOMPARE(bareRefreshed.count(), 1);
         QVERIFY(bare.message().contains(QStringLiteral("No admin token")));
+    }
+
+    // Issue 22: the Capacity page shows the demo pool (stale, then saturated by a push), its
+    // saturation and factor over time, the shed count per class, and sets a priority that the
+    // next check obeys; a bad id is a red error, the server gone empties the table.
+    void capacityPageShowsPoolsAndSetsPriority()
+    {
+        CapacityPage *page = m_window->capacityPage();
+        page->setPollInterval(200);
+        m_window->tabs()->setCurrentWidget(page);
+        QSignalSpy refreshed(page, &CapacityPage::refreshed);
+        QSignalSpy priorities(page, &CapacityPage::prioritiesRefreshed);
+        QTRY_VERIFY_WITH_TIMEOUT(page->poolCount() == 1, 5000);
+        QCOMPARE(page->poolCell(0, CapacityPage::Pool), QStringLiteral("gpu-main"));
+        QCOMPARE(page->poolCell(0, CapacityPage::Models), QStringLiteral("gpt-4o, gpt-4o-mini, tiny-model"));
+        QVERIFY2(page->poolCell(0, CapacityPage::Signal).contains(QStringLiteral("stale: static limits")),
+                 qPrintable(page->poolCell(0, CapacityPage::Signal)));
+        QTRY_VERIFY_WITH_TIMEOUT(page->prioritiesTable()->topLevelItemCount() >= 6, 5000); // 2 tenants, 3 tiers, 1 key
+        QVERIFY(!page->prioritiesTable()->findItems(QStringLiteral("enterprise_co"), Qt::MatchExactly, 1).isEmpty());
+        QCOMPARE(page->prioritiesTable()->findItems(QStringLiteral("enterprise_co"), Qt::MatchExactly, 1).first()->text(2),
+                 QStringLiteral("critical"));
+        QCOMPARE(page->prioritiesTable()->findItems(QStringLiteral("free"), Qt::MatchExactly, 1).first()->text(2),
+                 QStringLiteral("sheddable"));
+
+        QNetworkAccessManager nam;
+        // An adaptive policy, so the pool's factor moves (without one it stays 1).
+        QCOMPARE(test::httpCall(nam, m_server.baseUrl().resolved(QUrl(QStringLiteral("/admin/policies"))), "POST",
+                                R"({"scope":"MODEL","modelId":"gpt-4o","windowSeconds":60,"limit":1000,"adaptive":true})",
+                                "application/json", {{"Authorization", "Bearer console-token"}})
+                     .status,
+                 201);
+        QCOMPARE(test::httpCall(nam, m_server.baseUrl().resolved(QUrl(QStringLiteral("/admin/pools/gpu-main/load"))), "PUT",
+                                R"({"queue":12,"kvCache":0.5})", "application/json", {{"Authorization", "Bearer console-token"}})
+                     .status,
+                 202);
+        QTRY_VERIFY_WITH_TIMEOUT(page->poolCell(0, CapacityPage::Saturation) == QStringLiteral("2.40 saturated"), 5000);
+        QVERIFY2(page->poolCell(0, CapacityPage::Signal).startsWith(QStringLiteral("push, ")), qPrintable(page->poolCell(0, CapacityPage::Signal)));
+        QCOMPARE(page->poolCell(0, CapacityPage::Queue), QStringLiteral("12.00 (limit 5.00)"));
+        QTRY_VERIFY_WITH_TIMEOUT(page->poolCell(0, CapacityPage::Factor).toDouble() < 1, 5000); // the factor falls
+        QVERIFY(page->saturationSeries()->count() >= 2);
+        QCOMPARE(page->saturationSeries()->points().last().y(), 2.4);
+        QCOMPARE(page->factorSeries()->points().last().y(), page->poolCell(0, CapacityPage::Factor).toDouble());
+
+        // A sheddable check (free_co on the free tier) is shed and counted per class.
+        CheckRequest r;
+        r.userId = QStringLiteral("free-user-1");
+        r.modelId = QStringLiteral("tiny-model");
+        r.tenantId = QStringLiteral("free_co");
+        QCOMPARE(checkStatus(r), 429);
+        QTRY_COMPARE_WITH_TIMEOUT(page->poolCell(0, CapacityPage::Shed), QStringLiteral("0 / 0 / 1"), 5000);
+
+        // Priority set from the page: free_co critical → its next check is admitted while saturated.
+        priorities.clear();
+        page->pickPriority(QStringLiteral("tenants"), QStringLiteral("free_co"), QStringLiteral("critical"));
+        QSignalSpy set(page, &CapacityPage::prioritySet);
+        QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("setPriority")), Qt::LeftButton);
+        QVERIFY(set.wait(5000));
+        QCOMPARE(set.first().first().toBool(), true);
+        QVERIFY2(page->message().startsWith(QStringLiteral("Set tenant free_co to critical")), qPrintable(page->message()));
+        QVERIFY(priorities.wait(5000));
+        QCOMPARE(page->prioritiesTable()->findItems(QStringLiteral("free_co"), Qt::MatchExactly, 1).first()->text(2),
+                 QStringLiteral("critical"));
+        QTRY_COMPARE_WITH_TIMEOUT(checkStatus(r), 200, 5000);
+        // Back to inherit: shed again.
+        page->pickPriority(QStringLiteral("tenants"), QStringLiteral("free_co"), QStringLiteral("inherit"));
+        QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("setPriority")), Qt::LeftButton);
+        QVERIFY(set.wait(5000));
+        QTRY_COMPARE_WITH_TIMEOUT(checkStatus(r), 429, 5000);
+
+        // A tenant that does not exist: a red error naming it, nothing changed.
+        page->pickPriority(QStringLiteral("tenants"), QStringLiteral("nope"), QStringLiteral("critical"));
+        QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("setPriority")), Qt::LeftButton);
+        QVERIFY(set.wait(5000));
+        QCOMPARE(set.last().first().toBool(), false);
+        QVERIFY2(page->message().startsWith(QStringLiteral("Cannot set the priority of tenant nope (404)")), qPrintable(page->message()));
+        QVERIFY(page->findChild<QLabel *>(QStringLiteral("capacityMessage"))->styleSheet().contains(QStringLiteral("#b3261e")));
+
+        // The server gone: no pool row stays on screen as if it were live.
+        m_server.stop();
+        QTRY_VERIFY_WITH_TIMEOUT(page->poolCount() == 0, 15000);
+        QVERIFY2(page->message().startsWith(QStringLiteral("Cannot read the pools")), qPrintable(page->message()));
     }
 
     void serverPageShowsHealth()
