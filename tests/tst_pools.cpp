@@ -161,8 +161,9 @@ QString writeRegistry(QTemporaryDir &dir, const QByteArray &json)
 test::HttpAnswer check(QNetworkAccessManager &nam, const test::ServerProcess &s, const QByteArray &tenant, const QByteArray &model,
                        const QByteArray &user = "u1")
 {
+    const QByteArray tenantField = tenant.isEmpty() ? QByteArray() : R"("tenantId":")" + tenant + R"(",)";
     return test::httpCall(nam, s.baseUrl().resolved(QUrl(QStringLiteral("/rate-limit/check"))), "POST",
-                          R"({"tenantId":")" + tenant + R"(","userId":")" + user + R"(","modelId":")" + model + R"("})");
+                          "{" + tenantField + R"("userId":")" + user + R"(","modelId":")" + model + R"("})");
 }
 
 QJsonObject poolOf(QNetworkAccessManager &nam, const test::ServerProcess &s)
@@ -573,6 +574,81 @@ private Q_SLOTS:
     }
 
     // Two instances on one Redis: a push to one reaches both, and they apply one factor.
+    // No source set: Sluice's own view (check → complete latency) is the signal. Requests that
+    // complete at once set the pool's usual time; held ten times longer they saturate it, and a
+    // sheddable request is shed with that cause. Requests not completed show as in flight.
+    void ownViewWhenNothingElseIsSet()
+    {
+        QJsonObject reg = QJsonDocument::fromJson(registry(QStringLiteral("gpu-own"))).object();
+        QJsonArray policies = reg.value(QStringLiteral("policies")).toArray();
+        policies.append(QJsonObject{{QStringLiteral("id"), 2}, {QStringLiteral("scope"), QStringLiteral("MODEL")}, {QStringLiteral("modelId"), QStringLiteral("m1")},
+                                    {QStringLiteral("unit"), QStringLiteral("concurrent")},
+                                    {QStringLiteral("limit"), 1000}});
+        reg.insert(QStringLiteral("policies"), policies);
+        QTemporaryDir dir;
+        const QString file = writeRegistry(dir, QJsonDocument(reg).toJson());
+        test::ServerProcess server;
+        QString error;
+        QVERIFY2(server.start({QStringLiteral("--registry-file"), file, QStringLiteral("--admin-token"), QString::fromUtf8(kToken)}, &error),
+                 qPrintable(error));
+        QNetworkAccessManager nam;
+        QCOMPARE(poolOf(nam, server).value(QStringLiteral("signal")).toObject().value(QStringLiteral("configured")).toArray(),
+                 (QJsonArray{QStringLiteral("push"), QStringLiteral("own")}));
+        int user = 0;
+        // `n` requests of m1 at once (each its own user: the base rule's 100 an hour stays away),
+        // held `holdMs` each, then completed.
+        auto cycle = [&](int n, int holdMs) {
+            QStringList ids;
+            for (int i = 0; i < n; ++i) {
+                const test::HttpAnswer a = check(nam, server, QByteArray(), "m1", "own-" + QByteArray::number(user++));
+                QCOMPARE(a.status, 200);
+                ids << a.object().value(QStringLiteral("reservationId")).toString();
+                QVERIFY(!ids.last().isEmpty());
+            }
+            QTest::qWait(holdMs);
+            for (const QString &id : ids)
+                QCOMPARE(test::httpCall(nam, server.baseUrl().resolved(QUrl(QStringLiteral("/rate-limit/complete"))), "POST",
+                                        R"({"reservationId":")" + id.toUtf8() + R"("})")
+                             .status,
+                         200);
+        };
+        auto own = [&] { return poolOf(nam, server).value(QStringLiteral("signal")).toObject().value(QStringLiteral("own")).toObject(); };
+        cycle(12, 0);
+        QTRY_VERIFY_WITH_TIMEOUT(poolOf(nam, server).value(QStringLiteral("signal")).toObject().value(QStringLiteral("source")).toString()
+                                     == QStringLiteral("own"),
+                                 5000);
+        QJsonObject p = poolOf(nam, server);
+        QVERIFY2(!p.value(QStringLiteral("stale")).toBool(), QJsonDocument(p).toJson().constData());
+        QVERIFY(!p.value(QStringLiteral("saturated")).toBool());
+        QVERIFY(own().value(QStringLiteral("used")).toBool());
+        QVERIFY(own().value(QStringLiteral("usualLatencyMs")).isDouble());
+        QCOMPARE(check(nam, server, "acme", "cheap").status, 200); // sheddable, not saturated
+
+        // Held 600 ms each (twice as many as the quick ones in the window): saturated.
+        cycle(12, 600);
+        cycle(12, 600);
+        QTRY_VERIFY_WITH_TIMEOUT(poolOf(nam, server).value(QStringLiteral("saturated")).toBool(), 5000);
+        const test::HttpAnswer shed = check(nam, server, "acme", "cheap");
+        QCOMPARE(shed.status, 429);
+        const QString cause = shed.object().value(QStringLiteral("cause")).toString();
+        QVERIFY2(cause.startsWith(QStringLiteral("pool gpu-own saturated (its requests take ")) &&
+                     cause.endsWith(QStringLiteral("x their usual time from check to complete): sheddable traffic paused")),
+                 qPrintable(cause));
+        QVERIFY(poolOf(nam, server).value(QStringLiteral("queue")).isNull()); // the own view is no queue
+
+        // Admitted, not completed: in flight.
+        for (int i = 0; i < 3; ++i)
+            QCOMPARE(check(nam, server, QByteArray(), "m1", "held-" + QByteArray::number(i)).status, 200);
+        QTRY_COMPARE_WITH_TIMEOUT(own().value(QStringLiteral("inFlight")).toInt(), 3, 5000);
+        // A push is a source of its own: it wins over the own view.
+        QCOMPARE(pushLoad(nam, server, QStringLiteral("gpu-own"), R"({"queue":1})"), 202);
+        QTRY_VERIFY_WITH_TIMEOUT(poolOf(nam, server).value(QStringLiteral("signal")).toObject().value(QStringLiteral("source")).toString()
+                                     == QStringLiteral("push"),
+                                 5000);
+        QVERIFY(!own().value(QStringLiteral("used")).toBool());
+        QVERIFY(server.stop());
+    }
+
     void twoInstancesOnOneRedisApplyOneFactor()
     {
         test::RedisServer redis;

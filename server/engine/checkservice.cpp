@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "engine/checkservice.h"
 
+#include "engine/clock.h"
+
 #include "engine/windowrules.h"
 
 #include <QDateTime>
@@ -88,8 +90,11 @@ Decision CheckService::shedDecision(const ResolvedCheck &resolved, const PoolDec
     d.source = QStringLiteral("pool");
     d.retryAfterSeconds = 1; // the signal is read every second
     const bool byQueue = state.queue >= 0 && state.queue / thresholds.queueThreshold >= state.saturation - 1e-9;
-    const QString why = byQueue ? QStringLiteral("queue %1 > %2").arg(state.queue).arg(thresholds.queueThreshold)
-                                : QStringLiteral("KV cache %1 > %2").arg(state.kvCache).arg(thresholds.kvCacheThreshold);
+    const QString why = state.source == QLatin1String("own")
+                            ? QStringLiteral("its requests take %1x their usual time from check to complete")
+                                  .arg(state.saturation * kOwnViewTolerance, 0, 'f', 1)
+                        : byQueue ? QStringLiteral("queue %1 > %2").arg(state.queue).arg(thresholds.queueThreshold)
+                                  : QStringLiteral("KV cache %1 > %2").arg(state.kvCache).arg(thresholds.kvCacheThreshold);
     d.cause = QStringLiteral("pool %1 saturated (%2): sheddable traffic paused").arg(pool.name, why);
     d.pool = pool;
     return d;
@@ -131,7 +136,8 @@ void CheckService::check(const CheckRequest &request, const QString &headerApiKe
         return;
     }
     m_store->check(resolved->batch(), [resolved, done = std::move(done), metrics = m_metrics, top = m_topBlocked, usage = m_usage,
-                                       started, door, counters = countersFor(snapshot), pool](WindowOutcome outcome) {
+                                       started, door, counters = countersFor(snapshot), pool,
+                                       board = pool ? m_pools.get() : nullptr](WindowOutcome outcome) {
         if (outcome.status == WindowOutcome::Status::Full) {
             metrics->recordStoreError();
             const ApiError error(503, QStringLiteral("store_full"),
@@ -149,6 +155,9 @@ void CheckService::check(const CheckRequest &request, const QString &headerApiKe
         }
         Decision decision = decide(*resolved, outcome);
         decision.pool = pool;
+        // The pool's own view: how long this request takes from here to its completion.
+        if (board && decision.allowed && !decision.reservationId.isEmpty())
+            board->admitted(pool->name, decision.reservationId, steadyClock()->nowUs() / 1000);
         for (size_t i = 0; i < resolved->applied.size() && i < static_cast<size_t>(decision.policies.size()); ++i) {
             const PolicyUsage &u = decision.policies.at(static_cast<int>(i));
             counters->counters[resolved->snapshot->policyIndex(resolved->applied[i].policy)]->record(u.count, u.limit, u.violated,
@@ -211,6 +220,8 @@ void CheckService::peek(const CheckRequest &request, const QString &headerApiKey
 
 void CheckService::complete(const QString &reservationId, std::optional<qint64> tokens, ReservationCallback done)
 {
+    if (m_pools)
+        m_pools->completed(reservationId, steadyClock()->nowUs() / 1000);
     m_store->complete(reservationId, tokens, std::move(done));
 }
 

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "engine/poolboard.h"
 
+#include <algorithm>
+#include <vector>
+
 namespace sluice {
 
 void PoolBoard::publish(const std::unordered_map<QString, PoolState, FastHash> &states)
@@ -63,6 +66,83 @@ std::unordered_map<QString, std::array<qint64, kPriorityCount>, FastHash> PoolBo
             totals[static_cast<size_t>(i)] = c->shed[static_cast<size_t>(i)].load(std::memory_order_relaxed);
     }
     return out;
+}
+
+void PoolBoard::admitted(const QString &pool, const QString &reservationId, qint64 nowMs)
+{
+    std::lock_guard<std::mutex> lock(m_ownMutex);
+    if (m_open.size() >= kMaxOpen)
+        return;
+    if (m_open.emplace(reservationId, Open{pool, nowMs}).second)
+        ++m_inFlight[pool];
+}
+
+void PoolBoard::completed(const QString &reservationId, qint64 nowMs)
+{
+    std::lock_guard<std::mutex> lock(m_ownMutex);
+    const auto it = m_open.find(reservationId);
+    if (it == m_open.end())
+        return; // admitted by another instance, forgotten, or completed twice
+    --m_inFlight[it->second.pool];
+    auto &latencies = m_latencies[it->second.pool];
+    latencies.emplace_back(nowMs, static_cast<double>(std::max<qint64>(0, nowMs - it->second.atMs)));
+    if (latencies.size() > kMaxLatencies)
+        latencies.pop_front();
+    m_open.erase(it);
+}
+
+OwnView PoolBoard::ownView(const QString &pool, qint64 nowMs, qint64 windowMs) const
+{
+    OwnView view;
+    std::vector<double> recent;
+    {
+        std::lock_guard<std::mutex> lock(m_ownMutex);
+        const auto f = m_inFlight.find(pool);
+        view.inFlight = f == m_inFlight.end() ? 0 : f->second;
+        const auto l = m_latencies.find(pool);
+        if (l != m_latencies.end())
+            for (auto it = l->second.rbegin(); it != l->second.rend() && it->first >= nowMs - windowMs; ++it)
+                recent.push_back(it->second);
+    }
+    view.completions = static_cast<int>(recent.size());
+    if (!recent.empty()) {
+        const auto mid = recent.begin() + static_cast<std::ptrdiff_t>(recent.size() / 2);
+        std::nth_element(recent.begin(), mid, recent.end());
+        view.medianLatencyMs = *mid;
+    }
+    return view;
+}
+
+void PoolBoard::forget(qint64 nowMs, qint64 olderThanMs)
+{
+    std::lock_guard<std::mutex> lock(m_ownMutex);
+    for (auto it = m_open.begin(); it != m_open.end();) {
+        if (it->second.atMs < nowMs - olderThanMs) {
+            --m_inFlight[it->second.pool];
+            it = m_open.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (auto &[pool, latencies] : m_latencies)
+        while (!latencies.empty() && latencies.front().first < nowMs - kOwnViewBaselineMs)
+            latencies.pop_front();
+}
+
+void PoolBoard::setOwnSummary(const QString &pool, const QJsonObject &summary)
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    if (summary.isEmpty())
+        m_ownSummaries.erase(pool);
+    else
+        m_ownSummaries[pool] = summary;
+}
+
+QJsonObject PoolBoard::ownSummary(const QString &pool) const
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    const auto it = m_ownSummaries.find(pool);
+    return it == m_ownSummaries.end() ? QJsonObject() : it->second;
 }
 
 } // namespace sluice

@@ -15,6 +15,7 @@
 #include <QJsonObject>
 #include <array>
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -42,6 +43,15 @@ inline PoolLive poolLive(const PoolView &view, const QString &pool)
     const auto it = view.find(pool);
     return it == view.end() ? PoolLive() : it->second;
 }
+
+// What this instance sees of a pool's requests (the own-view signal, poolrules.h): admitted with a
+// reservation and not completed yet, and the median check → complete time of a recent window.
+struct OwnView
+{
+    int inFlight = 0;
+    int completions = 0;          // in the window asked for
+    double medianLatencyMs = -1;  // -1: no completion in it
+};
 
 class PoolBoard
 {
@@ -85,6 +95,18 @@ public:
     // Shed totals of every pool ever published: pool → per priority.
     std::unordered_map<QString, std::array<qint64, kPriorityCount>, FastHash> shedTotals() const;
 
+    // The own view: a request of `pool` admitted with a reservation (any HTTP thread; only checks
+    // with a reservation and a pool come here), its completion (any thread; unknown ids are
+    // ignored), and the view of the last `windowMs`. forget() drops requests older than a lease
+    // (never completed: their leases expired) and is called once per tick.
+    void admitted(const QString &pool, const QString &reservationId, qint64 nowMs);
+    void completed(const QString &reservationId, qint64 nowMs);
+    OwnView ownView(const QString &pool, qint64 nowMs, qint64 windowMs) const;
+    void forget(qint64 nowMs, qint64 olderThanMs);
+    // The controller's summary of a pool's own view for GET /admin/pools (empty: none).
+    void setOwnSummary(const QString &pool, const QJsonObject &summary);
+    QJsonObject ownSummary(const QString &pool) const;
+
 private:
     std::shared_ptr<const PoolView> m_view;
     std::atomic<quint64> m_version{0};
@@ -97,6 +119,21 @@ private:
     std::unordered_map<QString, Push, FastHash> m_pushes;
     std::unordered_map<QString, QJsonObject, FastHash> m_errors;
     std::unordered_map<QString, std::unique_ptr<ShedCounters>, FastHash> m_counters;
+    std::unordered_map<QString, QJsonObject, FastHash> m_ownSummaries;
+
+    // The own view's requests, under their own mutex (the check path takes it only for a request
+    // with a reservation in a pool). Bounded: past kMaxOpen open requests new ones are not tracked.
+    static constexpr size_t kMaxOpen = 100000;
+    static constexpr size_t kMaxLatencies = 4096; // per pool
+    struct Open
+    {
+        QString pool;
+        qint64 atMs = 0;
+    };
+    mutable std::mutex m_ownMutex;
+    std::unordered_map<QString, Open, FastHash> m_open;
+    std::unordered_map<QString, int, FastHash> m_inFlight;
+    std::unordered_map<QString, std::deque<std::pair<qint64, double>>, FastHash> m_latencies; // (completed at, ms)
 };
 
 } // namespace sluice

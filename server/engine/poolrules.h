@@ -21,9 +21,19 @@ struct PoolReading
     double queue = -1;
     double kvCache = -1;
     qint64 ageMs = -1; // how old the reading is now
-    QString source;    // "push", "metrics", "prometheus"
+    QString source;    // "push", "metrics", "prometheus", "own" (queue: saturation × queueThreshold)
     bool valid() const { return ageMs >= 0 && (queue >= 0 || kvCache >= 0); }
 };
+
+// Sluice's own view of a pool (design §14), its signal when nothing else is set (no /metrics, no
+// Prometheus, no push): how long its requests take from check to complete. Saturated when the
+// median of the last kOwnViewWindowMs is kOwnViewTolerance times the pool's usual time (the lowest
+// such median of the last kOwnViewBaselineMs): its queue is growing. Needs callers that complete
+// (a reservation: token or concurrency policies, or the inference door).
+inline constexpr double kOwnViewTolerance = 2.0;
+inline constexpr qint64 kOwnViewWindowMs = 5000;
+inline constexpr int kOwnViewMinCompletions = 5;
+inline constexpr qint64 kOwnViewBaselineMs = 10 * 60 * 1000;
 
 struct PoolStepParams
 {

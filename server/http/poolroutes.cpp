@@ -26,7 +26,8 @@ QJsonObject poolJson(const ServerContext &context, const PoolRow &row, const Poo
     o.insert(QStringLiteral("saturation"), ratio(state.saturation));
     o.insert(QStringLiteral("saturated"), state.saturated());
     o.insert(QStringLiteral("factor"), ratio(state.factor));
-    o.insert(QStringLiteral("queue"), ratio(state.queue));
+    // The own view's queue is its saturation in the store's terms, not a queue: not shown as one.
+    o.insert(QStringLiteral("queue"), state.source == QLatin1String("own") ? QJsonValue() : ratio(state.queue));
     o.insert(QStringLiteral("kvCache"), ratio(state.kvCache));
     o.insert(QStringLiteral("stale"), state.stale);
     QJsonObject signal{{QStringLiteral("source"), state.source.isEmpty() ? QJsonValue() : QJsonValue(state.source)},
@@ -41,7 +42,12 @@ QJsonObject poolJson(const ServerContext &context, const PoolRow &row, const Poo
     if (!context.prometheusUrl.isEmpty())
         sources.append(QStringLiteral("prometheus"));
     sources.append(QStringLiteral("push"));
+    if (row.metricsUrls.isEmpty() && context.prometheusUrl.isEmpty())
+        sources.append(QStringLiteral("own"));
     signal.insert(QStringLiteral("configured"), sources);
+    const QJsonObject own = context.pools->ownSummary(row.name);
+    if (!own.isEmpty())
+        signal.insert(QStringLiteral("own"), own);
     o.insert(QStringLiteral("signal"), signal);
     QJsonObject shedJson;
     for (Priority p : kPriorities)

@@ -7,6 +7,8 @@
 
 #include <QNetworkReply>
 #include <QUrlQuery>
+#include <algorithm>
+#include <cmath>
 
 namespace sluice {
 
@@ -53,9 +55,15 @@ void PoolController::tick()
         params.minFactor = snapshot->minFactor();
         params.maxFactor = snapshot->maxFactor();
         const QString name = pool.name;
+        PoolReading reading = newest(name, now);
+        // Nothing else set: Sluice's own view is the signal (poolrules.h).
+        const bool ownOnly = !reading.valid() && pool.metricsUrls.isEmpty() && m_prometheusUrl.isEmpty();
+        const PoolReading own = ownReading(pool, now, ownOnly);
+        if (ownOnly)
+            reading = own;
         // Posted back to this thread (the step answers on a store's thread). The server stops its
         // store threads before it deletes the controller, and deleting it drops what is still posted.
-        m_step(name, newest(name, now), params, [this, name](std::optional<PoolState> state, const QString &error) {
+        m_step(name, reading, params, [this, name](std::optional<PoolState> state, const QString &error) {
             QMetaObject::invokeMethod(this, [this, name, state, error] { stepped(name, state, error); }, Qt::QueuedConnection);
         });
         if (m_sources[name].inFlight == 0) {
@@ -66,6 +74,35 @@ void PoolController::tick()
         }
     }
     m_board->publish(m_states);
+    // Requests never completed (their leases expired) leave the own view.
+    m_board->forget(now, kOwnViewBaselineMs);
+}
+
+PoolReading PoolController::ownReading(const PoolRow &pool, qint64 nowMs, bool used)
+{
+    const OwnView view = m_board->ownView(pool.name, nowMs, kOwnViewWindowMs);
+    auto &medians = m_sources[pool.name].ownMedians;
+    while (!medians.empty() && medians.front().first < nowMs - kOwnViewBaselineMs)
+        medians.pop_front();
+    const bool enough = view.completions >= kOwnViewMinCompletions;
+    if (enough)
+        medians.emplace_back(nowMs, view.medianLatencyMs);
+    double baseline = -1;
+    for (const auto &[at, ms] : medians)
+        baseline = baseline < 0 ? ms : std::min(baseline, ms);
+    QJsonObject summary{{QStringLiteral("inFlight"), view.inFlight},
+                        {QStringLiteral("completions"), view.completions},
+                        {QStringLiteral("windowSeconds"), kOwnViewWindowMs / 1000.0},
+                        {QStringLiteral("latencyMs"), view.medianLatencyMs < 0 ? QJsonValue() : QJsonValue(std::round(view.medianLatencyMs))},
+                        {QStringLiteral("usualLatencyMs"), baseline < 0 ? QJsonValue() : QJsonValue(std::round(baseline))},
+                        {QStringLiteral("used"), used}};
+    m_board->setOwnSummary(pool.name, summary);
+    if (!enough)
+        return {};
+    // Latency at its usual level: saturation 1 / tolerance; tolerance times it: saturated. As a
+    // queue (the store's step takes queue and KV cache): saturation × the pool's queue threshold.
+    const double saturation = view.medianLatencyMs / std::max(1.0, baseline) / kOwnViewTolerance;
+    return {saturation * pool.queueThreshold, -1, 0, QStringLiteral("own")};
 }
 
 PoolReading PoolController::newest(const QString &pool, qint64 nowMs) const

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The GPU pools' load controller (design §14). Once a second, for every pool of the registry: the
 // newest load reading of this instance (pushed, scraped from the model servers' /metrics, or asked
-// of Prometheus) goes to the store's poolStep() (poolrules.h: the state lives with the store, so a
+// of Prometheus; with none of them set, Sluice's own view: check → complete latency) goes to the store's poolStep() (poolrules.h: the state lives with the store, so a
 // fleet shares one factor per pool), and the answer is published on the PoolBoard the check path
 // reads. Reads run asynchronously (QNetworkAccessManager, a timeout below a second each) and never
 // block the thread; a source that fails is named in GET /admin/pools and the pool's signal goes
@@ -17,6 +17,7 @@
 #include <QNetworkAccessManager>
 #include <QObject>
 #include <QTimer>
+#include <deque>
 #include <functional>
 #include <memory>
 
@@ -45,7 +46,11 @@ private:
         double promQueue = -1, promKv = -1;
         qint64 promAtMs = -1;
         int inFlight = 0; // requests of this pool not answered yet
+        std::deque<std::pair<qint64, double>> ownMedians; // the own view's medians (at ms, ms), for its baseline
     };
+    // The own view's reading of a pool (invalid while it has too few completions), and its
+    // summary for GET /admin/pools; `used` when it is the pool's signal.
+    PoolReading ownReading(const PoolRow &pool, qint64 nowMs, bool used);
     void tick();
     void readMetrics(const PoolRow &pool);
     void askPrometheus(const PoolRow &pool);
