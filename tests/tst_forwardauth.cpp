@@ -9,9 +9,12 @@
 #include <QDir>
 #include <QFile>
 #include <QProcess>
+#include <QStandardPaths>
+#include <QTcpServer>
 #include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <memory>
 
 using namespace sluice;
 
@@ -42,6 +45,30 @@ int establishedOnPort(quint16 port)
     }
     return n;
 }
+// A model router that answers every request with the request's head, so a test sees what the
+// gateway sent it.
+class EchoRouter : public QTcpServer
+{
+public:
+    EchoRouter()
+    {
+        connect(this, &QTcpServer::newConnection, this, [this] {
+            while (QTcpSocket *s = nextPendingConnection()) {
+                auto buffer = std::make_shared<QByteArray>();
+                connect(s, &QTcpSocket::readyRead, s, [s, buffer] {
+                    buffer->append(s->readAll());
+                    const qsizetype end = buffer->indexOf("\r\n\r\n");
+                    if (end < 0)
+                        return;
+                    const QByteArray head = buffer->left(end + 4);
+                    buffer->remove(0, end + 4);
+                    s->write("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + QByteArray::number(head.size()) + "\r\n\r\n" + head);
+                });
+                connect(s, &QTcpSocket::disconnected, s, &QObject::deleteLater);
+            }
+        });
+    }
+};
 } // namespace
 
 class TestForwardAuth : public QObject
@@ -189,6 +216,92 @@ private Q_SLOTS:
         test::ServerProcess bad;
         QVERIFY(!bad.start({QStringLiteral("--forward-auth-deny-status"), QStringLiteral("500")}, &error));
         QVERIFY(!bad.start({QStringLiteral("--forward-auth-headers"), QStringLiteral("person=X-P")}, &error));
+    }
+
+    // The shipped Caddyfile (packaging/gateways/caddy-sluice.Caddyfile) as it is, on this run's
+    // ports, in front of a real Caddy: an allowed answer carries the rate-limit headers (with the
+    // README's old snippet it had none: copy_headers feeds the router, not the client), a refused
+    // one is Sluice's 429, the router gets Sluice's reservation and never a client's own.
+    void throughARealCaddy()
+    {
+        const QString caddy = QStandardPaths::findExecutable(QStringLiteral("caddy"));
+        if (caddy.isEmpty())
+            SLUICE_REQUIRE_SERVICE(false, QStringLiteral("caddy is not installed (Debian package caddy)"));
+        test::ServerProcess sluice;
+        QString error;
+        QVERIFY2(sluice.start({QStringLiteral("--admin-token"), QStringLiteral("t")}, &error), qPrintable(error));
+        EchoRouter router;
+        QVERIFY(router.listen(QHostAddress::LocalHost));
+        QTemporaryDir dir;
+        const quint16 listen = test::freePort();
+        QFile shipped(QStringLiteral(SLUICE_SOURCE_DIR "/packaging/gateways/caddy-sluice.Caddyfile"));
+        QVERIFY(shipped.open(QIODevice::ReadOnly));
+        QByteArray site = shipped.readAll();
+        site.replace("forward_auth 127.0.0.1:8000", "forward_auth 127.0.0.1:" + QByteArray::number(sluice.port()));
+        site.replace("reverse_proxy 127.0.0.1:9000", "reverse_proxy 127.0.0.1:" + QByteArray::number(router.serverPort()));
+        site.replace("http://127.0.0.1:8080", "http://127.0.0.1:" + QByteArray::number(listen));
+        QFile conf(dir.filePath(QStringLiteral("Caddyfile")));
+        QVERIFY(conf.open(QIODevice::WriteOnly));
+        conf.write("{\n\tadmin off\n}\n\n" + site); // no admin endpoint on :2019 in a test
+        conf.close();
+        QProcess proc;
+        proc.setProcessChannelMode(QProcess::MergedChannels);
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("XDG_CONFIG_HOME"), dir.filePath(QStringLiteral("config")));
+        env.insert(QStringLiteral("XDG_DATA_HOME"), dir.filePath(QStringLiteral("data")));
+        env.insert(QStringLiteral("HOME"), dir.path());
+        proc.setProcessEnvironment(env);
+        proc.start(caddy, {QStringLiteral("run"), QStringLiteral("--config"), conf.fileName(), QStringLiteral("--adapter"), QStringLiteral("caddyfile")});
+        QVERIFY2(proc.waitForStarted(5000), qPrintable(proc.errorString()));
+        auto stopCaddy = qScopeGuard([&] {
+            proc.terminate();
+            if (!proc.waitForFinished(5000))
+                proc.kill();
+            proc.waitForFinished(2000);
+        });
+        QElapsedTimer t;
+        t.start();
+        while (!portAnswers(listen) && t.elapsed() < 15000 && proc.state() == QProcess::Running)
+            QTest::qWait(50);
+        QVERIFY2(portAnswers(listen), proc.readAll().constData());
+
+        for (int i = 1; i <= 10; ++i) {
+            Headers h = scenarioB();
+            h.append(qMakePair(QByteArray("X-Sluice-Reservation"), QByteArray("someone-elses")));
+            const test::HttpAnswer a = get(listen, QStringLiteral("/v1/chat/completions"), h);
+            QCOMPARE(a.status, 200);
+            QVERIFY2(a.body.startsWith("GET /v1/chat/completions"), a.body.constData()); // the router answered
+            QCOMPARE(a.headers.value("x-ratelimit-limit"), QByteArray("10"));
+            QCOMPARE(a.headers.value("x-ratelimit-remaining"), QByteArray::number(10 - i));
+            QCOMPARE(a.headers.value("ratelimit"), "\"user_model\";r=" + QByteArray::number(10 - i) + ";t=3600");
+            QCOMPARE(a.headers.value("ratelimit-policy"), QByteArray("\"user_model\";q=10;w=3600"));
+            QVERIFY2(!a.body.toLower().contains("x-sluice-reservation"), a.body.constData()); // no tokens policy: none, and not the client's
+        }
+        const test::HttpAnswer refused = get(listen, QStringLiteral("/v1/chat/completions"), scenarioB());
+        QCOMPARE(refused.status, 429);
+        QVERIFY(refused.headers.value("retry-after").toInt() > 0);
+        QCOMPARE(refused.headers.value("x-ratelimit-remaining"), QByteArray("0"));
+        QCOMPARE(refused.headers.value("x-sluice-decision"), QByteArray("over_limit"));
+        QVERIFY(!refused.body.startsWith("GET "));
+
+        // A tokens policy: Sluice's reservation reaches the router (which completes it).
+        QCOMPARE(test::httpCall(m_nam, sluice.baseUrl().resolved(QUrl(QStringLiteral("/admin/policies"))), "POST",
+                                R"({"scope":"TENANT","tenantId":"free_co","unit":"tokens","windowSeconds":60,"limit":1000})", "application/json",
+                                {{"Authorization", "Bearer t"}})
+                     .status,
+                 201);
+        const test::HttpAnswer tokens = get(listen, QStringLiteral("/v1/chat/completions"),
+                                            {{"X-Tenant-Id", "free_co"}, {"X-User-Id", "free-user-1"}, {"X-Model-Id", "tiny-model"},
+                                             {"X-Cost", "100"}, {"X-Sluice-Reservation", "someone-elses"}});
+        QCOMPARE(tokens.status, 200);
+        const qsizetype at = tokens.body.toLower().indexOf("x-sluice-reservation: ");
+        QVERIFY2(at >= 0, tokens.body.constData());
+        const QByteArray reservation = tokens.body.mid(at + 22, tokens.body.indexOf("\r\n", at) - at - 22);
+        QVERIFY2(!reservation.isEmpty() && reservation != "someone-elses" && !reservation.startsWith('{'), reservation.constData());
+        QCOMPARE(test::httpCall(m_nam, sluice.baseUrl().resolved(QUrl(QStringLiteral("/rate-limit/complete"))), "POST",
+                                R"({"reservationId":")" + reservation + R"(","tokens":40})")
+                     .status,
+                 200);
     }
 
     void throughARealNginx()

@@ -16,7 +16,7 @@ SLUICE_PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificate
   qt6-base-dev qt6-charts-dev libqt6opengl6-dev libgl-dev
   libpqxx-dev libhiredis-dev libssl-dev libbenchmark-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   redis-server redis-tools postgresql postgresql-client nginx-light
-  prometheus prometheus-alertmanager
+  prometheus prometheus-alertmanager caddy
   lintian debootstrap systemd libseccomp-dev python3 python3-jsonschema
   xvfb xauth fonts-dejavu-core)
 SLUICE_BENCH_PACKAGES=(wrk python3-fastapi uvicorn python3-redis valgrind)
