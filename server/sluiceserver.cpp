@@ -321,6 +321,7 @@ bool SluiceServer::start(QString *error)
                                      }, Qt::QueuedConnection);
                                  },
                                  this);
+    m_pools->setForgetAfterMs(m_config.leaseSeconds * 1000);
     m_pools->start();
 
     // Housekeeping for quiet periods (checks expire idle keys as they go): a bounded step, one

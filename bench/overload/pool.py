@@ -6,7 +6,7 @@ here), speaking enough of its wire format and metric names for Sluice and Promet
 - POST /v1/completions {"model", "max_tokens", ...}: waits in a FIFO queue for one of --slots slots,
   holds the slot for max_tokens x --ms-per-token (the "generation"), then answers with OpenAI's
   completion shape, its usage, and how long it waited ("sim": {"queue_wait_ms", "service_ms"}).
-  A request whose client went away while it waited is dropped when its turn comes (vLLM aborts it).
+  A request whose client went away is dropped at once, waiting or running (vLLM aborts it).
 - GET /metrics: vllm:num_requests_waiting, vllm:num_requests_running and vllm:kv_cache_usage_perc
   (tokens held by running requests / (slots x --kv-tokens-per-slot)), labelled model_name.
 - GET /stats: JSON for the bench: waiting, running, served, aborted, and busy slot-seconds so far.
@@ -39,31 +39,50 @@ class Pool:
         self.last = now
 
     async def generate(self, reader, tokens):
+        """Waits for a slot, holds it for the generation; None when the caller left first (as vLLM
+        aborts a request whose connection closed, waiting or running)."""
         enqueued = time.monotonic()
-        if self.running >= self.slots or self.waiting:
-            turn = asyncio.get_running_loop().create_future()
-            self.waiting.append((turn, reader, enqueued))
-            await turn  # a slot was handed over: self.running already counts this request
-        else:
-            self._account()
-            self.running += 1
-        started = time.monotonic()
-        self.running_tokens += tokens
+        gone = asyncio.ensure_future(reader.read(1))  # b"" when the caller closes (one request per connection)
         try:
-            await asyncio.sleep(tokens * self.ms_per_token / 1000.0)
-        finally:
-            self.running_tokens -= tokens
-            self._account()
-            self.running -= 1
+            if self.running >= self.slots or self.waiting:
+                turn = asyncio.get_running_loop().create_future()
+                self.waiting.append((turn, reader, enqueued))
+                await asyncio.wait([turn, gone], return_when=asyncio.FIRST_COMPLETED)
+                if not turn.done():  # left while waiting: out of the queue now, not when its turn comes
+                    turn.cancel()
+                    self.waiting = collections.deque(w for w in self.waiting if w[0] is not turn)
+                    self.aborted += 1
+                    return None
+                # a slot was handed over: self.running already counts this request
+            else:
+                self._account()
+                self.running += 1
+            started = time.monotonic()
+            self.running_tokens += tokens
+            try:
+                sleep = asyncio.ensure_future(asyncio.sleep(tokens * self.ms_per_token / 1000.0))
+                await asyncio.wait([sleep, gone], return_when=asyncio.FIRST_COMPLETED)
+                finished = sleep.done()
+                if not finished:
+                    sleep.cancel()
+            finally:
+                self.running_tokens -= tokens
+                self._account()
+                self.running -= 1
+                self._hand_over()
+            if not finished:
+                self.aborted += 1
+                return None
             self.served += 1
-            self._hand_over()
-        return (started - enqueued) * 1000.0, (time.monotonic() - started) * 1000.0
+            return (started - enqueued) * 1000.0, (time.monotonic() - started) * 1000.0
+        finally:
+            if not gone.done():
+                gone.cancel()
 
     def _hand_over(self):
         while self.waiting and self.running < self.slots:
-            turn, reader, _ = self.waiting.popleft()
-            if reader.at_eof() or turn.cancelled():  # the client gave up while it waited
-                self.aborted += 1
+            turn, _, _ = self.waiting.popleft()
+            if turn.done():
                 continue
             self._account()
             self.running += 1
@@ -123,7 +142,10 @@ async def serve(pool, model, reader, writer):
                     answer(writer, 400, b'{"error":{"message":"max_tokens must be a positive integer"}}')
                     await writer.drain()
                     continue
-                wait_ms, service_ms = await pool.generate(reader, tokens)
+                outcome = await pool.generate(reader, tokens)
+                if outcome is None:
+                    return  # the caller left
+                wait_ms, service_ms = outcome
                 reply = {"id": "cmpl-sim", "object": "text_completion", "model": model,
                          "choices": [{"index": 0, "text": "x" * 8, "finish_reason": "length"}],
                          "usage": {"prompt_tokens": 8, "completion_tokens": tokens, "total_tokens": tokens + 8},

@@ -164,16 +164,7 @@ CapacityPage::CapacityPage(ApiClient *client, QWidget *parent) : QWidget(parent)
         if (item)
             m_chartPool->setCurrentText(item->text(Pool));
     });
-    connect(m_kind, &QComboBox::currentIndexChanged, this, [this] {
-        // The ids of the picked kind, from the table below.
-        const QString kind = m_kind->currentText();
-        const QString typed = m_id->currentText();
-        m_id->clear();
-        for (int i = 0; i < m_priorities->topLevelItemCount(); ++i)
-            if (m_priorities->topLevelItem(i)->text(0) == kind)
-                m_id->addItem(m_priorities->topLevelItem(i)->text(1));
-        m_id->setCurrentText(typed);
-    });
+    connect(m_kind, &QComboBox::currentIndexChanged, this, &CapacityPage::fillIds);
     connect(m_priorities, &QTreeWidget::currentItemChanged, this, [this](QTreeWidgetItem *item) {
         if (item)
             pickPriority(m_kind->itemData(m_kind->findText(item->text(0))).toString(), item->text(1), item->text(2));
@@ -182,9 +173,14 @@ CapacityPage::CapacityPage(ApiClient *client, QWidget *parent) : QWidget(parent)
     // The pools are read every 2 s from the start, shown or not, so the chart has the last 10
     // minutes when an operator opens the page (one small GET; only with an admin token).
     auto adminActions = [this, client] {
+        // Another server (or token): nothing of the last one stays, and its answers still on
+        // the way are dropped.
+        ++m_generation;
+        m_busy = m_prioritiesBusy = false;
         m_set->setEnabled(client->hasAdminToken());
         m_history.clear();
         m_pools->clear();
+        m_priorities->clear();
         drawChart();
         if (client->hasAdminToken())
             m_timer->start();
@@ -193,6 +189,17 @@ CapacityPage::CapacityPage(ApiClient *client, QWidget *parent) : QWidget(parent)
     };
     adminActions();
     connect(client, &ApiClient::serverChanged, this, adminActions);
+}
+
+void CapacityPage::fillIds()
+{
+    const QString kind = m_kind->currentText();
+    const QString typed = m_id->currentText();
+    m_id->clear();
+    for (int i = 0; i < m_priorities->topLevelItemCount(); ++i)
+        if (m_priorities->topLevelItem(i)->text(0) == kind)
+            m_id->addItem(m_priorities->topLevelItem(i)->text(1));
+    m_id->setCurrentText(typed);
 }
 
 void CapacityPage::showEvent(QShowEvent *event)
@@ -225,7 +232,9 @@ void CapacityPage::refresh()
     if (m_busy)
         return; // one read at a time: a slow server is not asked again before it answered
     m_busy = true;
-    m_client->pools(this, [this](const QJsonArray &pools, const ApiError *error) {
+    m_client->pools(this, [this, generation = m_generation](const QJsonArray &pools, const ApiError *error) {
+        if (generation != m_generation)
+            return; // an answer of the server before
         m_busy = false;
         if (error) {
             // Nothing stale stays on screen as if it were live.
@@ -242,6 +251,7 @@ void CapacityPage::refresh()
 void CapacityPage::showPools(const QJsonArray &pools)
 {
     const QString selected = m_chartPool->currentText();
+    const QString current = m_pools->currentItem() ? m_pools->currentItem()->text(Pool) : QString();
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     m_pools->clear();
     QStringList names;
@@ -271,6 +281,8 @@ void CapacityPage::showPools(const QJsonArray &pools)
         if (stale)
             item->setForeground(Signal, QColor(0xa1, 0x5c, 0x00));
         m_pools->addTopLevelItem(item);
+        if (name == current)
+            m_pools->setCurrentItem(item); // the operator's selection survives the refresh
         QList<Point> &history = m_history[name];
         history.append({now, p.value(QStringLiteral("saturation")).toDouble(), p.value(QStringLiteral("factor")).toDouble(1)});
         while (!history.isEmpty() && history.first().atMs < now - kHistoryMs)
@@ -323,7 +335,9 @@ void CapacityPage::refreshPriorities()
     auto failed = std::make_shared<QString>();
     for (int i = 0; i < 3; ++i) {
         const QString kindName = QString::fromLatin1(kKindNames[i]);
-        auto collect = [this, rows, pending, failed, kindName](const QJsonArray &array, const ApiError *error) {
+        auto collect = [this, rows, pending, failed, kindName, generation = m_generation](const QJsonArray &array, const ApiError *error) {
+            if (generation != m_generation)
+                return; // an answer of the server before
             if (error)
                 *failed = error->message();
             for (const QJsonValue &v : array) {
@@ -339,7 +353,7 @@ void CapacityPage::refreshPriorities()
                 m_priorities->addTopLevelItem(new QTreeWidgetItem(r));
             m_priorities->resizeColumnToContents(0);
             m_priorities->resizeColumnToContents(1);
-            Q_EMIT m_kind->currentIndexChanged(m_kind->currentIndex()); // the id picker from the new table
+            fillIds();
             if (!failed->isEmpty())
                 say(QStringLiteral("Cannot read the priorities: %1").arg(*failed), true);
             Q_EMIT prioritiesRefreshed(failed->isEmpty());

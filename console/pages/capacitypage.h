@@ -65,6 +65,7 @@ private:
         double factor;
     };
     void showPools(const class QJsonArray &pools);
+    void fillIds(); // the id picker: the ids of the picked kind, from the priorities table
     void drawChart();
     void say(const QString &text, bool error);
 
@@ -72,6 +73,7 @@ private:
     QTimer *m_timer;
     bool m_busy = false;
     bool m_prioritiesBusy = false;
+    quint64 m_generation = 0; // one per server: answers of an earlier server are dropped
     QTreeWidget *m_pools;
     QComboBox *m_chartPool;
     QChart *m_chart;

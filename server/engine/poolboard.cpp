@@ -94,7 +94,7 @@ void PoolBoard::completed(const QString &reservationId, qint64 nowMs)
 OwnView PoolBoard::ownView(const QString &pool, qint64 nowMs, qint64 windowMs) const
 {
     OwnView view;
-    std::vector<double> recent;
+    std::vector<double> recent, ages;
     {
         std::lock_guard<std::mutex> lock(m_ownMutex);
         const auto f = m_inFlight.find(pool);
@@ -103,13 +103,22 @@ OwnView PoolBoard::ownView(const QString &pool, qint64 nowMs, qint64 windowMs) c
         if (l != m_latencies.end())
             for (auto it = l->second.rbegin(); it != l->second.rend() && it->first >= nowMs - windowMs; ++it)
                 recent.push_back(it->second);
+        // Few completions while requests are in flight: how long those have waited (a hung pool).
+        if (recent.size() < static_cast<size_t>(kOwnViewMinCompletions) && view.inFlight >= kOwnViewMinCompletions)
+            for (const auto &[id, open] : m_open)
+                if (open.pool == pool)
+                    ages.push_back(static_cast<double>(std::max<qint64>(0, nowMs - open.atMs)));
     }
+    auto median = [](std::vector<double> &v) {
+        const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+        std::nth_element(v.begin(), mid, v.end());
+        return *mid;
+    };
     view.completions = static_cast<int>(recent.size());
-    if (!recent.empty()) {
-        const auto mid = recent.begin() + static_cast<std::ptrdiff_t>(recent.size() / 2);
-        std::nth_element(recent.begin(), mid, recent.end());
-        view.medianLatencyMs = *mid;
-    }
+    if (!recent.empty())
+        view.medianLatencyMs = median(recent);
+    if (!ages.empty())
+        view.medianInFlightAgeMs = median(ages);
     return view;
 }
 

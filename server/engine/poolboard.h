@@ -51,6 +51,7 @@ struct OwnView
     int inFlight = 0;
     int completions = 0;          // in the window asked for
     double medianLatencyMs = -1;  // -1: no completion in it
+    double medianInFlightAgeMs = -1; // of the requests still in flight (computed only when few completed)
 };
 
 class PoolBoard
@@ -123,7 +124,7 @@ private:
 
     // The own view's requests, under their own mutex (the check path takes it only for a request
     // with a reservation in a pool). Bounded: past kMaxOpen open requests new ones are not tracked.
-    static constexpr size_t kMaxOpen = 100000;
+    static constexpr size_t kMaxOpen = 50000;
     static constexpr size_t kMaxLatencies = 4096; // per pool
     struct Open
     {

@@ -56,8 +56,9 @@ void PoolController::tick()
         params.maxFactor = snapshot->maxFactor();
         const QString name = pool.name;
         PoolReading reading = newest(name, now);
-        // Nothing else set: Sluice's own view is the signal (poolrules.h).
-        const bool ownOnly = !reading.valid() && pool.metricsUrls.isEmpty() && m_prometheusUrl.isEmpty();
+        // Nothing else set (a push long gone counts as none): Sluice's own view is the signal.
+        const bool fresh = reading.valid() && reading.ageMs <= m_settings.staleMs;
+        const bool ownOnly = !fresh && pool.metricsUrls.isEmpty() && m_prometheusUrl.isEmpty();
         const PoolReading own = ownReading(pool, now, ownOnly);
         if (ownOnly)
             reading = own;
@@ -74,34 +75,52 @@ void PoolController::tick()
         }
     }
     m_board->publish(m_states);
-    // Requests never completed (their leases expired) leave the own view.
-    m_board->forget(now, kOwnViewBaselineMs);
+    // Requests never completed here (their leases expired, or another instance completed them)
+    // leave the own view.
+    m_board->forget(now, std::min(m_forgetAfterMs, kOwnViewBaselineMs));
 }
 
 PoolReading PoolController::ownReading(const PoolRow &pool, qint64 nowMs, bool used)
 {
-    const OwnView view = m_board->ownView(pool.name, nowMs, kOwnViewWindowMs);
-    auto &medians = m_sources[pool.name].ownMedians;
+    OwnView view = m_board->ownView(pool.name, nowMs, kOwnViewWindowMs);
+    Sources &sources = m_sources[pool.name];
+    auto &medians = sources.ownMedians;
     while (!medians.empty() && medians.front().first < nowMs - kOwnViewBaselineMs)
         medians.pop_front();
-    const bool enough = view.completions >= kOwnViewMinCompletions;
-    if (enough)
+    // The usual time: the lowest median of the last 10 minutes, from medians that were not
+    // saturated themselves (a long overload must not become the usual), kept when none is left.
+    auto lowest = [&medians]() {
+        double low = -1;
+        for (const auto &[at, ms] : medians)
+            low = low < 0 ? ms : std::min(low, ms);
+        return low;
+    };
+    if (!medians.empty())
+        sources.ownBaselineMs = lowest();
+    const double baseline = sources.ownBaselineMs;
+    bool enough = view.completions >= kOwnViewMinCompletions;
+    // Nothing completes (a hung pool): the ages of the requests still in flight, once they are
+    // more than its usual time, are what the view has (each a lower bound of its own latency).
+    if (!enough && baseline >= 0 && view.inFlight >= kOwnViewMinCompletions && view.medianInFlightAgeMs > baseline) {
+        view.medianLatencyMs = view.medianInFlightAgeMs;
+        enough = true;
+    }
+    const double saturation = enough ? view.medianLatencyMs / std::max(1.0, baseline < 0 ? view.medianLatencyMs : baseline) / kOwnViewTolerance : -1;
+    if (enough && saturation < 1 && view.completions >= kOwnViewMinCompletions) {
         medians.emplace_back(nowMs, view.medianLatencyMs);
-    double baseline = -1;
-    for (const auto &[at, ms] : medians)
-        baseline = baseline < 0 ? ms : std::min(baseline, ms);
+        sources.ownBaselineMs = lowest();
+    }
     QJsonObject summary{{QStringLiteral("inFlight"), view.inFlight},
                         {QStringLiteral("completions"), view.completions},
                         {QStringLiteral("windowSeconds"), kOwnViewWindowMs / 1000.0},
                         {QStringLiteral("latencyMs"), view.medianLatencyMs < 0 ? QJsonValue() : QJsonValue(std::round(view.medianLatencyMs))},
-                        {QStringLiteral("usualLatencyMs"), baseline < 0 ? QJsonValue() : QJsonValue(std::round(baseline))},
+                        {QStringLiteral("usualLatencyMs"), sources.ownBaselineMs < 0 ? QJsonValue() : QJsonValue(std::round(sources.ownBaselineMs))},
                         {QStringLiteral("used"), used}};
     m_board->setOwnSummary(pool.name, summary);
     if (!enough)
         return {};
     // Latency at its usual level: saturation 1 / tolerance; tolerance times it: saturated. As a
     // queue (the store's step takes queue and KV cache): saturation × the pool's queue threshold.
-    const double saturation = view.medianLatencyMs / std::max(1.0, baseline) / kOwnViewTolerance;
     return {saturation * pool.queueThreshold, -1, 0, QStringLiteral("own")};
 }
 

@@ -36,6 +36,9 @@ public:
 
     void start(int intervalMs = 1000);
     void stopTicking() { m_timer.stop(); }
+    // Requests admitted here and not completed here after this long leave the own view (the lease
+    // time: their leases expired; at most 10 minutes).
+    void setForgetAfterMs(qint64 ms) { m_forgetAfterMs = ms; }
 
 private:
     struct Sources
@@ -46,7 +49,8 @@ private:
         double promQueue = -1, promKv = -1;
         qint64 promAtMs = -1;
         int inFlight = 0; // requests of this pool not answered yet
-        std::deque<std::pair<qint64, double>> ownMedians; // the own view's medians (at ms, ms), for its baseline
+        std::deque<std::pair<qint64, double>> ownMedians; // the own view's unsaturated medians (at ms, ms)
+        double ownBaselineMs = -1;                         // its usual time (-1: not known yet)
     };
     // The own view's reading of a pool (invalid while it has too few completions), and its
     // summary for GET /admin/pools; `used` when it is the pool's signal.
@@ -67,6 +71,7 @@ private:
     QNetworkAccessManager m_network;
     QTimer m_timer;
     int m_intervalMs = 1000;
+    qint64 m_forgetAfterMs = kOwnViewBaselineMs;
     std::unordered_map<QString, Sources, FastHash> m_sources;
     std::unordered_map<QString, PoolState, FastHash> m_states;
 };
