@@ -6,6 +6,7 @@
 
 #include <QAction>
 #include <QCloseEvent>
+#include <QJsonArray>
 #include <QJsonObject>
 #include <QKeySequence>
 #include <QMenuBar>
@@ -22,6 +23,7 @@
 
 #include <QLabel>
 #include <QStatusBar>
+#include <QVBoxLayout>
 #include <QTabWidget>
 #include <QTimer>
 
@@ -51,7 +53,19 @@ MainWindow::MainWindow(ApiClient *client, QWidget *parent) : QMainWindow(parent)
     tabs->addTab(m_apiKeys, QStringLiteral("API keys"));
     tabs->addTab(m_entities, QStringLiteral("Entities"));
     tabs->addTab(m_server, QStringLiteral("Server"));
-    setCentralWidget(tabs);
+    // The embedded mode's warning, shown while the server's registry is not Postgres.
+    m_banner = new QLabel;
+    m_banner->setObjectName(QStringLiteral("embeddedBanner"));
+    m_banner->setWordWrap(true);
+    m_banner->setStyleSheet(QStringLiteral("background: #fff4e5; color: #5f3b00; border: 1px solid #e0a040; padding: 4px;"));
+    m_banner->hide();
+    auto *central = new QWidget;
+    auto *centralLayout = new QVBoxLayout(central);
+    centralLayout->setContentsMargins(0, 0, 0, 0);
+    centralLayout->setSpacing(2);
+    centralLayout->addWidget(m_banner);
+    centralLayout->addWidget(tabs, 1);
+    setCentralWidget(central);
     connect(tabs, &QTabWidget::currentChanged, this, [this, tabs](int index) {
         if (tabs->widget(index) == m_policies)
             m_policies->refresh();
@@ -153,22 +167,53 @@ void MainWindow::setHealthInterval(int ms) { m_healthTimer->setInterval(ms); }
 
 QString MainWindow::connectionText() const { return m_connection->text(); }
 
+QString MainWindow::bannerText() const { return m_banner->isVisibleTo(this) ? m_banner->text() : QString(); }
+
 void MainWindow::pollHealth()
 {
     if (m_polling)
         return; // one at a time: a slow server is not asked again before it answered
     m_polling = true;
     m_client->health(this, [this](bool ok, const QJsonObject &health) {
-        m_polling = false;
         const QString server = m_client->server().toString();
+        if (ok) {
+            const QString registry = health.value(QStringLiteral("registry")).toObject().value(QStringLiteral("source")).toString();
+            const bool embedded = !registry.isEmpty() && registry != QLatin1String("postgres");
+            m_banner->setText(embedded ? QStringLiteral("Embedded mode (registry: %1): policies, API keys and priorities changed here live in this "
+                                                        "server's memory only and are gone when it restarts — a key handed to a customer stops "
+                                                        "working. Run the server with --postgres to keep them.")
+                                             .arg(registry)
+                                       : QString());
+            m_banner->setVisible(embedded);
+        }
         QString text = ok ? QStringLiteral("● Connected to %1").arg(server)
                           : QStringLiteral("○ Server unreachable at %1 — is sluice-server running?").arg(server);
         if (ok && health.value(QStringLiteral("status")).toString() != QStringLiteral("ok"))
             text += QStringLiteral(" (degraded: see the Server page)");
         if (!m_client->hasAdminToken())
             text += QStringLiteral(" · no admin token: policies, usage and keys need one (Server → Connect…, Ctrl+L)");
-        m_connection->setText(text);
-        m_connection->setStyleSheet(ok ? QStringLiteral("color: #1b7f3b") : QStringLiteral("color: #b3261e"));
+        if (!ok || !m_client->hasAdminToken()) {
+            m_polling = false;
+            m_connection->setText(text);
+            m_connection->setStyleSheet(ok ? QStringLiteral("color: #1b7f3b") : QStringLiteral("color: #b3261e"));
+            return;
+        }
+        // Connected is not enough: is the token the server's? (/health takes none; one small admin
+        // read says, so a wrong token is not a green "Connected".)
+        m_client->registry(QStringLiteral("tiers"), this, [this, text](const QJsonArray &, const ApiError *error) {
+            m_polling = false;
+            QString line = text;
+            bool warn = false;
+            if (error && error->status() == 401) {
+                line += QStringLiteral(" · the admin token is refused: set the server's token in Server → Connect… (Ctrl+L)");
+                warn = true;
+            } else if (error && error->status() == 403) {
+                line += QStringLiteral(" · the server's admin API is off (started without --admin-token)");
+                warn = true;
+            }
+            m_connection->setText(line);
+            m_connection->setStyleSheet(warn ? QStringLiteral("color: #a15c00") : QStringLiteral("color: #1b7f3b"));
+        });
     });
 }
 

@@ -41,6 +41,9 @@ public:
     // The status bar's connection line: connected or not (a /health poll every few seconds), and
     // whether admin actions are possible (an admin token is set).
     QString connectionText() const;
+    // The embedded mode's warning above the pages (empty when hidden): what is changed in the
+    // console lives in the server's memory only when its registry is not Postgres.
+    QString bannerText() const;
     void setHealthInterval(int ms);
 
     // Server → Connect… (Ctrl+L): opens the connection dialog (window-modal, not blocking); on OK
@@ -61,6 +64,7 @@ private:
     ApiClient *m_client;
     QTabWidget *m_tabs;
     QLabel *m_connection;
+    QLabel *m_banner;
     QTimer *m_healthTimer;
     bool m_polling = false;
     CheckPage *m_check;

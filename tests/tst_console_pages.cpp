@@ -1131,6 +1131,118 @@ private Q_SLOTS:
         QVERIFY(bare.message().contains(QStringLiteral("No admin token")));
     }
 
+    // Issue 23, the Check page: another model drops the tier picked for the last one (it was sent
+    // and refused 400); Enter in Cost sends; the headline bar names what binds (a tokens policy at
+    // 900/1000 before requests at 1/10) and shows 3 / 2, in red, when blocked at 3 of 2.
+    void checkPageHeadlineFollowsWhatBinds()
+    {
+        CheckPage *check = m_window->checkPage();
+        QSignalSpy answered(check, &CheckPage::answered);
+        check->setRequest(QStringLiteral("free_co"), QStringLiteral("free-user-1"), QStringLiteral("gpt-4o"), QStringLiteral("premium"));
+        check->findChild<QLineEdit *>(QStringLiteral("model"))->setText(QStringLiteral("tiny-model"));
+        check->send(1);
+        QVERIFY(answered.wait(5000));
+        QCOMPARE(answered.last().first().toInt(), 200); // not 400 "gpt-4o is premium"
+
+        createPolicy([] {
+            PolicyDto p;
+            p.scope = Scope::Tenant;
+            p.tenantId = QStringLiteral("free_co");
+            p.unit = Unit::Tokens;
+            p.windowSeconds = 60;
+            p.limit = 1000;
+            return p;
+        }());
+        auto *cost = check->findChild<QSpinBox *>(QStringLiteral("cost"));
+        cost->setFocus();
+        cost->selectAll();
+        QTest::keyClicks(cost, QStringLiteral("900"));
+        answered.clear();
+        QTest::keyClick(cost, Qt::Key_Return); // sends, with what was typed
+        QVERIFY(answered.wait(5000));
+        QCOMPARE(check->verdict(), QStringLiteral("ALLOWED"));
+        QVERIFY2(check->headline().startsWith(QStringLiteral("900 / 1000 tokens — tenant free_co")), qPrintable(check->headline()));
+        QVERIFY(!check->headlineRed());
+
+        createPolicy([] {
+            PolicyDto p;
+            p.scope = Scope::Model;
+            p.modelId = QStringLiteral("tiny-model");
+            p.windowSeconds = 60;
+            p.limit = 2;
+            return p;
+        }());
+        check->setCost(1);
+        answered.clear();
+        check->send(3);
+        QVERIFY(answered.wait(10000));
+        QCOMPARE(check->verdict(), QStringLiteral("BLOCKED"));
+        QVERIFY2(check->headline().startsWith(QStringLiteral("3 / 2 — model tiny-model")), qPrintable(check->headline()));
+        QVERIFY(check->headlineRed());
+    }
+
+    // Issue 23: a wrong token is not a green "Connected"; the embedded mode says its changes are
+    // not kept; a limit of 0 asks first and says what it refuses; the Policies page keeps no stale
+    // table (nor live buttons) when the server is gone; errors are red on every page.
+    void consoleSaysWhatIsNotSo()
+    {
+        QTRY_VERIFY_WITH_TIMEOUT(m_window->bannerText().startsWith(QStringLiteral("Embedded mode (registry: built-in)")), 5000);
+        ApiClient wrong;
+        wrong.setServer(m_server.baseUrl(), QByteArrayLiteral("not-the-token"));
+        MainWindow window(&wrong);
+        window.setHealthInterval(100);
+        QTRY_VERIFY_WITH_TIMEOUT(window.connectionText().contains(QStringLiteral("the admin token is refused")), 5000);
+        QVERIFY(window.findChild<QLabel *>(QStringLiteral("connection"))->styleSheet().contains(QStringLiteral("#a15c00")));
+        QVERIFY(!m_window->connectionText().contains(QStringLiteral("refused")));
+
+        PoliciesPage *page = m_window->policiesPage();
+        PolicyDto zero;
+        zero.scope = Scope::Tenant;
+        zero.tenantId = QStringLiteral("free_co");
+        zero.unit = Unit::Tokens; // the demo has free_co's requests policy already
+        zero.windowSeconds = 60;
+        zero.limit = 0;
+        QVERIFY(PoliciesPage::zeroLimitImpact(zero).contains(QStringLiteral("every request of tenant free_co — all its users, keys and models")));
+        page->edit(zero);
+        PolicyDialog *dialog = nullptr;
+        QTRY_VERIFY_WITH_TIMEOUT((dialog = page->findChild<PolicyDialog *>(QStringLiteral("policyDialog"))) != nullptr, 2000);
+        QSignalSpy refreshed(page, &PoliciesPage::refreshed);
+        for (const bool yes : {false, true}) {
+            dialog->accept();
+            QMessageBox *box = nullptr;
+            QTRY_VERIFY_WITH_TIMEOUT((box = dialog->findChild<QMessageBox *>(QStringLiteral("confirmZeroLimit"))) != nullptr, 2000);
+            QVERIFY2(box->text().contains(QStringLiteral("refuses every request of tenant free_co")), qPrintable(box->text()));
+            QPointer<QMessageBox> answeredBox(box);
+            QTest::mouseClick(box->button(yes ? QMessageBox::Yes : QMessageBox::Cancel), Qt::LeftButton);
+            QTRY_VERIFY_WITH_TIMEOUT(!answeredBox, 2000); // closed and deleted: the next question is a new box
+            if (!yes) {
+                QTRY_COMPARE_WITH_TIMEOUT(dialog->errorText(), QStringLiteral("Not saved: the limit of 0 was not confirmed."), 2000);
+                QVERIFY(dialog->isVisible());
+            }
+        }
+        QVERIFY(refreshed.wait(5000));
+        QVERIFY2(page->message().startsWith(QStringLiteral("Saved policy 12")), qPrintable(page->message()));
+
+        QVERIFY(m_server.stop());
+        QSignalSpy failed(page, &PoliciesPage::failed);
+        page->refresh();
+        QVERIFY(failed.wait(15000));
+        QCOMPARE(page->model()->rowCount(), 0);
+        for (const char *name : {"add", "edit", "delete"})
+            QVERIFY(!page->findChild<QPushButton *>(QLatin1String(name))->isEnabled());
+        QVERIFY(page->findChild<QLabel *>(QStringLiteral("message"))->styleSheet().contains(QStringLiteral("#b3261e")));
+        TopBlockedPage *top = m_window->topBlockedPage();
+        QSignalSpy topRefreshed(top, &TopBlockedPage::refreshed);
+        top->refresh();
+        QVERIFY(topRefreshed.wait(15000));
+        QVERIFY2(top->message().startsWith(QStringLiteral("Cannot read top blocked")), qPrintable(top->message()));
+        QLabel *topMessage = nullptr;
+        for (QLabel *l : top->findChildren<QLabel *>())
+            if (l->text() == top->message())
+                topMessage = l;
+        QVERIFY(topMessage && topMessage->styleSheet().contains(QStringLiteral("#b3261e")));
+    }
+
     // Issue 22: the Capacity page shows the demo pool (stale, then saturated by a push), its
     // saturation and factor over time, the shed count per class, and sets a priority that the
     // next check obeys; a bad id is a red error, the server gone empties the table.

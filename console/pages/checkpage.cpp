@@ -2,11 +2,13 @@
 #include "checkpage.h"
 
 #include "apiclient.h"
+#include "message.h"
 #include "registrycompleter.h"
 
 #include <QCheckBox>
 #include <QComboBox>
 #include <QJsonObject>
+#include <QKeyEvent>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
@@ -73,13 +75,18 @@ CheckPage::CheckPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     m_check = new QPushButton(QStringLiteral("Check"));
     m_check->setObjectName(QStringLiteral("check"));
     connect(m_check, &QPushButton::clicked, this, [this] { send(1); });
-    // Enter in any field of the request sends it (as the Check button does, when it is enabled).
+    // Enter in any field of the request sends it (as the Check button does, when it is enabled);
+    // in Cost too (a spin box has no returnPressed: the filter below).
     for (QLineEdit *field : {m_tenant, m_user, m_model, m_apiKey}) {
         connect(field, &QLineEdit::returnPressed, this, [this] {
             if (m_check->isEnabled())
                 send(1);
         });
     }
+    m_cost->installEventFilter(this);
+    // Another model has its own tier: a tier picked for the last one would be refused (400). Back
+    // to "" (the server takes the model's tier from the registry) whenever the model changes.
+    connect(m_model, &QLineEdit::textChanged, this, [this] { m_tier->setCurrentIndex(0); });
     auto *scenarios = new QHBoxLayout;
     struct Scenario { const char *label; const char *tenant, *user, *model, *tier; int times; };
     static const Scenario list[] = {
@@ -148,6 +155,20 @@ CheckPage::CheckPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     layout->addLayout(top, 1);
 }
 
+bool CheckPage::eventFilter(QObject *watched, QEvent *event)
+{
+    if (watched == m_cost && event->type() == QEvent::KeyPress) {
+        const int key = static_cast<QKeyEvent *>(event)->key();
+        if (key == Qt::Key_Return || key == Qt::Key_Enter) {
+            m_cost->interpretText(); // what was typed, not the last committed value
+            if (m_check->isEnabled())
+                send(1);
+            return true;
+        }
+    }
+    return QWidget::eventFilter(watched, event);
+}
+
 void CheckPage::setRequest(const QString &tenant, const QString &user, const QString &model, const QString &tier,
                            const QString &apiKey)
 {
@@ -203,6 +224,9 @@ void CheckPage::show(int status, const Decision &d, const QString &error)
         m_summary->clear();
         m_usage->setRange(0, 1);
         m_usage->setValue(0);
+        m_usage->setFormat(QStringLiteral("—"));
+        m_usageRed = false;
+        m_usage->setStyleSheet(QString());
         m_cause->setText(status == 0 ? QStringLiteral("The server did not answer at %1 (%2). Is sluice-server running?")
                                            .arg(m_client->server().toString(), error)
                                      : error);
@@ -216,8 +240,35 @@ void CheckPage::show(int status, const Decision &d, const QString &error)
                            .arg(d.resetSeconds)
                            .arg(d.allowed ? QString() : QStringLiteral(" · retry after %1 s").arg(d.retryAfterSeconds))
                            .arg(d.modelTier.isNull() ? QStringLiteral("—") : d.modelTier, d.source));
-    m_usage->setRange(0, static_cast<int>(std::min<qint64>(d.limit, INT_MAX)));
-    m_usage->setValue(static_cast<int>(std::min<qint64>(std::min(d.count, d.limit), INT_MAX)));
+    // The headline: what binds. Refused: the refusing policy. Admitted: the enforced policy
+    // nearest its limit by share (a tokens policy at 900/1000 binds before requests at 2/10).
+    const PolicyUsage *head = d.primary && !d.allowed ? &*d.primary : nullptr;
+    double tightest = -1;
+    for (const PolicyUsage &u : d.policies) {
+        if (head && !d.allowed)
+            break;
+        if (u.shadow)
+            continue;
+        const double share = u.limit > 0 ? static_cast<double>(u.count) / static_cast<double>(u.limit) : 2.0;
+        if (share > tightest) {
+            tightest = share;
+            head = &u;
+        }
+    }
+    if (head) {
+        const QString unit = head->unit == Unit::Tokens ? QStringLiteral(" tokens") : head->unit == Unit::Concurrent ? QStringLiteral(" held") : QString();
+        m_usage->setRange(0, static_cast<int>(std::clamp<qint64>(head->limit, 1, INT_MAX)));
+        m_usage->setValue(static_cast<int>(std::clamp<qint64>(std::min(head->count, head->limit), 0, INT_MAX)));
+        // The real count, also past the limit (3 / 2 when blocked, never a full 2 / 2).
+        m_usage->setFormat(QStringLiteral("%1 / %2%3 — %4").arg(head->count).arg(head->limit).arg(unit, head->label));
+        m_usageRed = !d.allowed || head->count >= head->limit;
+    } else {
+        m_usage->setRange(0, 1);
+        m_usage->setValue(0);
+        m_usage->setFormat(QStringLiteral("no policy applies"));
+        m_usageRed = false;
+    }
+    m_usage->setStyleSheet(m_usageRed ? QStringLiteral("QProgressBar::chunk { background-color: #b3261e; }") : QString());
     for (const PolicyUsage &u : d.policies) {
         const QString unit = u.unit == Unit::Requests ? QString() : QLatin1Char(' ') + (u.unit == Unit::Tokens ? QStringLiteral("tokens") : QStringLiteral("held"));
         const QString window = u.unit == Unit::Concurrent ? QStringLiteral("at once")
@@ -257,9 +308,14 @@ void CheckPage::showReservation(const Decision &d)
                                       .arg(d.reservationId)
                                       .arg(d.leaseExpiresInSeconds)
                                 : QStringLiteral("No reservation (no tokens or concurrent policy held this request)"));
+    markError(m_reservation);
 }
 
 QString CheckPage::reservationText() const { return m_reservation->text(); }
+
+QString CheckPage::headline() const { return m_usage->text(); }
+
+bool CheckPage::headlineRed() const { return m_usageRed; }
 
 void CheckPage::setCost(qint64 cost) { m_cost->setValue(static_cast<int>(std::min<qint64>(cost, m_cost->maximum()))); }
 
@@ -276,9 +332,11 @@ void CheckPage::completeReservation(std::optional<qint64> actualTokens)
                                        ? QStringLiteral("Reservation %1 was already completed: nothing changed").arg(id)
                                        : actualTokens ? QStringLiteral("Reservation %1 completed: charged %2 tokens, leases released").arg(id).arg(*actualTokens)
                                                       : QStringLiteral("Reservation %1 completed: estimate kept, leases released").arg(id));
+            markError(m_reservation);
             m_reservationId.clear();
         } else {
             m_reservation->setText(QStringLiteral("Could not complete %1: %2").arg(id, e.message()));
+            markError(m_reservation);
             if (status != 404)
                 m_complete->setEnabled(true);
         }
@@ -296,6 +354,7 @@ void CheckPage::extendReservation()
                                                    .arg(id)
                                                    .arg(a.value(QStringLiteral("leaseExpiresInSeconds")).toInteger())
                                              : QStringLiteral("Could not extend %1: %2").arg(id, e.message()));
+        markError(m_reservation);
         Q_EMIT reservationAnswered(status);
     });
 }

@@ -44,9 +44,16 @@ public:
     QString reservationId() const { return m_reservationId; }
     QString reservationText() const;
     void setCost(qint64 cost);
+    // The headline bar: the policy that binds (the refusing one, else the nearest its limit by
+    // share), as "count / limit unit — label", and whether it is drawn red (blocked or at its limit).
+    QString headline() const;
+    bool headlineRed() const;
     // Completes the reservation shown (with the actual tokens when set), or extends its leases.
     void completeReservation(std::optional<qint64> actualTokens);
     void extendReservation();
+
+protected:
+    bool eventFilter(QObject *watched, QEvent *event) override; // Enter in Cost sends
 
 Q_SIGNALS:
     void answered(int status);
@@ -67,6 +74,7 @@ private:
     QLabel *m_verdict, *m_summary, *m_cause, *m_reservation;
     QString m_reservationId;
     QProgressBar *m_usage;
+    bool m_usageRed = false;
     QTreeWidget *m_policies;
     int m_pending = 0;
 };

@@ -2,6 +2,7 @@
 #include "historypage.h"
 
 #include "apiclient.h"
+#include "message.h"
 #include "charttheme.h"
 #include "models/analyticsmodel.h"
 
@@ -83,6 +84,7 @@ void HistoryPage::refresh()
         m_message->setText(QStringLiteral("No admin token: the usage history is an admin endpoint. Give the server's "
                                           "--admin-token in Server → Connect… (Ctrl+L), or start the console with "
                                           "SLUICE_ADMIN_TOKEN set."));
+        markError(m_message);
         Q_EMIT refreshed(false);
         return;
     }
@@ -90,6 +92,7 @@ void HistoryPage::refresh()
     const QDateTime to = QDateTime::currentDateTimeUtc().addSecs(60);
     const QDateTime from = to.addSecs(-r[0]);
     m_message->setText(QStringLiteral("Loading…"));
+    markError(m_message);
     m_client->analytics(from, to, r[1], m_groupBy->currentData().toString(), this,
                         [this](const QJsonObject &answer, const ApiError *error) {
                             if (error || !m_model->setAnswer(answer)) {
@@ -97,6 +100,7 @@ void HistoryPage::refresh()
                                 redrawChart();
                                 m_message->setText(error ? QStringLiteral("Cannot read the usage history: %1").arg(error->message())
                                                          : QStringLiteral("The server's answer is not a usage history."));
+                                markError(m_message);
                                 Q_EMIT refreshed(false);
                                 return;
                             }
@@ -107,6 +111,7 @@ void HistoryPage::refresh()
                                                    .arg(answer.value(QStringLiteral("source")).toString(),
                                                         QLocale().toString(QDateTime::fromString(answer.value(QStringLiteral("from")).toString(), Qt::ISODate).toLocalTime(),
                                                                            QLocale::ShortFormat)));
+                            markError(m_message);
                             Q_EMIT refreshed(true);
                         });
 }

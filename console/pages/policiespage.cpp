@@ -29,24 +29,19 @@ PoliciesPage::PoliciesPage(ApiClient *client, QWidget *parent) : QWidget(parent)
     m_message->setWordWrap(true);
 
     auto *refresh = new QPushButton(QStringLiteral("Refresh"));
-    auto *add = new QPushButton(QStringLiteral("Add…"));
-    auto *editButton = new QPushButton(QStringLiteral("Edit…"));
-    auto *del = new QPushButton(QStringLiteral("Delete"));
+    auto *add = m_add = new QPushButton(QStringLiteral("Add…"));
+    auto *editButton = m_edit = new QPushButton(QStringLiteral("Edit…"));
+    auto *del = m_delete = new QPushButton(QStringLiteral("Delete"));
     add->setObjectName(QStringLiteral("add"));
     editButton->setObjectName(QStringLiteral("edit"));
     del->setObjectName(QStringLiteral("delete"));
     // Without an admin token the server refuses every change: say how to fix it, offer nothing
     // that cannot work (again whenever the connection changes).
-    auto adminActions = [client, add, editButton, del] {
-        for (QPushButton *b : {add, editButton, del}) {
-            b->setEnabled(client->hasAdminToken());
-            b->setToolTip(client->hasAdminToken() ? QString()
-                                                  : QStringLiteral("Needs an admin token: Server → Connect… (Ctrl+L), or start the "
-                                                                   "console with SLUICE_ADMIN_TOKEN set (scripts/run prints it)"));
-        }
-    };
-    adminActions();
-    connect(client, &ApiClient::serverChanged, this, adminActions);
+    updateActions();
+    connect(client, &ApiClient::serverChanged, this, [this] {
+        m_unreachable = false;
+        updateActions();
+    });
     connect(refresh, &QPushButton::clicked, this, &PoliciesPage::refresh);
     connect(add, &QPushButton::clicked, this, [this] {
         PolicyDto fresh;
@@ -79,6 +74,18 @@ PoliciesPage::PoliciesPage(ApiClient *client, QWidget *parent) : QWidget(parent)
     layout->addWidget(m_message);
 }
 
+void PoliciesPage::updateActions()
+{
+    const bool token = m_client->hasAdminToken();
+    for (QPushButton *b : {m_add, m_edit, m_delete}) {
+        b->setEnabled(token && !m_unreachable);
+        b->setToolTip(!token ? QStringLiteral("Needs an admin token: Server → Connect… (Ctrl+L), or start the "
+                                              "console with SLUICE_ADMIN_TOKEN set (scripts/run prints it)")
+                      : m_unreachable ? QStringLiteral("The server does not answer: Refresh when it is back")
+                                      : QString());
+    }
+}
+
 void PoliciesPage::showMessage(const QString &text, bool error)
 {
     m_message->setText(text);
@@ -93,12 +100,18 @@ void PoliciesPage::reload(const QString &note)
 {
     m_client->listPolicies(this, [this, note](const QList<PolicyDto> &policies, const ApiError *error) {
         if (error) {
+            // No stale table with live buttons: what is not known now is not shown.
+            m_model->setPolicies({});
+            m_unreachable = error->status() == 0;
+            updateActions();
             const QString how = error->status() == 401 ? QStringLiteral(" — the server refused the admin token; set SLUICE_ADMIN_TOKEN to its token")
                               : error->status() == 403 ? QStringLiteral(" — the server's admin API is off (it has no admin token)")
                                                        : QString();
             return showMessage(QStringLiteral("Cannot list policies (%1): %2%3").arg(error->status()).arg(error->message(), how), true);
         }
         m_model->setPolicies(policies);
+        m_unreachable = false;
+        updateActions();
         m_view->resizeColumnsToContents();
         const QString count = QStringLiteral("%1 policies").arg(policies.size());
         showMessage(note.isEmpty() ? count : note + QStringLiteral(" · ") + count, false);
@@ -119,18 +132,45 @@ void PoliciesPage::edit(const PolicyDto &policy)
         });
     }
     // OK sends it; the dialog closes only when the server took it, else it shows why and stays.
-    dialog->setSubmitter([this](const PolicyDto &p, std::function<void(const QString &)> done) {
-        m_client->savePolicy(p, this, [this, done](const PolicyDto &saved, const ApiError *error) {
-            if (error) {
-                const QString why = QStringLiteral("Not saved (%1): %2").arg(error->status()).arg(error->message());
-                showMessage(why, true);
-                return done(why);
-            }
-            done(QString());
-            reload(QStringLiteral("Saved policy %1").arg(saved.id));
-        });
+    dialog->setSubmitter([this, dialog](const PolicyDto &p, std::function<void(const QString &)> done) {
+        auto save = [this, p, done] {
+            m_client->savePolicy(p, this, [this, done](const PolicyDto &saved, const ApiError *error) {
+                if (error) {
+                    const QString why = QStringLiteral("Not saved (%1): %2").arg(error->status()).arg(error->message());
+                    showMessage(why, true);
+                    return done(why);
+                }
+                done(QString());
+                reload(QStringLiteral("Saved policy %1").arg(saved.id));
+            });
+        };
+        // A limit of 0 refuses everything it covers: said in so many words before it is saved.
+        if (const QString impact = zeroLimitImpact(p); !impact.isEmpty()) {
+            return confirmThen(dialog, QStringLiteral("confirmZeroLimit"), QStringLiteral("A limit of 0"), impact, save,
+                               [done] { done(QStringLiteral("Not saved: the limit of 0 was not confirmed.")); });
+        }
+        save();
     });
     dialog->open(); // window-modal, without a nested event loop
+}
+
+QString PoliciesPage::zeroLimitImpact(const PolicyDto &p)
+{
+    if (p.limit != 0 || p.shadow)
+        return QString();
+    QString who;
+    switch (p.scope) {
+    case Scope::Global: who = QStringLiteral("every request of every tenant, user and model"); break;
+    case Scope::Tenant: who = p.tenantId.isEmpty() ? QStringLiteral("every request of every tenant")
+                                                   : QStringLiteral("every request of tenant %1 — all its users, keys and models").arg(p.tenantId); break;
+    case Scope::ModelTier: who = p.modelTier.isEmpty() ? QStringLiteral("every request to every model tier")
+                                                       : QStringLiteral("every request to a model of tier %1, from every tenant").arg(p.modelTier); break;
+    case Scope::Model: who = p.modelId.isEmpty() ? QStringLiteral("every request to every model")
+                                                 : QStringLiteral("every request to model %1, from every tenant").arg(p.modelId); break;
+    default: who = QStringLiteral("every request this policy covers"); break;
+    }
+    return QStringLiteral("A limit of 0 refuses %1, on every instance, from the moment it is saved (429 until it is "
+                          "changed). Save it?").arg(who);
 }
 
 void PoliciesPage::requestRemove(qint64 id)

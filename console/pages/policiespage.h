@@ -9,6 +9,7 @@
 #include <QWidget>
 
 class QLabel;
+class QPushButton;
 class QTableView;
 
 namespace sluice {
@@ -32,6 +33,8 @@ public:
     QString message() const;
     // Opens the policy dialog (objectName "policyDialog") for a new policy or an existing one.
     void edit(const PolicyDto &policy);
+    // What a limit of 0 would refuse, in words (empty: not a limit of 0, or a shadow policy).
+    static QString zeroLimitImpact(const PolicyDto &policy);
 
 Q_SIGNALS:
     void refreshed();
@@ -41,8 +44,12 @@ private:
     void showMessage(const QString &text, bool error);
     // Lists the policies again; `note` (the last action's result) stays in front of the count.
     void reload(const QString &note);
+    // Add/Edit/Delete: on with an admin token, off while the server does not answer.
+    void updateActions();
 
     ApiClient *m_client;
+    QPushButton *m_add, *m_edit, *m_delete;
+    bool m_unreachable = false; // the last list found no server
     PolicyTableModel *m_model;
     QTableView *m_view;
     QLabel *m_message;

@@ -2,6 +2,7 @@
 #include "registrypages.h"
 
 #include "apiclient.h"
+#include "message.h"
 #include "confirm.h"
 #include "models/jsontablemodel.h"
 #include "registrycompleter.h"
@@ -107,6 +108,7 @@ void ApiKeysPage::refresh()
     if (!m_client->hasAdminToken()) {
         m_model->setRows({});
         m_message->setText(kNeedsToken);
+        markError(m_message);
         Q_EMIT refreshed(false);
         return;
     }
@@ -115,6 +117,7 @@ void ApiKeysPage::refresh()
     m_client->listApiKeys(this, [this](const QJsonArray &keys, const ApiError *error) {
         if (error) {
             m_message->setText(QStringLiteral("Cannot list the API keys: %1").arg(error->message()));
+            markError(m_message);
             Q_EMIT refreshed(false);
             return;
         }
@@ -123,6 +126,7 @@ void ApiKeysPage::refresh()
         m_message->setText(QStringLiteral("%1 keys. The keys themselves are never shown again after creation: only their "
                                           "first characters.")
                                .arg(keys.size()));
+        markError(m_message);
         updateActions();
         Q_EMIT refreshed(true);
     });
@@ -133,11 +137,13 @@ void ApiKeysPage::create()
     const QString tenant = m_tenant->currentText().trimmed();
     if (tenant.isEmpty()) {
         m_message->setText(QStringLiteral("Name the tenant the key belongs to."));
+        markError(m_message);
         return;
     }
     m_client->createApiKey(tenant, m_user->currentText().trimmed(), this, [this](const QJsonObject &answer, const ApiError *error) {
         if (error) {
             m_message->setText(QStringLiteral("The server refused the key: %1").arg(error->message()));
+            markError(m_message);
             return;
         }
         const QString plaintext = answer.value(QStringLiteral("apiKey")).toString();
@@ -170,6 +176,7 @@ void ApiKeysPage::create()
         m_message->setText(QStringLiteral("Created key %1 for %2.")
                                .arg(answer.value(QStringLiteral("id")).toInteger())
                                .arg(answer.value(QStringLiteral("tenantId")).toString()));
+        markError(m_message);
         Q_EMIT created(plaintext);
         refresh();
     });
@@ -190,6 +197,7 @@ void ApiKeysPage::revokeSelected()
         m_client->revokeApiKey(id, this, [this, id](const ApiError *error) {
             m_message->setText(error ? QStringLiteral("Cannot revoke key %1: %2").arg(id).arg(error->message())
                                      : QStringLiteral("Revoked key %1.").arg(id));
+            markError(m_message);
             refresh();
         });
     });
@@ -245,12 +253,14 @@ void EntitiesPage::refresh()
         m_model->setColumns({{QStringLiteral("id"), QStringLiteral("Tier")}});
     if (!m_client->hasAdminToken()) {
         m_message->setText(kNeedsToken);
+        markError(m_message);
         Q_EMIT refreshed(false);
         return;
     }
     m_client->registry(kind, this, [this, kind](const QJsonArray &rows, const ApiError *error) {
         if (error) {
             m_message->setText(QStringLiteral("Cannot read the %1: %2").arg(kind, error->message()));
+            markError(m_message);
             Q_EMIT refreshed(false);
             return;
         }
@@ -259,6 +269,7 @@ void EntitiesPage::refresh()
                                           "Policies page).")
                                .arg(rows.size())
                                .arg(kind));
+        markError(m_message);
         Q_EMIT refreshed(true);
     });
 }

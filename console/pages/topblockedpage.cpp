@@ -2,6 +2,7 @@
 #include "topblockedpage.h"
 
 #include "apiclient.h"
+#include "message.h"
 #include "confirm.h"
 
 #include <QJsonArray>
@@ -48,6 +49,7 @@ void TopBlockedPage::resetSelected()
     QTreeWidgetItem *item = m_table->currentItem();
     if (!item) {
         m_message->setText(QStringLiteral("Select a caller first."));
+        markError(m_message);
         return;
     }
     const QString key = item->text(3);
@@ -57,6 +59,7 @@ void TopBlockedPage::resetSelected()
         m_client->resetUsage(key, this, [this, who](const ApiError *error) {
             if (error) {
                 m_message->setText(QStringLiteral("Cannot reset %1: %2").arg(who, error->message()));
+                markError(m_message);
                 return;
             }
             m_note = QStringLiteral("Reset the usage of %1").arg(who); // stays on the line the refresh writes
@@ -71,6 +74,7 @@ void TopBlockedPage::refresh()
         m_table->clear();
         if (error) {
             m_message->setText(QStringLiteral("Cannot read top blocked (%1): %2").arg(error->status()).arg(error->message()));
+            markError(m_message);
             Q_EMIT refreshed();
             return;
         }
@@ -85,6 +89,7 @@ void TopBlockedPage::refresh()
         for (int c = 0; c < 5; ++c)
             m_table->resizeColumnToContents(c);
         m_message->setText((m_note.isEmpty() ? QString() : m_note + QStringLiteral(" · ")) + QStringLiteral("%1 keys").arg(entries.size()));
+        markError(m_message);
         m_note.clear();
         Q_EMIT refreshed();
     });

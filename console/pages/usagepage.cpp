@@ -2,6 +2,7 @@
 #include "usagepage.h"
 
 #include "apiclient.h"
+#include "message.h"
 #include "confirm.h"
 #include "registrycompleter.h"
 #include "charttheme.h"
@@ -209,6 +210,7 @@ void UsagePage::refreshPickers()
                 setPickerChoices(combo, ids, false, true);
             } else {
                 m_status->setText(QStringLiteral("The pickers stay empty (type the ids): %1").arg(error->message()));
+                markError(m_status);
             }
             if (--*pending == 0)
                 Q_EMIT pickersFilled();
@@ -252,6 +254,7 @@ void UsagePage::watchPicked()
     const QString key = pickedKey(&why);
     if (key.isEmpty()) {
         m_status->setText(QStringLiteral("Cannot watch: %1.").arg(why));
+        markError(m_status);
         return;
     }
     QStringList keys = m_watched;
@@ -267,6 +270,7 @@ void UsagePage::watchMostBlocked(int n)
     m_client->topBlocked(n, this, [this](const QJsonArray &entries, const ApiError *error) {
         if (error) {
             m_status->setText(QStringLiteral("Cannot read the most blocked callers: %1").arg(error->message()));
+            markError(m_status);
             return;
         }
         QStringList keys;
@@ -275,6 +279,7 @@ void UsagePage::watchMostBlocked(int n)
         keys.removeAll(QString());
         if (keys.isEmpty()) {
             m_status->setText(QStringLiteral("Nobody has been blocked since the server started."));
+            markError(m_status);
             return;
         }
         watch(keys);
@@ -285,6 +290,7 @@ void UsagePage::resetWatched()
 {
     if (m_watched.isEmpty()) {
         m_status->setText(QStringLiteral("Watch a caller first."));
+        markError(m_status);
         return;
     }
     QStringList names;
@@ -297,8 +303,10 @@ void UsagePage::resetWatched()
                 [this, keys] {
                     for (const QString &key : keys) {
                         m_client->resetUsage(key, this, [this, key](const ApiError *error) {
-                            if (error)
+                            if (error) {
                                 m_status->setText(QStringLiteral("Cannot reset %1: %2").arg(describeKey(key), error->message()));
+                                markError(m_status);
+                            }
                         });
                     }
                 });
@@ -342,6 +350,7 @@ void UsagePage::connectStream()
         return;
     m_stopping = false;
     m_status->setText(QStringLiteral("connecting to %1…").arg(m_client->server().toString()));
+    markError(m_status);
     m_stream = m_client->streamEvents(
         m_watched, this, [this](const QJsonObject &event) { onEvent(event); },
         [this](const QString &why, bool retry) { onStreamEnd(why, retry); });
@@ -351,16 +360,19 @@ void UsagePage::onStreamEnd(const QString &why, bool retry)
 {
     if (m_stopping) {
         m_status->setText(QStringLiteral("stopped"));
+        markError(m_status);
         return;
     }
     if (!retry) {
         m_status->setText(QStringLiteral("Stopped: %1").arg(why));
+        markError(m_status);
         return;
     }
     // The server went away (or answered with an error): try again, pausing longer each time.
     m_status->setText(QStringLiteral("The server at %1 stopped answering (%2) — reconnecting in %3 s…")
                           .arg(m_client->server().toString(), why)
                           .arg(m_backoffMs / 1000));
+    markError(m_status);
     m_reconnect->start(m_backoffMs);
     m_backoffMs = std::min(5000, m_backoffMs * 2);
 }
@@ -428,6 +440,7 @@ void UsagePage::onEvent(const QJsonObject &event)
                           .arg(QDateTime::fromMSecsSinceEpoch(now).toString(QStringLiteral("HH:mm:ss")))
                           .arg(event.value(QStringLiteral("allowedTotal")).toInteger())
                           .arg(event.value(QStringLiteral("blockedTotal")).toInteger()));
+    markError(m_status);
     Q_EMIT updated();
 }
 
