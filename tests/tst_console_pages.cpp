@@ -775,6 +775,95 @@ private Q_SLOTS:
         page->stop();
     }
 
+    // Issue 23, items 3 and 4: usage as a share of each caller's limit (a requests caller and a
+    // tokens caller on one axis), the limit one grey line, points at or over it red; across an
+    // outage a grey band and broken lines instead of a slope, and a restart said in words.
+    void liveUsageMarksLimitsAndOutages()
+    {
+        test::ServerProcess server;
+        QString error;
+        QVERIFY2(server.start({QStringLiteral("--admin-token"), QStringLiteral("t")}, &error), qPrintable(error));
+        ApiClient client;
+        client.setServer(server.baseUrl(), QByteArrayLiteral("t"));
+        UsagePage page(&client);
+        QCOMPARE(page.axisTitle(), QStringLiteral("% of limit"));
+        QSignalSpy updated(&page, &UsagePage::updated);
+        const QString user = QStringLiteral("sluice:{user_model:ent-user-2:gpt-4o}");
+        const QString tenant = QStringLiteral("sluice:{tenant:enterprise_co}");
+        page.watch({user, tenant});
+        QVERIFY(updated.wait(5000));
+        QNetworkAccessManager nam;
+        for (int i = 0; i < 10; ++i)
+            QCOMPARE(test::httpCall(nam, server.baseUrl().resolved(QUrl(QStringLiteral("/rate-limit/check"))), "POST",
+                                    R"({"tenantId":"enterprise_co","userId":"ent-user-2","modelId":"gpt-4o"})")
+                         .status,
+                     200);
+        QTRY_COMPARE_WITH_TIMEOUT(page.series().lastCount(user), qint64(10), 5000);
+        QCOMPARE(page.series().percentPoints(user).last().y(), 100.0); // 10 of 10
+        QCOMPARE(page.series().percentPoints(tenant).last().y(), 2.0);  // 10 of 500, on the same axis
+        QTRY_VERIFY_WITH_TIMEOUT(page.overLimitPoints(user) >= 1, 5000);
+        QCOMPARE(page.overLimitPoints(tenant), 0);
+        QCOMPARE(page.gapCount(), 0);
+        QCOMPARE(page.segmentCount(user), 1);
+
+        QVERIFY(server.stop());
+        QTRY_VERIFY_WITH_TIMEOUT(page.isReconnecting(), 5000);
+        QTest::qWait(1500);
+        QVERIFY2(server.restart(&error), qPrintable(error)); // the memory store starts empty
+        updated.clear();
+        QVERIFY2(updated.wait(10000), qPrintable(page.statusText()));
+        QCOMPARE(page.gapCount(), 1);
+        QCOMPARE(page.segmentCount(user), 2); // broken across the gap, no slope through it
+        QTRY_VERIFY_WITH_TIMEOUT(page.noteText().contains(QStringLiteral("the server restarted meanwhile")), 5000);
+        QCOMPARE(page.series().lastCount(user), qint64(0));
+        page.stop();
+    }
+
+    // Issue 23, item 1: a token-bucket caller (the demo's gpt-4o-mini users: 60 a minute, bursts of
+    // 10) is watched like any other: its level against its burst, "Most blocked" adds it without
+    // stopping the watch, and Top blocked's reset empties it so it may send again.
+    void liveUsageWatchesABucketCaller()
+    {
+        CheckPage *check = m_window->checkPage();
+        check->setRequest(QStringLiteral("free_co"), QStringLiteral("bucket-user"), QStringLiteral("gpt-4o-mini"), QString());
+        QSignalSpy answered(check, &CheckPage::answered);
+        check->send(13);
+        QVERIFY(answered.wait(10000));
+        QCOMPARE(check->verdict(), QStringLiteral("BLOCKED"));
+        UsagePage *page = m_window->usagePage();
+        QSignalSpy updated(page, &UsagePage::updated);
+        page->watchMostBlocked();
+        const QString key = QStringLiteral("sluice:{user_model:bucket-user:gpt-4o-mini}:bucket");
+        QTRY_VERIFY_WITH_TIMEOUT(page->series().keys().contains(key), 5000);
+        QTRY_VERIFY_WITH_TIMEOUT(page->series().lastCount(key) >= 9, 5000); // the burst used (refills one a second)
+        QCOMPARE(page->series().limit(key), qint64(10));
+        QVERIFY2(!page->statusText().startsWith(QStringLiteral("Stopped")), qPrintable(page->statusText()));
+
+        TopBlockedPage *top = m_window->topBlockedPage();
+        QSignalSpy refreshed(top, &TopBlockedPage::refreshed);
+        top->refresh();
+        QVERIFY(refreshed.wait(5000));
+        auto *tree = top->findChild<QTreeWidget *>();
+        QTreeWidgetItem *row = nullptr;
+        for (int i = 0; i < tree->topLevelItemCount(); ++i)
+            if (tree->topLevelItem(i)->text(3) == key)
+                row = tree->topLevelItem(i);
+        QVERIFY(row);
+        tree->setCurrentItem(row);
+        top->resetSelected();
+        QMessageBox *box = nullptr;
+        QTRY_VERIFY_WITH_TIMEOUT((box = top->findChild<QMessageBox *>(QStringLiteral("confirmReset"))) != nullptr, 2000);
+        QTest::mouseClick(box->button(QMessageBox::Yes), Qt::LeftButton);
+        QVERIFY(refreshed.wait(5000));
+        QVERIFY2(top->message().startsWith(QStringLiteral("Reset the usage of")), qPrintable(top->message()));
+        QTRY_COMPARE_WITH_TIMEOUT(page->series().lastCount(key), qint64(0), 5000);
+        answered.clear();
+        check->send(1);
+        QVERIFY(answered.wait(5000));
+        QCOMPARE(check->verdict(), QStringLiteral("ALLOWED"));
+        page->stop();
+    }
+
     // Issue 13: Live usage is chosen by identity from pickers filled from the registry, never by a
     // raw key; "Most blocked" watches the top-blocked callers.
     void liveUsagePicksCallersFromTheRegistry()

@@ -11,6 +11,12 @@ void UsageSeries::add(const QString &key, double seconds, qint64 count, qint64 l
     p.append(QPointF(seconds, static_cast<double>(count)));
     if (p.size() > m_capacity)
         p.remove(0, p.size() - m_capacity);
+    QList<QPointF> &share = m_percent[key];
+    if (limit > 0) {
+        share.append(QPointF(seconds, 100.0 * static_cast<double>(count) / static_cast<double>(limit)));
+        if (share.size() > m_capacity)
+            share.remove(0, share.size() - m_capacity);
+    }
     m_limits.insert(key, limit);
 }
 
@@ -18,6 +24,7 @@ void UsageSeries::clear()
 {
     m_order.clear();
     m_points.clear();
+    m_percent.clear();
     m_limits.clear();
 }
 

@@ -20,6 +20,9 @@ public:
     void clear();
     QStringList keys() const { return m_order; }
     QList<QPointF> points(const QString &key) const { return m_points.value(key); }
+    // The same points as a share of the limit each had then (100: at the limit; none for a key
+    // without a limit).
+    QList<QPointF> percentPoints(const QString &key) const { return m_percent.value(key); }
     qint64 limit(const QString &key) const { return m_limits.value(key, 0); }
     qint64 lastCount(const QString &key) const;
     int capacity() const { return m_capacity; }
@@ -28,6 +31,7 @@ private:
     int m_capacity;
     QStringList m_order;
     QHash<QString, QList<QPointF>> m_points;
+    QHash<QString, QList<QPointF>> m_percent;
     QHash<QString, qint64> m_limits;
 };
 

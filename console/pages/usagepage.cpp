@@ -9,6 +9,10 @@
 #include "windowkey.h"
 
 #include <QChart>
+#include <cmath>
+#include <QLegendMarker>
+#include <QScatterSeries>
+#include <QAreaSeries>
 #include <QChartView>
 #include <QComboBox>
 #include <QDateTime>
@@ -113,13 +117,24 @@ UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     m_x->setTitleText(QStringLiteral("time"));
     m_x->setTickCount(7);
     m_y = new QValueAxis;
-    m_y->setTitleText(QStringLiteral("count in window (dashed: the limit)"));
+    m_y->setTitleText(QStringLiteral("% of limit"));
     m_y->setLabelFormat(QStringLiteral("%d"));
     m_chart->addAxis(m_x, Qt::AlignBottom);
     m_chart->addAxis(m_y, Qt::AlignLeft);
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     m_x->setRange(QDateTime::fromMSecsSinceEpoch(now - 60000), QDateTime::fromMSecsSinceEpoch(now));
-    m_y->setRange(0, 10);
+    m_y->setRange(0, 120);
+    m_y->setTickCount(7);
+    m_limitLine = new QLineSeries;
+    m_limitLine->setName(QStringLiteral("limit (100 %)"));
+    m_limitLine->setPen(QPen(QColor(0x75, 0x75, 0x75), 1.5, Qt::DashLine));
+    m_chart->addSeries(m_limitLine);
+    m_limitLine->attachAxis(m_x);
+    m_limitLine->attachAxis(m_y);
+    m_note = new QLabel;
+    m_note->setObjectName(QStringLiteral("usageNote"));
+    m_note->setWordWrap(true);
+    m_note->setStyleSheet(QStringLiteral("color: #a15c00"));
     auto *view = new QChartView(m_chart);
     view->setRenderHint(QPainter::Antialiasing);
 
@@ -151,6 +166,7 @@ UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     layout->addLayout(buttons);
     layout->addWidget(m_watching);
     layout->addWidget(m_status);
+    layout->addWidget(m_note);
     layout->addWidget(view, 1);
 
     m_reconnect = new QTimer(this);
@@ -315,15 +331,46 @@ void UsagePage::resetWatched()
 void UsagePage::clearChart()
 {
     m_series.clear();
+    QList<QAbstractSeries *> gone;
     for (QLineSeries *line : std::as_const(m_lines))
-        m_chart->removeSeries(line);
-    for (QLineSeries *line : std::as_const(m_limitLines))
-        m_chart->removeSeries(line);
-    qDeleteAll(m_lines);
-    qDeleteAll(m_limitLines);
+        gone << line;
+    for (const QList<QLineSeries *> &segments : std::as_const(m_oldSegments))
+        for (QLineSeries *line : segments)
+            gone << line;
+    for (QScatterSeries *marks : std::as_const(m_overLimit))
+        gone << marks;
+    for (QAreaSeries *band : std::as_const(m_gaps))
+        gone << band;
+    for (QAbstractSeries *series : std::as_const(gone)) {
+        m_chart->removeSeries(series);
+        delete series;
+    }
     m_lines.clear();
-    m_limitLines.clear();
+    m_oldSegments.clear();
+    m_segmentStart.clear();
+    m_overLimit.clear();
+    m_gaps.clear();
+    m_limitLine->clear();
+    m_gapStartMs = -1;
+    m_lastEventMs = -1;
+    m_lastAllowed = m_lastBlocked = -1;
+    m_note->clear();
 }
+
+int UsagePage::segmentCount(const QString &key) const
+{
+    return static_cast<int>(m_oldSegments.value(key).size()) + (m_lines.contains(key) ? 1 : 0);
+}
+
+int UsagePage::overLimitPoints(const QString &key) const
+{
+    const QScatterSeries *marks = m_overLimit.value(key);
+    return marks ? marks->count() : 0;
+}
+
+QString UsagePage::noteText() const { return m_note->text(); }
+
+QString UsagePage::axisTitle() const { return m_y->titleText(); }
 
 void UsagePage::watch(const QStringList &keysToWatch)
 {
@@ -368,7 +415,10 @@ void UsagePage::onStreamEnd(const QString &why, bool retry)
         markError(m_status);
         return;
     }
-    // The server went away (or answered with an error): try again, pausing longer each time.
+    // The server went away (or answered with an error): no data from the last event on, drawn as
+    // such when it answers again; try again, pausing longer each time.
+    if (m_gapStartMs < 0)
+        m_gapStartMs = m_lastEventMs >= 0 ? m_lastEventMs : QDateTime::currentMSecsSinceEpoch();
     m_status->setText(QStringLiteral("The server at %1 stopped answering (%2) — reconnecting in %3 s…")
                           .arg(m_client->server().toString(), why)
                           .arg(m_backoffMs / 1000));
@@ -393,9 +443,51 @@ void UsagePage::onEvent(const QJsonObject &event)
 {
     m_backoffMs = 1000; // it answers again
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
-    qint64 top = 1;
     const QList<QColor> colors = {QColor(0x1f, 0x77, 0xb4), QColor(0x94, 0x67, 0xbd), QColor(0xff, 0x7f, 0x0e),
                                   QColor(0x17, 0xbe, 0xcf), QColor(0x8c, 0x56, 0x4b)};
+    const qint64 allowed = event.value(QStringLiteral("allowedTotal")).toInteger();
+    const qint64 blocked = event.value(QStringLiteral("blockedTotal")).toInteger();
+    if (m_gapStartMs >= 0) {
+        // Back after a time without data: a grey band over it, and every line starts again after
+        // it (no slope drawn through what was not seen).
+        auto *lower = new QLineSeries;
+        auto *upper = new QLineSeries;
+        lower->append(static_cast<double>(m_gapStartMs), 0);
+        lower->append(static_cast<double>(now), 0);
+        upper->append(static_cast<double>(m_gapStartMs), 100000);
+        upper->append(static_cast<double>(now), 100000);
+        auto *band = new QAreaSeries(upper, lower);
+        upper->setParent(band);
+        lower->setParent(band);
+        band->setName(QStringLiteral("no data (server unreachable)"));
+        band->setBrush(QColor(0x9e, 0x9e, 0x9e, 70));
+        band->setPen(Qt::NoPen);
+        m_chart->addSeries(band);
+        band->attachAxis(m_x);
+        band->attachAxis(m_y);
+        m_gaps.append(band);
+        if (m_gaps.size() > 1)
+            for (QLegendMarker *marker : m_chart->legend()->markers(band))
+                marker->setVisible(false);
+        for (auto it = m_lines.begin(); it != m_lines.end(); ++it) {
+            m_oldSegments[it.key()].append(it.value());
+            it.value() = nullptr; // a new segment below
+            m_segmentStart[it.key()] = static_cast<double>(now);
+        }
+        const bool restarted = (m_lastAllowed >= 0 && allowed < m_lastAllowed) || (m_lastBlocked >= 0 && blocked < m_lastBlocked);
+        const QString from = QDateTime::fromMSecsSinceEpoch(m_gapStartMs).toString(QStringLiteral("HH:mm:ss"));
+        const QString to = QDateTime::fromMSecsSinceEpoch(now).toString(QStringLiteral("HH:mm:ss"));
+        m_note->setText(restarted ? QStringLiteral("No data from %1 to %2: the server restarted meanwhile, and what it counted in "
+                                                   "memory started again from 0 (grey band).")
+                                        .arg(from, to)
+                                  : QStringLiteral("No data from %1 to %2: the server did not answer (grey band).").arg(from, to));
+        m_gapStartMs = -1;
+    }
+    m_lastAllowed = allowed;
+    m_lastBlocked = blocked;
+    m_lastEventMs = now;
+    double top = 100;
+    QStringList unlimited;
     for (const QJsonValue &v : event.value(QStringLiteral("keys")).toArray()) {
         const QJsonObject k = v.toObject();
         const QString key = k.value(QStringLiteral("key")).toString();
@@ -404,38 +496,67 @@ void UsagePage::onEvent(const QJsonObject &event)
         const qint64 limit = limitValue.isNull() ? -1 : limitValue.toInteger();
         m_series.add(key, static_cast<double>(now), count, limit);
         QLineSeries *&line = m_lines[key];
-        QLineSeries *&limitLine = m_limitLines[key];
+        const int index = static_cast<int>(m_series.keys().indexOf(key));
+        const QColor color = colors.at(std::max(0, index) % colors.size());
+        const bool first = !m_segmentStart.contains(key);
+        auto hideFromLegend = [this](QAbstractSeries *series) {
+            for (QLegendMarker *marker : m_chart->legend()->markers(series))
+                marker->setVisible(false);
+        };
         if (!line) {
-            const QColor color = colors.at(static_cast<int>(m_lines.size() - 1) % colors.size());
             line = new QLineSeries;
-            line->setName(describeKey(key));
             line->setPen(QPen(color, 2));
             m_chart->addSeries(line);
             line->attachAxis(m_x);
             line->attachAxis(m_y);
-            limitLine = new QLineSeries;
-            limitLine->setPen(QPen(color, 1.5, Qt::DashLine));
-            m_chart->addSeries(limitLine);
-            limitLine->attachAxis(m_x);
-            limitLine->attachAxis(m_y);
+            if (first)
+                m_segmentStart[key] = static_cast<double>(now);
+            else
+                hideFromLegend(line); // one legend entry per caller: its first segment's
         }
-        line->replace(m_series.points(key));
-        const QList<QPointF> points = m_series.points(key);
-        if (limit >= 0) {
-            limitLine->setName(QStringLiteral("limit %1").arg(limit));
-            limitLine->replace({QPointF(points.first().x(), static_cast<double>(limit)), QPointF(static_cast<double>(now), static_cast<double>(limit))});
-        } else {
-            limitLine->setName(QStringLiteral("no policy"));
-            limitLine->clear();
+        QScatterSeries *&marks = m_overLimit[key];
+        if (!marks) {
+            marks = new QScatterSeries;
+            marks->setName(QStringLiteral("at or over the limit"));
+            marks->setColor(QColor(0xb3, 0x26, 0x1e));
+            marks->setBorderColor(QColor(0xb3, 0x26, 0x1e));
+            marks->setMarkerSize(7);
+            m_chart->addSeries(marks);
+            marks->attachAxis(m_x);
+            marks->attachAxis(m_y);
+            if (m_overLimit.size() > 1)
+                hideFromLegend(marks); // said once
         }
-        top = std::max({top, count, limit});
+        QLineSeries *named = m_oldSegments.value(key).isEmpty() ? line : m_oldSegments.value(key).first();
+        if (limit < 0) {
+            unlimited << describeKey(key);
+            named->setName(QStringLiteral("%1 — no policy, nothing to chart").arg(describeKey(key)));
+            continue;
+        }
+        const QString unit = k.value(QStringLiteral("unit")).toString();
+        const QString bucket = k.value(QStringLiteral("algorithm")).toString() == QLatin1String("token_bucket") ? QStringLiteral(" (bucket: used of its burst)") : QString();
+        named->setName(QStringLiteral("%1 — %2 / %3%4%5").arg(describeKey(key)).arg(count).arg(limit)
+                           .arg(unit == QLatin1String("requests") || unit.isEmpty() ? QString() : QLatin1Char(' ') + unit, bucket));
+        QList<QPointF> segment, over;
+        const double start = m_segmentStart.value(key);
+        for (const QPointF &p : m_series.percentPoints(key)) {
+            if (p.x() >= start)
+                segment << p;
+            if (p.y() >= 100)
+                over << p;
+            top = std::max(top, p.y());
+        }
+        line->replace(segment);
+        marks->replace(over);
     }
+    m_limitLine->replace({QPointF(static_cast<double>(now - 60000), 100), QPointF(static_cast<double>(now), 100)});
     m_x->setRange(QDateTime::fromMSecsSinceEpoch(now - 60000), QDateTime::fromMSecsSinceEpoch(now));
-    // Headroom above the highest line; whole numbers on the ticks.
-    const qint64 yMax = std::max<qint64>(5, top + std::max<qint64>(1, top / 10));
-    m_y->setRange(0, static_cast<double>(yMax));
-    m_y->setTickCount(static_cast<int>(std::min<qint64>(yMax, 5)) + 1);
-    m_y->applyNiceNumbers();
+    // Room above the highest point; whole, even percentages on the ticks.
+    const double yMax = std::ceil((top + 10) / 20.0) * 20.0;
+    m_y->setRange(0, yMax);
+    m_y->setTickCount(static_cast<int>(yMax / 20) + 1);
+    if (!unlimited.isEmpty() && m_note->text().isEmpty())
+        m_note->setText(QStringLiteral("No policy governs %1: nothing to chart against a limit.").arg(unlimited.join(QStringLiteral(", "))));
     m_status->setText(QStringLiteral("Live at %1 · this server decided %2 allowed, %3 blocked since it started")
                           .arg(QDateTime::fromMSecsSinceEpoch(now).toString(QStringLiteral("HH:mm:ss")))
                           .arg(event.value(QStringLiteral("allowedTotal")).toInteger())

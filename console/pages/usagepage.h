@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The Live usage page: per-caller count against its limit over clock time, from the server's
-// /admin/events stream (every 250 ms), charted with Qt Charts (the limit as a dashed line of the
-// same colour). Callers are chosen by identity — scope, then tenant / user / model / tier / API key
+// The Live usage page: per-caller usage as a share of its limit over clock time (callers of
+// different units on one axis; the limit one grey dashed line at 100 %, points at or over it
+// marked red), from the server's /admin/events stream (every 250 ms), charted with Qt Charts. A
+// time without data (the server unreachable) is a grey band with the lines broken across it, and a
+// server that restarted meanwhile (its totals started again) is said. Callers are chosen by identity — scope, then tenant / user / model / tier / API key
 // picked from the registry (editable for callers the registry does not know), and unit — or as "the
 // most blocked" (GET /admin/top-blocked); never typed as raw window keys. Never polls: the server
 // pushes; when the stream ends without the operator stopping it (the server went away), it
@@ -18,7 +20,9 @@ class QChart;
 class QComboBox;
 class QDateTimeAxis;
 class QLabel;
+class QAreaSeries;
 class QLineSeries;
+class QScatterSeries;
 class QNetworkReply;
 class QTimer;
 class QValueAxis;
@@ -53,6 +57,13 @@ public:
     QComboBox *picker(const QString &name) const; // "scope", "tenant", "user", "model", "tier", "apiKey", "unit"
     const UsageSeries &series() const { return m_series; }
     QChart *chart() const { return m_chart; }
+    // What the chart shows, for tests: bands without data, line segments of a key, points marked
+    // red (at or over the limit), the note under the status line (a gap, a restart).
+    int gapCount() const { return static_cast<int>(m_gaps.size()); }
+    int segmentCount(const QString &key) const;
+    int overLimitPoints(const QString &key) const;
+    QString noteText() const;
+    QString axisTitle() const;
 
 Q_SIGNALS:
     void updated();
@@ -73,8 +84,16 @@ private:
     QChart *m_chart;
     QDateTimeAxis *m_x;
     QValueAxis *m_y;
-    QHash<QString, QLineSeries *> m_lines;
-    QHash<QString, QLineSeries *> m_limitLines;
+    QHash<QString, QLineSeries *> m_lines;                  // the current segment of each key
+    QHash<QString, QList<QLineSeries *>> m_oldSegments;     // before a gap
+    QHash<QString, double> m_segmentStart;                  // where the current segment starts (ms)
+    QHash<QString, QScatterSeries *> m_overLimit;           // points at or over the limit, red
+    QLineSeries *m_limitLine = nullptr;                     // 100 %
+    QList<QAreaSeries *> m_gaps;                            // no data: the server did not answer
+    qint64 m_gapStartMs = -1;                               // the stream ended here (-1: it did not)
+    qint64 m_lastEventMs = -1;
+    qint64 m_lastAllowed = -1, m_lastBlocked = -1;          // the server's totals since it started
+    QLabel *m_note;
     UsageSeries m_series;
     QStringList m_watched;
     QPointer<QNetworkReply> m_stream;
