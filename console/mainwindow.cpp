@@ -88,6 +88,14 @@ MainWindow::MainWindow(ApiClient *client, QWidget *parent) : QMainWindow(parent)
         if (tabs->widget(index) == m_entities)
             m_entities->refresh();
     });
+    // Top blocked → Live usage: the selected caller added to the watched ones.
+    connect(m_topBlocked, &TopBlockedPage::watchRequested, this, [this](const QString &key) {
+        QStringList keys = m_usage->watchedKeys();
+        if (!keys.contains(key))
+            keys << key;
+        m_tabs->setCurrentWidget(m_usage);
+        m_usage->watch(keys);
+    });
     m_connection = new QLabel(QStringLiteral("Connecting to %1…").arg(client->server().toString()));
     m_connection->setObjectName(QStringLiteral("connection"));
     statusBar()->addWidget(m_connection, 1);

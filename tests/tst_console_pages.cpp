@@ -10,6 +10,7 @@
 #include "models/metricstext.h"
 #include "pages/burstpage.h"
 #include "pages/capacitypage.h"
+#include "pages/charttheme.h"
 #include "pages/checkpage.h"
 #include "pages/historypage.h"
 #include "models/analyticsmodel.h"
@@ -48,6 +49,7 @@
 #include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QTreeWidget>
+#include <QValueAxis>
 #include <QtTest>
 
 using namespace sluice;
@@ -773,6 +775,68 @@ private Q_SLOTS:
         QVERIFY(answered.wait(5000));
         QTRY_COMPARE_WITH_TIMEOUT(page->series().lastCount(key), qint64(3), 5000);
         page->stop();
+    }
+
+    // Issue 23, item 8: a scenario counts all its answers; Top blocked shows local times and the
+    // unit and jumps to Live usage, which keeps what it drew when a caller is added, shows 1, 5 or
+    // 15 minutes and pauses; count axes have whole, even ticks.
+    void smallerThingsAnOperatorNoticed()
+    {
+        QCOMPARE(wholeStep(10), qint64(2));
+        QCOMPARE(wholeStep(49), qint64(10));
+        QCOMPARE(wholeStep(0), qint64(1));
+        QValueAxis axis;
+        setWholeAxis(&axis, 49);
+        QCOMPARE(axis.max(), 50.0);
+        QCOMPARE(axis.tickCount(), 6); // 0 10 20 30 40 50, not 12/24/37/49
+
+        CheckPage *check = m_window->checkPage();
+        QSignalSpy answered(check, &CheckPage::answered);
+        check->setRequest(QStringLiteral("enterprise_co"), QStringLiteral("ent-user-2"), QStringLiteral("gpt-4o"), QString());
+        check->send(11);
+        QVERIFY(answered.wait(10000));
+        QCOMPARE(check->sequenceText(), QStringLiteral("11 sent: 10 allowed, 1 blocked — the last answer below"));
+        answered.clear();
+        check->send(1);
+        QVERIFY(answered.wait(5000));
+        QCOMPARE(check->sequenceText(), QString());
+
+        TopBlockedPage *top = m_window->topBlockedPage();
+        QSignalSpy refreshed(top, &TopBlockedPage::refreshed);
+        top->refresh();
+        QVERIFY(refreshed.wait(5000));
+        auto *tree = top->findChild<QTreeWidget *>();
+        QCOMPARE(tree->topLevelItemCount(), 1);
+        QTreeWidgetItem *row = tree->topLevelItem(0);
+        QCOMPARE(row->text(5), QStringLiteral("requests"));
+        QVERIFY2(!row->text(4).contains(QLatin1Char('T')) && !row->text(4).endsWith(QLatin1Char('Z')), qPrintable(row->text(4))); // local, not raw ISO UTC
+
+        UsagePage *usage = m_window->usagePage();
+        QSignalSpy updated(usage, &UsagePage::updated);
+        const QString other = QStringLiteral("sluice:{tenant:enterprise_co}");
+        usage->watch({other});
+        QVERIFY(updated.wait(5000));
+        QTRY_VERIFY_WITH_TIMEOUT(usage->series().points(other).size() >= 3, 5000);
+        const int before = static_cast<int>(usage->series().points(other).size());
+        tree->setCurrentItem(row);
+        top->watchSelected(); // → Live usage, the caller added
+        QCOMPARE(m_window->tabs()->currentWidget(), static_cast<QWidget *>(usage));
+        QCOMPARE(usage->watchedKeys(), (QStringList{other, row->text(3)}));
+        updated.clear();
+        QVERIFY(updated.wait(5000));
+        QVERIFY(usage->series().points(other).size() > before); // what was drawn stays
+        usage->setRangeSeconds(300);
+        QCOMPARE(usage->shownRangeMs(), qint64(300000));
+        QCOMPARE(usage->findChild<QComboBox *>(QStringLiteral("range"))->currentText(), QStringLiteral("last 5 minutes"));
+        usage->setPaused(true);
+        updated.clear();
+        QVERIFY(updated.wait(5000));
+        QVERIFY2(usage->statusText().startsWith(QStringLiteral("Paused at")), qPrintable(usage->statusText()));
+        usage->setPaused(false);
+        updated.clear();
+        QVERIFY(updated.wait(5000));
+        QVERIFY(usage->statusText().startsWith(QStringLiteral("Live at")));
+        usage->stop();
     }
 
     // Issue 23, items 3 and 4: usage as a share of each caller's limit (a requests caller and a

@@ -14,7 +14,8 @@ namespace sluice {
 class UsageSeries
 {
 public:
-    explicit UsageSeries(int capacity = 240) : m_capacity(capacity) {}
+    // 15 minutes of events at 4 a second (the longest range Live usage shows).
+    explicit UsageSeries(int capacity = 3600) : m_capacity(capacity) {}
 
     void add(const QString &key, double seconds, qint64 count, qint64 limit);
     void clear();

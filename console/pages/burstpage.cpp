@@ -208,10 +208,8 @@ void BurstPage::update()
     // A short burst fills the width (no 1 s minimum squeezing 0.1 s to the left edge); whole
     // requests on the y axis (no "0 0 0 0 1" from rounded fractional ticks).
     m_x->setRange(0, std::max(0.05, t));
-    const int most = std::max(1, std::max(m_run->allowed(), m_run->blocked()));
-    const int top = most <= 5 ? most : (most + 4) / 5 * 5; // five whole steps
-    m_y->setRange(0, top);
-    m_y->setTickCount(std::min(top, 5) + 1);
+    m_x->applyNiceNumbers(); // ticks on round seconds (no 4.1 / 8.2)
+    setWholeAxis(m_y, std::max(m_run->allowed(), m_run->blocked()));
 }
 
 QString BurstPage::counters() const { return m_counters->text(); }

@@ -111,6 +111,9 @@ CheckPage::CheckPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     big.setBold(true);
     m_verdict->setFont(big);
     m_summary = new QLabel;
+    m_sequence = new QLabel;
+    m_sequence->setObjectName(QStringLiteral("sequence"));
+    m_sequence->hide();
     m_usage = new QProgressBar;
     m_usage->setFormat(QStringLiteral("%v / %m"));
     m_cause = new QLabel;
@@ -143,6 +146,7 @@ CheckPage::CheckPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     auto *result = new QGroupBox(QStringLiteral("Decision"));
     auto *right = new QVBoxLayout(result);
     right->addWidget(m_verdict);
+    right->addWidget(m_sequence);
     right->addWidget(m_summary);
     right->addWidget(m_usage);
     right->addWidget(m_policies, 1);
@@ -198,6 +202,9 @@ void CheckPage::send(int times)
     r.cost = m_cost->value();
     m_check->setEnabled(false);
     m_pending = times;
+    m_sent = m_allowedInRun = m_blockedInRun = m_failedInRun = 0;
+    m_sequence->setVisible(times > 1);
+    m_sequence->clear();
     sendOne(r);
 }
 
@@ -206,6 +213,15 @@ void CheckPage::sendOne(const CheckRequest &r)
     // One after another, so the view ends on the last answer of a scenario.
     m_client->check(r, this, [this, r](int status, const Decision &d, const ApiError &e) {
         show(status, d, e.message());
+        // Every answer of a scenario counted, not only the last one shown below.
+        ++m_sent;
+        (status == 200 ? m_allowedInRun : status == 429 ? m_blockedInRun : m_failedInRun)++;
+        if (m_sequence->isVisible())
+            m_sequence->setText(QStringLiteral("%1 sent: %2 allowed, %3 blocked%4 — the last answer below")
+                                    .arg(m_sent)
+                                    .arg(m_allowedInRun)
+                                    .arg(m_blockedInRun)
+                                    .arg(m_failedInRun ? QStringLiteral(", %1 failed").arg(m_failedInRun) : QString()));
         if (--m_pending > 0)
             return sendOne(r);
         m_check->setEnabled(true);
@@ -316,6 +332,8 @@ QString CheckPage::reservationText() const { return m_reservation->text(); }
 QString CheckPage::headline() const { return m_usage->text(); }
 
 bool CheckPage::headlineRed() const { return m_usageRed; }
+
+QString CheckPage::sequenceText() const { return m_sequence->isVisibleTo(this) ? m_sequence->text() : QString(); }
 
 void CheckPage::setCost(qint64 cost) { m_cost->setValue(static_cast<int>(std::min<qint64>(cost, m_cost->maximum()))); }
 

@@ -47,6 +47,9 @@ public:
     // The headline bar: the policy that binds (the refusing one, else the nearest its limit by
     // share), as "count / limit unit — label", and whether it is drawn red (blocked or at its limit).
     QString headline() const;
+    // A scenario's run of several checks, counted ("11 sent: 10 allowed, 1 blocked"); empty after
+    // a single check.
+    QString sequenceText() const;
     bool headlineRed() const;
     // Completes the reservation shown (with the actual tokens when set), or extends its leases.
     void completeReservation(std::optional<qint64> actualTokens);
@@ -77,6 +80,8 @@ private:
     bool m_usageRed = false;
     QTreeWidget *m_policies;
     int m_pending = 0;
+    int m_sent = 0, m_allowedInRun = 0, m_blockedInRun = 0, m_failedInRun = 0;
+    QLabel *m_sequence;
 };
 
 } // namespace sluice

@@ -144,9 +144,7 @@ void HistoryPage::redrawChart()
     auto *x = new QBarCategoryAxis;
     x->append(categories);
     auto *y = new QValueAxis;
-    y->setRange(0, std::max<qint64>(1, most));
-    y->setLabelFormat(QStringLiteral("%d"));
-    y->setTickCount(std::min<qint64>(6, std::max<qint64>(2, most + 1)));
+    setWholeAxis(y, most);
     m_chart->addAxis(x, Qt::AlignBottom);
     m_chart->addAxis(y, Qt::AlignLeft);
     series->attachAxis(x);

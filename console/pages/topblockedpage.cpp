@@ -4,8 +4,11 @@
 #include "apiclient.h"
 #include "message.h"
 #include "confirm.h"
+#include "windowkey.h"
 
 #include <QJsonArray>
+#include <QLocale>
+#include <QDateTime>
 #include <QLabel>
 #include <QPushButton>
 #include <QHBoxLayout>
@@ -18,23 +21,29 @@ TopBlockedPage::TopBlockedPage(ApiClient *client, QWidget *parent) : QWidget(par
 {
     auto *refreshButton = new QPushButton(QStringLiteral("Refresh"));
     auto *resetButton = new QPushButton(QStringLiteral("Reset usage…"));
+    auto *watchButton = new QPushButton(QStringLiteral("Watch in Live usage"));
+    watchButton->setObjectName(QStringLiteral("watch"));
     resetButton->setObjectName(QStringLiteral("reset"));
     resetButton->setToolTip(QStringLiteral("Empty the selected caller's window: it may send again at once"));
     m_table = new QTreeWidget;
     m_table->setRootIsDecorated(false);
     m_table->setHeaderLabels({QStringLiteral("Blocked"), QStringLiteral("Scope"), QStringLiteral("Who"), QStringLiteral("Key"),
-                              QStringLiteral("Last blocked")});
+                              QStringLiteral("Last blocked (local time)"), QStringLiteral("Unit")});
+    m_table->setSortingEnabled(true);
     m_message = new QLabel;
     auto *layout = new QVBoxLayout(this);
     auto *buttons = new QHBoxLayout;
     buttons->addWidget(refreshButton);
     buttons->addWidget(resetButton);
+    buttons->addWidget(watchButton);
     buttons->addStretch(1);
     layout->addLayout(buttons);
     layout->addWidget(m_table, 1);
     layout->addWidget(m_message);
     connect(refreshButton, &QPushButton::clicked, this, &TopBlockedPage::refresh);
     connect(resetButton, &QPushButton::clicked, this, &TopBlockedPage::resetSelected);
+    connect(watchButton, &QPushButton::clicked, this, &TopBlockedPage::watchSelected);
+    connect(m_table, &QTreeWidget::itemDoubleClicked, this, &TopBlockedPage::watchSelected);
     auto adminActions = [client, resetButton] {
         resetButton->setEnabled(client->hasAdminToken());
     };
@@ -68,6 +77,17 @@ void TopBlockedPage::resetSelected()
     });
 }
 
+void TopBlockedPage::watchSelected()
+{
+    QTreeWidgetItem *item = m_table->currentItem();
+    if (!item) {
+        m_message->setText(QStringLiteral("Select a caller first."));
+        markError(m_message);
+        return;
+    }
+    Q_EMIT watchRequested(item->text(3));
+}
+
 void TopBlockedPage::refresh()
 {
     m_client->topBlocked(50, this, [this](const QJsonArray &entries, const ApiError *error) {
@@ -78,15 +98,26 @@ void TopBlockedPage::refresh()
             Q_EMIT refreshed();
             return;
         }
+        m_table->setSortingEnabled(false); // rows in the server's order (most blocked first) until a header is clicked
         for (const QJsonValue &v : entries) {
             const QJsonObject e = v.toObject();
-            m_table->addTopLevelItem(new QTreeWidgetItem({QString::number(e.value(QStringLiteral("blocked")).toInteger()),
-                                                          e.value(QStringLiteral("scope")).toString(),
-                                                          e.value(QStringLiteral("label")).toString(),
-                                                          e.value(QStringLiteral("key")).toString(),
-                                                          e.value(QStringLiteral("lastBlockedAt")).toString()}));
+            const QString key = e.value(QStringLiteral("key")).toString();
+            const auto parsed = parseWindowKey(key.toUtf8());
+            const QString unit = !parsed ? QString()
+                                 : QStringLiteral("%1%2").arg(unitName(parsed->unit),
+                                                              parsed->algorithm == Algorithm::TokenBucket ? QStringLiteral(" (bucket)") : QString());
+            const QDateTime at = QDateTime::fromString(e.value(QStringLiteral("lastBlockedAt")).toString(), Qt::ISODateWithMs);
+            auto *item = new QTreeWidgetItem({QString::number(e.value(QStringLiteral("blocked")).toInteger()),
+                                              e.value(QStringLiteral("scope")).toString(),
+                                              e.value(QStringLiteral("label")).toString(),
+                                              key,
+                                              at.isValid() ? QLocale().toString(at.toLocalTime(), QStringLiteral("yyyy-MM-dd HH:mm:ss"))
+                                                           : e.value(QStringLiteral("lastBlockedAt")).toString(),
+                                              unit});
+            item->setData(0, Qt::DisplayRole, e.value(QStringLiteral("blocked")).toInteger()); // sorts as a number
+            m_table->addTopLevelItem(item);
         }
-        for (int c = 0; c < 5; ++c)
+        for (int c = 0; c < 6; ++c)
             m_table->resizeColumnToContents(c);
         m_message->setText((m_note.isEmpty() ? QString() : m_note + QStringLiteral(" · ")) + QStringLiteral("%1 keys").arg(entries.size()));
         markError(m_message);

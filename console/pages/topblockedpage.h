@@ -23,9 +23,12 @@ public:
     // caller may send again at once.
     void resetSelected();
     QString message() const;
+    // "Watch in Live usage": asks the window to watch the selected caller.
+    void watchSelected();
 
 Q_SIGNALS:
     void refreshed();
+    void watchRequested(const QString &key);
 
 private:
     ApiClient *m_client;

@@ -103,6 +103,15 @@ UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     resetButton->setToolTip(QStringLiteral("Empty the windows of the watched callers: they may send again at once"));
     auto *clearButton = new QPushButton(QStringLiteral("Clear"));
     auto *stopButton = new QPushButton(QStringLiteral("Stop"));
+    m_range = new QComboBox;
+    m_range->setObjectName(QStringLiteral("range"));
+    m_range->addItem(QStringLiteral("last minute"), 60);
+    m_range->addItem(QStringLiteral("last 5 minutes"), 300);
+    m_range->addItem(QStringLiteral("last 15 minutes"), 900);
+    m_pause = new QPushButton(QStringLiteral("Pause"));
+    m_pause->setObjectName(QStringLiteral("pause"));
+    m_pause->setCheckable(true);
+    m_pause->setToolTip(QStringLiteral("Freeze the chart to read it; the data keeps coming and is drawn when it resumes"));
     auto *reloadButton = new QPushButton(QStringLiteral("Reload lists"));
     reloadButton->setToolTip(QStringLiteral("Fill the pickers from the registry again"));
 
@@ -160,6 +169,8 @@ UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     buttons->addWidget(clearButton);
     buttons->addWidget(stopButton);
     buttons->addStretch(1);
+    buttons->addWidget(m_range);
+    buttons->addWidget(m_pause);
     buttons->addWidget(reloadButton);
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(pick);
@@ -183,6 +194,8 @@ UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
         Q_EMIT watchedChanged();
     });
     connect(stopButton, &QPushButton::clicked, this, &UsagePage::stop);
+    connect(m_range, &QComboBox::currentIndexChanged, this, [this] { setRangeSeconds(m_range->currentData().toInt()); });
+    connect(m_pause, &QPushButton::toggled, this, &UsagePage::setPaused);
     connect(resetButton, &QPushButton::clicked, this, &UsagePage::resetWatched);
     connect(reloadButton, &QPushButton::clicked, this, &UsagePage::refreshPickers);
     // Server → Connect…: the stream follows the new server and token.
@@ -357,6 +370,25 @@ void UsagePage::clearChart()
     m_note->clear();
 }
 
+void UsagePage::setRangeSeconds(int seconds)
+{
+    const int i = m_range->findData(seconds);
+    if (i >= 0 && i != m_range->currentIndex())
+        m_range->setCurrentIndex(i); // comes back here through the signal
+    const qint64 now = m_lastEventMs >= 0 ? m_lastEventMs : QDateTime::currentMSecsSinceEpoch();
+    m_x->setRange(QDateTime::fromMSecsSinceEpoch(now - shownRangeMs()), QDateTime::fromMSecsSinceEpoch(now));
+}
+
+qint64 UsagePage::shownRangeMs() const { return m_range->currentData().toLongLong() * 1000; }
+
+void UsagePage::setPaused(bool paused)
+{
+    m_paused = paused;
+    if (m_pause->isChecked() != paused)
+        m_pause->setChecked(paused);
+    m_pause->setText(paused ? QStringLiteral("Resume") : QStringLiteral("Pause"));
+}
+
 int UsagePage::segmentCount(const QString &key) const
 {
     return static_cast<int>(m_oldSegments.value(key).size()) + (m_lines.contains(key) ? 1 : 0);
@@ -376,7 +408,12 @@ void UsagePage::watch(const QStringList &keysToWatch)
 {
     const QStringList keys = keysToWatch; // a copy: callers may pass m_watched itself
     stop();
-    clearChart();
+    // A caller added keeps what the chart has; a caller removed starts it again.
+    bool onlyAdded = !m_watched.isEmpty();
+    for (const QString &k : std::as_const(m_watched))
+        onlyAdded = onlyAdded && keys.contains(k);
+    if (!onlyAdded)
+        clearChart();
     m_watched.clear();
     for (const QString &k : keys) {
         if (!k.trimmed().isEmpty() && !m_watched.contains(k.trimmed()))
@@ -486,6 +523,20 @@ void UsagePage::onEvent(const QJsonObject &event)
     m_lastAllowed = allowed;
     m_lastBlocked = blocked;
     m_lastEventMs = now;
+    if (m_paused) {
+        // Kept, not drawn: the chart stays as the operator froze it.
+        for (const QJsonValue &v : event.value(QStringLiteral("keys")).toArray()) {
+            const QJsonObject k = v.toObject();
+            const QJsonValue limitValue = k.value(QStringLiteral("limit"));
+            m_series.add(k.value(QStringLiteral("key")).toString(), static_cast<double>(now), k.value(QStringLiteral("count")).toInteger(),
+                         limitValue.isNull() ? -1 : limitValue.toInteger());
+        }
+        m_status->setText(QStringLiteral("Paused at %1 (the data keeps coming: Resume draws it)")
+                              .arg(QDateTime::fromMSecsSinceEpoch(now).toString(QStringLiteral("HH:mm:ss"))));
+        markError(m_status);
+        Q_EMIT updated();
+        return;
+    }
     double top = 100;
     QStringList unlimited;
     for (const QJsonValue &v : event.value(QStringLiteral("keys")).toArray()) {
@@ -549,8 +600,9 @@ void UsagePage::onEvent(const QJsonObject &event)
         line->replace(segment);
         marks->replace(over);
     }
-    m_limitLine->replace({QPointF(static_cast<double>(now - 60000), 100), QPointF(static_cast<double>(now), 100)});
-    m_x->setRange(QDateTime::fromMSecsSinceEpoch(now - 60000), QDateTime::fromMSecsSinceEpoch(now));
+    const qint64 range = shownRangeMs();
+    m_limitLine->replace({QPointF(static_cast<double>(now - range), 100), QPointF(static_cast<double>(now), 100)});
+    m_x->setRange(QDateTime::fromMSecsSinceEpoch(now - range), QDateTime::fromMSecsSinceEpoch(now));
     // Room above the highest point; whole, even percentages on the ticks.
     const double yMax = std::ceil((top + 10) / 20.0) * 20.0;
     m_y->setRange(0, yMax);

@@ -24,6 +24,7 @@ class QAreaSeries;
 class QLineSeries;
 class QScatterSeries;
 class QNetworkReply;
+class QPushButton;
 class QTimer;
 class QValueAxis;
 
@@ -56,6 +57,12 @@ public:
     QString statusText() const;
     QComboBox *picker(const QString &name) const; // "scope", "tenant", "user", "model", "tier", "apiKey", "unit"
     const UsageSeries &series() const { return m_series; }
+    // The time shown (1, 5 or 15 minutes), and a pause that freezes the chart while the data
+    // keeps coming (drawn again when it resumes).
+    void setRangeSeconds(int seconds);
+    void setPaused(bool paused);
+    bool isPaused() const { return m_paused; }
+    qint64 shownRangeMs() const;
     QChart *chart() const { return m_chart; }
     // What the chart shows, for tests: bands without data, line segments of a key, points marked
     // red (at or over the limit), the note under the status line (a gap, a restart).
@@ -94,6 +101,9 @@ private:
     qint64 m_lastEventMs = -1;
     qint64 m_lastAllowed = -1, m_lastBlocked = -1;          // the server's totals since it started
     QLabel *m_note;
+    QComboBox *m_range;
+    QPushButton *m_pause;
+    bool m_paused = false;
     UsageSeries m_series;
     QStringList m_watched;
     QPointer<QNetworkReply> m_stream;
