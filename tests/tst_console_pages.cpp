@@ -42,6 +42,7 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
+#include <QSortFilterProxyModel>
 #include <QSpinBox>
 #include <QTabWidget>
 #include <QTableView>
@@ -281,6 +282,22 @@ private Q_SLOTS:
         QCOMPARE(page->model()->rowCount(), 11); // the seed's nine and the token bucket and shadow examples
         QCOMPARE(page->model()->index(8, PolicyTableModel::SelectorColumn).data().toString(), QStringLiteral("user ent-user-2, model gpt-4o"));
         QCOMPARE(page->model()->index(0, PolicyTableModel::ScopeColumn).data().toString(), QStringLiteral("GLOBAL"));
+        // Issue 23: digits grouped, unit and algorithm in columns of their own, sorted by a
+        // header (numbers as numbers), filtered by what is typed.
+        QCOMPARE(page->model()->index(0, PolicyTableModel::LimitColumn).data().toString(), QStringLiteral("1,000,000"));
+        QSortFilterProxyModel *shown = page->shown();
+        shown->sort(PolicyTableModel::LimitColumn, Qt::DescendingOrder);
+        QCOMPARE(shown->index(0, PolicyTableModel::IdColumn).data().toLongLong(), qint64(1)); // 1,000,000 first, not "500" > "1,000"
+        page->setFilterText(QStringLiteral("free_co"));
+        QVERIFY(shown->rowCount() >= 1 && shown->rowCount() < 11);
+        for (int r = 0; r < shown->rowCount(); ++r) {
+            QString row;
+            for (int c = 0; c < PolicyTableModel::ColumnCount; ++c)
+                row += shown->index(r, c).data().toString() + QLatin1Char(' ');
+            QVERIFY2(row.contains(QStringLiteral("free_co"), Qt::CaseInsensitive), qPrintable(row));
+        }
+        page->setFilterText(QString());
+        shown->sort(PolicyTableModel::IdColumn, Qt::AscendingOrder);
 
         PolicyDto p;
         p.scope = Scope::Model;
@@ -366,7 +383,8 @@ private Q_SLOTS:
         PolicyTableModel model;
         model.setPolicies({sent});
         QCOMPARE(model.data(model.index(0, PolicyTableModel::WindowColumn)).toString(), QStringLiteral("at once"));
-        QCOMPARE(model.data(model.index(0, PolicyTableModel::LimitColumn)).toString(), QStringLiteral("5 streams"));
+        QCOMPARE(model.data(model.index(0, PolicyTableModel::LimitColumn)).toString(), QStringLiteral("5"));
+        QCOMPARE(model.data(model.index(0, PolicyTableModel::UnitColumn)).toString(), QStringLiteral("streams"));
     }
 
     // Design §11 in the console: the dialog offers a burst only for a token bucket, a shadow
@@ -407,7 +425,8 @@ private Q_SLOTS:
         model.setPolicies({sent});
         QCOMPARE(model.data(model.index(0, PolicyTableModel::EnabledColumn)).toString(), QStringLiteral("shadow"));
         QCOMPARE(model.data(model.index(0, PolicyTableModel::WindowColumn)).toString(), QStringLiteral("1 day"));
-        QCOMPARE(model.data(model.index(0, PolicyTableModel::LimitColumn)).toString(), QStringLiteral("100, bursts of 20"));
+        QCOMPARE(model.data(model.index(0, PolicyTableModel::LimitColumn)).toString(), QStringLiteral("100"));
+        QCOMPARE(model.data(model.index(0, PolicyTableModel::AlgorithmColumn)).toString(), QStringLiteral("token bucket, bursts of 20"));
         QVERIFY(model.data(model.index(0, PolicyTableModel::ScopeColumn), Qt::FontRole).value<QFont>().italic());
 
         // The Check page on gpt-4o-mini: the demo's bucket and its shadow policy.

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "policytablemodel.h"
 
+#include <QLocale>
+
 #include <QColor>
 #include <QFont>
 
@@ -54,6 +56,14 @@ QVariant PolicyTableModel::data(const QModelIndex &index, int role) const
         return {};
     if (role == PolicyIdRole)
         return p->id;
+    if (role == SortRole) {
+        switch (index.column()) {
+        case IdColumn: return p->id;
+        case LimitColumn: return p->limit;
+        case WindowColumn: return p->unit == Unit::Concurrent ? qint64(0) : p->windowSeconds;
+        default: return data(index, Qt::DisplayRole);
+        }
+    }
     if (role == Qt::TextAlignmentRole && (index.column() == LimitColumn || index.column() == WindowColumn || index.column() == IdColumn))
         return QVariant(Qt::AlignRight | Qt::AlignVCenter);
     // Shadow policies (design §11) read apart: grey and italic, "shadow" in the Enabled column.
@@ -73,13 +83,18 @@ QVariant PolicyTableModel::data(const QModelIndex &index, int role) const
     case ScopeColumn: return scopeName(p->scope);
     case SelectorColumn: return selectorText(*p);
     case LimitColumn: {
-        QString text = QString::number(p->limit);
-        if (p->unit != Unit::Requests)
-            text += p->unit == Unit::Tokens ? QStringLiteral(" tokens") : QStringLiteral(" streams");
-        if (p->algorithm == Algorithm::TokenBucket)
-            text += QStringLiteral(", bursts of %1").arg(p->capacity());
-        if (p->unit == Unit::Requests && p->algorithm == Algorithm::SlidingLog)
-            return p->limit;
+        // 1,000,000 rather than 1000000: digits grouped whatever the locale's default.
+        QLocale locale;
+        locale.setNumberOptions(locale.numberOptions() & ~QLocale::OmitGroupSeparator);
+        return locale.toString(p->limit);
+    }
+    case UnitColumn: return p->unit == Unit::Requests ? QStringLiteral("requests") : p->unit == Unit::Tokens ? QStringLiteral("tokens")
+                                                                                                             : QStringLiteral("streams");
+    case AlgorithmColumn: {
+        QString text = p->algorithm == Algorithm::TokenBucket ? QStringLiteral("token bucket, bursts of %1").arg(p->capacity())
+                                                              : QStringLiteral("sliding log");
+        if (p->adaptive) // follows its GPU pool's factor (design §14)
+            text += QStringLiteral(", adaptive ×%1–%2").arg(p->minFactor).arg(p->maxFactor);
         return text;
     }
     case WindowColumn: return p->unit == Unit::Concurrent ? QStringLiteral("at once") : readableWindow(p->windowSeconds);
@@ -93,7 +108,7 @@ QVariant PolicyTableModel::headerData(int section, Qt::Orientation orientation, 
 {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return {};
-    static const char *const names[] = {"Id", "Scope", "Applies to", "Limit", "Window", "Enabled", "Description"};
+    static const char *const names[] = {"Id", "Scope", "Applies to", "Limit", "Unit", "Algorithm", "Window", "Enabled", "Description"};
     return section >= 0 && section < ColumnCount ? QString::fromLatin1(names[section]) : QVariant();
 }
 

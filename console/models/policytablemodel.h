@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The policies as a table: one row per policy, columns for scope, selectors, limit, window,
-// enabled and description. Replaced in bulk from the server's list; views never parse JSON.
+// The policies as a table: one row per policy, columns for scope, selectors, limit (with digit
+// grouping), unit, algorithm, window, enabled and description. Replaced in bulk from the server's list; views never parse JSON.
 #pragma once
 
 #include "policydto.h"
@@ -13,8 +13,10 @@ class PolicyTableModel : public QAbstractTableModel
 {
     Q_OBJECT
 public:
-    enum Columns { IdColumn, ScopeColumn, SelectorColumn, LimitColumn, WindowColumn, EnabledColumn, DescriptionColumn, ColumnCount };
-    enum Roles { PolicyIdRole = Qt::UserRole + 1 };
+    enum Columns { IdColumn, ScopeColumn, SelectorColumn, LimitColumn, UnitColumn, AlgorithmColumn, WindowColumn, EnabledColumn,
+                   DescriptionColumn, ColumnCount };
+    // SortRole: what a column sorts by (numbers as numbers, windows by their seconds).
+    enum Roles { PolicyIdRole = Qt::UserRole + 1, SortRole };
 
     using QAbstractTableModel::QAbstractTableModel;
 

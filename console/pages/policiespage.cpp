@@ -10,6 +10,8 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QPushButton>
+#include <QSortFilterProxyModel>
+#include <QLineEdit>
 #include <QTableView>
 #include <QVBoxLayout>
 
@@ -18,8 +20,20 @@ namespace sluice {
 PoliciesPage::PoliciesPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_client(client)
 {
     m_model = new PolicyTableModel(this);
+    m_proxy = new QSortFilterProxyModel(this);
+    m_proxy->setSourceModel(m_model);
+    m_proxy->setSortRole(PolicyTableModel::SortRole);
+    m_proxy->setFilterKeyColumn(-1); // any column
+    m_proxy->setFilterCaseSensitivity(Qt::CaseInsensitive);
+    m_filter = new QLineEdit;
+    m_filter->setObjectName(QStringLiteral("filter"));
+    m_filter->setPlaceholderText(QStringLiteral("Filter: a tenant, a model, a scope, tokens…"));
+    m_filter->setClearButtonEnabled(true);
+    connect(m_filter, &QLineEdit::textChanged, m_proxy, &QSortFilterProxyModel::setFilterFixedString);
     m_view = new QTableView;
-    m_view->setModel(m_model);
+    m_view->setModel(m_proxy);
+    m_view->setSortingEnabled(true);
+    m_view->sortByColumn(PolicyTableModel::IdColumn, Qt::AscendingOrder);
     m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_view->setSelectionMode(QAbstractItemView::SingleSelection);
     m_view->horizontalHeader()->setStretchLastSection(true);
@@ -50,14 +64,14 @@ PoliciesPage::PoliciesPage(ApiClient *client, QWidget *parent) : QWidget(parent)
     });
     auto selected = [this]() -> const PolicyDto * {
         const QModelIndexList rows = m_view->selectionModel()->selectedRows();
-        return rows.isEmpty() ? nullptr : m_model->policyAt(rows.first().row());
+        return rows.isEmpty() ? nullptr : m_model->policyAt(m_proxy->mapToSource(rows.first()).row());
     };
     connect(editButton, &QPushButton::clicked, this, [this, selected] {
         if (const PolicyDto *p = selected())
             edit(*p);
     });
     connect(m_view, &QTableView::doubleClicked, this, [this, editButton](const QModelIndex &index) {
-        if (const PolicyDto *p = m_model->policyAt(index.row()); p && editButton->isEnabled())
+        if (const PolicyDto *p = m_model->policyAt(m_proxy->mapToSource(index).row()); p && editButton->isEnabled())
             edit(*p);
     });
     connect(del, &QPushButton::clicked, this, [this, selected] {
@@ -68,11 +82,14 @@ PoliciesPage::PoliciesPage(ApiClient *client, QWidget *parent) : QWidget(parent)
     for (QPushButton *b : {refresh, add, editButton, del})
         buttons->addWidget(b);
     buttons->addStretch();
+    buttons->addWidget(m_filter, 2);
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(buttons);
     layout->addWidget(m_view, 1);
     layout->addWidget(m_message);
 }
+
+void PoliciesPage::setFilterText(const QString &text) { m_filter->setText(text); }
 
 void PoliciesPage::updateActions()
 {

@@ -9,7 +9,9 @@
 #include <QWidget>
 
 class QLabel;
+class QLineEdit;
 class QPushButton;
+class QSortFilterProxyModel;
 class QTableView;
 
 namespace sluice {
@@ -24,6 +26,9 @@ public:
     explicit PoliciesPage(ApiClient *client, QWidget *parent = nullptr);
 
     PolicyTableModel *model() const { return m_model; }
+    // What the table shows: sorted by a header click, filtered by the text typed above it.
+    QSortFilterProxyModel *shown() const { return m_proxy; }
+    void setFilterText(const QString &text);
     void refresh();
     // Creates (id 0) or updates a policy on the server, then refreshes.
     void submit(const PolicyDto &policy);
@@ -51,6 +56,8 @@ private:
     QPushButton *m_add, *m_edit, *m_delete;
     bool m_unreachable = false; // the last list found no server
     PolicyTableModel *m_model;
+    QSortFilterProxyModel *m_proxy;
+    QLineEdit *m_filter;
     QTableView *m_view;
     QLabel *m_message;
 };
