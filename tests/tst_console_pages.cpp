@@ -1255,8 +1255,13 @@ private Q_SLOTS:
         QCOMPARE(model.data(model.index(0, AnalyticsModel::Blocked)).toLongLong(), 3);
         QCOMPARE(model.data(model.index(0, AnalyticsModel::BlockRatio)).toString(), QStringLiteral("27.3 %"));
         QCOMPARE(model.data(model.index(0, AnalyticsModel::Tokens)).toLongLong(), 700);
-        QCOMPARE(model.steps().size(), size_t(2));
-        QCOMPARE(model.steps()[0].allowed, 5); // both keys at 01:05
+        QCOMPARE(model.steps().size(), size_t(60)); // every minute of the hour, the empty ones too
+        QCOMPARE(model.stepSeconds(), qint64(60));
+        QCOMPARE(model.steps()[0].allowed, 0);
+        QCOMPARE(model.steps()[5].allowed, 5); // both keys at 01:05
+        QCOMPARE(model.steps()[5].allowedBy.at(QStringLiteral("big")), 4);
+        QCOMPARE(model.steps()[6].time, QDateTime(QDate(2026, 11, 23), QTime(1, 6), Qt::UTC));
+        QCOMPARE(model.keysByVolume(), (QStringList{QStringLiteral("big"), QStringLiteral("small")}));
         QCOMPARE(model.totalAllowed(), 9);
         QVERIFY(!model.setAnswer(QJsonObject{{QStringLiteral("error"), 1}}));
         QCOMPARE(model.rowCount(), 2); // a broken answer changes nothing

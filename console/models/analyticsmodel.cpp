@@ -31,8 +31,21 @@ bool AnalyticsModel::setAnswer(const QJsonObject &answer)
             step.time = t;
             step.allowed += allowed;
             step.blocked += blocked;
+            step.allowedBy[r.key] += allowed;
         }
         rows.push_back(std::move(r));
+    }
+    // Every bucket from `from` to `to`, the empty ones too (the server writes only buckets with
+    // data), aligned as the server aligns them: multiples of the step since the epoch.
+    const qint64 step = answer.value(QStringLiteral("step")).toInteger(60);
+    const QDateTime from = QDateTime::fromString(answer.value(QStringLiteral("from")).toString(), Qt::ISODate);
+    const QDateTime to = QDateTime::fromString(answer.value(QStringLiteral("to")).toString(), Qt::ISODate);
+    if (step > 0 && from.isValid() && to.isValid() && from < to && (to.toSecsSinceEpoch() - from.toSecsSinceEpoch()) / step <= 10000) {
+        for (qint64 t = from.toSecsSinceEpoch() / step * step; t < to.toSecsSinceEpoch(); t += step) {
+            const QDateTime at = QDateTime::fromSecsSinceEpoch(t, Qt::UTC);
+            if (steps.find(at) == steps.end())
+                steps[at].time = at;
+        }
     }
     std::stable_sort(rows.begin(), rows.end(),
                      [](const Row &a, const Row &b) { return a.allowed + a.blocked > b.allowed + b.blocked; });
@@ -41,8 +54,17 @@ bool AnalyticsModel::setAnswer(const QJsonObject &answer)
     m_steps.clear();
     for (auto &[t, s] : steps)
         m_steps.push_back(s);
+    m_stepSeconds = step > 0 ? step : 60;
     endResetModel();
     return true;
+}
+
+QStringList AnalyticsModel::keysByVolume() const
+{
+    QStringList keys;
+    for (const Row &r : m_rows)
+        keys << r.key;
+    return keys;
 }
 
 void AnalyticsModel::clear()

@@ -6,6 +6,9 @@
 
 #include <QAbstractTableModel>
 #include <QDateTime>
+#include <QStringList>
+#include <map>
+#include <QDateTime>
 #include <QJsonObject>
 #include <vector>
 
@@ -28,6 +31,7 @@ public:
         QDateTime time;
         qint64 allowed = 0;
         qint64 blocked = 0;
+        std::map<QString, qint64> allowedBy; // per key of the answer's grouping
     };
 
     using QAbstractTableModel::QAbstractTableModel;
@@ -37,7 +41,12 @@ public:
     bool setAnswer(const QJsonObject &answer);
     void clear();
 
-    const std::vector<Step> &steps() const { return m_steps; } // time order, every key summed
+    // Every bucket of the answer's range in time order (empty ones too: a real time axis), every
+    // key summed; the bucket's size in seconds.
+    const std::vector<Step> &steps() const { return m_steps; }
+    qint64 stepSeconds() const { return m_stepSeconds; }
+    // The keys by requests, most first (the bars' stacking order).
+    QStringList keysByVolume() const;
     qint64 totalAllowed() const;
     qint64 totalBlocked() const;
     const Row *row(const QString &key) const;
@@ -50,6 +59,7 @@ public:
 private:
     std::vector<Row> m_rows; // most requests first
     std::vector<Step> m_steps;
+    qint64 m_stepSeconds = 60;
 };
 
 } // namespace sluice

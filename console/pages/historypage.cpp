@@ -11,6 +11,7 @@
 #include <QChart>
 #include <QChartView>
 #include <QComboBox>
+#include <QDateTimeAxis>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
@@ -123,29 +124,74 @@ void HistoryPage::redrawChart()
         m_chart->removeAxis(axis); // (gives it back: ours to delete)
         delete axis;
     }
-    auto *allowed = new QBarSet(QStringLiteral("Allowed"));
+    // Allowed requests stacked by the chosen grouping (the six biggest keys, the rest as one),
+    // blocked ones on top in red; one bar per bucket of the range, empty ones included.
+    const QStringList keys = m_model->keysByVolume();
+    constexpr int kShownKeys = 6;
+    const QList<QColor> palette = {QColor(0x2e, 0x7d, 0x32), QColor(0x1f, 0x77, 0xb4), QColor(0x94, 0x67, 0xbd),
+                                   QColor(0x17, 0xbe, 0xcf), QColor(0x8c, 0x56, 0x4b), QColor(0xbc, 0xbd, 0x22), QColor(0x9e, 0x9e, 0x9e)};
+    QList<QBarSet *> sets;
+    for (int i = 0; i < std::min<int>(kShownKeys, static_cast<int>(keys.size())); ++i) {
+        auto *set = new QBarSet(QStringLiteral("%1 allowed").arg(keys.at(i).isEmpty() ? QStringLiteral("(none)") : keys.at(i)));
+        set->setColor(palette.at(i));
+        sets << set;
+    }
+    QBarSet *others = nullptr;
+    if (keys.size() > kShownKeys) {
+        others = new QBarSet(QStringLiteral("others allowed"));
+        others->setColor(palette.last());
+    }
     auto *blocked = new QBarSet(QStringLiteral("Blocked"));
-    allowed->setColor(QColor(0x2e, 0x9d, 0x4f)); // conventional: green allowed, red blocked
     blocked->setColor(QColor(0xd2, 0x3c, 0x3c));
     QStringList categories;
-    const bool minutes = m_range->currentIndex() == 0;
+    const qint64 step = m_model->stepSeconds();
     qint64 most = 0;
+    int n = 0;
     for (const AnalyticsModel::Step &s : m_model->steps()) {
-        *allowed << static_cast<qreal>(s.allowed);
+        for (int i = 0; i < static_cast<int>(sets.size()); ++i) {
+            const auto it = s.allowedBy.find(keys.at(i));
+            *sets[i] << static_cast<qreal>(it == s.allowedBy.end() ? 0 : it->second);
+        }
+        if (others) {
+            qint64 rest = 0;
+            for (const auto &[key, count] : s.allowedBy)
+                if (keys.indexOf(key) >= kShownKeys)
+                    rest += count;
+            *others << static_cast<qreal>(rest);
+        }
         *blocked << static_cast<qreal>(s.blocked);
-        const QDateTime local = s.time.toLocalTime();
-        categories << (minutes ? local.toString(QStringLiteral("HH:mm")) : QLocale().toString(local, QStringLiteral("ddd HH:mm")));
+        categories << QString::number(n); // the bars' own axis (hidden): the time axis below labels them
         most = std::max(most, s.allowed + s.blocked);
+        ++n;
     }
     auto *series = new QStackedBarSeries;
-    series->append(allowed);
+    for (QBarSet *set : std::as_const(sets))
+        series->append(set);
+    if (others)
+        series->append(others);
     series->append(blocked);
+    series->setBarWidth(0.9);
     m_chart->addSeries(series);
     auto *x = new QBarCategoryAxis;
     x->append(categories);
+    x->setVisible(false);
+    // A real time axis over the bars: bar i spans [start + i·step, start + (i+1)·step), so the
+    // axis runs from the first bar's start to the last one's end and each tick sits in time.
+    auto *time = new QDateTimeAxis;
+    const qint64 start = m_model->steps().empty() ? QDateTime::currentSecsSinceEpoch() : m_model->steps().front().time.toSecsSinceEpoch();
+    const qint64 end = m_model->steps().empty() ? start + step : m_model->steps().back().time.toSecsSinceEpoch() + step;
+    time->setRange(QDateTime::fromSecsSinceEpoch(start), QDateTime::fromSecsSinceEpoch(end));
+    time->setFormat(m_range->currentIndex() == 0 ? QStringLiteral("HH:mm") : QStringLiteral("ddd HH:mm"));
+    time->setTickCount(7);
+    const QString size = step % 86400 == 0 ? QStringLiteral("%1 day").arg(step / 86400)
+                       : step % 3600 == 0  ? QStringLiteral("%1 h").arg(step / 3600)
+                                           : QStringLiteral("%1 min").arg(step / 60);
+    time->setTitleText(QStringLiteral("local time · one bar = %1").arg(size));
     auto *y = new QValueAxis;
     setWholeAxis(y, most);
+    y->setTitleText(QStringLiteral("requests"));
     m_chart->addAxis(x, Qt::AlignBottom);
+    m_chart->addAxis(time, Qt::AlignBottom);
     m_chart->addAxis(y, Qt::AlignLeft);
     series->attachAxis(x);
     series->attachAxis(y);
