@@ -218,6 +218,9 @@ void MainWindow::pollHealth()
             } else if (error && error->status() == 403) {
                 line += QStringLiteral(" · the server's admin API is off (started without --admin-token)");
                 warn = true;
+            } else if (error) {
+                line += QStringLiteral(" · could not check the admin token (%1)").arg(error->message());
+                warn = true;
             }
             m_connection->setText(line);
             m_connection->setStyleSheet(warn ? QStringLiteral("color: #a15c00") : QStringLiteral("color: #1b7f3b"));

@@ -12,8 +12,9 @@ void UsageSeries::add(const QString &key, double seconds, qint64 count, qint64 l
     if (p.size() > m_capacity)
         p.remove(0, p.size() - m_capacity);
     QList<QPointF> &share = m_percent[key];
-    if (limit > 0) {
-        share.append(QPointF(seconds, 100.0 * static_cast<double>(count) / static_cast<double>(limit)));
+    if (limit >= 0) {
+        // A limit of 0 admits nothing: at its limit (100 %) whatever the count.
+        share.append(QPointF(seconds, limit == 0 ? 100.0 : 100.0 * static_cast<double>(count) / static_cast<double>(limit)));
         if (share.size() > m_capacity)
             share.remove(0, share.size() - m_capacity);
     }

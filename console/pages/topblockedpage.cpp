@@ -30,6 +30,7 @@ TopBlockedPage::TopBlockedPage(ApiClient *client, QWidget *parent) : QWidget(par
     m_table->setHeaderLabels({QStringLiteral("Blocked"), QStringLiteral("Scope"), QStringLiteral("Who"), QStringLiteral("Key"),
                               QStringLiteral("Last blocked (local time)"), QStringLiteral("Unit")});
     m_table->setSortingEnabled(true);
+    m_table->sortByColumn(0, Qt::DescendingOrder); // most blocked first
     m_message = new QLabel;
     auto *layout = new QVBoxLayout(this);
     auto *buttons = new QHBoxLayout;
@@ -117,6 +118,7 @@ void TopBlockedPage::refresh()
             item->setData(0, Qt::DisplayRole, e.value(QStringLiteral("blocked")).toInteger()); // sorts as a number
             m_table->addTopLevelItem(item);
         }
+        m_table->setSortingEnabled(true); // by the header's column again (most blocked first unless clicked)
         for (int c = 0; c < 6; ++c)
             m_table->resizeColumnToContents(c);
         m_message->setText((m_note.isEmpty() ? QString() : m_note + QStringLiteral(" · ")) + QStringLiteral("%1 keys").arg(entries.size()));

@@ -200,8 +200,10 @@ UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     connect(reloadButton, &QPushButton::clicked, this, &UsagePage::refreshPickers);
     // Server → Connect…: the stream follows the new server and token.
     connect(client, &ApiClient::serverChanged, this, [this] {
-        if (!m_watched.isEmpty() && !m_stopping) // watching, or refused: the operator did not stop it
+        if (!m_watched.isEmpty() && !m_stopping) { // watching, or refused: the operator did not stop it
+            clearChart(); // another server: nothing of the last one's counts stays
             watch(m_watched);
+        }
     });
     updatePickerStates();
 }
@@ -346,10 +348,12 @@ void UsagePage::clearChart()
     m_series.clear();
     QList<QAbstractSeries *> gone;
     for (QLineSeries *line : std::as_const(m_lines))
-        gone << line;
+        if (line)
+            gone << line;
     for (const QList<QLineSeries *> &segments : std::as_const(m_oldSegments))
         for (QLineSeries *line : segments)
-            gone << line;
+            if (line)
+                gone << line;
     for (QScatterSeries *marks : std::as_const(m_overLimit))
         gone << marks;
     for (QAreaSeries *band : std::as_const(m_gaps))
@@ -407,9 +411,10 @@ QString UsagePage::axisTitle() const { return m_y->titleText(); }
 void UsagePage::watch(const QStringList &keysToWatch)
 {
     const QStringList keys = keysToWatch; // a copy: callers may pass m_watched itself
+    const bool live = !m_stopping && m_stream; // a stopped chart starts again (no slope across the stop)
     stop();
-    // A caller added keeps what the chart has; a caller removed starts it again.
-    bool onlyAdded = !m_watched.isEmpty();
+    // A caller added to a live watch keeps what the chart has; a caller removed starts it again.
+    bool onlyAdded = live && !m_watched.isEmpty();
     for (const QString &k : std::as_const(m_watched))
         onlyAdded = onlyAdded && keys.contains(k);
     if (!onlyAdded)
@@ -484,6 +489,21 @@ void UsagePage::onEvent(const QJsonObject &event)
                                   QColor(0x17, 0xbe, 0xcf), QColor(0x8c, 0x56, 0x4b)};
     const qint64 allowed = event.value(QStringLiteral("allowedTotal")).toInteger();
     const qint64 blocked = event.value(QStringLiteral("blockedTotal")).toInteger();
+    if (m_paused) {
+        m_lastEventMs = now;
+        // Kept, not drawn: the chart stays as the operator froze it.
+        for (const QJsonValue &v : event.value(QStringLiteral("keys")).toArray()) {
+            const QJsonObject k = v.toObject();
+            const QJsonValue limitValue = k.value(QStringLiteral("limit"));
+            m_series.add(k.value(QStringLiteral("key")).toString(), static_cast<double>(now), k.value(QStringLiteral("count")).toInteger(),
+                         limitValue.isNull() ? -1 : limitValue.toInteger());
+        }
+        m_status->setText(QStringLiteral("Paused at %1 (the data keeps coming: Resume draws it)")
+                              .arg(QDateTime::fromMSecsSinceEpoch(now).toString(QStringLiteral("HH:mm:ss"))));
+        markError(m_status);
+        Q_EMIT updated();
+        return;
+    }
     if (m_gapStartMs >= 0) {
         // Back after a time without data: a grey band over it, and every line starts again after
         // it (no slope drawn through what was not seen).
@@ -494,6 +514,7 @@ void UsagePage::onEvent(const QJsonObject &event)
         upper->append(static_cast<double>(m_gapStartMs), 100000);
         upper->append(static_cast<double>(now), 100000);
         auto *band = new QAreaSeries(upper, lower);
+        band->setParent(nullptr); // (its constructor made it a child of `upper`) the chart owns it once added
         upper->setParent(band);
         lower->setParent(band);
         band->setName(QStringLiteral("no data (server unreachable)"));
@@ -523,20 +544,6 @@ void UsagePage::onEvent(const QJsonObject &event)
     m_lastAllowed = allowed;
     m_lastBlocked = blocked;
     m_lastEventMs = now;
-    if (m_paused) {
-        // Kept, not drawn: the chart stays as the operator froze it.
-        for (const QJsonValue &v : event.value(QStringLiteral("keys")).toArray()) {
-            const QJsonObject k = v.toObject();
-            const QJsonValue limitValue = k.value(QStringLiteral("limit"));
-            m_series.add(k.value(QStringLiteral("key")).toString(), static_cast<double>(now), k.value(QStringLiteral("count")).toInteger(),
-                         limitValue.isNull() ? -1 : limitValue.toInteger());
-        }
-        m_status->setText(QStringLiteral("Paused at %1 (the data keeps coming: Resume draws it)")
-                              .arg(QDateTime::fromMSecsSinceEpoch(now).toString(QStringLiteral("HH:mm:ss"))));
-        markError(m_status);
-        Q_EMIT updated();
-        return;
-    }
     double top = 100;
     QStringList unlimited;
     for (const QJsonValue &v : event.value(QStringLiteral("keys")).toArray()) {
@@ -590,12 +597,14 @@ void UsagePage::onEvent(const QJsonObject &event)
                            .arg(unit == QLatin1String("requests") || unit.isEmpty() ? QString() : QLatin1Char(' ') + unit, bucket));
         QList<QPointF> segment, over;
         const double start = m_segmentStart.value(key);
+        const double shownFrom = static_cast<double>(now - shownRangeMs());
         for (const QPointF &p : m_series.percentPoints(key)) {
             if (p.x() >= start)
                 segment << p;
             if (p.y() >= 100)
                 over << p;
-            top = std::max(top, p.y());
+            if (p.x() >= shownFrom)
+                top = std::max(top, p.y()); // the axis fits what is shown
         }
         line->replace(segment);
         marks->replace(over);
@@ -604,9 +613,7 @@ void UsagePage::onEvent(const QJsonObject &event)
     m_limitLine->replace({QPointF(static_cast<double>(now - range), 100), QPointF(static_cast<double>(now), 100)});
     m_x->setRange(QDateTime::fromMSecsSinceEpoch(now - range), QDateTime::fromMSecsSinceEpoch(now));
     // Room above the highest point; whole, even percentages on the ticks.
-    const double yMax = std::ceil((top + 10) / 20.0) * 20.0;
-    m_y->setRange(0, yMax);
-    m_y->setTickCount(static_cast<int>(yMax / 20) + 1);
+    setWholeAxis(m_y, static_cast<qint64>(std::ceil(top + 10))); // at most six whole ticks, however far over
     if (!unlimited.isEmpty() && m_note->text().isEmpty())
         m_note->setText(QStringLiteral("No policy governs %1: nothing to chart against a limit.").arg(unlimited.join(QStringLiteral(", "))));
     m_status->setText(QStringLiteral("Live at %1 · this server decided %2 allowed, %3 blocked since it started")
