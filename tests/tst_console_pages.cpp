@@ -898,6 +898,15 @@ private Q_SLOTS:
         QCOMPARE(page.series().percentPoints(tenant).last().y(), 2.0);  // 10 of 500, on the same axis
         QTRY_VERIFY_WITH_TIMEOUT(page.overLimitPoints(user) >= 1, 5000);
         QCOMPARE(page.overLimitPoints(tenant), 0);
+        // Item 2: refusals marked where they happened (the server counts them per key).
+        QCOMPARE(page.refusalMarks(user), 0);
+        for (int i = 0; i < 2; ++i)
+            QCOMPARE(test::httpCall(nam, server.baseUrl().resolved(QUrl(QStringLiteral("/rate-limit/check"))), "POST",
+                                    R"({"tenantId":"enterprise_co","userId":"ent-user-2","modelId":"gpt-4o"})")
+                         .status,
+                     429);
+        QTRY_VERIFY_WITH_TIMEOUT(page.refusalMarks(user) >= 1, 5000);
+        QCOMPARE(page.refusalMarks(tenant), 0);
         QCOMPARE(page.gapCount(), 0);
         QCOMPARE(page.segmentCount(user), 1);
 

@@ -356,6 +356,8 @@ void UsagePage::clearChart()
                 gone << line;
     for (QScatterSeries *marks : std::as_const(m_overLimit))
         gone << marks;
+    for (QScatterSeries *marks : std::as_const(m_refusalMarks))
+        gone << marks;
     for (QAreaSeries *band : std::as_const(m_gaps))
         gone << band;
     for (QAbstractSeries *series : std::as_const(gone)) {
@@ -366,6 +368,9 @@ void UsagePage::clearChart()
     m_oldSegments.clear();
     m_segmentStart.clear();
     m_overLimit.clear();
+    m_refusalMarks.clear();
+    m_refusals.clear();
+    m_refusedSoFar.clear();
     m_gaps.clear();
     m_limitLine->clear();
     m_gapStartMs = -1;
@@ -396,6 +401,27 @@ void UsagePage::setPaused(bool paused)
 int UsagePage::segmentCount(const QString &key) const
 {
     return static_cast<int>(m_oldSegments.value(key).size()) + (m_lines.contains(key) ? 1 : 0);
+}
+
+int UsagePage::refusalMarks(const QString &key) const { return static_cast<int>(m_refusals.value(key).size()); }
+
+void UsagePage::trackRefusals(const QString &key, const QJsonObject &k, qint64 now)
+{
+    // The server counts each key's refusals; a count that grew since the last event means
+    // refusals in between: marked at this event, at the caller's share of its limit then.
+    const QJsonValue v = k.value(QStringLiteral("blocked"));
+    if (!v.isDouble())
+        return;
+    const qint64 count = v.toInteger();
+    const qint64 before = m_refusedSoFar.value(key, -1);
+    m_refusedSoFar.insert(key, count);
+    if (before < 0 || count <= before)
+        return;
+    const QList<QPointF> shares = m_series.percentPoints(key);
+    QList<QPointF> &marks = m_refusals[key];
+    marks.append(QPointF(static_cast<double>(now), shares.isEmpty() ? 100.0 : shares.last().y()));
+    while (!marks.isEmpty() && marks.first().x() < static_cast<double>(now - 15 * 60 * 1000))
+        marks.removeFirst();
 }
 
 int UsagePage::overLimitPoints(const QString &key) const
@@ -497,6 +523,7 @@ void UsagePage::onEvent(const QJsonObject &event)
             const QJsonValue limitValue = k.value(QStringLiteral("limit"));
             m_series.add(k.value(QStringLiteral("key")).toString(), static_cast<double>(now), k.value(QStringLiteral("count")).toInteger(),
                          limitValue.isNull() ? -1 : limitValue.toInteger());
+            trackRefusals(k.value(QStringLiteral("key")).toString(), k, now);
         }
         m_status->setText(QStringLiteral("Paused at %1 (the data keeps coming: Resume draws it)")
                               .arg(QDateTime::fromMSecsSinceEpoch(now).toString(QStringLiteral("HH:mm:ss"))));
@@ -553,6 +580,7 @@ void UsagePage::onEvent(const QJsonObject &event)
         const QJsonValue limitValue = k.value(QStringLiteral("limit"));
         const qint64 limit = limitValue.isNull() ? -1 : limitValue.toInteger();
         m_series.add(key, static_cast<double>(now), count, limit);
+        trackRefusals(key, k, now);
         QLineSeries *&line = m_lines[key];
         const int index = static_cast<int>(m_series.keys().indexOf(key));
         const QColor color = colors.at(std::max(0, index) % colors.size());
@@ -585,6 +613,21 @@ void UsagePage::onEvent(const QJsonObject &event)
             if (m_overLimit.size() > 1)
                 hideFromLegend(marks); // said once
         }
+        QScatterSeries *&refusals = m_refusalMarks[key];
+        if (!refusals) {
+            refusals = new QScatterSeries;
+            refusals->setName(QStringLiteral("refused here"));
+            refusals->setMarkerShape(QScatterSeries::MarkerShapeTriangle);
+            refusals->setColor(QColor(0x7f, 0x00, 0x00));
+            refusals->setBorderColor(QColor(0x7f, 0x00, 0x00));
+            refusals->setMarkerSize(11);
+            m_chart->addSeries(refusals);
+            refusals->attachAxis(m_x);
+            refusals->attachAxis(m_y);
+            if (m_refusalMarks.size() > 1)
+                hideFromLegend(refusals);
+        }
+        refusals->replace(m_refusals.value(key));
         QLineSeries *named = m_oldSegments.value(key).isEmpty() ? line : m_oldSegments.value(key).first();
         if (limit < 0) {
             unlimited << describeKey(key);

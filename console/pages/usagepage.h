@@ -69,6 +69,7 @@ public:
     int gapCount() const { return static_cast<int>(m_gaps.size()); }
     int segmentCount(const QString &key) const;
     int overLimitPoints(const QString &key) const;
+    int refusalMarks(const QString &key) const; // moments the key was refused (triangles)
     QString noteText() const;
     QString axisTitle() const;
 
@@ -95,6 +96,10 @@ private:
     QHash<QString, QList<QLineSeries *>> m_oldSegments;     // before a gap
     QHash<QString, double> m_segmentStart;                  // where the current segment starts (ms)
     QHash<QString, QScatterSeries *> m_overLimit;           // points at or over the limit, red
+    QHash<QString, QScatterSeries *> m_refusalMarks;        // when the key was refused
+    QHash<QString, QList<QPointF>> m_refusals;
+    QHash<QString, qint64> m_refusedSoFar;                  // the server's count of refusals per key
+    void trackRefusals(const QString &key, const QJsonObject &k, qint64 now);
     QLineSeries *m_limitLine = nullptr;                     // 100 %
     QList<QAreaSeries *> m_gaps;                            // no data: the server did not answer
     qint64 m_gapStartMs = -1;                               // the stream ended here (-1: it did not)

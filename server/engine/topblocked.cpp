@@ -36,6 +36,27 @@ QList<BlockedEntry> TopBlocked::entries() const
     return m_entries.values();
 }
 
+qint64 TopBlocked::blockedOf(const QByteArray &key) const
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    const auto it = m_entries.constFind(key);
+    return it == m_entries.constEnd() ? 0 : it->blocked;
+}
+
+std::vector<qint64> TopBlockedBoard::blockedOf(const std::vector<QByteArray> &keys) const
+{
+    std::vector<std::shared_ptr<TopBlocked>> tables;
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        tables = m_tables;
+    }
+    std::vector<qint64> counts(keys.size(), 0);
+    for (const auto &t : tables)
+        for (size_t i = 0; i < keys.size(); ++i)
+            counts[i] += t->blockedOf(keys[i]);
+    return counts;
+}
+
 int TopBlocked::size() const
 {
     std::lock_guard<std::mutex> lock(m_mutex);

@@ -41,6 +41,8 @@ public:
                 const QString &model = QString(), const QDateTime &at = QDateTime::currentDateTimeUtc());
     // Every entry (unsorted).
     QList<BlockedEntry> entries() const;
+    // How often this key was refused (0 when the table does not hold it).
+    qint64 blockedOf(const QByteArray &key) const;
     int size() const;
 
 private:
@@ -60,6 +62,8 @@ public:
     std::shared_ptr<TopBlocked> add();
     // Merged over every thread: the same key blocked on several threads adds up.
     QList<BlockedEntry> top(int n) const;
+    // Refusals of each key over every thread (as far as the tables hold them).
+    std::vector<qint64> blockedOf(const std::vector<QByteArray> &keys) const;
 
 private:
     mutable std::mutex m_mutex;

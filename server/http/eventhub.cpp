@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "http/eventhub.h"
 
+#include <QHash>
+
 #include "http/servercontext.h"
 
 #include <QJsonDocument>
@@ -40,12 +42,27 @@ void EventHub::tick()
     for (const Subscriber &s : m_subscribers) {
         auto governed = std::make_shared<const GovernedKeys>(governedKeys(snapshot, s.keys));
         HttpResponder responder = s.responder;
-        m_store.usage(governed->specs(), [responder, governed, allowed, blocked](bool ok, std::vector<KeyUsage> usage) mutable {
+        // How often each watched key was refused so far: a chart can mark when it was.
+        std::vector<QByteArray> names;
+        names.reserve(s.keys.size());
+        for (const KeyQuery &k : s.keys)
+            names.push_back(k.key);
+        QHash<QByteArray, qint64> refused;
+        const std::vector<qint64> counts = m_context.topBlocked->blockedOf(names);
+        for (size_t i = 0; i < names.size(); ++i)
+            refused.insert(names[i], counts[i]);
+        m_store.usage(governed->specs(), [responder, governed, allowed, blocked, refused](bool ok, std::vector<KeyUsage> usage) mutable {
+            QJsonArray keys = ok ? governed->usageJson(usage) : QJsonArray();
+            for (qsizetype i = 0; i < keys.size(); ++i) {
+                QJsonObject k = keys.at(i).toObject();
+                k.insert(QStringLiteral("blocked"), refused.value(k.value(QStringLiteral("key")).toString().toUtf8()));
+                keys.replace(i, k);
+            }
             const QJsonObject event{{QStringLiteral("time"), QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs)},
                                     {QStringLiteral("allowedTotal"), allowed},
                                     {QStringLiteral("blockedTotal"), blocked},
                                     {QStringLiteral("storeOk"), ok},
-                                    {QStringLiteral("keys"), ok ? governed->usageJson(usage) : QJsonArray()}};
+                                    {QStringLiteral("keys"), keys}};
             responder.writeStream("event: usage\ndata: " + QJsonDocument(event).toJson(QJsonDocument::Compact) + "\n\n");
         });
     }
