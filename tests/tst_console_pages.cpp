@@ -1478,11 +1478,7 @@ private Q_SLOTS:
                  201);
         // The load is pushed again before each step that needs it saturated: a push is stale
         // after 5 s (--pool-stale-seconds), and a slow machine may take that long between steps.
-        auto push = [&] {
-            return test::httpCall(nam, m_server.baseUrl().resolved(QUrl(QStringLiteral("/admin/pools/gpu-main/load"))), "PUT",
-                                  R"({"queue":12,"kvCache":0.5})", "application/json", {{"Authorization", "Bearer console-token"}})
-                .status;
-        };
+        auto push = [&] { return test::pushPoolLoad(nam, m_server.baseUrl(), "console-token", QStringLiteral("gpu-main"), R"({"queue":12,"kvCache":0.5})"); };
         QCOMPARE(push(), 202);
         QTRY_VERIFY_WITH_TIMEOUT(page->poolCell(0, CapacityPage::Saturation) == QStringLiteral("2.40 saturated"), 5000);
         QVERIFY2(page->poolCell(0, CapacityPage::Signal).startsWith(QStringLiteral("push, ")), qPrintable(page->poolCell(0, CapacityPage::Signal)));
@@ -1498,15 +1494,7 @@ private Q_SLOTS:
         r.modelId = QStringLiteral("tiny-model");
         r.tenantId = QStringLiteral("free_co");
         // Saturated (as the page reads it: the push is applied by the next tick), then one check.
-        auto saturated = [&] {
-            return test::httpCall(nam, m_server.baseUrl().resolved(QUrl(QStringLiteral("/admin/pools"))), "GET", {}, {},
-                                  {{"Authorization", "Bearer console-token"}})
-                .array()
-                .first()
-                .toObject()
-                .value(QStringLiteral("saturated"))
-                .toBool();
-        };
+        auto saturated = [&] { return test::firstPoolSaturated(nam, m_server.baseUrl(), "console-token"); };
         QCOMPARE(push(), 202);
         QTRY_VERIFY_WITH_TIMEOUT(saturated(), 5000);
         QCOMPARE(checkStatus(r), 429);

@@ -164,17 +164,8 @@ private Q_SLOTS:
         const Headers admin{{"Authorization", "Bearer t"}};
         const Headers sheddable{{"X-Tenant-Id", "free_co"}, {"X-User-Id", "free-user-1"}, {"X-Model-Id", "tiny-model"}};
         QCOMPARE(get(sluice.port(), QStringLiteral("/rate-limit/forward-auth"), sheddable).status, 200); // no signal yet: static
-        QCOMPARE(test::httpCall(m_nam, sluice.baseUrl().resolved(QUrl(QStringLiteral("/admin/pools/gpu-main/load"))), "PUT",
-                                R"({"queue":12})", "application/json", admin)
-                     .status,
-                 202);
-        QTRY_VERIFY_WITH_TIMEOUT(test::httpCall(m_nam, sluice.baseUrl().resolved(QUrl(QStringLiteral("/admin/pools"))), "GET", {}, {}, admin)
-                                     .array()
-                                     .first()
-                                     .toObject()
-                                     .value(QStringLiteral("saturated"))
-                                     .toBool(),
-                                 5000);
+        QCOMPARE(test::pushPoolLoad(m_nam, sluice.baseUrl(), "t", QStringLiteral("gpu-main"), R"({"queue":12})"), 202);
+        QTRY_VERIFY_WITH_TIMEOUT(test::firstPoolSaturated(m_nam, sluice.baseUrl(), "t"), 5000);
         for (const QByteArray &method : {QByteArray("GET"), QByteArray("HEAD")}) {
             const test::HttpAnswer shed = get(sluice.port(), QStringLiteral("/rate-limit/forward-auth"), sheddable, method);
             QCOMPARE(shed.status, 429);

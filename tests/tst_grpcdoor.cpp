@@ -111,18 +111,8 @@ private Q_SLOTS:
     // (the free tier: sheddable) is OVER_LIMIT with when to come back, enterprise_co (critical) OK.
     void aSaturatedPoolShedsThroughTheDoor()
     {
-        const QList<QPair<QByteArray, QByteArray>> admin{{"Authorization", "Bearer t"}};
-        QCOMPARE(test::httpCall(m_nam, m_server.baseUrl().resolved(QUrl(QStringLiteral("/admin/pools/gpu-main/load"))), "PUT",
-                                R"({"queue":12})", "application/json", admin)
-                     .status,
-                 202);
-        QTRY_VERIFY_WITH_TIMEOUT(test::httpCall(m_nam, m_server.baseUrl().resolved(QUrl(QStringLiteral("/admin/pools"))), "GET", {}, {}, admin)
-                                     .array()
-                                     .first()
-                                     .toObject()
-                                     .value(QStringLiteral("saturated"))
-                                     .toBool(),
-                                 5000);
+        QCOMPARE(test::pushPoolLoad(m_nam, m_server.baseUrl(), "t", QStringLiteral("gpu-main"), R"({"queue":12})"), 202);
+        QTRY_VERIFY_WITH_TIMEOUT(test::firstPoolSaturated(m_nam, m_server.baseUrl(), "t"), 5000);
         rls::RateLimitResponse shed;
         QVERIFY(call(request({{"tenant", "free_co"}, {"user", "free-user-1"}, {"model", "tiny-model"}}), &shed).ok());
         QCOMPARE(shed.overall_code(), rls::RateLimitResponse::OVER_LIMIT);

@@ -600,33 +600,29 @@ void UsagePage::onEvent(const QJsonObject &event)
             else
                 hideFromLegend(line); // one legend entry per caller: its first segment's
         }
-        QScatterSeries *&marks = m_overLimit[key];
-        if (!marks) {
-            marks = new QScatterSeries;
-            marks->setName(QStringLiteral("at or over the limit"));
-            marks->setColor(QColor(0xb3, 0x26, 0x1e));
-            marks->setBorderColor(QColor(0xb3, 0x26, 0x1e));
-            marks->setMarkerSize(7);
-            m_chart->addSeries(marks);
-            marks->attachAxis(m_x);
-            marks->attachAxis(m_y);
-            if (m_overLimit.size() > 1)
-                hideFromLegend(marks); // said once
-        }
-        QScatterSeries *&refusals = m_refusalMarks[key];
-        if (!refusals) {
-            refusals = new QScatterSeries;
-            refusals->setName(QStringLiteral("refused here"));
-            refusals->setMarkerShape(QScatterSeries::MarkerShapeTriangle);
-            refusals->setColor(QColor(0x7f, 0x00, 0x00));
-            refusals->setBorderColor(QColor(0x7f, 0x00, 0x00));
-            refusals->setMarkerSize(11);
-            m_chart->addSeries(refusals);
-            refusals->attachAxis(m_x);
-            refusals->attachAxis(m_y);
-            if (m_refusalMarks.size() > 1)
-                hideFromLegend(refusals);
-        }
+        // Marks of one kind per caller, named once in the legend.
+        auto marksFor = [&](QHash<QString, QScatterSeries *> &all, const QString &name, QScatterSeries::MarkerShape shape,
+                            const QColor &color, qreal size) {
+            QScatterSeries *&marks = all[key];
+            if (!marks) {
+                marks = new QScatterSeries;
+                marks->setName(name);
+                marks->setMarkerShape(shape);
+                marks->setColor(color);
+                marks->setBorderColor(color);
+                marks->setMarkerSize(size);
+                m_chart->addSeries(marks);
+                marks->attachAxis(m_x);
+                marks->attachAxis(m_y);
+                if (all.size() > 1)
+                    hideFromLegend(marks);
+            }
+            return marks;
+        };
+        QScatterSeries *marks = marksFor(m_overLimit, QStringLiteral("at or over the limit"), QScatterSeries::MarkerShapeCircle,
+                                         QColor(0xb3, 0x26, 0x1e), 7);
+        QScatterSeries *refusals = marksFor(m_refusalMarks, QStringLiteral("refused here"), QScatterSeries::MarkerShapeTriangle,
+                                            QColor(0x7f, 0x00, 0x00), 11);
         refusals->replace(m_refusals.value(key));
         QLineSeries *named = m_oldSegments.value(key).isEmpty() ? line : m_oldSegments.value(key).first();
         if (limit < 0) {

@@ -36,4 +36,21 @@ HttpAnswer httpCall(QNetworkAccessManager &nam, const QUrl &url, const QByteArra
     return a;
 }
 
+int pushPoolLoad(QNetworkAccessManager &nam, const QUrl &server, const QByteArray &token, const QString &pool, const QByteArray &load)
+{
+    return httpCall(nam, server.resolved(QUrl(QStringLiteral("/admin/pools/%1/load").arg(pool))), "PUT", load, "application/json",
+                    {{"Authorization", "Bearer " + token}})
+        .status;
+}
+
+bool firstPoolSaturated(QNetworkAccessManager &nam, const QUrl &server, const QByteArray &token)
+{
+    return httpCall(nam, server.resolved(QUrl(QStringLiteral("/admin/pools"))), "GET", {}, {}, {{"Authorization", "Bearer " + token}})
+        .array()
+        .first()
+        .toObject()
+        .value(QStringLiteral("saturated"))
+        .toBool();
+}
+
 } // namespace sluice::test

@@ -25,4 +25,9 @@ HttpAnswer httpCall(QNetworkAccessManager &nam, const QUrl &url, const QByteArra
                     const QByteArray &contentType = "application/json",
                     const QList<QPair<QByteArray, QByteArray>> &headers = {}, int timeoutMs = 10000);
 
+// A GPU pool's load pushed (PUT /admin/pools/{pool}/load, admin `token`): the status. And whether
+// GET /admin/pools calls the first pool saturated now (the demo has one pool, gpu-main).
+int pushPoolLoad(QNetworkAccessManager &nam, const QUrl &server, const QByteArray &token, const QString &pool, const QByteArray &load);
+bool firstPoolSaturated(QNetworkAccessManager &nam, const QUrl &server, const QByteArray &token);
+
 } // namespace sluice::test
