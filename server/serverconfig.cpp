@@ -59,6 +59,15 @@ const Option kOptions[] = {
     {"pool-stale-seconds", "SLUICE_POOL_STALE_SECONDS", "A pool's load signal older than this is stale: its limits go back to static (default 5).", "s", false},
     {"pool-decrease", "SLUICE_POOL_DECREASE", "Adaptive limits: the factor is multiplied by this each second a pool is saturated (default 0.8).", "x", false},
     {"pool-increase", "SLUICE_POOL_INCREASE", "Adaptive limits: this is added to the factor each second a pool is not saturated (default 0.05).", "x", false},
+    {"upstream", "SLUICE_UPSTREAM", "The inference door: serve the OpenAI API (/v1/…) in front of this model router or server, http://host:port (default: off).", "url", false},
+    {"upstream-api-key-file", "SLUICE_UPSTREAM_API_KEY_FILE", "File whose first line is the key Sluice sends to the upstream (or set SLUICE_UPSTREAM_API_KEY).", "file", false},
+    {"upstream-connect-timeout-ms", "SLUICE_UPSTREAM_CONNECT_TIMEOUT_MS", "Inference door: ms to connect to the upstream (default 5000; then 502).", "ms", false},
+    {"upstream-first-byte-timeout-ms", "SLUICE_UPSTREAM_FIRST_BYTE_TIMEOUT_MS", "Inference door: ms from the request sent to the upstream's first byte (default 120000; then 504).", "ms", false},
+    {"upstream-idle-timeout-ms", "SLUICE_UPSTREAM_IDLE_TIMEOUT_MS", "Inference door: ms an answer or stream may stall (default 60000; then 504, or the stream is cut).", "ms", false},
+    {"door-max-body-bytes", "SLUICE_DOOR_MAX_BODY_BYTES", "Inference door: largest request body (default 4194304; then 413).", "bytes", false},
+    {"door-max-response-bytes", "SLUICE_DOOR_MAX_RESPONSE_BYTES", "Inference door: largest whole (not streamed) upstream answer (default 33554432; then 502).", "bytes", false},
+    {"door-max-in-flight", "SLUICE_DOOR_MAX_IN_FLIGHT", "Inference door: requests (streams included) proxied at once by this instance (default 1000; then 503).", "n", false},
+    {"door-default-max-tokens", "SLUICE_DOOR_DEFAULT_MAX_TOKENS", "Inference door: output tokens reserved for a request that names no max_tokens (default 1024).", "n", false},
 };
 constexpr int kOptionCount = static_cast<int>(sizeof kOptions / sizeof kOptions[0]);
 
@@ -151,6 +160,8 @@ QStringList ServerConfig::secrets() const
     }
     if (!redisPassword.isEmpty())
         s << redisPassword;
+    if (!upstreamApiKey.isEmpty())
+        s << upstreamApiKey;
     return s;
 }
 
@@ -199,6 +210,15 @@ QString ServerConfig::describe() const
         {QStringLiteral("pool-stale-seconds"), QString::number(poolStaleSeconds)},
         {QStringLiteral("pool-decrease"), QString::number(poolDecrease)},
         {QStringLiteral("pool-increase"), QString::number(poolIncrease)},
+        {QStringLiteral("upstream"), upstream},
+        {QStringLiteral("upstream-api-key-file"), upstreamApiKeyFile},
+        {QStringLiteral("upstream-connect-timeout-ms"), QString::number(upstreamConnectTimeoutMs)},
+        {QStringLiteral("upstream-first-byte-timeout-ms"), QString::number(upstreamFirstByteTimeoutMs)},
+        {QStringLiteral("upstream-idle-timeout-ms"), QString::number(upstreamIdleTimeoutMs)},
+        {QStringLiteral("door-max-body-bytes"), QString::number(doorMaxBodyBytes)},
+        {QStringLiteral("door-max-response-bytes"), QString::number(doorMaxResponseBytes)},
+        {QStringLiteral("door-max-in-flight"), QString::number(doorMaxInFlight)},
+        {QStringLiteral("door-default-max-tokens"), QString::number(doorDefaultMaxTokens)},
     };
     QString out = QStringLiteral("# config file: %1\n# store: %2\n")
                       .arg(configFile.isEmpty() ? QStringLiteral("(none)") : configFile, storeName());
@@ -451,6 +471,41 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
         return true;
     };
     if (!fraction("pool-decrease", 0, 1, true, &c.poolDecrease) || !fraction("pool-increase", 0, 1, true, &c.poolIncrease))
+        return std::nullopt;
+    c.upstream = value("upstream");
+    if (!c.upstream.isEmpty()) {
+        const QUrl url(c.upstream);
+        if (!url.isValid() || url.host().isEmpty() || url.scheme() != QStringLiteral("http") || url.hasQuery() || url.hasFragment()) {
+            *error = QStringLiteral("%1 must be http://host:port[/prefix] of the model router or server, got '%2'%3")
+                         .arg(origin, redactUrl(c.upstream),
+                              url.scheme() == QStringLiteral("https")
+                                  ? QStringLiteral(" (https is not spoken by the door: put a TLS sidecar in front of the upstream, see the README)")
+                                  : QString());
+            return std::nullopt;
+        }
+    }
+    c.upstreamApiKeyFile = value("upstream-api-key-file");
+    if (!c.upstreamApiKeyFile.isEmpty()) {
+        QFile f(c.upstreamApiKeyFile);
+        if (!f.open(QIODevice::ReadOnly)) {
+            *error = QStringLiteral("%1: cannot read %2: %3").arg(origin, c.upstreamApiKeyFile, f.errorString());
+            return std::nullopt;
+        }
+        c.upstreamApiKey = QString::fromUtf8(f.readLine()).trimmed();
+        if (c.upstreamApiKey.isEmpty()) {
+            *error = QStringLiteral("%1: %2 holds no key on its first line").arg(origin, c.upstreamApiKeyFile);
+            return std::nullopt;
+        }
+    } else {
+        c.upstreamApiKey = env.value(QStringLiteral("SLUICE_UPSTREAM_API_KEY"));
+    }
+    if (!integer("upstream-connect-timeout-ms", 1, 600000, &c.upstreamConnectTimeoutMs)
+        || !integer("upstream-first-byte-timeout-ms", 1, 3600000, &c.upstreamFirstByteTimeoutMs)
+        || !integer("upstream-idle-timeout-ms", 1, 3600000, &c.upstreamIdleTimeoutMs)
+        || !integer("door-max-body-bytes", 16 * 1024, 256 * 1024 * 1024, &c.doorMaxBodyBytes)
+        || !integer("door-max-response-bytes", 64 * 1024, qint64(4) * 1024 * 1024 * 1024, &c.doorMaxResponseBytes)
+        || !integer("door-max-in-flight", 1, 1000000, &c.doorMaxInFlight)
+        || !integer("door-default-max-tokens", 1, 100'000'000, &c.doorDefaultMaxTokens))
         return std::nullopt;
     c.forwardAuthHeaders = value("forward-auth-headers");
     ForwardAuthSettings names; // the door's own parser validates the spec (one place)

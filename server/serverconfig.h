@@ -52,6 +52,17 @@ struct ServerConfig
     int poolStaleSeconds = 5;      // a pool's load signal older than this is stale: static limits
     double poolDecrease = 0.8;     // adaptive factor × this per second while the pool is saturated
     double poolIncrease = 0.05;    // adaptive factor + this per second while it is not
+    // The inference door (design §15): off unless upstream is set.
+    QString upstream;              // http://host:port[/prefix] of the model router or server
+    QString upstreamApiKeyFile;    // where the upstream's key came from, if from a file
+    QString upstreamApiKey;        // sent as Authorization: Bearer to the upstream (file or SLUICE_UPSTREAM_API_KEY)
+    int upstreamConnectTimeoutMs = 5000;
+    int upstreamFirstByteTimeoutMs = 120000;
+    int upstreamIdleTimeoutMs = 60000;
+    qint64 doorMaxBodyBytes = 4 * 1024 * 1024;
+    qint64 doorMaxResponseBytes = 32 * 1024 * 1024; // a whole (not streamed) answer read to settle it
+    int doorMaxInFlight = 1000;    // proxied requests in flight on this instance (streams included)
+    qint64 doorDefaultMaxTokens = 1024; // the estimate's output part when a request names none
     QString configFile;            // the file that was read, if any
     bool checkOnly = false;        // --check-config
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "sluiceserver.h"
 
+#include "door/inferencedoor.h"
 #include "engine/checkservice.h"
 #include "engine/memoryregistry.h"
 #include "engine/redact.h"
@@ -31,8 +32,9 @@ namespace sluice {
 class ServerWorker : public QObject
 {
 public:
-    ServerWorker(std::shared_ptr<ServerContext> context, std::function<std::shared_ptr<WindowStore>()> makeStore)
-        : m_context(std::move(context)), m_makeStore(std::move(makeStore)) {}
+    ServerWorker(std::shared_ptr<ServerContext> context, std::function<std::shared_ptr<WindowStore>()> makeStore,
+                 std::shared_ptr<DoorStats> doorStats)
+        : m_context(std::move(context)), m_makeStore(std::move(makeStore)), m_doorStats(std::move(doorStats)) {}
 
     // Runs on the worker thread.
     bool init(const ServerConfig &config, quint16 port, bool reusePort, QString *error, quint16 *boundPort)
@@ -45,7 +47,22 @@ public:
         m_service->setUsage(m_context->usage->add());
         m_service->setPools(m_context->pools);
         m_api = std::make_unique<HttpApi>();
-        m_api->setTimeouts({config.requestTimeoutMs, config.idleTimeoutMs});
+        ConnectionLimits limits{config.requestTimeoutMs, config.idleTimeoutMs, 0, QByteArray()};
+        if (!config.upstream.isEmpty()) {
+            // The inference door (design §15): its chat bodies are larger than a check's.
+            limits.largeBodyBytes = config.doorMaxBodyBytes;
+            limits.largeBodyPrefix = "/v1/";
+            DoorSettings door;
+            door.upstream = QUrl(config.upstream);
+            door.upstreamKey = config.upstreamApiKey.toUtf8();
+            door.timeouts = {config.upstreamConnectTimeoutMs, config.upstreamFirstByteTimeoutMs, config.upstreamIdleTimeoutMs};
+            door.maxResponseBytes = config.doorMaxResponseBytes;
+            door.maxInFlight = config.doorMaxInFlight;
+            door.defaultMaxTokens = config.doorDefaultMaxTokens;
+            m_door = std::make_unique<InferenceDoor>(*m_service, *m_context, door, m_doorStats);
+            m_door->install(*m_api);
+        }
+        m_api->setLimits(limits);
         installCheckRoutes(*m_api, *m_service, *m_context->metrics);
         ForwardAuthSettings forwardAuth;
         forwardAuth.denyStatus = config.forwardAuthDenyStatus;
@@ -97,6 +114,7 @@ public:
     // Runs on the worker thread: everything is destroyed where it lived.
     void shutdown()
     {
+        m_door.reset();
         m_api.reset();
         m_service.reset();
         m_store.reset();
@@ -108,6 +126,8 @@ private:
     std::shared_ptr<WindowStore> m_store;
     std::unique_ptr<CheckService> m_service;
     std::unique_ptr<HttpApi> m_api;
+    std::shared_ptr<DoorStats> m_doorStats;
+    std::unique_ptr<InferenceDoor> m_door; // --upstream
 };
 
 namespace {
@@ -274,10 +294,15 @@ bool SluiceServer::start(QString *error)
 
     const int n = m_config.effectiveThreads();
     quint16 port = m_config.port;
+    std::shared_ptr<DoorStats> doorStats;
+    if (!m_config.upstream.isEmpty()) {
+        doorStats = std::make_shared<DoorStats>();
+        m_context->doorMetrics = [doorStats](QByteArray &out) { doorStats->render(out); };
+    }
     for (int i = 0; i < n; ++i) {
         auto *thread = new QThread(this);
         thread->setObjectName(QStringLiteral("sluice-http-%1").arg(i));
-        auto *worker = new ServerWorker(m_context, [this] { return makeThreadStore(); });
+        auto *worker = new ServerWorker(m_context, [this] { return makeThreadStore(); }, doorStats);
         worker->moveToThread(thread);
         thread->start();
         m_threads.push_back(thread);

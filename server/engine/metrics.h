@@ -55,8 +55,8 @@ struct PolicyCounters
 };
 
 // The way a check came in (design §12): each has its own latency histogram.
-enum class Door : int { Http = 0, ForwardAuth = 1, Grpc = 2 };
-inline constexpr std::array<const char *, 3> kDoorNames = {"http", "forward-auth", "grpc"};
+enum class Door : int { Http = 0, ForwardAuth = 1, Grpc = 2, Inference = 3 };
+inline constexpr std::array<const char *, 4> kDoorNames = {"http", "forward-auth", "grpc", "inference"};
 
 class Metrics
 {

@@ -155,3 +155,20 @@ QJsonObject PoolBoard::ownSummary(const QString &pool) const
 }
 
 } // namespace sluice
+
+namespace sluice {
+
+void PoolBoard::upstreamRefused(const QString &pool, qint64 nowMs)
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_upstreamRefusals[pool] = nowMs;
+}
+
+qint64 PoolBoard::lastUpstreamRefusalMs(const QString &pool) const
+{
+    std::lock_guard<std::mutex> lock(m_mutex);
+    const auto it = m_upstreamRefusals.find(pool);
+    return it == m_upstreamRefusals.end() ? -1 : it->second;
+}
+
+} // namespace sluice

@@ -104,6 +104,10 @@ public:
     void completed(const QString &reservationId, qint64 nowMs);
     OwnView ownView(const QString &pool, qint64 nowMs, qint64 windowMs) const;
     void forget(qint64 nowMs, qint64 olderThanMs);
+    // The inference door: the upstream answered 429 or 503 for a model of `pool` (the model server
+    // itself says it is full) — a load reading of its own (PoolController::newest), and when.
+    void upstreamRefused(const QString &pool, qint64 nowMs);
+    qint64 lastUpstreamRefusalMs(const QString &pool) const; // -1: never
     // The controller's summary of a pool's own view for GET /admin/pools (empty: none).
     void setOwnSummary(const QString &pool, const QJsonObject &summary);
     QJsonObject ownSummary(const QString &pool) const;
@@ -121,6 +125,7 @@ private:
     std::unordered_map<QString, QJsonObject, FastHash> m_errors;
     std::unordered_map<QString, std::unique_ptr<ShedCounters>, FastHash> m_counters;
     std::unordered_map<QString, QJsonObject, FastHash> m_ownSummaries;
+    std::unordered_map<QString, qint64, FastHash> m_upstreamRefusals;
 
     // The own view's requests, under their own mutex (the check path takes it only for a request
     // with a reservation in a pool). Bounded: past kMaxOpen open requests new ones are not tracked.

@@ -6,6 +6,7 @@
 #include "apipaths.h"
 
 #include <QUrl>
+#include <algorithm>
 #include <unistd.h>
 
 namespace sluice {
@@ -15,6 +16,13 @@ HttpApi::HttpApi(QObject *parent) : QObject(parent) {}
 HttpApi::~HttpApi() = default;
 
 int HttpApi::maxBodyBytes() { return api::kMaxBodyBytes; }
+
+qint64 HttpApi::maxBodyBytesFor(const QString &path) const
+{
+    if (m_limits.largeBodyBytes > 0 && !m_limits.largeBodyPrefix.isEmpty() && path.startsWith(QLatin1String(m_limits.largeBodyPrefix)))
+        return std::max<qint64>(m_limits.largeBodyBytes, maxBodyBytes());
+    return maxBodyBytes();
+}
 
 void HttpApi::route(const QByteArray &method, const QString &path, Handler handler)
 {
@@ -40,7 +48,7 @@ bool HttpApi::listenOn(const QHostAddress &address, quint16 port, bool reusePort
             *error = why;
         return false;
     }
-    auto *server = new GuardedTcpServer(this, m_timeouts);
+    auto *server = new GuardedTcpServer(this, m_limits);
     if (!server->setSocketDescriptor(fd)) {
         ::close(fd);
         delete server;
@@ -85,8 +93,8 @@ void HttpApi::dispatch(HttpRequest &r, HttpResponder responder)
             }
             return;
         }
-        if (r.body.size() > maxBodyBytes())
-            throw ApiError::payloadTooLarge(QStringLiteral("the request body is larger than %1 bytes").arg(maxBodyBytes()));
+        if (const qint64 max = maxBodyBytesFor(r.path); r.body.size() > max)
+            throw ApiError::payloadTooLarge(QStringLiteral("the request body is larger than %1 bytes").arg(max));
         if (match->tail)
             r.pathTail = QUrl::fromPercentEncoding(
                 r.path.mid(match->path.size() + 1, r.path.size() - match->path.size() - 1 - match->suffix.size()).toUtf8());

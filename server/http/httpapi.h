@@ -37,12 +37,15 @@ public:
     void routeTail(const QByteArray &method, const QString &prefix, const QString &suffix, Handler handler);
 
     // For connections accepted after this call.
-    void setTimeouts(ConnectionTimeouts timeouts) { m_timeouts = timeouts; }
+    void setLimits(ConnectionLimits limits) { m_limits = limits; }
     // Listens on address:port; with reusePort several HttpApi objects (threads) can share a port.
     bool listenOn(const QHostAddress &address, quint16 port, bool reusePort, QString *error);
     quint16 port() const { return m_port; }
 
     static int maxBodyBytes();
+    // The largest body a request to `path` may have: maxBodyBytes(), or the limits' larger one under
+    // their large-body prefix (the inference door's /v1/).
+    qint64 maxBodyBytesFor(const QString &path) const;
 
     // One parsed request (HttpConnection): routed, and answered through the responder.
     void dispatch(HttpRequest &request, HttpResponder responder);
@@ -57,7 +60,7 @@ private:
         Handler handler;
     };
     QList<Route> m_routes;
-    ConnectionTimeouts m_timeouts;
+    ConnectionLimits m_limits;
     quint16 m_port = 0;
 };
 

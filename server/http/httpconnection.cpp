@@ -15,18 +15,25 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <utility>
 
 namespace sluice {
 
-HttpConnection::HttpConnection(qintptr fd, HttpApi *api, ConnectionTimeouts timeouts, QObject *parent)
+HttpConnection::HttpConnection(qintptr fd, HttpApi *api, ConnectionLimits limits, QObject *parent)
     : QObject(parent),
       m_fd(static_cast<int>(fd)),
       m_readNotifier(new QSocketNotifier(fd, QSocketNotifier::Read, this)),
       m_writeNotifier(new QSocketNotifier(fd, QSocketNotifier::Write, this)),
       m_api(api),
-      m_timeouts(timeouts),
-      m_parser(api::kMaxBodyBytes)
+      m_limits(limits),
+      m_parser(api::kMaxBodyBytes),
+      m_maxHeld(kMaxHeldBytes)
 {
+    if (m_limits.largeBodyBytes > 0 && !m_limits.largeBodyPrefix.isEmpty()) {
+        m_parser.setLargeBodies(m_limits.largeBodyPrefix, m_limits.largeBodyBytes);
+        m_maxHeld = std::max<qsizetype>(kMaxHeldBytes, m_limits.largeBodyBytes + HttpRequestParser::kMaxRequestLineBytes
+                                                           + HttpRequestParser::kMaxHeaderBytes);
+    }
     const int flags = ::fcntl(m_fd, F_GETFL);
     if (flags >= 0 && !(flags & O_NONBLOCK))
         ::fcntl(m_fd, F_SETFL, flags | O_NONBLOCK);
@@ -79,7 +86,7 @@ void HttpConnection::armClock()
     if (kind == m_clockKind)
         return;
     m_clockKind = kind;
-    const int ms = kind == Clock::Request ? m_timeouts.requestMs : m_timeouts.idleMs;
+    const int ms = kind == Clock::Request ? m_limits.requestMs : m_limits.idleMs;
     m_deadlineMs = monotonicMs() + ms;
     // The timer is restarted only when it would fire too late: a keep-alive connection's requests
     // move the deadline, and the timer, when it fires early, waits for what is left (a timer
@@ -104,7 +111,7 @@ void HttpConnection::onTimeout()
     }
     if (m_parser.inRequest())
         return refuse(ApiError(408, QStringLiteral("request_timeout"),
-                               QStringLiteral("the request was not complete within %1 ms").arg(m_timeouts.requestMs)));
+                               QStringLiteral("the request was not complete within %1 ms").arg(m_limits.requestMs)));
     close(); // an idle keep-alive connection
 }
 
@@ -115,8 +122,8 @@ void HttpConnection::updateNotifiers()
     // Read while a request may come (and its answers before it have mostly gone), or to drop what
     // comes and see the end while streaming or closing; write while the kernel refused some.
     const bool read = !m_eof
-                      && (m_mode == Mode::Streaming || m_mode == Mode::Closing
-                          || (m_mode == Mode::Reading && unsent() <= kMaxUnsentBytes && m_parser.buffered() < kMaxHeldBytes));
+                      && (m_mode == Mode::Streaming || m_mode == Mode::Closing || (m_mode == Mode::Relaying && !m_relayHeld)
+                          || (m_mode == Mode::Reading && unsent() <= kMaxUnsentBytes && m_parser.buffered() < m_maxHeld));
     if (m_readNotifier->isEnabled() != read)
         m_readNotifier->setEnabled(read);
     const bool write = unsent() > 0;
@@ -130,6 +137,7 @@ void HttpConnection::onReadable()
     switch (m_mode) {
     case Mode::Reading: return drive();
     case Mode::Answering: return updateNotifiers(); // the bytes wait in the kernel
+    case Mode::Relaying: return watchRelayedClient();
     case Mode::Streaming:
     case Mode::Closing: return discardInput();
     }
@@ -168,7 +176,7 @@ void HttpConnection::drive()
         // Straight from the kernel into the parser's buffer, no more than one request's worth held.
         // (Through a chunk on the stack: the parser's buffer grows only to what came, not to the
         // most it may hold, so an idle connection keeps a request's worth of memory, not 64 KiB.)
-        const qsizetype room = kMaxHeldBytes - m_parser.buffered();
+        const qsizetype room = m_maxHeld - m_parser.buffered();
         if (m_readable && !m_eof && room > 0) {
             char chunk[16 * 1024];
             const size_t want = static_cast<size_t>(std::min<qsizetype>(room, sizeof chunk));
@@ -252,13 +260,20 @@ void HttpConnection::dispatch(ParsedRequest &&parsed)
     const HttpResponder::Framing framing = !parsed.keepAlive ? HttpResponder::Framing::Close
                                            : parsed.minorVersion == 0 ? HttpResponder::Framing::KeepAlive10
                                                                       : HttpResponder::Framing::KeepAlive;
-    m_api->dispatch(r, HttpResponder(this, ++m_serial, framing, r.method == "HEAD"));
+    m_api->dispatch(r, HttpResponder(this, ++m_serial, framing, r.method == "HEAD", parsed.minorVersion == 0));
 }
 
 void HttpConnection::answer(quint64 serial, const QByteArray &bytes, bool close)
 {
-    if (serial != m_serial || m_mode != Mode::Answering || m_fd < 0)
+    if (serial != m_serial || (m_mode != Mode::Answering && m_mode != Mode::Relaying) || m_fd < 0)
         return;
+    if (m_mode == Mode::Relaying) {
+        m_drained = nullptr;
+        if (m_relayHeld) {
+            m_relayHeld = false;
+            m_readable = true; // the pipelined request that waited in the kernel
+        }
+    }
     write(bytes);
     if (close)
         return this->close();
@@ -308,6 +323,52 @@ bool HttpConnection::writeStream(const QByteArray &chunk)
     write(chunk);
     flushOut();
     return m_fd >= 0;
+}
+
+bool HttpConnection::beginRelay(quint64 serial, const QByteArray &head)
+{
+    if (serial != m_serial || m_mode != Mode::Answering || m_fd < 0)
+        return false;
+    m_mode = Mode::Relaying;
+    if (!head.isEmpty()) {
+        write(head);
+        flushOut();
+    } else {
+        updateNotifiers();
+    }
+    return m_fd >= 0;
+}
+
+bool HttpConnection::writeRelay(const QByteArray &bytes)
+{
+    if (m_mode != Mode::Relaying || m_fd < 0)
+        return false;
+    write(bytes);
+    flushOut();
+    return m_fd >= 0;
+}
+
+void HttpConnection::whenDrained(std::function<void()> drained)
+{
+    m_drained = std::move(drained);
+    if (unsent() == 0)
+        afterFlush();
+}
+
+void HttpConnection::watchRelayedClient()
+{
+    // A look without taking: the end (or a reset) means the client left; bytes mean it pipelined
+    // its next request, which waits in the kernel until this answer has ended.
+    char byte;
+    const ssize_t n = ::recv(m_fd, &byte, 1, MSG_PEEK);
+    if (n > 0) {
+        m_relayHeld = true;
+        m_readable = true;
+        return updateNotifiers();
+    }
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+        return;
+    abort(); // gone: whoever relays learns it from this connection's destruction
 }
 
 void HttpConnection::refuse(const ApiError &error)
@@ -366,6 +427,9 @@ void HttpConnection::afterFlush()
             if (m_eof)
                 return abort(); // and it had already said it was done
         }
+    } else if (m_mode == Mode::Relaying && unsent() == 0 && m_drained) {
+        // Once, queued: the relay writes again, which flushes, which would come back here.
+        QMetaObject::invokeMethod(this, [drained = std::exchange(m_drained, nullptr)] { drained(); }, Qt::QueuedConnection);
     } else if (m_mode == Mode::Reading && !m_driving && unsent() <= kMaxUnsentBytes) {
         // Answers went out: requests that waited behind them go on (from the event loop).
         if (moreToDo())

@@ -31,6 +31,7 @@
 #include <QHostAddress>
 #include <QObject>
 #include <QTimer>
+#include <functional>
 
 class QSocketNotifier;
 
@@ -40,10 +41,14 @@ class HttpApi;
 struct HttpRequest;
 class HttpResponder;
 
-struct ConnectionTimeouts
+struct ConnectionLimits
 {
     int requestMs = 10000; // header and body of one request
     int idleMs = 60000;    // keep-alive, between requests
+    // Requests whose target starts with largeBodyPrefix may have bodies up to largeBodyBytes (the
+    // inference door's chat requests); every other request api::kMaxBodyBytes. 0: none.
+    qint64 largeBodyBytes = 0;
+    QByteArray largeBodyPrefix;
 };
 
 class HttpConnection : public QObject
@@ -59,7 +64,7 @@ public:
 
     // Takes the connected socket `fd` (closed with the connection, which deletes itself when the
     // exchange ends; `parent` deletes what is left when it goes).
-    HttpConnection(qintptr fd, HttpApi *api, ConnectionTimeouts timeouts, QObject *parent);
+    HttpConnection(qintptr fd, HttpApi *api, ConnectionLimits limits, QObject *parent);
     ~HttpConnection() override;
 
     // For HttpResponder: the answer of request `serial`, written now; the next request follows.
@@ -68,6 +73,17 @@ public:
     bool beginStream(quint64 serial, const QByteArray &head);
     bool writeStream(const QByteArray &chunk);
     bool isOpen() const;
+    // A relayed answer (the inference door): from beginRelay (the head may come later, or be
+    // empty) parts of it as they come, then its end (answer()). Unlike a stream the connection
+    // stays for the next request, and reads nothing meanwhile but watches for the client leaving
+    // (the connection then aborts and is deleted).
+    bool beginRelay(quint64 serial, const QByteArray &head);
+    bool writeRelay(const QByteArray &bytes);
+    // Flow control: `drained` runs once (from the event loop) when everything written so far has
+    // gone to the kernel (the relay then reads its upstream again).
+    void whenDrained(std::function<void()> drained);
+    // Bytes written and not yet taken by the kernel.
+    qint64 unsentBytes() const { return unsent(); }
 
 private:
     void drive();
@@ -81,6 +97,7 @@ private:
     void abort();
     void onReadable();
     void onWritable();
+    void watchRelayedClient();
     void write(const QByteArray &bytes);
     void flushOut();
     void afterFlush();
@@ -88,7 +105,7 @@ private:
     qint64 unsent() const { return m_out.size() - m_outPos; }
     bool moreToDo() const;
 
-    enum class Mode { Reading, Answering, Streaming, Closing };
+    enum class Mode { Reading, Answering, Relaying, Streaming, Closing };
 
     int m_fd;
     QSocketNotifier *m_readNotifier;
@@ -97,7 +114,7 @@ private:
     QByteArray m_out;         // answers not yet taken by the kernel, from m_outPos
     qsizetype m_outPos = 0;
     HttpApi *m_api;
-    ConnectionTimeouts m_timeouts;
+    ConnectionLimits m_limits;
     HttpRequestParser m_parser;
     // The request or idle clock: its deadline, and a timer due at or before it.
     enum class Clock { None, Idle, Request };
@@ -114,6 +131,9 @@ private:
     bool m_readable = false;  // the kernel may hold bytes we have not read (the notifier said so)
     bool m_eof = false;       // the client shut down its sending side
     bool m_needBytes = false; // the parser holds part of a request and waits for the rest
+    bool m_relayHeld = false; // relaying, and the client sent more (pipelined): it waits in the kernel
+    std::function<void()> m_drained;
+    qsizetype m_maxHeld;      // kMaxHeldBytes, or more for a large-body prefix (ConnectionLimits)
 };
 
 } // namespace sluice

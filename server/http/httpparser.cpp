@@ -283,8 +283,10 @@ std::optional<ApiError> HttpRequestParser::parseHead(const char *begin, const ch
                 return ApiError::badRequest(QStringLiteral("Content-Length is not a number"));
             bool ok = false;
             const qint64 n = value.toLongLong(&ok);
-            if (!ok || n > m_maxBody)
-                return ApiError::payloadTooLarge(QStringLiteral("the request body is larger than %1 bytes").arg(m_maxBody));
+            const qint64 max = !m_largePrefix.isEmpty() && m_current.target.startsWith(m_largePrefix) ? std::max(m_largeMax, m_maxBody)
+                                                                                                      : m_maxBody;
+            if (!ok || n > max)
+                return ApiError::payloadTooLarge(QStringLiteral("the request body is larger than %1 bytes").arg(max));
             if (length && *length != n)
                 return ApiError::badRequest(QStringLiteral("two Content-Length headers disagree"));
             length = n;

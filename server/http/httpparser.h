@@ -46,6 +46,12 @@ public:
     static constexpr int kMaxHeaderLines = 100;
 
     explicit HttpRequestParser(qint64 maxBodyBytes) : m_maxBody(maxBodyBytes) {}
+    // Requests whose target starts with `prefix` may have bodies up to `maxBodyBytes` instead.
+    void setLargeBodies(const QByteArray &prefix, qint64 maxBodyBytes)
+    {
+        m_largePrefix = prefix;
+        m_largeMax = maxBodyBytes;
+    }
 
     enum class Step { NeedMore, Request, Refused };
 
@@ -75,6 +81,8 @@ private:
     std::optional<ApiError> parseHead(const char *begin, const char *end);
 
     qint64 m_maxBody;
+    QByteArray m_largePrefix;
+    qint64 m_largeMax = 0;
     QByteArray m_buffer;
     qsizetype m_pos = 0;      // start of what is not consumed yet
     qsizetype m_scanned = 0;  // the header block's end is not before this offset

@@ -6,6 +6,7 @@
 #include "textbuffer.h"
 
 #include <QThread>
+#include <cstdio>
 #include <cstring>
 
 namespace sluice {
@@ -31,10 +32,13 @@ const char *reasonPhrase(int status)
     case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
     case 429: return "Too Many Requests";
+    case 499: return "Client Closed Request";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
     case 505: return "HTTP Version Not Supported";
     default: return "Status";
     }
@@ -105,10 +109,11 @@ void HttpRequest::requireJson() const
         throw ApiError::unsupportedMediaType(QStringLiteral("Content-Type must be application/json"));
 }
 
-HttpResponder::HttpResponder(HttpConnection *connection, quint64 serial, Framing framing, bool headOnly)
+HttpResponder::HttpResponder(HttpConnection *connection, quint64 serial, Framing framing, bool headOnly, bool http10)
     : m_state(std::make_shared<State>())
 {
     m_state->headOnly = headOnly;
+    m_state->http10 = http10;
     m_state->connection = connection;
     m_state->thread = QThread::currentThread();
     m_state->serial = serial;
@@ -119,7 +124,15 @@ HttpResponder::State::~State()
 {
     // (A fan-out to other threads may drop the last copy there, when the server stops: the
     // connection is not that thread's to touch, and it is closing anyway.)
-    if (done || QThread::currentThread() != thread || !connection)
+    if (QThread::currentThread() != thread || !connection)
+        return;
+    if (relaying) {
+        // A relay dropped before its end: cut, so the client does not take it for whole.
+        qWarning("a relayed answer was left without its end: cut");
+        connection->answer(serial, QByteArray(), true);
+        return;
+    }
+    if (done)
         return;
     // Every copy of the responder is gone and nobody answered: say so, or the connection's next
     // request would wait forever behind this one.
@@ -160,6 +173,91 @@ bool HttpResponder::beginStream(const QByteArray &contentType)
     m_state->done = true;
     return m_state->connection->beginStream(m_state->serial, "HTTP/1.1 200 OK\r\nServer: sluice\r\nContent-Type: " + contentType
                                                                  + "\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n");
+}
+
+bool HttpResponder::watch()
+{
+    if (!m_state || m_state->done || !m_state->connection)
+        return false;
+    return m_state->connection->beginRelay(m_state->serial, QByteArray());
+}
+
+bool HttpResponder::beginRelay(int status, const QByteArray &contentType, const QByteArray &headerLines)
+{
+    if (!m_state || m_state->done || !m_state->connection)
+        return false;
+    m_state->done = true;
+    m_state->relaying = true;
+    HttpConnection *connection = m_state->connection.data();
+    connection->beginRelay(m_state->serial, QByteArray()); // (watched already: nothing to do)
+    TextBuffer head(192 + headerLines.size() + contentType.size());
+    head.append("HTTP/1.1 ");
+    head.number(status);
+    head.put(' ');
+    head.append(reasonPhrase(status));
+    head.append("\r\nServer: sluice\r\nContent-Type: ");
+    head.append(contentType);
+    head.append("\r\nCache-Control: no-cache\r\n");
+    head.append(headerLines);
+    if (m_state->http10)
+        head.append("Connection: close\r\n\r\n");
+    else
+        head.append(m_state->framing == Framing::Close ? "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                                                       : "Transfer-Encoding: chunked\r\n\r\n");
+    return connection->writeRelay(head.take());
+}
+
+bool HttpResponder::writeRelay(const QByteArray &bytes)
+{
+    if (!m_state || !m_state->relaying || !m_state->connection)
+        return false;
+    if (bytes.isEmpty())
+        return true; // (an empty chunk would end the body)
+    if (m_state->http10)
+        return m_state->connection->writeRelay(bytes);
+    TextBuffer chunk(bytes.size() + 16);
+    char size[20];
+    const int n = std::snprintf(size, sizeof size, "%llx\r\n", static_cast<unsigned long long>(bytes.size()));
+    chunk.append(size, n);
+    chunk.append(bytes);
+    chunk.append("\r\n");
+    return m_state->connection->writeRelay(chunk.take());
+}
+
+void HttpResponder::endRelay(bool whole)
+{
+    if (!m_state || !m_state->relaying)
+        return;
+    m_state->relaying = false;
+    HttpConnection *connection = m_state->connection.data();
+    if (!connection)
+        return;
+    if (!whole || m_state->http10)
+        connection->answer(m_state->serial, QByteArray(), true);
+    else
+        connection->answer(m_state->serial, "0\r\n\r\n", m_state->framing == Framing::Close);
+}
+
+qint64 HttpResponder::unsentBytes() const
+{
+    return m_state && m_state->connection ? m_state->connection->unsentBytes() : 0;
+}
+
+void HttpResponder::whenDrained(std::function<void()> drained)
+{
+    if (m_state && m_state->connection)
+        m_state->connection->whenDrained(std::move(drained));
+}
+
+void HttpResponder::whenGone(QObject *context, std::function<void()> gone)
+{
+    if (!m_state)
+        return;
+    if (HttpConnection *connection = m_state->connection.data(); connection && connection->isOpen()) {
+        QObject::connect(connection, &QObject::destroyed, context, [gone] { gone(); });
+        return;
+    }
+    QMetaObject::invokeMethod(context, [gone] { gone(); }, Qt::QueuedConnection);
 }
 
 bool HttpResponder::writeStream(const QByteArray &chunk)

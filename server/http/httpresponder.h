@@ -15,6 +15,7 @@
 #include <QPair>
 #include <QPointer>
 #include <QUrlQuery>
+#include <functional>
 #include <memory>
 
 class QThread;
@@ -47,7 +48,8 @@ public:
 
     HttpResponder() = default;
     // headOnly: the request was HEAD: the answer's head goes, its body does not.
-    HttpResponder(HttpConnection *connection, quint64 serial, Framing framing, bool headOnly = false);
+    // http10: the client speaks HTTP/1.0 (a relayed answer is then delimited by the close, not chunked).
+    HttpResponder(HttpConnection *connection, quint64 serial, Framing framing, bool headOnly = false, bool http10 = false);
 
     // Writes one whole answer; later calls and calls after the client left do nothing.
     // headerLines: already formatted "Name: value\r\n" lines (the hot path's headers).
@@ -60,6 +62,22 @@ public:
     bool writeStream(const QByteArray &chunk);
     bool isConnected() const;
 
+    // A relayed answer (the inference door; HttpConnection::beginRelay): watch() first — from then
+    // on the client leaving is noticed (whenGone) — then either send() as usual, or the head
+    // (status, content type, header lines), the body in parts as they come (chunked transfer
+    // coding; delimited by the close for an HTTP/1.0 client), and endRelay(). whole=false cuts it:
+    // no last chunk, the connection closes, so the client sees an incomplete answer.
+    bool watch();
+    bool beginRelay(int status, const QByteArray &contentType, const QByteArray &headerLines);
+    bool writeRelay(const QByteArray &bytes);
+    void endRelay(bool whole);
+    bool relaying() const { return m_state && m_state->relaying; }
+    qint64 unsentBytes() const;
+    void whenDrained(std::function<void()> drained);
+    // `gone` runs from the event loop of the connection's thread when the client has left (the
+    // connection was destroyed) — at once (queued) if it already has. Not after `context` is deleted.
+    void whenGone(QObject *context, std::function<void()> gone);
+
 private:
     struct State
     {
@@ -69,6 +87,8 @@ private:
         quint64 serial = 0;
         Framing framing = Framing::KeepAlive;
         bool headOnly = false;
+        bool http10 = false;
+        bool relaying = false; // a relayed answer's head went: its end (endRelay) is still owed
         bool done = false;
     };
     std::shared_ptr<State> m_state;

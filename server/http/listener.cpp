@@ -53,14 +53,14 @@ int openListeningSocket(const QHostAddress &address, quint16 port, bool reusePor
     return fd;
 }
 
-GuardedTcpServer::GuardedTcpServer(HttpApi *api, ConnectionTimeouts timeouts)
-    : QTcpServer(api), m_api(api), m_timeouts(timeouts)
+GuardedTcpServer::GuardedTcpServer(HttpApi *api, ConnectionLimits limits)
+    : QTcpServer(api), m_api(api), m_limits(limits)
 {
 }
 
 void GuardedTcpServer::incomingConnection(qintptr descriptor)
 {
-    new HttpConnection(descriptor, m_api, m_timeouts, this); // it deletes itself when done
+    new HttpConnection(descriptor, m_api, m_limits, this); // it deletes itself when done
 }
 
 } // namespace sluice

@@ -22,14 +22,14 @@ class HttpApi;
 class GuardedTcpServer : public QTcpServer
 {
 public:
-    GuardedTcpServer(HttpApi *api, ConnectionTimeouts timeouts);
+    GuardedTcpServer(HttpApi *api, ConnectionLimits limits);
 
 protected:
     void incomingConnection(qintptr descriptor) override;
 
 private:
     HttpApi *m_api;
-    ConnectionTimeouts m_timeouts;
+    ConnectionLimits m_limits;
 };
 
 } // namespace sluice

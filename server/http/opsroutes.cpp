@@ -278,6 +278,8 @@ void installOpsRoutes(HttpApi &api, const ServerContext &context)
             gauge("sluice_usage_write_failures_total", "Usage history writes that failed (their rows wait for the next).", "counter",
                   QByteArray::number(usage.failedWrites));
             appendPoolMetrics(out, context, *snapshot);
+            if (context.doorMetrics)
+                context.doorMetrics(out);
             out += processMetrics();
             responder.send(200, out, "text/plain; version=0.0.4");
         });

@@ -72,6 +72,8 @@ struct ServerContext
         qint64 keys = 0, maxKeys = 0, reservations = 0, refusedFull = 0;
     };
     std::function<MemoryCounters()> memoryCounters;
+    // The inference door's figures for /metrics (set when --upstream is).
+    std::function<void(QByteArray &out)> doorMetrics;
     QDateTime startedAt = QDateTime::currentDateTimeUtc();
 };
 

@@ -127,10 +127,6 @@ PoolReading PoolController::ownReading(const PoolRow &pool, qint64 nowMs, bool u
 PoolReading PoolController::newest(const QString &pool, qint64 nowMs) const
 {
     PoolReading best = m_board->pushed(pool, nowMs);
-    const auto it = m_sources.find(pool);
-    if (it == m_sources.end())
-        return best;
-    const Sources &s = it->second;
     auto consider = [&](double queue, double kv, qint64 atMs, const char *source) {
         if (atMs < 0 || (queue < 0 && kv < 0))
             return;
@@ -138,8 +134,14 @@ PoolReading PoolController::newest(const QString &pool, qint64 nowMs) const
         if (!best.valid() || age < best.ageMs)
             best = {queue, kv, age, QString::fromLatin1(source)};
     };
-    consider(s.metricsQueue, s.metricsKv, s.metricsAtMs, "metrics");
-    consider(s.promQueue, s.promKv, s.promAtMs, "prometheus");
+    if (const auto it = m_sources.find(pool); it != m_sources.end()) {
+        const Sources &s = it->second;
+        consider(s.metricsQueue, s.metricsKv, s.metricsAtMs, "metrics");
+        consider(s.promQueue, s.promKv, s.promAtMs, "prometheus");
+    }
+    // The inference door saw the model server refuse (429/503): as if its KV cache were full, at
+    // that moment (a fresher reading of another source wins when it comes).
+    consider(-1, 1.0, m_board->lastUpstreamRefusalMs(pool), "upstream-refused");
     return best;
 }
 
