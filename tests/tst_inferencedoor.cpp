@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: Apache-2.0
+// The inference door (design §15) with real parts: sluice-server (--upstream) in front of a scripted
+// OpenAI-compatible upstream (tests/support/openai_upstream.py: vLLM's wire format; no model server
+// can run here), called by the official OpenAI client for node (npm `openai`, pinned by
+// scripts/lib/openai-sdk.sh; tests/door/openai-client.cjs runs one call). Registry:
+// tests/door/registry.json (tenant acme: a tokens policy and 3 concurrent streams; tenant tight: two
+// requests an hour).
+#include "httpcall.h"
+#include "services.h"
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QProcess>
+#include <QStandardPaths>
+#include <QTcpSocket>
+#include <QtTest>
+#include <memory>
+
+using namespace sluice;
+
+namespace {
+
+const QString kAdminToken = QStringLiteral("door-test-admin");
+const QByteArray kTokensKey = "sluice:{tenant:acme}:tokens";
+const QByteArray kLeasesKey = "sluice:{tenant:acme}:leases";
+
+} // namespace
+
+class TestInferenceDoor : public QObject
+{
+    Q_OBJECT
+
+private:
+    QNetworkAccessManager m_nam;
+    test::ServerProcess m_server;
+    std::unique_ptr<QProcess> m_upstream;
+    quint16 m_upstreamPort = 0;
+    QString m_node;
+    QString m_nodePath;
+
+    QString clientScript() const { return QStringLiteral(SLUICE_SOURCE_DIR "/tests/door/openai-client.cjs"); }
+
+    QJsonObject spec(const QString &op, const QString &key, const QJsonObject &params) const
+    {
+        return {{QStringLiteral("baseURL"), m_server.baseUrl().toString() + QStringLiteral("/v1")},
+                {QStringLiteral("apiKey"), key},
+                {QStringLiteral("op"), op},
+                {QStringLiteral("params"), params}};
+    }
+
+    std::unique_ptr<QProcess> startClient(const QJsonObject &s) const
+    {
+        auto p = std::make_unique<QProcess>();
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("NODE_PATH"), m_nodePath);
+        p->setProcessEnvironment(env);
+        p->start(m_node, {clientScript(), QString::fromUtf8(QJsonDocument(s).toJson(QJsonDocument::Compact))});
+        return p;
+    }
+
+    static QJsonObject finish(QProcess &p)
+    {
+        if (!p.waitForFinished(30000)) {
+            p.kill();
+            p.waitForFinished(2000);
+        }
+        const QList<QByteArray> lines = p.readAllStandardOutput().trimmed().split('\n');
+        const QJsonObject out = QJsonDocument::fromJson(lines.last()).object();
+        if (out.isEmpty())
+            qWarning("the client said: %s / %s", lines.join('\n').constData(), p.readAllStandardError().constData());
+        return out;
+    }
+
+    QJsonObject call(const QString &op, const QString &key, const QJsonObject &params)
+    {
+        auto p = startClient(spec(op, key, params));
+        return finish(*p);
+    }
+
+    static QJsonObject chatParams(const QString &text, int maxTokens = 0)
+    {
+        QJsonObject p{{QStringLiteral("model"), QStringLiteral("chat-model")},
+                      {QStringLiteral("messages"), QJsonArray{QJsonObject{{QStringLiteral("role"), QStringLiteral("user")},
+                                                                          {QStringLiteral("content"), text}}}}};
+        if (maxTokens > 0)
+            p.insert(QStringLiteral("max_tokens"), maxTokens);
+        return p;
+    }
+
+    qint64 usageCount(const QByteArray &key)
+    {
+        const test::HttpAnswer a = test::httpCall(
+            m_nam, m_server.baseUrl().resolved(QUrl(QStringLiteral("/admin/usage?keys=") + QString::fromLatin1(QUrl::toPercentEncoding(QString::fromLatin1(key))))),
+            "GET", {}, {}, {{"Authorization", "Bearer " + kAdminToken.toUtf8()}});
+        if (a.status != 200)
+            return -1;
+        return a.array().at(0).toObject().value(QStringLiteral("count")).toInteger(-1);
+    }
+    qint64 tokens() { return usageCount(kTokensKey); }
+    qint64 leases() { return usageCount(kLeasesKey); }
+
+    QJsonObject upstreamStats()
+    {
+        return test::httpCall(m_nam, QUrl(QStringLiteral("http://127.0.0.1:%1/_stats").arg(m_upstreamPort)), "GET", {}, {}).object();
+    }
+
+    // Waits (bounded) until the condition holds, the event loop turning.
+    template <typename F>
+    static bool waitFor(F condition, int ms = 10000)
+    {
+        QElapsedTimer t;
+        t.start();
+        while (!condition()) {
+            if (t.elapsed() > ms)
+                return false;
+            QTest::qWait(20);
+        }
+        return true;
+    }
+
+    static QJsonObject usageOf(const QJsonObject &out) { return out.value(QStringLiteral("result")).toObject().value(QStringLiteral("usage")).toObject(); }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        m_node = QStandardPaths::findExecutable(QStringLiteral("node"));
+        QString why;
+        const QByteArray modules = test::runScript(QStringLiteral("openai-sdk.sh"), {}, &why, 300000);
+        SLUICE_REQUIRE_SERVICE(!m_node.isEmpty() && !modules.isEmpty(),
+                               QStringLiteral("node and the openai package (scripts/lib/openai-sdk.sh): %1").arg(why));
+        m_nodePath = QString::fromUtf8(modules.split('\n').last());
+
+        m_upstreamPort = test::freePort();
+        m_upstream = std::make_unique<QProcess>();
+        m_upstream->setProcessChannelMode(QProcess::MergedChannels);
+        m_upstream->start(QStringLiteral("python3"), {QStringLiteral(SLUICE_SOURCE_DIR "/tests/support/openai_upstream.py"),
+                                                      QString::number(m_upstreamPort)});
+        QVERIFY(m_upstream->waitForStarted(5000));
+        QVERIFY(waitFor([this] { return m_upstream->readAllStandardOutput().contains("listening") || upstreamStats().contains(QStringLiteral("requests")); }));
+
+        QVERIFY2(m_server.start({QStringLiteral("--registry-file"), QStringLiteral(SLUICE_SOURCE_DIR "/tests/door/registry.json"),
+                                 QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:%1").arg(m_upstreamPort),
+                                 QStringLiteral("--admin-token"), kAdminToken, QStringLiteral("--threads"), QStringLiteral("2"),
+                                 QStringLiteral("--upstream-first-byte-timeout-ms"), QStringLiteral("1500"),
+                                 QStringLiteral("--door-max-body-bytes"), QStringLiteral("65536"),
+                                 QStringLiteral("--door-max-in-flight"), QStringLiteral("4")},
+                                &why),
+                 qPrintable(why));
+    }
+
+    void cleanupTestCase()
+    {
+        m_server.stop();
+        if (m_upstream) {
+            m_upstream->kill();
+            m_upstream->waitForFinished(3000);
+        }
+    }
+
+    void cleanup()
+    {
+        // Every case ends with no stream holding a lease.
+        QVERIFY2(waitFor([this] { return leases() == 0; }), "a lease was left behind");
+    }
+
+    void plainChatPassesThroughAndChargesTheUpstreamsUsage()
+    {
+        const qint64 before = tokens();
+        const QJsonObject out = call(QStringLiteral("chat"), QStringLiteral("sk-acme-team"), chatParams(QStringLiteral("hello there, say 4")));
+        QVERIFY2(out.value(QStringLiteral("ok")).toBool(), QJsonDocument(out).toJson().constData());
+        const QJsonObject result = out.value(QStringLiteral("result")).toObject();
+        QCOMPARE(result.value(QStringLiteral("choices")).toArray().at(0).toObject().value(QStringLiteral("message")).toObject()
+                     .value(QStringLiteral("content")).toString(),
+                 QStringLiteral("tok0 tok1 tok2 tok3"));
+        QCOMPARE(result.value(QStringLiteral("id")).toString(), QStringLiteral("cmpl-1")); // the upstream's answer, as it was
+        const qint64 total = usageOf(out).value(QStringLiteral("total_tokens")).toInteger();
+        QCOMPARE(usageOf(out).value(QStringLiteral("completion_tokens")).toInteger(), 4);
+        QCOMPARE(tokens() - before, total); // the reservation (estimate + 1024) reweighed to the actual count
+        const QJsonObject headers = out.value(QStringLiteral("headers")).toObject();
+        QCOMPARE(headers.value(QStringLiteral("x-ratelimit-limit-tokens")).toString(), QStringLiteral("10000000"));
+        QVERIFY(headers.contains(QStringLiteral("x-ratelimit-remaining-tokens")));
+        QVERIFY(!headers.contains(QStringLiteral("x-sluice-reservation"))); // the door's to settle, never the client's
+    }
+
+    void streamedChatPassesThroughAndChargesTheUpstreamsUsage()
+    {
+        const qint64 before = tokens();
+        const QJsonObject out = call(QStringLiteral("chatStream"), QStringLiteral("sk-acme-team"), chatParams(QStringLiteral("stream please, say 6")));
+        QVERIFY2(out.value(QStringLiteral("ok")).toBool(), QJsonDocument(out).toJson().constData());
+        const QJsonObject result = out.value(QStringLiteral("result")).toObject();
+        QCOMPARE(result.value(QStringLiteral("text")).toString(), QStringLiteral("tok0 tok1 tok2 tok3 tok4 tok5"));
+        // Six token chunks and no usage chunk: the client did not ask for one (Sluice did).
+        QCOMPARE(result.value(QStringLiteral("chunks")).toInt(), 6);
+        QVERIFY(!result.value(QStringLiteral("last")).toObject().value(QStringLiteral("choices")).toArray().isEmpty());
+        const QJsonObject sent = upstreamStats().value(QStringLiteral("lastBody")).toObject();
+        QCOMPARE(sent.value(QStringLiteral("stream_options")).toObject().value(QStringLiteral("include_usage")).toBool(), true);
+        // The upstream's usage for it: 7 + 4 words of prompt, 6 generated.
+        QCOMPARE(tokens() - before, 17);
+        QCOMPARE(out.value(QStringLiteral("headers")).toObject().value(QStringLiteral("x-ratelimit-limit-tokens")).toString(), QStringLiteral("10000000"));
+    }
+
+    void aStreamThatAsksForUsageGetsIt()
+    {
+        QJsonObject params = chatParams(QStringLiteral("say 2"));
+        params.insert(QStringLiteral("stream_options"), QJsonObject{{QStringLiteral("include_usage"), true}});
+        const qint64 before = tokens();
+        const QJsonObject out = call(QStringLiteral("chatStream"), QStringLiteral("sk-acme-alice"), params);
+        QVERIFY2(out.value(QStringLiteral("ok")).toBool(), QJsonDocument(out).toJson().constData());
+        const QJsonObject last = out.value(QStringLiteral("result")).toObject().value(QStringLiteral("last")).toObject();
+        QVERIFY(last.value(QStringLiteral("choices")).toArray().isEmpty());
+        QCOMPARE(last.value(QStringLiteral("usage")).toObject().value(QStringLiteral("total_tokens")).toInteger(), 7 + 2 + 2);
+        QCOMPARE(tokens() - before, 11);
+    }
+
+    void completionsAndEmbeddingsChargeTheirUsage()
+    {
+        qint64 before = tokens();
+        QJsonObject out = call(QStringLiteral("completion"), QStringLiteral("sk-acme-team"),
+                               {{QStringLiteral("model"), QStringLiteral("chat-model")}, {QStringLiteral("prompt"), QStringLiteral("once upon a time say 3")}});
+        QVERIFY2(out.value(QStringLiteral("ok")).toBool(), QJsonDocument(out).toJson().constData());
+        QCOMPARE(out.value(QStringLiteral("result")).toObject().value(QStringLiteral("choices")).toArray().at(0).toObject().value(QStringLiteral("text")).toString(),
+                 QStringLiteral("tok0 tok1 tok2"));
+        QCOMPARE(tokens() - before, usageOf(out).value(QStringLiteral("total_tokens")).toInteger());
+        QCOMPARE(tokens() - before, 7 + 6 + 3);
+
+        before = tokens();
+        out = call(QStringLiteral("embedding"), QStringLiteral("sk-acme-team"),
+                   {{QStringLiteral("model"), QStringLiteral("embed-model")}, {QStringLiteral("input"), QJsonArray{QStringLiteral("a b c"), QStringLiteral("d e")}}});
+        QVERIFY2(out.value(QStringLiteral("ok")).toBool(), QJsonDocument(out).toJson().constData());
+        QCOMPARE(out.value(QStringLiteral("result")).toObject().value(QStringLiteral("data")).toArray().size(), 2);
+        QCOMPARE(tokens() - before, 7 + 5);
+    }
+
+    void overTheLimitTheSdkSeesARateLimitErrorWithTheHeaders()
+    {
+        const int sentBefore = upstreamStats().value(QStringLiteral("requests")).toInt();
+        for (int i = 0; i < 2; ++i)
+            QVERIFY(call(QStringLiteral("chat"), QStringLiteral("sk-tight-team"), chatParams(QStringLiteral("say 1"))).value(QStringLiteral("ok")).toBool());
+        const QJsonObject refused = call(QStringLiteral("chat"), QStringLiteral("sk-tight-team"), chatParams(QStringLiteral("say 1")));
+        QCOMPARE(refused.value(QStringLiteral("ok")).toBool(), false);
+        QCOMPARE(refused.value(QStringLiteral("errorClass")).toString(), QStringLiteral("RateLimitError"));
+        QCOMPARE(refused.value(QStringLiteral("status")).toInt(), 429);
+        const QJsonObject error = refused.value(QStringLiteral("error")).toObject();
+        QCOMPARE(error.value(QStringLiteral("type")).toString(), QStringLiteral("rate_limit_exceeded"));
+        QVERIFY2(error.value(QStringLiteral("message")).toString().contains(QStringLiteral("TENANT exceeded")), qPrintable(error.value(QStringLiteral("message")).toString()));
+        const QJsonObject headers = refused.value(QStringLiteral("headers")).toObject();
+        QVERIFY(headers.value(QStringLiteral("retry-after")).toString().toInt() > 0);
+        QCOMPARE(headers.value(QStringLiteral("x-ratelimit-limit-requests")).toString(), QStringLiteral("2"));
+        QCOMPARE(headers.value(QStringLiteral("x-ratelimit-remaining-requests")).toString(), QStringLiteral("0"));
+        // Never forwarded: the upstream saw the two admitted ones only.
+        QCOMPARE(upstreamStats().value(QStringLiteral("requests")).toInt(), sentBefore + 2);
+    }
+
+    void aStreamHoldsItsLeaseWhileItRunsAndReleasesItAtItsEnd()
+    {
+        auto client = startClient(spec(QStringLiteral("chatStream"), QStringLiteral("sk-acme-team"), chatParams(QStringLiteral("slow 100 say 15"))));
+        QVERIFY2(waitFor([this] { return leases() == 1; }), "the running stream holds no lease");
+        const QJsonObject out = finish(*client);
+        QVERIFY2(out.value(QStringLiteral("ok")).toBool(), QJsonDocument(out).toJson().constData());
+        QCOMPARE(out.value(QStringLiteral("result")).toObject().value(QStringLiteral("chunks")).toInt(), 15);
+        QVERIFY(waitFor([this] { return leases() == 0; }));
+    }
+
+    void aClientThatLeavesMidStreamAbortsTheUpstreamAndIsChargedWhatWasGenerated()
+    {
+        const qint64 before = tokens();
+        const int abortedBefore = upstreamStats().value(QStringLiteral("aborted")).toInt();
+        QJsonObject s = spec(QStringLiteral("chatStream"), QStringLiteral("sk-acme-team"), chatParams(QStringLiteral("slow 50 say 200"), 500));
+        s.insert(QStringLiteral("abortAfterChunks"), 3);
+        auto client = startClient(s);
+        const QJsonObject out = finish(*client);
+        QVERIFY2(out.value(QStringLiteral("ok")).toBool(), QJsonDocument(out).toJson().constData());
+        QCOMPARE(out.value(QStringLiteral("result")).toObject().value(QStringLiteral("chunks")).toInt(), 3);
+        QVERIFY2(waitFor([this] { return leases() == 0; }), "the lease outlived the client");
+        // The upstream's call was aborted (it noticed its client, Sluice, leave) long before its 200 tokens.
+        QVERIFY2(waitFor([&] { return upstreamStats().value(QStringLiteral("aborted")).toInt() > abortedBefore; }, 15000),
+                 "the upstream call went on");
+        // Charged the prompt and what was relayed, not the 500 reserved.
+        const qint64 charged = tokens() - before;
+        QVERIFY2(charged >= 3 + 3 && charged < 100, qPrintable(QString::number(charged)));
+    }
+
+    void anUpstreamThatHangsIsA504AndChargesNothing()
+    {
+        const qint64 before = tokens();
+        const QJsonObject out = call(QStringLiteral("chat"), QStringLiteral("sk-acme-team"), chatParams(QStringLiteral("hang")));
+        QCOMPARE(out.value(QStringLiteral("ok")).toBool(), false);
+        QCOMPARE(out.value(QStringLiteral("status")).toInt(), 504);
+        QCOMPARE(out.value(QStringLiteral("error")).toObject().value(QStringLiteral("code")).toString(), QStringLiteral("upstream_timeout"));
+        QCOMPARE(tokens() - before, 0);
+    }
+
+    void anUpstreamThatAnswersGarbageIsA502AndChargesNothing()
+    {
+        const qint64 before = tokens();
+        const QJsonObject out = call(QStringLiteral("chat"), QStringLiteral("sk-acme-team"), chatParams(QStringLiteral("garbage")));
+        QCOMPARE(out.value(QStringLiteral("ok")).toBool(), false);
+        QCOMPARE(out.value(QStringLiteral("status")).toInt(), 502);
+        QCOMPARE(out.value(QStringLiteral("errorClass")).toString(), QStringLiteral("InternalServerError"));
+        QCOMPARE(tokens() - before, 0);
+    }
+
+    void anUpstreamThatDiesMidStreamEndsTheStreamInError()
+    {
+        const qint64 before = tokens();
+        const QJsonObject out = call(QStringLiteral("chatStream"), QStringLiteral("sk-acme-team"), chatParams(QStringLiteral("die, say 10")));
+        // The SDK throws on the error event the door adds before cutting the stream.
+        QCOMPARE(out.value(QStringLiteral("ok")).toBool(), false);
+        QVERIFY2(out.value(QStringLiteral("message")).toString().contains(QStringLiteral("upstream")), QJsonDocument(out).toJson().constData());
+        const qint64 charged = tokens() - before;
+        QVERIFY2(charged >= 3 && charged < 50, qPrintable(QString::number(charged))); // the prompt and the 3 chunks relayed
+    }
+
+    void anUpstreamThatIsFullPassesIts429On()
+    {
+        const qint64 before = tokens();
+        const QJsonObject out = call(QStringLiteral("chat"), QStringLiteral("sk-acme-team"), chatParams(QStringLiteral("busy")));
+        QCOMPARE(out.value(QStringLiteral("status")).toInt(), 429);
+        QCOMPARE(out.value(QStringLiteral("error")).toObject().value(QStringLiteral("message")).toString(), QStringLiteral("the model server is full"));
+        QCOMPARE(tokens() - before, 0);
+    }
+
+    void badRequestsGetOpenAIsErrors()
+    {
+        QJsonObject out = call(QStringLiteral("chat"), QStringLiteral("sk-nobody"), chatParams(QStringLiteral("say 1")));
+        QCOMPARE(out.value(QStringLiteral("status")).toInt(), 401);
+        QCOMPARE(out.value(QStringLiteral("errorClass")).toString(), QStringLiteral("AuthenticationError"));
+        QCOMPARE(out.value(QStringLiteral("error")).toObject().value(QStringLiteral("code")).toString(), QStringLiteral("invalid_api_key"));
+
+        QJsonObject params = chatParams(QStringLiteral("say 1"));
+        params.insert(QStringLiteral("model"), QStringLiteral("no-such-model"));
+        out = call(QStringLiteral("chat"), QStringLiteral("sk-acme-team"), params);
+        QCOMPARE(out.value(QStringLiteral("status")).toInt(), 404);
+        QCOMPARE(out.value(QStringLiteral("error")).toObject().value(QStringLiteral("code")).toString(), QStringLiteral("model_not_found"));
+
+        params = chatParams(QStringLiteral("say 1"));
+        params.insert(QStringLiteral("max_tokens"), -3);
+        out = call(QStringLiteral("chat"), QStringLiteral("sk-acme-team"), params);
+        QCOMPARE(out.value(QStringLiteral("status")).toInt(), 400);
+        QVERIFY(out.value(QStringLiteral("error")).toObject().value(QStringLiteral("message")).toString().contains(QStringLiteral("max_tokens")));
+
+        // Above --door-max-body-bytes (64 KiB here): 413, before anything is charged.
+        const qint64 before = tokens();
+        out = call(QStringLiteral("chat"), QStringLiteral("sk-acme-team"), chatParams(QString(70000, QLatin1Char('x'))));
+        QCOMPARE(out.value(QStringLiteral("status")).toInt(), 413);
+        QCOMPARE(tokens() - before, 0);
+        // A body within it is fine (a check's own limit is 16 KiB).
+        out = call(QStringLiteral("chat"), QStringLiteral("sk-acme-team"), chatParams(QString(30000, QLatin1Char('x')) + QStringLiteral(" say 1")));
+        QVERIFY2(out.value(QStringLiteral("ok")).toBool(), QJsonDocument(out).toJson().constData());
+    }
+
+    void theDoorsInFlightBoundIsAClear503()
+    {
+        // --door-max-in-flight 4: four slow streams (acme may hold 3 leases: a fourth from roomy)
+        std::vector<std::unique_ptr<QProcess>> running;
+        for (const char *key : {"sk-acme-team", "sk-acme-team", "sk-acme-alice"})
+            running.push_back(startClient(spec(QStringLiteral("chatStream"), QString::fromLatin1(key), chatParams(QStringLiteral("slow 100 say 20")))));
+        QVERIFY(waitFor([this] { return leases() == 3; }));
+        // acme is at its 3 concurrent streams: refused by its policy (429), not by the door
+        QJsonObject out = call(QStringLiteral("chat"), QStringLiteral("sk-acme-team"), chatParams(QStringLiteral("say 1")));
+        QCOMPARE(out.value(QStringLiteral("status")).toInt(), 429);
+        running.push_back(startClient(spec(QStringLiteral("chatStream"), QStringLiteral("sk-roomy-team"), chatParams(QStringLiteral("slow 100 say 20")))));
+        QVERIFY(waitFor([this] {
+            const QByteArray m = test::httpCall(m_nam, m_server.baseUrl().resolved(QUrl(QStringLiteral("/metrics"))), "GET").body;
+            return m.contains("\nsluice_door_in_flight 4\n");
+        }));
+        out = call(QStringLiteral("chat"), QStringLiteral("sk-roomy-team"), chatParams(QStringLiteral("say 1")));
+        QCOMPARE(out.value(QStringLiteral("status")).toInt(), 503);
+        QCOMPARE(out.value(QStringLiteral("error")).toObject().value(QStringLiteral("code")).toString(), QStringLiteral("door_overloaded"));
+        for (auto &p : running)
+            finish(*p);
+        const QByteArray m = test::httpCall(m_nam, m_server.baseUrl().resolved(QUrl(QStringLiteral("/metrics"))), "GET").body;
+        QVERIFY(m.contains("sluice_door_requests_total{route=\"chat.completions\",code=\"503\"}"));
+        QVERIFY(m.contains("sluice_door_streams_in_flight "));
+        QVERIFY(m.contains("sluice_door_tokens_total{direction=\"completion\"}"));
+    }
+
+    void theModelsAreTheRegistrys()
+    {
+        const QJsonObject out = call(QStringLiteral("models"), QStringLiteral("sk-acme-team"), {});
+        QVERIFY2(out.value(QStringLiteral("ok")).toBool(), QJsonDocument(out).toJson().constData());
+        QCOMPARE(out.value(QStringLiteral("result")).toArray(), (QJsonArray{QStringLiteral("chat-model"), QStringLiteral("embed-model")}));
+    }
+
+    void aClientThatReadsSlowlyHoldsTheUpstreamBackNotTheMemory()
+    {
+        // A raw client that sends a streamed request and reads nothing for a while: the door stops
+        // reading the upstream (bounded memory), and the stream still arrives whole when it reads.
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, m_server.port());
+        QVERIFY(socket.waitForConnected(3000));
+        socket.setReadBufferSize(4096);
+        const QByteArray body = QJsonDocument(QJsonObject{{QStringLiteral("model"), QStringLiteral("chat-model")},
+                                                          {QStringLiteral("stream"), true},
+                                                          {QStringLiteral("max_tokens"), 20000},
+                                                          {QStringLiteral("messages"), QJsonArray{QJsonObject{{QStringLiteral("role"), QStringLiteral("user")},
+                                                                                                             {QStringLiteral("content"), QStringLiteral("say 20000")}}}}})
+                                    .toJson(QJsonDocument::Compact);
+        socket.write("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-acme-team\r\nContent-Type: application/json\r\nContent-Length: "
+                     + QByteArray::number(body.size()) + "\r\n\r\n" + body);
+        QVERIFY(socket.waitForBytesWritten(3000));
+        QTest::qWait(1500); // the upstream sends ~4 MB; the client reads nothing
+        QByteArray all;
+        QElapsedTimer t;
+        t.start();
+        while (!all.endsWith("0\r\n\r\n") && t.elapsed() < 30000) {
+            if (socket.bytesAvailable() == 0)
+                socket.waitForReadyRead(500);
+            all += socket.readAll();
+        }
+        QVERIFY2(all.endsWith("0\r\n\r\n"), qPrintable(QStringLiteral("%1 bytes, ending %2").arg(all.size()).arg(QString::fromLatin1(all.right(40)))));
+        QCOMPARE(all.count("\"delta\""), 20000);
+        QVERIFY(all.contains("data: [DONE]"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestInferenceDoor)
+#include "tst_inferencedoor.moc"
