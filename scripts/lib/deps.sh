@@ -34,6 +34,8 @@ sluice_as_root() {
 sluice_missing_packages() { # packages… → prints those not installed
   local p
   for p in "$@"; do
+    # (NodeSource's nodejs package carries its own npm, and conflicts with Debian's: either will do.)
+    [ "$p" = npm ] && command -v npm >/dev/null 2>&1 && continue
     [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || echo "$p"
   done
 }

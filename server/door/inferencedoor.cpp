@@ -267,7 +267,7 @@ private:
             settle(generatedSoFar());
             return;
         }
-        answerError(timeout && failure != UpstreamCall::Failure::ConnectTimeout ? 504 : (timeout ? 504 : 502), text,
+        answerError(timeout ? 504 : 502, text,
                     timeout ? "upstream_timeout" : "upstream_error");
         // Nothing reached the client: charged only what the upstream reported (it reported nothing).
         settle(0);
