@@ -32,6 +32,13 @@ failures = []
 exercised = {}  # (method, template) -> set of statuses seen
 
 
+def free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def start(args):
     # Output to a file, never a pipe nobody reads (a full pipe would stall the server).
     log = tempfile.NamedTemporaryFile(prefix="tst_openapi.", suffix=".log", delete=False)
@@ -97,7 +104,7 @@ def to_json_schema(node, components):
     out = {k: to_json_schema(v, components) for k, v in node.items()
            if k not in ("nullable", "readOnly", "writeOnly", "example", "format") and not k.startswith("x-")}
     if node.get("nullable"):
-        if "type" not in out:  # e.g. {"nullable": true, "allOf": [{"$ref": …}]}
+        if "type" not in out or "allOf" in out:  # e.g. {"type": "object", "nullable": true, "allOf": [{"$ref": …}]}
             return {"anyOf": [out, {"type": "null"}]}
         out["type"] = [out["type"], "null"]
         if "enum" in out:
@@ -138,6 +145,12 @@ def check(doc, base, name, method, path, expected, body=None, headers=None, cont
         return None
     documented = resolve_response(doc, documented)
     content = documented.get("content", {})
+    if ctype.startswith("text/event-stream"):
+        if "text/event-stream" not in content:
+            failures.append("%s: an event stream, which the document does not list for %d" % (where, status))
+            return None
+        print("ok %-44s %d (text/event-stream)" % (name, status))
+        return raw
     if "application/json" in content and status != 204:
         if not ctype.startswith("application/json"):
             failures.append("%s: Content-Type %s, the document says application/json" % (where, ctype))
@@ -332,6 +345,58 @@ def main():
                     failures.append("events data: %s" % e.message)
         check(doc, base, "analytics", "GET", "/admin/analytics?groupBy=model", 200, headers=admin)
         check(doc, base, "analytics bad step", "GET", "/admin/analytics?step=7", 400, headers=admin)
+
+        # The inference door (design §15): a server with --upstream in front of the scripted
+        # OpenAI-compatible stand-in (tests/support/openai_upstream.py).
+        here = os.path.dirname(os.path.abspath(__file__))
+        up_port = free_port()
+        upstream = subprocess.Popen([sys.executable, os.path.join(here, "support", "openai_upstream.py"), str(up_port)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        door = None
+        try:
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen("http://127.0.0.1:%d/_stats" % up_port, timeout=1).read()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            door, door_base = start(["--registry-file", os.path.join(here, "door", "registry.json"),
+                                     "--upstream", "http://127.0.0.1:%d" % up_port, "--door-max-body-bytes", "65536"])
+            team = {"Authorization": "Bearer sk-acme-team"}
+            tight = {"Authorization": "Bearer sk-tight-team"}
+            chat = {"model": "chat-model", "messages": [{"role": "user", "content": "say 3"}]}
+            check(doc, door_base, "door chat", "POST", "/v1/chat/completions", 200, chat, team)
+            check(doc, door_base, "door chat stream", "POST", "/v1/chat/completions", 200, dict(chat, stream=True), team)
+            check(doc, door_base, "door chat no key", "POST", "/v1/chat/completions", 401, chat)
+            check(doc, door_base, "door chat unknown model", "POST", "/v1/chat/completions", 404, dict(chat, model="nope"), team)
+            check(doc, door_base, "door chat bad max_tokens", "POST", "/v1/chat/completions", 400, dict(chat, max_tokens=0), team)
+            check(doc, door_base, "door chat not JSON", "POST", "/v1/chat/completions", 400, headers=team, raw_body=b"{nope")
+            check(doc, door_base, "door chat wrong media type", "POST", "/v1/chat/completions", 415, headers=team,
+                  raw_body=b"{}", content_type="text/plain")
+            check(doc, door_base, "door chat body too large", "POST", "/v1/chat/completions", 413, headers=team,
+                  declare_length=1 << 20)
+            check(doc, door_base, "door chat upstream garbage", "POST", "/v1/chat/completions", 502,
+                  dict(chat, messages=[{"role": "user", "content": "garbage"}]), team)
+            check(doc, door_base, "door chat upstream full", "POST", "/v1/chat/completions", 429,
+                  dict(chat, messages=[{"role": "user", "content": "busy"}]), team)
+            for i in range(2):
+                check(doc, door_base, "door chat (tight)", "POST", "/v1/chat/completions", 200, chat, tight)
+            check(doc, door_base, "door chat over the limit", "POST", "/v1/chat/completions", 429, chat, tight)
+            prompt = {"model": "chat-model", "prompt": "say 2"}
+            check(doc, door_base, "door completion", "POST", "/v1/completions", 200, prompt, team)
+            check(doc, door_base, "door completion no prompt", "POST", "/v1/completions", 400, {"model": "chat-model"}, team)
+            embed = {"model": "embed-model", "input": ["a b", "c"]}
+            check(doc, door_base, "door embeddings", "POST", "/v1/embeddings", 200, embed, team)
+            check(doc, door_base, "door embeddings unknown key", "POST", "/v1/embeddings", 401, embed,
+                  {"Authorization": "Bearer sk-nobody"})
+            check(doc, door_base, "door models", "GET", "/v1/models", 200, headers=team)
+            check(doc, door_base, "door models no key", "GET", "/v1/models", 401)
+        finally:
+            if door:
+                door.terminate()
+                door.wait(timeout=15)
+            upstream.terminate()
+            upstream.wait(timeout=15)
 
         # Every operation was exercised, with a success and an error.
         for template, item in doc["paths"].items():
