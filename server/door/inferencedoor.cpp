@@ -23,6 +23,21 @@ qint64 nowMs()
     return steadyClock()->nowUs() / 1000; // (the pools' clock)
 }
 
+// An event's JSON has a "usage" object (not the "usage": null of every chunk when usage is asked
+// for): only those are parsed.
+bool carriesUsage(const QByteArray &data)
+{
+    qsizetype at = 0;
+    while ((at = data.indexOf("\"usage\"", at)) >= 0) {
+        at += 7;
+        while (at < data.size() && (data.at(at) == ' ' || data.at(at) == ':'))
+            ++at;
+        if (at < data.size() && data.at(at) == '{')
+            return true;
+    }
+    return false;
+}
+
 // The check's header lines for a door answer: the reservation is the door's to settle, so its id
 // never reaches the client (who could otherwise complete it for 0 tokens).
 QByteArray doorHeaderLines(const Decision &decision)
@@ -208,7 +223,7 @@ private:
         if (data.isEmpty() || data == "[DONE]")
             return true;
         bool choices = true;
-        if (data.contains("\"usage\"")) {
+        if (carriesUsage(data)) {
             const QJsonObject chunk = QJsonDocument::fromJson(data).object();
             const Usage usage = Usage::from(chunk.value(QStringLiteral("usage")));
             if (usage.valid())
