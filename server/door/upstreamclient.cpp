@@ -195,7 +195,11 @@ void UpstreamCall::onReadyRead()
             m_firstByteMs = m_elapsed.elapsed();
         }
         m_buffer += bytes;
-        armClock(m_timeouts.idleMs);
+        // The idle clock from this read: not restarted per read (a timer per token costs more than
+        // the token); when it fires early it waits for what is left (onTimeout).
+        m_lastReadMs = m_elapsed.elapsed();
+        if (m_phase == Phase::Waiting)
+            armClock(m_timeouts.idleMs);
     }
     if (m_phase == Phase::Waiting)
         m_phase = Phase::Head;
@@ -419,8 +423,12 @@ void UpstreamCall::onTimeout()
     case Phase::Waiting:
         return fail(Failure::FirstByteTimeout, QStringLiteral("no answer within %1 ms").arg(m_timeouts.firstByteMs));
     case Phase::Head:
-    case Phase::Body:
+    case Phase::Body: {
+        const qint64 left = m_lastReadMs + m_timeouts.idleMs - m_elapsed.elapsed();
+        if (left > 0)
+            return armClock(static_cast<int>(left));
         return fail(Failure::IdleTimeout, QStringLiteral("nothing for %1 ms").arg(m_timeouts.idleMs));
+    }
     case Phase::Idle:
     case Phase::Done: return;
     }

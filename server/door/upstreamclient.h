@@ -123,6 +123,7 @@ private:
     QTimer m_clock;
     QElapsedTimer m_elapsed;
     qint64 m_firstByteMs = -1;
+    qint64 m_lastReadMs = 0;     // (m_elapsed) the idle clock runs from here
     UpstreamTimeouts m_timeouts;
     QString m_host;
     quint16 m_port = 0;
