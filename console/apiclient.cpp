@@ -134,6 +134,29 @@ void ApiClient::check(const CheckRequest &request, QObject *context,
     });
 }
 
+void ApiClient::chat(const QString &apiKey, const QJsonObject &request, QObject *context, std::function<void(const ChatAnswer &)> done)
+{
+    QNetworkRequest r(m_base.resolved(QUrl(QStringLiteral("/v1/chat/completions"))));
+    r.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+    r.setRawHeader("Authorization", "Bearer " + apiKey.toUtf8());
+    r.setTransferTimeout(120000);
+    QNetworkReply *reply = m_nam.post(r, QJsonDocument(request).toJson(QJsonDocument::Compact));
+    connect(reply, &QNetworkReply::finished, context, [reply, done = std::move(done)] {
+        reply->deleteLater();
+        ChatAnswer a;
+        a.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        a.body = QJsonDocument::fromJson(reply->readAll()).object();
+        for (const auto &h : reply->rawHeaderPairs()) {
+            const QByteArray name = h.first.toLower();
+            if (name.startsWith("x-ratelimit-") || name == "retry-after")
+                a.rateLimitHeaders.append({name, h.second});
+        }
+        if (a.status == 0)
+            a.networkError = reply->errorString();
+        done(a);
+    });
+}
+
 void ApiClient::health(QObject *context, std::function<void(bool, const QJsonObject &)> done)
 {
     QNetworkReply *reply = m_nam.get(QNetworkRequest(m_base.resolved(QUrl(QString::fromLatin1(api::kHealthPath)))));

@@ -39,6 +39,17 @@ public:
     // status: the HTTP status (200/429 with a decision; anything else with an error).
     void check(const CheckRequest &request, QObject *context,
                std::function<void(int status, const Decision &decision, const ApiError &error)> done);
+    // One chat request through the inference door (POST /v1/chat/completions, design §15) with a
+    // Sluice API key as its bearer: the HTTP status (0: no answer), the answer (or OpenAI's error
+    // object), the x-ratelimit-* headers (names lower-case).
+    struct ChatAnswer
+    {
+        int status = 0;
+        QJsonObject body;
+        QList<QPair<QByteArray, QByteArray>> rateLimitHeaders;
+        QString networkError;
+    };
+    void chat(const QString &apiKey, const QJsonObject &request, QObject *context, std::function<void(const ChatAnswer &answer)> done);
     void health(QObject *context, std::function<void(bool ok, const QJsonObject &health)> done);
     // GET /metrics: the Prometheus text (ok false when the server does not answer 200).
     void metrics(QObject *context, std::function<void(bool ok, const QByteArray &text)> done);

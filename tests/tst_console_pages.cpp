@@ -51,6 +51,7 @@
 #include <QTemporaryDir>
 #include <QTreeWidget>
 #include <QValueAxis>
+#include <QProcess>
 #include <QtTest>
 
 using namespace sluice;
@@ -243,6 +244,51 @@ private Q_SLOTS:
         // The page's tenant is enterprise_co: tiny-model (free tier) under it is allowed.
         QCOMPARE(answered.first().first().toInt(), 200);
         QCOMPARE(page->verdict(), QStringLiteral("ALLOWED"));
+    }
+
+    // Issue 25: the Check page sends a chat request through the inference door with the form's API
+    // key, model and user, and shows the reply and its usage, or why not — against a real server
+    // with --upstream in front of the scripted OpenAI-compatible stand-in.
+    void checkPageChatsThroughTheInferenceDoor()
+    {
+        CheckPage *page = m_window->checkPage();
+        QSignalSpy chatted(page, &CheckPage::chatAnswered);
+        page->setRequest(QStringLiteral("free_co"), QStringLiteral("free-user-1"), QStringLiteral("tiny-model"), QString());
+        page->sendChat(QStringLiteral("say 3"), 16);
+        QCOMPARE(chatted.count(), 1); // no key: said at once, nothing sent
+        QVERIFY2(page->chatText().contains(QStringLiteral("API key")) && page->chatRed(), qPrintable(page->chatText()));
+        page->setRequest(QStringLiteral("free_co"), QStringLiteral("free-user-1"), QStringLiteral("tiny-model"), QString(),
+                         QStringLiteral("sluice-demo-free-co-key"));
+        page->sendChat(QStringLiteral("say 3"), 16); // this server has no door
+        QVERIFY(chatted.wait(5000));
+        QVERIFY2(page->chatText().contains(QStringLiteral("--upstream")) && page->chatRed(), qPrintable(page->chatText()));
+
+        const quint16 upstreamPort = test::freePort();
+        QProcess upstream;
+        upstream.start(QStringLiteral("python3"), {QStringLiteral(SLUICE_SOURCE_DIR "/tests/support/openai_upstream.py"), QString::number(upstreamPort)});
+        QVERIFY(upstream.waitForStarted(5000));
+        QVERIFY(upstream.waitForReadyRead(5000)); // "listening"
+        test::ServerProcess door;
+        QString error;
+        QVERIFY2(door.start({QStringLiteral("--admin-token"), QStringLiteral("console-token"), QStringLiteral("--upstream"),
+                             QStringLiteral("http://127.0.0.1:%1").arg(upstreamPort)},
+                            &error),
+                 qPrintable(error));
+        m_client->setServer(door.baseUrl(), QByteArrayLiteral("console-token"));
+        QTest::keyClicks(page->findChild<QLineEdit *>(QStringLiteral("chatMessage")), QStringLiteral(" say 3"));
+        QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("sendChat")), Qt::LeftButton);
+        QVERIFY(chatted.wait(10000));
+        QCOMPARE(chatted.last().first().toInt(), 200);
+        // "Hello! say 3": the stand-in's three tokens, its usage (7 + 3 words of prompt)
+        QVERIFY2(page->chatText().contains(QStringLiteral("“tok0 tok1 tok2”")) && page->chatText().contains(QStringLiteral("usage 10 prompt + 3 completion")),
+                 qPrintable(page->chatText()));
+        QVERIFY(!page->chatRed());
+        page->sendChat(QStringLiteral("busy"), 16); // the model server is full: its 429, in red
+        QVERIFY(chatted.wait(10000));
+        QCOMPARE(chatted.last().first().toInt(), 429);
+        QVERIFY2(page->chatText().startsWith(QStringLiteral("429 refused: the model server is full")) && page->chatRed(), qPrintable(page->chatText()));
+        upstream.kill();
+        upstream.waitForFinished(3000);
     }
 
     void scenarioBBlocksTheEleventh()

@@ -7,7 +7,9 @@
 
 #include <QCheckBox>
 #include <QComboBox>
+#include <QJsonArray>
 #include <QJsonObject>
+#include <QLocale>
 #include <QKeyEvent>
 #include <QFormLayout>
 #include <QGroupBox>
@@ -142,6 +144,34 @@ CheckPage::CheckPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     lifecycleButtons->addWidget(m_extend);
     lifecycleLayout->addLayout(lifecycleButtons);
     left->addWidget(lifecycle);
+    // The inference door (design §15): a real chat request, as an OpenAI client sends it.
+    auto *chat = new QGroupBox(QStringLiteral("Chat through the inference door"));
+    chat->setToolTip(QStringLiteral("POST /v1/chat/completions with the API key above as the bearer (the server needs --upstream)"));
+    auto *chatLayout = new QVBoxLayout(chat);
+    m_chatMessage = new QLineEdit(QStringLiteral("Hello!"));
+    m_chatMessage->setObjectName(QStringLiteral("chatMessage"));
+    m_chatMessage->setPlaceholderText(QStringLiteral("a user message"));
+    m_chatMaxTokens = new QSpinBox;
+    m_chatMaxTokens->setObjectName(QStringLiteral("chatMaxTokens"));
+    m_chatMaxTokens->setRange(1, 1000000);
+    m_chatMaxTokens->setValue(64);
+    m_chatMaxTokens->setPrefix(QStringLiteral("max_tokens "));
+    m_sendChat = new QPushButton(QStringLiteral("Send chat"));
+    m_sendChat->setObjectName(QStringLiteral("sendChat"));
+    m_chatResult = new QLabel;
+    m_chatResult->setObjectName(QStringLiteral("chatResult"));
+    m_chatResult->setWordWrap(true);
+    m_chatResult->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    auto *chatRow = new QHBoxLayout;
+    chatRow->addWidget(m_chatMessage, 1);
+    chatRow->addWidget(m_chatMaxTokens);
+    chatRow->addWidget(m_sendChat);
+    chatLayout->addLayout(chatRow);
+    chatLayout->addWidget(m_chatResult);
+    auto sendChatNow = [this] { sendChat(m_chatMessage->text(), m_chatMaxTokens->value()); };
+    connect(m_sendChat, &QPushButton::clicked, this, sendChatNow);
+    connect(m_chatMessage, &QLineEdit::returnPressed, this, sendChatNow);
+    left->addWidget(chat);
     left->addStretch();
     auto *result = new QGroupBox(QStringLiteral("Decision"));
     auto *right = new QVBoxLayout(result);
@@ -388,5 +418,75 @@ QStringList CheckPage::policyStates() const
 
 QString CheckPage::verdict() const { return m_verdict->text(); }
 QString CheckPage::cause() const { return m_cause->text(); }
+
+} // namespace sluice
+
+namespace sluice {
+
+void CheckPage::sendChat(const QString &message, int maxTokens)
+{
+    if (m_apiKey->text().isEmpty()) {
+        showChat(QStringLiteral("The inference door's callers are API keys: fill in API key above (API keys page)."), true);
+        return Q_EMIT chatAnswered(0);
+    }
+    QJsonObject body{{QStringLiteral("model"), m_model->text()},
+                     {QStringLiteral("max_tokens"), maxTokens},
+                     {QStringLiteral("messages"), QJsonArray{QJsonObject{{QStringLiteral("role"), QStringLiteral("user")},
+                                                                         {QStringLiteral("content"), message}}}}};
+    if (!m_user->text().isEmpty())
+        body.insert(QStringLiteral("user"), m_user->text());
+    m_sendChat->setEnabled(false);
+    showChat(QStringLiteral("Sending…"), false);
+    m_client->chat(m_apiKey->text(), body, this, [this](const ApiClient::ChatAnswer &a) {
+        m_sendChat->setEnabled(true);
+        const QJsonObject error = a.body.value(QStringLiteral("error")).toObject();
+        QString left;
+        for (const auto &h : a.rateLimitHeaders) {
+            if (h.first == "x-ratelimit-remaining-tokens")
+                left = QStringLiteral(" · tokens left: %1").arg(QLocale().toString(h.second.toLongLong()));
+        }
+        if (a.status == 200) {
+            const QJsonObject choice = a.body.value(QStringLiteral("choices")).toArray().at(0).toObject();
+            const QJsonObject usage = a.body.value(QStringLiteral("usage")).toObject();
+            showChat(QStringLiteral("200 · “%1” · usage %2 prompt + %3 completion tokens%4")
+                                      .arg(choice.value(QStringLiteral("message")).toObject().value(QStringLiteral("content")).toString())
+                                      .arg(usage.value(QStringLiteral("prompt_tokens")).toInteger())
+                                      .arg(usage.value(QStringLiteral("completion_tokens")).toInteger())
+                                      .arg(left), false);
+        } else if (a.status == 0) {
+            showChat(QStringLiteral("No answer: %1").arg(a.networkError), true);
+        } else if (a.status == 404 && error.value(QStringLiteral("code")).toString() == QStringLiteral("not_found")) {
+            showChat(QStringLiteral("This server has no inference door: start it with --upstream <model server>."), true);
+        } else {
+            QString retry;
+            for (const auto &h : a.rateLimitHeaders) {
+                if (h.first == "retry-after")
+                    retry = QStringLiteral(" (retry after %1 s)").arg(QString::fromLatin1(h.second));
+            }
+            showChat(QStringLiteral("%1 %2: %3%4")
+                                        .arg(a.status)
+                                        .arg(a.status == 429 ? QStringLiteral("refused") : QStringLiteral("error"),
+                                             error.value(QStringLiteral("message")).toString(), retry), true);
+        }
+        Q_EMIT chatAnswered(a.status);
+    });
+}
+
+QString CheckPage::chatText() const
+{
+    return m_chatResult->text();
+}
+
+void CheckPage::showChat(const QString &text, bool red)
+{
+    m_chatResult->setText(text);
+    m_chatResult->setStyleSheet(red ? QStringLiteral("color: #b3261e") : QString());
+    m_chatResult->setProperty("red", red);
+}
+
+bool CheckPage::chatRed() const
+{
+    return m_chatResult->property("red").toBool();
+}
 
 } // namespace sluice

@@ -54,6 +54,11 @@ public:
     // Completes the reservation shown (with the actual tokens when set), or extends its leases.
     void completeReservation(std::optional<qint64> actualTokens);
     void extendReservation();
+    // One chat request through the server's inference door (design §15) with the form's API key,
+    // model and user: the reply, its usage and the tokens left, or why not.
+    void sendChat(const QString &message, int maxTokens);
+    QString chatText() const;
+    bool chatRed() const;
 
 protected:
     bool eventFilter(QObject *watched, QEvent *event) override; // Enter in Cost sends
@@ -61,10 +66,12 @@ protected:
 Q_SIGNALS:
     void answered(int status);
     void reservationAnswered(int status);
+    void chatAnswered(int status);
 
 private:
     void sendOne(const CheckRequest &r);
     void show(int status, const Decision &d, const QString &error);
+    void showChat(const QString &text, bool red);
 
     ApiClient *m_client;
     void showReservation(const Decision &d);
@@ -82,6 +89,10 @@ private:
     int m_pending = 0;
     int m_sent = 0, m_allowedInRun = 0, m_blockedInRun = 0, m_failedInRun = 0;
     QLabel *m_sequence;
+    QLineEdit *m_chatMessage;
+    QSpinBox *m_chatMaxTokens;
+    QPushButton *m_sendChat;
+    QLabel *m_chatResult;
 };
 
 } // namespace sluice
