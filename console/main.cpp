@@ -5,7 +5,9 @@
 //   sluice-console [--server URL] [--screenshot FILE] [--screenshots DIR]
 //     --screenshot FILE  run scenario B, save the window, quit
 //     --screenshots DIR  run scenario B, then show every page in turn and save each as
-//                        DIR/console-<page>.png, quit (scripts/screenshot, against a server it started)
+//                        DIR/console-<page>.png, then a chat through the inference door as
+//                        DIR/console-chat.png (when the server has one), quit (scripts/screenshot,
+//                        against a server it started)
 #include "apiclient.h"
 #include "connectiondialog.h"
 #include "mainwindow.h"
@@ -80,7 +82,20 @@ int main(int argc, char *argv[])
         auto next = std::make_shared<std::function<void(int)>>();
         *next = [&window, tabs, dir, next](int i) {
             if (i >= tabs->count()) {
-                QApplication::quit();
+                // Last, the Check page's chat through the inference door (the demo's API key), when
+                // the server has one (scripts/screenshot starts it with --upstream).
+                tabs->setCurrentWidget(window.checkPage());
+                QObject::connect(window.checkPage(), &sluice::CheckPage::chatAnswered, &window, [&window, dir](int status) {
+                    QTimer::singleShot(300, &window, [&window, dir, status] {
+                        if (status == 200 && window.grab().save(dir + QStringLiteral("/console-chat.png")))
+                            std::printf("%s\n", qPrintable(dir + QStringLiteral("/console-chat.png")));
+                        QApplication::quit();
+                    });
+                }, Qt::SingleShotConnection);
+                // (gpt-4o-mini: the pool's load that the script pushes sheds tiny-model's free tier)
+                window.checkPage()->setRequest(QStringLiteral("free_co"), QStringLiteral("free-user-1"), QStringLiteral("gpt-4o-mini"),
+                                               QString(), QStringLiteral("sluice-demo-free-co-key"));
+                window.checkPage()->sendChat(QStringLiteral("Hello! Write me twelve tokens: say 12"), 64);
                 return;
             }
             tabs->setCurrentIndex(i);

@@ -162,9 +162,11 @@ CheckPage::CheckPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     m_chatResult->setObjectName(QStringLiteral("chatResult"));
     m_chatResult->setWordWrap(true);
     m_chatResult->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_chatResult->setMinimumHeight(m_chatResult->fontMetrics().lineSpacing() * 4); // (a reply and its usage, wrapped)
+    m_chatResult->setAlignment(Qt::AlignLeft | Qt::AlignTop);
+    chatLayout->addWidget(m_chatMessage);
     auto *chatRow = new QHBoxLayout;
-    chatRow->addWidget(m_chatMessage, 1);
-    chatRow->addWidget(m_chatMaxTokens);
+    chatRow->addWidget(m_chatMaxTokens, 1);
     chatRow->addWidget(m_sendChat);
     chatLayout->addLayout(chatRow);
     chatLayout->addWidget(m_chatResult);
@@ -429,6 +431,9 @@ void CheckPage::sendChat(const QString &message, int maxTokens)
         showChat(QStringLiteral("The inference door's callers are API keys: fill in API key above (API keys page)."), true);
         return Q_EMIT chatAnswered(0);
     }
+    if (m_chatMessage->text() != message)
+        m_chatMessage->setText(message);
+    m_chatMaxTokens->setValue(maxTokens);
     QJsonObject body{{QStringLiteral("model"), m_model->text()},
                      {QStringLiteral("max_tokens"), maxTokens},
                      {QStringLiteral("messages"), QJsonArray{QJsonObject{{QStringLiteral("role"), QStringLiteral("user")},
