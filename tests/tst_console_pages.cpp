@@ -275,7 +275,9 @@ private Q_SLOTS:
                             &error),
                  qPrintable(error));
         m_client->setServer(door.baseUrl(), QByteArrayLiteral("console-token"));
-        QTest::keyClicks(page->findChild<QLineEdit *>(QStringLiteral("chatMessage")), QStringLiteral(" say 3"));
+        auto *message = page->findChild<QLineEdit *>(QStringLiteral("chatMessage"));
+        message->clear();
+        QTest::keyClicks(message, QStringLiteral("Hello! say 3"));
         QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("sendChat")), Qt::LeftButton);
         QVERIFY(chatted.wait(10000));
         QCOMPARE(chatted.last().first().toInt(), 200);
