@@ -15,6 +15,8 @@
 #include <QProcess>
 #include <QStandardPaths>
 #include <QTcpSocket>
+#include <QTemporaryDir>
+#include <QFile>
 #include <QtTest>
 #include <memory>
 
@@ -37,6 +39,9 @@ private:
     test::ServerProcess m_server;
     std::unique_ptr<QProcess> m_upstream;
     quint16 m_upstreamPort = 0;
+    std::unique_ptr<QProcess> m_routed; // the upstream of routed-model
+    quint16 m_routedPort = 0;
+    QTemporaryDir m_dir;
     QString m_node;
     QString m_nodePath;
 
@@ -140,7 +145,24 @@ private Q_SLOTS:
         QVERIFY(m_upstream->waitForStarted(5000));
         QVERIFY(waitFor([this] { return m_upstream->readAllStandardOutput().contains("listening") || upstreamStats().contains(QStringLiteral("requests")); }));
 
-        QVERIFY2(m_server.start({QStringLiteral("--registry-file"), QStringLiteral(SLUICE_SOURCE_DIR "/tests/door/registry.json"),
+        // A second upstream, the own one of a model of the registry ("routed-model").
+        m_routedPort = test::freePort();
+        m_routed = std::make_unique<QProcess>();
+        m_routed->start(QStringLiteral("python3"), {QStringLiteral(SLUICE_SOURCE_DIR "/tests/support/openai_upstream.py"), QString::number(m_routedPort)});
+        QVERIFY(m_routed->waitForStarted(5000));
+        QFile shipped(QStringLiteral(SLUICE_SOURCE_DIR "/tests/door/registry.json"));
+        QVERIFY(shipped.open(QIODevice::ReadOnly));
+        QJsonObject registry = QJsonDocument::fromJson(shipped.readAll()).object();
+        QJsonArray models = registry.value(QStringLiteral("models")).toArray();
+        models.append(QJsonObject{{QStringLiteral("id"), QStringLiteral("routed-model")}, {QStringLiteral("tierId"), QStringLiteral("standard")},
+                                  {QStringLiteral("upstream"), QStringLiteral("http://127.0.0.1:%1").arg(m_routedPort)}});
+        registry.insert(QStringLiteral("models"), models);
+        QVERIFY(m_dir.isValid());
+        QFile file(m_dir.filePath(QStringLiteral("registry.json")));
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write(QJsonDocument(registry).toJson());
+        file.close();
+        QVERIFY2(m_server.start({QStringLiteral("--registry-file"), file.fileName(),
                                  QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:%1").arg(m_upstreamPort),
                                  QStringLiteral("--admin-token"), kAdminToken, QStringLiteral("--threads"), QStringLiteral("2"),
                                  QStringLiteral("--upstream-first-byte-timeout-ms"), QStringLiteral("1500"),
@@ -153,9 +175,11 @@ private Q_SLOTS:
     void cleanupTestCase()
     {
         m_server.stop();
-        if (m_upstream) {
-            m_upstream->kill();
-            m_upstream->waitForFinished(3000);
+        for (auto *p : {m_upstream.get(), m_routed.get()}) {
+            if (p) {
+                p->kill();
+                p->waitForFinished(3000);
+            }
         }
     }
 
@@ -377,11 +401,48 @@ private Q_SLOTS:
         QVERIFY(m.contains("sluice_door_tokens_total{direction=\"completion\"}"));
     }
 
+    void aModelWithItsOwnUpstreamGoesThere()
+    {
+        auto routedRequests = [this] {
+            return test::httpCall(m_nam, QUrl(QStringLiteral("http://127.0.0.1:%1/_stats").arg(m_routedPort)), "GET", {}, {})
+                .object().value(QStringLiteral("requests")).toInt(-1);
+        };
+        QVERIFY(waitFor([&] { return routedRequests() >= 0; }));
+        const int mainBefore = upstreamStats().value(QStringLiteral("requests")).toInt();
+        QJsonObject params = chatParams(QStringLiteral("say 2"));
+        params.insert(QStringLiteral("model"), QStringLiteral("routed-model"));
+        const QJsonObject out = call(QStringLiteral("chat"), QStringLiteral("sk-acme-team"), params);
+        QVERIFY2(out.value(QStringLiteral("ok")).toBool(), QJsonDocument(out).toJson().constData());
+        QCOMPARE(routedRequests(), 1);
+        QCOMPARE(upstreamStats().value(QStringLiteral("requests")).toInt(), mainBefore);
+    }
+
+    void aRegistryWithABadModelUpstreamIsRefusedAtStart()
+    {
+        QFile shipped(QStringLiteral(SLUICE_SOURCE_DIR "/tests/door/registry.json"));
+        QVERIFY(shipped.open(QIODevice::ReadOnly));
+        QJsonObject registry = QJsonDocument::fromJson(shipped.readAll()).object();
+        QJsonArray models = registry.value(QStringLiteral("models")).toArray();
+        models.append(QJsonObject{{QStringLiteral("id"), QStringLiteral("tls-model")}, {QStringLiteral("tierId"), QStringLiteral("standard")},
+                                  {QStringLiteral("upstream"), QStringLiteral("https://models.example:443")}});
+        registry.insert(QStringLiteral("models"), models);
+        QFile file(m_dir.filePath(QStringLiteral("bad-registry.json")));
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write(QJsonDocument(registry).toJson());
+        file.close();
+        test::ServerProcess bad;
+        QString why;
+        QVERIFY(!bad.start({QStringLiteral("--registry-file"), file.fileName()}, &why));
+        QVERIFY2(bad.output().contains("model tls-model: upstream must be http://host:port[/prefix], got 'https://models.example:443'"),
+                 bad.output().constData());
+    }
+
     void theModelsAreTheRegistrys()
     {
         const QJsonObject out = call(QStringLiteral("models"), QStringLiteral("sk-acme-team"), {});
         QVERIFY2(out.value(QStringLiteral("ok")).toBool(), QJsonDocument(out).toJson().constData());
-        QCOMPARE(out.value(QStringLiteral("result")).toArray(), (QJsonArray{QStringLiteral("chat-model"), QStringLiteral("embed-model")}));
+        QCOMPARE(out.value(QStringLiteral("result")).toArray(),
+                 (QJsonArray{QStringLiteral("chat-model"), QStringLiteral("embed-model"), QStringLiteral("routed-model")}));
     }
 
     void aClientThatReadsSlowlyHoldsTheUpstreamBackNotTheMemory()

@@ -547,7 +547,7 @@ private Q_SLOTS:
         vllm.setLoad(3, 0.2);
         vllm.delayMs = 600; // longer than the controller's tick below: reads overlap ticks
         RegistryData with;
-        with.models = {{QStringLiteral("m1"), QStringLiteral("paid")}};
+        with.models = {{QStringLiteral("m1"), QStringLiteral("paid"), QString()}};
         PoolRow row;
         row.name = QStringLiteral("gpu-r");
         row.models = {QStringLiteral("m1")};

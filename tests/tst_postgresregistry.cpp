@@ -16,6 +16,7 @@
 #include <QNetworkReply>
 #include <QProcess>
 #include <QSignalSpy>
+#include <QElapsedTimer>
 #include <QtTest>
 #include <thread>
 
@@ -284,6 +285,36 @@ private Q_SLOTS:
         QVERIFY(!a.output().contains(plaintext));
         QVERIFY(!b.output().contains(plaintext));
         QVERIFY(!pg.psql(QStringLiteral("SELECT row_to_json(k)::text FROM api_key k")).contains(plaintext));
+    }
+
+    // Issue 25: a model's own upstream for the inference door (migration 009): read from Postgres,
+    // reloaded on change, shown by /admin/models; anything but http://host[:port][/prefix] refused.
+    void aModelsUpstreamComesFromPostgres()
+    {
+        test::PostgresServer pg(test::Sharing::Private);
+        QString error;
+        SLUICE_REQUIRE_SERVICE(pg.start(&error) && pg.migrate(&error), error);
+        const QByteArray token = "upstream-token";
+        test::ServerProcess server;
+        QVERIFY2(server.start({QStringLiteral("--postgres"), pg.conninfo(), QStringLiteral("--admin-token"), QString::fromLatin1(token)}, &error),
+                 qPrintable(error));
+        auto upstreamOf = [&](const QString &model) {
+            const QJsonArray models = QJsonDocument::fromJson(http(server.baseUrl(), "GET", QStringLiteral("/admin/models"), QByteArray(), token).body).array();
+            for (const QJsonValue &m : models)
+                if (m.toObject().value(QStringLiteral("id")).toString() == model)
+                    return m.toObject().value(QStringLiteral("upstream"));
+            return QJsonValue(QJsonValue::Undefined);
+        };
+        QCOMPARE(upstreamOf(QStringLiteral("gpt-4o")), QJsonValue(QJsonValue::Null));
+        QVERIFY(!pg.psql(QStringLiteral("UPDATE model SET upstream = 'http://10.0.0.5:8000/openai' WHERE id = 'gpt-4o'")).isNull());
+        QElapsedTimer t;
+        t.start();
+        while (upstreamOf(QStringLiteral("gpt-4o")).toString().isEmpty() && t.elapsed() < 5000)
+            QTest::qWait(50);
+        QCOMPARE(upstreamOf(QStringLiteral("gpt-4o")).toString(), QStringLiteral("http://10.0.0.5:8000/openai"));
+        QString refused;
+        QVERIFY(pg.psql(QStringLiteral("UPDATE model SET upstream = 'https://x' WHERE id = 'gpt-4o'"), &refused).isNull());
+        QVERIFY2(refused.contains(QStringLiteral("model_upstream_http")), qPrintable(refused));
     }
 
     void postgresDownThenBack()

@@ -562,7 +562,11 @@ void InferenceDoor::proxy(DoorApi api, const char *route, const HttpRequest &req
     check.modelId = model;
     check.apiKey = key;
     check.cost = std::max<qint64>(estimate.total(), 1);
-    QUrl url = m_settings.upstream;
+    // The model's own upstream (the registry), else the server's (--upstream).
+    QUrl url = known->upstream.isEmpty() ? m_settings.upstream : QUrl(known->upstream);
+    if (!known->upstream.isEmpty() && !isUpstreamUrl(known->upstream))
+        return refuse(502, QStringLiteral("model %1's upstream in the registry is not http://host:port[/prefix]: %2").arg(model, known->upstream),
+                      "server_error", "upstream_error");
     QString prefix = url.path();
     while (prefix.endsWith(QLatin1Char('/')))
         prefix.chop(1);

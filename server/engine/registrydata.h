@@ -33,7 +33,16 @@ struct TierRow
     std::optional<Priority> priority;
     bool operator==(const TierRow &o) const { return id == o.id && priority == o.priority; }
 };
-struct ModelRow { QString id; QString tierId; bool operator==(const ModelRow &o) const { return id == o.id && tierId == o.tierId; } };
+// An inference door upstream: http://host[:port][/prefix], nothing after the path (design §15).
+bool isUpstreamUrl(const QString &url);
+
+struct ModelRow
+{
+    QString id;
+    QString tierId;
+    QString upstream; // the inference door's upstream for this model (http://…); empty: the server's --upstream
+    bool operator==(const ModelRow &o) const { return id == o.id && tierId == o.tierId && upstream == o.upstream; }
+};
 
 // A GPU pool (design §14): the model servers behind a set of models, and where its load is read.
 // Saturation = max(queue / queueThreshold, kvCache / kvCacheThreshold).

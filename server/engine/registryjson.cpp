@@ -37,6 +37,13 @@ QStringList strings(const QJsonValue &v)
 }
 } // namespace
 
+bool isUpstreamUrl(const QString &url)
+{
+    const QUrl u(url, QUrl::StrictMode);
+    return u.isValid() && u.scheme() == QStringLiteral("http") && !u.host().isEmpty() && !u.hasQuery() && !u.hasFragment()
+        && u.userInfo().isEmpty();
+}
+
 std::optional<PoolRow> poolFromJson(const QJsonObject &o, QString *error)
 {
     PoolRow pool;
@@ -153,7 +160,16 @@ std::optional<RegistryData> registryFromJson(const QByteArray &json, QString *er
     }
     for (const QJsonValue &v : root.value(QStringLiteral("models")).toArray()) {
         const QJsonObject o = v.toObject();
-        d.models.append({o.value(QStringLiteral("id")).toString(), o.value(QStringLiteral("tierId")).toString()});
+        ModelRow m{o.value(QStringLiteral("id")).toString(), o.value(QStringLiteral("tierId")).toString(), QString()};
+        const QJsonValue upstream = o.value(QStringLiteral("upstream"));
+        if (!upstream.isUndefined() && !upstream.isNull()) {
+            m.upstream = upstream.toString();
+            if (!isUpstreamUrl(m.upstream)) {
+                *error = QStringLiteral("model %1: upstream must be http://host:port[/prefix], got '%2'").arg(m.id, upstream.toVariant().toString());
+                return std::nullopt;
+            }
+        }
+        d.models.append(m);
     }
     for (const QJsonValue &v : root.value(QStringLiteral("apiKeys")).toArray()) {
         const QJsonObject o = v.toObject();

@@ -31,7 +31,8 @@ void installEntityRoutes(HttpApi &api, const ServerContext &context)
     api.route("GET", QLatin1String(api::kAdminModels), entities([](const RegistryData &d) {
         QJsonArray a;
         for (const ModelRow &m : d.models)
-            a.append(QJsonObject{{QStringLiteral("id"), m.id}, {QStringLiteral("tier"), m.tierId}});
+            a.append(QJsonObject{{QStringLiteral("id"), m.id}, {QStringLiteral("tier"), m.tierId},
+                                 {QStringLiteral("upstream"), m.upstream.isEmpty() ? QJsonValue() : QJsonValue(m.upstream)}});
         return a;
     }));
     api.route("GET", QLatin1String(api::kAdminTiers), entities([](const RegistryData &d) {

@@ -85,8 +85,8 @@ RegistryData loadRegistry(pqxx::connection &connection)
         d.users.append({text(row[0]), text(row[1])});
     for (const auto &row : tx.exec("SELECT id, priority FROM model_tier ORDER BY id"))
         d.tiers.append({text(row[0]), priorityOf(row[1])});
-    for (const auto &row : tx.exec("SELECT id, tier_id FROM model ORDER BY id"))
-        d.models.append({text(row[0]), text(row[1])});
+    for (const auto &row : tx.exec("SELECT id, tier_id, upstream FROM model ORDER BY id"))
+        d.models.append({text(row[0]), text(row[1]), text(row[2])});
     for (const auto &row : tx.exec(std::string("SELECT ") + kApiKeyColumns + " FROM api_key ORDER BY id"))
         d.apiKeys.append(apiKeyFromRow(row));
     for (const auto &row : tx.exec(std::string("SELECT ") + kPolicyColumns + " FROM rate_limit_policy ORDER BY id"))
