@@ -180,7 +180,11 @@ void UpstreamCall::setPaused(bool paused)
     if (m_paused == paused)
         return;
     m_paused = paused;
-    if (!paused && m_socket && (m_socket->bytesAvailable() > 0 || !m_buffer.isEmpty()))
+    if (paused)
+        return;
+    // The pause was the client's, not a stall of the upstream: the idle clock starts again.
+    m_lastReadMs = m_elapsed.elapsed();
+    if (m_socket && (m_upstreamClosed || m_socket->bytesAvailable() > 0 || !m_buffer.isEmpty()))
         QMetaObject::invokeMethod(this, &UpstreamCall::onReadyRead, Qt::QueuedConnection);
 }
 
@@ -203,13 +207,20 @@ void UpstreamCall::onReadyRead()
     }
     if (m_phase == Phase::Waiting)
         m_phase = Phase::Head;
-    if (m_phase == Phase::Head && !parseHead())
-        return;
+    if (m_phase == Phase::Head)
+        parseHead(); // (may end the call: a bad head)
     if (m_phase == Phase::Body)
         parseBody();
-    // The upstream closed while this call was paused: its end is acted on now.
-    if (m_phase == Phase::Body && !m_paused && m_socket && m_socket->state() == QAbstractSocket::UnconnectedState)
-        onDisconnected();
+    // The upstream has closed and everything it sent is parsed: the close ends the answer (one
+    // delimited by it), or cuts it.
+    if (m_upstreamClosed && !m_paused && m_phase != Phase::Done && m_socket && m_socket->bytesAvailable() == 0) {
+        if (m_phase == Phase::Body && m_framing == Framing::UntilClose && m_buffer.isEmpty()) {
+            m_keepAlive = false;
+            finish();
+        } else {
+            fail(Failure::Closed, QStringLiteral("the upstream closed the connection before the answer was whole"));
+        }
+    }
 }
 
 bool UpstreamCall::parseHead()
@@ -378,24 +389,19 @@ void UpstreamCall::onDisconnected()
 {
     if (m_phase == Phase::Done || !m_socket)
         return;
-    if (m_socket->bytesAvailable() > 0 && !m_paused)
-        onReadyRead();
-    if (m_phase == Phase::Done || !m_socket)
-        return;
-    if (m_phase == Phase::Body && m_framing == Framing::UntilClose) {
-        if (m_paused && (m_socket->bytesAvailable() > 0 || !m_buffer.isEmpty()))
-            return; // the rest is read when resumed (then this runs again from there)
-        m_keepAlive = false;
-        return finish();
-    }
     // A reused connection the upstream had closed meanwhile: once more on a fresh one.
-    if (m_reused && !m_gotBytes && !m_retried && (m_phase == Phase::Waiting || m_phase == Phase::Head)) {
+    if (m_reused && !m_gotBytes && !m_retried && m_socket->bytesAvailable() == 0
+        && (m_phase == Phase::Waiting || m_phase == Phase::Head)) {
         m_retried = true;
         detachSocket(false);
         m_buffer.clear();
         return connectSocket(false);
     }
-    fail(Failure::Closed, QStringLiteral("the upstream closed the connection"));
+    // What it sent before closing is still to be read (and may be the whole answer): read now,
+    // or when the relay resumes; onReadyRead() acts on the close once it is all parsed.
+    m_upstreamClosed = true;
+    if (!m_paused)
+        onReadyRead();
 }
 
 void UpstreamCall::onSocketError()
@@ -471,7 +477,7 @@ void UpstreamCall::detachSocket(bool keep)
         return;
     QTcpSocket *socket = std::exchange(m_socket, nullptr);
     socket->disconnect(this);
-    if (keep && m_pool && socket->bytesAvailable() == 0) {
+    if (keep && m_pool && socket->bytesAvailable() == 0 && socket->bytesToWrite() == 0) {
         socket->setReadBufferSize(0);
         m_pool->give(m_host, m_port, socket);
         return;

@@ -88,8 +88,8 @@ public:
     // url: http://host:port/path (https is not spoken here: a TLS sidecar in front of the upstream).
     void start(const QUrl &url, const QByteArray &method, const HttpHeaders &headers, const QByteArray &body,
                UpstreamTimeouts timeouts);
-    // Reads nothing while paused (the idle clock still runs: a client that reads nothing for the
-    // idle time ends the call with IdleTimeout).
+    // Reads nothing while paused. The idle clock still runs (a client that takes none of the
+    // answer for the idle time ends the call with IdleTimeout) and starts again on resuming.
     void setPaused(bool paused);
     // Ends the call without a further callback (the client left; or from inside a callback): the
     // connection is closed, not reused.
@@ -137,6 +137,7 @@ private:
     bool m_retried = false;
     bool m_gotBytes = false;
     bool m_paused = false;
+    bool m_upstreamClosed = false; // its end of the connection is closed (what it sent may still be unread)
     bool m_keepAlive = true;
     bool m_headRequest = false;
 };

@@ -13,6 +13,7 @@ What it does is chosen by the last message's text (or the prompt), so a test can
   "die"        stream 3 chunks, then close the connection without ending the body
   "garbage"    answer bytes that are not HTTP, then close
   "busy"       429 with OpenAI's error body (the model server is full)
+  "closeafter" the whole stream, then close the connection at once
 Usage it reports: prompt_tokens = 7 + the words of every message (not Sluice's estimate, on purpose:
 the test checks that the upstream's count is what gets charged), completion_tokens = tokens sent.
 
@@ -165,6 +166,9 @@ class Handler(BaseHTTPRequestHandler):
             self.chunk(b"data: [DONE]\n\n")
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
+            if "closeafter" in text:  # the whole answer, then the connection closed (as uvicorn closes an idle one)
+                self.close_connection = True
+                self.connection.shutdown(1)
         except (BrokenPipeError, ConnectionResetError):
             with LOCK:
                 STATS["aborted"] += 1
