@@ -437,6 +437,63 @@ private Q_SLOTS:
                  bad.output().constData());
     }
 
+    // Review of issue 25: a stream longer than --lease-seconds lost its concurrency lease midway (and
+    // its settlement found no reservation): the door renews its leases while it runs.
+    void aStreamLongerThanItsLeaseKeepsIt()
+    {
+        test::ServerProcess shortLeases;
+        QString why;
+        QVERIFY2(shortLeases.start({QStringLiteral("--registry-file"), QStringLiteral(SLUICE_SOURCE_DIR "/tests/door/registry.json"),
+                                    QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:%1").arg(m_upstreamPort),
+                                    QStringLiteral("--admin-token"), kAdminToken, QStringLiteral("--lease-seconds"), QStringLiteral("2")},
+                                   &why),
+                 qPrintable(why));
+        auto count = [&](const QByteArray &key) {
+            const test::HttpAnswer a = test::httpCall(
+                m_nam, shortLeases.baseUrl().resolved(QUrl(QStringLiteral("/admin/usage?keys=") + QString::fromLatin1(QUrl::toPercentEncoding(QString::fromLatin1(key))))),
+                "GET", {}, {}, {{"Authorization", "Bearer " + kAdminToken.toUtf8()}});
+            return a.array().at(0).toObject().value(QStringLiteral("count")).toInteger(-1);
+        };
+        QJsonObject s = spec(QStringLiteral("chatStream"), QStringLiteral("sk-acme-team"), chatParams(QStringLiteral("slow 100 say 45")));
+        s.insert(QStringLiteral("baseURL"), shortLeases.baseUrl().toString() + QStringLiteral("/v1"));
+        auto client = startClient(s);
+        QVERIFY(waitFor([&] { return count(kLeasesKey) == 1; }));
+        QTest::qWait(3000); // past the 2 s lease
+        QCOMPARE(count(kLeasesKey), qint64(1));
+        const QJsonObject out = finish(*client);
+        QVERIFY2(out.value(QStringLiteral("ok")).toBool(), QJsonDocument(out).toJson().constData());
+        QCOMPARE(out.value(QStringLiteral("result")).toObject().value(QStringLiteral("chunks")).toInt(), 45);
+        QVERIFY(waitFor([&] { return count(kLeasesKey) == 0; }));
+        // Settled with the upstream's usage (7 + 4 words, 45 generated), not left at its estimate.
+        QCOMPARE(count(kTokensKey), qint64(7 + 4 + 45));
+    }
+
+    // Review of issue 25: the body a stream sends upstream is the client's, byte for byte, but for
+    // the usage it asks for (a re-serialised body lost integers above 2^53); an upstream header
+    // with a control character is not passed on (a bare CR would split the client's head).
+    void theClientsBodyGoesUpstreamAsItWas()
+    {
+        const QByteArray body = R"({"model":"chat-model","stream":true,"seed":9007199254740993,"messages":[{"role":"user","content":"badheader say 2"}]})";
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, m_server.port());
+        QVERIFY(socket.waitForConnected(3000));
+        socket.write("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-acme-team\r\nContent-Type: application/json\r\n"
+                     "Content-Length: " + QByteArray::number(body.size()) + "\r\n\r\n" + body);
+        QByteArray all;
+        QElapsedTimer t;
+        t.start();
+        while (!all.endsWith("0\r\n\r\n") && t.elapsed() < 10000) {
+            socket.waitForReadyRead(200);
+            all += socket.readAll();
+        }
+        QVERIFY2(all.startsWith("HTTP/1.1 200"), all.left(300).constData());
+        const QByteArray head = all.left(all.indexOf("\r\n\r\n"));
+        QVERIFY2(!head.contains("Injected") && !head.contains("upstream-req-1"), head.constData());
+        const QByteArray stats = test::httpCall(m_nam, QUrl(QStringLiteral("http://127.0.0.1:%1/_stats").arg(m_upstreamPort)), "GET", {}, {}).body;
+        QVERIFY2(stats.contains("\"seed\": 9007199254740993"), stats.constData());
+        QVERIFY2(stats.contains("\"stream_options\": {\"include_usage\": true}"), stats.constData());
+    }
+
     void theModelsAreTheRegistrys()
     {
         const QJsonObject out = call(QStringLiteral("models"), QStringLiteral("sk-acme-team"), {});

@@ -10,6 +10,8 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QPointer>
+#include <QTimer>
+#include <algorithm>
 
 namespace sluice {
 
@@ -21,6 +23,33 @@ constexpr qint64 kRelayHighWater = 256 * 1024;    // unsent to the client: stop 
 qint64 nowMs()
 {
     return steadyClock()->nowUs() / 1000; // (the pools' clock)
+}
+
+// The client's body asking the upstream for usage. When it has no stream_options the member is
+// added in front of the closing brace and the rest stays byte for byte (a re-serialised body would
+// lose integers above 2^53, a seed for instance); else the body is written again.
+QByteArray withUsageAsked(const QByteArray &raw, QJsonObject body, QJsonObject options)
+{
+    if (!body.contains(QStringLiteral("stream_options"))) {
+        qsizetype end = raw.size() - 1;
+        while (end >= 0 && raw.at(end) != '}')
+            --end;
+        if (end > 0)
+            return raw.left(end) + ",\"stream_options\":{\"include_usage\":true}" + raw.mid(end);
+    }
+    options.insert(QStringLiteral("include_usage"), true);
+    body.insert(QStringLiteral("stream_options"), options);
+    return QJsonDocument(body).toJson(QJsonDocument::Compact);
+}
+
+// An upstream's header value to pass on: none when it holds a control character (a CR would split
+// the client's answer head).
+QByteArray headerValue(const QByteArray &value)
+{
+    for (const char c : value)
+        if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f)
+            return QByteArray();
+    return value;
 }
 
 // An event's JSON has a "usage" object (not the "usage": null of every chunk when usage is asked
@@ -124,6 +153,16 @@ public:
     {
         m_reservationId = decision.reservationId;
         m_headerLines = doorHeaderLines(decision);
+        // A stream may outlive its leases (--lease-seconds): they are renewed at half their time
+        // while the exchange lasts, so its concurrency slot stays taken and its settlement finds it.
+        if (!m_reservationId.isEmpty() && decision.leaseExpiresInSeconds > 0) {
+            auto *renew = new QTimer(this);
+            connect(renew, &QTimer::timeout, this, [this] {
+                if (!m_settled)
+                    m_door->m_service.extend(m_reservationId, [](const ReservationOutcome &) {});
+            });
+            renew->start(static_cast<int>(std::clamp<qint64>(decision.leaseExpiresInSeconds * 500, 500, 3'600'000)));
+        }
         m_responder.watch();
         m_responder.whenGone(this, [this] { clientGone(); });
         HttpHeaders headers{{"Content-Type", "application/json"},
@@ -146,7 +185,7 @@ private:
     {
         m_status = head.status;
         m_door->m_stats->recordFirstByte(m_call->elapsedMs() / 1000.0);
-        m_contentType = head.header("content-type");
+        m_contentType = headerValue(head.header("content-type"));
         if (m_contentType.isEmpty())
             m_contentType = "application/json";
         if (m_status == 429 || m_status == 503)
@@ -155,7 +194,7 @@ private:
             m_streaming = true;
             ++m_door->m_stats->streams;
             QByteArray lines = m_headerLines;
-            if (const QByteArray id = head.header("x-request-id"); !id.isEmpty())
+            if (const QByteArray id = headerValue(head.header("x-request-id")); !id.isEmpty())
                 lines += "X-Request-Id: " + id + "\r\n";
             m_responder.beginRelay(200, m_contentType, lines);
         }
@@ -171,7 +210,7 @@ private:
                 answerError(502, QStringLiteral("the upstream's answer is larger than %1 bytes (--door-max-response-bytes)")
                                      .arg(m_door->m_settings.maxResponseBytes),
                             "upstream_answer_too_large");
-                settle(m_estimate.promptTokens);
+                settle(0); // (a failure of the upstream's: charged what reached the client, nothing)
             }
             return;
         }
@@ -240,8 +279,11 @@ private:
     void onEnd()
     {
         if (m_streaming) {
-            if (!m_events.isEmpty())
-                m_responder.writeRelay(std::exchange(m_events, QByteArray()));
+            if (!m_events.isEmpty()) { // a last event without its blank line
+                const QByteArray last = std::exchange(m_events, QByteArray());
+                if (keepEvent(last))
+                    m_responder.writeRelay(last);
+            }
             m_responder.endRelay(true);
             m_door->m_stats->countAnswer(m_route, 200);
             settle(generatedSoFar());
@@ -301,8 +343,9 @@ private:
         if (m_call)
             m_call->abort();
         m_door->m_stats->countAnswer(m_route, 499);
-        // The upstream read the prompt, and generated what was relayed so far.
-        settle(generatedSoFar());
+        // Once the request went to the upstream, it read the prompt, and generated what was
+        // relayed so far; before that nothing ran.
+        settle(m_call && m_call->requestSent() ? generatedSoFar() : 0);
     }
 
     qint64 generatedSoFar() const
@@ -423,8 +466,9 @@ InferenceDoor::InferenceDoor(CheckService &service, ServerContext &context, Door
 
 InferenceDoor::~InferenceDoor()
 {
-    // Exchanges still running (the server stops) go first: their sockets and responders with them.
-    qDeleteAll(findChildren<DoorExchange *>(Qt::FindDirectChildrenOnly));
+    // Exchanges still running (the server stops) go first: their sockets and responders with them
+    // (every child of the door is one). Their reservations keep their estimates until they expire.
+    qDeleteAll(children());
 }
 
 QByteArray InferenceDoor::errorBody(const QString &message, const char *type, const char *code, const char *param)
@@ -547,11 +591,8 @@ void InferenceDoor::proxy(DoorApi api, const char *route, const HttpRequest &req
     if (stream && api != DoorApi::Embeddings) {
         QJsonObject options = body.value(QStringLiteral("stream_options")).toObject();
         clientWantsUsage = options.value(QStringLiteral("include_usage")).toBool();
-        if (!clientWantsUsage) {
-            options.insert(QStringLiteral("include_usage"), true);
-            body.insert(QStringLiteral("stream_options"), options);
-            upstreamBody = QJsonDocument(body).toJson(QJsonDocument::Compact);
-        }
+        if (!clientWantsUsage)
+            upstreamBody = withUsageAsked(request.body, body, options);
     }
     const PolicySnapshot::Entity entity = snapshot->model(model);
     const PoolRow *pool = snapshot->pool(entity.pool);

@@ -168,6 +168,7 @@ void UpstreamCall::sendRequest()
     m_phase = Phase::Waiting;
     armClock(m_timeouts.firstByteMs);
     m_socket->write(m_request);
+    m_sent = true;
 }
 
 void UpstreamCall::armClock(int ms)

@@ -95,6 +95,8 @@ public:
     // connection is closed, not reused.
     void abort();
     bool gotFirstByte() const { return m_gotBytes; }
+    // The request has been handed to a connected socket (the upstream may be working on it).
+    bool requestSent() const { return m_sent; }
     qint64 elapsedMs() const { return m_elapsed.elapsed(); }
     qint64 firstByteMs() const { return m_firstByteMs; }
 
@@ -136,6 +138,7 @@ private:
     bool m_reused = false;       // the connection came from the pool
     bool m_retried = false;
     bool m_gotBytes = false;
+    bool m_sent = false;
     bool m_paused = false;
     bool m_upstreamClosed = false; // its end of the connection is closed (what it sent may still be unread)
     bool m_keepAlive = true;

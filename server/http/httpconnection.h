@@ -12,7 +12,8 @@
 // The socket is a plain non-blocking descriptor watched by two QSocketNotifiers, not a QTcpSocket:
 // bytes go from the kernel straight into the parser's buffer (one recv per readiness, no FIONREAD,
 // no ring buffer in between), and the answers a turn makes leave in one send. A client that shuts
-// down its sending side (half-close) still gets the answers to everything it sent.
+// down its sending side (half-close) still gets the answers to everything it sent — except a relayed
+// answer (the inference door): there, as in nginx, the end of the client's input means it left.
 //
 // Two clocks: a request whose header and body are not complete within the request timeout
 // (default 10 s) gets 408 and the connection closes; a keep-alive connection idle between requests

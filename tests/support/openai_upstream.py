@@ -13,6 +13,7 @@ What it does is chosen by the last message's text (or the prompt), so a test can
   "die"        stream 3 chunks, then close the connection without ending the body
   "garbage"    answer bytes that are not HTTP, then close
   "busy"       429 with OpenAI's error body (the model server is full)
+  "badheader"  a stream whose X-Request-Id holds a bare CR
   "closeafter" the whole stream, then close the connection at once
 Usage it reports: prompt_tokens = 7 + the words of every message (not Sluice's estimate, on purpose:
 the test checks that the upstream's count is what gets charged), completion_tokens = tokens sent.
@@ -140,7 +141,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("X-Request-Id", "upstream-req-1")
+        # "badheader": a header value with a bare CR (a proxy must not pass it on as a line of its own)
+        self.send_header("X-Request-Id", "upstream-req-1\rInjected: yes" if "badheader" in text else "upstream-req-1")
         self.end_headers()
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         obj = "chat.completion.chunk" if chat else "text_completion"
