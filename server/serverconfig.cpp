@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "serverconfig.h"
 
+#include "engine/registrydata.h"
+
 #include "engine/redact.h"
 #include "http/forwardauthroutes.h"
 #include "redis/redisconnection.h"
@@ -475,7 +477,13 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
     c.upstream = value("upstream");
     if (!c.upstream.isEmpty()) {
         const QUrl url(c.upstream);
-        if (!url.isValid() || url.host().isEmpty() || url.scheme() != QStringLiteral("http") || url.hasQuery() || url.hasFragment()) {
+        if (!url.userInfo().isEmpty()) {
+            *error = QStringLiteral("%1: credentials do not belong in the URL (it shows in `ps` and logs): put the upstream's key "
+                                    "in --upstream-api-key-file or SLUICE_UPSTREAM_API_KEY")
+                         .arg(origin);
+            return std::nullopt;
+        }
+        if (!isUpstreamUrl(c.upstream)) {
             *error = QStringLiteral("%1 must be http://host:port[/prefix] of the model router or server, got '%2'%3")
                          .arg(origin, redactUrl(c.upstream),
                               url.scheme() == QStringLiteral("https")

@@ -219,6 +219,7 @@ private Q_SLOTS:
         QCOMPARE(result.value(QStringLiteral("chunks")).toInt(), 6);
         QVERIFY(!result.value(QStringLiteral("last")).toObject().value(QStringLiteral("choices")).toArray().isEmpty());
         const QJsonObject sent = upstreamStats().value(QStringLiteral("lastBody")).toObject();
+        QVERIFY(upstreamStats().value(QStringLiteral("lastAuthorization")).isNull()); // the caller's key stays with Sluice
         QCOMPARE(sent.value(QStringLiteral("stream_options")).toObject().value(QStringLiteral("include_usage")).toBool(), true);
         // The upstream's usage for it: 7 + 4 words of prompt, 6 generated.
         QCOMPARE(tokens() - before, 17);
@@ -446,7 +447,7 @@ private Q_SLOTS:
         QVERIFY2(shortLeases.start({QStringLiteral("--registry-file"), QStringLiteral(SLUICE_SOURCE_DIR "/tests/door/registry.json"),
                                     QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:%1").arg(m_upstreamPort),
                                     QStringLiteral("--admin-token"), kAdminToken, QStringLiteral("--lease-seconds"), QStringLiteral("2")},
-                                   &why),
+                                   &why, {QStringLiteral("SLUICE_UPSTREAM_API_KEY=upstream-secret")}),
                  qPrintable(why));
         auto count = [&](const QByteArray &key) {
             const test::HttpAnswer a = test::httpCall(
@@ -466,6 +467,9 @@ private Q_SLOTS:
         QVERIFY(waitFor([&] { return count(kLeasesKey) == 0; }));
         // Settled with the upstream's usage (7 + 4 words, 45 generated), not left at its estimate.
         QCOMPARE(count(kTokensKey), qint64(7 + 4 + 45));
+        // The upstream got the door's own key (SLUICE_UPSTREAM_API_KEY), never the caller's Sluice key.
+        QCOMPARE(upstreamStats().value(QStringLiteral("lastAuthorization")).toString(), QStringLiteral("Bearer upstream-secret"));
+        QVERIFY(!shortLeases.output().contains("upstream-secret"));
     }
 
     // Review of issue 25: the body a stream sends upstream is the client's, byte for byte, but for

@@ -164,6 +164,16 @@ private Q_SLOTS:
         QTest::addRow("max keys too small") << QStringList{QStringLiteral("--max-keys"), QStringLiteral("5")} << "--max-keys";
         QTest::addRow("request timeout zero") << QStringList{QStringLiteral("--request-timeout"), QStringLiteral("0")} << "--request-timeout";
         QTest::addRow("idle timeout not a number") << QStringList{QStringLiteral("--idle-timeout"), QStringLiteral("1m")} << "--idle-timeout";
+        // The inference door (issue 25)
+        QTest::addRow("upstream https") << QStringList{QStringLiteral("--upstream"), QStringLiteral("https://models:443")} << "TLS sidecar";
+        QTest::addRow("upstream not a URL") << QStringList{QStringLiteral("--upstream"), QStringLiteral("models:8000")} << "http://host:port[/prefix]";
+        QTest::addRow("upstream with credentials") << QStringList{QStringLiteral("--upstream"), QStringLiteral("http://u:secret@models:8000")} << "--upstream-api-key-file";
+        QTest::addRow("upstream with a query") << QStringList{QStringLiteral("--upstream"), QStringLiteral("http://models:8000/?x=1")} << "http://host:port[/prefix]";
+        QTest::addRow("upstream key file missing") << QStringList{QStringLiteral("--upstream-api-key-file"), QStringLiteral("/nonexistent/key")} << "cannot read /nonexistent/key";
+        QTest::addRow("door body limit too small") << QStringList{QStringLiteral("--door-max-body-bytes"), QStringLiteral("100")} << "--door-max-body-bytes";
+        QTest::addRow("door in flight zero") << QStringList{QStringLiteral("--door-max-in-flight"), QStringLiteral("0")} << "--door-max-in-flight";
+        QTest::addRow("upstream timeout zero") << QStringList{QStringLiteral("--upstream-first-byte-timeout-ms"), QStringLiteral("0")} << "--upstream-first-byte-timeout-ms";
+        QTest::addRow("door default max tokens") << QStringList{QStringLiteral("--door-default-max-tokens"), QStringLiteral("x")} << "--door-default-max-tokens";
     }
 
     void badValuesAreRefused()

@@ -18,7 +18,7 @@ What it does is chosen by the last message's text (or the prompt), so a test can
 Usage it reports: prompt_tokens = 7 + the words of every message (not Sluice's estimate, on purpose:
 the test checks that the upstream's count is what gets charged), completion_tokens = tokens sent.
 
-GET /_stats answers {"requests": n, "aborted": n, "lastBody": {...}}: "aborted" counts streams whose
+GET /_stats answers {"requests": n, "aborted": n, "lastBody": {...}, "lastAuthorization": "…"|null}: "aborted" counts streams whose
 client (Sluice) left before their end. Usage: openai_upstream.py PORT  (binds 127.0.0.1).
 """
 import json
@@ -92,6 +92,7 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             STATS["requests"] += 1
             STATS["lastBody"] = body
+            STATS["lastAuthorization"] = self.headers.get("Authorization")
             STATS["inFlight"] += 1
         try:
             self.answer(body)
