@@ -157,6 +157,9 @@ private Q_SLOTS:
         models.append(QJsonObject{{QStringLiteral("id"), QStringLiteral("routed-model")}, {QStringLiteral("tierId"), QStringLiteral("standard")},
                                   {QStringLiteral("upstream"), QStringLiteral("http://127.0.0.1:%1").arg(m_routedPort)}});
         registry.insert(QStringLiteral("models"), models);
+        // routed-model's GPUs: a pool whose load nothing else reports (its upstream's 429 will).
+        registry.insert(QStringLiteral("pools"), QJsonArray{QJsonObject{{QStringLiteral("name"), QStringLiteral("door-pool")},
+                                                                        {QStringLiteral("models"), QJsonArray{QStringLiteral("routed-model")}}}});
         QVERIFY(m_dir.isValid());
         QFile file(m_dir.filePath(QStringLiteral("registry.json")));
         QVERIFY(file.open(QIODevice::WriteOnly));
@@ -416,6 +419,22 @@ private Q_SLOTS:
         QVERIFY2(out.value(QStringLiteral("ok")).toBool(), QJsonDocument(out).toJson().constData());
         QCOMPARE(routedRequests(), 1);
         QCOMPARE(upstreamStats().value(QStringLiteral("requests")).toInt(), mainBefore);
+    }
+
+    // The model server saying it is full (429/503) is a load reading for its pool: saturated.
+    void anUpstreamThatIsFullSaturatesItsPool()
+    {
+        QJsonObject params = chatParams(QStringLiteral("busy"));
+        params.insert(QStringLiteral("model"), QStringLiteral("routed-model"));
+        const QJsonObject out = call(QStringLiteral("chat"), QStringLiteral("sk-acme-team"), params);
+        QCOMPARE(out.value(QStringLiteral("status")).toInt(), 429);
+        auto pool = [this] {
+            const test::HttpAnswer a = test::httpCall(m_nam, m_server.baseUrl().resolved(QUrl(QStringLiteral("/admin/pools"))), "GET", {}, {},
+                                                      {{"Authorization", "Bearer " + kAdminToken.toUtf8()}});
+            return a.array().at(0).toObject();
+        };
+        QVERIFY2(waitFor([&] { return pool().value(QStringLiteral("saturated")).toBool(); }, 5000), QJsonDocument(pool()).toJson().constData());
+        QCOMPARE(pool().value(QStringLiteral("signal")).toObject().value(QStringLiteral("source")).toString(), QStringLiteral("upstream-refused"));
     }
 
     void aRegistryWithABadModelUpstreamIsRefusedAtStart()

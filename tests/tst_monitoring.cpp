@@ -72,7 +72,7 @@ private Q_SLOTS:
         SLUICE_REQUIRE_SERVICE(haveTools(&missing), missing);
         QByteArray out;
         QCOMPARE(run(QStringLiteral("promtool"), {QStringLiteral("check"), QStringLiteral("rules"), QStringLiteral("sluice-alerts.yml")}, &out), 0);
-        QVERIFY2(out.contains("SUCCESS: 8 rules found"), out.constData());
+        QVERIFY2(out.contains("SUCCESS: 9 rules found"), out.constData());
         QCOMPARE(run(QStringLiteral("promtool"), {QStringLiteral("test"), QStringLiteral("rules"), QStringLiteral("sluice-alerts.test.yml")}, &out), 0);
         QVERIFY2(out.contains("SUCCESS"), out.constData());
         // Every rule has a unit test.
@@ -85,7 +85,7 @@ private Q_SLOTS:
             const QString name = it.next().captured(1);
             QVERIFY2(testText.contains("alertname: " + name.toUtf8()), qPrintable(name + QStringLiteral(" has no unit test")));
         }
-        QCOMPARE(n, 8);
+        QCOMPARE(n, 9);
     }
 
     void alertmanagerExample()
@@ -108,12 +108,19 @@ private Q_SLOTS:
         SLUICE_REQUIRE_SERVICE(haveTools(&missing), missing);
         test::ServerProcess server;
         QString error;
-        QVERIFY2(server.start({QStringLiteral("--threads"), QStringLiteral("2")}, &error), qPrintable(error));
+        // (--upstream: the inference door's metrics are exposed from the start, with no traffic yet)
+        QVERIFY2(server.start({QStringLiteral("--threads"), QStringLiteral("2"), QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:9")}, &error),
+                 qPrintable(error));
         const QUrl check = server.baseUrl().resolved(QUrl(QStringLiteral("/rate-limit/check")));
         // Scenario B: 11 checks of ent-user-2 on gpt-4o (policy 9: USER_MODEL 10 per hour), one bad request.
         for (int i = 0; i < 11; ++i)
             test::httpCall(m_nam, check, "POST", R"({"tenantId":"enterprise_co","userId":"ent-user-2","modelId":"gpt-4o"})");
         QCOMPARE(test::httpCall(m_nam, check, "POST", R"({"modelId":"gpt-4o"})").status, 400);
+        // One request through the inference door, to an upstream that is not there: 502.
+        const QByteArray chat = R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]})";
+        QCOMPARE(test::httpCall(m_nam, server.baseUrl().resolved(QUrl(QStringLiteral("/v1/chat/completions"))), "POST", chat, "application/json",
+                                {{"Authorization", "Bearer sluice-demo-free-co-key"}}).status,
+                 502);
         const test::HttpAnswer m = test::httpCall(m_nam, server.baseUrl().resolved(QUrl(QStringLiteral("/metrics"))), "GET");
         QCOMPARE(m.status, 200);
         QByteArray out;
@@ -126,7 +133,10 @@ private Q_SLOTS:
                  "sluice_rate_limit_near_limit_total{scope=\"USER_MODEL\",unit=\"requests\",policy=\"9\"} 3\n", // counts 8, 9, 10 of 10
                  "sluice_rate_limit_total_hits_total{scope=\"TENANT\",unit=\"requests\",policy=\"2\"} 11\n",
                  "sluice_rate_limit_over_limit_total{scope=\"TENANT\",unit=\"requests\",policy=\"2\"} 0\n",
-                 "sluice_decisions_total{scope=\"USER_MODEL\",result=\"allowed\",source=\"memory\"} 10\n",
+                 "sluice_decisions_total{scope=\"USER_MODEL\",result=\"allowed\",source=\"memory\"} 11\n", // (+ the door's)
+                 "sluice_door_requests_total{route=\"chat.completions\",code=\"502\"} 1\n",
+                 "sluice_door_upstream_failures_total{kind=\"connect\"} 1\n",
+                 "sluice_check_latency_seconds_count{door=\"inference\"} 1\n",
                  "sluice_decisions_total{scope=\"USER_MODEL\",result=\"blocked\",source=\"memory\"} 1\n",
                  "sluice_rejected_requests_total{status=\"400\"} 1\n",
                  "sluice_check_latency_seconds_count{door=\"http\"} 11\n",
@@ -174,10 +184,13 @@ private Q_SLOTS:
         // Every metric the queries use is exposed by a running server.
         test::ServerProcess server;
         QString error;
-        QVERIFY2(server.start({}, &error), qPrintable(error));
+        QVERIFY2(server.start({QStringLiteral("--upstream"), QStringLiteral("http://127.0.0.1:9")}, &error), qPrintable(error));
         test::httpCall(m_nam, server.baseUrl().resolved(QUrl(QStringLiteral("/rate-limit/check"))), "POST",
                        R"({"tenantId":"enterprise_co","userId":"ent-user-1","modelId":"gpt-4o"})");
         test::httpCall(m_nam, server.baseUrl().resolved(QUrl(QStringLiteral("/rate-limit/check"))), "POST", "{}");
+        test::httpCall(m_nam, server.baseUrl().resolved(QUrl(QStringLiteral("/v1/chat/completions"))), "POST",
+                       R"({"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]})", "application/json",
+                       {{"Authorization", "Bearer sluice-demo-free-co-key"}});
         const QByteArray metrics = test::httpCall(m_nam, server.baseUrl().resolved(QUrl(QStringLiteral("/metrics"))), "GET").body;
         const QRegularExpression name(QStringLiteral("\\b(sluice_[a-z_]+)"));
         QSet<QString> used;
