@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The inference door (design §15) with real parts: sluice-server (--upstream) in front of a scripted
 // OpenAI-compatible upstream (tests/support/openai_upstream.py: vLLM's wire format; no model server
-// can run here), called by the official OpenAI client for node (npm `openai`, pinned by
-// scripts/lib/openai-sdk.sh; tests/door/openai-client.cjs runs one call). Registry:
+// can run here), called by the official OpenAI client for node (npm `openai` 5.23.2, the release
+// tests/door/openai-5.23.2.tgz holds as the registry serves it, unpacked by scripts/lib/openai-sdk.sh:
+// no network at test time; tests/door/openai-client.cjs runs one call). Registry:
 // tests/door/registry.json (tenant acme: a tokens policy and 3 concurrent streams; tenant tight: two
 // requests an hour).
 #include "httpcall.h"
@@ -258,6 +259,9 @@ private Q_SLOTS:
                    {{QStringLiteral("model"), QStringLiteral("embed-model")}, {QStringLiteral("input"), QJsonArray{QStringLiteral("a b c"), QStringLiteral("d e")}}});
         QVERIFY2(out.value(QStringLiteral("ok")).toBool(), QJsonDocument(out).toJson().constData());
         QCOMPARE(out.value(QStringLiteral("result")).toObject().value(QStringLiteral("data")).toArray().size(), 2);
+        // (the SDK asks for base64 and decodes it: the stand-in's three floats came through)
+        QCOMPARE(out.value(QStringLiteral("result")).toObject().value(QStringLiteral("data")).toArray().at(0).toObject()
+                     .value(QStringLiteral("embedding")).toArray().size(), 3);
         QCOMPARE(tokens() - before, 7 + 5);
     }
 

@@ -18,7 +18,7 @@ SLUICE_PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificate
   redis-server redis-tools postgresql postgresql-client nginx-light
   prometheus prometheus-alertmanager caddy
   lintian debootstrap systemd libseccomp-dev python3 python3-jsonschema
-  xvfb xauth fonts-dejavu-core nodejs npm)
+  xvfb xauth fonts-dejavu-core nodejs)
 SLUICE_BENCH_PACKAGES=(wrk python3-fastapi uvicorn python3-redis valgrind)
 SLUICE_FUZZ_PACKAGES=(clang libclang-rt-14-dev libfuzzer-14-dev)
 SLUICE_LINT_PACKAGES=(nodejs npm)

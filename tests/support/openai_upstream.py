@@ -21,8 +21,10 @@ the test checks that the upstream's count is what gets charged), completion_toke
 GET /_stats answers {"requests": n, "aborted": n, "lastBody": {...}, "lastAuthorization": "…"|null}: "aborted" counts streams whose
 client (Sluice) left before their end. Usage: openai_upstream.py PORT  (binds 127.0.0.1).
 """
+import base64
 import json
 import re
+import struct
 import sys
 import threading
 import time
@@ -127,8 +129,11 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/v1/embeddings":
             inputs = body.get("input")
             count = len(inputs) if isinstance(inputs, list) else 1
+            vector = [0.1, 0.2, 0.3]
+            if body.get("encoding_format") == "base64":  # (what the openai SDK asks for by default)
+                vector = base64.b64encode(struct.pack("<3f", *vector)).decode()
             self.send_json(200, {"object": "list", "model": model,
-                                 "data": [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i in range(count)],
+                                 "data": [{"object": "embedding", "index": i, "embedding": vector} for i in range(count)],
                                  "usage": {"prompt_tokens": prompt, "total_tokens": prompt}})
             return
         chat = path == "/v1/chat/completions"
