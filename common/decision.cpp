@@ -167,7 +167,7 @@ std::optional<Decision> Decision::fromJson(const QByteArray &json)
     return d;
 }
 
-QByteArray decisionHeaderLines(const Decision &d, qint64 nowEpochSeconds)
+QByteArray decisionHeaderLines(const Decision &d, qint64 nowEpochSeconds, bool withReservation)
 {
     if (!d.primary) {
         // Refused without a policy (a saturated pool shed it): when to come back, nothing else.
@@ -210,7 +210,7 @@ QByteArray decisionHeaderLines(const Decision &d, qint64 nowEpochSeconds)
         appendDuration(out, u->resetSeconds);
         out.append("\r\n");
     }
-    if (!d.reservationId.isNull()) {
+    if (withReservation && !d.reservationId.isNull()) {
         // Every door hands the reservation out (forward-auth and gRPC have no body to carry it).
         out.append("X-Sluice-Reservation: ");
         out.append(d.reservationId.toUtf8());

@@ -69,6 +69,8 @@ struct Decision
 // OpenAI-style x-ratelimit-{limit,remaining,reset}-{requests,tokens} per unit, and Retry-After
 // when refused; X-Sluice-Reservation and X-Sluice-Lease-Expires-In when the check reserved) as ready "Name: value\r\n" lines: one formatting for every door (the
 // HTTP check and forward-auth send them as they are, the gRPC door splits them into header values).
-QByteArray decisionHeaderLines(const Decision &d, qint64 nowEpochSeconds);
+// withReservation false: without the two X-Sluice reservation lines (the inference door settles the
+// reservation itself: a client that had its id could complete it for 0 tokens).
+QByteArray decisionHeaderLines(const Decision &d, qint64 nowEpochSeconds, bool withReservation = true);
 
 } // namespace sluice

@@ -73,6 +73,23 @@ const Option kOptions[] = {
 };
 constexpr int kOptionCount = static_cast<int>(sizeof kOptions / sizeof kOptions[0]);
 
+// A secret kept in a file (never on a command line): its first line, trimmed. `what` names it in
+// the error ("holds no password on its first line").
+bool readSecretFile(const QString &path, const QString &origin, const char *what, QString *out, QString *error)
+{
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("%1: cannot read %2: %3").arg(origin, path, f.errorString());
+        return false;
+    }
+    *out = QString::fromUtf8(f.readLine()).trimmed();
+    if (out->isEmpty()) {
+        *error = QStringLiteral("%1: %2 holds no %3 on its first line").arg(origin, path, QLatin1String(what));
+        return false;
+    }
+    return true;
+}
+
 int optionIndex(const QString &name)
 {
     for (int i = 0; i < kOptionCount; ++i) {
@@ -409,16 +426,8 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
     c.redisPasswordFile = value("redis-password-file");
     const QString passwordOrigin = origin;
     if (!c.redisPasswordFile.isEmpty()) {
-        QFile f(c.redisPasswordFile);
-        if (!f.open(QIODevice::ReadOnly)) {
-            *error = QStringLiteral("%1: cannot read %2: %3").arg(passwordOrigin, c.redisPasswordFile, f.errorString());
+        if (!readSecretFile(c.redisPasswordFile, passwordOrigin, "password", &c.redisPassword, error))
             return std::nullopt;
-        }
-        c.redisPassword = QString::fromUtf8(f.readLine()).trimmed();
-        if (c.redisPassword.isEmpty()) {
-            *error = QStringLiteral("%1: %2 holds no password on its first line").arg(passwordOrigin, c.redisPasswordFile);
-            return std::nullopt;
-        }
     } else {
         c.redisPassword = env.value(QStringLiteral("SLUICE_REDIS_PASSWORD"));
     }
@@ -494,16 +503,8 @@ std::optional<ServerConfig> ServerConfig::parse(const QStringList &arguments, co
     }
     c.upstreamApiKeyFile = value("upstream-api-key-file");
     if (!c.upstreamApiKeyFile.isEmpty()) {
-        QFile f(c.upstreamApiKeyFile);
-        if (!f.open(QIODevice::ReadOnly)) {
-            *error = QStringLiteral("%1: cannot read %2: %3").arg(origin, c.upstreamApiKeyFile, f.errorString());
+        if (!readSecretFile(c.upstreamApiKeyFile, origin, "key", &c.upstreamApiKey, error))
             return std::nullopt;
-        }
-        c.upstreamApiKey = QString::fromUtf8(f.readLine()).trimmed();
-        if (c.upstreamApiKey.isEmpty()) {
-            *error = QStringLiteral("%1: %2 holds no key on its first line").arg(origin, c.upstreamApiKeyFile);
-            return std::nullopt;
-        }
     } else {
         c.upstreamApiKey = env.value(QStringLiteral("SLUICE_UPSTREAM_API_KEY"));
     }

@@ -95,10 +95,11 @@ private:
         return p;
     }
 
-    qint64 usageCount(const QByteArray &key)
+    // A window key's count on that server (the test's own by default).
+    qint64 usageCount(const QByteArray &key, const QUrl &server = QUrl())
     {
         const test::HttpAnswer a = test::httpCall(
-            m_nam, m_server.baseUrl().resolved(QUrl(QStringLiteral("/admin/usage?keys=") + QString::fromLatin1(QUrl::toPercentEncoding(QString::fromLatin1(key))))),
+            m_nam, (server.isEmpty() ? m_server.baseUrl() : server).resolved(QUrl(QStringLiteral("/admin/usage?keys=") + QString::fromLatin1(QUrl::toPercentEncoding(QString::fromLatin1(key))))),
             "GET", {}, {}, {{"Authorization", "Bearer " + kAdminToken.toUtf8()}});
         if (a.status != 200)
             return -1;
@@ -472,12 +473,7 @@ private Q_SLOTS:
                                     QStringLiteral("--admin-token"), kAdminToken, QStringLiteral("--lease-seconds"), QStringLiteral("2")},
                                    &why, {QStringLiteral("SLUICE_UPSTREAM_API_KEY=upstream-secret")}),
                  qPrintable(why));
-        auto count = [&](const QByteArray &key) {
-            const test::HttpAnswer a = test::httpCall(
-                m_nam, shortLeases.baseUrl().resolved(QUrl(QStringLiteral("/admin/usage?keys=") + QString::fromLatin1(QUrl::toPercentEncoding(QString::fromLatin1(key))))),
-                "GET", {}, {}, {{"Authorization", "Bearer " + kAdminToken.toUtf8()}});
-            return a.array().at(0).toObject().value(QStringLiteral("count")).toInteger(-1);
-        };
+        auto count = [&](const QByteArray &key) { return usageCount(key, shortLeases.baseUrl()); };
         QJsonObject s = spec(QStringLiteral("chatStream"), QStringLiteral("sk-acme-team"), chatParams(QStringLiteral("slow 100 say 45")));
         s.insert(QStringLiteral("baseURL"), shortLeases.baseUrl().toString() + QStringLiteral("/v1"));
         auto client = startClient(s);

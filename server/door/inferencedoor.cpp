@@ -68,18 +68,10 @@ bool carriesUsage(const QByteArray &data)
 }
 
 // The check's header lines for a door answer: the reservation is the door's to settle, so its id
-// never reaches the client (who could otherwise complete it for 0 tokens).
+// never reaches the client.
 QByteArray doorHeaderLines(const Decision &decision)
 {
-    const QByteArray all = decisionHeaderLines(decision, QDateTime::currentSecsSinceEpoch());
-    QByteArray out;
-    out.reserve(all.size());
-    for (const QByteArray &line : all.split('\n')) {
-        if (line.isEmpty() || line.startsWith("X-Sluice-Reservation") || line.startsWith("X-Sluice-Lease"))
-            continue;
-        out += line + '\n';
-    }
-    return out;
+    return decisionHeaderLines(decision, QDateTime::currentSecsSinceEpoch(), false);
 }
 
 struct Usage
@@ -404,60 +396,6 @@ private:
     qint64 m_generated = 0; // stream chunks relayed with choices
 };
 
-void DoorStats::countAnswer(const char *route, int status)
-{
-    std::lock_guard<std::mutex> lock(m_mutex);
-    ++m_answers[{QByteArray(route), status}];
-}
-
-void DoorStats::recordFirstByte(double seconds)
-{
-    size_t i = 0;
-    while (i < kLatencyBucketsS.size() && seconds > kLatencyBucketsS[i])
-        ++i;
-    m_buckets[i].fetch_add(1, std::memory_order_relaxed);
-    m_latencyCount.fetch_add(1, std::memory_order_relaxed);
-    m_latencySumUs.fetch_add(qint64(seconds * 1e6), std::memory_order_relaxed);
-}
-
-void DoorStats::render(QByteArray &out) const
-{
-    out += "# HELP sluice_door_requests_total Answers of the inference door, by route and HTTP status (499: the client left).\n"
-           "# TYPE sluice_door_requests_total counter\n";
-    {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        for (const auto &[key, n] : m_answers)
-            out += "sluice_door_requests_total{route=\"" + key.first + "\",code=\"" + QByteArray::number(key.second) + "\"} "
-                + QByteArray::number(n) + '\n';
-    }
-    out += "# HELP sluice_door_in_flight Requests the inference door is proxying now (streams included).\n"
-           "# TYPE sluice_door_in_flight gauge\nsluice_door_in_flight " + QByteArray::number(inFlight.load()) + '\n';
-    out += "# HELP sluice_door_streams_in_flight Streamed answers being relayed now.\n"
-           "# TYPE sluice_door_streams_in_flight gauge\nsluice_door_streams_in_flight " + QByteArray::number(streams.load()) + '\n';
-    out += "# HELP sluice_door_tokens_total Tokens through the inference door by direction: the upstream's usage, else the estimate.\n"
-           "# TYPE sluice_door_tokens_total counter\n";
-    out += "sluice_door_tokens_total{direction=\"prompt\"} " + QByteArray::number(tokens(Direction::Prompt)) + '\n';
-    out += "sluice_door_tokens_total{direction=\"completion\"} " + QByteArray::number(tokens(Direction::Completion)) + '\n';
-    static constexpr const char *kFailures[] = {"connect", "connect_timeout", "first_byte_timeout", "idle_timeout", "closed", "protocol", "too_large"};
-    out += "# HELP sluice_door_upstream_failures_total Upstream calls that failed, by kind.\n"
-           "# TYPE sluice_door_upstream_failures_total counter\n";
-    for (size_t i = 0; i < m_failures.size(); ++i)
-        out += "sluice_door_upstream_failures_total{kind=\"" + QByteArray(kFailures[i]) + "\"} "
-            + QByteArray::number(m_failures[i].load(std::memory_order_relaxed)) + '\n';
-    out += "# HELP sluice_door_upstream_first_byte_seconds Time from the request sent upstream to the answer's head.\n"
-           "# TYPE sluice_door_upstream_first_byte_seconds histogram\n";
-    qint64 cumulative = 0;
-    for (size_t i = 0; i < kLatencyBucketsS.size(); ++i) {
-        cumulative += m_buckets[i].load(std::memory_order_relaxed);
-        out += "sluice_door_upstream_first_byte_seconds_bucket{le=\"" + QByteArray::number(kLatencyBucketsS[i]) + "\"} "
-            + QByteArray::number(cumulative) + '\n';
-    }
-    cumulative += m_buckets.back().load(std::memory_order_relaxed);
-    out += "sluice_door_upstream_first_byte_seconds_bucket{le=\"+Inf\"} " + QByteArray::number(cumulative) + '\n';
-    out += "sluice_door_upstream_first_byte_seconds_sum " + QByteArray::number(m_latencySumUs.load() / 1e6) + '\n';
-    out += "sluice_door_upstream_first_byte_seconds_count " + QByteArray::number(m_latencyCount.load()) + '\n';
-}
-
 InferenceDoor::InferenceDoor(CheckService &service, ServerContext &context, DoorSettings settings, std::shared_ptr<DoorStats> stats,
                              QObject *parent)
     : QObject(parent), m_service(service), m_context(context), m_settings(std::move(settings)), m_stats(std::move(stats))
@@ -516,13 +454,19 @@ QString bearerKey(const HttpRequest &request)
     return QString();
 }
 
+// The registry's row of that key (null: unknown, or no key).
+const ApiKeyRow *apiKeyOf(const PolicySnapshot &snapshot, const QString &key)
+{
+    return key.isEmpty() ? nullptr : snapshot.apiKeyByHash(QCryptographicHash::hash(key.toUtf8(), QCryptographicHash::Sha256));
+}
+
 } // namespace
 
 void InferenceDoor::listModels(const HttpRequest &request, HttpResponder responder)
 {
     const auto snapshot = m_service.snapshots()->current();
     const QString key = bearerKey(request);
-    if (key.isEmpty() || !snapshot->apiKeyByHash(QCryptographicHash::hash(key.toUtf8(), QCryptographicHash::Sha256))) {
+    if (!apiKeyOf(*snapshot, key)) {
         m_stats->countAnswer("models", 401);
         return responder.send(401, errorBody(key.isEmpty() ? QStringLiteral("no API key: send Authorization: Bearer <your Sluice API key>")
                                                            : QStringLiteral("unknown API key"),
@@ -557,7 +501,7 @@ void InferenceDoor::proxy(DoorApi api, const char *route, const HttpRequest &req
         return refuse(401, QStringLiteral("no API key: send Authorization: Bearer <your Sluice API key>"), "invalid_request_error",
                       "invalid_api_key");
     const auto snapshot = m_service.snapshots()->current();
-    const ApiKeyRow *apiKey = snapshot->apiKeyByHash(QCryptographicHash::hash(key.toUtf8(), QCryptographicHash::Sha256));
+    const ApiKeyRow *apiKey = apiKeyOf(*snapshot, key);
     if (!apiKey)
         return refuse(401, QStringLiteral("unknown API key"), "invalid_request_error", "invalid_api_key");
     if (!request.header("content-type").toLower().startsWith("application/json"))

@@ -13,14 +13,6 @@ QString hostKey(const QString &host, quint16 port)
     return host + QLatin1Char(':') + QString::number(port);
 }
 
-bool hasToken(const QByteArray &list, const char *token)
-{
-    for (const QByteArray &part : list.split(','))
-        if (part.trimmed().toLower() == token)
-            return true;
-    return false;
-}
-
 } // namespace
 
 UpstreamPool::~UpstreamPool()
@@ -80,10 +72,7 @@ int UpstreamPool::idleCount() const
 
 QByteArray UpstreamCall::Head::header(const QByteArray &lowerName) const
 {
-    for (const auto &h : headers)
-        if (h.first == lowerName)
-            return h.second;
-    return {};
+    return findHeader(headers, lowerName);
 }
 
 UpstreamCall::UpstreamCall(UpstreamPool *pool, QObject *parent) : QObject(parent), m_pool(pool)
@@ -262,7 +251,7 @@ bool UpstreamCall::parseHead()
             continue;
         const bool http10 = status.startsWith("HTTP/1.0");
         const QByteArray connection = head.header("connection");
-        m_keepAlive = http10 ? hasToken(connection, "keep-alive") : !hasToken(connection, "close");
+        m_keepAlive = http10 ? headerHasToken(connection, "keep-alive") : !headerHasToken(connection, "close");
         const QByteArray te = head.header("transfer-encoding").toLower();
         const QByteArray length = head.header("content-length");
         if (m_headRequest || code == 204 || code == 304) {

@@ -67,26 +67,6 @@ bool equalsLower(const char *begin, const char *end, const char *lower)
     return true;
 }
 
-bool hasToken(const QByteArray &commaList, const char *lowerToken)
-{
-    // The comma-separated elements, blanks around each ignored, any case (no copies: every
-    // request passes here).
-    const char *p = commaList.constData(), *end = p + commaList.size();
-    while (p < end) {
-        const char *comma = static_cast<const char *>(std::memchr(p, ',', static_cast<size_t>(end - p)));
-        const char *b = p, *e = comma ? comma : end;
-        while (b < e && (*b == ' ' || *b == '\t'))
-            ++b;
-        while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
-            --e;
-        if (equalsLower(b, e, lowerToken))
-            return true;
-        if (!comma)
-            break;
-        p = comma + 1;
-    }
-    return false;
-}
 
 // The methods every client sends, shared rather than allocated per request.
 QByteArray methodOf(const char *begin, const char *end)
@@ -303,11 +283,41 @@ std::optional<ApiError> HttpRequestParser::parseHead(const char *begin, const ch
     }
     if (m_current.minorVersion >= 1 && hosts == 0)
         return ApiError::badRequest(QStringLiteral("an HTTP/1.1 request needs a Host header"));
-    m_current.keepAlive = m_current.minorVersion >= 1 ? !hasToken(connection, "close") : hasToken(connection, "keep-alive");
+    m_current.keepAlive = m_current.minorVersion >= 1 ? !headerHasToken(connection, "close") : headerHasToken(connection, "keep-alive");
     m_bodyLength = length.value_or(0);
     if (m_bodyLength == 0)
         m_current.expectsContinue = false;
     return std::nullopt;
+}
+
+bool headerHasToken(const QByteArray &commaList, const char *lowerToken)
+{
+    // The comma-separated elements, blanks around each ignored, any case (no copies: every
+    // request passes here).
+    const char *p = commaList.constData(), *end = p + commaList.size();
+    while (p < end) {
+        const char *comma = static_cast<const char *>(std::memchr(p, ',', static_cast<size_t>(end - p)));
+        const char *b = p, *e = comma ? comma : end;
+        while (b < e && (*b == ' ' || *b == '\t'))
+            ++b;
+        while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+            --e;
+        if (equalsLower(b, e, lowerToken))
+            return true;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return false;
+}
+
+QByteArray findHeader(const HttpHeaders &headers, const QByteArray &lowerName)
+{
+    for (const auto &h : headers) {
+        if (h.first == lowerName)
+            return h.second;
+    }
+    return {};
 }
 
 } // namespace sluice

@@ -38,6 +38,11 @@ struct ParsedRequest
     bool expectsContinue = false;
 };
 
+// A header whose value is a comma-separated list (Connection) holds the token (any case, blanks ignored).
+bool headerHasToken(const QByteArray &commaList, const char *lowerToken);
+// The first header of that (lower-case) name, empty when none.
+QByteArray findHeader(const HttpHeaders &headers, const QByteArray &lowerName);
+
 class HttpRequestParser
 {
 public:

@@ -84,11 +84,7 @@ QByteArray buildHttpResponse(int status, const QByteArray &contentType, const QB
 
 QByteArray HttpRequest::header(const QByteArray &lowerName) const
 {
-    for (const auto &h : headers) {
-        if (h.first == lowerName)
-            return h.second;
-    }
-    return {};
+    return findHeader(headers, lowerName);
 }
 
 void HttpRequest::requireJson() const
