@@ -25,6 +25,7 @@ inline constexpr char kAdminTopBlocked[] = "/admin/top-blocked";
 inline constexpr char kAdminAnalytics[] = "/admin/analytics";
 inline constexpr char kAdminEvents[] = "/admin/events";
 inline constexpr char kAdminPools[] = "/admin/pools";
+inline constexpr char kAdminExplain[] = "/admin/explain";
 
 inline constexpr char kApiKeyHeader[] = "x-api-key";
 

@@ -85,6 +85,25 @@ PolicyUsage readUsage(const QJsonObject &o)
 
 } // namespace
 
+int bindingPolicy(const QList<PolicyUsage> &policies)
+{
+    int best = -1;
+    double bestShare = -1;
+    for (int i = 0; i < policies.size(); ++i) {
+        const PolicyUsage &u = policies.at(i);
+        if (u.shadow)
+            continue;
+        if (u.violated)
+            return i;
+        const double share = u.limit > 0 ? static_cast<double>(u.count) / static_cast<double>(u.limit) : 2.0;
+        if (share > bestShare) {
+            bestShare = share;
+            best = i;
+        }
+    }
+    return best;
+}
+
 QByteArray Decision::toJson() const
 {
     JsonWriter w(512 + 320 * policies.size()); // (the benchmark's four policies: 1378 bytes)

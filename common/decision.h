@@ -65,6 +65,11 @@ struct Decision
     static std::optional<Decision> fromJson(const QByteArray &json);
 };
 
+// The policy that binds, an index into `policies` (-1 when none is enforced): the most specific
+// violated one, else the enforced one nearest its limit by share (a tokens policy at 900/1000
+// binds before requests at 2/10; ties keep the more specific). Shadow policies never bind.
+int bindingPolicy(const QList<PolicyUsage> &policies);
+
 // The rate-limit headers of an answer (IETF RateLimit/RateLimit-Policy, X-RateLimit-*, the
 // OpenAI-style x-ratelimit-{limit,remaining,reset}-{requests,tokens} per unit, and Retry-After
 // when refused; X-Sluice-Reservation and X-Sluice-Lease-Expires-In when the check reserved) as ready "Name: value\r\n" lines: one formatting for every door (the

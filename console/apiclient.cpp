@@ -117,7 +117,20 @@ void ApiClient::check(const CheckRequest &request, QObject *context,
 {
     QNetworkRequest r(m_base.resolved(QUrl(QString::fromLatin1(api::kCheckPath))));
     r.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-    QNetworkReply *reply = m_nam.post(r, request.toJson());
+    answerDecision(m_nam.post(r, request.toJson()), context, std::move(done));
+}
+
+void ApiClient::explain(const CheckRequest &request, QObject *context,
+                        std::function<void(int, const Decision &, const ApiError &)> done)
+{
+    QNetworkRequest r = adminRequest(QString::fromLatin1(api::kAdminExplain));
+    r.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+    answerDecision(m_nam.post(r, request.toJson()), context, std::move(done));
+}
+
+void ApiClient::answerDecision(QNetworkReply *reply, QObject *context,
+                               std::function<void(int, const Decision &, const ApiError &)> done)
+{
     connect(reply, &QNetworkReply::finished, context, [reply, done = std::move(done)] {
         reply->deleteLater();
         const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();

@@ -39,6 +39,10 @@ public:
     // status: the HTTP status (200/429 with a decision; anything else with an error).
     void check(const CheckRequest &request, QObject *context,
                std::function<void(int status, const Decision &decision, const ApiError &error)> done);
+    // POST /admin/explain: the decision this check would get now — every policy that applies with
+    // its count — without charging it (status 200 with a decision; anything else with an error).
+    void explain(const CheckRequest &request, QObject *context,
+                 std::function<void(int status, const Decision &decision, const ApiError &error)> done);
     // One chat request through the inference door (POST /v1/chat/completions, design §15) with a
     // Sluice API key as its bearer: the HTTP status (0: no answer), the answer (or OpenAI's error
     // object), the x-ratelimit-* headers (names lower-case).
@@ -103,6 +107,9 @@ private:
                   std::function<void(const QJsonArray &, const ApiError *)> done);
     static bool failed(class QNetworkReply *reply, const QByteArray &body, ApiError *error);
     void deleteAdmin(const QString &path, QObject *context, std::function<void(const ApiError *)> done);
+    // A check's answer (200/429 with a decision, else an error) to `done`.
+    static void answerDecision(class QNetworkReply *reply, QObject *context,
+                               std::function<void(int, const Decision &, const ApiError &)> done);
     void postReservation(const char *path, const QByteArray &body, QObject *context,
                          std::function<void(int, const QJsonObject &, const ApiError &)> done);
 

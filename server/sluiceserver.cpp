@@ -74,6 +74,7 @@ public:
         installForwardAuthRoutes(*m_api, *m_service, *m_context->metrics, forwardAuth);
         installOpsRoutes(*m_api, *m_context);
         installAdminRoutes(*m_api, *m_context, *m_store);
+        installExplainRoute(*m_api, *m_context, *m_service);
         if (!m_api->listenOn(config.bind, port, reusePort, error))
             return false;
         *boundPort = m_api->port();

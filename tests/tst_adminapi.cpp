@@ -297,6 +297,56 @@ private Q_SLOTS:
         QCOMPARE(call("GET", QStringLiteral("/admin/usage")).status, 400);
     }
 
+    // POST /admin/explain: what a check of this body would be answered now, without charging it.
+    void explainLooksWithoutCharging()
+    {
+        const QByteArray body = R"({"userId":"ent-user-2","modelId":"gpt-4o","tenantId":"enterprise_co"})";
+        const QString key = QStringLiteral("sluice:{user_model:ent-user-2:gpt-4o}");
+        auto usageCount = [&] {
+            return call("GET", QStringLiteral("/admin/usage?keys=") + QString::fromLatin1(QUrl::toPercentEncoding(key)))
+                .array().at(0).toObject().value(QStringLiteral("count")).toInt();
+        };
+        auto explain = [&](const QByteArray &b) {
+            const Answer a = call("POST", QStringLiteral("/admin/explain"), b);
+            auto d = Decision::fromJson(a.body);
+            if (a.status != 200 || !d)
+                qWarning("explain answered %d: %s", a.status, a.body.constData());
+            return d ? *d : Decision();
+        };
+        for (int i = 0; i < 9; ++i)
+            QCOMPARE(check(body).status, 200);
+        // Every policy that applies (user on model, tier, tenant, global), as a check would count
+        // them with this request, the verdict a check would get — and nothing charged, many times over.
+        for (int i = 0; i < 5; ++i) {
+            const Decision d = explain(body);
+            QVERIFY(d.allowed);
+            QCOMPARE(d.policies.size(), 4);
+            QCOMPARE(d.policies.at(0).key, key.toUtf8());
+            QCOMPARE(d.policies.at(0).count, 10);
+            QCOMPARE(d.policies.at(0).remaining, 0);
+            QVERIFY(d.primary);
+            QCOMPARE(d.primary->key, key.toUtf8());
+            QVERIFY(d.reservationId.isEmpty());
+        }
+        QCOMPARE(usageCount(), 9);
+        QCOMPARE(check(body).status, 200); // the tenth: the one the explanation said fits
+        const Decision full = explain(body);
+        QVERIFY(!full.allowed);
+        QVERIFY(full.policies.at(0).violated);
+        QVERIFY(full.cause.contains(key));
+        QCOMPARE(usageCount(), 10);
+        QCOMPARE(call("GET", QStringLiteral("/admin/top-blocked?n=5")).array().size(), 0); // no refusal counted
+        // A cost: judged by the tokens it would weigh (none of these policies counts tokens: it fits
+        // every requests policy as one request).
+        QCOMPARE(explain(R"({"userId":"u9","modelId":"gpt-4o","cost":400})").policies.at(0).count, 1);
+        // The check's own validation and identity errors, and the admin gate.
+        QCOMPARE(call("POST", QStringLiteral("/admin/explain"), R"({"modelId":"gpt-4o"})").status, 400);
+        QCOMPARE(call("POST", QStringLiteral("/admin/explain"), R"({"userId":"u","modelId":"m","apiKey":"sk-nope"})").status, 401);
+        QCOMPARE(call("POST", QStringLiteral("/admin/explain"), R"({"userId":"ent-user-2","modelId":"gpt-4o","tenantId":"free_co"})").status, 403);
+        QCOMPARE(call("POST", QStringLiteral("/admin/explain"), body, QByteArray()).status, 401);
+        QCOMPARE(usageCount(), 10);
+    }
+
     void eventsStream()
     {
         QNetworkRequest r(QUrl(QStringLiteral("http://127.0.0.1:%1/admin/events?keys=sluice:%7Bglobal%7D").arg(m_server->port())));

@@ -9,6 +9,7 @@
 #include "models/jsontablemodel.h"
 #include "models/metricstext.h"
 #include "pages/burstpage.h"
+#include "pages/callerpolicies.h"
 #include "pages/capacitypage.h"
 #include "pages/charttheme.h"
 #include "pages/checkpage.h"
@@ -712,6 +713,7 @@ private Q_SLOTS:
         QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("check")), Qt::LeftButton);
         QVERIFY(answered.wait(5000));
         QCOMPARE(page->verdict(), QStringLiteral("ALLOWED"));
+        QVERIFY2(page->headline().startsWith(QStringLiteral("600 / 1000 tokens")), qPrintable(page->headline()));
         const QString id = page->reservationId();
         QVERIFY(!id.isEmpty());
         QVERIFY2(page->reservationText().contains(id), qPrintable(page->reservationText()));
@@ -723,11 +725,18 @@ private Q_SLOTS:
         useActual->setChecked(true);
         actual->setValue(100);
         QSignalSpy reservation(page, &CheckPage::reservationAnswered);
+        QSignalSpy refreshed(page, &CheckPage::countsRefreshed);
         QTest::mouseClick(complete, Qt::LeftButton);
         QVERIFY(reservation.wait(5000));
         QCOMPARE(reservation.first().first().toInt(), 200);
         QVERIFY2(page->reservationText().contains(QStringLiteral("charged 100 tokens")), qPrintable(page->reservationText()));
         QVERIFY(!complete->isEnabled());
+        // The counts follow the settlement (a look, nothing charged): 100 used, and the next 600
+        // would make 700 — not the 600 of the answer before it.
+        QTRY_COMPARE_WITH_TIMEOUT(refreshed.size(), 1, 5000);
+        QCOMPARE(refreshed.first().first().toInt(), 200);
+        QVERIFY2(page->headline().startsWith(QStringLiteral("700 / 1000 tokens")), qPrintable(page->headline()));
+        QVERIFY2(page->reservationText().contains(QStringLiteral("as they stand now")), qPrintable(page->reservationText()));
         // 100 + 600 fit; a third 600 does not, and the refusal holds nothing.
         page->send(1);
         QVERIFY(answered.wait(5000));
@@ -844,6 +853,65 @@ private Q_SLOTS:
         check->send(3);
         QVERIFY(answered.wait(5000));
         QTRY_COMPARE_WITH_TIMEOUT(page->series().lastCount(key), qint64(3), 5000);
+        page->stop();
+    }
+
+    // Issue 23, item 2: the watched caller's every policy is listed (a look, nothing charged) and
+    // kept live; the concurrency policy that refuses while the requests line shows 2/10 of headroom
+    // is the one highlighted, with its refusals counted.
+    void liveUsageListsEveryPolicyOfTheCaller()
+    {
+        PolicyDto streams;
+        streams.scope = Scope::UserModel;
+        streams.userId = QStringLiteral("ent-user-2");
+        streams.modelId = QStringLiteral("gpt-4o");
+        streams.unit = Unit::Concurrent;
+        streams.limit = 2;
+        createPolicy(streams);
+        if (QTest::currentTestFailed())
+            return;
+        UsagePage *page = m_window->usagePage();
+        QSignalSpy filled(page, &UsagePage::pickersFilled);
+        page->refreshPickers();
+        QVERIFY(filled.wait(5000));
+        page->picker(QStringLiteral("scope"))->setCurrentText(scopeName(Scope::UserModel));
+        page->picker(QStringLiteral("user"))->setCurrentText(QStringLiteral("ent-user-2"));
+        page->picker(QStringLiteral("model"))->setCurrentText(QStringLiteral("gpt-4o"));
+        page->picker(QStringLiteral("tier"))->setCurrentText(QStringLiteral("free")); // stale: not this scope's, not sent
+        CallerPolicies *list = page->callerPolicies();
+        QSignalSpy updated(page, &UsagePage::updated);
+        QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("watch")), Qt::LeftButton);
+        // user on model (requests, then concurrent), tier premium, tenant, global: five policies,
+        // listed before any check, and the explanation charged none of them.
+        QTRY_COMPARE_WITH_TIMEOUT(list->rows().size(), 5, 5000);
+        QVERIFY2(list->caption().contains(QStringLiteral("user ent-user-2 on gpt-4o")), qPrintable(list->caption()));
+        QCOMPARE(page->watchedKeys(), QStringList{QStringLiteral("sluice:{user_model:ent-user-2:gpt-4o}")});
+        auto rowWith = [&](const QString &part) {
+            for (const QString &row : list->rows())
+                if (row.contains(part))
+                    return row;
+            return QString();
+        };
+        QTRY_COMPARE_WITH_TIMEOUT(rowWith(QStringLiteral("— /")), QString(), 5000); // every count read from the stream
+        for (const QString &row : list->rows())
+            QVERIFY2(row.section(QLatin1Char('|'), 1, 1).startsWith(QLatin1String("0 / ")), qPrintable(row));
+
+        // Eight checks, never completed: two hold the streams, six are refused by them.
+        CheckPage *check = m_window->checkPage();
+        check->setRequest(QStringLiteral("enterprise_co"), QStringLiteral("ent-user-2"), QStringLiteral("gpt-4o"), QString());
+        QSignalSpy answered(check, &CheckPage::answered);
+        check->send(8);
+        QVERIFY(answered.wait(10000));
+        QCOMPARE(check->sequenceText(), QStringLiteral("8 sent: 2 allowed, 6 blocked — the last answer below"));
+        QTRY_COMPARE_WITH_TIMEOUT(rowWith(QStringLiteral("2 / 2 held")).section(QLatin1Char('|'), 3, 3), QStringLiteral("6"), 5000);
+        const QString held = rowWith(QStringLiteral("2 / 2 held"));
+        QVERIFY2(held.endsWith(QStringLiteral("binds: refuses the next check")), qPrintable(held));
+        QCOMPARE(list->binding(), held.section(QLatin1Char('|'), 0, 0));
+        // The requests policy beside it: 2 of 10, 8 left, not binding, no refusals of its own.
+        const QString requests = rowWith(QStringLiteral("2 / 10|"));
+        QVERIFY2(requests.endsWith(QStringLiteral("|8||")), qPrintable(list->rows().join(QLatin1Char('\n'))));
+        // The chart still draws the watched caller only.
+        QCOMPARE(page->series().keys(), QStringList{QStringLiteral("sluice:{user_model:ent-user-2:gpt-4o}")});
         page->stop();
     }
 

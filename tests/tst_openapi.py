@@ -325,6 +325,11 @@ def main():
         check(doc, base, "usage of an ungoverned key", "GET",
               "/admin/usage?key=" + urllib.parse.quote("sluice:{user_model:nobody:gpt-4o}", safe=""), 200, headers=admin)
         check(doc, base, "usage without keys", "GET", "/admin/usage", 400, headers=admin)
+        check(doc, base, "explain", "POST", "/admin/explain", 200, ask, admin)
+        check(doc, base, "explain without a user", "POST", "/admin/explain", 400, {"modelId": "gpt-4o"}, admin)
+        check(doc, base, "explain without token", "POST", "/admin/explain", 401, ask)
+        check(doc, base, "explain wrong media type", "POST", "/admin/explain", 415, raw_body=b"{}", headers=admin,
+              content_type="text/plain")
         check(doc, base, "top blocked", "GET", "/admin/top-blocked?n=5", 200, headers=admin)
         check(doc, base, "top blocked without token", "GET", "/admin/top-blocked", 401)
         check(doc, base, "reset usage", "DELETE", "/admin/usage/" + qkey, 204, headers=admin)

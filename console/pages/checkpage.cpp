@@ -4,6 +4,7 @@
 #include "apiclient.h"
 #include "message.h"
 #include "registrycompleter.h"
+#include "callerpolicies.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -244,6 +245,7 @@ void CheckPage::sendOne(const CheckRequest &r)
 {
     // One after another, so the view ends on the last answer of a scenario.
     m_client->check(r, this, [this, r](int status, const Decision &d, const ApiError &e) {
+        m_lastRequest = r;
         show(status, d, e.message());
         // Every answer of a scenario counted, not only the last one shown below.
         ++m_sent;
@@ -288,23 +290,20 @@ void CheckPage::show(int status, const Decision &d, const QString &error)
                            .arg(d.resetSeconds)
                            .arg(d.allowed ? QString() : QStringLiteral(" · retry after %1 s").arg(d.retryAfterSeconds))
                            .arg(d.modelTier.isNull() ? QStringLiteral("—") : d.modelTier, d.source));
+    showUsage(d);
+    m_cause->setText(d.cause.isNull() ? QString() : d.cause);
+    showReservation(d);
+}
+
+void CheckPage::showUsage(const Decision &d)
+{
+    m_policies->clear();
     // The headline: what binds. Refused: the refusing policy. Admitted: the enforced policy
     // nearest its limit by share (a tokens policy at 900/1000 binds before requests at 2/10).
-    const PolicyUsage *head = d.primary && !d.allowed ? &*d.primary : nullptr;
-    double tightest = -1;
-    for (const PolicyUsage &u : d.policies) {
-        if (head && !d.allowed)
-            break;
-        if (u.shadow)
-            continue;
-        const double share = u.limit > 0 ? static_cast<double>(u.count) / static_cast<double>(u.limit) : 2.0;
-        if (share > tightest) {
-            tightest = share;
-            head = &u;
-        }
-    }
+    const int binding = bindingPolicy(d.policies);
+    const PolicyUsage *head = d.primary && !d.allowed ? &*d.primary : binding >= 0 ? &d.policies.at(binding) : nullptr;
     if (head) {
-        const QString unit = head->unit == Unit::Tokens ? QStringLiteral(" tokens") : head->unit == Unit::Concurrent ? QStringLiteral(" held") : QString();
+        const QString unit = unitSuffix(head->unit);
         m_usage->setRange(0, static_cast<int>(std::clamp<qint64>(head->limit, 1, INT_MAX)));
         m_usage->setValue(static_cast<int>(std::clamp<qint64>(std::min(head->count, head->limit), 0, INT_MAX)));
         // The real count, also past the limit (3 / 2 when blocked, never a full 2 / 2).
@@ -318,10 +317,8 @@ void CheckPage::show(int status, const Decision &d, const QString &error)
     }
     m_usage->setStyleSheet(m_usageRed ? QStringLiteral("QProgressBar::chunk { background-color: #b3261e; }") : QString());
     for (const PolicyUsage &u : d.policies) {
-        const QString unit = u.unit == Unit::Requests ? QString() : QLatin1Char(' ') + (u.unit == Unit::Tokens ? QStringLiteral("tokens") : QStringLiteral("held"));
-        const QString window = u.unit == Unit::Concurrent ? QStringLiteral("at once")
-            : u.algorithm == Algorithm::TokenBucket        ? QStringLiteral("bucket, refills per %1").arg(readableWindow(u.windowSeconds))
-                                                           : readableWindow(u.windowSeconds);
+        const QString unit = unitSuffix(u.unit);
+        const QString window = usageWindowText(u);
         const QString state = u.shadow ? (u.violated ? QStringLiteral("shadow: would block") : QStringLiteral("shadow"))
                                        : u.violated ? QStringLiteral("violated") : QString();
         auto *item = new QTreeWidgetItem({scopeName(u.scope), u.label, QStringLiteral("%1 / %2%3").arg(u.count).arg(u.limit).arg(unit),
@@ -342,8 +339,6 @@ void CheckPage::show(int status, const Decision &d, const QString &error)
     }
     for (int c = 0; c < 5; ++c)
         m_policies->resizeColumnToContents(c);
-    m_cause->setText(d.cause.isNull() ? QString() : d.cause);
-    showReservation(d);
 }
 
 void CheckPage::showReservation(const Decision &d)
@@ -384,6 +379,7 @@ void CheckPage::completeReservation(std::optional<qint64> actualTokens)
                                                       : QStringLiteral("Reservation %1 completed: estimate kept, leases released").arg(id));
             markError(m_reservation);
             m_reservationId.clear();
+            refreshCounts();
         } else {
             m_reservation->setText(QStringLiteral("Could not complete %1: %2").arg(id, e.message()));
             markError(m_reservation);
@@ -391,6 +387,22 @@ void CheckPage::completeReservation(std::optional<qint64> actualTokens)
                 m_complete->setEnabled(true);
         }
         Q_EMIT reservationAnswered(status);
+    });
+}
+
+void CheckPage::refreshCounts()
+{
+    // A look (POST /admin/explain), nothing charged: the counts with what was just settled, as
+    // the next check of the same request would make them.
+    m_client->explain(m_lastRequest, this, [this](int status, const Decision &d, const ApiError &e) {
+        if (status == 200) {
+            showUsage(d);
+            m_reservation->setText(m_reservation->text() + QStringLiteral(" · the counts below are as they stand now (what the next check would count)"));
+        } else {
+            m_reservation->setText(m_reservation->text() + QStringLiteral(" · the counts below are from before it (%1)").arg(e.message()));
+        }
+        markError(m_reservation);
+        Q_EMIT countsRefreshed(status);
     });
 }
 

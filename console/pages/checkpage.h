@@ -66,11 +66,15 @@ protected:
 Q_SIGNALS:
     void answered(int status);
     void reservationAnswered(int status);
+    void countsRefreshed(int status); // after Complete: the counts as they stand (a look, nothing charged)
     void chatAnswered(int status);
 
 private:
     void sendOne(const CheckRequest &r);
     void show(int status, const Decision &d, const QString &error);
+    // The headline bar (what binds) and every policy's count.
+    void showUsage(const Decision &d);
+    void refreshCounts();
     void showChat(const QString &text, bool red);
 
     ApiClient *m_client;
@@ -83,6 +87,7 @@ private:
     QPushButton *m_check, *m_complete, *m_extend;
     QLabel *m_verdict, *m_summary, *m_cause, *m_reservation;
     QString m_reservationId;
+    CheckRequest m_lastRequest; // of the answer shown
     QProgressBar *m_usage;
     bool m_usageRed = false;
     QTreeWidget *m_policies;

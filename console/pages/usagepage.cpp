@@ -6,6 +6,8 @@
 #include "confirm.h"
 #include "registrycompleter.h"
 #include "charttheme.h"
+#include "callerpolicies.h"
+#include "checkrequest.h"
 #include "windowkey.h"
 
 #include <QChart>
@@ -146,6 +148,7 @@ UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     m_note->setStyleSheet(QStringLiteral("color: #a15c00"));
     auto *view = new QChartView(m_chart);
     view->setRenderHint(QPainter::Antialiasing);
+    m_callerPolicies = new CallerPolicies;
 
     auto *pick = new QGridLayout;
     pick->addWidget(new QLabel(QStringLiteral("Scope")), 0, 0);
@@ -179,6 +182,7 @@ UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     layout->addWidget(m_status);
     layout->addWidget(m_note);
     layout->addWidget(view, 1);
+    layout->addWidget(m_callerPolicies);
 
     m_reconnect = new QTimer(this);
     m_reconnect->setSingleShot(true);
@@ -190,6 +194,7 @@ UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
         stop();
         m_watched.clear();
         clearChart();
+        m_callerPolicies->clear(QStringLiteral("Name a user and a model and press Watch: every policy a check of them goes through is listed here."));
         m_watching->setText(QStringLiteral("Watching nobody."));
         Q_EMIT watchedChanged();
     });
@@ -294,6 +299,47 @@ void UsagePage::watchPicked()
     while (keys.size() > kMaxWatched)
         keys.removeFirst();
     watch(keys);
+    explainPicked();
+}
+
+void UsagePage::explainPicked()
+{
+    // As a check of this user on this model would be resolved (the tenant and tier only when the
+    // scope names them: a stale tier left in its picker would contradict the model).
+    CheckRequest r;
+    r.userId = m_user->currentText().trimmed();
+    r.modelId = m_model->currentText().trimmed();
+    if (r.userId.isEmpty() || r.modelId.isEmpty()) {
+        m_callerPolicies->clear(QStringLiteral("Name a user and a model (scope user_model) to list every policy a check of them goes through."));
+        return;
+    }
+    if (m_tenant->isEnabled() && !m_tenant->currentText().trimmed().isEmpty())
+        r.tenantId = m_tenant->currentText().trimmed();
+    if (m_tier->isEnabled() && !m_tier->currentText().trimmed().isEmpty())
+        r.modelTier = m_tier->currentText().trimmed();
+    const QString caller = QStringLiteral("user %1 on %2%3").arg(r.userId, r.modelId,
+                                                                  r.tenantId.isNull() ? QString() : QStringLiteral(" (tenant %1)").arg(r.tenantId));
+    m_client->explain(r, this, [this, caller](int status, const Decision &d, const ApiError &e) {
+        if (status != 200) {
+            m_callerPolicies->clear(QStringLiteral("Cannot list the policies of %1: %2").arg(caller, e.message()));
+            return;
+        }
+        m_callerPolicies->setPolicies(caller, d.policies);
+        // Their keys join the stream (the chart still draws the watched callers only).
+        if (!m_watched.isEmpty() && !m_stopping)
+            watch(m_watched);
+    });
+}
+
+QStringList UsagePage::streamKeys() const
+{
+    QStringList keys = m_watched;
+    for (const QByteArray &k : m_callerPolicies->keys()) {
+        const QString key = QString::fromUtf8(k);
+        if (!keys.contains(key) && keys.size() < 100)
+            keys << key;
+    }
+    return keys;
 }
 
 void UsagePage::watchMostBlocked(int n)
@@ -467,7 +513,7 @@ void UsagePage::connectStream()
     m_status->setText(QStringLiteral("connecting to %1…").arg(m_client->server().toString()));
     markError(m_status);
     m_stream = m_client->streamEvents(
-        m_watched, this, [this](const QJsonObject &event) { onEvent(event); },
+        streamKeys(), this, [this](const QJsonObject &event) { onEvent(event); },
         [this](const QString &why, bool retry) { onStreamEnd(why, retry); });
 }
 
@@ -520,6 +566,9 @@ void UsagePage::onEvent(const QJsonObject &event)
         // Kept, not drawn: the chart stays as the operator froze it.
         for (const QJsonValue &v : event.value(QStringLiteral("keys")).toArray()) {
             const QJsonObject k = v.toObject();
+            m_callerPolicies->update(k);
+            if (!m_watched.contains(k.value(QStringLiteral("key")).toString()))
+                continue; // listed, not charted
             const QJsonValue limitValue = k.value(QStringLiteral("limit"));
             m_series.add(k.value(QStringLiteral("key")).toString(), static_cast<double>(now), k.value(QStringLiteral("count")).toInteger(),
                          limitValue.isNull() ? -1 : limitValue.toInteger());
@@ -576,6 +625,9 @@ void UsagePage::onEvent(const QJsonObject &event)
     for (const QJsonValue &v : event.value(QStringLiteral("keys")).toArray()) {
         const QJsonObject k = v.toObject();
         const QString key = k.value(QStringLiteral("key")).toString();
+        m_callerPolicies->update(k);
+        if (!m_watched.contains(key))
+            continue; // listed, not charted
         const qint64 count = k.value(QStringLiteral("count")).toInteger();
         const QJsonValue limitValue = k.value(QStringLiteral("limit"));
         const qint64 limit = limitValue.isNull() ? -1 : limitValue.toInteger();

@@ -31,6 +31,7 @@ class QValueAxis;
 namespace sluice {
 
 class ApiClient;
+class CallerPolicies;
 
 class UsagePage : public QWidget
 {
@@ -46,8 +47,10 @@ public:
     void refreshPickers();
     // The key of the caller the pickers name now ("" with the field it lacks in *why).
     QString pickedKey(QString *why = nullptr) const;
-    // Adds the picked caller to the watched keys (at most 10) and watches them.
+    // Adds the picked caller to the watched keys (at most 10) and watches them; when the pickers
+    // name a user and a model, lists every policy a check of them goes through (kept live).
     void watchPicked();
+    CallerPolicies *callerPolicies() const { return m_callerPolicies; }
     // Watches the n most blocked callers.
     void watchMostBlocked(int n = 5);
     // Asks, then empties the windows of the watched callers (DELETE /admin/usage/{key}).
@@ -81,6 +84,8 @@ Q_SIGNALS:
 private:
     void connectStream();
     void onEvent(const QJsonObject &event);
+    void explainPicked();
+    QStringList streamKeys() const; // the watched keys and the listed policies' keys
     void onStreamEnd(const QString &why, bool retry);
     void updatePickerStates();
     void clearChart();
@@ -106,6 +111,7 @@ private:
     qint64 m_lastEventMs = -1;
     qint64 m_lastAllowed = -1, m_lastBlocked = -1;          // the server's totals since it started
     QLabel *m_note;
+    CallerPolicies *m_callerPolicies;
     QComboBox *m_range;
     QPushButton *m_pause;
     bool m_paused = false;

@@ -180,7 +180,7 @@ void CheckService::check(const CheckRequest &request, const QString &headerApiKe
     });
 }
 
-void CheckService::peek(const CheckRequest &request, const QString &headerApiKey, Callback done)
+void CheckService::peek(const CheckRequest &request, const QString &headerApiKey, Callback done, bool dryRun)
 {
     const std::shared_ptr<const PolicySnapshot> &snapshot = m_reader.get();
     auto resolved = std::make_shared<ResolvedCheck>(PolicyResolver::resolve(snapshot, request, headerApiKey));
@@ -190,8 +190,10 @@ void CheckService::peek(const CheckRequest &request, const QString &headerApiKey
     if (admission.shed)
         return done(nullptr, *admission.shed);
     const std::optional<PoolDecision> pool = admission.pool;
-    for (WindowSpec &spec : resolved->windows.keys)
-        spec.weight = 0;
+    if (!dryRun) {
+        for (WindowSpec &spec : resolved->windows.keys)
+            spec.weight = 0;
+    }
     m_store->usage(resolved->batch().keys, [resolved, done = std::move(done), source = m_store->source(), pool](
                                                bool ok, std::vector<KeyUsage> usage) {
         if (!ok || usage.size() != resolved->batch().keys.size()) {
@@ -199,7 +201,7 @@ void CheckService::peek(const CheckRequest &request, const QString &headerApiKey
             return done(&error, Decision());
         }
         // A look: would the key take nothing more — is it within its limit now (weight 0, the
-        // same rule as a check's)? Shadow keys never refuse.
+        // same rule as a check's)? A dry run: would it take this request. Shadow keys never refuse.
         WindowOutcome o;
         o.source = source;
         o.admitted = true;

@@ -38,7 +38,9 @@ public:
     // Looks without charging (the gRPC door's hits_addend of 0, Envoy's after-response pass): the
     // decision as if this request weighed nothing, from the store's usage. Writes nothing and
     // counts no decision. Throws like check(); a store that cannot answer is a 503.
-    void peek(const CheckRequest &request, const QString &headerApiKey, Callback done);
+    // dryRun: as if the request weighed what a check of it would (its cost): the answer the check
+    // would get now (POST /admin/explain), still without writing or counting anything.
+    void peek(const CheckRequest &request, const QString &headerApiKey, Callback done, bool dryRun = false);
 
     // The end of a request's lifecycle (design §10): complete (tokens: the actual count, absent
     // keeps the estimate) and extend, answered by the store that holds the reservation.

@@ -4,6 +4,7 @@
 #include "apipaths.h"
 #include "engine/checkservice.h"
 #include "engine/metrics.h"
+#include "http/adminsupport.h"
 #include "jsonwriter.h"
 
 #include <QDateTime>
@@ -77,6 +78,24 @@ void installCheckRoutes(HttpApi &api, CheckService &service, Metrics &metrics)
             throw;
         }
     });
+}
+
+void installExplainRoute(HttpApi &api, const ServerContext &context, CheckService &service)
+{
+    api.route("POST", QLatin1String(api::kAdminExplain), adminOnly(context, [&service](const HttpRequest &request, HttpResponder responder) {
+        request.requireJson();
+        const CheckRequest check = CheckRequest::fromJson(request.body);
+        const QString headerKey = QString::fromUtf8(request.header(api::kApiKeyHeader));
+        service.peek(
+            check, headerKey,
+            [responder](const ApiError *error, const Decision &decision) mutable {
+                if (error)
+                    return responder.sendError(*error);
+                // 200 either way: the answer is the explanation; `allowed` is the verdict.
+                responder.send(200, decision.toJson(), "application/json");
+            },
+            true);
+    }));
 }
 
 } // namespace sluice

@@ -12,7 +12,11 @@ namespace sluice {
 
 class CheckService;
 class Metrics;
+struct ServerContext;
 
 void installCheckRoutes(HttpApi &api, CheckService &service, Metrics &metrics);
+// POST /admin/explain: a check's body answered as the check would be now — every policy that
+// applies with its count and limit, the verdict — without charging, writing or counting anything.
+void installExplainRoute(HttpApi &api, const ServerContext &context, CheckService &service);
 
 } // namespace sluice
