@@ -176,6 +176,7 @@ private:
                 if (n < 1 || n > api::kMaxCost)
                     return false;
                 r->cost = n;
+                r->costGiven = true;
                 return true;
             }
             return field < 0; // a number for an id: the general reader's error
@@ -272,6 +273,7 @@ CheckRequest CheckRequest::fromJsonDocument(const QByteArray &body)
         if (!cost.isDouble() || d != std::floor(d) || d < 1 || d > static_cast<double>(api::kMaxCost))
             throw ApiError::badRequest(costError(QStringLiteral("cost")));
         r.cost = static_cast<qint64>(d);
+        r.costGiven = true;
     }
     return r;
 }
@@ -301,6 +303,7 @@ CheckRequest CheckRequest::fromFields(const Field &user, const Field &model, con
         if (!ok || n < 1 || n > api::kMaxCost)
             throw ApiError::badRequest(costError(cost.name));
         r.cost = n;
+        r.costGiven = true;
     }
     return r;
 }
@@ -347,7 +350,7 @@ QByteArray CheckRequest::toJson() const
         w.key("modelTier").value(modelTier);
     if (!apiKey.isNull())
         w.key("apiKey").value(apiKey);
-    if (cost != 1)
+    if (cost != 1 || costGiven)
         w.key("cost").value(cost);
     w.endObject();
     return w.take();

@@ -19,6 +19,9 @@ struct CheckRequest
     QString modelTier;  // null when absent
     QString apiKey;     // null when absent (the X-API-Key header is the other way to give it)
     qint64 cost = 1;
+    // The request said its cost (a token estimate; gRPC: hits_addend): the usage history counts
+    // it as tokens even where no tokens policy weighs it. Absent: 1, and no tokens.
+    bool costGiven = false;
 
     // Throws ApiError(400) with a message naming the field. A flat ASCII body (what clients send)
     // is read in one pass; anything else goes to fromJsonDocument, which answers alike.

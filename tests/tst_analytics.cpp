@@ -141,7 +141,8 @@ private Q_SLOTS:
         QNetworkAccessManager nam;
         Tally acme, beta;
         QVERIFY(sendChecks(nam, server, R"({"tenantId":"acme","userId":"u1","modelId":"m1"})", 5, &acme));
-        QVERIFY(sendChecks(nam, server, R"({"tenantId":"beta","userId":"u2","modelId":"m2"})", 2, &beta));
+        // beta says its token estimate; no tokens policy applies to it, and its tokens still count.
+        QVERIFY(sendChecks(nam, server, R"({"tenantId":"beta","userId":"u2","modelId":"m2","cost":200})", 2, &beta));
         QCOMPARE(acme.allowed, 3);
         QCOMPARE(acme.blocked, 2);
         QCOMPARE(beta.allowed, 2);
@@ -154,6 +155,11 @@ private Q_SLOTS:
         QCOMPARE(seriesTotals(analytics(nam, server, QStringLiteral("?groupBy=scope")).object()),
                  (QMap<QString, QString>{{QStringLiteral("TENANT"), QStringLiteral("3/2")}, {QStringLiteral("USER_MODEL"), QStringLiteral("2/0")}}));
         const QJsonObject o = analytics(nam, server, QStringLiteral("?groupBy=tenant&step=3600")).object();
+        QMap<QString, qint64> tokens;
+        for (const QJsonValue &series : o.value(QStringLiteral("series")).toArray())
+            for (const QJsonValue &p : series.toObject().value(QStringLiteral("points")).toArray())
+                tokens[series.toObject().value(QStringLiteral("key")).toString()] += p.toObject().value(QStringLiteral("tokens")).toInteger();
+        QCOMPARE(tokens, (QMap<QString, qint64>{{QStringLiteral("acme"), 0}, {QStringLiteral("beta"), 400}})); // acme said no cost
         QCOMPARE(o.value(QStringLiteral("source")).toString(), QStringLiteral("memory"));
         QCOMPARE(o.value(QStringLiteral("step")).toInt(), 3600);
         QCOMPARE(o.value(QStringLiteral("totals")).toObject().value(QStringLiteral("allowed")).toInt(), 5);

@@ -547,6 +547,7 @@ void InferenceDoor::proxy(DoorApi api, const char *route, const HttpRequest &req
     check.modelId = model;
     check.apiKey = key;
     check.cost = std::max<qint64>(estimate.total(), 1);
+    check.costGiven = true;
     // The model's own upstream (the registry), else the server's (--upstream).
     QUrl url = known->upstream.isEmpty() ? m_settings.upstream : QUrl(known->upstream);
     if (!known->upstream.isEmpty() && !isUpstreamUrl(known->upstream))

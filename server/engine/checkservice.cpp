@@ -170,8 +170,9 @@ void CheckService::check(const CheckRequest &request, const QString &headerApiKe
             top->record(decision.primary->key, decision.primary->scope, decision.primary->label, resolved->tenantId,
                         resolved->modelId);
         if (usage) {
-            const bool tokens = std::any_of(resolved->windows.keys.begin(), resolved->windows.keys.end(),
-                                            [](const WindowSpec &s) { return s.reweighable(); });
+            // Tokens: the cost, when the request said one (an estimate) or a tokens policy weighed it.
+            const bool tokens = resolved->costGiven || std::any_of(resolved->windows.keys.begin(), resolved->windows.keys.end(),
+                                                                   [](const WindowSpec &s) { return s.reweighable(); });
             usage->record(QDateTime::currentSecsSinceEpoch(), resolved->tenantId.isNull() ? QString() : resolved->tenantId,
                           resolved->modelId, decision.primary ? scopeName(decision.primary->scope) : QStringLiteral("NONE"),
                           decision.primary ? decision.primary->unit : Unit::Requests, decision.allowed, tokens ? resolved->cost : 0);

@@ -48,6 +48,7 @@ ResolvedCheck PolicyResolver::resolve(std::shared_ptr<const PolicySnapshot> snap
     r.modelId = request.modelId;
     r.tenantId = request.tenantId;
     r.cost = request.cost;
+    r.costGiven = request.costGiven;
 
     // Identity: the API key (header or body), then the registry's user.
     QString plaintext = headerApiKey.isEmpty() ? request.apiKey : headerApiKey;

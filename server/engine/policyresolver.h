@@ -29,6 +29,7 @@ struct ResolvedCheck
     QString modelTier;  // null for a model the registry does not know
     const ApiKeyRow *apiKey = nullptr;
     qint64 cost = 1;
+    bool costGiven = false; // CheckRequest::costGiven
     // Design §14: the caller's class (API key > tenant > tier, standard when none is set) and the
     // pool of the model (index in the snapshot's pools, -1 when in none).
     Priority priority = Priority::Standard;

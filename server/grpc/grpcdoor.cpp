@@ -113,6 +113,7 @@ bool identityOf(const rls::RateLimitRequest &req, Identity *out, std::string *wh
         *why = e.message().toStdString();
         return false;
     }
+    out->request.costGiven = !out->peek && (descriptorCost || req.hits_addend() != 0); // (unset: one hit, no tokens)
     return true;
 }
 
