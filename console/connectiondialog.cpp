@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "connectiondialog.h"
 
+#include "pages/message.h"
 #include "apiclient.h"
 
 #include <QCheckBox>
@@ -49,11 +50,11 @@ ConnectionDialog::ConnectionDialog(const QUrl &server, const QByteArray &token, 
     setWindowTitle(QStringLiteral("Connect to a Sluice server"));
     m_url = new QLineEdit(server.toString());
     m_url->setObjectName(QStringLiteral("url"));
-    m_url->setPlaceholderText(QStringLiteral("http://127.0.0.1:8000"));
+    setPlaceholder(m_url, QStringLiteral("http://127.0.0.1:8000"));
     m_token = new QLineEdit(QString::fromUtf8(token));
     m_token->setObjectName(QStringLiteral("token"));
     m_token->setEchoMode(QLineEdit::Password);
-    m_token->setPlaceholderText(QStringLiteral("the server's --admin-token (scripts/run prints it)"));
+    setPlaceholder(m_token, QStringLiteral("the server's --admin-token (scripts/run prints it)"));
     auto *show = new QCheckBox(QStringLiteral("Show"));
     connect(show, &QCheckBox::toggled, this,
             [this](bool on) { m_token->setEchoMode(on ? QLineEdit::Normal : QLineEdit::Password); });
@@ -62,7 +63,7 @@ ConnectionDialog::ConnectionDialog(const QUrl &server, const QByteArray &token, 
     m_remember->setChecked(tokenRemembered);
     m_message = new QLabel;
     m_message->setObjectName(QStringLiteral("message"));
-    m_message->setWordWrap(true);
+    keepWithinWidth(m_message);
     m_message->setStyleSheet(QStringLiteral("color: #b3261e"));
     auto *form = new QFormLayout;
     form->addRow(QStringLiteral("Server URL"), m_url);

@@ -915,6 +915,68 @@ private Q_SLOTS:
         page->stop();
     }
 
+    // Issue 23, item 8 (last of it): long texts — a 128-character user id, a refusal's cause, a long
+    // server address while it is down — wrap instead of widening the window past its 1000 pixels
+    // and pushing scenario C off it; no placeholder is cut off.
+    void longTextsKeepTheWindowsWidth()
+    {
+        const int width = m_window->width();
+        QCOMPARE(width, 1000);
+        CheckPage *check = m_window->checkPage();
+        QSignalSpy answered(check, &CheckPage::answered);
+        const QString user = QString(128, QLatin1Char('u'));
+        check->setRequest(QStringLiteral("enterprise_co"), user, QStringLiteral("gpt-4o"), QString());
+        check->send(101); // the base rule's 101st refused: the summary and the cause name the user, all 128 characters
+        QVERIFY(answered.wait(10000));
+        QCOMPARE(check->verdict(), QStringLiteral("BLOCKED"));
+        QVERIFY(check->cause().contains(user));
+        UsagePage *usage = m_window->usagePage();
+        usage->watch({QStringLiteral("sluice:{user_model:%1:gpt-4o}").arg(user)});
+        QSignalSpy updated(usage, &UsagePage::updated);
+        QVERIFY(updated.wait(5000));
+        // The window: each page laid out within 1000 pixels.
+        for (int i = 0; i < m_window->tabs()->count(); ++i) {
+            m_window->tabs()->setCurrentIndex(i);
+            QApplication::processEvents();
+            QVERIFY2(m_window->minimumSizeHint().width() <= width,
+                     qPrintable(QStringLiteral("%1: %2 px").arg(m_window->tabs()->tabText(i)).arg(m_window->minimumSizeHint().width())));
+            QVERIFY2(m_window->width() <= width, qPrintable(m_window->tabs()->tabText(i)));
+        }
+        m_window->tabs()->setCurrentWidget(check);
+        QApplication::processEvents();
+        QPushButton *scenarioC = nullptr;
+        for (QPushButton *b : check->findChildren<QPushButton *>())
+            if (b->text().startsWith(QLatin1Char('C')))
+                scenarioC = b;
+        QVERIFY(scenarioC && scenarioC->isVisible());
+        QVERIFY(QRect(QPoint(0, 0), m_window->size()).contains(QRect(scenarioC->mapTo(m_window.get(), QPoint(0, 0)), scenarioC->size())));
+        // Every placeholder shown whole (the fields at the window's width, and in the dialogs).
+        PolicyDialog policyDialog{PolicyDto()};
+        policyDialog.show();
+        ConnectionDialog connectionDialog(m_server.baseUrl(), QByteArray(), false);
+        connectionDialog.show();
+        QList<QLineEdit *> edits = m_window->findChildren<QLineEdit *>();
+        edits += policyDialog.findChildren<QLineEdit *>();
+        edits += connectionDialog.findChildren<QLineEdit *>();
+        int placeholders = 0;
+        for (QLineEdit *e : std::as_const(edits)) {
+            if (e->placeholderText().isEmpty())
+                continue;
+            QWidget *page = e;
+            while (page && m_window->tabs()->indexOf(page) < 0)
+                page = page->parentWidget();
+            if (page)
+                m_window->tabs()->setCurrentWidget(page);
+            QApplication::processEvents();
+            const int needed = e->fontMetrics().horizontalAdvance(e->placeholderText());
+            QVERIFY2(e->contentsRect().width() - 8 >= needed,
+                     qPrintable(QStringLiteral("'%1': %2 px for %3").arg(e->placeholderText()).arg(e->contentsRect().width()).arg(needed)));
+            ++placeholders;
+        }
+        QVERIFY2(placeholders >= 8, qPrintable(QString::number(placeholders)));
+        usage->stop();
+    }
+
     // Issue 23, item 8: a scenario counts all its answers; Top blocked shows local times and the
     // unit and jumps to Live usage, which keeps what it drew when a caller is added, shows 1, 5 or
     // 15 minutes and pauses; count axes have whole, even ticks.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "burstpage.h"
 
+#include "message.h"
 #include "charttheme.h"
 #include "registrycompleter.h"
 #include "models/burstrun.h"
@@ -28,10 +29,10 @@ BurstPage::BurstPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     m_model = new QLineEdit(QStringLiteral("gpt-4o"));
     m_tier = new QLineEdit;
     m_tier->setObjectName(QStringLiteral("tier"));
-    m_tier->setPlaceholderText(QStringLiteral("optional: the model's tier"));
+    setPlaceholder(m_tier, QStringLiteral("optional: the model's tier"));
     m_apiKey = new QLineEdit;
     m_apiKey->setObjectName(QStringLiteral("apiKey"));
-    m_apiKey->setPlaceholderText(QStringLiteral("optional: sent as apiKey"));
+    setPlaceholder(m_apiKey, QStringLiteral("optional: sent as apiKey"));
     m_apiKey->setEchoMode(QLineEdit::PasswordEchoOnEdit);
     m_total = new QSpinBox;
     m_total->setRange(1, 100000);

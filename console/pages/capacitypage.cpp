@@ -2,6 +2,7 @@
 #include "capacitypage.h"
 
 #include "apiclient.h"
+#include "message.h"
 #include "charttheme.h"
 
 #include <QChart>
@@ -122,7 +123,7 @@ CapacityPage::CapacityPage(ApiClient *client, QWidget *parent) : QWidget(parent)
     m_set->setToolTip(QStringLiteral("The API key's class wins, then the tenant's, then the model tier's; standard when none is set"));
     m_message = new QLabel;
     m_message->setObjectName(QStringLiteral("capacityMessage"));
-    m_message->setWordWrap(true);
+    keepWithinWidth(m_message);
 
     auto *top = new QHBoxLayout;
     top->addWidget(refreshButton);

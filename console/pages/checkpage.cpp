@@ -34,7 +34,7 @@ CheckPage::CheckPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     m_tier = new QComboBox;
     m_tier->addItems({QString(), QStringLiteral("premium"), QStringLiteral("standard"), QStringLiteral("free")});
     m_apiKey = new QLineEdit;
-    m_apiKey->setPlaceholderText(QStringLiteral("optional"));
+    setPlaceholder(m_apiKey, QStringLiteral("optional"));
     m_tenant->setObjectName(QStringLiteral("tenant"));
     m_user->setObjectName(QStringLiteral("user"));
     m_model->setObjectName(QStringLiteral("model"));
@@ -123,6 +123,8 @@ CheckPage::CheckPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     m_cause->setObjectName(QStringLiteral("cause"));
     m_cause->setWordWrap(true);
     m_cause->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    for (QLabel *line : {m_summary, m_sequence, m_cause, m_reservation})
+        keepWithinWidth(line);
     m_policies = new QTreeWidget;
     m_policies->setHeaderLabels({QStringLiteral("Scope"), QStringLiteral("Policy"), QStringLiteral("Count / limit"),
                                  QStringLiteral("Window"), QStringLiteral("")});
@@ -151,7 +153,7 @@ CheckPage::CheckPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     auto *chatLayout = new QVBoxLayout(chat);
     m_chatMessage = new QLineEdit(QStringLiteral("Hello!"));
     m_chatMessage->setObjectName(QStringLiteral("chatMessage"));
-    m_chatMessage->setPlaceholderText(QStringLiteral("a user message"));
+    setPlaceholder(m_chatMessage, QStringLiteral("a user message"));
     m_chatMaxTokens = new QSpinBox;
     m_chatMaxTokens->setObjectName(QStringLiteral("chatMaxTokens"));
     m_chatMaxTokens->setRange(1, 1000000);
@@ -161,7 +163,7 @@ CheckPage::CheckPage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     m_sendChat->setObjectName(QStringLiteral("sendChat"));
     m_chatResult = new QLabel;
     m_chatResult->setObjectName(QStringLiteral("chatResult"));
-    m_chatResult->setWordWrap(true);
+    keepWithinWidth(m_chatResult);
     m_chatResult->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_chatResult->setMinimumHeight(m_chatResult->fontMetrics().lineSpacing() * 4); // (a reply and its usage, wrapped)
     m_chatResult->setAlignment(Qt::AlignLeft | Qt::AlignTop);

@@ -57,7 +57,7 @@ HistoryPage::HistoryPage(ApiClient *client, QWidget *parent) : QWidget(parent), 
     m_table->verticalHeader()->hide();
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_message = new QLabel;
-    m_message->setWordWrap(true);
+    keepWithinWidth(m_message);
 
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(bar);

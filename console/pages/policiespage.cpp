@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "policiespage.h"
 
+#include "message.h"
 #include "apiclient.h"
 #include "confirm.h"
 #include "models/policytablemodel.h"
@@ -27,7 +28,7 @@ PoliciesPage::PoliciesPage(ApiClient *client, QWidget *parent) : QWidget(parent)
     m_proxy->setFilterCaseSensitivity(Qt::CaseInsensitive);
     m_filter = new QLineEdit;
     m_filter->setObjectName(QStringLiteral("filter"));
-    m_filter->setPlaceholderText(QStringLiteral("Filter: a tenant, a model, a scope, tokens…"));
+    setPlaceholder(m_filter, QStringLiteral("Filter: a tenant, a model, a scope, tokens…"));
     m_filter->setClearButtonEnabled(true);
     connect(m_filter, &QLineEdit::textChanged, m_proxy, &QSortFilterProxyModel::setFilterFixedString);
     m_view = new QTableView;
@@ -40,7 +41,7 @@ PoliciesPage::PoliciesPage(ApiClient *client, QWidget *parent) : QWidget(parent)
     m_view->verticalHeader()->hide();
     m_message = new QLabel;
     m_message->setObjectName(QStringLiteral("message"));
-    m_message->setWordWrap(true);
+    keepWithinWidth(m_message);
 
     auto *refresh = new QPushButton(QStringLiteral("Refresh"));
     auto *add = m_add = new QPushButton(QStringLiteral("Add…"));

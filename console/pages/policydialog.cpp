@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "policydialog.h"
 
+#include "message.h"
 #include "registrycompleter.h"
 
 #include <QCheckBox>
@@ -35,7 +36,7 @@ PolicyDialog::PolicyDialog(const PolicyDto &p, QWidget *parent) : QDialog(parent
     m_tier = entity(QStringLiteral("tier"), p.modelTier);
     m_apiKey = new QLineEdit(p.apiKeyId ? QString::number(*p.apiKeyId) : QString());
     m_apiKey->setValidator(new QIntValidator(1, INT_MAX, m_apiKey));
-    m_apiKey->setPlaceholderText(QStringLiteral("empty: default for each"));
+    setPlaceholder(m_apiKey, QStringLiteral("empty: default for each"));
     m_unit = new QComboBox;
     m_unit->setObjectName(QStringLiteral("unit"));
     for (Unit u : kUnits)

@@ -68,7 +68,7 @@ ApiKeysPage::ApiKeysPage(ApiClient *client, QWidget *parent) : QWidget(parent), 
     m_revoke->setObjectName(QStringLiteral("revoke"));
     auto *refreshButton = new QPushButton(QStringLiteral("Refresh"));
     m_message = new QLabel;
-    m_message->setWordWrap(true);
+    keepWithinWidth(m_message);
     auto *top = new QHBoxLayout;
     top->addWidget(new QLabel(QStringLiteral("New key for tenant")));
     top->addWidget(m_tenant);
@@ -215,7 +215,7 @@ EntitiesPage::EntitiesPage(ApiClient *client, QWidget *parent) : QWidget(parent)
     auto *view = tableView(m_model);
     auto *refreshButton = new QPushButton(QStringLiteral("Refresh"));
     m_message = new QLabel;
-    m_message->setWordWrap(true);
+    keepWithinWidth(m_message);
     auto *top = new QHBoxLayout;
     top->addWidget(new QLabel(QStringLiteral("Show")));
     top->addWidget(m_kind);

@@ -32,6 +32,7 @@ TopBlockedPage::TopBlockedPage(ApiClient *client, QWidget *parent) : QWidget(par
     m_table->setSortingEnabled(true);
     m_table->sortByColumn(0, Qt::DescendingOrder); // most blocked first
     m_message = new QLabel;
+    keepWithinWidth(m_message);
     auto *layout = new QVBoxLayout(this);
     auto *buttons = new QHBoxLayout;
     buttons->addWidget(refreshButton);

@@ -146,6 +146,8 @@ UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     m_note->setObjectName(QStringLiteral("usageNote"));
     m_note->setWordWrap(true);
     m_note->setStyleSheet(QStringLiteral("color: #a15c00"));
+    for (QLabel *line : {m_watching, m_status, m_note})
+        keepWithinWidth(line);
     auto *view = new QChartView(m_chart);
     view->setRenderHint(QPainter::Antialiasing);
     m_callerPolicies = new CallerPolicies;
