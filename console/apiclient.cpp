@@ -348,6 +348,15 @@ void ApiClient::topBlocked(int n, QObject *context, std::function<void(const QJs
              context, std::move(done));
 }
 
+void ApiClient::usage(const QStringList &keys, QObject *context, std::function<void(const QJsonArray &, const ApiError *)> done)
+{
+    QStringList encoded;
+    for (const QString &k : keys)
+        encoded << QString::fromLatin1(QUrl::toPercentEncoding(k));
+    getArray(QString::fromLatin1(api::kAdminUsage) + QStringLiteral("?keys=") + encoded.join(QLatin1Char(',')), QStringLiteral("a usage list"),
+             context, std::move(done));
+}
+
 void ApiClient::analytics(const QDateTime &from, const QDateTime &to, qint64 stepSeconds, const QString &groupBy, QObject *context,
                           std::function<void(const QJsonObject &, const ApiError *)> done)
 {

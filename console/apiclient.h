@@ -88,6 +88,8 @@ public:
                      std::function<void(const ApiError *error)> done);
     // GET /admin/top-blocked?n=
     void topBlocked(int n, QObject *context, std::function<void(const QJsonArray &entries, const ApiError *error)> done);
+    // GET /admin/usage?keys=…: each key's count, and its limit and policyId when a policy governs it.
+    void usage(const QStringList &keys, QObject *context, std::function<void(const QJsonArray &usage, const ApiError *error)> done);
     // GET /admin/analytics?from=&to=&step=&groupBy= (the usage history): the answer object.
     void analytics(const QDateTime &from, const QDateTime &to, qint64 stepSeconds, const QString &groupBy, QObject *context,
                    std::function<void(const QJsonObject &answer, const ApiError *error)> done);

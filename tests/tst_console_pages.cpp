@@ -1198,9 +1198,16 @@ private Q_SLOTS:
         QSignalSpy updated(page, &UsagePage::updated);
         page->findChild<QPushButton *>(QStringLiteral("watch"))->click();
         const QString key = QStringLiteral("sluice:{user_model:ent-user-2:gpt-4o}");
-        QCOMPARE(page->watchedKeys(), QStringList{key});
+        QTRY_COMPARE_WITH_TIMEOUT(page->watchedKeys(), QStringList{key}, 5000);
         QVERIFY(updated.wait(5000));
         QCOMPARE(page->series().limit(key), qint64(10));
+        // A caller under a token bucket (gpt-4o-mini's users): watched by the key its bucket
+        // counts in, charted against its burst — not the log key no policy governs.
+        page->picker(QStringLiteral("model"))->setCurrentText(QStringLiteral("gpt-4o-mini"));
+        page->findChild<QPushButton *>(QStringLiteral("watch"))->click();
+        const QString bucket = QStringLiteral("sluice:{user_model:ent-user-2:gpt-4o-mini}:bucket");
+        QTRY_COMPARE_WITH_TIMEOUT(page->watchedKeys(), (QStringList{key, bucket}), 5000);
+        QTRY_COMPARE_WITH_TIMEOUT(page->series().limit(bucket), qint64(10), 5000);
         page->stop();
 
         // Most blocked: ent-user-2 after its 11th check.

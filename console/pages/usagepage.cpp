@@ -295,13 +295,28 @@ void UsagePage::watchPicked()
         markError(m_status);
         return;
     }
-    QStringList keys = m_watched;
-    if (!keys.contains(key))
-        keys.append(key);
-    while (keys.size() > kMaxWatched)
-        keys.removeFirst();
-    watch(keys);
-    explainPicked();
+    // The caller's key is the one its policy counts in: a token bucket's ends in :bucket. Asked of
+    // the server (GET /admin/usage names the policy that governs a key); the log key when none does.
+    QStringList candidates{key};
+    const auto unit = static_cast<Unit>(m_unit->currentData().toInt());
+    if (unit != Unit::Concurrent)
+        candidates << key.left(key.size() - unitKeySuffix(unit).size()) + QString::fromUtf8(windowKeySuffix(unit, Algorithm::TokenBucket));
+    m_client->usage(candidates, this, [this, candidates](const QJsonArray &usage, const ApiError *) {
+        QString chosen = candidates.first();
+        for (const QJsonValue &v : usage) {
+            if (v.toObject().value(QStringLiteral("policyId")).isDouble()) {
+                chosen = v.toObject().value(QStringLiteral("key")).toString();
+                break;
+            }
+        }
+        QStringList keys = m_watched;
+        if (!keys.contains(chosen))
+            keys.append(chosen);
+        while (keys.size() > kMaxWatched)
+            keys.removeFirst();
+        watch(keys);
+        explainPicked();
+    });
 }
 
 void UsagePage::explainPicked()
