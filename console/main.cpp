@@ -4,25 +4,19 @@
 // Server → Connect… changes both, see connectiondialog.h).
 //   sluice-console [--server URL] [--screenshot FILE] [--screenshots DIR]
 //     --screenshot FILE  run scenario B, save the window, quit
-//     --screenshots DIR  run scenario B, then show every page in turn and save each as
-//                        DIR/console-<page>.png, then a chat through the inference door as
-//                        DIR/console-chat.png (when the server has one), quit (scripts/screenshot,
-//                        against a server it started)
+//     --screenshots DIR  the screenshot tour (screenshottour.h: every page, a chat, Live usage
+//                        across an outage), quit (scripts/screenshot, against a server it started)
 #include "apiclient.h"
 #include "connectiondialog.h"
 #include "mainwindow.h"
-#include "pages/capacitypage.h"
 #include "pages/checkpage.h"
-#include "pages/usagepage.h"
+#include "screenshottour.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QSettings>
-#include <QTabWidget>
 #include <QTimer>
 #include <cstdio>
-#include <functional>
-#include <memory>
 
 int main(int argc, char *argv[])
 {
@@ -75,50 +69,7 @@ int main(int argc, char *argv[])
                                        QStringLiteral("premium"));
         window.checkPage()->send(11);
     }
-    if (parser.isSet(shotsOption)) {
-        // Every page in turn, each given time for its own refresh (and Live usage for a few events).
-        const QString dir = parser.value(shotsOption);
-        auto *tabs = window.tabs();
-        auto next = std::make_shared<std::function<void(int)>>();
-        *next = [&window, tabs, dir, next](int i) {
-            if (i >= tabs->count()) {
-                // Last, the Check page's chat through the inference door (the demo's API key), when
-                // the server has one (scripts/screenshot starts it with --upstream).
-                tabs->setCurrentWidget(window.checkPage());
-                QObject::connect(window.checkPage(), &sluice::CheckPage::chatAnswered, &window, [&window, dir](int status) {
-                    QTimer::singleShot(300, &window, [&window, dir, status] {
-                        if (status == 200 && window.grab().save(dir + QStringLiteral("/console-chat.png")))
-                            std::printf("%s\n", qPrintable(dir + QStringLiteral("/console-chat.png")));
-                        QApplication::quit();
-                    });
-                }, Qt::SingleShotConnection);
-                // (gpt-4o-mini: the pool's load that the script pushes sheds tiny-model's free tier)
-                window.checkPage()->setRequest(QStringLiteral("free_co"), QStringLiteral("free-user-1"), QStringLiteral("gpt-4o-mini"),
-                                               QString(), QStringLiteral("sluice-demo-free-co-key"));
-                window.checkPage()->sendChat(QStringLiteral("Hello! Write me twelve tokens: say 12"), 64);
-                return;
-            }
-            tabs->setCurrentIndex(i);
-            if (tabs->widget(i) == window.usagePage())
-                window.usagePage()->watchMostBlocked();
-            // Live usage for a few events, Capacity for a few readings of its pool.
-            const bool longer = tabs->widget(i) == window.usagePage() || tabs->widget(i) == window.capacityPage();
-            QTimer::singleShot(longer ? 4000 : 1500, &window, [&window, tabs, dir, next, i] {
-                const QString slug = tabs->tabText(i).toLower().replace(QLatin1Char(' '), QLatin1Char('-'));
-                const QString file = dir + QStringLiteral("/console-%1.png").arg(slug);
-                if (!window.grab().save(file))
-                    std::fprintf(stderr, "sluice-console: cannot save %s\n", qPrintable(file));
-                else
-                    std::printf("%s\n", qPrintable(file));
-                (*next)(i + 1);
-            });
-        };
-        QObject::connect(window.checkPage(), &sluice::CheckPage::answered, &window, [next] {
-            QTimer::singleShot(300, [next] { (*next)(0); });
-        }, Qt::SingleShotConnection);
-        window.checkPage()->setRequest(QStringLiteral("enterprise_co"), QStringLiteral("ent-user-2"), QStringLiteral("gpt-4o"),
-                                       QStringLiteral("premium"));
-        window.checkPage()->send(11);
-    }
+    if (parser.isSet(shotsOption))
+        (new sluice::ScreenshotTour(&window, &client, parser.value(shotsOption)))->start(); // (owned by the window)
     return QApplication::exec();
 }

@@ -58,6 +58,7 @@ void CallerPolicies::setPolicies(const QString &caller, const QList<PolicyUsage>
         u.violated = false;
     m_refused.clear();
     m_read.clear();
+    m_gone.clear();
     m_caption->setText(QStringLiteral("Every policy a check of %1 goes through (live; the one that binds is highlighted):").arg(caller));
     markError(m_caption);
     redraw();
@@ -68,6 +69,7 @@ void CallerPolicies::clear(const QString &why)
     m_policies.clear();
     m_refused.clear();
     m_read.clear();
+    m_gone.clear();
     m_caption->setText(why);
     markError(m_caption);
     redraw();
@@ -89,14 +91,17 @@ void CallerPolicies::update(const QJsonObject &k)
         if (u.key != key)
             continue;
         const QJsonValue limit = k.value(QStringLiteral("limit"));
-        if (limit.isDouble()) { // (null: no policy governs the key any more; the last limit stays)
+        if (limit.isDouble()) {
             u.limit = limit.toInteger();
             u.count = k.value(QStringLiteral("count")).toInteger();
             u.remaining = k.value(QStringLiteral("remaining")).toInteger();
             m_read.insert(key);
+            m_gone.remove(key);
+        } else {
+            m_gone.insert(key); // (null: no policy governs the key any more: the row says so)
         }
         // At its limit the next check is refused (a request's weight is at least 1).
-        u.violated = !u.shadow && u.remaining <= 0;
+        u.violated = !u.shadow && !m_gone.contains(key) && u.remaining <= 0;
         if (k.value(QStringLiteral("blocked")).isDouble())
             m_refused.insert(key, k.value(QStringLiteral("blocked")).toInteger());
         changed = true;
@@ -108,12 +113,14 @@ void CallerPolicies::update(const QJsonObject &k)
 void CallerPolicies::redraw()
 {
     m_table->clear();
-    const int binding = m_read.isEmpty() ? -1 : bindingPolicy(m_policies);
+    const int binding = bindingIndex();
     const QLocale locale;
     for (int i = 0; i < m_policies.size(); ++i) {
         const PolicyUsage &u = m_policies.at(i);
-        const bool read = m_read.contains(u.key);
-        const QString state = u.shadow ? QStringLiteral("shadow (never refuses)")
+        const bool gone = m_gone.contains(u.key);
+        const bool read = m_read.contains(u.key) && !gone;
+        const QString state = gone ? QStringLiteral("no longer applies (policy removed)")
+            : u.shadow ? QStringLiteral("shadow (never refuses)")
             : i == binding            ? (u.violated ? QStringLiteral("binds: refuses the next check") : QStringLiteral("binds"))
             : u.violated              ? QStringLiteral("at its limit")
                                       : QString();
@@ -125,7 +132,7 @@ void CallerPolicies::redraw()
         for (int c : {CountColumn, LeftColumn, RefusedColumn})
             item->setTextAlignment(c, Qt::AlignRight | Qt::AlignVCenter);
         QFont font = item->font(0);
-        if (u.shadow) {
+        if (u.shadow || gone) {
             font.setItalic(true);
             for (int c = 0; c < ColumnCount; ++c)
                 item->setForeground(c, QColor(0x80, 0x80, 0x80));
@@ -161,9 +168,19 @@ QStringList CallerPolicies::rows() const
     return out;
 }
 
+int CallerPolicies::bindingIndex() const
+{
+    if (m_read.isEmpty())
+        return -1;
+    QList<PolicyUsage> live = m_policies;
+    for (PolicyUsage &u : live)
+        u.shadow = u.shadow || m_gone.contains(u.key); // (a row that no longer applies never binds)
+    return bindingPolicy(live);
+}
+
 QString CallerPolicies::binding() const
 {
-    const int i = m_read.isEmpty() ? -1 : bindingPolicy(m_policies);
+    const int i = bindingIndex();
     return i >= 0 ? m_policies.at(i).label : QString();
 }
 

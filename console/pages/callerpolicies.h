@@ -48,12 +48,14 @@ public:
 
 private:
     void redraw();
+    int bindingIndex() const;
 
     QLabel *m_caption;
     QTreeWidget *m_table;
     QList<PolicyUsage> m_policies;
     QHash<QByteArray, qint64> m_refused; // refusals of each key since the server started
     QSet<QByteArray> m_read;             // keys the stream has given a count (until then: "—")
+    QSet<QByteArray> m_gone;             // no policy governs the key any more (deleted, or the server restarted without it)
 };
 
 } // namespace sluice

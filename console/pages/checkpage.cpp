@@ -323,7 +323,7 @@ void CheckPage::showUsage(const Decision &d)
         const QString window = usageWindowText(u);
         const QString state = u.shadow ? (u.violated ? QStringLiteral("shadow: would block") : QStringLiteral("shadow"))
                                        : u.violated ? QStringLiteral("violated") : QString();
-        auto *item = new QTreeWidgetItem({scopeName(u.scope), u.label, QStringLiteral("%1 / %2%3").arg(u.count).arg(u.limit).arg(unit),
+        auto *item = new QTreeWidgetItem({scopeName(u.scope), u.label, QStringLiteral("%1 / %2%3").arg(QLocale().toString(u.count), QLocale().toString(u.limit), unit),
                                           window, state});
         if (u.shadow) {
             // A shadow policy never blocks: grey and italic, whatever it says.

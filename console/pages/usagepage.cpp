@@ -196,6 +196,7 @@ UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
         stop();
         m_watched.clear();
         clearChart();
+        m_explained.reset();
         m_callerPolicies->clear(QStringLiteral("Name a user and a model and press Watch: every policy a check of them goes through is listed here."));
         m_watching->setText(QStringLiteral("Watching nobody."));
         Q_EMIT watchedChanged();
@@ -327,6 +328,7 @@ void UsagePage::explainPicked()
     r.userId = m_user->currentText().trimmed();
     r.modelId = m_model->currentText().trimmed();
     if (r.userId.isEmpty() || r.modelId.isEmpty()) {
+        m_explained.reset();
         m_callerPolicies->clear(QStringLiteral("Name a user and a model (scope user_model) to list every policy a check of them goes through."));
         return;
     }
@@ -334,8 +336,14 @@ void UsagePage::explainPicked()
         r.tenantId = m_tenant->currentText().trimmed();
     if (m_tier->isEnabled() && !m_tier->currentText().trimmed().isEmpty())
         r.modelTier = m_tier->currentText().trimmed();
-    const QString caller = QStringLiteral("user %1 on %2%3").arg(r.userId, r.modelId,
-                                                                  r.tenantId.isNull() ? QString() : QStringLiteral(" (tenant %1)").arg(r.tenantId));
+    explain(r, QStringLiteral("user %1 on %2%3").arg(r.userId, r.modelId,
+                                                     r.tenantId.isNull() ? QString() : QStringLiteral(" (tenant %1)").arg(r.tenantId)));
+}
+
+void UsagePage::explain(const CheckRequest &r, const QString &caller)
+{
+    m_explained = r;
+    m_explainedCaller = caller;
     m_client->explain(r, this, [this, caller](int status, const Decision &d, const ApiError &e) {
         if (status != 200) {
             m_callerPolicies->clear(QStringLiteral("Cannot list the policies of %1: %2").arg(caller, e.message()));
@@ -633,6 +641,9 @@ void UsagePage::onEvent(const QJsonObject &event)
                                         .arg(from, to)
                                   : QStringLiteral("No data from %1 to %2: the server did not answer (grey band).").arg(from, to));
         m_gapStartMs = -1;
+        // The policies may have changed meanwhile (a restart forgets those made in the console).
+        if (m_explained)
+            explain(*m_explained, m_explainedCaller);
     }
     m_lastAllowed = allowed;
     m_lastBlocked = blocked;

@@ -10,11 +10,13 @@
 // reconnects with a growing pause (1, 2, 4, 5 s …) and carries on the same chart.
 #pragma once
 
+#include "checkrequest.h"
 #include "models/usageseries.h"
 
 #include <QHash>
 #include <QPointer>
 #include <QWidget>
+#include <optional>
 
 class QChart;
 class QComboBox;
@@ -85,6 +87,7 @@ private:
     void connectStream();
     void onEvent(const QJsonObject &event);
     void explainPicked();
+    void explain(const CheckRequest &request, const QString &caller);
     QStringList streamKeys() const; // the watched keys and the listed policies' keys
     void onStreamEnd(const QString &why, bool retry);
     void updatePickerStates();
@@ -112,6 +115,8 @@ private:
     qint64 m_lastAllowed = -1, m_lastBlocked = -1;          // the server's totals since it started
     QLabel *m_note;
     CallerPolicies *m_callerPolicies;
+    std::optional<CheckRequest> m_explained; // the caller listed: explained again when the server comes back
+    QString m_explainedCaller;
     QComboBox *m_range;
     QPushButton *m_pause;
     bool m_paused = false;
