@@ -96,6 +96,11 @@ MainWindow::MainWindow(ApiClient *client, QWidget *parent) : QMainWindow(parent)
         m_tabs->setCurrentWidget(m_usage);
         m_usage->watch(keys);
     });
+    // Top blocked → Policies: the policy that refused the caller, selected.
+    connect(m_topBlocked, &TopBlockedPage::policyRequested, this, [this](qint64 id) {
+        m_policies->showPolicy(id); // selected by the list the page reads when shown
+        m_tabs->setCurrentWidget(m_policies);
+    });
     m_connection = new QLabel(QStringLiteral("Connecting to %1…").arg(client->server().toString()));
     m_connection->setObjectName(QStringLiteral("connection"));
     statusBar()->addWidget(m_connection, 1);

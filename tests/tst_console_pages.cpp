@@ -1021,6 +1021,25 @@ private Q_SLOTS:
         QCOMPARE(row->text(5), QStringLiteral("requests"));
         QVERIFY(tree->isSortingEnabled()); // after a refresh too: a header click sorts
         QVERIFY2(!row->text(4).contains(QLatin1Char('T')) && !row->text(4).endsWith(QLatin1Char('Z')), qPrintable(row->text(4))); // local, not raw ISO UTC
+        // → the policy that refused it (the demo's policy 9, ent-user-2 on gpt-4o), selected on the
+        // Policies page even when a filter hid it.
+        m_window->policiesPage()->setFilterText(QStringLiteral("nothing matches this"));
+        tree->setCurrentItem(row);
+        QSignalSpy listed(m_window->policiesPage(), &PoliciesPage::refreshed);
+        QTest::mouseClick(top->findChild<QPushButton *>(QStringLiteral("showPolicy")), Qt::LeftButton);
+        QVERIFY(listed.wait(5000));
+        QCOMPARE(m_window->tabs()->currentWidget(), static_cast<QWidget *>(m_window->policiesPage()));
+        QTRY_COMPARE_WITH_TIMEOUT(m_window->policiesPage()->selectedPolicyId(), qint64(9), 5000);
+        QVERIFY2(m_window->policiesPage()->message().startsWith(QStringLiteral("Policy 9 selected")), qPrintable(m_window->policiesPage()->message()));
+        listed.clear();
+        m_window->policiesPage()->refresh(); // a new list keeps the selection on its policy
+        QVERIFY(listed.wait(5000));
+        QCOMPARE(m_window->policiesPage()->selectedPolicyId(), qint64(9));
+        refreshed.clear();
+        m_window->tabs()->setCurrentWidget(top); // (it lists again: the rows are new)
+        QVERIFY(refreshed.wait(5000));
+        QCOMPARE(tree->topLevelItemCount(), 1);
+        row = tree->topLevelItem(0);
 
         UsagePage *usage = m_window->usagePage();
         QSignalSpy updated(usage, &UsagePage::updated);

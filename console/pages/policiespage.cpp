@@ -127,14 +127,56 @@ void PoliciesPage::reload(const QString &note)
                                                        : QString();
             return showMessage(QStringLiteral("Cannot list policies (%1): %2%3").arg(error->status()).arg(error->message(), how), true);
         }
+        // The selection stays on its policy across a list (or goes to the one asked for).
+        const qint64 asked = std::exchange(m_select, 0);
+        const qint64 keep = asked ? asked : selectedPolicyId();
         m_model->setPolicies(policies);
         m_unreachable = false;
         updateActions();
         m_view->resizeColumnsToContents();
+        const bool kept = keep && selectPolicy(keep);
         const QString count = QStringLiteral("%1 policies").arg(policies.size());
-        showMessage(note.isEmpty() ? count : note + QStringLiteral(" · ") + count, false);
+        if (asked) {
+            m_view->setFocus();
+            showMessage(kept ? QStringLiteral("Policy %1 selected: the one that refused the caller").arg(asked)
+                             : QStringLiteral("Cannot show policy %1: it is not in the list (deleted meanwhile?)").arg(asked),
+                        !kept);
+        } else {
+            showMessage(note.isEmpty() ? count : note + QStringLiteral(" · ") + count, false);
+        }
         Q_EMIT refreshed();
     });
+}
+
+void PoliciesPage::showPolicy(qint64 id)
+{
+    m_filter->clear();
+    m_select = id;
+    if (isVisible())
+        refresh(); // (a page being shown lists again anyway)
+}
+
+bool PoliciesPage::selectPolicy(qint64 id)
+{
+    for (int row = 0; row < m_model->rowCount(); ++row) {
+        const PolicyDto *p = m_model->policyAt(row);
+        if (!p || p->id != id)
+            continue;
+        const QModelIndex shown = m_proxy->mapFromSource(m_model->index(row, 0));
+        m_view->selectRow(shown.row());
+        m_view->scrollTo(shown);
+        return true;
+    }
+    return false;
+}
+
+qint64 PoliciesPage::selectedPolicyId() const
+{
+    const QModelIndexList rows = m_view->selectionModel()->selectedRows();
+    if (rows.isEmpty())
+        return 0;
+    const PolicyDto *p = m_model->policyAt(m_proxy->mapToSource(rows.first()).row());
+    return p ? p->id : 0;
 }
 
 void PoliciesPage::edit(const PolicyDto &policy)

@@ -38,6 +38,10 @@ public:
     QString message() const;
     // Opens the policy dialog (objectName "policyDialog") for a new policy or an existing one.
     void edit(const PolicyDto &policy);
+    // Shows the policy with this id: the filter cleared, its row selected when the list is read
+    // again (now when the page is shown; else when it is) — message() says if it is not there.
+    void showPolicy(qint64 id);
+    qint64 selectedPolicyId() const;
     // What a limit of 0 would refuse, in words (empty: not a limit of 0, or a shadow policy).
     static QString zeroLimitImpact(const PolicyDto &policy);
 
@@ -51,6 +55,8 @@ private:
     void reload(const QString &note);
     // Add/Edit/Delete: on with an admin token, off while the server does not answer.
     void updateActions();
+    bool selectPolicy(qint64 id);
+    qint64 m_select = 0; // showPolicy(): selected by the next list
 
     ApiClient *m_client;
     QPushButton *m_add, *m_edit, *m_delete;

@@ -22,6 +22,9 @@ TopBlockedPage::TopBlockedPage(ApiClient *client, QWidget *parent) : QWidget(par
     auto *refreshButton = new QPushButton(QStringLiteral("Refresh"));
     auto *resetButton = new QPushButton(QStringLiteral("Reset usage…"));
     auto *watchButton = new QPushButton(QStringLiteral("Watch in Live usage"));
+    auto *policyButton = new QPushButton(QStringLiteral("Show its policy"));
+    policyButton->setObjectName(QStringLiteral("showPolicy"));
+    policyButton->setToolTip(QStringLiteral("The policy that refuses the selected caller, on the Policies page"));
     watchButton->setObjectName(QStringLiteral("watch"));
     resetButton->setObjectName(QStringLiteral("reset"));
     resetButton->setToolTip(QStringLiteral("Empty the selected caller's window: it may send again at once"));
@@ -38,6 +41,7 @@ TopBlockedPage::TopBlockedPage(ApiClient *client, QWidget *parent) : QWidget(par
     buttons->addWidget(refreshButton);
     buttons->addWidget(resetButton);
     buttons->addWidget(watchButton);
+    buttons->addWidget(policyButton);
     buttons->addStretch(1);
     layout->addLayout(buttons);
     layout->addWidget(m_table, 1);
@@ -45,6 +49,7 @@ TopBlockedPage::TopBlockedPage(ApiClient *client, QWidget *parent) : QWidget(par
     connect(refreshButton, &QPushButton::clicked, this, &TopBlockedPage::refresh);
     connect(resetButton, &QPushButton::clicked, this, &TopBlockedPage::resetSelected);
     connect(watchButton, &QPushButton::clicked, this, &TopBlockedPage::watchSelected);
+    connect(policyButton, &QPushButton::clicked, this, &TopBlockedPage::showSelectedPolicy);
     connect(m_table, &QTreeWidget::itemDoubleClicked, this, &TopBlockedPage::watchSelected);
     auto adminActions = [client, resetButton] {
         resetButton->setEnabled(client->hasAdminToken());
@@ -88,6 +93,31 @@ void TopBlockedPage::watchSelected()
         return;
     }
     Q_EMIT watchRequested(item->text(3));
+}
+
+void TopBlockedPage::showSelectedPolicy()
+{
+    QTreeWidgetItem *item = m_table->currentItem();
+    if (!item) {
+        m_message->setText(QStringLiteral("Select a caller first."));
+        markError(m_message);
+        return;
+    }
+    const QString key = item->text(3);
+    m_client->usage({key}, this, [this, key](const QJsonArray &usage, const ApiError *error) {
+        if (error) {
+            m_message->setText(QStringLiteral("Cannot find the policy of %1: %2").arg(key, error->message()));
+            markError(m_message);
+            return;
+        }
+        const QJsonValue id = usage.at(0).toObject().value(QStringLiteral("policyId"));
+        if (!id.isDouble()) {
+            m_message->setText(QStringLiteral("No policy governs %1 now (deleted or changed since it refused).").arg(key));
+            markError(m_message);
+            return;
+        }
+        Q_EMIT policyRequested(id.toInteger());
+    });
 }
 
 void TopBlockedPage::refresh()

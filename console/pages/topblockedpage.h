@@ -25,10 +25,14 @@ public:
     QString message() const;
     // "Watch in Live usage": asks the window to watch the selected caller.
     void watchSelected();
+    // "Show its policy": asks the window to show the policy that governs the selected caller's key
+    // now (GET /admin/usage names it), or says that none does.
+    void showSelectedPolicy();
 
 Q_SIGNALS:
     void refreshed();
     void watchRequested(const QString &key);
+    void policyRequested(qint64 id);
 
 private:
     ApiClient *m_client;
