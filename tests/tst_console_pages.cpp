@@ -735,11 +735,11 @@ private Q_SLOTS:
         QVERIFY2(page->reservationText().contains(QStringLiteral("charged 100 tokens")), qPrintable(page->reservationText()));
         QVERIFY(!complete->isEnabled());
         // The counts follow the settlement (a look, nothing charged): 100 used, and the next 600
-        // would make 700 — not the 600 of the answer before it.
+        // would make 700 — said so, and not the 600 of the answer before it.
         QTRY_COMPARE_WITH_TIMEOUT(refreshed.size(), 1, 5000);
         QCOMPARE(refreshed.first().first().toInt(), 200);
         QVERIFY2(page->headline().startsWith(QStringLiteral("700 / 1000 tokens")), qPrintable(page->headline()));
-        QVERIFY2(page->reservationText().contains(QStringLiteral("as they stand now")), qPrintable(page->reservationText()));
+        QVERIFY2(page->reservationText().contains(QStringLiteral("what the next check of this request would make")), qPrintable(page->reservationText()));
         // 100 + 600 fit; a third 600 does not, and the refusal holds nothing.
         page->send(1);
         QVERIFY(answered.wait(5000));
@@ -922,6 +922,20 @@ private Q_SLOTS:
         QVERIFY2(rowWith(QStringLiteral("2 / 10|")).endsWith(QStringLiteral("|binds")), qPrintable(list->rows().join(QLatin1Char('\n'))));
         // The chart still draws the watched caller only.
         QCOMPARE(page->series().keys(), QStringList{QStringLiteral("sluice:{user_model:ent-user-2:gpt-4o}")});
+        // Watch, then Clear before the server answers: the late answers start nothing again.
+        QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("watch")), Qt::LeftButton);
+        QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("clear")), Qt::LeftButton);
+        QTest::qWait(800);
+        QCOMPARE(page->watchedKeys(), QStringList());
+        QCOMPARE(list->rows(), QStringList());
+        // Scope TENANT, a user and a model left in their (disabled) pickers: the tenant is watched,
+        // and no user's policies are listed under it.
+        page->picker(QStringLiteral("scope"))->setCurrentText(scopeName(Scope::Tenant));
+        page->picker(QStringLiteral("tenant"))->setCurrentText(QStringLiteral("enterprise_co"));
+        QTest::mouseClick(page->findChild<QPushButton *>(QStringLiteral("watch")), Qt::LeftButton);
+        QTRY_COMPARE_WITH_TIMEOUT(page->watchedKeys(), QStringList{QStringLiteral("sluice:{tenant:enterprise_co}")}, 5000);
+        QCOMPARE(list->rows(), QStringList());
+        QVERIFY2(list->caption().contains(QStringLiteral("USER_MODEL")), qPrintable(list->caption()));
         page->stop();
     }
 

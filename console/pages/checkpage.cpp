@@ -248,6 +248,7 @@ void CheckPage::sendOne(const CheckRequest &r)
     // One after another, so the view ends on the last answer of a scenario.
     m_client->check(r, this, [this, r](int status, const Decision &d, const ApiError &e) {
         m_lastRequest = r;
+        ++m_answers;
         show(status, d, e.message());
         // Every answer of a scenario counted, not only the last one shown below.
         ++m_sent;
@@ -395,11 +396,18 @@ void CheckPage::completeReservation(std::optional<qint64> actualTokens)
 void CheckPage::refreshCounts()
 {
     // A look (POST /admin/explain), nothing charged: the counts with what was just settled, as
-    // the next check of the same request would make them.
-    m_client->explain(m_lastRequest, this, [this](int status, const Decision &d, const ApiError &e) {
+    // the next check of the same request would make them (a check's answer counts itself). Not
+    // without an admin token, and dropped when another answer came meanwhile.
+    if (!m_client->hasAdminToken())
+        return;
+    const quint64 answers = m_answers;
+    m_client->explain(m_lastRequest, this, [this, answers](int status, const Decision &d, const ApiError &e) {
+        if (answers != m_answers)
+            return;
         if (status == 200) {
             showUsage(d);
-            m_reservation->setText(m_reservation->text() + QStringLiteral(" · the counts below are as they stand now (what the next check would count)"));
+            m_reservation->setText(m_reservation->text() + QStringLiteral(" · the counts below are what the next check of this request "
+                                                                          "would make, with the settled tokens (a look: nothing charged)"));
         } else {
             m_reservation->setText(m_reservation->text() + QStringLiteral(" · the counts below are from before it (%1)").arg(e.message()));
         }

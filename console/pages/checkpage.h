@@ -88,6 +88,7 @@ private:
     QLabel *m_verdict, *m_summary, *m_cause, *m_reservation;
     QString m_reservationId;
     CheckRequest m_lastRequest; // of the answer shown
+    quint64 m_answers = 0;      // answers shown so far (a late look at older counts is dropped)
     QProgressBar *m_usage;
     bool m_usageRed = false;
     QTreeWidget *m_policies;

@@ -119,6 +119,7 @@ void PoliciesPage::reload(const QString &note)
     m_client->listPolicies(this, [this, note](const QList<PolicyDto> &policies, const ApiError *error) {
         if (error) {
             // No stale table with live buttons: what is not known now is not shown.
+            m_select = 0; // (a later list does not select it out of the blue)
             m_model->setPolicies({});
             m_unreachable = error->status() == 0;
             updateActions();

@@ -104,6 +104,7 @@ UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     resetButton->setObjectName(QStringLiteral("resetUsage"));
     resetButton->setToolTip(QStringLiteral("Empty the windows of the watched callers: they may send again at once"));
     auto *clearButton = new QPushButton(QStringLiteral("Clear"));
+    clearButton->setObjectName(QStringLiteral("clear"));
     auto *stopButton = new QPushButton(QStringLiteral("Stop"));
     m_range = new QComboBox;
     m_range->setObjectName(QStringLiteral("range"));
@@ -194,6 +195,7 @@ UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
     connect(blockedButton, &QPushButton::clicked, this, [this] { watchMostBlocked(); });
     connect(clearButton, &QPushButton::clicked, this, [this] {
         stop();
+        ++m_generation; // answers still coming are for what was cleared
         m_watched.clear();
         clearChart();
         m_explained.reset();
@@ -201,7 +203,10 @@ UsagePage::UsagePage(ApiClient *client, QWidget *parent) : QWidget(parent), m_cl
         m_watching->setText(QStringLiteral("Watching nobody."));
         Q_EMIT watchedChanged();
     });
-    connect(stopButton, &QPushButton::clicked, this, &UsagePage::stop);
+    connect(stopButton, &QPushButton::clicked, this, [this] {
+        ++m_generation; // a Watch still asking the server does not start it again
+        stop();
+    });
     connect(m_range, &QComboBox::currentIndexChanged, this, [this] { setRangeSeconds(m_range->currentData().toInt()); });
     connect(m_pause, &QPushButton::toggled, this, &UsagePage::setPaused);
     connect(resetButton, &QPushButton::clicked, this, &UsagePage::resetWatched);
@@ -302,7 +307,13 @@ void UsagePage::watchPicked()
     const auto unit = static_cast<Unit>(m_unit->currentData().toInt());
     if (unit != Unit::Concurrent)
         candidates << key.left(key.size() - unitKeySuffix(unit).size()) + QString::fromUtf8(windowKeySuffix(unit, Algorithm::TokenBucket));
-    m_client->usage(candidates, this, [this, candidates](const QJsonArray &usage, const ApiError *) {
+    // What was picked now, not when the answer comes (the pickers may change meanwhile); an answer
+    // after Clear, Stop or another Watch is dropped.
+    const std::optional<CheckRequest> caller = pickedCaller();
+    const quint64 generation = ++m_generation;
+    m_client->usage(candidates, this, [this, candidates, caller, generation](const QJsonArray &usage, const ApiError *) {
+        if (generation != m_generation)
+            return;
         QString chosen = candidates.first();
         for (const QJsonValue &v : usage) {
             if (v.toObject().value(QStringLiteral("policyId")).isDouble()) {
@@ -316,44 +327,53 @@ void UsagePage::watchPicked()
         while (keys.size() > kMaxWatched)
             keys.removeFirst();
         watch(keys);
-        explainPicked();
+        if (caller) {
+            explain(*caller);
+        } else {
+            m_explained.reset();
+            m_callerPolicies->clear(QStringLiteral("Pick scope USER_MODEL, a user and a model to list every policy a check of them goes through."));
+        }
     });
 }
 
-void UsagePage::explainPicked()
+std::optional<CheckRequest> UsagePage::pickedCaller() const
 {
-    // As a check of this user on this model would be resolved (the tenant and tier only when the
-    // scope names them: a stale tier left in its picker would contradict the model).
+    // A user on a model, as a check of them would be resolved (scope user_model: the other
+    // pickers may hold stale text — a tier left there would contradict the model).
+    if (static_cast<Scope>(m_scope->currentData().toInt()) != Scope::UserModel)
+        return std::nullopt;
     CheckRequest r;
     r.userId = m_user->currentText().trimmed();
     r.modelId = m_model->currentText().trimmed();
-    if (r.userId.isEmpty() || r.modelId.isEmpty()) {
-        m_explained.reset();
-        m_callerPolicies->clear(QStringLiteral("Name a user and a model (scope user_model) to list every policy a check of them goes through."));
-        return;
-    }
-    if (m_tenant->isEnabled() && !m_tenant->currentText().trimmed().isEmpty())
-        r.tenantId = m_tenant->currentText().trimmed();
-    if (m_tier->isEnabled() && !m_tier->currentText().trimmed().isEmpty())
-        r.modelTier = m_tier->currentText().trimmed();
-    explain(r, QStringLiteral("user %1 on %2%3").arg(r.userId, r.modelId,
-                                                     r.tenantId.isNull() ? QString() : QStringLiteral(" (tenant %1)").arg(r.tenantId)));
+    if (r.userId.isEmpty() || r.modelId.isEmpty())
+        return std::nullopt;
+    return r;
 }
 
-void UsagePage::explain(const CheckRequest &r, const QString &caller)
+void UsagePage::explain(const CheckRequest &r)
 {
     m_explained = r;
-    m_explainedCaller = caller;
-    m_client->explain(r, this, [this, caller](int status, const Decision &d, const ApiError &e) {
+    const QString caller = QStringLiteral("user %1 on %2").arg(r.userId, r.modelId);
+    const quint64 generation = m_generation;
+    m_client->explain(r, this, [this, caller, generation](int status, const Decision &d, const ApiError &e) {
+        if (generation != m_generation)
+            return; // Clear, Stop or another Watch since
         if (status != 200) {
             m_callerPolicies->clear(QStringLiteral("Cannot list the policies of %1: %2").arg(caller, e.message()));
             return;
         }
         m_callerPolicies->setPolicies(caller, d.policies);
-        // Their keys join the stream (the chart still draws the watched callers only).
-        if (!m_watched.isEmpty() && !m_stopping)
-            watch(m_watched);
+        restream(); // their keys join the stream (the chart still draws the watched callers only)
     });
+}
+
+void UsagePage::restream()
+{
+    // Not stopped, not waiting to reconnect (that asks for streamKeys() itself), keys changed.
+    if (m_watched.isEmpty() || m_stopping || m_reconnect->isActive() || streamKeys() == m_streamedKeys)
+        return;
+    stop();
+    connectStream();
 }
 
 QStringList UsagePage::streamKeys() const
@@ -537,8 +557,9 @@ void UsagePage::connectStream()
     m_stopping = false;
     m_status->setText(QStringLiteral("connecting to %1…").arg(m_client->server().toString()));
     markError(m_status);
+    m_streamedKeys = streamKeys();
     m_stream = m_client->streamEvents(
-        streamKeys(), this, [this](const QJsonObject &event) { onEvent(event); },
+        m_streamedKeys, this, [this](const QJsonObject &event) { onEvent(event); },
         [this](const QString &why, bool retry) { onStreamEnd(why, retry); });
 }
 
@@ -643,7 +664,7 @@ void UsagePage::onEvent(const QJsonObject &event)
         m_gapStartMs = -1;
         // The policies may have changed meanwhile (a restart forgets those made in the console).
         if (m_explained)
-            explain(*m_explained, m_explainedCaller);
+            explain(*m_explained);
     }
     m_lastAllowed = allowed;
     m_lastBlocked = blocked;

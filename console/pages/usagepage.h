@@ -49,8 +49,8 @@ public:
     void refreshPickers();
     // The key of the caller the pickers name now ("" with the field it lacks in *why).
     QString pickedKey(QString *why = nullptr) const;
-    // Adds the picked caller to the watched keys (at most 10) and watches them; when the pickers
-    // name a user and a model, lists every policy a check of them goes through (kept live).
+    // Adds the picked caller to the watched keys (at most 10) and watches them; for scope
+    // user_model, lists every policy a check of that user on that model goes through (kept live).
     void watchPicked();
     CallerPolicies *callerPolicies() const { return m_callerPolicies; }
     // Watches the n most blocked callers.
@@ -86,8 +86,9 @@ Q_SIGNALS:
 private:
     void connectStream();
     void onEvent(const QJsonObject &event);
-    void explainPicked();
-    void explain(const CheckRequest &request, const QString &caller);
+    std::optional<CheckRequest> pickedCaller() const; // scope user_model: the user on the model
+    void explain(const CheckRequest &request);
+    void restream(); // the stream opened again when the keys it should carry changed
     QStringList streamKeys() const; // the watched keys and the listed policies' keys
     void onStreamEnd(const QString &why, bool retry);
     void updatePickerStates();
@@ -116,7 +117,8 @@ private:
     QLabel *m_note;
     CallerPolicies *m_callerPolicies;
     std::optional<CheckRequest> m_explained; // the caller listed: explained again when the server comes back
-    QString m_explainedCaller;
+    quint64 m_generation = 0;                // bumped by Watch, Clear and Stop: older answers are dropped
+    QStringList m_streamedKeys;              // what the open stream carries
     QComboBox *m_range;
     QPushButton *m_pause;
     bool m_paused = false;
