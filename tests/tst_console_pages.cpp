@@ -678,6 +678,18 @@ private Q_SLOTS:
         QCOMPARE(finished.count(), 1);
     }
 
+    // ent-user-2 on gpt-4o may hold two requests at once (a concurrency policy beside its 10 an hour).
+    static PolicyDto twoStreamsOfEntUser2()
+    {
+        PolicyDto p;
+        p.scope = Scope::UserModel;
+        p.userId = QStringLiteral("ent-user-2");
+        p.modelId = QStringLiteral("gpt-4o");
+        p.unit = Unit::Concurrent;
+        p.limit = 2;
+        return p;
+    }
+
     // Creates a policy through the console's own client (the admin API); fails the test otherwise.
     // Its id goes to *id when asked.
     void createPolicy(PolicyDto p, qint64 *id = nullptr)
@@ -864,12 +876,7 @@ private Q_SLOTS:
     // is the one highlighted, with its refusals counted.
     void liveUsageListsEveryPolicyOfTheCaller()
     {
-        PolicyDto streams;
-        streams.scope = Scope::UserModel;
-        streams.userId = QStringLiteral("ent-user-2");
-        streams.modelId = QStringLiteral("gpt-4o");
-        streams.unit = Unit::Concurrent;
-        streams.limit = 2;
+        const PolicyDto streams = twoStreamsOfEntUser2();
         qint64 streamsId = 0;
         createPolicy(streams, &streamsId);
         if (QTest::currentTestFailed())
@@ -1289,12 +1296,7 @@ private Q_SLOTS:
         QVERIFY(updated.wait(5000));
         // ent-user-2 on gpt-4o watched too, its policies listed — one of them made in the console,
         // which the restart below forgets (embedded mode): the list is asked for again then.
-        PolicyDto streams;
-        streams.scope = Scope::UserModel;
-        streams.userId = QStringLiteral("ent-user-2");
-        streams.modelId = QStringLiteral("gpt-4o");
-        streams.unit = Unit::Concurrent;
-        streams.limit = 2;
+        const PolicyDto streams = twoStreamsOfEntUser2();
         bool saved = false;
         client.savePolicy(streams, this, [&](const PolicyDto &, const ApiError *e) { saved = !e; });
         QTRY_VERIFY_WITH_TIMEOUT(saved, 5000);

@@ -60,14 +60,21 @@ TopBlockedPage::TopBlockedPage(ApiClient *client, QWidget *parent) : QWidget(par
 
 QString TopBlockedPage::message() const { return m_message->text(); }
 
-void TopBlockedPage::resetSelected()
+QTreeWidgetItem *TopBlockedPage::selected()
 {
     QTreeWidgetItem *item = m_table->currentItem();
     if (!item) {
         m_message->setText(QStringLiteral("Select a caller first."));
         markError(m_message);
-        return;
     }
+    return item;
+}
+
+void TopBlockedPage::resetSelected()
+{
+    QTreeWidgetItem *item = selected();
+    if (!item)
+        return;
     const QString key = item->text(3);
     const QString who = item->text(2);
     confirmThen(this, QStringLiteral("confirmReset"), QStringLiteral("Reset usage"),
@@ -86,23 +93,17 @@ void TopBlockedPage::resetSelected()
 
 void TopBlockedPage::watchSelected()
 {
-    QTreeWidgetItem *item = m_table->currentItem();
-    if (!item) {
-        m_message->setText(QStringLiteral("Select a caller first."));
-        markError(m_message);
+    QTreeWidgetItem *item = selected();
+    if (!item)
         return;
-    }
     Q_EMIT watchRequested(item->text(3));
 }
 
 void TopBlockedPage::showSelectedPolicy()
 {
-    QTreeWidgetItem *item = m_table->currentItem();
-    if (!item) {
-        m_message->setText(QStringLiteral("Select a caller first."));
-        markError(m_message);
+    QTreeWidgetItem *item = selected();
+    if (!item)
         return;
-    }
     const QString key = item->text(3);
     m_client->usage({key}, this, [this, key](const QJsonArray &usage, const ApiError *error) {
         if (error) {

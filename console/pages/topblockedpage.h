@@ -7,6 +7,7 @@
 
 class QLabel;
 class QTreeWidget;
+class QTreeWidgetItem;
 
 namespace sluice {
 
@@ -35,6 +36,8 @@ Q_SIGNALS:
     void policyRequested(qint64 id);
 
 private:
+    QTreeWidgetItem *selected(); // the selected row, or null having said to select one
+
     ApiClient *m_client;
     QTreeWidget *m_table;
     QLabel *m_message;
