@@ -4,6 +4,7 @@
 #include "apiclient.h"
 #include "checkrequest.h"
 #include "mainwindow.h"
+#include "models/burstrun.h"
 #include "pages/capacitypage.h"
 #include "pages/checkpage.h"
 #include "pages/usagepage.h"
@@ -76,24 +77,6 @@ void ScreenshotTour::chat()
     check->sendChat(QStringLiteral("Hello! Write me twelve tokens: say 12"), 64);
 }
 
-void ScreenshotTour::sendChecks(const QString &tenant, const QString &user, const QString &model, int count, int everyMs)
-{
-    auto left = std::make_shared<int>(count);
-    auto *timer = new QTimer(this);
-    connect(timer, &QTimer::timeout, this, [this, timer, left, tenant, user, model] {
-        if ((*left)-- <= 0) {
-            timer->deleteLater();
-            return;
-        }
-        CheckRequest r;
-        r.tenantId = tenant;
-        r.userId = user;
-        r.modelId = model;
-        m_client->check(r, this, [](int, const Decision &, const ApiError &) {});
-    });
-    timer->start(everyMs);
-}
-
 void ScreenshotTour::liveUsage()
 {
     UsagePage *usage = m_window->usagePage();
@@ -114,22 +97,31 @@ void ScreenshotTour::liveUsage()
     connect(usage, &UsagePage::watchedChanged, this, [pick] { pick(QStringLiteral("ent-user-2"), QStringLiteral("gpt-4o")); },
             Qt::SingleShotConnection);
     QTimer::singleShot(500, this, [pick] { pick(QStringLiteral("ent-user-1"), QStringLiteral("gpt-4o-mini")); });
-    // ent-user-2 climbs to its 10 and is refused three times; the bucket is drained by a burst (two
-    // refused), refills a second at a time, and is drained again.
-    QTimer::singleShot(2000, this, [this] {
-        sendChecks(QStringLiteral("enterprise_co"), QStringLiteral("ent-user-2"), QStringLiteral("gpt-4o"), 13, 800);
-        sendChecks(QStringLiteral("enterprise_co"), QStringLiteral("ent-user-1"), QStringLiteral("gpt-4o-mini"), 12, 80);
+    // ent-user-2 climbs to its 10 a check a second and is refused three times; the bucket is
+    // drained by a burst (two refused), refills a second at a time, and is drained again.
+    auto request = [](const QString &user, const QString &model) {
+        CheckRequest r;
+        r.tenantId = QStringLiteral("enterprise_co");
+        r.userId = user;
+        r.modelId = model;
+        return r;
+    };
+    auto *climb = new BurstRun(m_client, this);
+    auto *drain = new BurstRun(m_client, this);
+    const CheckRequest entUser2 = request(QStringLiteral("ent-user-2"), QStringLiteral("gpt-4o"));
+    const CheckRequest bucketUser = request(QStringLiteral("ent-user-1"), QStringLiteral("gpt-4o-mini"));
+    QTimer::singleShot(2000, this, [climb, drain, entUser2, bucketUser] {
+        climb->start(entUser2, 13, 1, 1);
+        drain->start(bucketUser, 12, 1, 12);
     });
-    QTimer::singleShot(9000, this, [this] {
-        sendChecks(QStringLiteral("enterprise_co"), QStringLiteral("ent-user-1"), QStringLiteral("gpt-4o-mini"), 9, 80);
-    });
+    QTimer::singleShot(9000, this, [drain, bucketUser] { drain->start(bucketUser, 9, 1, 12); });
     // Then the outage: the script restarts the server; the chart draws the band once it is back.
-    QTimer::singleShot(14000, this, [this, usage] {
+    QTimer::singleShot(16000, this, [this, usage, climb, entUser2] {
         std::printf("sluice-console: screenshots: restart the server now\n");
         std::fflush(stdout);
         auto waited = std::make_shared<int>(0);
         auto *poll = new QTimer(this);
-        connect(poll, &QTimer::timeout, this, [this, usage, poll, waited] {
+        connect(poll, &QTimer::timeout, this, [this, usage, poll, waited, climb, entUser2] {
             *waited += 500;
             if (usage->gapCount() == 0 && *waited < 30000)
                 return;
@@ -137,7 +129,7 @@ void ScreenshotTour::liveUsage()
             if (usage->gapCount() == 0)
                 std::fprintf(stderr, "sluice-console: the server did not go away and come back: Live usage shows no gap\n");
             // A few checks after the restart, the counts starting from 0 again.
-            sendChecks(QStringLiteral("enterprise_co"), QStringLiteral("ent-user-2"), QStringLiteral("gpt-4o"), 3, 800);
+            climb->start(entUser2, 3, 1, 1);
             QTimer::singleShot(4000, this, [this] {
                 save(QStringLiteral("live-usage"));
                 QApplication::quit();

@@ -28,7 +28,6 @@ private:
     void chat();
     void liveUsage();
     void save(const QString &name);
-    void sendChecks(const QString &tenant, const QString &user, const QString &model, int count, int everyMs);
 
     MainWindow *m_window;
     ApiClient *m_client;

@@ -262,7 +262,7 @@ void UsagePage::refreshPickers()
     }
 }
 
-QString UsagePage::pickedKey(QString *why) const
+QString UsagePage::pickedKey(QString *why, Algorithm algorithm) const
 {
     const auto scope = static_cast<Scope>(m_scope->currentData().toInt());
     const Needs n = needsOf(scope);
@@ -289,7 +289,7 @@ QString UsagePage::pickedKey(QString *why) const
     if (!ok)
         return QString();
     const auto unit = static_cast<Unit>(m_unit->currentData().toInt());
-    return QString::fromUtf8(windowKey(scope, id1, id2) + unitKeySuffix(unit));
+    return QString::fromUtf8(windowKey(scope, id1, id2) + windowKeySuffix(unit, algorithm));
 }
 
 void UsagePage::watchPicked()
@@ -306,7 +306,7 @@ void UsagePage::watchPicked()
     QStringList candidates{key};
     const auto unit = static_cast<Unit>(m_unit->currentData().toInt());
     if (unit != Unit::Concurrent)
-        candidates << key.left(key.size() - unitKeySuffix(unit).size()) + QString::fromUtf8(windowKeySuffix(unit, Algorithm::TokenBucket));
+        candidates << pickedKey(nullptr, Algorithm::TokenBucket);
     // What was picked now, not when the answer comes (the pickers may change meanwhile); an answer
     // after Clear, Stop or another Watch is dropped.
     const std::optional<CheckRequest> caller = pickedCaller();

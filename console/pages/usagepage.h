@@ -12,6 +12,7 @@
 
 #include "checkrequest.h"
 #include "models/usageseries.h"
+#include "unit.h"
 
 #include <QHash>
 #include <QPointer>
@@ -48,7 +49,7 @@ public:
     // Fills the pickers from the registry (tenants, users, models, tiers).
     void refreshPickers();
     // The key of the caller the pickers name now ("" with the field it lacks in *why).
-    QString pickedKey(QString *why = nullptr) const;
+    QString pickedKey(QString *why = nullptr, Algorithm algorithm = Algorithm::SlidingLog) const;
     // Adds the picked caller to the watched keys (at most 10) and watches them; for scope
     // user_model, lists every policy a check of that user on that model goes through (kept live).
     void watchPicked();
