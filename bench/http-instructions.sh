@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-server="$root/build/server/sluice-server"
+server="${SLUICE_SERVER:-$root/build/server/sluice-server}"
 [ -x "$server" ] || { echo "build first: $server is missing" >&2; exit 1; }
 command -v valgrind >/dev/null && command -v wrk >/dev/null || { echo "needs valgrind and wrk" >&2; exit 1; }
 work=$(mktemp -d)

@@ -7,6 +7,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -200,8 +201,23 @@ private:
     {
         if (n == 0 || n > maxLength)
             return false; // the general reader names the rule
-        *out = QString::fromLatin1(p, n); // (printable ASCII: Latin-1 and UTF-8 alike)
+        *out = recentId(p, n); // (printable ASCII: Latin-1 and UTF-8 alike)
         return true;
+    }
+
+    // Ids recur: a handful of tenants, models and tiers, and a caller's next request. The ids
+    // read last on this thread sit in a small table by a hash of their bytes, and one that comes
+    // again is shared rather than made again (a QString is an allocation; 512 slots bound it).
+    static QString recentId(const char *p, qsizetype n)
+    {
+        thread_local std::array<QString, 512> recent;
+        quint64 h = 14695981039346656037ull; // FNV-1a
+        for (qsizetype i = 0; i < n; ++i)
+            h = (h ^ static_cast<unsigned char>(p[i])) * 1099511628211ull;
+        QString &slot = recent[(h ^ (h >> 32)) % recent.size()];
+        if (slot.size() != n || QLatin1String(p, n) != slot)
+            slot = QString::fromLatin1(p, n);
+        return slot;
     }
 
     // A string of printable ASCII, no escape.

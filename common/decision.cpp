@@ -106,7 +106,14 @@ int bindingPolicy(const QList<PolicyUsage> &policies)
 
 QByteArray Decision::toJson() const
 {
-    JsonWriter w(512 + 320 * policies.size()); // (the benchmark's four policies: 1378 bytes)
+    TextBuffer out(512 + 320 * policies.size()); // (the benchmark's four policies: 1378 bytes)
+    writeJson(out);
+    return out.take();
+}
+
+void Decision::writeJson(TextBuffer &out) const
+{
+    JsonWriter w(out);
     w.beginObject()
         .key("allowed").value(allowed)
         .key("limit").value(limit)
@@ -141,7 +148,6 @@ QByteArray Decision::toJson() const
             .endObject();
     }
     w.endObject();
-    return w.take();
 }
 
 std::optional<Decision> Decision::fromJson(const QByteArray &json)
@@ -188,11 +194,24 @@ std::optional<Decision> Decision::fromJson(const QByteArray &json)
 
 QByteArray decisionHeaderLines(const Decision &d, qint64 nowEpochSeconds, bool withReservation)
 {
+    if (!d.primary && d.allowed)
+        return QByteArray();
+    TextBuffer out(512);
+    appendDecisionHeaderLines(out, d, nowEpochSeconds, withReservation);
+    return out.take();
+}
+
+void appendDecisionHeaderLines(TextBuffer &out, const Decision &d, qint64 nowEpochSeconds, bool withReservation)
+{
     if (!d.primary) {
         // Refused without a policy (a saturated pool shed it): when to come back, nothing else.
-        return d.allowed ? QByteArray() : QByteArrayLiteral("Retry-After: ") + QByteArray::number(d.retryAfterSeconds) + "\r\n";
+        if (!d.allowed) {
+            out.append("Retry-After: ");
+            out.number(d.retryAfterSeconds);
+            out.append("\r\n");
+        }
+        return;
     }
-    TextBuffer out(512);
     const QByteArray token = scopeToken(d.primary->scope);
     out.append("RateLimit-Policy: \"");
     out.append(token);
@@ -232,7 +251,7 @@ QByteArray decisionHeaderLines(const Decision &d, qint64 nowEpochSeconds, bool w
     if (withReservation && !d.reservationId.isNull()) {
         // Every door hands the reservation out (forward-auth and gRPC have no body to carry it).
         out.append("X-Sluice-Reservation: ");
-        out.append(d.reservationId.toUtf8());
+        out.appendUtf8(d.reservationId);
         out.append("\r\nX-Sluice-Lease-Expires-In: ");
         out.number(d.leaseExpiresInSeconds);
         out.append("\r\n");
@@ -242,7 +261,6 @@ QByteArray decisionHeaderLines(const Decision &d, qint64 nowEpochSeconds, bool w
         out.number(d.retryAfterSeconds);
         out.append("\r\n");
     }
-    return out.take();
 }
 
 } // namespace sluice

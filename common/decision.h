@@ -14,6 +14,8 @@
 
 namespace sluice {
 
+class TextBuffer;
+
 struct PolicyUsage
 {
     Scope scope = Scope::Global;
@@ -62,6 +64,8 @@ struct Decision
     std::optional<PoolDecision> pool; // set when the model is in a pool
 
     QByteArray toJson() const;
+    // The same bytes at the end of `out` (the hot path's reused buffer).
+    void writeJson(TextBuffer &out) const;
     static std::optional<Decision> fromJson(const QByteArray &json);
 };
 
@@ -77,5 +81,7 @@ int bindingPolicy(const QList<PolicyUsage> &policies);
 // withReservation false: without the two X-Sluice reservation lines (the inference door settles the
 // reservation itself: a client that had its id could complete it for 0 tokens).
 QByteArray decisionHeaderLines(const Decision &d, qint64 nowEpochSeconds, bool withReservation = true);
+// The same lines at the end of `out`.
+void appendDecisionHeaderLines(TextBuffer &out, const Decision &d, qint64 nowEpochSeconds, bool withReservation = true);
 
 } // namespace sluice

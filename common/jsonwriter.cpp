@@ -36,6 +36,18 @@ inline int escapeOf(unsigned u, char *out)
     }
 }
 
+// ASCII that goes into a JSON string as it is: printable, not '"' nor '\\'.
+struct PlainTable
+{
+    bool plain[128] = {};
+    constexpr PlainTable()
+    {
+        for (int c = 0x20; c < 0x80; ++c)
+            plain[c] = c != '"' && c != '\\';
+    }
+};
+constexpr PlainTable kPlain;
+
 #ifdef __SSE2__
 // Of 16 bytes, those that need an escape in a JSON string: below 0x20, '"' or '\\'.
 inline int escapeMask(__m128i bytes)
@@ -57,16 +69,38 @@ JsonWriter &JsonWriter::value(const char *p, size_t size)
     *out++ = '"';
     const char *end = p + size;
 #ifdef __SSE2__
-    // Sixteen bytes at a time while none needs an escape (ids and labels, nearly always).
-    while (end - p >= 16) {
-        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
-        if (escapeMask(bytes))
-            break;
-        _mm_storeu_si128(reinterpret_cast<__m128i *>(out), bytes);
-        p += 16;
-        out += 16;
+    // Sixteen bytes at a time while none needs an escape (ids and labels, nearly always); the
+    // last sixteen overlap what went before rather than a byte at a time.
+    if (size >= 16) {
+        bool clean = true;
+        for (; end - p > 16; p += 16, out += 16) {
+            const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+            if (escapeMask(bytes)) {
+                clean = false;
+                break;
+            }
+            _mm_storeu_si128(reinterpret_cast<__m128i *>(out), bytes);
+        }
+        if (clean) {
+            const __m128i last = _mm_loadu_si128(reinterpret_cast<const __m128i *>(end - 16));
+            if (!escapeMask(last)) {
+                _mm_storeu_si128(reinterpret_cast<__m128i *>(out + (end - p) - 16), last);
+                out += end - p;
+                *out++ = '"';
+                m_out.setEnd(out);
+                return *this;
+            }
+        }
     }
 #endif
+    out = escapeBytes(p, end, out);
+    *out++ = '"';
+    m_out.setEnd(out);
+    return *this;
+}
+
+char *JsonWriter::escapeBytes(const char *p, const char *end, char *out)
+{
     const char *run = p; // start of the pending run that needs no escaping
     for (; p != end; ++p) {
         char escape[6];
@@ -80,44 +114,76 @@ JsonWriter &JsonWriter::value(const char *p, size_t size)
         run = p + 1;
     }
     std::memcpy(out, run, static_cast<size_t>(end - run));
-    out += end - run;
-    *out++ = '"';
-    m_out.setEnd(out);
-    return *this;
+    return out + (end - run);
 }
 
 JsonWriter &JsonWriter::value(const QString &s)
 {
     if (s.isNull())
         return null();
-    const auto *begin = reinterpret_cast<const char16_t *>(s.constData());
-    const auto *end = begin + s.size();
-    comma();
-    const qsizetype mark = m_out.size(); // (to take back what was written of a non-ASCII string)
-    char *out = m_out.room(static_cast<qsizetype>(end - begin) * 6 + 2);
+    const auto *p = reinterpret_cast<const char16_t *>(s.constData());
+    const auto *end = p + s.size();
+    char *out = m_out.room(static_cast<qsizetype>(end - p) * 6 + 3);
+    if (!m_first)
+        *out++ = ',';
     *out++ = '"';
-    const char16_t *p = begin;
 #ifdef __SSE2__
     // Eight characters at a time while all are printable ASCII without '"' or '\\': narrowed to
     // bytes with unsigned saturation (anything above 0xff becomes 0xff, above 0x7fff 0: both
-    // caught below, as "not ASCII" and "control").
-    while (end - p >= 8) {
-        const __m128i wide = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
-        const __m128i bytes = _mm_packus_epi16(wide, wide);
-        if ((escapeMask(bytes) | _mm_movemask_epi8(bytes)) & 0xff)
-            break;
-        _mm_storel_epi64(reinterpret_cast<__m128i *>(out), bytes);
-        p += 8;
-        out += 8;
+    // caught, as "not ASCII" and "control"); the last eight overlap what went before.
+    if (end - p >= 8) {
+        const auto *const start = p;
+        for (;; p += 8, out += 8) {
+            const bool last = end - p <= 8;
+            if (last) {
+                out -= 8 - (end - p);
+                p = end - 8;
+            }
+            const __m128i wide = _mm_loadu_si128(reinterpret_cast<const __m128i *>(p));
+            const __m128i bytes = _mm_packus_epi16(wide, wide);
+            if ((escapeMask(bytes) | _mm_movemask_epi8(bytes)) & 0xff)
+                return slowString(s, p - start, out);
+            _mm_storel_epi64(reinterpret_cast<__m128i *>(out), bytes);
+            if (last) {
+                out += 8;
+                break;
+            }
+        }
+        *out++ = '"';
+        m_out.setEnd(out);
+        m_first = false;
+        return *this;
     }
 #endif
+    for (const auto *q = p; q != end; ++q) {
+        if (*q >= 0x80 || !kPlain.plain[*q])
+            return slowString(s, q - p, out + (q - p));
+        out[q - p] = static_cast<char>(*q);
+    }
+    out += end - p;
+    *out++ = '"';
+    m_out.setEnd(out);
+    m_first = false;
+    return *this;
+}
+
+JsonWriter &JsonWriter::slowString(const QString &s, qsizetype done, char *out)
+{
+    // `done` characters (plain ASCII) are written up to `out`; the rest needs escapes, or is beyond ASCII.
+    const auto *p = reinterpret_cast<const char16_t *>(s.constData()) + done;
+    const auto *end = reinterpret_cast<const char16_t *>(s.constData()) + s.size();
+    char *const quote = out - done - 1;
     for (; p != end; ++p) {
         if (*p >= 0x80) {
-            // Beyond ASCII: Qt's encoder, and the bytes escaped as bytes.
-            m_out.setEnd(m_out.begin() + mark);
-            m_first = true; // (the comma, if any, is written)
+            // Beyond ASCII: Qt's encoder, and the bytes escaped as bytes (from the quote on).
+            out = quote;
             const QByteArray utf8 = s.toUtf8();
-            return value(utf8.constData(), static_cast<size_t>(utf8.size()));
+            *out++ = '"';
+            out = escapeBytes(utf8.constData(), utf8.constData() + utf8.size(), room(out, utf8.size() * 6 + 1));
+            *out++ = '"';
+            m_out.setEnd(out);
+            m_first = false;
+            return *this;
         }
         const auto u = static_cast<unsigned>(*p);
         const int n = escapeOf(u, out);
@@ -128,7 +194,15 @@ JsonWriter &JsonWriter::value(const QString &s)
     }
     *out++ = '"';
     m_out.setEnd(out);
+    m_first = false;
     return *this;
+}
+
+char *JsonWriter::room(char *at, qsizetype n)
+{
+    // More room from `at` on (a string longer in UTF-8 than its characters' guess).
+    m_out.setEnd(at);
+    return m_out.room(n);
 }
 
 JsonWriter &JsonWriter::number(double v)

@@ -16,7 +16,11 @@ namespace sluice {
 class JsonWriter
 {
 public:
-    explicit JsonWriter(qsizetype reserve = 512) : m_out(reserve) {}
+    explicit JsonWriter(qsizetype reserve = 512) : m_own(reserve), m_out(m_own) {}
+    // Writes at the end of `into` (a caller's reused buffer) instead of a buffer of its own.
+    explicit JsonWriter(TextBuffer &into) : m_own(0), m_out(into) {}
+    JsonWriter(const JsonWriter &) = delete;
+    JsonWriter &operator=(const JsonWriter &) = delete;
 
     JsonWriter &beginObject() { comma(); m_out.put('{'); m_first = true; return *this; }
     JsonWriter &endObject() { m_out.put('}'); m_first = false; return *this; }
@@ -53,6 +57,9 @@ public:
     QByteArray take() { m_first = true; return m_out.take(); }
 
 private:
+    static char *escapeBytes(const char *p, const char *end, char *out);
+    JsonWriter &slowString(const QString &s, qsizetype done, char *out);
+    char *room(char *at, qsizetype n);
     void comma()
     {
         if (!m_first)
@@ -60,7 +67,8 @@ private:
         m_first = false;
     }
 
-    TextBuffer m_out;
+    TextBuffer m_own;
+    TextBuffer &m_out;
     bool m_first = true;
 };
 

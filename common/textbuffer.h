@@ -7,6 +7,8 @@
 #pragma once
 
 #include <QByteArray>
+#include <QByteArrayView>
+#include <QStringView>
 #include <charconv>
 #include <cstring>
 
@@ -15,10 +17,14 @@ namespace sluice {
 class TextBuffer
 {
 public:
-    explicit TextBuffer(qsizetype reserve = 256) : m_out(reserve > 0 ? reserve : 64, Qt::Uninitialized)
+    // (reserve 0: nothing allocated until the first byte.)
+    explicit TextBuffer(qsizetype reserve = 256)
     {
-        m_data = m_out.data();
-        m_capacity = m_out.size();
+        if (reserve > 0) {
+            m_out = QByteArray(reserve, Qt::Uninitialized);
+            m_data = m_out.data();
+            m_capacity = m_out.size();
+        }
     }
 
     // Room for n more bytes at end(); write them, then advance(n).
@@ -40,13 +46,41 @@ public:
         m_size += n;
     }
     void append(const char *text) { append(text, static_cast<qsizetype>(std::strlen(text))); } // (literals: folded)
+    void append(QByteArrayView b) { append(b.data(), b.size()); }
     void append(const QByteArray &b) { append(b.constData(), b.size()); }
+    // A string as UTF-8: ASCII byte by byte, anything else through Qt's encoder.
+    void appendUtf8(QStringView s)
+    {
+        char *p = room(s.size());
+        for (qsizetype i = 0; i < s.size(); ++i) {
+            const char16_t c = s[i].unicode();
+            if (c >= 0x80)
+                return append(s.toUtf8());
+            p[i] = static_cast<char>(c);
+        }
+        m_size += s.size();
+    }
     void number(qint64 v)
     {
         char *p = room(21); // "-9223372036854775808" is 20
-        m_size = std::to_chars(p, p + 21, v).ptr - m_data;
+        // One and two digits (flags, windows, small counts: most numbers of an answer) without
+        // to_chars' length computation.
+        if (static_cast<quint64>(v) < 10) {
+            *p = static_cast<char>('0' + v);
+            ++m_size;
+        } else if (static_cast<quint64>(v) < 100) {
+            p[0] = static_cast<char>('0' + v / 10);
+            p[1] = static_cast<char>('0' + v % 10);
+            m_size += 2;
+        } else {
+            m_size = std::to_chars(p, p + 21, v).ptr - m_data;
+        }
     }
     qsizetype size() const { return m_size; }
+    // What was written so far, without handing it over; clear() empties it and keeps the room
+    // (a buffer reused for every answer allocates nothing once it has grown to one).
+    QByteArrayView view() const { return QByteArrayView(m_data, m_size); }
+    void clear() { m_size = 0; }
     // What was written (the buffer is empty afterwards).
     QByteArray take()
     {

@@ -139,6 +139,7 @@ class SharedStore final : public WindowStore
 public:
     explicit SharedStore(std::shared_ptr<MemoryWindowStore> store) : m_store(std::move(store)) {}
     void check(const WindowBatch &batch, CheckCallback done) override { m_store->check(batch, std::move(done)); }
+    std::optional<WindowOutcome> checkAtOnce(const WindowBatch &batch) override { return m_store->checkNow(batch); }
     void usage(const std::vector<WindowSpec> &keys, UsageCallback done) override { m_store->usage(keys, std::move(done)); }
     void reset(const QByteArray &key, DoneCallback done) override { m_store->reset(key, std::move(done)); }
     void complete(const QString &id, std::optional<qint64> tokens, ReservationCallback done) override

@@ -57,6 +57,13 @@ private Q_SLOTS:
         JsonWriter w;
         w.beginArray().value(std::numeric_limits<qint64>::min()).value(std::numeric_limits<qint64>::max()).value(0).value(-7).endArray();
         QCOMPARE(w.take(), QByteArray("[-9223372036854775808,9223372036854775807,0,-7]"));
+        // Every width around the one- and two-digit shortcut, and the negatives beside it.
+        for (qint64 v : {qint64(-100), qint64(-99), qint64(-10), qint64(-9), qint64(-1), qint64(1), qint64(9), qint64(10),
+                         qint64(11), qint64(42), qint64(99), qint64(100), qint64(101), qint64(999), qint64(1000), qint64(3600)}) {
+            JsonWriter one;
+            one.value(v);
+            QCOMPARE(one.take(), QByteArray::number(v));
+        }
     }
 
     void escapes_data()
@@ -104,6 +111,12 @@ private Q_SLOTS:
                     w.beginArray().value(qint64(7)).value(text).value(text.toUtf8()).endArray();
                     const QByteArray out = w.take();
                     QVERIFY2(out == expected, qPrintable(QStringLiteral("length %1 at %2: %3").arg(length).arg(at).arg(QString::fromUtf8(out))));
+                    // A character beyond ASCII after the special one (an escape written before the
+                    // encoder takes over: the string starts again at its quote).
+                    const QString twice = text + QString::fromUtf8("é");
+                    JsonWriter w2(16);
+                    w2.beginArray().value(twice).value(twice.toUtf8()).endArray();
+                    QCOMPARE(w2.take(), QByteArray("[" + reference(twice) + "," + reference(twice) + "]"));
                 }
             }
         }

@@ -119,66 +119,75 @@ void CheckService::check(const CheckRequest &request, const QString &headerApiKe
 {
     const qint64 started = steadyUs();
     const std::shared_ptr<const PolicySnapshot> &snapshot = m_reader.get();
-    auto resolved = std::make_shared<ResolvedCheck>(PolicyResolver::resolve(snapshot, request, headerApiKey));
-    resolved->windows.leaseUs = m_leaseUs;
-    PoolAdmission admission = admitByPool(*snapshot, *resolved);
-    const std::optional<PoolDecision> &pool = admission.pool;
+    ResolvedCheck resolved = PolicyResolver::resolve(snapshot, request, headerApiKey);
+    resolved.windows.leaseUs = m_leaseUs;
+    PoolAdmission admission = admitByPool(*snapshot, resolved);
     if (admission.shed) {
         // Refused before the store: nothing is counted for a request the pool cannot take.
         if (admission.counters)
-            admission.counters->shed[static_cast<size_t>(priorityIndex(resolved->priority))].fetch_add(1, std::memory_order_relaxed);
+            admission.counters->shed[static_cast<size_t>(priorityIndex(resolved.priority))].fetch_add(1, std::memory_order_relaxed);
         m_metrics->recordDecision(std::nullopt, false, admission.shed->source);
         m_metrics->recordLatencyUs(steadyUs() - started, door);
         if (m_usage)
-            m_usage->record(QDateTime::currentSecsSinceEpoch(), resolved->tenantId.isNull() ? QString() : resolved->tenantId,
-                            resolved->modelId, QStringLiteral("POOL"), Unit::Requests, false, 0);
+            m_usage->record(QDateTime::currentSecsSinceEpoch(), resolved.tenantId.isNull() ? QString() : resolved.tenantId,
+                            resolved.modelId, QStringLiteral("POOL"), Unit::Requests, false, 0);
         done(nullptr, *admission.shed);
         return;
     }
-    m_store->check(resolved->batch(), [resolved, done = std::move(done), metrics = m_metrics, top = m_topBlocked, usage = m_usage,
-                                       started, door, counters = countersFor(snapshot), pool,
-                                       board = pool ? m_pools.get() : nullptr](WindowOutcome outcome) {
-        if (outcome.status == WindowOutcome::Status::Full) {
-            metrics->recordStoreError();
-            const ApiError error(503, QStringLiteral("store_full"),
-                                 QStringLiteral("%1: new callers are refused until idle keys expire (--max-keys)").arg(outcome.error));
-            done(&error, Decision());
-            return;
-        }
-        if (outcome.status != WindowOutcome::Status::Ok) {
-            metrics->recordStoreError();
-            const ApiError error = ApiError::unavailable(
-                QStringLiteral("the window store is unavailable (%1) and the failure mode is fail-closed")
-                    .arg(outcome.error));
-            done(&error, Decision());
-            return;
-        }
-        Decision decision = decide(*resolved, outcome);
-        decision.pool = pool;
-        // The pool's own view: how long this request takes from here to its completion.
-        if (board && decision.allowed && !decision.reservationId.isEmpty())
-            board->admitted(pool->name, decision.reservationId, steadyClock()->nowUs() / 1000);
-        for (size_t i = 0; i < resolved->applied.size() && i < static_cast<size_t>(decision.policies.size()); ++i) {
-            const PolicyUsage &u = decision.policies.at(static_cast<int>(i));
-            counters->counters[resolved->snapshot->policyIndex(resolved->applied[i].policy)]->record(u.count, u.limit, u.violated,
-                                                                                                   u.shadow);
-        }
-        metrics->recordDecision(decision.primary ? std::optional<Scope>(decision.primary->scope) : std::nullopt,
-                                decision.allowed, decision.source);
-        metrics->recordLatencyUs(steadyUs() - started, door);
-        if (top && !decision.allowed && decision.primary)
-            top->record(decision.primary->key, decision.primary->scope, decision.primary->label, resolved->tenantId,
-                        resolved->modelId);
-        if (usage) {
-            // Tokens: the cost, when the request said one (an estimate) or a tokens policy weighed it.
-            const bool tokens = resolved->costGiven || std::any_of(resolved->windows.keys.begin(), resolved->windows.keys.end(),
-                                                                   [](const WindowSpec &s) { return s.reweighable(); });
-            usage->record(QDateTime::currentSecsSinceEpoch(), resolved->tenantId.isNull() ? QString() : resolved->tenantId,
-                          resolved->modelId, decision.primary ? scopeName(decision.primary->scope) : QStringLiteral("NONE"),
-                          decision.primary ? decision.primary->unit : Unit::Requests, decision.allowed, tokens ? resolved->cost : 0);
-        }
-        done(nullptr, decision);
-    });
+    Finish finish{m_metrics.get(), m_topBlocked.get(), m_usage.get(), started, door, countersFor(snapshot).get(),
+                  std::move(admission.pool), nullptr};
+    if (finish.pool)
+        finish.board = m_pools.get();
+    // A store in this process answers at once: nothing to keep alive for later.
+    if (std::optional<WindowOutcome> outcome = m_store->checkAtOnce(resolved.batch()))
+        return finish(resolved, *outcome, done);
+    // Another answers later: what the answer needs is kept until then (the shared_ptrs hold it).
+    auto held = std::make_shared<ResolvedCheck>(std::move(resolved));
+    m_store->check(held->batch(), [held, done = std::move(done), finish = std::move(finish), metrics = m_metrics,
+                                   top = m_topBlocked, usage = m_usage, counters = countersFor(snapshot),
+                                   pools = m_pools](WindowOutcome outcome) { finish(*held, outcome, done); });
+}
+
+void CheckService::Finish::operator()(const ResolvedCheck &resolved, const WindowOutcome &outcome, const Callback &done) const
+{
+    if (outcome.status == WindowOutcome::Status::Full) {
+        metrics->recordStoreError();
+        const ApiError error(503, QStringLiteral("store_full"),
+                             QStringLiteral("%1: new callers are refused until idle keys expire (--max-keys)").arg(outcome.error));
+        done(&error, Decision());
+        return;
+    }
+    if (outcome.status != WindowOutcome::Status::Ok) {
+        metrics->recordStoreError();
+        const ApiError error = ApiError::unavailable(
+            QStringLiteral("the window store is unavailable (%1) and the failure mode is fail-closed").arg(outcome.error));
+        done(&error, Decision());
+        return;
+    }
+    Decision decision = decide(resolved, outcome);
+    decision.pool = pool;
+    // The pool's own view: how long this request takes from here to its completion.
+    if (board && decision.allowed && !decision.reservationId.isEmpty())
+        board->admitted(pool->name, decision.reservationId, steadyClock()->nowUs() / 1000);
+    for (size_t i = 0; i < resolved.applied.size() && i < static_cast<size_t>(decision.policies.size()); ++i) {
+        const PolicyUsage &u = decision.policies.at(static_cast<int>(i));
+        counters->counters[resolved.snapshot->policyIndex(resolved.applied[i].policy)]->record(u.count, u.limit, u.violated,
+                                                                                              u.shadow);
+    }
+    metrics->recordDecision(decision.primary ? std::optional<Scope>(decision.primary->scope) : std::nullopt, decision.allowed,
+                            decision.source);
+    metrics->recordLatencyUs(steadyUs() - started, door);
+    if (top && !decision.allowed && decision.primary)
+        top->record(decision.primary->key, decision.primary->scope, decision.primary->label, resolved.tenantId, resolved.modelId);
+    if (usage) {
+        // Tokens: the cost, when the request said one (an estimate) or a tokens policy weighed it.
+        const bool tokens = resolved.costGiven || std::any_of(resolved.windows.keys.begin(), resolved.windows.keys.end(),
+                                                              [](const WindowSpec &s) { return s.reweighable(); });
+        usage->record(QDateTime::currentSecsSinceEpoch(), resolved.tenantId.isNull() ? QString() : resolved.tenantId,
+                      resolved.modelId, decision.primary ? scopeName(decision.primary->scope) : QStringLiteral("NONE"),
+                      decision.primary ? decision.primary->unit : Unit::Requests, decision.allowed, tokens ? resolved.cost : 0);
+    }
+    done(nullptr, decision);
 }
 
 void CheckService::peek(const CheckRequest &request, const QString &headerApiKey, Callback done, bool dryRun)

@@ -90,6 +90,22 @@ private:
     };
     PoolAdmission admitByPool(const PolicySnapshot &snapshot, ResolvedCheck &resolved);
 
+    // The end of a check once the store has decided: the decision, its counters, metrics, top
+    // blocked and usage history, then `done`. (Plain pointers: the check's own shared_ptrs, or
+    // the service's, keep them alive.)
+    struct Finish
+    {
+        Metrics *metrics = nullptr;
+        TopBlocked *top = nullptr;
+        UsageRecorder *usage = nullptr;
+        qint64 started = 0;
+        Door door = Door::Http;
+        CounterSet *counters = nullptr;
+        std::optional<PoolDecision> pool;
+        PoolBoard *board = nullptr;
+        void operator()(const ResolvedCheck &resolved, const WindowOutcome &outcome, const Callback &done) const;
+    };
+
     std::shared_ptr<SnapshotHolder> m_snapshots;
     std::shared_ptr<CounterSet> m_counters;
     SnapshotHolder::Reader m_reader; // this thread's view of the current snapshot

@@ -11,29 +11,21 @@
 
 namespace sluice {
 
-namespace {
-
-QString withDefault(QString label, bool isDefault)
-{
-    if (isDefault)
-        label += QStringLiteral(" (default)");
-    return label;
-}
-
-} // namespace
-
 QString ResolvedCheck::label(const AppliedPolicy &a) const
 {
+    if (!a.label.isNull())
+        return a.label;
     const PolicyDto &p = *a.policy;
     switch (p.scope) {
     case Scope::UserModel:
-        return withDefault(u"user " % userId % u" on model " % modelId, p.userId.isNull() || p.modelId.isNull());
+        return u"user " % userId % u" on model " % modelId
+               % QLatin1String(p.userId.isNull() || p.modelId.isNull() ? " (default)" : "");
     case Scope::ApiKey:
-        return withDefault(u"api key " % QString::number(apiKey ? apiKey->id : 0) % u" (" % (apiKey ? apiKey->prefix : QString()) % u"…)",
-                           !p.apiKeyId);
-    case Scope::Tenant: return withDefault(u"tenant " % tenantId, p.tenantId.isNull());
-    case Scope::Model: return withDefault(u"model " % modelId, p.modelId.isNull());
-    case Scope::ModelTier: return withDefault(u"tier " % modelTier, p.modelTier.isNull());
+        return u"api key " % QString::number(apiKey ? apiKey->id : 0) % u" (" % (apiKey ? apiKey->prefix : QString()) % u"…)"
+               % QLatin1String(!p.apiKeyId ? " (default)" : "");
+    case Scope::Tenant: return entityLabel(p.scope, tenantId, p.tenantId.isNull());
+    case Scope::Model: return entityLabel(p.scope, modelId, p.modelId.isNull());
+    case Scope::ModelTier: return entityLabel(p.scope, modelTier, p.modelTier.isNull());
     case Scope::Global: return QStringLiteral("global");
     }
     return QString();
@@ -86,18 +78,28 @@ ResolvedCheck PolicyResolver::resolve(std::shared_ptr<const PolicySnapshot> snap
     r.windows.keys.reserve(6);
     // Per scope, most specific first, one policy per unit: requests weigh 1, tokens the request's
     // cost (reweighed at completion), concurrent a lease of 1.
-    auto apply = [&r](const PolicySnapshot::PolicySet &set, const QByteArray &key) {
+    // The snapshot's label of a known tenant, model or tier (null otherwise: label() makes it).
+    auto labelOf = [](const PolicySnapshot::Entity *e, const PolicyDto *p) {
+        if (!e)
+            return QString();
+        const bool isDefault = p->scope == Scope::Tenant ? p->tenantId.isNull()
+                               : p->scope == Scope::Model ? p->modelId.isNull()
+                                                          : p->modelTier.isNull();
+        return isDefault ? e->defaultLabel : e->label;
+    };
+    auto apply = [&r, &labelOf](const PolicySnapshot::PolicySet &set, const QByteArray &key,
+                                const PolicySnapshot::Entity *entity = nullptr) {
         if (!set[unitIndex(Unit::Tokens)] && !set[unitIndex(Unit::Concurrent)]) { // the usual case: requests only
             const PolicyDto *p = set[unitIndex(Unit::Requests)];
             if (p && p->algorithm == Algorithm::SlidingLog && !p->shadow) {
-                r.applied.push_back({p});
+                r.applied.push_back({p, labelOf(entity, p)});
                 r.windows.keys.push_back({key, p->windowSeconds * 1000000, p->limit}); // (= window::specFor, cheaper)
                 return;
             }
         }
         for (Unit unit : kUnits) {
             if (const PolicyDto *p = set[unitIndex(unit)]) {
-                r.applied.push_back({p});
+                r.applied.push_back({p, labelOf(entity, p)});
                 r.windows.keys.push_back(window::specFor(*p, key, r.cost));
             }
         }
@@ -121,13 +123,13 @@ ResolvedCheck PolicyResolver::resolve(std::shared_ptr<const PolicySnapshot> snap
     };
     if (!r.tenantId.isNull()) {
         const PolicySnapshot::Entity tenant = s.tenant(r.tenantId);
-        apply(tenant.policies, tenant.key);
+        apply(tenant.policies, tenant.key, &tenant);
         inherit(tenant.priority);
     }
-    apply(model.policies, model.key);
+    apply(model.policies, model.key, &model);
     if (!r.modelTier.isNull()) {
         const PolicySnapshot::Entity tier = s.tier(r.modelTier);
-        apply(tier.policies, tier.key);
+        apply(tier.policies, tier.key, &tier);
         inherit(tier.priority);
     }
     apply(s.globalPolicies(), s.globalKey());

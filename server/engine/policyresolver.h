@@ -18,6 +18,7 @@ namespace sluice {
 struct AppliedPolicy
 {
     const PolicyDto *policy = nullptr;
+    QString label; // made by the snapshot (a known tenant, model or tier), else null: label() makes it
 };
 
 struct ResolvedCheck

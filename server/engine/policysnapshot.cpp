@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "engine/policysnapshot.h"
 
+#include <QStringBuilder>
+
 #include "windowkey.h"
 
 #include <algorithm>
@@ -106,6 +108,24 @@ PolicySnapshot::PolicySnapshot(RegistryData data, QDateTime loadedAt)
         for (auto &[id, known] : *index)
             known.policies = merge(known.overrides, *defaults);
     }
+    for (auto [index, scope] : {std::make_pair(&m_tenantIndex, Scope::Tenant), std::make_pair(&m_modelIndex, Scope::Model),
+                                std::make_pair(&m_tierIndex, Scope::ModelTier)}) {
+        for (auto &[id, known] : *index) {
+            known.label = entityLabel(scope, id, false);
+            known.defaultLabel = entityLabel(scope, id, true);
+        }
+    }
+}
+
+QString entityLabel(Scope scope, const QString &id, bool isDefault)
+{
+    const QLatin1String suffix(isDefault ? " (default)" : "");
+    switch (scope) {
+    case Scope::Tenant: return u"tenant " % id % suffix;
+    case Scope::Model: return u"model " % id % suffix;
+    case Scope::ModelTier: return u"tier " % id % suffix;
+    default: return QString();
+    }
 }
 
 PolicySnapshot::PolicySet PolicySnapshot::merge(const PolicySet &overrides, const PolicySet &defaults)
@@ -142,8 +162,9 @@ PolicySnapshot::Entity PolicySnapshot::entity(const Map<Known> &index, const Pol
 {
     const auto it = index.find(id);
     if (it == index.end())
-        return {defaults, any(defaults) ? windowKey(scope, id) : QByteArray(), QString(), std::nullopt, -1};
-    return {it->second.policies, it->second.key, it->second.tier, it->second.priority, it->second.pool};
+        return {defaults, any(defaults) ? windowKey(scope, id) : QByteArray(), QString(), std::nullopt, -1, QString(), QString()};
+    return {it->second.policies, it->second.key, it->second.tier, it->second.priority, it->second.pool, it->second.label,
+            it->second.defaultLabel};
 }
 
 PolicySnapshot::Entity PolicySnapshot::tenant(const QString &tenantId) const

@@ -62,6 +62,10 @@ public:
         QString tier;   // models only: the registry tier, null when unknown
         std::optional<Priority> priority; // tenants and tiers: their class, when set
         int pool = -1;  // models only: index in data().pools, -1 when in none
+        // "tenant enterprise_co" and "tenant enterprise_co (default)" (a default policy applied),
+        // made once per snapshot; null for an entity the snapshot does not know.
+        QString label;
+        QString defaultLabel;
     };
     Entity tenant(const QString &tenantId) const;
     Entity model(const QString &modelId) const;
@@ -116,6 +120,8 @@ private:
         QString tier;
         std::optional<Priority> priority;
         int pool = -1;
+        QString label;
+        QString defaultLabel;
     };
     static PolicySet merge(const PolicySet &overrides, const PolicySet &defaults);
     static bool any(const PolicySet &set);
@@ -183,5 +189,9 @@ private:
     std::shared_ptr<const PolicySnapshot> m_current;
     std::atomic<quint64> m_version{0};
 };
+
+// The label of a tenant, model or tier policy in a decision: "tenant enterprise_co", with
+// " (default)" when the scope's default policy applied (null for another scope).
+QString entityLabel(Scope scope, const QString &id, bool isDefault);
 
 } // namespace sluice

@@ -156,6 +156,14 @@ public:
     virtual ~WindowStore() = default;
 
     virtual void check(const WindowBatch &batch, CheckCallback done) = 0;
+    // A store that decides in this process (memory) decides here, at once, as check() would; one
+    // that must ask another (Redis) answers nothing, and the check goes through check(). (The hot
+    // path: no callback to allocate, nothing to keep alive until an answer comes.)
+    virtual std::optional<WindowOutcome> checkAtOnce(const WindowBatch &batch)
+    {
+        Q_UNUSED(batch);
+        return std::nullopt;
+    }
     // Current usage of keys without recording anything (admin usage, live charts).
     virtual void usage(const std::vector<WindowSpec> &keys, UsageCallback done) = 0;
     // The end of a reservation's request: its reweighable entries take `tokens` as their weight

@@ -6,6 +6,7 @@
 #include "engine/metrics.h"
 #include "http/adminsupport.h"
 #include "jsonwriter.h"
+#include "textbuffer.h"
 
 #include <QDateTime>
 #include <charconv>
@@ -43,6 +44,17 @@ void answerReservation(HttpResponder &responder, const QString &id, bool complet
 
 } // namespace
 
+void sendDecision(HttpResponder &responder, int status, const Decision &decision, QByteArrayView extraLines)
+{
+    thread_local TextBuffer body(2048), lines(1024);
+    body.clear();
+    lines.clear();
+    decision.writeJson(body);
+    appendDecisionHeaderLines(lines, decision, QDateTime::currentSecsSinceEpoch());
+    lines.append(extraLines);
+    responder.send(status, body.view(), "application/json", {}, lines.view());
+}
+
 void installCheckRoutes(HttpApi &api, CheckService &service, Metrics &metrics)
 {
     for (const bool completing : {true, false}) {
@@ -70,8 +82,7 @@ void installCheckRoutes(HttpApi &api, CheckService &service, Metrics &metrics)
                     responder.sendError(*error);
                     return;
                 }
-                responder.send(decision.allowed ? 200 : 429, decision.toJson(), "application/json", {},
-                               decisionHeaderLines(decision, QDateTime::currentSecsSinceEpoch()));
+                sendDecision(responder, decision.allowed ? 200 : 429, decision);
             });
         } catch (const ApiError &error) {
             metrics.recordRejected(error.status());

@@ -72,9 +72,8 @@ void installForwardAuthRoutes(HttpApi &api, CheckService &service, Metrics &metr
                     responder.sendError(*error, {{"X-Sluice-Decision", decisionName(error->status())}});
                     return;
                 }
-                QByteArray lines = decisionHeaderLines(decision, QDateTime::currentSecsSinceEpoch());
-                lines += decision.allowed ? "X-Sluice-Decision: allowed\r\n" : "X-Sluice-Decision: over_limit\r\n";
-                responder.send(decision.allowed ? 200 : deny, decision.toJson(), "application/json", {}, lines);
+                sendDecision(responder, decision.allowed ? 200 : deny, decision,
+                             decision.allowed ? "X-Sluice-Decision: allowed\r\n" : "X-Sluice-Decision: over_limit\r\n");
             }, Door::ForwardAuth);
         } catch (const ApiError &error) {
             metrics.recordRejected(error.status());

@@ -61,30 +61,29 @@ bool HttpApi::listenOn(const QHostAddress &address, quint16 port, bool reusePort
 
 void HttpApi::dispatch(HttpRequest &r, HttpResponder responder)
 {
+    const auto pathMatches = [&r](const Route &route) {
+        if (!route.tail)
+            return route.path == r.path;
+        return r.path.size() > route.path.size() + route.suffix.size() + 1 && r.path.startsWith(route.path)
+               && r.path.at(route.path.size()) == QLatin1Char('/') && r.path.endsWith(route.suffix)
+               && r.path.indexOf(QLatin1Char('/'), route.path.size() + 1) == (route.suffix.isEmpty() ? -1 : r.path.size() - route.suffix.size());
+    };
     const Route *match = nullptr;
-    bool pathKnown = false;
-    QByteArrayList allowed;
     for (const Route &route : m_routes) {
-        bool pathMatches = false;
-        if (!route.tail) {
-            pathMatches = route.path == r.path;
-        } else if (r.path.size() > route.path.size() + route.suffix.size() + 1 && r.path.startsWith(route.path)
-                   && r.path.at(route.path.size()) == QLatin1Char('/') && r.path.endsWith(route.suffix)
-                   && r.path.indexOf(QLatin1Char('/'), route.path.size() + 1) == (route.suffix.isEmpty() ? -1 : r.path.size() - route.suffix.size())) {
-            pathMatches = true;
-        }
-        if (!pathMatches)
-            continue;
-        pathKnown = true;
-        allowed.append(route.method);
-        if (route.method == r.method) {
+        if (route.method == r.method && pathMatches(route)) {
             match = &route;
             break;
         }
     }
     try {
         if (!match) {
-            if (pathKnown) {
+            // The methods the path has, in the order they were routed (none: no such path).
+            QByteArrayList allowed;
+            for (const Route &route : m_routes) {
+                if (pathMatches(route))
+                    allowed.append(route.method);
+            }
+            if (!allowed.isEmpty()) {
                 responder.sendError(ApiError::methodNotAllowed(
                                         QStringLiteral("%1 is not allowed on %2").arg(QString::fromLatin1(r.method), r.path)),
                                     {{"Allow", allowed.join(", ")}});

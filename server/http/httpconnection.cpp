@@ -237,8 +237,7 @@ void HttpConnection::drive()
 
 void HttpConnection::dispatch(ParsedRequest &&parsed)
 {
-    HttpRequest r;
-    r.method = std::move(parsed.method);
+    HttpRequest r{std::move(parsed.method), QString(), QString(), QUrlQuery(), QByteArray(), HttpHeaders(), m_peer};
     if (parsed.target.startsWith('/')) {
         // Origin form: the path is what comes before '?', whatever it looks like ("//x/admin" is a
         // path, not an authority and a path, as QUrl would read it).
@@ -256,7 +255,6 @@ void HttpConnection::dispatch(ParsedRequest &&parsed)
     }
     r.body = std::move(parsed.body);
     r.headers = std::move(parsed.headers);
-    r.peer = m_peer;
     const HttpResponder::Framing framing = !parsed.keepAlive ? HttpResponder::Framing::Close
                                            : parsed.minorVersion == 0 ? HttpResponder::Framing::KeepAlive10
                                                                       : HttpResponder::Framing::KeepAlive;

@@ -52,6 +52,20 @@ bool isFieldValue(const char *begin, const char *end)
     return true;
 }
 
+bool equalsLower(QByteArrayView text, QByteArrayView lower)
+{
+    if (text.size() != lower.size())
+        return false;
+    for (qsizetype i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (c >= 'A' && c <= 'Z')
+            c = static_cast<char>(c - 'A' + 'a');
+        if (c != lower[i])
+            return false;
+    }
+    return true;
+}
+
 bool equalsLower(const char *begin, const char *end, const char *lower)
 {
     const size_t n = std::strlen(lower);
@@ -181,6 +195,31 @@ HttpRequestParser::Step HttpRequestParser::next(ParsedRequest *out)
     return Step::Request;
 }
 
+void HttpRequestParser::keepHeader(qsizetype index, QByteArrayView name, QByteArrayView value)
+{
+    // A header line as the previous request's at the same place shares its bytes (no copy); the
+    // list itself is made only when a line differs.
+    const bool sameName = index < m_previousHeaders.size() && equalsLower(name, m_previousHeaders.at(index).first);
+    if (m_sameHeaders && sameName && value == QByteArrayView(m_previousHeaders.at(index).second))
+        return;
+    if (m_sameHeaders) {
+        m_sameHeaders = false;
+        m_current.headers = m_previousHeaders.first(index);
+        m_current.headers.reserve(index + 8);
+    }
+    QByteArray lower;
+    if (sameName) {
+        lower = m_previousHeaders.at(index).first;
+    } else {
+        lower = QByteArray(name.size(), Qt::Uninitialized);
+        for (qsizetype i = 0; i < name.size(); ++i) {
+            const char c = name[i];
+            lower.data()[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+        }
+    }
+    m_current.headers.append({std::move(lower), value.toByteArray()});
+}
+
 std::optional<ApiError> HttpRequestParser::parseHead(const char *begin, const char *end)
 {
     // [begin, end): the request line and the header lines, each ending in LF (CRLF).
@@ -188,7 +227,8 @@ std::optional<ApiError> HttpRequestParser::parseHead(const char *begin, const ch
     std::optional<qint64> length;
     QByteArray connection;
     int hosts = 0;
-    m_current.headers.reserve(8);
+    qsizetype headerIndex = 0;
+    m_sameHeaders = true;
     for (const char *line = begin; line < end; ++lineNumber) {
         const char *lf = static_cast<const char *>(std::memchr(line, '\n', static_cast<size_t>(end - line)));
         const char *lineEnd = lf ? lf : end;
@@ -209,7 +249,7 @@ std::optional<ApiError> HttpRequestParser::parseHead(const char *begin, const ch
                 if (c <= 0x20 || c == 0x7f)
                     return ApiError::badRequest(QStringLiteral("the request target holds a control character"));
             }
-            const QByteArray version(sp2 + 1, lineEnd - sp2 - 1);
+            const QByteArrayView version(sp2 + 1, lineEnd - sp2 - 1);
             if (version == "HTTP/1.1") {
                 m_current.minorVersion = 1;
             } else if (version == "HTTP/1.0") {
@@ -222,8 +262,11 @@ std::optional<ApiError> HttpRequestParser::parseHead(const char *begin, const ch
                 return ApiError::badRequest(QStringLiteral("the request line is not \"METHOD target HTTP/1.1\""));
             }
             m_current.method = methodOf(line, sp1);
-            m_current.target = QByteArray(sp1 + 1, sp2 - sp1 - 1);
-            if (m_current.target.front() != '/' && !m_current.target.startsWith("http://")
+            const QByteArrayView target(sp1 + 1, sp2 - sp1 - 1);
+            // (A keep-alive client asks for the same target again and again: shared, not copied.)
+            m_current.target = target == QByteArrayView(m_previousTarget) ? m_previousTarget : target.toByteArray();
+            m_previousTarget = m_current.target;
+            if (m_current.target.at(0) != '/' && !m_current.target.startsWith("http://")
                 && !m_current.target.startsWith("https://") && m_current.target != "*")
                 return ApiError::badRequest(QStringLiteral("the request target is neither a path nor an absolute URL"));
             line = next;
@@ -246,41 +289,46 @@ std::optional<ApiError> HttpRequestParser::parseHead(const char *begin, const ch
             --ve;
         if (!isFieldValue(v, ve))
             return ApiError::badRequest(QStringLiteral("a header value holds a control character"));
-        QByteArray name(colon - line, Qt::Uninitialized);
-        for (qsizetype i = 0; i < name.size(); ++i) {
-            const char c = line[i];
-            name.data()[i] = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-        }
-        QByteArray value(v, ve - v);
-        const QByteArrayView n(name);
-        if (n == "transfer-encoding") {
-            if (!equalsLower(v, ve, "identity"))
+        const QByteArrayView name(line, colon - line), value(v, ve - v);
+        if (equalsLower(name, "transfer-encoding")) {
+            if (!equalsLower(value, "identity"))
                 return ApiError(411, QStringLiteral("length_required"),
                                 QStringLiteral("Transfer-Encoding (%1) is not accepted: send the body with Content-Length")
-                                    .arg(QString::fromLatin1(value.left(64))));
-        } else if (n == "content-length") {
+                                    .arg(QString::fromLatin1(value.first(std::min<qsizetype>(value.size(), 64)))));
+        } else if (equalsLower(name, "content-length")) {
             if (value.isEmpty() || !std::all_of(value.cbegin(), value.cend(), [](char c) { return c >= '0' && c <= '9'; }))
                 return ApiError::badRequest(QStringLiteral("Content-Length is not a number"));
-            bool ok = false;
-            const qint64 n = value.toLongLong(&ok);
             const qint64 max = !m_largePrefix.isEmpty() && m_current.target.startsWith(m_largePrefix) ? std::max(m_largeMax, m_maxBody)
                                                                                                       : m_maxBody;
-            if (!ok || n > max)
+            // (Leading zeros aside, more than 18 digits is more than any limit: no overflow below.)
+            qsizetype first = 0;
+            while (first < value.size() - 1 && value.at(first) == '0')
+                ++first;
+            qint64 n = 0;
+            if (value.size() - first <= 18) {
+                for (qsizetype i = first; i < value.size(); ++i)
+                    n = n * 10 + (value.at(i) - '0');
+            }
+            if (value.size() - first > 18 || n > max)
                 return ApiError::payloadTooLarge(QStringLiteral("the request body is larger than %1 bytes").arg(max));
             if (length && *length != n)
                 return ApiError::badRequest(QStringLiteral("two Content-Length headers disagree"));
             length = n;
-        } else if (n == "connection") {
-            connection += (connection.isEmpty() ? "" : ",") + value;
-        } else if (n == "expect") {
-            m_current.expectsContinue = m_current.minorVersion >= 1 && equalsLower(v, ve, "100-continue");
-        } else if (n == "host") {
+        } else if (equalsLower(name, "connection")) {
+            connection += (connection.isEmpty() ? "" : ",") + value.toByteArray();
+        } else if (equalsLower(name, "expect")) {
+            m_current.expectsContinue = m_current.minorVersion >= 1 && equalsLower(value, "100-continue");
+        } else if (equalsLower(name, "host")) {
             if (++hosts > 1)
                 return ApiError::badRequest(QStringLiteral("two Host headers"));
         }
-        m_current.headers.append({std::move(name), std::move(value)});
+        keepHeader(headerIndex++, name, value);
         line = next;
     }
+    // The same header lines as the previous request's (a keep-alive client's, nearly always): its list, shared.
+    if (m_sameHeaders)
+        m_current.headers = headerIndex == m_previousHeaders.size() ? m_previousHeaders : m_previousHeaders.first(headerIndex);
+    m_previousHeaders = m_current.headers;
     if (m_current.minorVersion >= 1 && hosts == 0)
         return ApiError::badRequest(QStringLiteral("an HTTP/1.1 request needs a Host header"));
     m_current.keepAlive = m_current.minorVersion >= 1 ? !headerHasToken(connection, "close") : headerHasToken(connection, "keep-alive");
@@ -311,10 +359,10 @@ bool headerHasToken(const QByteArray &commaList, const char *lowerToken)
     return false;
 }
 
-QByteArray findHeader(const HttpHeaders &headers, const QByteArray &lowerName)
+QByteArray findHeader(const HttpHeaders &headers, QByteArrayView lowerName)
 {
     for (const auto &h : headers) {
-        if (h.first == lowerName)
+        if (QByteArrayView(h.first) == lowerName)
             return h.second;
     }
     return {};

@@ -41,7 +41,7 @@ struct ParsedRequest
 // A header whose value is a comma-separated list (Connection) holds the token (any case, blanks ignored).
 bool headerHasToken(const QByteArray &commaList, const char *lowerToken);
 // The first header of that (lower-case) name, empty when none.
-QByteArray findHeader(const HttpHeaders &headers, const QByteArray &lowerName);
+QByteArray findHeader(const HttpHeaders &headers, QByteArrayView lowerName);
 
 class HttpRequestParser
 {
@@ -84,6 +84,7 @@ public:
 private:
     Step refuse(ApiError error);
     std::optional<ApiError> parseHead(const char *begin, const char *end);
+    void keepHeader(qsizetype index, QByteArrayView name, QByteArrayView value);
 
     qint64 m_maxBody;
     QByteArray m_largePrefix;
@@ -95,6 +96,11 @@ private:
     bool m_bodyPending = false;
     qint64 m_bodyLength = 0;
     ParsedRequest m_current;
+    // The previous request's target and header lines: a keep-alive client's next request, the
+    // same lines again, shares them instead of copying (the hot path's allocations).
+    QByteArray m_previousTarget;
+    HttpHeaders m_previousHeaders;
+    bool m_sameHeaders = true;
     qint64 m_completed = 0;
     std::optional<ApiError> m_refusal;
 };

@@ -51,8 +51,8 @@ QByteArray httpReasonPhrase(int status)
     return QByteArray(reasonPhrase(status));
 }
 
-QByteArray buildHttpResponse(int status, const QByteArray &contentType, const QByteArray &body, const HttpHeaders &extra,
-                             HttpResponder::Framing framing, const QByteArray &headerLines)
+QByteArray buildHttpResponse(int status, QByteArrayView contentType, QByteArrayView body, const HttpHeaders &extra,
+                             HttpResponder::Framing framing, QByteArrayView headerLines)
 {
     // One buffer, handed to the socket as it is (Qt 6.4's QByteArray appends cost more than the
     // answer is worth on this path).
@@ -82,7 +82,7 @@ QByteArray buildHttpResponse(int status, const QByteArray &contentType, const QB
     return out.take();
 }
 
-QByteArray HttpRequest::header(const QByteArray &lowerName) const
+QByteArray HttpRequest::header(QByteArrayView lowerName) const
 {
     return findHeader(headers, lowerName);
 }
@@ -142,8 +142,8 @@ bool HttpResponder::isConnected() const
     return m_state && m_state->connection && m_state->connection->isOpen();
 }
 
-void HttpResponder::send(int status, const QByteArray &body, const QByteArray &contentType, const HttpHeaders &extra,
-                         const QByteArray &headerLines)
+void HttpResponder::send(int status, QByteArrayView body, QByteArrayView contentType, const HttpHeaders &extra,
+                         QByteArrayView headerLines)
 {
     if (!m_state || m_state->done)
         return;

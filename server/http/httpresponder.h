@@ -34,7 +34,7 @@ struct HttpRequest
     HttpHeaders headers;   // names lower-case
     QHostAddress peer;
 
-    QByteArray header(const QByteArray &lowerName) const;
+    QByteArray header(QByteArrayView lowerName) const;
     // Throws ApiError 415 unless the body is declared application/json (parameters ignored).
     void requireJson() const;
 };
@@ -53,8 +53,8 @@ public:
 
     // Writes one whole answer; later calls and calls after the client left do nothing.
     // headerLines: already formatted "Name: value\r\n" lines (the hot path's headers).
-    void send(int status, const QByteArray &body, const QByteArray &contentType = "application/json",
-              const HttpHeaders &extra = {}, const QByteArray &headerLines = QByteArray());
+    void send(int status, QByteArrayView body, QByteArrayView contentType = "application/json",
+              const HttpHeaders &extra = {}, QByteArrayView headerLines = {});
     void sendError(const ApiError &error, const HttpHeaders &extra = {});
     // Server-Sent Events: the head, then events until the client leaves. A stream is exempt from
     // the connection's idle timeout (it is meant to stay open).
@@ -95,8 +95,8 @@ private:
 };
 
 // "HTTP/1.1 <status> <reason>" + Server, Content-Type, Content-Length, the given headers, body.
-QByteArray buildHttpResponse(int status, const QByteArray &contentType, const QByteArray &body, const HttpHeaders &extra,
-                             HttpResponder::Framing framing, const QByteArray &headerLines = QByteArray());
+QByteArray buildHttpResponse(int status, QByteArrayView contentType, QByteArrayView body, const HttpHeaders &extra,
+                             HttpResponder::Framing framing, QByteArrayView headerLines = {});
 QByteArray httpReasonPhrase(int status);
 
 } // namespace sluice

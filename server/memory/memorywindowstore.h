@@ -39,6 +39,7 @@ public:
     ~MemoryWindowStore() override;
 
     void check(const WindowBatch &batch, CheckCallback done) override;
+    std::optional<WindowOutcome> checkAtOnce(const WindowBatch &batch) override { return checkNow(batch); }
     void usage(const std::vector<WindowSpec> &keys, UsageCallback done) override;
     void reset(const QByteArray &key, DoneCallback done) override;
     void complete(const QString &reservationId, std::optional<qint64> tokens, ReservationCallback done) override;
