@@ -5,7 +5,6 @@
 #include "http/httpapi.h"
 #include "http/httpresponder.h"
 
-#include <QSocketNotifier>
 #include <QUrl>
 #include <algorithm>
 #include <cerrno>
@@ -19,11 +18,10 @@
 
 namespace sluice {
 
-HttpConnection::HttpConnection(qintptr fd, HttpApi *api, ConnectionLimits limits, QObject *parent)
+HttpConnection::HttpConnection(qintptr fd, HttpApi *api, ConnectionLimits limits, ConnectionPoller *poller, QObject *parent)
     : QObject(parent),
       m_fd(static_cast<int>(fd)),
-      m_readNotifier(new QSocketNotifier(fd, QSocketNotifier::Read, this)),
-      m_writeNotifier(new QSocketNotifier(fd, QSocketNotifier::Write, this)),
+      m_poller(poller),
       m_api(api),
       m_limits(limits),
       m_parser(api::kMaxBodyBytes),
@@ -43,9 +41,7 @@ HttpConnection::HttpConnection(qintptr fd, HttpApi *api, ConnectionLimits limits
     socklen_t length = sizeof peer;
     if (::getpeername(m_fd, reinterpret_cast<sockaddr *>(&peer), &length) == 0)
         m_peer.setAddress(reinterpret_cast<const sockaddr *>(&peer));
-    m_writeNotifier->setEnabled(false);
-    connect(m_readNotifier, &QSocketNotifier::activated, this, &HttpConnection::onReadable);
-    connect(m_writeNotifier, &QSocketNotifier::activated, this, &HttpConnection::onWritable);
+    watch(true, false);
     m_clock.setSingleShot(true);
     connect(&m_clock, &QTimer::timeout, this, &HttpConnection::onTimeout);
     armClock();
@@ -53,11 +49,31 @@ HttpConnection::HttpConnection(qintptr fd, HttpApi *api, ConnectionLimits limits
 
 HttpConnection::~HttpConnection()
 {
-    // The notifiers stop watching before the descriptor goes (a reused number must not wake them).
-    m_readNotifier->setEnabled(false);
-    m_writeNotifier->setEnabled(false);
-    if (m_fd >= 0)
+    // The poller stops watching before the descriptor goes (a reused number must not wake it).
+    if (m_fd >= 0) {
+        watch(false, false);
         ::close(m_fd);
+    }
+    m_poller->forget(this);
+}
+
+void HttpConnection::watch(bool read, bool write)
+{
+    m_poller->watch(m_fd, this, read, write, m_watchRead, m_watchWrite);
+    m_watchRead = read;
+    m_watchWrite = write;
+}
+
+void HttpConnection::socketReadable()
+{
+    if (m_fd >= 0 && m_watchRead)
+        onReadable();
+}
+
+void HttpConnection::socketWritable()
+{
+    if (m_fd >= 0 && m_watchWrite)
+        onWritable();
 }
 
 bool HttpConnection::isOpen() const
@@ -124,11 +140,7 @@ void HttpConnection::updateNotifiers()
     const bool read = !m_eof
                       && (m_mode == Mode::Streaming || m_mode == Mode::Closing || (m_mode == Mode::Relaying && !m_relayHeld)
                           || (m_mode == Mode::Reading && unsent() <= kMaxUnsentBytes && m_parser.buffered() < m_maxHeld));
-    if (m_readNotifier->isEnabled() != read)
-        m_readNotifier->setEnabled(read);
-    const bool write = unsent() > 0;
-    if (m_writeNotifier->isEnabled() != write)
-        m_writeNotifier->setEnabled(write);
+    watch(read, unsent() > 0);
 }
 
 void HttpConnection::onReadable()
@@ -454,8 +466,7 @@ void HttpConnection::abort()
 {
     if (m_fd < 0)
         return;
-    m_readNotifier->setEnabled(false);
-    m_writeNotifier->setEnabled(false);
+    watch(false, false);
     ::close(m_fd);
     m_fd = -1;
     m_mode = Mode::Closing;

@@ -9,7 +9,8 @@
 // more (the bytes wait in the kernel: TCP flow control); a pipelined request is parsed when the one
 // before it has been answered (and the answers before it have mostly gone).
 //
-// The socket is a plain non-blocking descriptor watched by two QSocketNotifiers, not a QTcpSocket:
+// The socket is a plain non-blocking descriptor watched by the thread's ConnectionPoller (epoll), not
+// a QTcpSocket:
 // bytes go from the kernel straight into the parser's buffer (one recv per readiness, no FIONREAD,
 // no ring buffer in between), and the answers a turn makes leave in one send. A client that shuts
 // down its sending side (half-close) still gets the answers to everything it sent — except a relayed
@@ -28,13 +29,12 @@
 #include "http/layer.h"
 
 #include "http/httpparser.h"
+#include "http/poller.h"
 
 #include <QHostAddress>
 #include <QObject>
 #include <QTimer>
 #include <functional>
-
-class QSocketNotifier;
 
 namespace sluice {
 
@@ -52,7 +52,7 @@ struct ConnectionLimits
     QByteArray largeBodyPrefix;
 };
 
-class HttpConnection : public QObject
+class HttpConnection : public QObject, private ConnectionPoller::Client
 {
 public:
     static constexpr qsizetype kMaxHeldBytes = 64 * 1024;
@@ -65,7 +65,8 @@ public:
 
     // Takes the connected socket `fd` (closed with the connection, which deletes itself when the
     // exchange ends; `parent` deletes what is left when it goes).
-    HttpConnection(qintptr fd, HttpApi *api, ConnectionLimits limits, QObject *parent);
+    // `poller`: the thread's, which watches the socket (it outlives the connection: the same parent).
+    HttpConnection(qintptr fd, HttpApi *api, ConnectionLimits limits, ConnectionPoller *poller, QObject *parent);
     ~HttpConnection() override;
 
     // For HttpResponder: the answer of request `serial`, written now; the next request follows.
@@ -98,6 +99,9 @@ private:
     void abort();
     void onReadable();
     void onWritable();
+    void socketReadable() override;
+    void socketWritable() override;
+    void watch(bool read, bool write);
     void watchRelayedClient();
     void write(const QByteArray &bytes);
     void flushOut();
@@ -109,8 +113,9 @@ private:
     enum class Mode { Reading, Answering, Relaying, Streaming, Closing };
 
     int m_fd;
-    QSocketNotifier *m_readNotifier;
-    QSocketNotifier *m_writeNotifier;
+    ConnectionPoller *m_poller;
+    bool m_watchRead = false;  // what the poller watches the socket for
+    bool m_watchWrite = false;
     QHostAddress m_peer;
     QByteArray m_out;         // answers not yet taken by the kernel, from m_outPos
     qsizetype m_outPos = 0;

@@ -58,9 +58,20 @@ GuardedTcpServer::GuardedTcpServer(HttpApi *api, ConnectionLimits limits)
 {
 }
 
+GuardedTcpServer::~GuardedTcpServer()
+{
+    // The connections first: each leaves the poller's set as it goes.
+    // (dynamic_cast: HttpConnection has no meta-object of its own, and the server has other children.)
+    const QObjectList children = this->children();
+    for (QObject *child : children)
+        delete dynamic_cast<HttpConnection *>(child);
+}
+
 void GuardedTcpServer::incomingConnection(qintptr descriptor)
 {
-    new HttpConnection(descriptor, m_api, m_limits, this); // it deletes itself when done
+    if (!m_poller)
+        m_poller = std::make_unique<ConnectionPoller>();
+    new HttpConnection(descriptor, m_api, m_limits, m_poller.get(), this); // it deletes itself when done
 }
 
 } // namespace sluice

@@ -7,9 +7,11 @@
 #include "http/layer.h"
 
 #include "http/httpconnection.h"
+#include "http/poller.h"
 
 #include <QHostAddress>
 #include <QTcpServer>
+#include <memory>
 
 namespace sluice {
 
@@ -23,6 +25,7 @@ class GuardedTcpServer : public QTcpServer
 {
 public:
     GuardedTcpServer(HttpApi *api, ConnectionLimits limits);
+    ~GuardedTcpServer() override;
 
 protected:
     void incomingConnection(qintptr descriptor) override;
@@ -30,6 +33,8 @@ protected:
 private:
     HttpApi *m_api;
     ConnectionLimits m_limits;
+    // Made on this server's thread with its first connection; goes after the connections it watches.
+    std::unique_ptr<ConnectionPoller> m_poller;
 };
 
 } // namespace sluice

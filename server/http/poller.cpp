@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "http/poller.h"
+
+#include <QSocketNotifier>
+#include <cerrno>
+#include <cstring>
+#include <sys/epoll.h>
+#include <unistd.h>
+#include <utility>
+
+namespace sluice {
+
+struct ConnectionPoller::Ready
+{
+    epoll_event events[64];
+    int count = 0;
+};
+
+ConnectionPoller::ConnectionPoller(QObject *parent) : QObject(parent), m_epoll(::epoll_create1(EPOLL_CLOEXEC))
+{
+    if (m_epoll < 0)
+        qFatal("epoll_create1: %s", std::strerror(errno)); // (only when the process is out of descriptors or memory)
+    m_notifier = new QSocketNotifier(m_epoll, QSocketNotifier::Read, this);
+    connect(m_notifier, &QSocketNotifier::activated, this, &ConnectionPoller::onReady);
+}
+
+ConnectionPoller::~ConnectionPoller()
+{
+    m_notifier->setEnabled(false);
+    ::close(m_epoll);
+}
+
+void ConnectionPoller::watch(int fd, Client *client, bool read, bool write, bool wasRead, bool wasWrite)
+{
+    if (read == wasRead && write == wasWrite)
+        return;
+    epoll_event e{};
+    e.events = (read ? EPOLLIN : 0u) | (write ? EPOLLOUT : 0u);
+    e.data.ptr = client;
+    const bool was = wasRead || wasWrite, is = read || write;
+    const int op = !is ? EPOLL_CTL_DEL : was ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (::epoll_ctl(m_epoll, op, fd, &e) != 0)
+        qWarning("epoll_ctl(%d) on socket %d: %s", op, fd, std::strerror(errno));
+    if (!is)
+        forget(client); // (an event of this turn for it is stale now)
+}
+
+void ConnectionPoller::forget(Client *client)
+{
+    if (!m_ready)
+        return;
+    for (int i = 0; i < m_ready->count; ++i) {
+        if (m_ready->events[i].data.ptr == client)
+            m_ready->events[i].data.ptr = nullptr;
+    }
+}
+
+void ConnectionPoller::onReady()
+{
+    Ready ready;
+    ready.count = ::epoll_wait(m_epoll, ready.events, 64, 0);
+    if (ready.count <= 0)
+        return;
+    Ready *const outer = std::exchange(m_ready, &ready);
+    for (int i = 0; i < ready.count; ++i) {
+        // Read before write, as Qt's dispatcher does; a client gone meanwhile is skipped (forget).
+        // (A hang-up or an error goes to what the client watches: its next call finds it.)
+        const epoll_event &e = ready.events[i];
+        const bool hangUp = e.events & (EPOLLERR | EPOLLHUP);
+        if (e.data.ptr && (e.events & EPOLLIN || hangUp))
+            static_cast<Client *>(e.data.ptr)->socketReadable();
+        if (e.data.ptr && (e.events & EPOLLOUT || hangUp))
+            static_cast<Client *>(e.data.ptr)->socketWritable();
+    }
+    m_ready = outer;
+}
+
+} // namespace sluice
