@@ -275,6 +275,16 @@ void HttpConnection::dispatch(ParsedRequest &&parsed)
 
 void HttpConnection::answer(quint64 serial, const QByteArray &bytes, bool close)
 {
+    deliver(serial, &bytes, bytes, close);
+}
+
+void HttpConnection::answer(quint64 serial, QByteArrayView bytes, bool close)
+{
+    deliver(serial, nullptr, bytes, close);
+}
+
+void HttpConnection::deliver(quint64 serial, const QByteArray *shared, QByteArrayView bytes, bool close)
+{
     if (serial != m_serial || (m_mode != Mode::Answering && m_mode != Mode::Relaying) || m_fd < 0)
         return;
     if (m_mode == Mode::Relaying) {
@@ -284,7 +294,20 @@ void HttpConnection::answer(quint64 serial, const QByteArray &bytes, bool close)
             m_readable = true; // the pipelined request that waited in the kernel
         }
     }
-    write(bytes);
+    // Nothing before it waits to go and no request after it is at hand (pipelined answers leave
+    // together, in one write at the end of the turn): to the kernel at once, from the caller's
+    // buffer; what the kernel does not take waits in m_out (a failure is flushOut's to see).
+    if (unsent() == 0 && !m_readable && m_parser.buffered() == 0 && !bytes.isEmpty()) {
+        const ssize_t n = ::send(m_fd, bytes.data(), static_cast<size_t>(bytes.size()), MSG_NOSIGNAL);
+        if (n > 0) {
+            bytes = bytes.sliced(n);
+            shared = nullptr;
+        }
+    }
+    if (shared)
+        write(*shared); // (shared, not copied)
+    else if (!bytes.isEmpty())
+        m_out.append(bytes.data(), bytes.size());
     if (close)
         return this->close();
     m_mode = Mode::Reading;

@@ -71,6 +71,8 @@ public:
 
     // For HttpResponder: the answer of request `serial`, written now; the next request follows.
     void answer(quint64 serial, const QByteArray &bytes, bool close);
+    // The same from the caller's buffer (sent at once when nothing waits, else copied).
+    void answer(quint64 serial, QByteArrayView bytes, bool close);
     // The request `serial` turns into a stream: no more requests, no clocks.
     bool beginStream(quint64 serial, const QByteArray &head);
     bool writeStream(const QByteArray &chunk);
@@ -104,6 +106,7 @@ private:
     void watch(bool read, bool write);
     void watchRelayedClient();
     void write(const QByteArray &bytes);
+    void deliver(quint64 serial, const QByteArray *shared, QByteArrayView bytes, bool close);
     void flushOut();
     void afterFlush();
     void updateNotifiers();

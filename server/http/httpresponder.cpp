@@ -51,12 +51,11 @@ QByteArray httpReasonPhrase(int status)
     return QByteArray(reasonPhrase(status));
 }
 
-QByteArray buildHttpResponse(int status, QByteArrayView contentType, QByteArrayView body, const HttpHeaders &extra,
-                             HttpResponder::Framing framing, QByteArrayView headerLines)
+namespace {
+
+void writeHttpResponse(TextBuffer &out, int status, QByteArrayView contentType, QByteArrayView body, const HttpHeaders &extra,
+                       HttpResponder::Framing framing, QByteArrayView headerLines, bool withBody)
 {
-    // One buffer, handed to the socket as it is (Qt 6.4's QByteArray appends cost more than the
-    // answer is worth on this path).
-    TextBuffer out(160 + body.size() + headerLines.size() + 48 * extra.size());
     out.append("HTTP/1.1 ");
     out.number(status);
     out.put(' ');
@@ -78,7 +77,22 @@ QByteArray buildHttpResponse(int status, QByteArrayView contentType, QByteArrayV
     else if (framing == HttpResponder::Framing::KeepAlive10)
         out.append("Connection: keep-alive\r\n");
     out.append("\r\n");
-    out.append(body);
+    if (withBody) // (HEAD: Content-Length still says what GET would have sent)
+        out.append(body);
+}
+
+qsizetype headRoom(QByteArrayView contentType, QByteArrayView headerLines, const HttpHeaders &extra)
+{
+    return 160 + contentType.size() + headerLines.size() + 48 * extra.size();
+}
+
+} // namespace
+
+QByteArray buildHttpResponse(int status, QByteArrayView contentType, QByteArrayView body, const HttpHeaders &extra,
+                             HttpResponder::Framing framing, QByteArrayView headerLines)
+{
+    TextBuffer out(headRoom(contentType, headerLines, extra) + body.size());
+    writeHttpResponse(out, status, contentType, body, extra, framing, headerLines, true);
     return out.take();
 }
 
@@ -151,10 +165,24 @@ void HttpResponder::send(int status, QByteArrayView body, QByteArrayView content
     HttpConnection *connection = m_state->connection.data();
     if (!connection)
         return; // the client hung up: nothing to write to
-    QByteArray answer = buildHttpResponse(status, contentType, body, extra, m_state->framing, headerLines);
-    if (m_state->headOnly)
-        answer.chop(body.size()); // (Content-Length still says what GET would have sent)
-    connection->answer(m_state->serial, answer, m_state->framing == Framing::Close);
+    const bool close = m_state->framing == Framing::Close;
+    const qsizetype size = headRoom(contentType, headerLines, extra) + body.size();
+    // Written in a buffer this thread reuses and sent from it (the connection copies what the
+    // kernel does not take at once): no allocation per answer. A large answer (a relayed model
+    // response) gets a buffer of its own, handed over whole, and the reused one stays small.
+    thread_local TextBuffer reused(4096);
+    thread_local bool inUse = false;
+    if (size > 64 * 1024 || inUse) {
+        TextBuffer own(size);
+        writeHttpResponse(own, status, contentType, body, extra, m_state->framing, headerLines, !m_state->headOnly);
+        connection->answer(m_state->serial, own.take(), close);
+        return;
+    }
+    inUse = true;
+    reused.clear();
+    writeHttpResponse(reused, status, contentType, body, extra, m_state->framing, headerLines, !m_state->headOnly);
+    connection->answer(m_state->serial, reused.view(), close);
+    inUse = false;
 }
 
 void HttpResponder::sendError(const ApiError &error, const HttpHeaders &extra)
@@ -231,7 +259,7 @@ void HttpResponder::endRelay(bool whole)
     if (!whole || m_state->http10)
         connection->answer(m_state->serial, QByteArray(), true);
     else
-        connection->answer(m_state->serial, "0\r\n\r\n", m_state->framing == Framing::Close);
+        connection->answer(m_state->serial, QByteArrayView("0\r\n\r\n"), m_state->framing == Framing::Close);
 }
 
 qint64 HttpResponder::unsentBytes() const
