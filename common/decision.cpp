@@ -44,17 +44,47 @@ void appendDuration(TextBuffer &out, qint64 seconds)
     out.put('s');
 }
 
+// The wire names of scopes, units and algorithms as JSON strings, made once from scopeName() and
+// the others (the answer writes five of each; scanning them for escapes cost more than copying).
+struct JsonNames
+{
+    QByteArray scope[8];
+    QByteArray unit[kUnitCount];
+    QByteArray algorithm[2];
+    JsonNames()
+    {
+        auto json = [](const QString &name) {
+            JsonWriter w(32);
+            w.value(name);
+            return w.take();
+        };
+        for (Scope s : kScopesBySpecificity)
+            scope[static_cast<int>(s)] = json(scopeName(s));
+        for (Unit u : kUnits)
+            unit[unitIndex(u)] = json(unitName(u));
+        for (Algorithm a : {Algorithm::SlidingLog, Algorithm::TokenBucket})
+            algorithm[static_cast<int>(a)] = json(algorithmName(a));
+    }
+};
+
+const JsonNames &jsonNames()
+{
+    static const JsonNames names;
+    return names;
+}
+
 void writeUsage(JsonWriter &w, const PolicyUsage &u, bool withViolated)
 {
+    const JsonNames &names = jsonNames();
     w.beginObject()
-        .key("scope").value(scopeName(u.scope))
+        .key("scope").raw(names.scope[static_cast<int>(u.scope)])
         .key("label").value(u.label)
         .key("key").value(u.key)
         .key("limit").value(u.limit)
         .key("count").value(u.count)
         .key("windowSeconds").value(u.windowSeconds)
-        .key("unit").value(unitName(u.unit))
-        .key("algorithm").value(algorithmName(u.algorithm));
+        .key("unit").raw(names.unit[unitIndex(u.unit)])
+        .key("algorithm").raw(names.algorithm[static_cast<int>(u.algorithm)]);
     if (u.shadow)
         w.key("shadow").value(true);
     if (withViolated) {
@@ -125,7 +155,12 @@ void Decision::writeJson(TextBuffer &out) const
         .key("modelTier").value(modelTier)
         .key("cause").value(cause)
         .key("source").value(source)
-        .key("algorithm").value(primary ? algorithmName(primary->algorithm) : QString())
+        .key("algorithm");
+    if (primary)
+        w.raw(jsonNames().algorithm[static_cast<int>(primary->algorithm)]);
+    else
+        w.null();
+    w
         .key("primary");
     if (primary)
         writeUsage(w, *primary, false);

@@ -2,6 +2,7 @@
 #include "engine/policysnapshot.h"
 
 #include <QStringBuilder>
+#include <atomic>
 
 #include "windowkey.h"
 
@@ -20,8 +21,18 @@ PolicyDto PolicySnapshot::baseRule()
     return p;
 }
 
+namespace {
+
+quint64 nextSerial()
+{
+    static std::atomic<quint64> serial{0};
+    return ++serial;
+}
+
+} // namespace
+
 PolicySnapshot::PolicySnapshot(RegistryData data, QDateTime loadedAt)
-    : m_data(std::move(data)), m_loadedAt(std::move(loadedAt))
+    : m_data(std::move(data)), m_loadedAt(std::move(loadedAt)), m_serial(nextSerial())
 {
     for (const TenantRow &t : m_data.tenants) {
         Known &k = m_tenantIndex[t.id];
@@ -160,11 +171,29 @@ const ApiKeyRow *PolicySnapshot::apiKeyByHash(const QByteArray &sha256) const
 PolicySnapshot::Entity PolicySnapshot::entity(const Map<Known> &index, const PolicySet &defaults, Scope scope,
                                               const QString &id) const
 {
-    const auto it = index.find(id);
-    if (it == index.end())
-        return {defaults, any(defaults) ? windowKey(scope, id) : QByteArray(), QString(), std::nullopt, -1, QString(), QString()};
-    return {it->second.policies, it->second.key, it->second.tier, it->second.priority, it->second.pool, it->second.label,
-            it->second.defaultLabel};
+    // The last known entity this thread found in each index, by the id's very string: a body's
+    // ids are shared from the reader's table of recent ids (checkrequest.cpp), so a tenant's,
+    // model's or tier's next check finds it without hashing and comparing the id again. (The memo
+    // holds the id: its bytes cannot be freed and reused for another while they are compared.)
+    struct Memo
+    {
+        quint64 serial = 0;
+        QString id;
+        const Known *known = nullptr;
+    };
+    thread_local Memo memos[3];
+    Memo &memo = memos[&index == &m_tenantIndex ? 0 : &index == &m_modelIndex ? 1 : 2];
+    const Known *known = nullptr;
+    if (memo.serial == m_serial && memo.id.constData() == id.constData() && memo.id.size() == id.size()) {
+        known = memo.known;
+    } else {
+        const auto it = index.find(id);
+        if (it == index.end())
+            return {defaults, any(defaults) ? windowKey(scope, id) : QByteArray(), QString(), std::nullopt, -1, QString(), QString()};
+        known = &it->second;
+        memo = {m_serial, id, known};
+    }
+    return {known->policies, known->key, known->tier, known->priority, known->pool, known->label, known->defaultLabel};
 }
 
 PolicySnapshot::Entity PolicySnapshot::tenant(const QString &tenantId) const

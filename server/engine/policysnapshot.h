@@ -100,6 +100,9 @@ public:
 private:
     RegistryData m_data;
     QDateTime m_loadedAt;
+    // Unique to this snapshot in the process (a memo of lookups must not mistake a later snapshot
+    // at the same address for this one).
+    quint64 m_serial;
     template <typename V>
     using Map = std::unordered_map<QString, V, FastHash>;
     template <typename V>
