@@ -137,8 +137,12 @@ void HttpConnection::updateNotifiers()
         return;
     // Read while a request may come (and its answers before it have mostly gone), or to drop what
     // comes and see the end while streaming or closing; write while the kernel refused some.
+    // While an answer is awaited (a store's reply), the watch stays until the socket says bytes
+    // came (a pipelining client: they wait in the kernel): a watch dropped and set again around
+    // every awaited answer would cost two epoll_ctl calls per request.
     const bool read = !m_eof
                       && (m_mode == Mode::Streaming || m_mode == Mode::Closing || (m_mode == Mode::Relaying && !m_relayHeld)
+                          || (m_mode == Mode::Answering && !m_readable)
                           || (m_mode == Mode::Reading && unsent() <= kMaxUnsentBytes && m_parser.buffered() < m_maxHeld));
     watch(read, unsent() > 0);
 }
