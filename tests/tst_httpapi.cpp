@@ -6,9 +6,11 @@
 #include "checkrequest.h"
 #include "decision.h"
 #include "http/httpapi.h"
+#include "http/httpresponder.h"
 #include "httpcall.h"
 #include "sluiceserver.h"
 
+#include <QElapsedTimer>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QNetworkAccessManager>
@@ -284,6 +286,101 @@ private Q_SLOTS:
             const QByteArray got = readUntil(socket, "\"policies\"");
             QVERIFY2(got.contains("\"count\":" + QByteArray::number(i)), got.constData());
         }
+    }
+
+    // Issue 24: the check door writes its answers in reused buffers and sends them from there (at
+    // once, or after pipelined ones in one write). What goes on the wire must be, byte for byte,
+    // what the general writers make of the same decision (Decision::toJson, decisionHeaderLines,
+    // buildHttpResponse): one check, then 102 pipelined in one write (two refused), a fresh
+    // connection for a tenant with a reservation, and a forward-auth GET and HEAD.
+    void wireAnswersAreTheReferenceBytes()
+    {
+        // Takes one whole answer off the socket (bounded by time).
+        auto takeAnswer = [](QTcpSocket &socket, QByteArray &buffer) -> QByteArray {
+            QElapsedTimer timer;
+            timer.start();
+            for (;;) {
+                const qsizetype headEnd = buffer.indexOf("\r\n\r\n");
+                if (headEnd >= 0) {
+                    const QByteArray head = buffer.left(headEnd);
+                    const qsizetype at = head.toLower().indexOf("content-length: ");
+                    const qsizetype lineEnd = head.indexOf("\r\n", at);
+                    const qint64 length = head.mid(at + 16, (lineEnd < 0 ? head.size() : lineEnd) - at - 16).toLongLong();
+                    const qsizetype total = headEnd + 4 + length;
+                    if (buffer.size() >= total) {
+                        const QByteArray answer = buffer.left(total);
+                        buffer.remove(0, total);
+                        return answer;
+                    }
+                }
+                if (timer.elapsed() > 10000 || !socket.waitForReadyRead(2000))
+                    return QByteArray();
+                buffer += socket.readAll();
+            }
+        };
+        // The reference bytes of an answer, from the decision its body carries.
+        auto reference = [](const QByteArray &answer, const QByteArray &extraLines) -> QByteArray {
+            const qsizetype headEnd = answer.indexOf("\r\n\r\n");
+            const int status = answer.mid(9, 3).toInt();
+            const QByteArray body = answer.mid(headEnd + 4);
+            const std::optional<Decision> d = Decision::fromJson(body);
+            if (!d)
+                return "not a decision: " + body;
+            // The seconds the server read its clock at: from its X-RateLimit-Reset.
+            const qsizetype at = answer.indexOf("X-RateLimit-Reset: ");
+            const qint64 now = answer.mid(at + 19, answer.indexOf("\r\n", at) - at - 19).toLongLong() - d->resetSeconds;
+            const QByteArray json = d->toJson();
+            return buildHttpResponse(status, "application/json", json, {}, HttpResponder::Framing::KeepAlive,
+                                     decisionHeaderLines(*d, now) + extraLines);
+        };
+        auto post = [](const QByteArray &body) {
+            return "POST /rate-limit/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+                   + QByteArray::number(body.size()) + "\r\n\r\n" + body;
+        };
+
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, m_server->port());
+        QVERIFY(socket.waitForConnected(5000));
+        QByteArray buffer;
+        const QByteArray body = R"({"userId":"wire-user","modelId":"gpt-4o","tenantId":"enterprise_co","modelTier":"premium"})";
+        socket.write(post(body));
+        QByteArray answer = takeAnswer(socket, buffer);
+        QVERIFY(answer.startsWith("HTTP/1.1 200 OK\r\n"));
+        QCOMPARE(answer, reference(answer, QByteArray()));
+
+        QByteArray burst;
+        for (int i = 0; i < 102; ++i)
+            burst += post(body);
+        socket.write(burst);
+        int refused = 0;
+        for (int i = 0; i < 102; ++i) {
+            answer = takeAnswer(socket, buffer);
+            QVERIFY2(!answer.isEmpty(), qPrintable(QStringLiteral("answer %1 did not come").arg(i)));
+            refused += answer.startsWith("HTTP/1.1 429 Too Many Requests\r\n") ? 1 : 0;
+            QCOMPARE(answer, reference(answer, QByteArray()));
+        }
+        QCOMPARE(refused, 3); // (the base rule: 100 an hour; 103 checks)
+        QVERIFY(buffer.isEmpty());
+
+        // Forward-auth: the decision header, and HEAD without the body.
+        QTcpSocket gate;
+        gate.connectToHost(QHostAddress::LocalHost, m_server->port());
+        QVERIFY(gate.waitForConnected(5000));
+        QByteArray gateBuffer;
+        const QByteArray ask = "/rate-limit/forward-auth HTTP/1.1\r\nHost: x\r\nX-User-Id: wire-gate\r\nX-Model-Id: gpt-4o\r\n\r\n";
+        gate.write("GET " + ask);
+        answer = takeAnswer(gate, gateBuffer);
+        QVERIFY(answer.startsWith("HTTP/1.1 200 OK\r\n"));
+        QCOMPARE(answer, reference(answer, "X-Sluice-Decision: allowed\r\n"));
+        gate.write("HEAD " + ask);
+        QElapsedTimer timer;
+        timer.start();
+        while (!gateBuffer.contains("\r\n\r\n") && timer.elapsed() < 10000 && gate.waitForReadyRead(2000))
+            gateBuffer += gate.readAll();
+        const QByteArray head = gateBuffer;
+        QVERIFY(head.endsWith("\r\n\r\n"));
+        QVERIFY(head.contains("X-RateLimit-Remaining: 98\r\n"));
+        QVERIFY(head.contains("X-Sluice-Decision: allowed\r\n"));
     }
 };
 
