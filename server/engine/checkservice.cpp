@@ -275,17 +275,18 @@ Decision CheckService::decide(const ResolvedCheck &resolved, const WindowOutcome
         u.remaining = window::remaining(spec, state, charged);
         u.resetSeconds = ceilSeconds(window::resetUs(spec, state, charged, now, leaseUs));
         const qint64 waitUs = window::waitUs(spec, state, now); // until this policy would take the request
-        d.policies.append(u);
+        const qint64 headroom = u.limit - u.count;
+        const bool violated = u.violated;
+        d.policies.append(std::move(u));
         if (spec.shadow)
             continue; // reported, never the primary, never a reason to wait
         if (outcome.admitted) {
             // Least headroom left; `applied` is most specific first, so ties keep the more specific.
-            const qint64 headroom = u.limit - u.count;
             if (primary < 0 || headroom < bestHeadroom) {
                 primary = static_cast<int>(i);
                 bestHeadroom = headroom;
             }
-        } else if (u.violated) {
+        } else if (violated) {
             if (primary < 0)
                 primary = static_cast<int>(i); // the most specific violated policy
             // Retry when every violated policy has room again.

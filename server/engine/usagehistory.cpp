@@ -13,9 +13,17 @@ constexpr qint64 kPruneEverySeconds = 3600;
 void UsageRecorder::record(qint64 epochSeconds, const QString &tenant, const QString &model, const QString &scope, Unit unit,
                            bool allowed, qint64 tokens)
 {
-    UsageKey key{epochSeconds - epochSeconds % 60, tenant, model, scope, unitName(unit)};
+    const qint64 minute = epochSeconds - epochSeconds % 60;
+    // (The same string object, or equal text.)
+    auto same = [](const QString &a, const QString &b) { return (a.constData() == b.constData() && a.size() == b.size()) || a == b; };
     std::lock_guard<std::mutex> lock(m_mutex);
-    UsageCounts &c = m_rows[std::move(key)];
+    if (!m_last || m_lastKey.minute != minute || m_lastUnit != unit || !same(m_lastKey.tenant, tenant)
+        || !same(m_lastKey.model, model) || !same(m_lastKey.scope, scope)) {
+        m_lastKey = UsageKey{minute, tenant, model, scope, unitName(unit)};
+        m_lastUnit = unit;
+        m_last = &m_rows[m_lastKey];
+    }
+    UsageCounts &c = *m_last;
     if (allowed) {
         ++c.allowed;
         c.tokens += tokens;
@@ -29,6 +37,7 @@ UsageRows UsageRecorder::take()
     std::lock_guard<std::mutex> lock(m_mutex);
     UsageRows out;
     out.swap(m_rows);
+    m_last = nullptr;
     return out;
 }
 

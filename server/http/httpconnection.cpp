@@ -261,7 +261,15 @@ void HttpConnection::dispatch(ParsedRequest &&parsed)
         const QByteArrayView path = QByteArrayView(parsed.target).first(q < 0 ? parsed.target.size() : q);
         // (No '%' and nothing beyond ASCII, as every route's path: the bytes are the path.)
         const bool plain = std::all_of(path.begin(), path.end(), [](char c) { return c != '%' && static_cast<unsigned char>(c) < 0x80; });
-        r.path = plain ? QString::fromLatin1(path) : QUrl::fromPercentEncoding(path.toByteArray());
+        if (!plain) {
+            r.path = QUrl::fromPercentEncoding(path.toByteArray());
+        } else if (path == QByteArrayView(m_lastPath)) {
+            r.path = m_lastPathText; // (a keep-alive client's next request to the same route: shared)
+        } else {
+            r.path = QString::fromLatin1(path);
+            m_lastPath = path.toByteArray();
+            m_lastPathText = r.path;
+        }
         if (q >= 0)
             r.query = QUrlQuery(QString::fromUtf8(parsed.target.mid(q + 1)));
     } else {

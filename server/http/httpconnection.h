@@ -125,6 +125,8 @@ private:
     HttpApi *m_api;
     ConnectionLimits m_limits;
     HttpRequestParser m_parser;
+    QByteArray m_lastPath;    // the last plain path asked for, and its text
+    QString m_lastPathText;
     // The request or idle clock: its deadline, and a timer due at or before it.
     enum class Clock { None, Idle, Request };
     QTimer m_clock;

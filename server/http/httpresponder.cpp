@@ -120,7 +120,7 @@ void HttpRequest::requireJson() const
 }
 
 HttpResponder::HttpResponder(HttpConnection *connection, quint64 serial, Framing framing, bool headOnly, bool http10)
-    : m_state(std::make_shared<State>())
+    : m_state(new State)
 {
     m_state->headOnly = headOnly;
     m_state->http10 = http10;

@@ -14,6 +14,7 @@
 #include <QList>
 #include <QPair>
 #include <QPointer>
+#include <QSharedData>
 #include <QUrlQuery>
 #include <functional>
 #include <memory>
@@ -79,7 +80,9 @@ public:
     void whenGone(QObject *context, std::function<void()> gone);
 
 private:
-    struct State
+    // (Shared through an 8-byte pointer: a callback that holds a responder and one more pointer
+    // fits std::function's own storage, no allocation per check.)
+    struct State : QSharedData
     {
         ~State();
         QPointer<HttpConnection> connection;
@@ -91,7 +94,7 @@ private:
         bool relaying = false; // a relayed answer's head went: its end (endRelay) is still owed
         bool done = false;
     };
-    std::shared_ptr<State> m_state;
+    QExplicitlySharedDataPointer<State> m_state;
 };
 
 // "HTTP/1.1 <status> <reason>" + Server, Content-Type, Content-Length, the given headers, body.
