@@ -53,6 +53,10 @@ public:
     JsonWriter &value(const char *utf8, size_t size);
     JsonWriter &raw(const QByteArray &json) { comma(); m_out.append(json); return *this; }
 
+    // The buffer, for a caller that writes a run of members itself (after a value: the writer's
+    // next value or key still gets its comma).
+    TextBuffer &buffer() { return m_out; }
+
     // What was written (the writer is empty afterwards).
     QByteArray take() { m_first = true; return m_out.take(); }
 

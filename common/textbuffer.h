@@ -63,18 +63,29 @@ public:
     void number(qint64 v)
     {
         char *p = room(21); // "-9223372036854775808" is 20
-        // One and two digits (flags, windows, small counts: most numbers of an answer) without
-        // to_chars' length computation.
+        m_size = decimal(p, v) - m_data;
+    }
+    // v's decimal digits at p (room for 20 and a sign), and where they end.
+    static char *decimal(char *p, qint64 v)
+    {
+        // One and two digits (flags, small counts) without to_chars' length computation.
         if (static_cast<quint64>(v) < 10) {
             *p = static_cast<char>('0' + v);
-            ++m_size;
-        } else if (static_cast<quint64>(v) < 100) {
+            return p + 1;
+        }
+        if (static_cast<quint64>(v) < 100) {
             p[0] = static_cast<char>('0' + v / 10);
             p[1] = static_cast<char>('0' + v % 10);
-            m_size += 2;
-        } else {
-            m_size = std::to_chars(p, p + 21, v).ptr - m_data;
+            return p + 2;
         }
+        return std::to_chars(p, p + 21, v).ptr;
+    }
+    // A literal's bytes at p, and where they end (the length folds).
+    template <size_t N>
+    static char *literal(char *p, const char (&text)[N])
+    {
+        std::memcpy(p, text, N - 1);
+        return p + N - 1;
     }
     qsizetype size() const { return m_size; }
     // What was written so far, without handing it over; clear() empties it and keeps the room
