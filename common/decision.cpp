@@ -28,20 +28,21 @@ const PolicyUsage *tightest(const Decision &d, Unit unit)
     return best;
 }
 
-// OpenAI's duration form: "0s", "45s", "6m0s", "1h2m3s".
-void appendDuration(TextBuffer &out, qint64 seconds)
+// OpenAI's duration form at p: "0s", "45s", "6m0s", "1h2m3s"; where it ends.
+char *writeDuration(char *p, qint64 seconds)
 {
     const qint64 h = seconds / 3600, m = seconds / 60 % 60, s = seconds % 60;
     if (h) {
-        out.number(h);
-        out.put('h');
+        p = TextBuffer::decimal(p, h);
+        *p++ = 'h';
     }
     if (h || m) {
-        out.number(m);
-        out.put('m');
+        p = TextBuffer::decimal(p, m);
+        *p++ = 'm';
     }
-    out.number(s);
-    out.put('s');
+    p = TextBuffer::decimal(p, s);
+    *p++ = 's';
+    return p;
 }
 
 // The wire names of scopes, units and algorithms as JSON strings, made once from scopeName() and
@@ -263,42 +264,52 @@ void appendDecisionHeaderLines(TextBuffer &out, const Decision &d, qint64 nowEpo
         }
         return;
     }
+    // The lines every answer with a policy has, written as one run into room reserved once.
+    using B = TextBuffer;
     const QByteArray token = scopeToken(d.primary->scope);
-    out.append("RateLimit-Policy: \"");
-    out.append(token);
-    out.append("\";q=");
-    out.number(d.limit);
-    out.append(";w=");
-    out.number(d.windowSeconds);
-    out.append("\r\nRateLimit: \"");
-    out.append(token);
-    out.append("\";r=");
-    out.number(d.remaining);
-    out.append(";t=");
-    out.number(d.resetSeconds);
-    out.append("\r\nX-RateLimit-Limit: ");
-    out.number(d.limit);
-    out.append("\r\nX-RateLimit-Remaining: ");
-    out.number(d.remaining);
-    out.append("\r\nX-RateLimit-Reset: ");
-    out.number(nowEpochSeconds + d.resetSeconds);
+    char *p = out.room(768 + 2 * token.size());
+    p = B::literal(p, "RateLimit-Policy: \"");
+    std::memcpy(p, token.constData(), static_cast<size_t>(token.size()));
+    p = B::literal(p + token.size(), "\";q=");
+    p = B::decimal(p, d.limit);
+    p = B::literal(p, ";w=");
+    p = B::decimal(p, d.windowSeconds);
+    p = B::literal(p, "\r\nRateLimit: \"");
+    std::memcpy(p, token.constData(), static_cast<size_t>(token.size()));
+    p = B::literal(p + token.size(), "\";r=");
+    p = B::decimal(p, d.remaining);
+    p = B::literal(p, ";t=");
+    p = B::decimal(p, d.resetSeconds);
+    p = B::literal(p, "\r\nX-RateLimit-Limit: ");
+    p = B::decimal(p, d.limit);
+    p = B::literal(p, "\r\nX-RateLimit-Remaining: ");
+    p = B::decimal(p, d.remaining);
+    p = B::literal(p, "\r\nX-RateLimit-Reset: ");
+    p = B::decimal(p, nowEpochSeconds + d.resetSeconds);
     // The seed API's name for the primary policy's algorithm.
-    out.append(d.primary->unit == Unit::Concurrent               ? "\r\nX-RateLimit-Strategy: concurrency\r\n"
-               : d.primary->algorithm == Algorithm::TokenBucket ? "\r\nX-RateLimit-Strategy: token_bucket\r\n"
-                                                                  : "\r\nX-RateLimit-Strategy: sliding_window\r\n");
-    for (Unit unit : {Unit::Requests, Unit::Tokens}) {
-        const PolicyUsage *u = tightest(d, unit);
-        if (!u)
-            continue;
-        const bool tokens = unit == Unit::Tokens;
-        out.append(tokens ? "x-ratelimit-limit-tokens: " : "x-ratelimit-limit-requests: ");
-        out.number(u->limit);
-        out.append(tokens ? "\r\nx-ratelimit-remaining-tokens: " : "\r\nx-ratelimit-remaining-requests: ");
-        out.number(u->remaining);
-        out.append(tokens ? "\r\nx-ratelimit-reset-tokens: " : "\r\nx-ratelimit-reset-requests: ");
-        appendDuration(out, u->resetSeconds);
-        out.append("\r\n");
+    if (d.primary->unit == Unit::Concurrent)
+        p = B::literal(p, "\r\nX-RateLimit-Strategy: concurrency\r\n");
+    else if (d.primary->algorithm == Algorithm::TokenBucket)
+        p = B::literal(p, "\r\nX-RateLimit-Strategy: token_bucket\r\n");
+    else
+        p = B::literal(p, "\r\nX-RateLimit-Strategy: sliding_window\r\n");
+    if (const PolicyUsage *u = tightest(d, Unit::Requests)) {
+        p = B::literal(p, "x-ratelimit-limit-requests: ");
+        p = B::decimal(p, u->limit);
+        p = B::literal(p, "\r\nx-ratelimit-remaining-requests: ");
+        p = B::decimal(p, u->remaining);
+        p = B::literal(p, "\r\nx-ratelimit-reset-requests: ");
+        p = B::literal(writeDuration(p, u->resetSeconds), "\r\n");
     }
+    if (const PolicyUsage *u = tightest(d, Unit::Tokens)) {
+        p = B::literal(p, "x-ratelimit-limit-tokens: ");
+        p = B::decimal(p, u->limit);
+        p = B::literal(p, "\r\nx-ratelimit-remaining-tokens: ");
+        p = B::decimal(p, u->remaining);
+        p = B::literal(p, "\r\nx-ratelimit-reset-tokens: ");
+        p = B::literal(writeDuration(p, u->resetSeconds), "\r\n");
+    }
+    out.setEnd(p);
     if (withReservation && !d.reservationId.isNull()) {
         // Every door hands the reservation out (forward-auth and gRPC have no body to carry it).
         out.append("X-Sluice-Reservation: ");
