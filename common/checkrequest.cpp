@@ -11,6 +11,10 @@
 #include <cmath>
 #include <cstring>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 namespace sluice {
 
 int codePointCount(const QString &s)
@@ -211,12 +215,30 @@ private:
     static QString recentId(const char *p, qsizetype n)
     {
         thread_local std::array<QString, 512> recent;
-        quint64 h = 14695981039346656037ull; // FNV-1a
-        for (qsizetype i = 0; i < n; ++i)
-            h = (h ^ static_cast<unsigned char>(p[i])) * 1099511628211ull;
-        QString &slot = recent[(h ^ (h >> 32)) % recent.size()];
-        if (slot.size() != n || QLatin1String(p, n) != slot)
-            slot = QString::fromLatin1(p, n);
+        // Eight bytes at a time, multiplied and folded (a slot's choice, not a defence: a collision
+        // costs a new QString, nothing more).
+        quint64 h = static_cast<quint64>(n) * 0x9e3779b97f4a7c15ull;
+        qsizetype i = 0;
+        for (; i + 8 <= n; i += 8) {
+            quint64 w;
+            std::memcpy(&w, p + i, 8);
+            h = (h ^ w) * 0xff51afd7ed558ccdull;
+            h ^= h >> 32;
+        }
+        quint64 tail = 0;
+        std::memcpy(&tail, p + i, static_cast<size_t>(n - i));
+        h = (h ^ tail) * 0xc4ceb9fe1a85ec53ull;
+        h ^= h >> 29;
+        QString &slot = recent[h % recent.size()];
+        if (slot.size() == n) {
+            const char16_t *s = reinterpret_cast<const char16_t *>(slot.constData());
+            qsizetype k = 0;
+            while (k < n && s[k] == static_cast<unsigned char>(p[k]))
+                ++k;
+            if (k == n)
+                return slot;
+        }
+        slot = QString::fromLatin1(p, n);
         return slot;
     }
 
@@ -226,6 +248,31 @@ private:
         if (!take('"'))
             return false;
         const char *start = m_p;
+#ifdef __SSE2__
+        // Sixteen bytes at a time while sixteen are left: the first that is not plain ASCII must be
+        // the closing quote (a control, '\\' or a byte beyond 0x7e: the general reader's).
+        while (m_end - m_p >= 16) {
+            const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i *>(m_p));
+            const __m128i quote = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('"'));
+            const __m128i backslash = _mm_cmpeq_epi8(bytes, _mm_set1_epi8('\\'));
+            // (signed compares: bytes from 0x80 on are negative, so "< 0x20" catches them too)
+            const __m128i control = _mm_cmplt_epi8(bytes, _mm_set1_epi8(0x20));
+            const __m128i del = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(0x7f));
+            const int special = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), _mm_or_si128(control, del)));
+            if (!special) {
+                m_p += 16;
+                continue;
+            }
+            const int at = __builtin_ctz(static_cast<unsigned>(special));
+            if (!(_mm_movemask_epi8(quote) & (1 << at)))
+                return false;
+            m_p += at;
+            *begin = start;
+            *length = m_p - start;
+            ++m_p;
+            return true;
+        }
+#endif
         for (; m_p != m_end; ++m_p) {
             const auto c = static_cast<unsigned char>(*m_p);
             if (c == '"') {
