@@ -165,7 +165,7 @@ void HttpConnection::discardInput()
     while (m_fd >= 0 && m_readable && !m_eof) {
         const ssize_t n = ::recv(m_fd, sink, sizeof sink, 0);
         if (n > 0) {
-            m_readable = n == static_cast<ssize_t>(sizeof sink);
+            m_readable = n == static_cast<ssize_t>(sizeof sink) || m_ended;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -201,7 +201,8 @@ void HttpConnection::drive()
             if (n > 0) {
                 m_parser.append(chunk, n);
                 m_needBytes = false;
-                m_readable = static_cast<size_t>(n) == want; // less than asked for: the kernel had no more
+                // Less than asked for: the kernel had no more (unless its end is still to come).
+                m_readable = static_cast<size_t>(n) == want || m_ended;
             } else if (n == 0) {
                 m_readable = false;
                 m_eof = true; // a half-close: what came before it is still answered

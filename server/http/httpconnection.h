@@ -103,6 +103,7 @@ private:
     void onWritable();
     void socketReadable() override;
     void socketWritable() override;
+    void socketEnded() override { m_ended = true; }
     void watch(bool read, bool write);
     void watchRelayedClient();
     void write(const QByteArray &bytes);
@@ -141,6 +142,7 @@ private:
     bool m_drivePosted = false;
     bool m_readable = false;  // the kernel may hold bytes we have not read (the notifier said so)
     bool m_eof = false;       // the client shut down its sending side
+    bool m_ended = false;     // the poller saw the end coming: read until recv returns it
     bool m_needBytes = false; // the parser holds part of a request and waits for the rest
     bool m_relayHeld = false; // relaying, and the client sent more (pipelined): it waits in the kernel
     std::function<void()> m_drained;

@@ -35,7 +35,7 @@ void ConnectionPoller::watch(int fd, Client *client, bool read, bool write, bool
     if (read == wasRead && write == wasWrite)
         return;
     epoll_event e{};
-    e.events = (read ? EPOLLIN : 0u) | (write ? EPOLLOUT : 0u);
+    e.events = (read ? EPOLLIN | EPOLLRDHUP : 0u) | (write ? EPOLLOUT : 0u) | EPOLLET;
     e.data.ptr = client;
     const bool was = wasRead || wasWrite, is = read || write;
     const int op = !is ? EPOLL_CTL_DEL : was ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
@@ -67,7 +67,11 @@ void ConnectionPoller::onReady()
         // (A hang-up or an error goes to what the client watches: its next call finds it.)
         const epoll_event &e = ready.events[i];
         const bool hangUp = e.events & (EPOLLERR | EPOLLHUP);
-        if (e.data.ptr && (e.events & EPOLLIN || hangUp))
+        // The peer's end (or an error): a short read no longer means "nothing more", the end is
+        // still to be read (edge-triggered, no second event would say so).
+        if (e.data.ptr && (e.events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP)))
+            static_cast<Client *>(e.data.ptr)->socketEnded();
+        if (e.data.ptr && (e.events & (EPOLLIN | EPOLLRDHUP) || hangUp))
             static_cast<Client *>(e.data.ptr)->socketReadable();
         if (e.data.ptr && (e.events & EPOLLOUT || hangUp))
             static_cast<Client *>(e.data.ptr)->socketWritable();

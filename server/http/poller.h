@@ -5,9 +5,13 @@
 // call, and every turn of the loop a poll over every connection's socket (issue 24's profile:
 // 7 % of a check); here it is one epoll_wait per turn and a direct call per ready socket.
 //
-// Level-triggered, as a QSocketNotifier: a connection that leaves bytes unread is called again.
+// Edge-triggered: a connection is called when bytes come (or room to write), not again for bytes it
+// left unread. So a watcher reads until the kernel has no more (a short read) or stops watching
+// (then watching again reports what waits at once: epoll checks the socket when its interest is
+// set; the peer's end is told apart, as it comes with bytes in one event). Level-triggered, every
+// epoll_wait looked again at every socket it had reported before.
 // A connection watches for reading, writing, both or neither (it is then out of the set: a
-// socket's hang-up is reported even to no interest, and would spin).
+// socket's hang-up is reported even to no interest).
 #pragma once
 
 #include "http/layer.h"
@@ -27,6 +31,9 @@ public:
     public:
         virtual void socketReadable() = 0;
         virtual void socketWritable() = 0;
+        // The peer shut down its sending side, or the socket failed: read until recv says so
+        // (before socketReadable of the same event).
+        virtual void socketEnded() = 0;
 
     protected:
         ~Client() = default;
