@@ -42,6 +42,8 @@ public:
     void put(char c) { *room(1) = c; ++m_size; }
     void append(const char *p, qsizetype n)
     {
+        if (n <= 0)
+            return; // (an empty view's data may be null: memcpy must not see it)
         std::memcpy(room(n), p, static_cast<size_t>(n));
         m_size += n;
     }

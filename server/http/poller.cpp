@@ -57,10 +57,21 @@ void ConnectionPoller::forget(Client *client)
 
 void ConnectionPoller::onReady()
 {
+    // A few rounds a turn of Qt's loop: under load, answering one round's sockets has let the next
+    // requests come, and a round costs an epoll_wait where a turn costs a ppoll and Qt's timers
+    // and posted events (which wait at most kRounds rounds).
+    for (int round = 0; round < kRounds; ++round) {
+        if (!handOut())
+            return;
+    }
+}
+
+bool ConnectionPoller::handOut()
+{
     Ready ready;
     ready.count = ::epoll_wait(m_epoll, ready.events, 64, 0);
     if (ready.count <= 0)
-        return;
+        return false;
     Ready *const outer = std::exchange(m_ready, &ready);
     for (int i = 0; i < ready.count; ++i) {
         // Read before write, as Qt's dispatcher does; a client gone meanwhile is skipped (forget).
@@ -77,6 +88,7 @@ void ConnectionPoller::onReady()
             static_cast<Client *>(e.data.ptr)->socketWritable();
     }
     m_ready = outer;
+    return true;
 }
 
 } // namespace sluice

@@ -50,7 +50,9 @@ public:
     void forget(Client *client);
 
 private:
+    static constexpr int kRounds = 4;
     void onReady();
+    bool handOut(); // one epoll_wait's events to their clients; false when there were none
 
     int m_epoll = -1;
     QSocketNotifier *m_notifier = nullptr;
