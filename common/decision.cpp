@@ -93,11 +93,9 @@ void writeUsage(JsonWriter &w, const PolicyUsage &u, bool withViolated, const Js
     p = TextBuffer::literal(p, ",\"windowSeconds\":");
     p = TextBuffer::decimal(p, u.windowSeconds);
     p = TextBuffer::literal(p, ",\"unit\":");
-    std::memcpy(p, unit.constData(), static_cast<size_t>(unit.size()));
-    p += unit.size();
+    p = TextBuffer::copy(p, unit);
     p = TextBuffer::literal(p, ",\"algorithm\":");
-    std::memcpy(p, algorithm.constData(), static_cast<size_t>(algorithm.size()));
-    p += algorithm.size();
+    p = TextBuffer::copy(p, algorithm);
     if (u.shadow)
         p = TextBuffer::literal(p, ",\"shadow\":true");
     if (withViolated) {
@@ -269,14 +267,12 @@ void appendDecisionHeaderLines(TextBuffer &out, const Decision &d, qint64 nowEpo
     const QByteArray token = scopeToken(d.primary->scope);
     char *p = out.room(768 + 2 * token.size());
     p = B::literal(p, "RateLimit-Policy: \"");
-    std::memcpy(p, token.constData(), static_cast<size_t>(token.size()));
-    p = B::literal(p + token.size(), "\";q=");
+    p = B::literal(B::copy(p, token), "\";q=");
     p = B::decimal(p, d.limit);
     p = B::literal(p, ";w=");
     p = B::decimal(p, d.windowSeconds);
     p = B::literal(p, "\r\nRateLimit: \"");
-    std::memcpy(p, token.constData(), static_cast<size_t>(token.size()));
-    p = B::literal(p + token.size(), "\";r=");
+    p = B::literal(B::copy(p, token), "\";r=");
     p = B::decimal(p, d.remaining);
     p = B::literal(p, ";t=");
     p = B::decimal(p, d.resetSeconds);
@@ -293,20 +289,16 @@ void appendDecisionHeaderLines(TextBuffer &out, const Decision &d, qint64 nowEpo
         p = B::literal(p, "\r\nX-RateLimit-Strategy: token_bucket\r\n");
     else
         p = B::literal(p, "\r\nX-RateLimit-Strategy: sliding_window\r\n");
-    if (const PolicyUsage *u = tightest(d, Unit::Requests)) {
-        p = B::literal(p, "x-ratelimit-limit-requests: ");
+    for (Unit unit : {Unit::Requests, Unit::Tokens}) {
+        const PolicyUsage *u = tightest(d, unit);
+        if (!u)
+            continue;
+        const bool tokens = unit == Unit::Tokens;
+        p = tokens ? B::literal(p, "x-ratelimit-limit-tokens: ") : B::literal(p, "x-ratelimit-limit-requests: ");
         p = B::decimal(p, u->limit);
-        p = B::literal(p, "\r\nx-ratelimit-remaining-requests: ");
+        p = tokens ? B::literal(p, "\r\nx-ratelimit-remaining-tokens: ") : B::literal(p, "\r\nx-ratelimit-remaining-requests: ");
         p = B::decimal(p, u->remaining);
-        p = B::literal(p, "\r\nx-ratelimit-reset-requests: ");
-        p = B::literal(writeDuration(p, u->resetSeconds), "\r\n");
-    }
-    if (const PolicyUsage *u = tightest(d, Unit::Tokens)) {
-        p = B::literal(p, "x-ratelimit-limit-tokens: ");
-        p = B::decimal(p, u->limit);
-        p = B::literal(p, "\r\nx-ratelimit-remaining-tokens: ");
-        p = B::decimal(p, u->remaining);
-        p = B::literal(p, "\r\nx-ratelimit-reset-tokens: ");
+        p = tokens ? B::literal(p, "\r\nx-ratelimit-reset-tokens: ") : B::literal(p, "\r\nx-ratelimit-reset-requests: ");
         p = B::literal(writeDuration(p, u->resetSeconds), "\r\n");
     }
     out.setEnd(p);

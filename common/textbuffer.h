@@ -82,6 +82,12 @@ public:
         }
         return std::to_chars(p, p + 21, v).ptr;
     }
+    // b's bytes at p, and where they end.
+    static char *copy(char *p, const QByteArray &b)
+    {
+        std::memcpy(p, b.constData(), static_cast<size_t>(b.size()));
+        return p + b.size();
+    }
     // A literal's bytes at p, and where they end (the length folds).
     template <size_t N>
     static char *literal(char *p, const char (&text)[N])

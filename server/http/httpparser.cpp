@@ -68,17 +68,7 @@ bool equalsLower(QByteArrayView text, QByteArrayView lower)
 
 bool equalsLower(const char *begin, const char *end, const char *lower)
 {
-    const size_t n = std::strlen(lower);
-    if (static_cast<size_t>(end - begin) != n)
-        return false;
-    for (size_t i = 0; i < n; ++i) {
-        char c = begin[i];
-        if (c >= 'A' && c <= 'Z')
-            c = static_cast<char>(c - 'A' + 'a');
-        if (c != lower[i])
-            return false;
-    }
-    return true;
+    return equalsLower(QByteArrayView(begin, end - begin), QByteArrayView(lower));
 }
 
 
