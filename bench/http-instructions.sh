@@ -8,7 +8,8 @@
 # measures the whole process's CPU.
 # Usage: bench/http-instructions.sh [--redis] [--seconds N] [--top N]   (needs valgrind and wrk:
 #        source scripts/lib/deps.sh; sluice_install_deps --bench;
-#        --redis: against a redis-server started on a free loopback port, the server's side only)
+#        --redis: against a redis-server started on a free loopback port, the server's side only;
+#        SLUICE_SERVER=path: another build's sluice-server, to compare two builds)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=20 top=25 mode=embedded
