@@ -131,7 +131,7 @@ void HttpConnection::onTimeout()
     close(); // an idle keep-alive connection
 }
 
-void HttpConnection::updateNotifiers()
+void HttpConnection::updateWatch()
 {
     if (m_fd < 0)
         return;
@@ -152,7 +152,7 @@ void HttpConnection::onReadable()
     m_readable = true;
     switch (m_mode) {
     case Mode::Reading: return drive();
-    case Mode::Answering: return updateNotifiers(); // the bytes wait in the kernel
+    case Mode::Answering: return updateWatch(); // the bytes wait in the kernel
     case Mode::Relaying: return watchRelayedClient();
     case Mode::Streaming:
     case Mode::Closing: return discardInput();
@@ -180,7 +180,7 @@ void HttpConnection::discardInput()
     // A stream ends with its client; a lingering close is over once the answer has gone.
     if (m_eof && (m_mode == Mode::Streaming || (m_mode == Mode::Closing && m_sendingShutDown)))
         return abort();
-    updateNotifiers();
+    updateWatch();
 }
 
 void HttpConnection::drive()
@@ -380,7 +380,7 @@ bool HttpConnection::beginRelay(quint64 serial, const QByteArray &head)
         write(head);
         flushOut();
     } else {
-        updateNotifiers();
+        updateWatch();
     }
     return m_fd >= 0;
 }
@@ -410,7 +410,7 @@ void HttpConnection::watchRelayedClient()
     if (n > 0) {
         m_relayHeld = true;
         m_readable = true;
-        return updateNotifiers();
+        return updateWatch();
     }
     if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
         return;
@@ -483,7 +483,7 @@ void HttpConnection::afterFlush()
         else
             armClock();
     }
-    updateNotifiers();
+    updateWatch();
 }
 
 void HttpConnection::close()

@@ -110,7 +110,7 @@ private:
     void deliver(quint64 serial, const QByteArray *shared, QByteArrayView bytes, bool close);
     void flushOut();
     void afterFlush();
-    void updateNotifiers();
+    void updateWatch();
     qint64 unsent() const { return m_out.size() - m_outPos; }
     bool moreToDo() const;
 
