@@ -195,7 +195,11 @@ private:
         case ModelId: return id(value, length, api::kMaxIdLength, &r->modelId);
         case TenantId: return id(value, length, api::kMaxIdLength, &r->tenantId);
         case ModelTier: return id(value, length, api::kMaxIdLength, &r->modelTier);
-        case ApiKey: return id(value, length, 256, &r->apiKey);
+        case ApiKey: // (a secret: made afresh, never kept in the table of recent ids)
+            if (length == 0 || length > 256)
+                return false;
+            r->apiKey = QString::fromLatin1(value, length);
+            return true;
         case Cost: return false; // a string for the cost: the general reader's error
         default: return true;    // a key nobody reads
         }

@@ -59,9 +59,20 @@ HttpConnection::~HttpConnection()
 
 void HttpConnection::watch(bool read, bool write)
 {
-    m_poller->watch(m_fd, this, read, write, m_watchRead, m_watchWrite);
-    m_watchRead = read;
-    m_watchWrite = write;
+    const bool inSet = m_watchRead || m_watchWrite;
+    if (m_poller->watch(m_fd, this, read, write, m_watchRead, m_watchWrite)) {
+        m_watchRead = read;
+        m_watchWrite = write;
+        return;
+    }
+    if (!read && !write)
+        return; // (leaving the set failed: the descriptor is closed next, which leaves it too)
+    // Not watched, never woken: given up rather than left to its idle timeout. A refused change
+    // leaves the socket in the set with its old interest: it leaves it first.
+    if (inSet)
+        m_poller->watch(m_fd, this, false, false, m_watchRead, m_watchWrite);
+    m_watchRead = m_watchWrite = false;
+    abort();
 }
 
 void HttpConnection::socketReadable()

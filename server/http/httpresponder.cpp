@@ -178,11 +178,15 @@ void HttpResponder::send(int status, QByteArrayView body, QByteArrayView content
         connection->answer(m_state->serial, own.take(), close);
         return;
     }
-    inUse = true;
+    struct Using
+    {
+        bool &flag;
+        explicit Using(bool &f) : flag(f) { flag = true; }
+        ~Using() { flag = false; }
+    } using_(inUse); // (released whatever happens: an exception would leave every later answer allocating)
     reused.clear();
     writeHttpResponse(reused, status, contentType, body, extra, m_state->framing, headerLines, !m_state->headOnly);
     connection->answer(m_state->serial, reused.view(), close);
-    inUse = false;
 }
 
 void HttpResponder::sendError(const ApiError &error, const HttpHeaders &extra)

@@ -14,6 +14,7 @@ struct ConnectionPoller::Ready
 {
     epoll_event events[64];
     int count = 0;
+    Ready *outer = nullptr; // a batch under way further up the stack (a nested event loop)
 };
 
 ConnectionPoller::ConnectionPoller(QObject *parent) : QObject(parent), m_epoll(::epoll_create1(EPOLL_CLOEXEC))
@@ -30,28 +31,30 @@ ConnectionPoller::~ConnectionPoller()
     ::close(m_epoll);
 }
 
-void ConnectionPoller::watch(int fd, Client *client, bool read, bool write, bool wasRead, bool wasWrite)
+bool ConnectionPoller::watch(int fd, Client *client, bool read, bool write, bool wasRead, bool wasWrite)
 {
     if (read == wasRead && write == wasWrite)
-        return;
+        return true;
     epoll_event e{};
     e.events = (read ? EPOLLIN | EPOLLRDHUP : 0u) | (write ? EPOLLOUT : 0u) | EPOLLET;
     e.data.ptr = client;
     const bool was = wasRead || wasWrite, is = read || write;
     const int op = !is ? EPOLL_CTL_DEL : was ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    if (::epoll_ctl(m_epoll, op, fd, &e) != 0)
+    const bool ok = ::epoll_ctl(m_epoll, op, fd, &e) == 0;
+    if (!ok)
         qWarning("epoll_ctl(%d) on socket %d: %s", op, fd, std::strerror(errno));
     if (!is)
         forget(client); // (an event of this turn for it is stale now)
+    return ok;
 }
 
 void ConnectionPoller::forget(Client *client)
 {
-    if (!m_ready)
-        return;
-    for (int i = 0; i < m_ready->count; ++i) {
-        if (m_ready->events[i].data.ptr == client)
-            m_ready->events[i].data.ptr = nullptr;
+    for (Ready *ready = m_ready; ready; ready = ready->outer) {
+        for (int i = 0; i < ready->count; ++i) {
+            if (ready->events[i].data.ptr == client)
+                ready->events[i].data.ptr = nullptr;
+        }
     }
 }
 
@@ -72,7 +75,7 @@ bool ConnectionPoller::handOut()
     ready.count = ::epoll_wait(m_epoll, ready.events, 64, 0);
     if (ready.count <= 0)
         return false;
-    Ready *const outer = std::exchange(m_ready, &ready);
+    ready.outer = std::exchange(m_ready, &ready);
     for (int i = 0; i < ready.count; ++i) {
         // Read before write, as Qt's dispatcher does; a client gone meanwhile is skipped (forget).
         // (A hang-up or an error goes to what the client watches: its next call finds it.)
@@ -87,7 +90,7 @@ bool ConnectionPoller::handOut()
         if (e.data.ptr && (e.events & EPOLLOUT || hangUp))
             static_cast<Client *>(e.data.ptr)->socketWritable();
     }
-    m_ready = outer;
+    m_ready = ready.outer;
     return true;
 }
 

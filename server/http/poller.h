@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// One epoll set per HTTP thread for its connections' sockets. Qt's event loop watches the set's
-// descriptor (one QSocketNotifier); when it is ready, the ready connections are called directly.
+// One epoll set per listening server (an HTTP thread's) for its connections' sockets. Qt's event
+// loop watches the set's descriptor (one QSocketNotifier); when it is ready, the ready connections
+// are called directly.
 // With a QSocketNotifier per connection, every ready socket cost an event, a signal and a slot
 // call, and every turn of the loop a poll over every connection's socket (issue 24's profile:
-// 7 % of a check); here it is one epoll_wait per turn and a direct call per ready socket.
+// 7 % of a check); here it is an epoll_wait per round of ready sockets (up to kRounds a turn) and a
+// direct call per ready socket.
 //
 // Edge-triggered: a connection is called when bytes come (or room to write), not again for bytes it
 // left unread. So a watcher reads until the kernel has no more (a short read) or stops watching
@@ -44,8 +46,9 @@ public:
 
     // Watches `fd` for `client` (read, write, both, or neither: out of the set). Changes only
     // when asked for a change; the descriptor must leave (watch(fd, …, false, false)) before it
-    // is closed.
-    void watch(int fd, Client *client, bool read, bool write, bool wasRead, bool wasWrite);
+    // is closed. False when the kernel refused (out of memory, or of epoll watches): the socket
+    // would never be reported, its owner gives it up.
+    bool watch(int fd, Client *client, bool read, bool write, bool wasRead, bool wasWrite);
     // A client that is going away: no event of the turn in progress reaches it any more.
     void forget(Client *client);
 
