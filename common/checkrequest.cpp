@@ -195,21 +195,18 @@ private:
         case ModelId: return id(value, length, api::kMaxIdLength, &r->modelId);
         case TenantId: return id(value, length, api::kMaxIdLength, &r->tenantId);
         case ModelTier: return id(value, length, api::kMaxIdLength, &r->modelTier);
-        case ApiKey: // (a secret: made afresh, never kept in the table of recent ids)
-            if (length == 0 || length > 256)
-                return false;
-            r->apiKey = QString::fromLatin1(value, length);
-            return true;
+        case ApiKey: return id(value, length, 256, &r->apiKey, false); // (a secret: never kept in the table of recent ids)
         case Cost: return false; // a string for the cost: the general reader's error
         default: return true;    // a key nobody reads
         }
     }
 
-    static bool id(const char *p, qsizetype n, int maxLength, QString *out)
+    static bool id(const char *p, qsizetype n, int maxLength, QString *out, bool shareRecent = true)
     {
         if (n == 0 || n > maxLength)
             return false; // the general reader names the rule
-        *out = recentId(p, n); // (printable ASCII: Latin-1 and UTF-8 alike)
+        // (printable ASCII: Latin-1 and UTF-8 alike)
+        *out = shareRecent ? recentId(p, n) : QString::fromLatin1(p, n);
         return true;
     }
 

@@ -15,9 +15,12 @@ constexpr char kHex[] = "0123456789abcdef";
 
 // The escape of a byte that JSON does not allow raw in a string (controls, '"', '\\'), or 0 for
 // one it does.
+// A byte that goes into a JSON string as it is (not a control, '"' nor '\\').
+constexpr bool isPlain(unsigned u) { return u >= 0x20 && u != '"' && u != '\\'; }
+
 inline int escapeOf(unsigned u, char *out)
 {
-    if (u >= 0x20 && u != '"' && u != '\\')
+    if (isPlain(u))
         return 0;
     out[0] = '\\';
     switch (u) {
@@ -36,14 +39,14 @@ inline int escapeOf(unsigned u, char *out)
     }
 }
 
-// ASCII that goes into a JSON string as it is: printable, not '"' nor '\\'.
+// isPlain() of every ASCII character, as a table (the short-string loop looks each one up).
 struct PlainTable
 {
     bool plain[128] = {};
     constexpr PlainTable()
     {
-        for (int c = 0x20; c < 0x80; ++c)
-            plain[c] = c != '"' && c != '\\';
+        for (unsigned c = 0; c < 128; ++c)
+            plain[c] = isPlain(c);
     }
 };
 constexpr PlainTable kPlain;

@@ -64,6 +64,19 @@ bool PolicyDto::scopeAllows(Scope scope, const char *field)
     return false;
 }
 
+bool PolicyDto::isScopeDefault() const
+{
+    switch (scope) {
+    case Scope::UserModel: return userId.isNull() || modelId.isNull();
+    case Scope::ApiKey: return !apiKeyId;
+    case Scope::Tenant: return tenantId.isNull();
+    case Scope::Model: return modelId.isNull();
+    case Scope::ModelTier: return modelTier.isNull();
+    case Scope::Global: return false;
+    }
+    return false;
+}
+
 QJsonObject PolicyDto::toJson() const
 {
     QJsonObject o;

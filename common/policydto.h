@@ -43,6 +43,10 @@ struct PolicyDto
     // registry's job, not this one.
     static std::optional<PolicyDto> fromJson(const QJsonObject &o, QString *error);
 
+    // A default of its scope: it names no entity of it (USER_MODEL: not both user and model). A
+    // decision labels it "(default)".
+    bool isScopeDefault() const;
+
     // Which selector fields a scope may set (design §2 table).
     static bool scopeAllows(Scope scope, const char *field);
     // A token bucket's capacity: burst, or the limit when none is set.

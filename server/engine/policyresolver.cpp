@@ -18,14 +18,13 @@ QString ResolvedCheck::label(const AppliedPolicy &a) const
     const PolicyDto &p = *a.policy;
     switch (p.scope) {
     case Scope::UserModel:
-        return u"user " % userId % u" on model " % modelId
-               % QLatin1String(p.userId.isNull() || p.modelId.isNull() ? " (default)" : "");
+        return u"user " % userId % u" on model " % modelId % QLatin1String(p.isScopeDefault() ? " (default)" : "");
     case Scope::ApiKey:
         return u"api key " % QString::number(apiKey ? apiKey->id : 0) % u" (" % (apiKey ? apiKey->prefix : QString()) % u"…)"
-               % QLatin1String(!p.apiKeyId ? " (default)" : "");
-    case Scope::Tenant: return entityLabel(p.scope, tenantId, p.tenantId.isNull());
-    case Scope::Model: return entityLabel(p.scope, modelId, p.modelId.isNull());
-    case Scope::ModelTier: return entityLabel(p.scope, modelTier, p.modelTier.isNull());
+               % QLatin1String(p.isScopeDefault() ? " (default)" : "");
+    case Scope::Tenant: return entityLabel(p.scope, tenantId, p.isScopeDefault());
+    case Scope::Model: return entityLabel(p.scope, modelId, p.isScopeDefault());
+    case Scope::ModelTier: return entityLabel(p.scope, modelTier, p.isScopeDefault());
     case Scope::Global: return QStringLiteral("global");
     }
     return QString();
@@ -80,12 +79,7 @@ ResolvedCheck PolicyResolver::resolve(std::shared_ptr<const PolicySnapshot> snap
     // cost (reweighed at completion), concurrent a lease of 1.
     // The snapshot's label of a known tenant, model or tier (null otherwise: label() makes it).
     auto labelOf = [](const PolicySnapshot::Entity *e, const PolicyDto *p) {
-        if (!e)
-            return QString();
-        const bool isDefault = p->scope == Scope::Tenant ? p->tenantId.isNull()
-                               : p->scope == Scope::Model ? p->modelId.isNull()
-                                                          : p->modelTier.isNull();
-        return isDefault ? e->defaultLabel : e->label;
+        return !e ? QString() : p->isScopeDefault() ? e->defaultLabel : e->label;
     };
     auto apply = [&r, &labelOf](const PolicySnapshot::PolicySet &set, const QByteArray &key,
                                 const PolicySnapshot::Entity *entity = nullptr) {

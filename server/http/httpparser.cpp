@@ -290,16 +290,9 @@ std::optional<ApiError> HttpRequestParser::parseHead(const char *begin, const ch
                 return ApiError::badRequest(QStringLiteral("Content-Length is not a number"));
             const qint64 max = !m_largePrefix.isEmpty() && m_current.target.startsWith(m_largePrefix) ? std::max(m_largeMax, m_maxBody)
                                                                                                       : m_maxBody;
-            // (Leading zeros aside, more than 18 digits is more than any limit: no overflow below.)
-            qsizetype first = 0;
-            while (first < value.size() - 1 && value.at(first) == '0')
-                ++first;
-            qint64 n = 0;
-            if (value.size() - first <= 18) {
-                for (qsizetype i = first; i < value.size(); ++i)
-                    n = n * 10 + (value.at(i) - '0');
-            }
-            if (value.size() - first > 18 || n > max)
+            bool ok = false;
+            const qint64 n = value.toLongLong(&ok);
+            if (!ok || n > max)
                 return ApiError::payloadTooLarge(QStringLiteral("the request body is larger than %1 bytes").arg(max));
             if (length && *length != n)
                 return ApiError::badRequest(QStringLiteral("two Content-Length headers disagree"));

@@ -5,6 +5,7 @@
 
 #include "textbuffer.h"
 
+#include <QScopeGuard>
 #include <QThread>
 #include <cstdio>
 #include <cstring>
@@ -178,12 +179,8 @@ void HttpResponder::send(int status, QByteArrayView body, QByteArrayView content
         connection->answer(m_state->serial, own.take(), close);
         return;
     }
-    struct Using
-    {
-        bool &flag;
-        explicit Using(bool &f) : flag(f) { flag = true; }
-        ~Using() { flag = false; }
-    } using_(inUse); // (released whatever happens: an exception would leave every later answer allocating)
+    inUse = true;
+    const auto release = qScopeGuard([] { inUse = false; }); // (whatever happens: else every later answer allocates)
     reused.clear();
     writeHttpResponse(reused, status, contentType, body, extra, m_state->framing, headerLines, !m_state->headOnly);
     connection->answer(m_state->serial, reused.view(), close);
