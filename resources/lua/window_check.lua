@@ -22,8 +22,9 @@
 -- only while it is not 0. A key still in the sorted-set layout of Sluice <= 0.4 is converted on
 -- first touch (see convert()).
 -- A window entry counts while now - window < t <= now. A check is admitted only if every key
--- that is not a shadow fits; only then is it added (to shadow keys only where they fit), each
--- key's TTL set to its window, the lease time, or until its bucket is full again. A refused check
+-- that is not a shadow fits; only then is it added (to shadow keys only where they fit), a log
+-- key (and its extra weight) expiring when its newest entry leaves the window (now + window,
+-- rounded up to Redis' milliseconds), a lease key after its lease, a bucket when it is full again. A refused check
 -- writes nothing. A check whose record already exists is refused (a cancellation, reservation.lua).
 -- The record names every key the check was written to (the requests ones too: a cancel takes
 -- everything back; completing and extending change only the 't', 'B' and 'c' ones).
@@ -39,6 +40,7 @@
 -- its tokens drained (rounded up). A check has at most 52 keys (the masks are exact in a double).
 -- (globals looked up once: a local is an array slot, a global a table lookup)
 local call, pcall_, tonumber, unpack = redis.call, redis.pcall, tonumber, unpack
+local KEYS, ARGV = KEYS, ARGV
 local ceil, max, format, match = math.ceil, math.max, string.format, string.match
 local t = call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -46,14 +48,22 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local function int(x) return format('%.0f', x) end
 local nowStr = int(now)
 local nkeys, nchecks, maxEntries = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+-- The arguments' numbers repeat (windows, limits, key indices, weights of 1) and tonumber() is
+-- strtod, costly for long digits: each distinct text is converted once per call
+-- (`numOf[s] or num(s)`: a table look-up in the common case, no call).
+local numOf = {}
+local function num(s)
+  local v = tonumber(s)
+  numOf[s] = v
+  return v
+end
 local CHUNK, PRUNE_CHUNKS = 64, 64
--- 2^(j-1) for the masks, and each window's TTL as a string: made once, not per check/key.
-local POW2 = {1}
-for j = 2, 52 do POW2[j] = POW2[j - 1] * 2 end
-local ttlOf = {}
-local function windowTtl(w)
-  local s = ttlOf[w]
-  if not s then s = int(ceil(w / 1000)); ttlOf[w] = s end
+-- When a log written now may go (now + its window, in ms, for PEXPIREAT: PEXPIRE would be
+-- rewritten into it by Redis, a conversion per key), as a string: made once per window, not per key.
+local endOf = {}
+local function windowEnd(w)
+  local s = endOf[w]
+  if not s then s = int(ceil((now + w) / 1000)); endOf[w] = s end
   return s
 end
 
@@ -87,8 +97,9 @@ local lens = {} -- entries held by a log or lease key
 local wkeys = {}
 for i = 1, nkeys do
   local b = 4 + 5 * (i - 1)
-  windows[i], limits[i], kinds[i] = tonumber(ARGV[b]), tonumber(ARGV[b + 1]), ARGV[b + 2]
-  bursts[i], shadows[i] = tonumber(ARGV[b + 3]), ARGV[b + 4] == '1'
+  local a1, a2, a4 = ARGV[b], ARGV[b + 1], ARGV[b + 3]
+  windows[i], limits[i], kinds[i] = numOf[a1] or num(a1), numOf[a2] or num(a2), ARGV[b + 2]
+  bursts[i], shadows[i] = numOf[a4] or num(a4), ARGV[b + 4] == '1'
   if kinds[i] == 'r' or kinds[i] == 't' then
     wkeys[#wkeys + 1] = KEYS[i] .. '#w'
   end
@@ -192,14 +203,16 @@ local records = {}
 local p = 4 + 5 * nkeys
 local idx, ws, fits = {}, {}, {} -- one check's keys, reused
 for c = 1, nchecks do
-  local id, leaseUs, rec, n = ARGV[p], tonumber(ARGV[p + 1]), tonumber(ARGV[p + 2]), tonumber(ARGV[p + 3])
+  local id, a1, a2, a3 = ARGV[p], ARGV[p + 1], ARGV[p + 2], ARGV[p + 3]
+  local leaseUs, rec, n = numOf[a1] or num(a1), numOf[a2] or num(a2), numOf[a3] or num(a3)
   p = p + 4
   local admitted = 1
   o = o + 3
   local at = o - 2
-  local fitsMask, fullMask = 0, 0
+  local fitsMask, fullMask, bit = 0, 0, 1 -- bit: 2^(j-1)
   for j = 1, n do
-    local i, w = tonumber(ARGV[p]), tonumber(ARGV[p + 1])
+    local a, b = ARGV[p], ARGV[p + 1]
+    local i, w = numOf[a] or num(a), numOf[b] or num(b)
     p = p + 2
     idx[j], ws[j] = i, w
     if not loaded[i] then load(i) end
@@ -214,13 +227,14 @@ for c = 1, nchecks do
       f = u + w <= limits[i]
       if lens[i] >= maxEntries then
         f = false
-        fullMask = fullMask + POW2[j]
+        fullMask = fullMask + bit
       end
     end
     out[o + 1], out[o + 2] = u, old
     o = o + 2
     fits[j] = f
-    if f then fitsMask = fitsMask + POW2[j] end
+    if f then fitsMask = fitsMask + bit end
+    bit = bit * 2
     if not f and not shadows[i] then admitted = 0 end
   end
   -- A record that exists before its check ran is a cancellation (reservation.lua 'cancel': the
@@ -289,20 +303,24 @@ for i = 1, nkeys do
       end
     else
       local q = pend[i]
-      local ttl
-      if #q > 0 then
-        for s = 1, #q, 4000 do call('RPUSH', k, unpack(q, s, math.min(s + 3999, #q))) end
-        ttl = windowTtl(windows[i])
-        call('PEXPIRE', k, ttl)
+      local nq = #q
+      if nq > 0 then
+        if nq <= 4000 then call('RPUSH', k, unpack(q))
+        else for s = 1, nq, 4000 do call('RPUSH', k, unpack(q, s, math.min(s + 3999, nq))) end end
+        call('PEXPIREAT', k, windowEnd(windows[i]))
       end
-      -- The extra weight lives exactly as long as its log: rewritten when it changed, and its TTL
-      -- renewed with the log's (a log outliving its extra weight would undercount).
-      if extra[i] ~= extra0[i] or (ttl and extra[i] ~= 0) then
-        if extra[i] == 0 then
+      -- The extra weight lives exactly as long as its log: rewritten when it changed, and its
+      -- expiry renewed with the log's (a log outliving its extra weight would undercount).
+      local ex = extra[i]
+      if ex ~= extra0[i] or (nq > 0 and ex ~= 0) then
+        if ex == 0 then
           call('DEL', k .. '#w')
+        elseif nq > 0 then
+          call('SET', k .. '#w', ex) -- (expiring with the log, at the same moment)
+          call('PEXPIREAT', k .. '#w', windowEnd(windows[i]))
         else
-          ttl = ttl or call('PTTL', k)
-          if tonumber(ttl) > 0 then call('SET', k .. '#w', extra[i], 'PX', ttl) else call('DEL', k .. '#w') end
+          local ttl = call('PTTL', k)
+          if ttl > 0 then call('SET', k .. '#w', ex, 'PX', ttl) else call('DEL', k .. '#w') end
         end
       end
     end
