@@ -209,7 +209,7 @@ for c = 1, nchecks do
   local admitted = 1
   o = o + 3
   local at = o - 2
-  local fitsMask, fullMask, bit = 0, 0, 1 -- bit: 2^(j-1)
+  local fitsMask, fullMask, jbit = 0, 0, 1 -- jbit: 2^(j-1)
   for j = 1, n do
     local a, b = ARGV[p], ARGV[p + 1]
     local i, w = numOf[a] or num(a), numOf[b] or num(b)
@@ -227,14 +227,14 @@ for c = 1, nchecks do
       f = u + w <= limits[i]
       if lens[i] >= maxEntries then
         f = false
-        fullMask = fullMask + bit
+        fullMask = fullMask + jbit
       end
     end
     out[o + 1], out[o + 2] = u, old
     o = o + 2
     fits[j] = f
-    if f then fitsMask = fitsMask + bit end
-    bit = bit * 2
+    if f then fitsMask = fitsMask + jbit end
+    jbit = jbit * 2
     if not f and not shadows[i] then admitted = 0 end
   end
   -- A record that exists before its check ran is a cancellation (reservation.lua 'cancel': the
