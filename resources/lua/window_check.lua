@@ -58,8 +58,8 @@ local function num(s)
   return v
 end
 local CHUNK, PRUNE_CHUNKS = 64, 64
--- When a log written now may go (now + its window, in ms, for PEXPIREAT: PEXPIRE would be
--- rewritten into it by Redis, a conversion per key), as a string: made once per window, not per key.
+-- When a log written now may go (now + its window, in ms, for PEXPIREAT: Redis >= 7.0 rewrites
+-- each PEXPIRE into one, a conversion per key), as a string: made once per window, not per key.
 local endOf = {}
 local function windowEnd(w)
   local s = endOf[w]
