@@ -61,6 +61,45 @@ private Q_SLOTS:
         QCOMPARE(reply.type, RedisReply::Type::Nil);
     }
 
+    void reusedReplyObjectsCarryNothingOver()
+    {
+        // The reader keeps its thread's freed reply objects for the next replies (redisreply.cpp):
+        // one reply's objects come back as another's of other types, sizes and nesting.
+        RedisReplyReader reader;
+        RedisReply reply;
+        for (int round = 0; round < 3; ++round) {
+            reader.feed("*4\r\n:-5\r\n*2\r\n$1\r\na\r\n:9\r\n*0\r\n$-1\r\n");
+            QCOMPARE(reader.next(&reply), RedisReplyReader::Next::Reply);
+            QCOMPARE(reply.elements.size(), size_t(4));
+            QCOMPARE(reply.elements[0].integer, qint64(-5));
+            QCOMPARE(reply.elements[1].elements.size(), size_t(2));
+            QCOMPARE(reply.elements[1].elements[0].str, QByteArray("a"));
+            QCOMPARE(reply.elements[1].elements[1].integer, qint64(9));
+            QCOMPARE(reply.elements[2].type, RedisReply::Type::Array);
+            QVERIFY(reply.elements[2].elements.empty());
+            QCOMPARE(reply.elements[3].type, RedisReply::Type::Nil);
+            reader.feed("*3\r\n$2\r\nxy\r\n*-1\r\n:0\r\n");
+            QCOMPARE(reader.next(&reply), RedisReplyReader::Next::Reply);
+            QCOMPARE(reply.elements.size(), size_t(3));
+            QCOMPARE(reply.elements[0].str, QByteArray("xy"));
+            QCOMPARE(reply.elements[0].integer, qint64(0));
+            QCOMPARE(reply.elements[1].type, RedisReply::Type::Nil);
+            QCOMPARE(reply.elements[2].type, RedisReply::Type::Integer);
+            QCOMPARE(reply.elements[2].integer, qint64(0));
+            QCOMPARE(reader.next(&reply), RedisReplyReader::Next::NeedMore);
+        }
+        {
+            // A reply read halfway when its reader goes: its objects are given back too (ASan: no leak).
+            RedisReplyReader partial;
+            partial.feed("*3\r\n:1\r\n*2\r\n:2\r\n");
+            QCOMPARE(partial.next(&reply), RedisReplyReader::Next::NeedMore);
+        }
+        reader.feed("*1\r\n:42\r\n");
+        QCOMPARE(reader.next(&reply), RedisReplyReader::Next::Reply);
+        QCOMPARE(reply.elements.size(), size_t(1));
+        QCOMPARE(reply.elements[0].integer, qint64(42));
+    }
+
     void hugeArrayCountIsRefused()
     {
         const qint64 before = allocatedBytes();

@@ -77,6 +77,7 @@ void CheckBatcher::sendOne()
     };
     std::vector<Item> items;
     items.reserve(std::min(m_queue.size(), static_cast<size_t>(m_maxChecks))); // never moved again: `keys` points into them
+    std::vector<int> keyOfPair; // each check's keys in order, as indexes into `keys` (found once)
     while (!m_queue.empty() && static_cast<int>(items.size()) < m_maxChecks) {
         const Item &next = m_queue.front();
         bool conflict = false;
@@ -101,6 +102,7 @@ void CheckBatcher::sendOne()
                 slot = static_cast<int>(keys.size());
                 keys.push_back(&s);
             }
+            keyOfPair.push_back(slot);
         }
         items.push_back(std::move(m_queue.front()));
         m_queue.pop_front();
@@ -128,15 +130,17 @@ void CheckBatcher::sendOne()
     }
     call.arg(keys.size()).arg(items.size()).arg(kMaxLogEntries);
     for (const WindowSpec *s : keys) {
-        call.arg(s->windowUs).arg(s->limit).arg(scriptKind(*s)).arg(s->burst).arg(s->shadow ? qint64(1) : qint64(0));
+        const char kind = scriptKindCode(*s);
+        call.arg(s->windowUs).arg(s->limit).arg(&kind, 1).arg(s->burst).arg(s->shadow ? qint64(1) : qint64(0));
     }
     int record = static_cast<int>(keys.size());
     std::vector<size_t> keysPerCheck;
     keysPerCheck.reserve(items.size());
+    auto pairKey = keyOfPair.cbegin();
     for (const Item &i : items) {
         call.arg(i.id).arg(i.leaseUs).arg(i.recordKey.isEmpty() ? 0 : ++record).arg(i.specs.size());
         for (const WindowSpec &s : i.specs)
-            call.arg(slotOf(s.key) + 1).arg(s.weight);
+            call.arg(*pairKey++ + 1).arg(s.weight);
         keysPerCheck.push_back(i.specs.size());
     }
     ++m_inFlight;

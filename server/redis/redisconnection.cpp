@@ -230,11 +230,13 @@ RespCommand::RespCommand(qsizetype argc, qsizetype reserveBytes) : m_out(reserve
 RespCommand &RespCommand::arg(const char *p, qsizetype n)
 {
     ++m_written;
-    m_out.put('$');
-    m_out.number(n);
-    m_out.append("\r\n", 2);
-    m_out.append(p, n);
-    m_out.append("\r\n", 2);
+    // "$<n>\r\n<bytes>\r\n" written as one run into room reserved once.
+    char *out = m_out.room(n + 26);
+    *out++ = '$';
+    out = TextBuffer::literal(TextBuffer::decimal(out, n), "\r\n");
+    if (n > 0)
+        std::memcpy(out, p, static_cast<size_t>(n));
+    m_out.setEnd(TextBuffer::literal(out + n, "\r\n"));
     return *this;
 }
 

@@ -4,6 +4,9 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>
 
+#include <cstdlib>
+#include <cstring>
+
 namespace sluice {
 
 RedisReply redisReplyFromHiredis(const void *hiredisReply)
@@ -53,18 +56,110 @@ const redisReplyObjectFunctions &hiredisFunctions()
     return functions;
 }
 
+// Reply objects of the reader's thread kept for the next reply: a check call's reply is an array
+// of ~11 integers per check, and hiredis callocs and frees each (10 % of a Redis-mode check's
+// instructions in the server). Every object is still one malloc'd redisReply, made like hiredis
+// makes it, so hiredis's own freeReplyObject may free any of them; only ours keeps them.
+struct ReplyPool
+{
+    redisReply *head = nullptr; // linked through `element`
+    int count = 0;
+    ~ReplyPool();
+};
+constexpr int kPooledReplies = 1024;
+thread_local ReplyPool replyPool;
+thread_local bool replyPoolGone = false; // (trivially destroyed: readable after the pool's end)
+
+ReplyPool::~ReplyPool()
+{
+    replyPoolGone = true;
+    while (head) {
+        redisReply *next = reinterpret_cast<redisReply *>(head->element);
+        std::free(head);
+        head = next;
+    }
+}
+
+redisReply *newReply(const redisReadTask *task, int type)
+{
+    redisReply *r;
+    if (!replyPoolGone && replyPool.head) {
+        r = replyPool.head;
+        replyPool.head = reinterpret_cast<redisReply *>(r->element);
+        --replyPool.count;
+        std::memset(r, 0, sizeof *r);
+    } else {
+        r = static_cast<redisReply *>(std::calloc(1, sizeof(redisReply)));
+        if (!r)
+            return nullptr;
+    }
+    r->type = type;
+    if (task->parent) // (hiredis's rule: the parent is an array with room at idx)
+        static_cast<redisReply *>(task->parent->obj)->element[task->idx] = r;
+    return r;
+}
+
+void freePooled(void *object)
+{
+    auto *r = static_cast<redisReply *>(object);
+    if (!r)
+        return;
+    switch (r->type) {
+    case REDIS_REPLY_ARRAY:
+        for (size_t i = 0; i < r->elements; ++i)
+            freePooled(r->element[i]);
+        std::free(r->element);
+        break;
+    case REDIS_REPLY_ERROR:
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_STRING:
+        std::free(r->str);
+        break;
+    default:
+        break;
+    }
+    if (replyPoolGone || replyPool.count >= kPooledReplies) {
+        std::free(r);
+        return;
+    }
+    r->element = reinterpret_cast<redisReply **>(replyPool.head);
+    replyPool.head = r;
+    ++replyPool.count;
+}
+
+void *createPooledInteger(const redisReadTask *task, long long value)
+{
+    redisReply *r = newReply(task, REDIS_REPLY_INTEGER);
+    if (r)
+        r->integer = value;
+    return r;
+}
+
 void *createBoundedArray(const redisReadTask *task, int elements)
 {
     if (elements > kMaxReplyElements)
         return nullptr;
-    return hiredisFunctions().createArray(task, elements);
+    redisReply *r = newReply(task, REDIS_REPLY_ARRAY);
+    if (r && elements > 0) {
+        r->element = static_cast<redisReply **>(std::calloc(static_cast<size_t>(elements), sizeof(redisReply *)));
+        if (!r->element) {
+            if (task->parent)
+                static_cast<redisReply *>(task->parent->obj)->element[task->idx] = nullptr;
+            freePooled(r);
+            return nullptr;
+        }
+        r->elements = static_cast<size_t>(elements);
+    }
+    return r;
 }
 
 redisReplyObjectFunctions *boundedFunctions()
 {
     static redisReplyObjectFunctions functions = [] {
-        redisReplyObjectFunctions f = hiredisFunctions();
+        redisReplyObjectFunctions f = hiredisFunctions(); // (strings and nil: hiredis's own, rare here)
         f.createArray = &createBoundedArray;
+        f.createInteger = &createPooledInteger;
+        f.freeObject = &freePooled;
         return f;
     }();
     return &functions;
@@ -102,7 +197,7 @@ RedisReplyReader::Next RedisReplyReader::next(RedisReply *reply, QString *error)
     if (!raw)
         return Next::NeedMore;
     *reply = redisReplyFromHiredis(raw);
-    freeReplyObject(raw);
+    reader->fn->freeObject(raw);
     return Next::Reply;
 }
 

@@ -30,7 +30,8 @@ RedisReply redisReplyFromHiredis(const void *hiredisReply);
 // replies never hold more than kMaxReplyElements elements, so a larger count is refused: the
 // reader fails and the connection is dropped, instead of the process being killed for its memory.
 constexpr int kMaxReplyElements = 1 << 20;
-// Installs the bounded reply functions on a hiredis redisReader (passed as void *).
+// Installs the bounded reply functions on a hiredis redisReader (passed as void *); they also keep
+// the reader thread's freed reply objects for its next replies (redisreply.cpp).
 void boundReplyReader(void *hiredisReader);
 
 // hiredis's RESP reader behind our types: bytes in, RedisReply values out. The connection's

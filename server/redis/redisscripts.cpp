@@ -91,7 +91,7 @@ std::optional<PoolState> decodePoolStepReply(const RedisResult &r, QString *erro
     return s;
 }
 
-QByteArray scriptKind(const WindowSpec &spec) { return QByteArray(1, spec.info().code); }
+QByteArray scriptKind(const WindowSpec &spec) { return QByteArray(1, scriptKindCode(spec)); }
 
 QByteArray scriptUsPerToken(const WindowSpec &spec)
 {

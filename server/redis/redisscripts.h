@@ -31,6 +31,7 @@ inline constexpr char kRedisIdTag = 'r';
 // The kind of a key in the scripts: its code in the kinds' table (windowkind.cpp: 'r', 't', 'c',
 // 'b' or 'B'), and a bucket's us per token as the scripts read it ("0" for other kinds).
 QByteArray scriptKind(const WindowSpec &spec);
+inline char scriptKindCode(const WindowSpec &spec) { return spec.info().code; } // (the same, as a byte)
 QByteArray scriptUsPerToken(const WindowSpec &spec);
 // One key's arguments of window_rollback.lua (weight, kind, us per token) and of window_usage.lua
 // (kind, window us, us per token): each layout written in one place.
