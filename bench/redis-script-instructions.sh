@@ -6,15 +6,21 @@
 # counted (the demo's four request logs per check: its user's key, and the tenant's, the tier's
 # and the global key the batch shares). Exact and repeatable where Redis' CPU time moves by tens
 # of percent between runs; bench/http-check.sh --redis measures the process's CPU under load.
-# Usage: bench/redis-script-instructions.sh [--checks N] [--calls N] [script.lua ...]
+# --window-s S: every key's window (3600: nothing leaves during the run, as in http-check.sh);
+# --prefill N: the three shared keys start with N entries each, spread evenly over the window
+# that ends as the run starts, so that entries leave the window during the run as they do under
+# steady traffic (N / S per second of the run: under callgrind a call takes milliseconds).
+# Usage: bench/redis-script-instructions.sh [--checks N] [--calls N] [--window-s S] [--prefill N] [script.lua ...]
 #        (needs valgrind, redis-server, redis-cli, redis-benchmark: scripts/lib/deps.sh --bench)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-checks=9 calls=200 scripts=()
+checks=9 calls=200 window_s=3600 prefill=0 scripts=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --checks) checks=$2; shift ;;
     --calls) calls=$2; shift ;;
+    --window-s) window_s=$2; shift ;;
+    --prefill) prefill=$2; shift ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) scripts+=("$1") ;;
   esac
@@ -42,11 +48,22 @@ keys=() spec=() per=()
 for c in $(seq "$checks"); do keys+=("sluice:{user_model:u$c:gpt-4o}"); done
 keys+=("${shared[@]}")
 nkeys=${#keys[@]}
-for _ in $(seq "$nkeys"); do spec+=(3600000000 1000000000000 r 0 0); done
+for _ in $(seq "$nkeys"); do spec+=("${window_s}000000" 1000000000000 r 0 0); done
 for c in $(seq "$checks"); do per+=("bench$c" 600000000 0 4 "$c" 1 $((checks + 1)) 1 $((checks + 2)) 1 $((checks + 3)) 1); done
 for s in "${scripts[@]}"; do
   sha=$(redis-cli -p "$port" script load "$(cat "$s")")
   redis-cli -p "$port" flushall >/dev/null
+  if [ "$prefill" -gt 0 ]; then # (the entries' times in us, oldest first, as the script writes them)
+    redis-cli -p "$port" eval "local t = redis.call('TIME'); local now = t[1] * 1000000 + t[2]
+      local n, w = tonumber(ARGV[1]), tonumber(ARGV[2]) * 1000000
+      for _, k in ipairs(KEYS) do
+        local q = {}
+        for i = 1, n do
+          q[#q + 1] = string.format('%.0f', now - w + i * w / n)
+          if #q == 1000 or i == n then redis.call('RPUSH', k, unpack(q)); q = {} end
+        end
+      end" 3 "${shared[@]}" "$prefill" "$window_s" >/dev/null
+  fi
   cmd=(EVALSHA "$sha" "$nkeys" "${keys[@]}" "$nkeys" "$checks" 1000000 "${spec[@]}" "${per[@]}")
   out=$(redis-cli -p "$port" "${cmd[@]}" | head -2 | tail -1)
   [ "$out" = 1 ] || { echo "$s: the first check was not admitted ($out)" >&2; exit 1; }
@@ -61,5 +78,5 @@ for s in "${scripts[@]}"; do
   total=$(awk '/^summary:/{print $2}' "$dump")
   echo "redis-script $(basename "$s") checks_per_call=$checks keys_per_call=$nkeys" \
        "instructions_per_call=$((total / calls)) instructions_per_check=$((total / calls / checks))" \
-       "(redis-server user space, callgrind, $calls calls)"
+       "(redis-server user space, callgrind, $calls calls, window ${window_s} s, prefill $prefill)"
 done

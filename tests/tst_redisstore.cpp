@@ -312,6 +312,55 @@ private Q_SLOTS:
         QCOMPARE(redis.cli({QStringLiteral("LLEN"), QString::fromUtf8(plain)}), QByteArray("1"));
     }
 
+    // A log of requests is cut where its window starts, found by probing from its front (1, 3, 7,
+    // …) and halving between the last two probes: every split of logs of many lengths — none
+    // out, some, all but one, all — leaves exactly the entries inside the window, and the check
+    // sees their count and the oldest of them.
+    void requestLogsAreCutExactlyWhereTheirWindowStarts()
+    {
+        test::RedisServer redis;
+        QString error;
+        SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+        RedisWindowStore store(redis.host(), redis.port(), 0, 5000);
+        QVERIFY(test::waitConnected(store.connection()));
+        // n entries in time order, the first `out` of them two minutes old (outside a 60 s
+        // window), the others within the last 10 ms; returns the oldest inside (or -1).
+        const QString fill = QStringLiteral(
+            "local t = redis.call('TIME') local now = t[1] * 1000000 + t[2] "
+            "local n, out = tonumber(ARGV[1]), tonumber(ARGV[2]) local q, first = {}, -1 "
+            "for i = 1, n do local ts "
+            "  if i <= out then ts = now - 120000000 + i else ts = now - 10000 + i; if first < 0 then first = ts end end "
+            "  q[#q + 1] = string.format('%.0f', ts) "
+            "  if #q == 1000 or i == n then redis.call('RPUSH', KEYS[1], unpack(q)); q = {} end "
+            "end return string.format('%.0f', first)");
+        int cases = 0;
+        for (const int n : {1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 1000, 5000}) {
+            std::vector<int> outs;
+            for (int out = 0; out <= std::min(n, 18); ++out)
+                outs.push_back(out);
+            for (const int out : {n / 3, n / 2, n - 9, n - 2, n - 1, n}) {
+                if (out > 18)
+                    outs.push_back(out);
+            }
+            for (const int out : outs) {
+                const QByteArray key = uniqueKey("cut");
+                const QByteArray first = redis.cli({QStringLiteral("EVAL"), fill, QStringLiteral("1"), QString::fromUtf8(key),
+                                                    QString::number(n), QString::number(out)});
+                WindowBatch batch;
+                batch.keys = {{key, 60'000'000, 1'000'000}};
+                const WindowOutcome o = checkAndWait(store, batch);
+                const QString what = QStringLiteral("%1 entries, %2 out").arg(n).arg(out);
+                QVERIFY2(o.status == WindowOutcome::Status::Ok && o.admitted, qPrintable(what));
+                QVERIFY2(o.keys.at(0).used == n - out, qPrintable(what + QStringLiteral(": used %1").arg(o.keys.at(0).used)));
+                QVERIFY2(o.keys.at(0).oldestUs == first.toLongLong(),
+                         qPrintable(what + QStringLiteral(": oldest %1, not %2").arg(o.keys.at(0).oldestUs).arg(QString::fromUtf8(first))));
+                QVERIFY2(redis.cli({QStringLiteral("LLEN"), QString::fromUtf8(key)}) == QByteArray::number(n - out + 1), qPrintable(what));
+                ++cases;
+            }
+        }
+        qInfo("%d logs cut", cases);
+    }
+
     // The checks handled in one turn of the event loop go to Redis as one call (before, the first
     // two went alone because two calls may be in flight: three calls for these ten), in order.
     void checksOfOneTurnGoAsOneCall()

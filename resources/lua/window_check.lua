@@ -30,7 +30,8 @@
 -- everything back; completing and extending change only the 't', 'B' and 'c' ones).
 -- Pruning reads at most PRUNE_CHUNKS chunks of a weighted log per call (a burst leaving the window
 -- is pruned over several calls, counted meanwhile: under-admission for a moment, never a long
--- call that stalls Redis); a log of requests (all of weight 1) is cut with a binary search and one LTRIM.
+-- call that stalls Redis); a log of requests (all of weight 1) is cut with a search from its front and
+-- one LTRIM.
 -- The rules (what fits, what a key holds) are server/engine/windowrules.h's, stated here again
 -- because Redis must decide atomically; the kind codes are server/engine/windowkind.cpp's table.
 -- Returns {now_us, then per check: admitted (0/1), fits (bit j-1: the check fits key j; an admitted
@@ -58,6 +59,7 @@ local function num(s)
   return v
 end
 local CHUNK, PRUNE_CHUNKS = 64, 64
+local CHUNK_LAST = '63' -- (a number given to redis.call is printed with %.17g each time)
 -- When a log written now may go (now + its window, in ms, for PEXPIREAT: Redis >= 7.0 rewrites
 -- each PEXPIRE into one, a conversion per key), as a string: made once per window, not per key.
 local endOf = {}
@@ -118,10 +120,10 @@ local function loadLog(i)
   local horizon = now - windows[i]
   local ex = weighted and tonumber(call('GET', k .. '#w') or '0') or 0
   extra0[i] = ex
-  local head = pcall_('LINDEX', k, 0)
+  local head = pcall_('LINDEX', k, '0')
   if type(head) == 'table' and head.err then
     convert(k)
-    head = call('LINDEX', k, 0)
+    head = call('LINDEX', k, '0')
   end
   local first, len = -1, 0
   if head then
@@ -131,24 +133,35 @@ local function loadLog(i)
     elseif kinds[i] == 'r' and ex == 0 then
       -- A log of requests: every entry weighs 1 (a tokens log's weights may cancel out in its
       -- extra weight: it is read), so what leaves need not be read, only where the window starts.
+      -- The first element inside the window (the list is in time order): element lo is out,
+      -- element hi in (hi = len: past the end, all out). Under steady traffic a few elements
+      -- leave per call from a long log, and LINDEX walks the list node by node: probe
+      -- 1, 3, 7, … from the front first, then halve between the last two probes (~2 log2(gone)
+      -- reads near the head, not log2(len) reads across the list).
       len = call('LLEN', k)
-      if parse(call('LINDEX', k, -1)) <= horizon then
+      local lo, hi, hiTs, step = 0, len, -1, 1
+      while lo + step < hi do
+        local ts = parse(call('LINDEX', k, lo + step))
+        if ts > horizon then hi, hiTs = lo + step, ts; break end
+        lo, step = lo + step, step * 2
+      end
+      while hi - lo > 1 do
+        local mid = math.floor((lo + hi) / 2)
+        local ts = parse(call('LINDEX', k, mid))
+        if ts > horizon then hi, hiTs = mid, ts else lo = mid end
+      end
+      if hi == len then
         call('UNLINK', k)
         len, first = 0, -1
       else
-        local lo, hi = 0, len - 1 -- the first element inside the window (the list is in time order)
-        while lo < hi do
-          local mid = math.floor((lo + hi) / 2)
-          if parse(call('LINDEX', k, mid)) > horizon then hi = mid else lo = mid + 1 end
-        end
-        call('LTRIM', k, lo, -1)
-        len, first = len - lo, parse(call('LINDEX', k, 0))
+        call('LTRIM', k, hi, '-1')
+        len, first = len - hi, hiTs
       end
     else
       local chunks = 0
       while first >= 0 and first <= horizon and chunks < PRUNE_CHUNKS do
         chunks = chunks + 1
-        local chunk = call('LRANGE', k, 0, CHUNK - 1)
+        local chunk = call('LRANGE', k, '0', CHUNK_LAST)
         local gone, after = 0, -1
         for j = 1, #chunk do
           local ts, w = parse(chunk[j])
@@ -156,12 +169,12 @@ local function loadLog(i)
           gone = gone + 1
           ex = ex - (w - 1)
         end
-        call('LTRIM', k, gone, -1)
+        call('LTRIM', k, gone, '-1')
         if after >= 0 then first = after        -- the oldest entry left
         elseif #chunk < CHUNK then first = -1    -- all gone
         else first = horizon end                 -- a whole chunk gone: look again
       end
-      if first >= 0 and first <= horizon then first = parse(call('LINDEX', k, 0)) end -- (left for the next call)
+      if first >= 0 and first <= horizon then first = parse(call('LINDEX', k, '0')) end -- (left for the next call)
       len = first < 0 and 0 or call('LLEN', k)
     end
   end
