@@ -41,15 +41,16 @@ port=$(bash "$root/scripts/lib/redis.sh" free-port)
     redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no >"$work/redis.log" 2>&1) &
 for _ in $(seq 300); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 pid=$(redis-cli -p "$port" info server | awk -F: '/^process_id/{print $2}' | tr -d '\r')
-# One batch: the users' keys, then the three shared ones; per key window (us), limit, kind 'r',
-# burst 0, not a shadow; per check an id, a lease of 600 s, no record, four keys of weight 1.
+# One batch: the users' keys, then the three shared ones; per key window (us), limit, kind 'r'
+# (burst 0, not a shadow); per check an id, a lease of 600 s, no record, four keys of weight 1
+# (each its index alone).
 shared=("sluice:{tenant:enterprise_co}" "sluice:{model_tier:premium}" "sluice:{global}")
 keys=() spec=() per=()
 for c in $(seq "$checks"); do keys+=("sluice:{user_model:u$c:gpt-4o}"); done
 keys+=("${shared[@]}")
 nkeys=${#keys[@]}
-for _ in $(seq "$nkeys"); do spec+=("${window_s}000000" 1000000000000 r 0 0); done
-for c in $(seq "$checks"); do per+=("bench$c" 600000000 0 4 "$c" 1 $((checks + 1)) 1 $((checks + 2)) 1 $((checks + 3)) 1); done
+for _ in $(seq "$nkeys"); do spec+=("${window_s}000000" 1000000000000 r); done
+for c in $(seq "$checks"); do per+=("bench$c" 600000000 0 4 "$c" $((checks + 1)) $((checks + 2)) $((checks + 3))); done
 for s in "${scripts[@]}"; do
   sha=$(redis-cli -p "$port" script load "$(cat "$s")")
   redis-cli -p "$port" flushall >/dev/null

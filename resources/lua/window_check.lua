@@ -6,10 +6,12 @@
 -- write (single-node Redis; the Cluster store writes its records itself).
 -- ARGV[1]: number of window keys, ARGV[2]: number of checks, ARGV[3]: the most entries a log or
 -- lease key may hold (kMaxLogEntries: a request that would add one more does not fit), then per
--- window key five values:
--- window_us, limit, kind, burst, shadow ('1': never refuses; written only where it fits), then per
--- check: id (unique across instances), lease time in us, its record (index into KEYS, 0: none),
--- its number of keys n, then n pairs: key index (1-based into KEYS), weight.
+-- window key three values: window_us, limit, and its kind code followed by its burst when that is
+-- not 0 and by '!' when the key is a shadow (never refuses; written only where it fits): 'r',
+-- 'b20', 'r!'; then per check: id (unique across instances), lease time in us, its record (index
+-- into KEYS, 0: none), its number of keys n, then per key its index (1-based into KEYS) when its
+-- weight is 1, else the index negated and the weight: '3' or '-3', '250'. (Each argument costs
+-- Redis ~900 instructions to parse and hand to Lua: the common case is written short.)
 -- Kinds:
 --   'r' a log entry of weight `weight` (requests), 't' the same, reweighable at completion (tokens),
 --   'c' a lease (concurrent): member = id scored by its expiry, counts while now < expiry,
@@ -93,33 +95,46 @@ local function convert(k)
   if ttl > 0 and #old > 0 then call('PEXPIRE', k, ttl) end
 end
 
-local kinds, windows, limits, bursts, shadows = {}, {}, {}, {}, {}
-local used, oldest, extra, extra0, tats, tat0, perToken, pend, leases, loaded = {}, {}, {}, {}, {}, {}, {}, {}, {}, {}
-local lens = {} -- entries held by a log or lease key
-local wkeys = {}
+-- Each key's policy and state: one record per key, an array made at its full size by one
+-- constructor (a table grown element by element is reallocated each time it doubles: sixteen
+-- per-key arrays grown to twelve keys cost more than the decision; a record of named fields is
+-- a hash, built field by field: ~2.5 times the cost of this one).
+local KEY, WINDOW, LIMIT, KIND, BURST, SHADOW, LOADED = 1, 2, 3, 4, 5, 6, 7
+local USED, OLDEST, LEN, EXTRA, EXTRA0, PEND, LEASES, TAT, TAT0, PER_TOKEN = 8, 9, 10, 11, 12, 13, 14, 15, 16, 17
+-- LEN: entries held by a log or lease key; EXTRA: a log's extra weight (EXTRA0 as loaded); PEND:
+-- its entries to append (false: none yet); LEASES: a lease key's to add; TAT: a bucket's (TAT0 as
+-- loaded: written back only when it moved), PER_TOKEN its us per token.
+local K = {}
+local wkeys
 for i = 1, nkeys do
-  local b = 4 + 5 * (i - 1)
-  local a1, a2, a4 = ARGV[b], ARGV[b + 1], ARGV[b + 3]
-  windows[i], limits[i], kinds[i] = numOf[a1] or num(a1), numOf[a2] or num(a2), ARGV[b + 2]
-  bursts[i], shadows[i] = numOf[a4] or num(a4), ARGV[b + 4] == '1'
-  if kinds[i] == 'r' or kinds[i] == 't' then
+  local b = 1 + 3 * i
+  local a1, a2, kind = ARGV[b], ARGV[b + 1], ARGV[b + 2]
+  local burst, shadow = 0, false
+  if #kind > 1 then
+    local k, bu, sh = match(kind, '^(%a)(-?%d*)(!?)$')
+    kind, burst, shadow = k, tonumber(bu) or 0, sh == '!'
+  end
+  K[i] = {KEYS[i], numOf[a1] or num(a1), numOf[a2] or num(a2), kind, burst, shadow, false,
+          0, -1, 0, 0, 0, false, false, 0, 0, 0}
+  if kind == 'r' or kind == 't' then
+    wkeys = wkeys or {}
     wkeys[#wkeys + 1] = KEYS[i] .. '#w'
   end
 end
 -- One EXISTS tells whether any log has weighted entries at all: only then per-key GETs.
 local weighted = false
-for s = 1, #wkeys, 1000 do -- (unpack has a limit of its own)
+for s = 1, wkeys and #wkeys or 0, 1000 do -- (unpack has a limit of its own)
   if call('EXISTS', unpack(wkeys, s, math.min(s + 999, #wkeys))) > 0 then weighted = true; break end
 end
 
 -- Prunes a log to its window and reads what is left: used, oldest; pending appends start empty.
 -- Its first element alone says whether anything leaves (usually nothing does): only then are
 -- the leaving ones read, a chunk at a time, for their weights.
-local function loadLog(i)
-  local k = KEYS[i]
-  local horizon = now - windows[i]
+local function loadLog(s)
+  local k = s[KEY]
+  local horizon = now - s[WINDOW]
   local ex = weighted and tonumber(call('GET', k .. '#w') or '0') or 0
-  extra0[i] = ex
+  local extra0 = ex
   local head = pcall_('LINDEX', k, '0')
   if type(head) == 'table' and head.err then
     convert(k)
@@ -130,7 +145,7 @@ local function loadLog(i)
     first = parse(head)
     if first > horizon then
       len = call('LLEN', k)
-    elseif kinds[i] == 'r' and ex == 0 then
+    elseif s[KIND] == 'r' and ex == 0 then
       -- A log of requests: every entry weighs 1 (a tokens log's weights may cancel out in its
       -- extra weight: it is read), so what leaves need not be read, only where the window starts.
       -- The first element inside the window (the list is in time order): element lo is out,
@@ -179,42 +194,35 @@ local function loadLog(i)
     end
   end
   if len == 0 then ex = 0 end
-  extra[i] = ex
-  used[i] = len + ex
-  oldest[i] = first
-  lens[i] = len
-  pend[i] = {}
+  s[EXTRA0], s[EXTRA], s[USED], s[OLDEST], s[LEN] = extra0, ex, len + ex, first, len
 end
 
-local function loadLeases(i)
-  local k = KEYS[i]
+local function loadLeases(s)
+  local k = s[KEY]
   call('ZREMRANGEBYSCORE', k, '-inf', nowStr)
-  used[i] = call('ZCARD', k)
-  lens[i] = used[i]
-  oldest[i] = -1
-  if used[i] > 0 then oldest[i] = tonumber(call('ZRANGE', k, 0, 0, 'WITHSCORES')[2]) end
-  leases[i] = {}
+  local n = call('ZCARD', k)
+  s[USED], s[LEN], s[OLDEST], s[LEASES] = n, n, -1, {}
+  if n > 0 then s[OLDEST] = tonumber(call('ZRANGE', k, '0', '0', 'WITHSCORES')[2]) end
 end
 
-local function loadBucket(i)
-  local T = limits[i] > 0 and windows[i] / limits[i] or math.huge
-  perToken[i] = T
-  tats[i] = max(tonumber(call('GET', KEYS[i]) or '0'), now)
-  tat0[i] = tats[i] -- as loaded: written back only when it moved
+local function loadBucket(s)
+  s[PER_TOKEN] = s[LIMIT] > 0 and s[WINDOW] / s[LIMIT] or math.huge
+  local tat = max(tonumber(call('GET', s[KEY]) or '0'), now)
+  s[TAT], s[TAT0] = tat, tat
 end
 
-local function load(i)
-  loaded[i] = true
-  local kind = kinds[i]
-  if kind == 'c' then loadLeases(i)
-  elseif kind == 'b' or kind == 'B' then loadBucket(i)
-  else loadLog(i) end
+local function load(s)
+  s[LOADED] = true
+  local kind = s[KIND]
+  if kind == 'c' then loadLeases(s)
+  elseif kind == 'b' or kind == 'B' then loadBucket(s)
+  else loadLog(s) end
 end
 
 local out, o = {now}, 1
-local records = {}
-local p = 4 + 5 * nkeys
-local idx, ws, fits = {}, {}, {} -- one check's keys, reused
+local records
+local p = 4 + 3 * nkeys
+local sj, ws, fits = {}, {}, {} -- one check's keys, reused
 for c = 1, nchecks do
   local id, a1, a2, a3 = ARGV[p], ARGV[p + 1], ARGV[p + 2], ARGV[p + 3]
   local leaseUs, rec, n = numOf[a1] or num(a1), numOf[a2] or num(a2), numOf[a3] or num(a3)
@@ -224,21 +232,29 @@ for c = 1, nchecks do
   local at = o - 2
   local fitsMask, fullMask, jbit = 0, 0, 1 -- jbit: 2^(j-1)
   for j = 1, n do
-    local a, b = ARGV[p], ARGV[p + 1]
-    local i, w = numOf[a] or num(a), numOf[b] or num(b)
-    p = p + 2
-    idx[j], ws[j] = i, w
-    if not loaded[i] then load(i) end
-    local kind = kinds[i]
+    local a = ARGV[p]
+    local i, w = numOf[a] or num(a), 1
+    if i < 0 then
+      local b = ARGV[p + 1]
+      i, w = -i, numOf[b] or num(b)
+      p = p + 2
+    else
+      p = p + 1
+    end
+    local s = K[i]
+    sj[j], ws[j] = s, w
+    if not s[LOADED] then load(s) end
+    local kind = s[KIND]
     local u, old, f
     if kind == 'b' or kind == 'B' then
-      local drained = (tats[i] - now) / perToken[i]
-      u, old = ceil(drained - 1e-9), ceil(tats[i])
-      f = limits[i] > 0 and drained + w <= bursts[i] + 1e-9
+      local tat = s[TAT]
+      local drained = (tat - now) / s[PER_TOKEN]
+      u, old = ceil(drained - 1e-9), ceil(tat)
+      f = s[LIMIT] > 0 and drained + w <= s[BURST] + 1e-9
     else
-      u, old = used[i], oldest[i]
-      f = u + w <= limits[i]
-      if lens[i] >= maxEntries then
+      u, old = s[USED], s[OLDEST]
+      f = u + w <= s[LIMIT]
+      if s[LEN] >= maxEntries then
         f = false
         fullMask = fullMask + jbit
       end
@@ -248,7 +264,7 @@ for c = 1, nchecks do
     fits[j] = f
     if f then fitsMask = fitsMask + jbit end
     jbit = jbit * 2
-    if not f and not shadows[i] then admitted = 0 end
+    if not f and not s[SHADOW] then admitted = 0 end
   end
   -- A record that exists before its check ran is a cancellation (reservation.lua 'cancel': the
   -- call was given up for lost and taken back before Redis ran it): refused, nothing written.
@@ -261,38 +277,40 @@ for c = 1, nchecks do
     local reserved, est = nil, 0
     if rec > 0 then reserved = {} end
     for j = 1, n do
-      local i, w = idx[j], ws[j]
-      local kind = kinds[i]
+      local s, w = sj[j], ws[j]
+      local kind = s[KIND]
       if fits[j] then -- (a shadow key that would have refused gets nothing)
         if kind == 'r' or kind == 't' then
-          used[i] = used[i] + w
-          lens[i] = lens[i] + 1
-          local q = pend[i]
+          s[USED] = s[USED] + w
+          s[LEN] = s[LEN] + 1
+          local q = s[PEND]
+          if not q then q = {}; s[PEND] = q end
           if w == 1 then
             q[#q + 1] = nowStr
           else
-            extra[i] = extra[i] + (w - 1)
+            s[EXTRA] = s[EXTRA] + (w - 1)
             q[#q + 1] = nowStr .. ':' .. w
           end
-          if oldest[i] < 0 then oldest[i] = now end
-          if kind == 't' then est = w; if reserved then reserved[#reserved + 1] = {KEYS[i], 't'} end
-          elseif reserved then reserved[#reserved + 1] = {KEYS[i], 'r'} end -- (for a cancel only)
+          if s[OLDEST] < 0 then s[OLDEST] = now end
+          if kind == 't' then est = w; if reserved then reserved[#reserved + 1] = {s[KEY], 't'} end
+          elseif reserved then reserved[#reserved + 1] = {s[KEY], 'r'} end -- (for a cancel only)
         elseif kind == 'c' then
-          used[i] = used[i] + 1
-          lens[i] = lens[i] + 1
-          local l = leases[i]
+          s[USED] = s[USED] + 1
+          s[LEN] = s[LEN] + 1
+          local l = s[LEASES]
           l[#l + 1] = int(expires)
           l[#l + 1] = id
-          if oldest[i] < 0 or expires < oldest[i] then oldest[i] = expires end
-          if reserved then reserved[#reserved + 1] = {KEYS[i], 'c'} end
+          if s[OLDEST] < 0 or expires < s[OLDEST] then s[OLDEST] = expires end
+          if reserved then reserved[#reserved + 1] = {s[KEY], 'c'} end
         else
-          tats[i] = tats[i] + w * perToken[i]
-          if kind == 'B' then est = w; if reserved then reserved[#reserved + 1] = {KEYS[i], 'B', perToken[i]} end
-          elseif reserved then reserved[#reserved + 1] = {KEYS[i], 'b', perToken[i]} end -- (for a cancel only)
+          s[TAT] = s[TAT] + w * s[PER_TOKEN]
+          if kind == 'B' then est = w; if reserved then reserved[#reserved + 1] = {s[KEY], 'B', s[PER_TOKEN]} end
+          elseif reserved then reserved[#reserved + 1] = {s[KEY], 'b', s[PER_TOKEN]} end -- (for a cancel only)
         end
       end
     end
     if rec > 0 then
+      records = records or {}
       records[#records + 1] = {KEYS[rec], est, int(expires), cjson.encode(reserved), leaseUs}
     end
   end
@@ -300,37 +318,40 @@ end
 
 -- Write back what the admitted checks added, once per key.
 for i = 1, nkeys do
-  if loaded[i] then
-    local k, kind = KEYS[i], kinds[i]
+  local s = K[i]
+  if s[LOADED] then
+    local k, kind = s[KEY], s[KIND]
     if kind == 'c' then
-      if #leases[i] > 0 then
-        call('ZADD', k, unpack(leases[i]))
+      local l = s[LEASES]
+      if #l > 0 then
+        call('ZADD', k, unpack(l))
         local ttl = max(call('PTTL', k), 0)
         local want = 0
-        for j = 1, #leases[i], 2 do want = max(want, ceil((tonumber(leases[i][j]) - now) / 1000)) end
+        for j = 1, #l, 2 do want = max(want, ceil((tonumber(l[j]) - now) / 1000)) end
         if want > ttl then call('PEXPIRE', k, int(want)) end
       end
     elseif kind == 'b' or kind == 'B' then
-      if tats[i] ~= tat0[i] then
-        call('SET', k, format('%.3f', tats[i]), 'PX', int(max(1, ceil((tats[i] - now) / 1000))))
+      local tat = s[TAT]
+      if tat ~= s[TAT0] then
+        call('SET', k, format('%.3f', tat), 'PX', int(max(1, ceil((tat - now) / 1000))))
       end
     else
-      local q = pend[i]
-      local nq = #q
+      local q = s[PEND]
+      local nq = q and #q or 0
       if nq > 0 then
         if nq <= 4000 then call('RPUSH', k, unpack(q))
-        else for s = 1, nq, 4000 do call('RPUSH', k, unpack(q, s, math.min(s + 3999, nq))) end end
-        call('PEXPIREAT', k, windowEnd(windows[i]))
+        else for b = 1, nq, 4000 do call('RPUSH', k, unpack(q, b, math.min(b + 3999, nq))) end end
+        call('PEXPIREAT', k, windowEnd(s[WINDOW]))
       end
       -- The extra weight lives exactly as long as its log: rewritten when it changed, and its
       -- expiry renewed with the log's (a log outliving its extra weight would undercount).
-      local ex = extra[i]
-      if ex ~= extra0[i] or (nq > 0 and ex ~= 0) then
+      local ex = s[EXTRA]
+      if ex ~= s[EXTRA0] or (nq > 0 and ex ~= 0) then
         if ex == 0 then
           call('DEL', k .. '#w')
         elseif nq > 0 then
           call('SET', k .. '#w', ex) -- (expiring with the log, at the same moment)
-          call('PEXPIREAT', k .. '#w', windowEnd(windows[i]))
+          call('PEXPIREAT', k .. '#w', windowEnd(s[WINDOW]))
         else
           local ttl = call('PTTL', k)
           if ttl > 0 then call('SET', k .. '#w', ex, 'PX', ttl) else call('DEL', k .. '#w') end
@@ -339,8 +360,10 @@ for i = 1, nkeys do
     end
   end
 end
-for _, r in ipairs(records) do
-  call('HSET', r[1], 'at', nowStr, 'est', r[2], 'exp', r[3], 'keys', r[4])
-  call('PEXPIRE', r[1], int(ceil(r[5] / 1000)))
+if records then
+  for _, r in ipairs(records) do
+    call('HSET', r[1], 'at', nowStr, 'est', r[2], 'exp', r[3], 'keys', r[4])
+    call('PEXPIRE', r[1], int(ceil(r[5] / 1000)))
+  end
 end
 return out

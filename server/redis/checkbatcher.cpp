@@ -7,6 +7,8 @@
 
 #include <QHash>
 
+#include <cstdio>
+
 namespace sluice {
 
 namespace {
@@ -108,18 +110,20 @@ void CheckBatcher::sendOne()
         m_queue.pop_front();
     }
     int records = 0;
-    size_t pairs = 0;
+    size_t pairs = 0; // each a key index, and its weight when that is not 1
     qsizetype bytes = 64;
     for (const Item &i : items) {
         records += i.recordKey.isEmpty() ? 0 : 1;
         pairs += i.specs.size();
+        for (const WindowSpec &s : i.specs)
+            pairs += s.weight == 1 ? 0 : 1;
         bytes += i.id.size() + i.recordKey.size() + 48 + 24 * static_cast<qsizetype>(i.specs.size());
     }
     for (const WindowSpec *s : keys)
         bytes += s->key.size() + 80;
-    // EVALSHA sha numkeys, the keys and records, 3 counts, 5 per key, 4 per check and 2 per pair.
-    RespCommand call(3 + static_cast<qsizetype>(keys.size()) + records + 3 + 5 * static_cast<qsizetype>(keys.size())
-                         + 4 * static_cast<qsizetype>(items.size()) + 2 * static_cast<qsizetype>(pairs),
+    // EVALSHA sha numkeys, the keys and records, 3 counts, 3 per key, 4 per check and the pairs'.
+    RespCommand call(3 + static_cast<qsizetype>(keys.size()) + records + 3 + 3 * static_cast<qsizetype>(keys.size())
+                         + 4 * static_cast<qsizetype>(items.size()) + static_cast<qsizetype>(pairs),
                      bytes);
     call.arg(QByteArrayLiteral("EVALSHA")).arg(RedisScript::check().sha1).arg(keys.size() + static_cast<size_t>(records));
     for (const WindowSpec *s : keys)
@@ -130,8 +134,14 @@ void CheckBatcher::sendOne()
     }
     call.arg(keys.size()).arg(items.size()).arg(kMaxLogEntries);
     for (const WindowSpec *s : keys) {
-        const char kind = scriptKindCode(*s);
-        call.arg(s->windowUs).arg(s->limit).arg(&kind, 1).arg(s->burst).arg(s->shadow ? qint64(1) : qint64(0));
+        // The kind's code, then its burst when not 0 and '!' for a shadow ("r", "b20", "r!").
+        char kind[24] = {scriptKindCode(*s)};
+        qsizetype n = 1;
+        if (s->burst != 0)
+            n += std::snprintf(kind + 1, sizeof kind - 2, "%lld", static_cast<long long>(s->burst));
+        if (s->shadow)
+            kind[n++] = '!';
+        call.arg(s->windowUs).arg(s->limit).arg(kind, n);
     }
     int record = static_cast<int>(keys.size());
     std::vector<size_t> keysPerCheck;
@@ -139,8 +149,13 @@ void CheckBatcher::sendOne()
     auto pairKey = keyOfPair.cbegin();
     for (const Item &i : items) {
         call.arg(i.id).arg(i.leaseUs).arg(i.recordKey.isEmpty() ? 0 : ++record).arg(i.specs.size());
-        for (const WindowSpec &s : i.specs)
-            call.arg(*pairKey++ + 1).arg(s.weight);
+        for (const WindowSpec &s : i.specs) { // (the index alone for a weight of 1, else negated, then the weight)
+            const int index = *pairKey++ + 1;
+            if (s.weight == 1)
+                call.arg(index);
+            else
+                call.arg(-index).arg(s.weight);
+        }
         keysPerCheck.push_back(i.specs.size());
     }
     ++m_inFlight;
