@@ -9,18 +9,20 @@
 # --window-s S: every key's window (3600: nothing leaves during the run, as in http-check.sh);
 # --prefill N: the three shared keys start with N entries each, spread evenly over the window
 # that ends as the run starts, so that entries leave the window during the run as they do under
-# steady traffic (N / S per second of the run: under callgrind a call takes milliseconds).
-# Usage: bench/redis-script-instructions.sh [--checks N] [--calls N] [--window-s S] [--prefill N] [script.lua ...]
+# steady traffic (N / S per second of the run: under callgrind a call takes milliseconds);
+# --kind t: the keys are tokens logs (each entry of weight 1 here) instead of requests logs.
+# Usage: bench/redis-script-instructions.sh [--checks N] [--calls N] [--window-s S] [--prefill N] [--kind r|t] [script.lua ...]
 #        (needs valgrind, redis-server, redis-cli, redis-benchmark: scripts/lib/deps.sh --bench)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-checks=9 calls=200 window_s=3600 prefill=0 scripts=()
+checks=9 calls=200 window_s=3600 prefill=0 kind=r scripts=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --checks) checks=$2; shift ;;
     --calls) calls=$2; shift ;;
     --window-s) window_s=$2; shift ;;
     --prefill) prefill=$2; shift ;;
+    --kind) kind=$2; shift ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) scripts+=("$1") ;;
   esac
@@ -49,7 +51,7 @@ keys=() spec=() per=()
 for c in $(seq "$checks"); do keys+=("sluice:{user_model:u$c:gpt-4o}"); done
 keys+=("${shared[@]}")
 nkeys=${#keys[@]}
-for _ in $(seq "$nkeys"); do spec+=("${window_s}000000" 1000000000000 r); done
+for _ in $(seq "$nkeys"); do spec+=("${window_s}000000" 1000000000000 "$kind"); done
 for c in $(seq "$checks"); do per+=("bench$c" 600000000 0 4 "$c" $((checks + 1)) $((checks + 2)) $((checks + 3))); done
 for s in "${scripts[@]}"; do
   sha=$(redis-cli -p "$port" script load "$(cat "$s")")
@@ -79,5 +81,5 @@ for s in "${scripts[@]}"; do
   total=$(awk '/^summary:/{print $2}' "$dump")
   echo "redis-script $(basename "$s") checks_per_call=$checks keys_per_call=$nkeys" \
        "instructions_per_call=$((total / calls)) instructions_per_check=$((total / calls / checks))" \
-       "(redis-server user space, callgrind, $calls calls, window ${window_s} s, prefill $prefill)"
+       "(redis-server user space, callgrind, $calls calls, kind $kind, window ${window_s} s, prefill $prefill)"
 done

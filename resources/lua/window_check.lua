@@ -30,7 +30,7 @@
 -- writes nothing. A check whose record already exists is refused (a cancellation, reservation.lua).
 -- The record names every key the check was written to (the requests ones too: a cancel takes
 -- everything back; completing and extending change only the 't', 'B' and 'c' ones).
--- Pruning reads at most PRUNE_CHUNKS chunks of a weighted log per call (a burst leaving the window
+-- Pruning reads at most PRUNE_MAX entries of a weighted log per call (a burst leaving the window
 -- is pruned over several calls, counted meanwhile: under-admission for a moment, never a long
 -- call that stalls Redis); a log of requests (all of weight 1) is cut with a search from its front and
 -- one LTRIM.
@@ -60,8 +60,11 @@ local function num(s)
   numOf[s] = v
   return v
 end
-local CHUNK, PRUNE_CHUNKS = 64, 64
-local CHUNK_LAST = '63' -- (a number given to redis.call is printed with %.17g each time)
+local FIRST_CHUNK, CHUNK, PRUNE_MAX = 8, 64, 4096
+-- A chunk's last index as text (a number given to redis.call is printed with %.17g each time).
+local function lastOf(n)
+  return n == 64 and '63' or n == 8 and '7' or n == 16 and '15' or n == 32 and '31' or tostring(n - 1)
+end
 -- When a log written now may go (now + its window, in ms, for PEXPIREAT: Redis >= 7.0 rewrites
 -- each PEXPIRE into one, a conversion per key), as a string: made once per window, not per key.
 local endOf = {}
@@ -173,10 +176,13 @@ local function loadLog(s)
         len, first = len - hi, hiTs
       end
     else
-      local chunks = 0
-      while first >= 0 and first <= horizon and chunks < PRUNE_CHUNKS do
-        chunks = chunks + 1
-        local chunk = call('LRANGE', k, '0', CHUNK_LAST)
+      -- The leaving entries are read a chunk at a time for their weights, the first chunk small
+      -- (under steady traffic a few leave per call: each element read is a Lua string made),
+      -- each next one twice the last, up to CHUNK.
+      local pruned, size = 0, FIRST_CHUNK
+      while first >= 0 and first <= horizon and pruned < PRUNE_MAX do
+        local n = math.min(size, PRUNE_MAX - pruned)
+        local chunk = call('LRANGE', k, '0', lastOf(n))
         local gone, after = 0, -1
         for j = 1, #chunk do
           local ts, w = parse(chunk[j])
@@ -185,9 +191,11 @@ local function loadLog(s)
           ex = ex - (w - 1)
         end
         call('LTRIM', k, gone, '-1')
+        pruned = pruned + gone
         if after >= 0 then first = after        -- the oldest entry left
-        elseif #chunk < CHUNK then first = -1    -- all gone
+        elseif #chunk < n then first = -1        -- all gone
         else first = horizon end                 -- a whole chunk gone: look again
+        size = math.min(size * 2, CHUNK)
       end
       if first >= 0 and first <= horizon then first = parse(call('LINDEX', k, '0')) end -- (left for the next call)
       len = first < 0 and 0 or call('LLEN', k)
