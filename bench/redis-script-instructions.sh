@@ -44,15 +44,15 @@ port=$(bash "$root/scripts/lib/redis.sh" free-port)
 for _ in $(seq 300); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 pid=$(redis-cli -p "$port" info server | awk -F: '/^process_id/{print $2}' | tr -d '\r')
 # One batch: the users' keys, then the three shared ones; per key window (us), limit, kind 'r'
-# (burst 0, not a shadow); per check an id, a lease of 600 s, no record, four keys of weight 1
-# (each its index alone).
+# (burst 0, not a shadow); per check its four keys (no lease key, no record: no id), each of
+# weight 1 (its index alone).
 shared=("sluice:{tenant:enterprise_co}" "sluice:{model_tier:premium}" "sluice:{global}")
 keys=() spec=() per=()
 for c in $(seq "$checks"); do keys+=("sluice:{user_model:u$c:gpt-4o}"); done
 keys+=("${shared[@]}")
 nkeys=${#keys[@]}
 for _ in $(seq "$nkeys"); do spec+=("${window_s}000000" 1000000000000 "$kind"); done
-for c in $(seq "$checks"); do per+=("bench$c" 600000000 0 4 "$c" $((checks + 1)) $((checks + 2)) $((checks + 3))); done
+for c in $(seq "$checks"); do per+=(4 "$c" $((checks + 1)) $((checks + 2)) $((checks + 3))); done
 for s in "${scripts[@]}"; do
   sha=$(redis-cli -p "$port" script load "$(cat "$s")")
   redis-cli -p "$port" flushall >/dev/null

@@ -5,6 +5,7 @@
 #include "failover/resilientwindowstore.h"
 #include "memory/memorywindowstore.h"
 #include "redis/rediswindowstore.h"
+#include "redis/redisscripts.h"
 #include "httpcall.h"
 #include "services.h"
 #include "storetesting.h"
@@ -17,6 +18,9 @@
 #include <QRandomGenerator>
 #include <QTcpSocket>
 #include <QtTest>
+
+#include <algorithm>
+#include <optional>
 
 using namespace sluice;
 using test::checkAndWait;
@@ -387,6 +391,78 @@ private Q_SLOTS:
         QCOMPARE(store.batcher().calls() - callsBefore, qint64(1));
         for (size_t i = 0; i < counts.size(); ++i)
             QCOMPARE(counts[i], qint64(i)); // each saw the entries of those before it
+    }
+
+    // A check is told to the script by its key count alone, unless it has a lease key or a
+    // reservation record: then its id, lease time and record follow. Checks of both forms, in
+    // one call, each get what is theirs: the plain ones their counts, the lease its member (its
+    // reservation id) scored by its expiry, the tokens check its record naming its keys.
+    void plainAndReservingChecksShareOneCall()
+    {
+        test::RedisServer redis;
+        QString error;
+        SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+        RedisWindowStore store(redis.host(), redis.port(), 0, 1000);
+        QVERIFY(test::waitConnected(store.connection()));
+        const QByteArray shared = uniqueKey("forms");
+        WindowSpec lease{uniqueKey("forms") + ":concurrent", 60'000'000, 5};
+        lease.kind = WindowKind::Leases;
+        WindowSpec tokens{uniqueKey("forms") + ":tokens", 60'000'000, 1000};
+        tokens.kind = WindowKind::TokenLog;
+        tokens.weight = 250;
+        std::vector<WindowBatch> batches(5);
+        batches[0].keys = {{shared, 60'000'000, 100}};
+        batches[1].keys = {{shared, 60'000'000, 100}, lease};
+        batches[1].leaseUs = 30'000'000;
+        batches[2].keys = {{shared, 60'000'000, 100}};
+        batches[3].keys = {{shared, 60'000'000, 100}, tokens};
+        batches[3].leaseUs = 30'000'000;
+        batches[4].keys = {{shared, 60'000'000, 100}, lease};
+        batches[4].leaseUs = 30'000'000;
+        const qint64 callsBefore = store.batcher().calls();
+        std::vector<std::optional<WindowOutcome>> outcomes(batches.size());
+        for (size_t i = 0; i < batches.size(); ++i)
+            store.check(batches[i], [&outcomes, i](WindowOutcome o) { outcomes[i] = std::move(o); });
+        QTRY_VERIFY_WITH_TIMEOUT(std::all_of(outcomes.begin(), outcomes.end(), [](const auto &o) { return o.has_value(); }), 5000);
+        QCOMPARE(store.batcher().calls() - callsBefore, qint64(1));
+        for (size_t i = 0; i < outcomes.size(); ++i) {
+            QVERIFY2(outcomes[i]->status == WindowOutcome::Status::Ok && outcomes[i]->admitted, qPrintable(QString::number(i)));
+            QCOMPARE(outcomes[i]->keys.at(0).used, qint64(i)); // the shared key, in order
+        }
+        QVERIFY(outcomes[0]->reservationId.isEmpty());
+        QVERIFY(outcomes[2]->reservationId.isEmpty());
+        QCOMPARE(outcomes[4]->keys.at(1).used, qint64(1)); // the first lease counted
+        // The leases: members are the two checks' reservation ids, scored by their expiries.
+        const QString leaseKey = QString::fromUtf8(lease.key);
+        const QByteArray members = redis.cli({QStringLiteral("ZRANGE"), leaseKey, QStringLiteral("0"), QStringLiteral("-1")});
+        QVERIFY2(members.contains(outcomes[1]->reservationId.toUtf8()) && members.contains(outcomes[4]->reservationId.toUtf8()),
+                 members.constData());
+        const qint64 expiry = redis.cli({QStringLiteral("ZSCORE"), leaseKey, outcomes[1]->reservationId}).toLongLong();
+        QCOMPARE(expiry, outcomes[1]->leaseExpiresUs);
+        // The tokens check: its entry of 250 and its record naming both its keys.
+        QCOMPARE(redis.cli({QStringLiteral("GET"), QString::fromUtf8(tokens.key + "#w")}), QByteArray("249"));
+        const QByteArray record = redis.cli({QStringLiteral("HGET"), QString::fromUtf8(reservationKey(outcomes[3]->reservationId.toUtf8())),
+                                             QStringLiteral("keys")});
+        QVERIFY2(record.contains(tokens.key) && record.contains(shared), record.constData());
+    }
+
+    // The key count is what tells the script that a check's id and record follow: a record for a
+    // check of no keys is refused at once, and nothing is sent.
+    void aRecordWithoutKeysIsRefused()
+    {
+        int sent = 0;
+        CheckBatcher batcher([&sent](const QByteArray &, CheckBatcher::SendCallback, CheckBatcher::SendCallback) { ++sent; });
+        CheckBatcher::Item item;
+        item.id = "no-keys";
+        item.recordKey = reservationKey(item.id);
+        std::optional<CheckBatcher::Result> result;
+        item.done = [&result](CheckBatcher::Result r) { result = std::move(r); };
+        batcher.submit(std::move(item));
+        QVERIFY(result.has_value());
+        QCOMPARE(result->error, QStringLiteral("a reservation record for a check of no keys"));
+        QCoreApplication::sendPostedEvents();
+        QCOMPARE(sent, 0);
+        QCOMPARE(batcher.queued(), 0);
     }
 
     // More checks in one turn than a call takes: the two calls that may be in flight go out

@@ -8,10 +8,11 @@
 -- lease key may hold (kMaxLogEntries: a request that would add one more does not fit), then per
 -- window key three values: window_us, limit, and its kind code followed by its burst when that is
 -- not 0 and by '!' when the key is a shadow (never refuses; written only where it fits): 'r',
--- 'b20', 'r!'; then per check: id (unique across instances), lease time in us, its record (index
--- into KEYS, 0: none), its number of keys n, then per key its index (1-based into KEYS) when its
--- weight is 1, else the index negated and the weight: '3' or '-3', '250'. (Each argument costs
--- Redis ~900 instructions to parse and hand to Lua: the common case is written short.)
+-- 'b20', 'r!'; then per check its number of keys n, or -n when it has a lease key or a record
+-- (n >= 1) followed by its id (unique across instances), lease time in us and record (index into
+-- KEYS, 0: none); then per key its index (1-based into KEYS) when its weight is 1, else the index
+-- negated and the weight: '3' or '-3', '250'. (Each argument costs Redis ~900 instructions to
+-- parse and hand to Lua: the common case is written short.)
 -- Kinds:
 --   'r' a log entry of weight `weight` (requests), 't' the same, reweighable at completion (tokens),
 --   'c' a lease (concurrent): member = id scored by its expiry, counts while now < expiry,
@@ -232,9 +233,15 @@ local records
 local p = 4 + 3 * nkeys
 local sj, ws, fits = {}, {}, {} -- one check's keys, reused
 for c = 1, nchecks do
-  local id, a1, a2, a3 = ARGV[p], ARGV[p + 1], ARGV[p + 2], ARGV[p + 3]
-  local leaseUs, rec, n = numOf[a1] or num(a1), numOf[a2] or num(a2), numOf[a3] or num(a3)
-  p = p + 4
+  local a0 = ARGV[p]
+  local n, id, leaseUs, rec = numOf[a0] or num(a0), nil, 0, 0
+  if n < 0 then -- (it has a lease key or a record: its id, lease time and record follow)
+    local a1, a2 = ARGV[p + 2], ARGV[p + 3]
+    n, id, leaseUs, rec = -n, ARGV[p + 1], numOf[a1] or num(a1), numOf[a2] or num(a2)
+    p = p + 4
+  else
+    p = p + 1
+  end
   local admitted = 1
   o = o + 3
   local at = o - 2

@@ -17,6 +17,18 @@ bool samePolicy(const WindowSpec &a, const WindowSpec &b)
 {
     return a.windowUs == b.windowUs && a.limit == b.limit && a.kind == b.kind && a.burst == b.burst && a.shadow == b.shadow;
 }
+
+// The script needs a check's id, lease time and record only when it has a lease key or a record.
+bool needsId(const CheckBatcher::Item &item)
+{
+    if (!item.recordKey.isEmpty())
+        return true;
+    for (const WindowSpec &s : item.specs) {
+        if (s.isLease())
+            return true;
+    }
+    return false;
+}
 } // namespace
 
 void CheckBatcher::submit(Item item)
@@ -24,6 +36,11 @@ void CheckBatcher::submit(Item item)
     if (item.specs.size() > kMaxKeysPerScriptCheck) { // (a check has at most kMaxKeysPerCheck)
         Result failed;
         failed.error = QStringLiteral("a check of %1 keys (the script takes at most %2)").arg(item.specs.size()).arg(kMaxKeysPerScriptCheck);
+        return item.done(std::move(failed));
+    }
+    if (item.specs.empty() && !item.recordKey.isEmpty()) { // (its key count is what says a record follows)
+        Result failed;
+        failed.error = QStringLiteral("a reservation record for a check of no keys");
         return item.done(std::move(failed));
     }
     if (m_queue.size() >= kMaxQueued) {
@@ -111,9 +128,11 @@ void CheckBatcher::sendOne()
     }
     int records = 0;
     size_t pairs = 0; // each a key index, and its weight when that is not 1
+    size_t perCheck = 0; // each check's key count, and its id, lease and record when needed
     qsizetype bytes = 64;
     for (const Item &i : items) {
         records += i.recordKey.isEmpty() ? 0 : 1;
+        perCheck += needsId(i) ? 4 : 1;
         pairs += i.specs.size();
         for (const WindowSpec &s : i.specs)
             pairs += s.weight == 1 ? 0 : 1;
@@ -121,9 +140,9 @@ void CheckBatcher::sendOne()
     }
     for (const WindowSpec *s : keys)
         bytes += s->key.size() + 80;
-    // EVALSHA sha numkeys, the keys and records, 3 counts, 3 per key, 4 per check and the pairs'.
+    // EVALSHA sha numkeys, the keys and records, 3 counts, 3 per key, then the checks' and the pairs'.
     RespCommand call(3 + static_cast<qsizetype>(keys.size()) + records + 3 + 3 * static_cast<qsizetype>(keys.size())
-                         + 4 * static_cast<qsizetype>(items.size()) + static_cast<qsizetype>(pairs),
+                         + static_cast<qsizetype>(perCheck) + static_cast<qsizetype>(pairs),
                      bytes);
     call.arg(QByteArrayLiteral("EVALSHA")).arg(RedisScript::check().sha1).arg(keys.size() + static_cast<size_t>(records));
     for (const WindowSpec *s : keys)
@@ -148,7 +167,11 @@ void CheckBatcher::sendOne()
     keysPerCheck.reserve(items.size());
     auto pairKey = keyOfPair.cbegin();
     for (const Item &i : items) {
-        call.arg(i.id).arg(i.leaseUs).arg(i.recordKey.isEmpty() ? 0 : ++record).arg(i.specs.size());
+        const qint64 n = static_cast<qint64>(i.specs.size());
+        if (needsId(i)) // (n >= 1: a lease key, or a record, which submit() takes only with keys)
+            call.arg(-n).arg(i.id).arg(i.leaseUs).arg(i.recordKey.isEmpty() ? 0 : ++record);
+        else
+            call.arg(n);
         for (const WindowSpec &s : i.specs) { // (the index alone for a weight of 1, else negated, then the weight)
             const int index = *pairKey++ + 1;
             if (s.weight == 1)
