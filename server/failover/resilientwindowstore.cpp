@@ -47,7 +47,7 @@ void ResilientWindowStore::check(const WindowBatch &batch, CheckCallback done)
 {
     if (!m_breaker.allow(nowMs()))
         return fallback(batch, QStringLiteral("circuit breaker open: %1").arg(m_lastError), done);
-    m_remote->check(batch, [this, alive = std::weak_ptr<bool>(m_alive), batch, done](WindowOutcome outcome) {
+    m_remote->check(batch, [this, alive = std::weak_ptr<bool>(m_alive), batch, done = std::move(done)](WindowOutcome outcome) {
         if (alive.expired())
             return;
         if (outcome.status == WindowOutcome::Status::Ok) {

@@ -94,9 +94,12 @@ void CheckBatcher::sendOne()
                 return slot;
         }
     };
+    const size_t taking = std::min(m_queue.size(), static_cast<size_t>(m_maxChecks));
     std::vector<Item> items;
-    items.reserve(std::min(m_queue.size(), static_cast<size_t>(m_maxChecks))); // never moved again: `keys` points into them
+    items.reserve(taking); // never moved again: `keys` points into them
     std::vector<int> keyOfPair; // each check's keys in order, as indexes into `keys` (found once)
+    keyOfPair.reserve(taking * 4); // (a check has a few keys: grown one by one, these were reallocated five times a call)
+    keys.reserve(taking * 4);
     while (!m_queue.empty() && static_cast<int>(items.size()) < m_maxChecks) {
         const Item &next = m_queue.front();
         bool conflict = false;
