@@ -11,6 +11,8 @@
 # that ends as the run starts, so that entries leave the window during the run as they do under
 # steady traffic (N / S per second of the run: under callgrind a call takes milliseconds);
 # --kind t: the keys are tokens logs (each entry of weight 1 here) instead of requests logs.
+# Every script given must take the arguments this build's server writes (checkbatcher.cpp): a
+# script of an earlier argument layout needs this file of its own build.
 # Usage: bench/redis-script-instructions.sh [--checks N] [--calls N] [--window-s S] [--prefill N] [--kind r|t] [script.lua ...]
 #        (needs valgrind, redis-server, redis-cli, redis-benchmark: scripts/lib/deps.sh --bench)
 set -euo pipefail

@@ -301,6 +301,29 @@ private Q_SLOTS:
         QCOMPARE(calls, 25); // ceil(100000 / 4096)
         QCOMPARE(redis.cli({QStringLiteral("LLEN"), QString::fromUtf8(weighted)}), QByteArray("25"));
         QCOMPARE(redis.cli({QStringLiteral("GET"), QString::fromUtf8(weighted + "#w")}), QByteArray()); // every extra weight left with them
+        // Exactly as many expired entries as one call prunes, and nothing else: the log is empty
+        // when the bound is reached (the script read its first element anyway and failed, the
+        // whole batch answered Unavailable).
+        for (const int n : {4095, 4096, 4097}) {
+            const QByteArray exact = uniqueKey("prune-exact") + ":tokens";
+            QCOMPARE(redis.cli({QStringLiteral("EVAL"),
+                                QStringLiteral("local b = {} for i = 1, tonumber(ARGV[1]) do b[#b + 1] = '1:2' "
+                                               "if #b == 1000 then redis.call('RPUSH', KEYS[1], unpack(b)) b = {} end end "
+                                               "if #b > 0 then redis.call('RPUSH', KEYS[1], unpack(b)) end "
+                                               "redis.call('SET', KEYS[1] .. '#w', ARGV[1]) return redis.call('LLEN', KEYS[1])"),
+                                QStringLiteral("1"), QString::fromUtf8(exact), QString::number(n)}),
+                     QByteArray::number(n));
+            WindowSpec e{exact, 60'000'000, 1'000'000'000};
+            e.kind = WindowKind::TokenLog;
+            WindowBatch eb;
+            eb.keys = {e};
+            o = checkAndWait(store, eb);
+            QVERIFY2(o.status == WindowOutcome::Status::Ok, qPrintable(QStringLiteral("%1 expired entries: %2").arg(n).arg(o.error)));
+            QVERIFY(o.admitted);
+            // (4097: one is left for the next call, counted meanwhile with its weight)
+            QCOMPARE(o.keys.at(0).used, n == 4097 ? qint64(2) : qint64(0));
+            QCOMPARE(redis.cli({QStringLiteral("LLEN"), QString::fromUtf8(exact)}), QByteArray(n == 4097 ? "2" : "1"));
+        }
         // Unweighted: 100,000 expired entries go in one call.
         const QByteArray plain = uniqueKey("plain");
         QCOMPARE(redis.cli({QStringLiteral("EVAL"),

@@ -36,7 +36,7 @@
 -- call that stalls Redis); a log of requests (all of weight 1) is cut with a search from its front and
 -- one LTRIM.
 -- The rules (what fits, what a key holds) are server/engine/windowrules.h's, stated here again
--- because Redis must decide atomically; the kind codes are server/engine/windowkind.cpp's table.
+-- because Redis must decide atomically; the kind codes are server/engine/windowkind.h's table.
 -- Returns {now_us, then per check: admitted (0/1), fits (bit j-1: the check fits key j; an admitted
 -- check was written to exactly these), full (bit j-1: key j holds the most entries it may), used_1,
 -- oldest_1, used_2, oldest_2, ...}: used/oldest as the check found them (after the checks before
@@ -157,12 +157,19 @@ local function loadLog(s)
       -- leave per call from a long log, and LINDEX walks the list node by node: probe
       -- 1, 3, 7, … from the front first, then halve between the last two probes (~2 log2(gone)
       -- reads near the head, not log2(len) reads across the list).
+      -- When the probes reach the end, the last element says whether anything is left at all.
       len = call('LLEN', k)
       local lo, hi, hiTs, step = 0, len, -1, 1
-      while lo + step < hi do
-        local ts = parse(call('LINDEX', k, lo + step))
-        if ts > horizon then hi, hiTs = lo + step, ts; break end
-        lo, step = lo + step, step * 2
+      while true do
+        local probe = lo + step
+        if probe >= len - 1 then
+          local ts = parse(call('LINDEX', k, '-1'))
+          if ts > horizon then hi, hiTs = len - 1, ts else lo = len - 1 end -- (else: all out)
+          break
+        end
+        local ts = parse(call('LINDEX', k, probe))
+        if ts > horizon then hi, hiTs = probe, ts; break end
+        lo, step = probe, step * 2
       end
       while hi - lo > 1 do
         local mid = math.floor((lo + hi) / 2)
@@ -198,7 +205,10 @@ local function loadLog(s)
         else first = horizon end                 -- a whole chunk gone: look again
         size = math.min(size * 2, CHUNK)
       end
-      if first >= 0 and first <= horizon then first = parse(call('LINDEX', k, '0')) end -- (left for the next call)
+      if first >= 0 and first <= horizon then -- (left for the next call; the list may be empty now)
+        local h = call('LINDEX', k, '0')
+        first = h and parse(h) or -1
+      end
       len = first < 0 and 0 or call('LLEN', k)
     end
   end
