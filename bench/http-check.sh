@@ -202,12 +202,16 @@ if [ "$run_anchors" = 1 ]; then
     for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$np") 2>/dev/null && break; sleep 0.1; done
     worker=$(pgrep -P "$(cat "$work/nginx/nginx.pid")" | head -1)
     ncpu0=$(proc_cpu "$worker")
-    nout=$(wrk -t"$wthreads" -c"$conns" -d"${secs}s" -s "$lua" "http://127.0.0.1:$np/rate-limit/check")
+    { time wrk -t"$wthreads" -c"$conns" -d"${secs}s" -s "$lua" "http://127.0.0.1:$np/rate-limit/check" >"$work/nwrk.out"; } 2>"$work/nwrk.time"
+    nout=$(cat "$work/nwrk.out")
     ncpu1=$(proc_cpu "$worker")
     ntotal=$(awk '/requests in/{print $1}' <<<"$nout")
     ours=$(awk -v a="$server_cpu1" -v b="$server_cpu0" -v n="$total" 'BEGIN{printf "%.1f", (a-b)*1e6/n}')
     theirs=$(awk -v a="$ncpu1" -v b="$ncpu0" -v n="$ntotal" 'BEGIN{printf "%.1f", (a-b)*1e6/n}')
-    echo "anchor nginx-limit-req cpu worker_us_per_request=$theirs (user+sys over $ntotal requests)"
+    # wrk's own CPU per request against nginx (its 59-byte answers), beside wrk's against Sluice
+    # above: one wrk thread near a whole core bounds checks/s for either server.
+    read -r nwu nws < <(tail -n1 "$work/nwrk.time")
+    echo "anchor nginx-limit-req cpu worker_us_per_request=$theirs wrk_us_per_request=$(awk -v u="$nwu" -v s="$nws" -v n="$ntotal" 'BEGIN{printf "%.1f", (u+s)*1e6/n}') (user+sys over $ntotal requests)"
     echo "ratio cpu sluice_server/nginx_worker=$(awk -v a="$ours" -v b="$theirs" 'BEGIN{printf "%.2f", a/b}')"
   fi
 fi
