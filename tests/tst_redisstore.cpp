@@ -416,6 +416,42 @@ private Q_SLOTS:
             QCOMPARE(counts[i], qint64(i)); // each saw the entries of those before it
     }
 
+    // A call of many distinct keys (its table of keys grows twice while the checks are taken):
+    // every key is found again where it was, the shared one once, each check's own ones apart.
+    void aCallOfManyKeys()
+    {
+        test::RedisServer redis;
+        QString error;
+        SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+        RedisWindowStore store(redis.host(), redis.port(), 0, 1000);
+        QVERIFY(test::waitConnected(store.connection()));
+        const QByteArray shared = uniqueKey("many");
+        const qint64 callsBefore = store.batcher().calls();
+        std::vector<std::optional<WindowOutcome>> outcomes(40);
+        std::vector<QByteArray> own;
+        for (size_t i = 0; i < outcomes.size(); ++i) {
+            own.push_back(uniqueKey("many-own"));
+            WindowBatch batch;
+            batch.keys = {{own.back(), 60'000'000, 10}, {shared, 60'000'000, 100}, {uniqueKey("many-other"), 60'000'000, 10}};
+            if (i > 0)
+                batch.keys.push_back({own[i - 1], 60'000'000, 10}); // the previous check's own key
+            store.check(batch, [&outcomes, i](WindowOutcome o) { outcomes[i] = std::move(o); });
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(std::all_of(outcomes.begin(), outcomes.end(), [](const auto &o) { return o.has_value(); }), 5000);
+        QCOMPARE(store.batcher().calls() - callsBefore, qint64(1));
+        for (size_t i = 0; i < outcomes.size(); ++i) {
+            const WindowOutcome &o = *outcomes[i];
+            QVERIFY(o.status == WindowOutcome::Status::Ok && o.admitted);
+            QCOMPARE(o.keys.at(0).used, qint64(0));
+            QCOMPARE(o.keys.at(1).used, qint64(i)); // the shared key, in order
+            QCOMPARE(o.keys.at(2).used, qint64(0));
+            if (i > 0)
+                QCOMPARE(o.keys.at(3).used, qint64(1)); // the previous check's entry in its own key
+        }
+        QCOMPARE(redis.cli({QStringLiteral("LLEN"), QString::fromUtf8(shared)}), QByteArray("40"));
+        QCOMPARE(redis.cli({QStringLiteral("LLEN"), QString::fromUtf8(own.front())}), QByteArray("2"));
+    }
+
     // A check is told to the script by its key count alone, unless it has a lease key or a
     // reservation record: then its id, lease time and record follow. Checks of both forms, in
     // one call, each get what is theirs: the plain ones their counts, the lease its member (its

@@ -5,9 +5,10 @@
 
 #include "redis/redisscripts.h"
 
-#include <QHash>
+#include <QRandomGenerator>
 
 #include <cstdio>
+#include <cstring>
 
 namespace sluice {
 
@@ -16,6 +17,27 @@ namespace {
 bool samePolicy(const WindowSpec &a, const WindowSpec &b)
 {
     return a.windowUs == b.windowUs && a.limit == b.limit && a.kind == b.kind && a.burst == b.burst && a.shadow == b.shadow;
+}
+
+// A key's hash in a call's own table of distinct keys (qHash of a QByteArrayView is SipHash with a
+// fixed seed: ~150 instructions a key, twice per key of every check). Words of the key mixed
+// multiplicatively from a seed chosen per process; a batch is at most maxChecks checks.
+size_t keyHash(const QByteArray &key)
+{
+    static const quint64 seed = QRandomGenerator::system()->generate64();
+    const char *p = key.constData();
+    qsizetype n = key.size();
+    quint64 h = seed ^ static_cast<quint64>(n);
+    for (; n >= 8; p += 8, n -= 8) {
+        quint64 w;
+        std::memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    quint64 w = 0;
+    std::memcpy(&w, p, static_cast<size_t>(n));
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    return static_cast<size_t>(h ^ (h >> 29));
 }
 
 // The script needs a check's id, lease time and record only when it has a lease key or a record.
@@ -86,9 +108,9 @@ void CheckBatcher::sendOne()
     // made per call: a QHash cost more to set up than the whole lookup.)
     std::vector<const WindowSpec *> keys;
     std::vector<int> slots(64, -1);
-    auto slotOf = [&keys, &slots](const QByteArray &key) -> int & {
+    auto slotOf = [&keys, &slots](const QByteArray &key, size_t hash) -> int & {
         const size_t mask = slots.size() - 1;
-        for (size_t i = qHash(QByteArrayView(key)) & mask;; i = (i + 1) & mask) {
+        for (size_t i = hash & mask;; i = (i + 1) & mask) {
             int &slot = slots[i];
             if (slot < 0 || keys[static_cast<size_t>(slot)]->key == key)
                 return slot;
@@ -100,11 +122,14 @@ void CheckBatcher::sendOne()
     std::vector<int> keyOfPair; // each check's keys in order, as indexes into `keys` (found once)
     keyOfPair.reserve(taking * 4); // (a check has a few keys: grown one by one, these were reallocated five times a call)
     keys.reserve(taking * 4);
+    std::vector<size_t> hashes; // the next check's keys', found once for both look-ups
     while (!m_queue.empty() && static_cast<int>(items.size()) < m_maxChecks) {
         const Item &next = m_queue.front();
         bool conflict = false;
+        hashes.clear();
         for (const WindowSpec &s : next.specs) {
-            const int at = slotOf(s.key);
+            hashes.push_back(keyHash(s.key));
+            const int at = slotOf(s.key, hashes.back());
             conflict = conflict || (at >= 0 && !samePolicy(*keys[static_cast<size_t>(at)], s));
         }
         if (conflict && !items.empty())
@@ -116,10 +141,11 @@ void CheckBatcher::sendOne()
                 size *= 2;
             slots.assign(size, -1);
             for (size_t k = 0; k < keys.size(); ++k)
-                slotOf(keys[k]->key) = static_cast<int>(k);
+                slotOf(keys[k]->key, keyHash(keys[k]->key)) = static_cast<int>(k);
         }
-        for (const WindowSpec &s : next.specs) {
-            int &slot = slotOf(s.key);
+        for (size_t j = 0; j < next.specs.size(); ++j) {
+            const WindowSpec &s = next.specs[j];
+            int &slot = slotOf(s.key, hashes[j]);
             if (slot < 0) {
                 slot = static_cast<int>(keys.size());
                 keys.push_back(&s);
