@@ -45,8 +45,8 @@ port=$(bash "$root/scripts/lib/redis.sh" free-port)
     redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no >"$work/redis.log" 2>&1) &
 for _ in $(seq 300); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 pid=$(redis-cli -p "$port" info server | awk -F: '/^process_id/{print $2}' | tr -d '\r')
-# One batch: the users' keys, then the three shared ones; per key window (us), limit, kind 'r'
-# (burst 0, not a shadow); per check its four keys (no lease key, no record: no id), each of
+# One batch: the users' keys, then the three shared ones; per key window (us), limit, kind
+# (--kind; burst 0, not a shadow); per check its four keys (no lease key, no record: no id), each of
 # weight 1 (its index alone).
 shared=("sluice:{tenant:enterprise_co}" "sluice:{model_tier:premium}" "sluice:{global}")
 keys=() spec=() per=()

@@ -13,11 +13,11 @@ namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
 
-// The escape of a byte that JSON does not allow raw in a string (controls, '"', '\\'), or 0 for
-// one it does.
 // A byte that goes into a JSON string as it is (not a control, '"' nor '\\').
 constexpr bool isPlain(unsigned u) { return u >= 0x20 && u != '"' && u != '\\'; }
 
+// The escape of a byte that JSON does not allow raw in a string (controls, '"', '\\'), or 0 for
+// one it does.
 inline int escapeOf(unsigned u, char *out)
 {
     if (isPlain(u))

@@ -32,6 +32,25 @@ QByteArray uniqueKey(const char *what)
     return windowKey(Scope::Tenant, QStringLiteral("%1-%2").arg(QLatin1String(what)).arg(QRandomGenerator::global()->generate64(), 0, 36));
 }
 
+// The batches checked in one turn of the event loop (the batcher may send them as one call):
+// their outcomes in order once every one came (none if not all came within 5 s), and *calls the
+// script calls they took.
+std::vector<WindowOutcome> checkInOneTurn(RedisWindowStore &store, const std::vector<WindowBatch> &batches, qint64 *calls)
+{
+    const qint64 before = store.batcher().calls();
+    auto got = std::make_shared<std::vector<std::optional<WindowOutcome>>>(batches.size()); // (a late answer finds it)
+    for (size_t i = 0; i < batches.size(); ++i)
+        store.check(batches[i], [got, i](WindowOutcome o) { (*got)[i] = std::move(o); });
+    const bool all = QTest::qWaitFor([&got] { return std::all_of(got->begin(), got->end(), [](const auto &o) { return o.has_value(); }); }, 5000);
+    *calls = store.batcher().calls() - before;
+    std::vector<WindowOutcome> out;
+    if (!all)
+        return out;
+    for (std::optional<WindowOutcome> &o : *got)
+        out.push_back(std::move(*o));
+    return out;
+}
+
 } // namespace
 
 class TestRedisStore : public QObject
@@ -426,21 +445,20 @@ private Q_SLOTS:
         RedisWindowStore store(redis.host(), redis.port(), 0, 1000);
         QVERIFY(test::waitConnected(store.connection()));
         const QByteArray shared = uniqueKey("many");
-        const qint64 callsBefore = store.batcher().calls();
-        std::vector<std::optional<WindowOutcome>> outcomes(40);
+        std::vector<WindowBatch> batches(40);
         std::vector<QByteArray> own;
-        for (size_t i = 0; i < outcomes.size(); ++i) {
+        for (size_t i = 0; i < batches.size(); ++i) {
             own.push_back(uniqueKey("many-own"));
-            WindowBatch batch;
-            batch.keys = {{own.back(), 60'000'000, 10}, {shared, 60'000'000, 100}, {uniqueKey("many-other"), 60'000'000, 10}};
+            batches[i].keys = {{own.back(), 60'000'000, 10}, {shared, 60'000'000, 100}, {uniqueKey("many-other"), 60'000'000, 10}};
             if (i > 0)
-                batch.keys.push_back({own[i - 1], 60'000'000, 10}); // the previous check's own key
-            store.check(batch, [&outcomes, i](WindowOutcome o) { outcomes[i] = std::move(o); });
+                batches[i].keys.push_back({own[i - 1], 60'000'000, 10}); // the previous check's own key
         }
-        QTRY_VERIFY_WITH_TIMEOUT(std::all_of(outcomes.begin(), outcomes.end(), [](const auto &o) { return o.has_value(); }), 5000);
-        QCOMPARE(store.batcher().calls() - callsBefore, qint64(1));
+        qint64 calls = 0;
+        const std::vector<WindowOutcome> outcomes = checkInOneTurn(store, batches, &calls);
+        QCOMPARE(outcomes.size(), batches.size());
+        QCOMPARE(calls, qint64(1));
         for (size_t i = 0; i < outcomes.size(); ++i) {
-            const WindowOutcome &o = *outcomes[i];
+            const WindowOutcome &o = outcomes[i];
             QVERIFY(o.status == WindowOutcome::Status::Ok && o.admitted);
             QCOMPARE(o.keys.at(0).used, qint64(0));
             QCOMPARE(o.keys.at(1).used, qint64(i)); // the shared key, in order
@@ -478,29 +496,27 @@ private Q_SLOTS:
         batches[3].leaseUs = 30'000'000;
         batches[4].keys = {{shared, 60'000'000, 100}, lease};
         batches[4].leaseUs = 30'000'000;
-        const qint64 callsBefore = store.batcher().calls();
-        std::vector<std::optional<WindowOutcome>> outcomes(batches.size());
-        for (size_t i = 0; i < batches.size(); ++i)
-            store.check(batches[i], [&outcomes, i](WindowOutcome o) { outcomes[i] = std::move(o); });
-        QTRY_VERIFY_WITH_TIMEOUT(std::all_of(outcomes.begin(), outcomes.end(), [](const auto &o) { return o.has_value(); }), 5000);
-        QCOMPARE(store.batcher().calls() - callsBefore, qint64(1));
+        qint64 calls = 0;
+        const std::vector<WindowOutcome> outcomes = checkInOneTurn(store, batches, &calls);
+        QCOMPARE(outcomes.size(), batches.size());
+        QCOMPARE(calls, qint64(1));
         for (size_t i = 0; i < outcomes.size(); ++i) {
-            QVERIFY2(outcomes[i]->status == WindowOutcome::Status::Ok && outcomes[i]->admitted, qPrintable(QString::number(i)));
-            QCOMPARE(outcomes[i]->keys.at(0).used, qint64(i)); // the shared key, in order
+            QVERIFY2(outcomes[i].status == WindowOutcome::Status::Ok && outcomes[i].admitted, qPrintable(QString::number(i)));
+            QCOMPARE(outcomes[i].keys.at(0).used, qint64(i)); // the shared key, in order
         }
-        QVERIFY(outcomes[0]->reservationId.isEmpty());
-        QVERIFY(outcomes[2]->reservationId.isEmpty());
-        QCOMPARE(outcomes[4]->keys.at(1).used, qint64(1)); // the first lease counted
+        QVERIFY(outcomes[0].reservationId.isEmpty());
+        QVERIFY(outcomes[2].reservationId.isEmpty());
+        QCOMPARE(outcomes[4].keys.at(1).used, qint64(1)); // the first lease counted
         // The leases: members are the two checks' reservation ids, scored by their expiries.
         const QString leaseKey = QString::fromUtf8(lease.key);
         const QByteArray members = redis.cli({QStringLiteral("ZRANGE"), leaseKey, QStringLiteral("0"), QStringLiteral("-1")});
-        QVERIFY2(members.contains(outcomes[1]->reservationId.toUtf8()) && members.contains(outcomes[4]->reservationId.toUtf8()),
+        QVERIFY2(members.contains(outcomes[1].reservationId.toUtf8()) && members.contains(outcomes[4].reservationId.toUtf8()),
                  members.constData());
-        const qint64 expiry = redis.cli({QStringLiteral("ZSCORE"), leaseKey, outcomes[1]->reservationId}).toLongLong();
-        QCOMPARE(expiry, outcomes[1]->leaseExpiresUs);
+        const qint64 expiry = redis.cli({QStringLiteral("ZSCORE"), leaseKey, outcomes[1].reservationId}).toLongLong();
+        QCOMPARE(expiry, outcomes[1].leaseExpiresUs);
         // The tokens check: its entry of 250 and its record naming both its keys.
         QCOMPARE(redis.cli({QStringLiteral("GET"), QString::fromUtf8(tokens.key + "#w")}), QByteArray("249"));
-        const QByteArray record = redis.cli({QStringLiteral("HGET"), QString::fromUtf8(reservationKey(outcomes[3]->reservationId.toUtf8())),
+        const QByteArray record = redis.cli({QStringLiteral("HGET"), QString::fromUtf8(reservationKey(outcomes[3].reservationId.toUtf8())),
                                              QStringLiteral("keys")});
         QVERIFY2(record.contains(tokens.key) && record.contains(shared), record.constData());
     }

@@ -3,12 +3,8 @@
 
 #include "textbuffer.h"
 
+#include "engine/siphash.h"
 #include "redis/redisscripts.h"
-
-#include <QRandomGenerator>
-
-#include <cstdio>
-#include <cstring>
 
 namespace sluice {
 
@@ -17,27 +13,6 @@ namespace {
 bool samePolicy(const WindowSpec &a, const WindowSpec &b)
 {
     return a.windowUs == b.windowUs && a.limit == b.limit && a.kind == b.kind && a.burst == b.burst && a.shadow == b.shadow;
-}
-
-// A key's hash in a call's own table of distinct keys (qHash of a QByteArrayView is SipHash with a
-// fixed seed: ~150 instructions a key, twice per key of every check). Words of the key mixed
-// multiplicatively from a seed chosen per process; a batch is at most maxChecks checks.
-size_t keyHash(const QByteArray &key)
-{
-    static const quint64 seed = QRandomGenerator::system()->generate64();
-    const char *p = key.constData();
-    qsizetype n = key.size();
-    quint64 h = seed ^ static_cast<quint64>(n);
-    for (; n >= 8; p += 8, n -= 8) {
-        quint64 w;
-        std::memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 32;
-    }
-    quint64 w = 0;
-    std::memcpy(&w, p, static_cast<size_t>(n));
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-    return static_cast<size_t>(h ^ (h >> 29));
 }
 
 // The script needs a check's id, lease time and record only when it has a lease key or a record.
@@ -106,8 +81,13 @@ void CheckBatcher::sendOne()
     // Take checks from the front while they fit: distinct keys once each, then the records.
     // (The distinct keys are found through a small open-addressed table of indexes into `keys`,
     // made per call: a QHash cost more to set up than the whole lookup.)
+    // (Keys come from callers: the table hashes with the process's SipHash key, as the memory
+    // store does, once per key of a check.)
     std::vector<const WindowSpec *> keys;
     std::vector<int> slots(64, -1);
+    auto keyHash = [](const QByteArray &key) {
+        return static_cast<size_t>(sipHash13(processSipKey(), key.constData(), static_cast<size_t>(key.size())));
+    };
     auto slotOf = [&keys, &slots](const QByteArray &key, size_t hash) -> int & {
         const size_t mask = slots.size() - 1;
         for (size_t i = hash & mask;; i = (i + 1) & mask) {
@@ -184,12 +164,10 @@ void CheckBatcher::sendOne()
     for (const WindowSpec *s : keys) {
         // The kind's code, then its burst when not 0 and '!' for a shadow ("r", "b20", "r!").
         char kind[24] = {scriptKindCode(*s)};
-        qsizetype n = 1;
-        if (s->burst != 0)
-            n += std::snprintf(kind + 1, sizeof kind - 2, "%lld", static_cast<long long>(s->burst));
+        char *end = s->burst != 0 ? TextBuffer::decimal(kind + 1, s->burst) : kind + 1;
         if (s->shadow)
-            kind[n++] = '!';
-        call.arg(s->windowUs).arg(s->limit).arg(kind, n);
+            *end++ = '!';
+        call.arg(s->windowUs).arg(s->limit).arg(kind, end - kind);
     }
     int record = static_cast<int>(keys.size());
     std::vector<size_t> keysPerCheck;

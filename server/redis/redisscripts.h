@@ -28,7 +28,7 @@ struct RedisScript
 
 // Every check's id (a lease's member; the reservation id when it reserves). "r" tells them from the memory store's.
 inline constexpr char kRedisIdTag = 'r';
-// The kind of a key in the scripts: its code in the kinds' table (windowkind.cpp: 'r', 't', 'c',
+// The kind of a key in the scripts: its code in the kinds' table (windowkind.h: 'r', 't', 'c',
 // 'b' or 'B'), and a bucket's us per token as the scripts read it ("0" for other kinds).
 QByteArray scriptKind(const WindowSpec &spec);
 inline char scriptKindCode(const WindowSpec &spec) { return spec.info().code; } // (the same, as a byte)
