@@ -521,6 +521,34 @@ private Q_SLOTS:
         QVERIFY2(record.contains(tokens.key) && record.contains(shared), record.constData());
     }
 
+    // The script tells a log from its whole kind code ('r', 't', 'r!', 't!') when it asks whether
+    // any log of the call holds weighted entries: a burst is written for buckets only, so a log's
+    // spec that carries one (a bucket's capacity left on it) still has its extra weight counted.
+    void aLogsExtraWeightCountsWhateverItsSpecCarries()
+    {
+        test::RedisServer redis;
+        QString error;
+        SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+        RedisWindowStore store(redis.host(), redis.port(), 0, 1000);
+        QVERIFY(test::waitConnected(store.connection()));
+        for (const bool shadow : {false, true}) {
+            WindowBatch batch;
+            WindowSpec tokens{uniqueKey("burst-on-a-log") + ":tokens", 60'000'000, 1000};
+            tokens.kind = WindowKind::TokenLog;
+            tokens.weight = 250;
+            tokens.burst = 7;
+            tokens.shadow = shadow;
+            batch.keys = {tokens};
+            for (qint64 used : {0, 250, 500}) {
+                qint64 calls = 0;
+                const std::vector<WindowOutcome> outcomes = checkInOneTurn(store, {batch}, &calls);
+                QCOMPARE(outcomes.size(), size_t(1));
+                QVERIFY(outcomes[0].status == WindowOutcome::Status::Ok && outcomes[0].admitted);
+                QCOMPARE(outcomes[0].keys.at(0).used, used);
+            }
+        }
+    }
+
     // The key count is what tells the script that a check's id and record follow: a record for a
     // check of no keys is refused at once, and nothing is sent.
     void aRecordWithoutKeysIsRefused()

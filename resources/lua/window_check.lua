@@ -6,9 +6,9 @@
 -- write (single-node Redis; the Cluster store writes its records itself).
 -- ARGV[1]: number of window keys, ARGV[2]: number of checks, ARGV[3]: the most entries a log or
 -- lease key may hold (kMaxLogEntries: a request that would add one more does not fit), then per
--- window key three values: window_us, limit, and its kind code followed by its burst when that is
--- not 0 and by '!' when the key is a shadow (never refuses; written only where it fits): 'r',
--- 'b20', 'r!'; then per check its number of keys n, or -n when it has a lease key or a record
+-- window key three values: window_us, limit, and its kind code followed by a bucket's burst when
+-- that is not 0 and by '!' when the key is a shadow (never refuses; written only where it fits):
+-- 'r', 'b20', 'r!'; then per check its number of keys n, or -n when it has a lease key or a record
 -- (n >= 1) followed by its id (unique across instances), lease time in us and record (index into
 -- KEYS, 0: none); then per key its index (1-based into KEYS) when its weight is 1, else the index
 -- negated and the weight: '3' or '-3', '250'. (Each argument costs Redis ~900 instructions to
@@ -100,27 +100,22 @@ local function convert(k)
 end
 
 -- Each key's policy and state: one record per key, an array made at its full size by one
--- constructor (a table grown element by element is reallocated each time it doubles: sixteen
--- per-key arrays grown to twelve keys cost more than the decision; a record of named fields is
--- a hash, built field by field: ~2.5 times the cost of this one).
-local KEY, WINDOW, LIMIT, KIND, BURST, SHADOW, LOADED = 1, 2, 3, 4, 5, 6, 7
-local USED, OLDEST, LEN, EXTRA, EXTRA0, PEND, LEASES, TAT, TAT0, PER_TOKEN = 8, 9, 10, 11, 12, 13, 14, 15, 16, 17
--- LEN: entries held by a log or lease key; EXTRA: a log's extra weight (EXTRA0 as loaded); PEND:
--- its entries to append (false: none yet); LEASES: a lease key's to add; TAT: a bucket's (TAT0 as
--- loaded: written back only when it moved), PER_TOKEN its us per token.
-local K = {}
+-- constructor once the key is loaded (a table grown element by element is reallocated each time
+-- it doubles; a record of named fields is a hash, built field by field: ~2.5 times the cost; and
+-- each field set costs Redis' Lua ~150 instructions).
+local KEY, WINDOW, LIMIT, KIND, BURST, SHADOW, OLDEST, LEN, LEN0 = 1, 2, 3, 4, 5, 6, 7, 8, 9
+local EXTRA, EXTRA0, PEND, LEASES, TAT, TAT0, PER_TOKEN = 10, 11, 12, 13, 14, 15, 16
+-- LEN: entries held by a log or lease key (LEN0 as loaded); EXTRA: a log's extra weight (EXTRA0
+-- as loaded; 0 for a lease key): what a log or lease key holds is LEN + EXTRA; PEND: the entries of
+-- weights other than 1 a log gets (false: none; those of weight 1 are LEN - LEN0 - #PEND, all of
+-- time now: pushed from one list of nowStr shared by every key); LEASES: a lease key's to add;
+-- TAT: a bucket's (TAT0 as loaded: written back only when it moved), PER_TOKEN its us per token.
+-- A record ends with the last field its kind has.
+-- (A log's kind code is 'r', 't', 'r!' or 't!': it has no burst.)
 local wkeys
 for i = 1, nkeys do
-  local b = 1 + 3 * i
-  local a1, a2, kind = ARGV[b], ARGV[b + 1], ARGV[b + 2]
-  local burst, shadow = 0, false
-  if #kind > 1 then
-    local k, bu, sh = match(kind, '^(%a)(-?%d*)(!?)$')
-    kind, burst, shadow = k, tonumber(bu) or 0, sh == '!'
-  end
-  K[i] = {KEYS[i], numOf[a1] or num(a1), numOf[a2] or num(a2), kind, burst, shadow, false,
-          0, -1, 0, 0, 0, false, false, 0, 0, 0}
-  if kind == 'r' or kind == 't' then
+  local kind = ARGV[3 + 3 * i]
+  if kind == 'r' or kind == 't' or kind == 'r!' or kind == 't!' then
     wkeys = wkeys or {}
     wkeys[#wkeys + 1] = KEYS[i] .. '#w'
   end
@@ -131,12 +126,12 @@ for s = 1, wkeys and #wkeys or 0, 1000 do -- (unpack has a limit of its own)
   if call('EXISTS', unpack(wkeys, s, math.min(s + 999, #wkeys))) > 0 then weighted = true; break end
 end
 
--- Prunes a log to its window and reads what is left: used, oldest; pending appends start empty.
+-- Prunes a log to its window and reads what is left: its oldest entry, entries, extra weight now
+-- and as stored.
 -- Its first element alone says whether anything leaves (usually nothing does): only then are
 -- the leaving ones read, a chunk at a time, for their weights.
-local function loadLog(s)
-  local k = s[KEY]
-  local horizon = now - s[WINDOW]
+local function loadLog(k, window, kind)
+  local horizon = now - window
   local ex = weighted and tonumber(call('GET', k .. '#w') or '0') or 0
   local extra0 = ex
   local head = pcall_('LINDEX', k, '0')
@@ -149,7 +144,7 @@ local function loadLog(s)
     first = parse(head)
     if first > horizon then
       len = call('LLEN', k)
-    elseif s[KIND] == 'r' and ex == 0 then
+    elseif kind == 'r' and ex == 0 then
       -- A log of requests: every entry weighs 1 (a tokens log's weights may cancel out in its
       -- extra weight: it is read), so what leaves need not be read, only where the window starts.
       -- The first element inside the window (the list is in time order): element lo is out,
@@ -213,35 +208,45 @@ local function loadLog(s)
     end
   end
   if len == 0 then ex = 0 end
-  s[EXTRA0], s[EXTRA], s[USED], s[OLDEST], s[LEN] = extra0, ex, len + ex, first, len
+  return first, len, ex, extra0
 end
 
-local function loadLeases(s)
-  local k = s[KEY]
+-- A lease key's leases still held: their count and the earliest expiry.
+local function loadLeases(k)
   call('ZREMRANGEBYSCORE', k, '-inf', nowStr)
   local n = call('ZCARD', k)
-  s[USED], s[LEN], s[OLDEST], s[LEASES] = n, n, -1, {}
-  if n > 0 then s[OLDEST] = tonumber(call('ZRANGE', k, '0', '0', 'WITHSCORES')[2]) end
+  if n == 0 then return -1, 0 end
+  return tonumber(call('ZRANGE', k, '0', '0', 'WITHSCORES')[2]), n
 end
 
-local function loadBucket(s)
-  s[PER_TOKEN] = s[LIMIT] > 0 and s[WINDOW] / s[LIMIT] or math.huge
-  local tat = max(tonumber(call('GET', s[KEY]) or '0'), now)
-  s[TAT], s[TAT0] = tat, tat
-end
-
-local function load(s)
-  s[LOADED] = true
-  local kind = s[KIND]
-  if kind == 'c' then loadLeases(s)
-  elseif kind == 'b' or kind == 'B' then loadBucket(s)
-  else loadLog(s) end
+-- Every key is loaded first (each is some check's: the batcher sends no other), its record made
+-- with what it holds.
+local K = {}
+for i = 1, nkeys do
+  local b = 1 + 3 * i
+  local a1, a2, kind = ARGV[b], ARGV[b + 1], ARGV[b + 2]
+  local window, limit, burst, shadow = numOf[a1] or num(a1), numOf[a2] or num(a2), 0, false
+  if #kind > 1 then
+    local c, bu, sh = match(kind, '^(%a)(-?%d*)(!?)$')
+    kind, burst, shadow = c, tonumber(bu) or 0, sh == '!'
+  end
+  local k = KEYS[i]
+  if kind == 'r' or kind == 't' then
+    local oldest, len, ex, ex0 = loadLog(k, window, kind)
+    K[i] = {k, window, limit, kind, burst, shadow, oldest, len, len, ex, ex0, false}
+  elseif kind == 'c' then
+    local oldest, n = loadLeases(k)
+    K[i] = {k, window, limit, kind, burst, shadow, oldest, n, n, 0, 0, false, {}}
+  else
+    local tat = max(tonumber(call('GET', k) or '0'), now)
+    K[i] = {k, window, limit, kind, burst, shadow, -1, 0, 0, 0, 0, false, false, tat, tat,
+            limit > 0 and window / limit or math.huge}
+  end
 end
 
 local out, o = {now}, 1
 local records
 local p = 4 + 3 * nkeys
-local sj, ws, fits = {}, {}, {} -- one check's keys, reused
 for c = 1, nchecks do
   local a0 = ARGV[p]
   local n, id, leaseUs, rec = numOf[a0] or num(a0), nil, 0, 0
@@ -252,6 +257,7 @@ for c = 1, nchecks do
   else
     p = p + 1
   end
+  local p0 = p -- (its keys are read again if it is admitted)
   local admitted = 1
   o = o + 3
   local at = o - 2
@@ -267,8 +273,6 @@ for c = 1, nchecks do
       p = p + 1
     end
     local s = K[i]
-    sj[j], ws[j] = s, w
-    if not s[LOADED] then load(s) end
     local kind = s[KIND]
     local u, old, f
     if kind == 'b' or kind == 'B' then
@@ -277,19 +281,19 @@ for c = 1, nchecks do
       u, old = ceil(drained - 1e-9), ceil(tat)
       f = s[LIMIT] > 0 and drained + w <= s[BURST] + 1e-9
     else
-      u, old = s[USED], s[OLDEST]
+      local len = s[LEN]
+      u, old = len + s[EXTRA], s[OLDEST]
       f = u + w <= s[LIMIT]
-      if s[LEN] >= maxEntries then
+      if len >= maxEntries then
         f = false
         fullMask = fullMask + jbit
       end
     end
     out[o + 1], out[o + 2] = u, old
     o = o + 2
-    fits[j] = f
-    if f then fitsMask = fitsMask + jbit end
+    if f then fitsMask = fitsMask + jbit
+    elseif not s[SHADOW] then admitted = 0 end
     jbit = jbit * 2
-    if not f and not s[SHADOW] then admitted = 0 end
   end
   -- A record that exists before its check ran is a cancellation (reservation.lua 'cancel': the
   -- call was given up for lost and taken back before Redis ran it): refused, nothing written.
@@ -301,26 +305,30 @@ for c = 1, nchecks do
     local expires = now + leaseUs
     local reserved, est = nil, 0
     if rec > 0 then reserved = {} end
+    p, jbit = p0, 1
     for j = 1, n do
-      local s, w = sj[j], ws[j]
-      local kind = s[KIND]
-      if fits[j] then -- (a shadow key that would have refused gets nothing)
+      local i, w = numOf[ARGV[p]], 1 -- (each text was converted above)
+      if i < 0 then
+        i, w = -i, numOf[ARGV[p + 1]]
+        p = p + 2
+      else
+        p = p + 1
+      end
+      if fitsMask % (jbit + jbit) >= jbit then -- (a shadow key that would have refused gets nothing)
+        local s = K[i]
+        local kind = s[KIND]
         if kind == 'r' or kind == 't' then
-          s[USED] = s[USED] + w
           s[LEN] = s[LEN] + 1
-          local q = s[PEND]
-          if not q then q = {}; s[PEND] = q end
-          if w == 1 then
-            q[#q + 1] = nowStr
-          else
+          if w ~= 1 then
             s[EXTRA] = s[EXTRA] + (w - 1)
+            local q = s[PEND]
+            if not q then q = {}; s[PEND] = q end
             q[#q + 1] = nowStr .. ':' .. w
           end
           if s[OLDEST] < 0 then s[OLDEST] = now end
           if kind == 't' then est = w; if reserved then reserved[#reserved + 1] = {s[KEY], 't'} end
           elseif reserved then reserved[#reserved + 1] = {s[KEY], 'r'} end -- (for a cancel only)
         elseif kind == 'c' then
-          s[USED] = s[USED] + 1
           s[LEN] = s[LEN] + 1
           local l = s[LEASES]
           l[#l + 1] = int(expires)
@@ -333,6 +341,7 @@ for c = 1, nchecks do
           elseif reserved then reserved[#reserved + 1] = {s[KEY], 'b', s[PER_TOKEN]} end -- (for a cancel only)
         end
       end
+      jbit = jbit * 2
     end
     if rec > 0 then
       records = records or {}
@@ -342,45 +351,51 @@ for c = 1, nchecks do
 end
 
 -- Write back what the admitted checks added, once per key.
+local nows = {}
 for i = 1, nkeys do
   local s = K[i]
-  if s[LOADED] then
-    local k, kind = s[KEY], s[KIND]
-    if kind == 'c' then
-      local l = s[LEASES]
-      if #l > 0 then
-        call('ZADD', k, unpack(l))
-        local ttl = max(call('PTTL', k), 0)
-        local want = 0
-        for j = 1, #l, 2 do want = max(want, ceil((tonumber(l[j]) - now) / 1000)) end
-        if want > ttl then call('PEXPIRE', k, int(want)) end
+  local k, kind = s[KEY], s[KIND]
+  if kind == 'c' then
+    local l = s[LEASES]
+    if #l > 0 then
+      call('ZADD', k, unpack(l))
+      local ttl = max(call('PTTL', k), 0)
+      local want = 0
+      for j = 1, #l, 2 do want = max(want, ceil((tonumber(l[j]) - now) / 1000)) end
+      if want > ttl then call('PEXPIRE', k, int(want)) end
+    end
+  elseif kind == 'b' or kind == 'B' then
+    local tat = s[TAT]
+    if tat ~= s[TAT0] then
+      call('SET', k, format('%.3f', tat), 'PX', int(max(1, ceil((tat - now) / 1000))))
+    end
+  else
+    local q = s[PEND]
+    local nw = q and #q or 0
+    local n1 = s[LEN] - s[LEN0] - nw
+    local nq = n1 + nw
+    if nq > 0 then
+      if q then for j = 1, n1 do q[#q + 1] = nowStr end -- (rare: weighted entries too)
+      else
+        q = nows
+        for j = #q + 1, n1 do q[j] = nowStr end
       end
-    elseif kind == 'b' or kind == 'B' then
-      local tat = s[TAT]
-      if tat ~= s[TAT0] then
-        call('SET', k, format('%.3f', tat), 'PX', int(max(1, ceil((tat - now) / 1000))))
-      end
-    else
-      local q = s[PEND]
-      local nq = q and #q or 0
-      if nq > 0 then
-        if nq <= 4000 then call('RPUSH', k, unpack(q))
-        else for b = 1, nq, 4000 do call('RPUSH', k, unpack(q, b, math.min(b + 3999, nq))) end end
-        call('PEXPIREAT', k, windowEnd(s[WINDOW]))
-      end
-      -- The extra weight lives exactly as long as its log: rewritten when it changed, and its
-      -- expiry renewed with the log's (a log outliving its extra weight would undercount).
-      local ex = s[EXTRA]
-      if ex ~= s[EXTRA0] or (nq > 0 and ex ~= 0) then
-        if ex == 0 then
-          call('DEL', k .. '#w')
-        elseif nq > 0 then
-          call('SET', k .. '#w', ex) -- (expiring with the log, at the same moment)
-          call('PEXPIREAT', k .. '#w', windowEnd(s[WINDOW]))
-        else
-          local ttl = call('PTTL', k)
-          if ttl > 0 then call('SET', k .. '#w', ex, 'PX', ttl) else call('DEL', k .. '#w') end
-        end
+      if nq <= 4000 then call('RPUSH', k, unpack(q, 1, nq))
+      else for b = 1, nq, 4000 do call('RPUSH', k, unpack(q, b, math.min(b + 3999, nq))) end end
+      call('PEXPIREAT', k, windowEnd(s[WINDOW]))
+    end
+    -- The extra weight lives exactly as long as its log: rewritten when it changed, and its
+    -- expiry renewed with the log's (a log outliving its extra weight would undercount).
+    local ex = s[EXTRA]
+    if ex ~= s[EXTRA0] or (nq > 0 and ex ~= 0) then
+      if ex == 0 then
+        call('DEL', k .. '#w')
+      elseif nq > 0 then
+        call('SET', k .. '#w', ex) -- (expiring with the log, at the same moment)
+        call('PEXPIREAT', k .. '#w', windowEnd(s[WINDOW]))
+      else
+        local ttl = call('PTTL', k)
+        if ttl > 0 then call('SET', k .. '#w', ex, 'PX', ttl) else call('DEL', k .. '#w') end
       end
     end
   end

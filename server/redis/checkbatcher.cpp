@@ -162,9 +162,10 @@ void CheckBatcher::sendOne()
     }
     call.arg(keys.size()).arg(items.size()).arg(kMaxLogEntries);
     for (const WindowSpec *s : keys) {
-        // The kind's code, then its burst when not 0 and '!' for a shadow ("r", "b20", "r!").
+        // The kind's code, then a bucket's burst when not 0 and '!' for a shadow ("r", "b20", "r!":
+        // the script tells a log by its whole code).
         char kind[24] = {scriptKindCode(*s)};
-        char *end = s->burst != 0 ? TextBuffer::decimal(kind + 1, s->burst) : kind + 1;
+        char *end = s->isBucket() && s->burst != 0 ? TextBuffer::decimal(kind + 1, s->burst) : kind + 1;
         if (s->shadow)
             *end++ = '!';
         call.arg(s->windowUs).arg(s->limit).arg(kind, end - kind);
