@@ -470,6 +470,40 @@ private Q_SLOTS:
         QCOMPARE(redis.cli({QStringLiteral("LLEN"), QString::fromUtf8(own.front())}), QByteArray("2"));
     }
 
+    // The script makes its reply at full size at once up to 4,000 elements (Lua's unpack limit)
+    // and grows it past that: the largest call the batch limit allows (--redis-batch 1000) of
+    // checks with every key a check may have is answered whole, each check in order.
+    void theLargestCallIsAnsweredWhole()
+    {
+        test::RedisServer redis;
+        QString error;
+        SLUICE_REQUIRE_SERVICE(redis.start(&error), error);
+        RedisWindowStore store(redis.host(), redis.port(), 0, 5000);
+        store.setBatchLimit(1000);
+        QVERIFY(test::waitConnected(store.connection()));
+        std::vector<QByteArray> shared;
+        for (size_t k = 0; k < kMaxKeysPerCheck; ++k)
+            shared.push_back(uniqueKey("largest"));
+        std::vector<WindowBatch> batches(1000);
+        for (size_t i = 0; i < batches.size(); ++i) {
+            for (size_t k = 0; k < kMaxKeysPerCheck; ++k)
+                batches[i].keys.push_back({shared[k], 60'000'000, 10'000});
+            batches[i].keys[i % kMaxKeysPerCheck].weight = 3; // (a weight of its own: two arguments)
+        }
+        qint64 calls = 0;
+        const std::vector<WindowOutcome> outcomes = checkInOneTurn(store, batches, &calls);
+        QCOMPARE(outcomes.size(), batches.size());
+        QCOMPARE(calls, qint64(1)); // 1 + 3 * 1000 + 2 * 18,000 elements in its reply
+        std::vector<qint64> used(kMaxKeysPerCheck, 0);
+        for (size_t i = 0; i < outcomes.size(); ++i) {
+            QVERIFY(outcomes[i].status == WindowOutcome::Status::Ok && outcomes[i].admitted);
+            for (size_t k = 0; k < kMaxKeysPerCheck; ++k) {
+                QCOMPARE(outcomes[i].keys.at(k).used, used[k]);
+                used[k] += batches[i].keys[k].weight;
+            }
+        }
+    }
+
     // A check is told to the script by its key count alone, unless it has a lease key or a
     // reservation record: then its id, lease time and record follow. Checks of both forms, in
     // one call, each get what is theirs: the plain ones their counts, the lease its member (its

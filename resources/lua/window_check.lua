@@ -244,9 +244,14 @@ for i = 1, nkeys do
   end
 end
 
-local out, o = {now}, 1
 local records
 local p = 4 + 3 * nkeys
+-- The reply made at its full size at once (grown element by element, it is reallocated and
+-- counted again at each doubling): 3 per check and 2 per key of a check, fewer than 3 per
+-- check and 2 per argument left; the slots left over stay nil, past the end of the reply.
+-- (Up to 4,000: unpack's limit is Lua's C stack.)
+local size = 3 * nchecks + 2 * (#ARGV - p + 1)
+local out, o = size <= 4000 and {now, unpack({}, 1, size)} or {now}, 1
 for c = 1, nchecks do
   local a0 = ARGV[p]
   local n, id, leaseUs, rec = numOf[a0] or num(a0), nil, 0, 0
