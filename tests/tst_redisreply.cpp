@@ -3,6 +3,7 @@
 // sizes that fuzzing showed was missing (hiredis 0.14 callocs an array from the count the server
 // announces: "*222222222" cost 1.7 GB before any element arrived), through the reader and through
 // a real RedisConnection talking to a misbehaving server on a loopback socket.
+#include "redis/checkbatcher.h"
 #include "redis/redisconnection.h"
 #include "redis/redisreply.h"
 
@@ -59,6 +60,44 @@ private Q_SLOTS:
         reader.feed("\r\n");
         QCOMPARE(reader.next(&reply), RedisReplyReader::Next::Reply);
         QCOMPARE(reply.type, RedisReply::Type::Nil);
+    }
+
+    // window_check.lua's reply: now, then per check one number (admitted + 2 * fits + 2^(n+1) *
+    // full for its n keys) and each key's used and oldest; anything else is not that reply.
+    void decodesABatchReply()
+    {
+        auto decode = [](const QByteArray &resp, const std::vector<size_t> &shape, qint64 *now, std::vector<bool> *admitted,
+                         std::vector<std::vector<KeyState>> *states, std::vector<std::vector<bool>> *written) {
+            RedisReplyReader reader;
+            reader.feed(resp);
+            RedisReply reply;
+            return reader.next(&reply) == RedisReplyReader::Next::Reply && decodeBatchReply(reply, shape, now, admitted, states, written);
+        };
+        qint64 now = 0;
+        std::vector<bool> admitted;
+        std::vector<std::vector<KeyState>> states;
+        std::vector<std::vector<bool>> written;
+        // Check 1 (2 keys): admitted, fits key 1 only (key 2 a shadow), key 2 full: 1 + 2 * 0b01 + 8 * 0b10.
+        // Check 2 (1 key): refused, key 1 full: 0 + 0 + 4 * 1.
+        QVERIFY(decode("*9\r\n:1700000000000000\r\n:19\r\n:3\r\n:1699999990000000\r\n:5\r\n:-1\r\n"
+                       ":4\r\n:7\r\n:1699999000000000\r\n",
+                       {2, 1}, &now, &admitted, &states, &written));
+        QCOMPARE(now, qint64(1700000000000000));
+        QCOMPARE(admitted, (std::vector<bool>{true, false}));
+        QCOMPARE(written, (std::vector<std::vector<bool>>{{true, false}, {false}}));
+        QCOMPARE(states[0][0].used, qint64(3));
+        QCOMPARE(states[0][0].oldestUs, qint64(1699999990000000));
+        QVERIFY(states[0][0].fits && !states[0][0].full);
+        QCOMPARE(states[0][1].oldestUs, qint64(-1));
+        QVERIFY(!states[0][1].fits && states[0][1].full);
+        QCOMPARE(states[1][0].used, qint64(7));
+        QVERIFY(!states[1][0].fits && states[1][0].full);
+        // A head past its 2n + 1 bits, a negative one, a missing element, a string: not the reply.
+        QVERIFY(!decode("*4\r\n:1\r\n:8\r\n:0\r\n:-1\r\n", {1}, &now, &admitted, &states, &written));
+        QVERIFY(!decode("*4\r\n:1\r\n:-1\r\n:0\r\n:-1\r\n", {1}, &now, &admitted, &states, &written));
+        QVERIFY(!decode("*3\r\n:1\r\n:7\r\n:0\r\n", {1}, &now, &admitted, &states, &written));
+        QVERIFY(!decode("*4\r\n:1\r\n$1\r\n7\r\n:0\r\n:-1\r\n", {1}, &now, &admitted, &states, &written));
+        QVERIFY(decode("*4\r\n:1\r\n:7\r\n:0\r\n:-1\r\n", {1}, &now, &admitted, &states, &written));
     }
 
     void reusedReplyObjectsCarryNothingOver()

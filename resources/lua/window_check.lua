@@ -37,11 +37,13 @@
 -- one LTRIM.
 -- The rules (what fits, what a key holds) are server/engine/windowrules.h's, stated here again
 -- because Redis must decide atomically; the kind codes are server/engine/windowkind.h's table.
--- Returns {now_us, then per check: admitted (0/1), fits (bit j-1: the check fits key j; an admitted
--- check was written to exactly these), full (bit j-1: key j holds the most entries it may), used_1,
--- oldest_1, used_2, oldest_2, ...}: used/oldest as the check found them (after the checks before
--- it); oldest = -1 when empty; for a lease key the earliest expiry; for a bucket max(TAT, now), used
--- its tokens drained (rounded up). A check has at most 52 keys (the masks are exact in a double).
+-- Returns {now_us, then per check of n keys: admitted + 2 * fits + 2^(n+1) * full, used_1,
+-- oldest_1, used_2, oldest_2, ...}: admitted 0 or 1; fits bit j-1: the check fits key j (an admitted
+-- check was written to exactly these); full bit j-1: key j holds the most entries it may (one
+-- number a check: each element of a reply costs Redis ~570 instructions); used/oldest as the check
+-- found them (after the checks before it); oldest = -1 when empty; for a lease key the earliest
+-- expiry; for a bucket max(TAT, now), used its tokens drained (rounded up). A check has at most 26
+-- keys (its 2n + 1 bits are exact in a double).
 -- (globals looked up once: a local is an array slot, a global a table lookup)
 local call, pcall_, tonumber, unpack = redis.call, redis.pcall, tonumber, unpack
 local KEYS, ARGV = KEYS, ARGV
@@ -247,10 +249,10 @@ end
 local records
 local p = 4 + 3 * nkeys
 -- The reply made at its full size at once (grown element by element, it is reallocated and
--- counted again at each doubling): 3 per check and 2 per key of a check, fewer than 3 per
+-- counted again at each doubling): 1 per check and 2 per key of a check, fewer than 1 per
 -- check and 2 per argument left; the slots left over stay nil, past the end of the reply.
 -- (Up to 4,000: unpack's limit is Lua's C stack.)
-local size = 3 * nchecks + 2 * (#ARGV - p + 1)
+local size = nchecks + 2 * (#ARGV - p + 1)
 local out, o = size <= 4000 and {now, unpack({}, 1, size)} or {now}, 1
 for c = 1, nchecks do
   local a0 = ARGV[p]
@@ -264,8 +266,8 @@ for c = 1, nchecks do
   end
   local p0 = p -- (its keys are read again if it is admitted)
   local admitted = 1
-  o = o + 3
-  local at = o - 2
+  o = o + 1
+  local at = o
   local fitsMask, fullMask, jbit = 0, 0, 1 -- jbit: 2^(j-1)
   for j = 1, n do
     local a = ARGV[p]
@@ -303,9 +305,7 @@ for c = 1, nchecks do
   -- A record that exists before its check ran is a cancellation (reservation.lua 'cancel': the
   -- call was given up for lost and taken back before Redis ran it): refused, nothing written.
   if admitted == 1 and rec > 0 and call('EXISTS', KEYS[rec]) == 1 then admitted = 0 end
-  out[at] = admitted
-  out[at + 1] = fitsMask
-  out[at + 2] = fullMask
+  out[at] = admitted + 2 * fitsMask + 2 * jbit * fullMask -- (jbit: 2^n now)
   if admitted == 1 then
     local expires = now + leaseUs
     local reserved, est = nil, 0

@@ -248,7 +248,7 @@ bool decodeBatchReply(const RedisReply &reply, const std::vector<size_t> &keysPe
 {
     size_t expected = 1;
     for (size_t k : keysPerCheck)
-        expected += 3 + 2 * k;
+        expected += 1 + 2 * k;
     if (reply.type != RedisReply::Type::Array || reply.elements.size() != expected)
         return false;
     for (const RedisReply &e : reply.elements) {
@@ -262,11 +262,15 @@ bool decodeBatchReply(const RedisReply &reply, const std::vector<size_t> &keysPe
         written->assign(keysPerCheck.size(), {});
     size_t at = 1;
     for (size_t c = 0; c < keysPerCheck.size(); ++c) {
-        (*admitted)[c] = reply.elements[at++].integer == 1;
-        const qint64 fitsMask = reply.elements[at++].integer;
-        const qint64 fullMask = reply.elements[at++].integer;
-        if (keysPerCheck[c] > kMaxKeysPerScriptCheck)
+        const size_t n = keysPerCheck[c];
+        if (n > kMaxKeysPerScriptCheck)
             return false;
+        const qint64 head = reply.elements[at++].integer; // admitted + 2 * fits + 2^(n+1) * full
+        if (head < 0 || head >= (qint64(1) << (2 * n + 1)))
+            return false;
+        (*admitted)[c] = head & 1;
+        const qint64 fitsMask = (head >> 1) & ((qint64(1) << n) - 1);
+        const qint64 fullMask = head >> (n + 1);
         if (written) {
             auto &w = (*written)[c];
             w.resize(keysPerCheck[c]);

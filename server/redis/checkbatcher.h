@@ -101,12 +101,14 @@ private:
     qint64 m_checks = 0;
 };
 
-// The most keys one check may have in window_check.lua: its masks are exact Lua numbers (doubles).
-inline constexpr size_t kMaxKeysPerScriptCheck = 52;
+// The most keys one check may have in window_check.lua: its admission and two masks (2n + 1 bits)
+// are one exact Lua number (a double).
+inline constexpr size_t kMaxKeysPerScriptCheck = 26;
 static_assert(kMaxKeysPerCheck <= kMaxKeysPerScriptCheck, "a check's keys must fit the script's masks");
 
-// Decodes window_check.lua's reply {now, then per check: admitted, fits mask, full mask, used_1,
-// oldest_1, …} for checks of keysPerCheck keys each: false when the reply is not of that shape.
+// Decodes window_check.lua's reply {now, then per check of n keys: admitted + 2 * fits mask +
+// 2^(n+1) * full mask, used_1, oldest_1, …} for checks of keysPerCheck keys each: false when the
+// reply is not of that shape.
 bool decodeBatchReply(const RedisReply &reply, const std::vector<size_t> &keysPerCheck, qint64 *now,
                       std::vector<bool> *admitted, std::vector<std::vector<KeyState>> *states,
                       std::vector<std::vector<bool>> *written = nullptr);
