@@ -731,15 +731,25 @@ private Q_SLOTS:
         WindowBatch batch;
         batch.keys = {{uniqueKey("slow"), 60'000'000, 100}};
         QVERIFY(checkAndWait(store, batch).admitted);
-        redis.cliDetached({QStringLiteral("DEBUG"), QStringLiteral("SLEEP"), QStringLiteral("0.6")});
-        QTest::qWait(100); // let the sleep begin
-        QElapsedTimer t;
-        t.start();
-        const WindowOutcome o = checkAndWait(store, batch);
-        QCOMPARE(o.status, WindowOutcome::Status::Unavailable);
-        QVERIFY2(o.error.contains(QStringLiteral("timeout")), qPrintable(o.error));
-        QVERIFY2(t.elapsed() < 450, "answered long before Redis woke up"); // 50 ms timeout vs a 600 ms sleep
-        // Redis wakes up: the store works again without being recreated.
+        // Twice: Redis sleeps, a check times out, Redis wakes up. The timed-out check ran after
+        // all and is taken back (a check of a log alone has no id until then: each take-back is
+        // named when it is made, so the second is not mistaken for the first), so the key holds
+        // the first entry alone.
+        for (int round = 1; round <= 2; ++round) {
+            redis.cliDetached({QStringLiteral("DEBUG"), QStringLiteral("SLEEP"), QStringLiteral("0.6")});
+            QTest::qWait(100); // let the sleep begin
+            QElapsedTimer t;
+            t.start();
+            const WindowOutcome o = checkAndWait(store, batch);
+            QCOMPARE(o.status, WindowOutcome::Status::Unavailable);
+            QVERIFY2(o.error.contains(QStringLiteral("timeout")), qPrintable(o.error));
+            QVERIFY2(t.elapsed() < 450, "answered long before Redis woke up"); // 50 ms timeout vs a 600 ms sleep
+            QTRY_VERIFY_WITH_TIMEOUT(store.health().value(QStringLiteral("tookBack")).toInteger() == round
+                                         && store.health().value(QStringLiteral("compensations")).toObject().value(QStringLiteral("done")).toInteger() == round,
+                                     5000);
+            QCOMPARE(redis.cli({QStringLiteral("LLEN"), QString::fromUtf8(batch.keys[0].key)}), QByteArray("1"));
+        }
+        // The store works again without being recreated.
         QTRY_VERIFY_WITH_TIMEOUT(checkAndWait(store, batch).status == WindowOutcome::Status::Ok, 5000);
     }
 

@@ -199,9 +199,8 @@ void CheckBatcher::sendOne()
         qint64 now = 0;
         std::vector<bool> admitted;
         std::vector<std::vector<KeyState>> states;
-        std::vector<std::vector<bool>> written;
         QString why = error;
-        if (why.isEmpty() && !decodeBatchReply(r.reply, *shape, &now, &admitted, &states, &written))
+        if (why.isEmpty() && !decodeBatchReply(r.reply, *shape, &now, &admitted, &states))
             why = QStringLiteral("unexpected reply from %1: %2")
                       .arg(answeredBy ? answeredBy->address() : QStringLiteral("Redis"), QString::fromUtf8(r.reply.str.left(200)));
         std::vector<Result> out(batch->size());
@@ -213,7 +212,6 @@ void CheckBatcher::sendOne()
                 out[i].nowUs = now;
                 out[i].admitted = admitted[i];
                 out[i].keys = std::move(states[i]);
-                out[i].written = std::move(written[i]);
             }
         }
         return out;

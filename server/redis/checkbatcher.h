@@ -39,8 +39,10 @@ public:
         qint64 nowUs = 0;                      // Redis TIME of the call: the time of its entries
         bool admitted = false;
         std::vector<KeyState> keys;            // one per Item::specs, same order
-        std::vector<bool> written;             // admitted: which keys got its entry (a shadow key that would refuse did not)
         RedisConnection *answeredBy = nullptr; // where to take an admission back (Cluster)
+        // Key k got the check's entry: an admitted check is written where it fits (a shadow key
+        // that would refuse is not).
+        bool wrote(size_t k) const { return admitted && k < keys.size() && keys[k].fits; }
     };
     struct Item
     {
@@ -56,7 +58,7 @@ public:
     // redirections are its business); `late` as RedisConnection's: what a call that `done` was
     // told had timed out did after all.
     using Send = std::function<void(const QByteArray &resp, SendCallback done, SendCallback late)>;
-    // For each check of a timed-out call: its result after all (admitted, nowUs, written), or, with
+    // For each check of a timed-out call: its result after all (admitted, nowUs, wrote()), or, with
     // an error, that its outcome will never be known (the connection went first).
     using Late = std::function<void(const Item &item, const Result &result)>;
 

@@ -80,7 +80,9 @@ void RedisClusterWindowStore::check(const WindowBatch &batch, CheckCallback done
             g.admitted = r.admitted;
             g.answeredBy = r.answeredBy;
             g.now = r.nowUs;
-            g.written = std::move(r.written);
+            g.written.resize(r.keys.size());
+            for (size_t k = 0; k < r.keys.size(); ++k)
+                g.written[k] = r.wrote(k);
             state->now = std::max(state->now, r.nowUs);
             for (size_t k = 0; k < g.keys.size(); ++k)
                 state->states[g.keys[k]] = r.keys[k];
@@ -171,7 +173,7 @@ void RedisClusterWindowStore::takeBack(const CheckBatcher::Item &item, const Che
     QList<QByteArray> keys, perKey;
     for (size_t k = 0; k < item.specs.size(); ++k) {
         const WindowSpec &spec = item.specs[k];
-        if (known ? (k >= r.written.size() || !r.written[k]) : !spec.isLease())
+        if (known ? !r.wrote(k) : !spec.isLease())
             continue;
         keys << spec.key;
         appendTakeBackArgs(perKey, spec);

@@ -46,7 +46,7 @@ RedisWindowStore::RedisWindowStore(const QString &host, quint16 port, int db, in
 // and in the local fallback) and no lease is held that nobody can release.
 void RedisWindowStore::takeBack(const CheckBatcher::Item &item, const CheckBatcher::Result &r)
 {
-    const QByteArray id = item.id;
+    const QByteArray id = item.id.isEmpty() ? m_ids.next() : item.id; // (a check that reserves nothing had none)
     if (!r.error.isEmpty()) {
         // Unknown: the record (a reserving check) is cancelled: taken back if the check ran, a
         // tombstone that refuses it if it has not. A check that reserves nothing (requests only)
@@ -66,7 +66,7 @@ void RedisWindowStore::takeBack(const CheckBatcher::Item &item, const CheckBatch
     ++m_tookBack;
     QList<QByteArray> keys, perKey;
     for (size_t k = 0; k < item.specs.size(); ++k) {
-        if (k >= r.written.size() || !r.written[k])
+        if (!r.wrote(k))
             continue;
         const WindowSpec &spec = item.specs[k];
         keys << spec.key;
@@ -113,11 +113,14 @@ void RedisWindowStore::check(const WindowBatch &batch, CheckCallback done)
 {
     CheckBatcher::Item item;
     item.specs = batch.keys;
-    item.id = m_ids.next();
     item.leaseUs = batch.leaseUs;
     const bool reserves = batch.reserves();
-    if (reserves)
+    // An id names a reservation (its record, its leases); a check that reserves nothing has none
+    // (taking it back, if ever, names it then).
+    if (reserves) {
+        item.id = m_ids.next();
         item.recordKey = reservationKey(item.id);
+    }
     item.done = [id = item.id, reserves, leaseUs = batch.leaseUs, done = std::move(done)](CheckBatcher::Result r) {
         if (!r.error.isEmpty())
             return done(unavailable(r.error));
