@@ -27,13 +27,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 qint64 now = 0;
                 std::vector<bool> admitted;
                 std::vector<std::vector<sluice::KeyState>> states;
-                std::vector<std::vector<bool>> written;
-                if (!sluice::decodeBatchReply(reply, perCheck, &now, &admitted, &states, &written))
+                if (!sluice::decodeBatchReply(reply, perCheck, &now, &admitted, &states))
                     continue;
                 if (states.size() != perCheck.size() || admitted.size() != perCheck.size())
                     std::abort();
                 for (size_t c = 0; c < perCheck.size(); ++c) {
-                    if (states[c].size() != perCheck[c] || written[c].size() != perCheck[c])
+                    if (states[c].size() != perCheck[c])
                         std::abort();
                 }
             }

@@ -67,24 +67,22 @@ private Q_SLOTS:
     void decodesABatchReply()
     {
         auto decode = [](const QByteArray &resp, const std::vector<size_t> &shape, qint64 *now, std::vector<bool> *admitted,
-                         std::vector<std::vector<KeyState>> *states, std::vector<std::vector<bool>> *written) {
+                         std::vector<std::vector<KeyState>> *states) {
             RedisReplyReader reader;
             reader.feed(resp);
             RedisReply reply;
-            return reader.next(&reply) == RedisReplyReader::Next::Reply && decodeBatchReply(reply, shape, now, admitted, states, written);
+            return reader.next(&reply) == RedisReplyReader::Next::Reply && decodeBatchReply(reply, shape, now, admitted, states);
         };
         qint64 now = 0;
         std::vector<bool> admitted;
         std::vector<std::vector<KeyState>> states;
-        std::vector<std::vector<bool>> written;
         // Check 1 (2 keys): admitted, fits key 1 only (key 2 a shadow), key 2 full: 1 + 2 * 0b01 + 8 * 0b10.
         // Check 2 (1 key): refused, key 1 full: 0 + 0 + 4 * 1.
         QVERIFY(decode("*9\r\n:1700000000000000\r\n:19\r\n:3\r\n:1699999990000000\r\n:5\r\n:-1\r\n"
                        ":4\r\n:7\r\n:1699999000000000\r\n",
-                       {2, 1}, &now, &admitted, &states, &written));
+                       {2, 1}, &now, &admitted, &states));
         QCOMPARE(now, qint64(1700000000000000));
         QCOMPARE(admitted, (std::vector<bool>{true, false}));
-        QCOMPARE(written, (std::vector<std::vector<bool>>{{true, false}, {false}}));
         QCOMPARE(states[0][0].used, qint64(3));
         QCOMPARE(states[0][0].oldestUs, qint64(1699999990000000));
         QVERIFY(states[0][0].fits && !states[0][0].full);
@@ -93,11 +91,11 @@ private Q_SLOTS:
         QCOMPARE(states[1][0].used, qint64(7));
         QVERIFY(!states[1][0].fits && states[1][0].full);
         // A head past its 2n + 1 bits, a negative one, a missing element, a string: not the reply.
-        QVERIFY(!decode("*4\r\n:1\r\n:8\r\n:0\r\n:-1\r\n", {1}, &now, &admitted, &states, &written));
-        QVERIFY(!decode("*4\r\n:1\r\n:-1\r\n:0\r\n:-1\r\n", {1}, &now, &admitted, &states, &written));
-        QVERIFY(!decode("*3\r\n:1\r\n:7\r\n:0\r\n", {1}, &now, &admitted, &states, &written));
-        QVERIFY(!decode("*4\r\n:1\r\n$1\r\n7\r\n:0\r\n:-1\r\n", {1}, &now, &admitted, &states, &written));
-        QVERIFY(decode("*4\r\n:1\r\n:7\r\n:0\r\n:-1\r\n", {1}, &now, &admitted, &states, &written));
+        QVERIFY(!decode("*4\r\n:1\r\n:8\r\n:0\r\n:-1\r\n", {1}, &now, &admitted, &states));
+        QVERIFY(!decode("*4\r\n:1\r\n:-1\r\n:0\r\n:-1\r\n", {1}, &now, &admitted, &states));
+        QVERIFY(!decode("*3\r\n:1\r\n:7\r\n:0\r\n", {1}, &now, &admitted, &states));
+        QVERIFY(!decode("*4\r\n:1\r\n$1\r\n7\r\n:0\r\n:-1\r\n", {1}, &now, &admitted, &states));
+        QVERIFY(decode("*4\r\n:1\r\n:7\r\n:0\r\n:-1\r\n", {1}, &now, &admitted, &states));
     }
 
     void reusedReplyObjectsCarryNothingOver()

@@ -51,6 +51,21 @@ std::vector<WindowOutcome> checkInOneTurn(RedisWindowStore &store, const std::ve
     return out;
 }
 
+// Submits `item` to a batcher that counts what it sends: the error the check was refused with at
+// once, after verifying that nothing was sent or left waiting (empty: it was not refused).
+QString refusedAtOnce(CheckBatcher::Item item)
+{
+    int sent = 0;
+    CheckBatcher batcher([&sent](const QByteArray &, CheckBatcher::SendCallback, CheckBatcher::SendCallback) { ++sent; });
+    std::optional<CheckBatcher::Result> result;
+    item.done = [&result](CheckBatcher::Result r) { result = std::move(r); };
+    batcher.submit(std::move(item));
+    QCoreApplication::sendPostedEvents();
+    if (!result || sent != 0 || batcher.queued() != 0)
+        return QString();
+    return result->error;
+}
+
 } // namespace
 
 class TestRedisStore : public QObject
@@ -493,7 +508,7 @@ private Q_SLOTS:
         qint64 calls = 0;
         const std::vector<WindowOutcome> outcomes = checkInOneTurn(store, batches, &calls);
         QCOMPARE(outcomes.size(), batches.size());
-        QCOMPARE(calls, qint64(1)); // 1 + 3 * 1000 + 2 * 18,000 elements in its reply
+        QCOMPARE(calls, qint64(1)); // 1 + 1,000 + 2 * 18,000 elements in its reply
         std::vector<qint64> used(kMaxKeysPerCheck, 0);
         for (size_t i = 0; i < outcomes.size(); ++i) {
             QVERIFY(outcomes[i].status == WindowOutcome::Status::Ok && outcomes[i].admitted);
@@ -581,25 +596,37 @@ private Q_SLOTS:
                 QCOMPARE(outcomes[0].keys.at(0).used, used);
             }
         }
+        // And the script refuses a log's code with a burst (its extra weight would go unread).
+        std::optional<RedisResult> refused;
+        store.connection().command({"EVAL", RedisScript::check().source, "1", uniqueKey("burst-on-a-log"), "1", "1", "1000000",
+                                    "60000000", "100", "r7", "1", "1"},
+                                   [&refused](const RedisResult &r) { refused = r; });
+        QTRY_VERIFY_WITH_TIMEOUT(refused.has_value(), 5000);
+        QVERIFY2(refused->ok && refused->reply.isError() && refused->reply.str.contains("a burst for a key of kind r"),
+                 refused->reply.str.constData());
     }
 
     // The key count is what tells the script that a check's id and record follow: a record for a
     // check of no keys is refused at once, and nothing is sent.
     void aRecordWithoutKeysIsRefused()
     {
-        int sent = 0;
-        CheckBatcher batcher([&sent](const QByteArray &, CheckBatcher::SendCallback, CheckBatcher::SendCallback) { ++sent; });
         CheckBatcher::Item item;
         item.id = "no-keys";
         item.recordKey = reservationKey(item.id);
-        std::optional<CheckBatcher::Result> result;
-        item.done = [&result](CheckBatcher::Result r) { result = std::move(r); };
-        batcher.submit(std::move(item));
-        QVERIFY(result.has_value());
-        QCOMPARE(result->error, QStringLiteral("a reservation record for a check of no keys"));
-        QCoreApplication::sendPostedEvents();
-        QCOMPARE(sent, 0);
-        QCOMPARE(batcher.queued(), 0);
+        QCOMPARE(refusedAtOnce(std::move(item)), QStringLiteral("a reservation record for a check of no keys"));
+    }
+
+    // A check's id is what names its leases (their sorted set's members): a check with a lease key
+    // or a record but no id is refused at once, and nothing is sent. (The stores give one to every
+    // check that reserves; one that reserves nothing needs none.)
+    void aLeaseWithoutAnIdIsRefused()
+    {
+        WindowSpec lease{uniqueKey("no-id") + ":concurrent", 0, 5};
+        lease.kind = WindowKind::Leases;
+        CheckBatcher::Item item;
+        item.specs = {lease};
+        item.leaseUs = 30'000'000;
+        QCOMPARE(refusedAtOnce(std::move(item)), QStringLiteral("a check with a lease key or a record but no id"));
     }
 
     // More checks in one turn than a call takes: the two calls that may be in flight go out

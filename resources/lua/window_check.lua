@@ -230,6 +230,8 @@ for i = 1, nkeys do
   local window, limit, burst, shadow = numOf[a1] or num(a1), numOf[a2] or num(a2), 0, false
   if #kind > 1 then
     local c, bu, sh = match(kind, '^(%a)(-?%d*)(!?)$')
+    -- (a log's code has no burst: its extra weight was asked for by its whole code above)
+    if bu ~= '' and c ~= 'b' and c ~= 'B' then error('a burst for a key of kind ' .. tostring(c)) end
     kind, burst, shadow = c, tonumber(bu) or 0, sh == '!'
   end
   local k = KEYS[i]

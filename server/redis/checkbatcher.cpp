@@ -9,10 +9,11 @@
 namespace sluice {
 
 namespace {
-// What window_check.lua is told about a key once per call.
+// What window_check.lua is told about a key once per call (a burst only for a bucket).
 bool samePolicy(const WindowSpec &a, const WindowSpec &b)
 {
-    return a.windowUs == b.windowUs && a.limit == b.limit && a.kind == b.kind && a.burst == b.burst && a.shadow == b.shadow;
+    return a.windowUs == b.windowUs && a.limit == b.limit && a.kind == b.kind && (!a.isBucket() || a.burst == b.burst)
+           && a.shadow == b.shadow;
 }
 
 // The script needs a check's id, lease time and record only when it has a lease key or a record.
@@ -38,6 +39,11 @@ void CheckBatcher::submit(Item item)
     if (item.specs.empty() && !item.recordKey.isEmpty()) { // (its key count is what says a record follows)
         Result failed;
         failed.error = QStringLiteral("a reservation record for a check of no keys");
+        return item.done(std::move(failed));
+    }
+    if (item.id.isEmpty() && needsId(item)) { // (its leases would all be the one member "")
+        Result failed;
+        failed.error = QStringLiteral("a check with a lease key or a record but no id");
         return item.done(std::move(failed));
     }
     if (m_queue.size() >= kMaxQueued) {
@@ -241,8 +247,7 @@ void CheckBatcher::sendOne()
 }
 
 bool decodeBatchReply(const RedisReply &reply, const std::vector<size_t> &keysPerCheck, qint64 *now,
-                      std::vector<bool> *admitted, std::vector<std::vector<KeyState>> *states,
-                      std::vector<std::vector<bool>> *written)
+                      std::vector<bool> *admitted, std::vector<std::vector<KeyState>> *states)
 {
     size_t expected = 1;
     for (size_t k : keysPerCheck)
@@ -256,8 +261,6 @@ bool decodeBatchReply(const RedisReply &reply, const std::vector<size_t> &keysPe
     *now = reply.elements[0].integer;
     admitted->assign(keysPerCheck.size(), false);
     states->assign(keysPerCheck.size(), {});
-    if (written)
-        written->assign(keysPerCheck.size(), {});
     size_t at = 1;
     for (size_t c = 0; c < keysPerCheck.size(); ++c) {
         const size_t n = keysPerCheck[c];
@@ -269,15 +272,9 @@ bool decodeBatchReply(const RedisReply &reply, const std::vector<size_t> &keysPe
         (*admitted)[c] = head & 1;
         const qint64 fitsMask = (head >> 1) & ((qint64(1) << n) - 1);
         const qint64 fullMask = head >> (n + 1);
-        if (written) {
-            auto &w = (*written)[c];
-            w.resize(keysPerCheck[c]);
-            for (size_t k = 0; k < keysPerCheck[c]; ++k)
-                w[k] = (*admitted)[c] && ((fitsMask >> k) & 1); // (an admitted check is written where it fits)
-        }
         auto &s = (*states)[c];
-        s.resize(keysPerCheck[c]);
-        for (size_t k = 0; k < keysPerCheck[c]; ++k, at += 2) {
+        s.resize(n);
+        for (size_t k = 0; k < n; ++k, at += 2) {
             s[k] = {reply.elements[at].integer, reply.elements[at + 1].integer};
             s[k].full = (fullMask >> k) & 1;
             s[k].fits = (fitsMask >> k) & 1;

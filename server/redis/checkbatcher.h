@@ -112,7 +112,6 @@ static_assert(kMaxKeysPerCheck <= kMaxKeysPerScriptCheck, "a check's keys must f
 // 2^(n+1) * full mask, used_1, oldest_1, …} for checks of keysPerCheck keys each: false when the
 // reply is not of that shape.
 bool decodeBatchReply(const RedisReply &reply, const std::vector<size_t> &keysPerCheck, qint64 *now,
-                      std::vector<bool> *admitted, std::vector<std::vector<KeyState>> *states,
-                      std::vector<std::vector<bool>> *written = nullptr);
+                      std::vector<bool> *admitted, std::vector<std::vector<KeyState>> *states);
 
 } // namespace sluice

@@ -46,7 +46,6 @@ RedisWindowStore::RedisWindowStore(const QString &host, quint16 port, int db, in
 // and in the local fallback) and no lease is held that nobody can release.
 void RedisWindowStore::takeBack(const CheckBatcher::Item &item, const CheckBatcher::Result &r)
 {
-    const QByteArray id = item.id.isEmpty() ? m_ids.next() : item.id; // (a check that reserves nothing had none)
     if (!r.error.isEmpty()) {
         // Unknown: the record (a reserving check) is cancelled: taken back if the check ran, a
         // tombstone that refuses it if it has not. A check that reserves nothing (requests only)
@@ -54,6 +53,7 @@ void RedisWindowStore::takeBack(const CheckBatcher::Item &item, const CheckBatch
         ++m_unknownOutcomes;
         if (item.recordKey.isEmpty())
             return;
+        const QByteArray &id = item.id;
         const QList<QByteArray> argv{QByteArrayLiteral("EVALSHA"), RedisScript::reservation().sha1, QByteArrayLiteral("1"),
                                      item.recordKey, QByteArrayLiteral("cancel"), id, QByteArray(), QByteArray::number(item.leaseUs)};
         m_compensator.add(QStringLiteral("cancel %1").arg(QString::fromLatin1(id)), [this, argv](auto done) {
@@ -64,6 +64,7 @@ void RedisWindowStore::takeBack(const CheckBatcher::Item &item, const CheckBatch
         return;
     }
     ++m_tookBack;
+    const QByteArray id = item.id.isEmpty() ? m_ids.next() : item.id; // (a check that reserves nothing had none)
     QList<QByteArray> keys, perKey;
     for (size_t k = 0; k < item.specs.size(); ++k) {
         if (!r.wrote(k))
