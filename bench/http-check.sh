@@ -9,7 +9,9 @@
 # check is completed (bench/lifecycle.lua); figures are per check and per completion.
 # --redis-batch N: the server's --redis-batch (1: no batching, to compare).
 # With Redis, also: Redis process CPU per check at saturation (INFO cpu user+sys delta over the
-# checks), bytes per logged request (MEMORY USAGE of the fullest log over its entries).
+# checks), bytes per logged request (MEMORY USAGE of the fullest log over its entries), and with
+# the anchors the seeds' stack's CPU per request (its app and its Redis) beside the server's and
+# Redis's (issue 24's "server + Redis <= 1/12 of the seeds' stack").
 # Every mode but --lifecycle then runs --paced-rate checks/s (default 10000) open loop for its
 # latency percentiles, --rate-runs times (default 3), and prints each run's p99 and their median.
 # Needs: a Release build in build/ (scripts/test or scripts/run make one); wrk, nginx-light,
@@ -47,6 +49,7 @@ cleanup() {
   for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ -f "$work/redis/redis.pid" ] && bash "$root/scripts/lib/redis.sh" stop "$work/redis" || true
+  [ -f "$work/seeds-redis/redis.pid" ] && bash "$root/scripts/lib/redis.sh" stop "$work/seeds-redis" || true
   [ -d "$work/cluster" ] && bash "$root/scripts/lib/redis-cluster.sh" stop "$work/cluster" || true
   rm -rf "$work"
 }
@@ -141,7 +144,8 @@ if [ "$has_redis" = 1 ]; then
   cpu_after=$(redis_cpu)
   read -r calls usec < <(redis_script_stats)
   checks=${checks_done:-$total}
-  echo "redis process_cpu_us_per_check=$(awk -v a=$cpu_after -v b=$cpu_before -v n=$checks 'BEGIN{ if (n>0) printf "%.2f", (a-b)*1e6/n; else print "n/a"}') (INFO cpu user+sys delta over $checks checks; includes the network) checks_per_script_call=$(awk -v c=$calls -v n=$checks 'BEGIN{ if (c>0) printf "%.1f", n/c; else print "n/a"}')"
+  redis_per_check=$(awk -v a=$cpu_after -v b=$cpu_before -v n=$checks 'BEGIN{ if (n>0) printf "%.2f", (a-b)*1e6/n; else print "n/a"}')
+  echo "redis process_cpu_us_per_check=$redis_per_check (INFO cpu user+sys delta over $checks checks; includes the network) checks_per_script_call=$(awk -v c=$calls -v n=$checks 'BEGIN{ if (c>0) printf "%.1f", n/c; else print "n/a"}')"
   echo "redis script_calls=$calls redis_cpu_us_per_script_call=$(awk -v u=$usec -v c=$calls 'BEGIN{ if (c>0) printf "%.2f", u/c; else print "n/a"}') script_calls_per_check=$(awk -v c=$calls -v n=$checks 'BEGIN{ if (n>0) printf "%.2f", c/n; else print "n/a"}')"
   if [ -n "$per_check_us" ] && [ "${completions:-0}" -gt 0 ]; then
     echo "redis lifecycle redis_cpu_us_per_completion=$(awk -v u=$usec -v n=$checks -v pc=$per_check_us -v k=$completions 'BEGIN{printf "%.2f", (u - n*pc)/k}') (script µs of the run minus its checks at the checks-only price, over its completions)"
@@ -213,5 +217,27 @@ if [ "$run_anchors" = 1 ]; then
     read -r nwu nws < <(tail -n1 "$work/nwrk.time")
     echo "anchor nginx-limit-req cpu worker_us_per_request=$theirs wrk_us_per_request=$(awk -v u="$nwu" -v s="$nws" -v n="$ntotal" 'BEGIN{printf "%.1f", (u+s)*1e6/n}') (user+sys over $ntotal requests)"
     echo "ratio cpu sluice_server/nginx_worker=$(awk -v a="$ours" -v b="$theirs" 'BEGIN{printf "%.2f", a/b}')"
+  fi
+  # With Redis, the other side of the comparison: the seeds' stack (FastAPI under uvicorn, one
+  # worker, and its own redis-server, as run-anchors.sh starts them) under the same wrk load, its
+  # two processes' user+sys per request from /proc, beside the server's and Redis's above.
+  if [ "$mode" = redis ] && [ -f "$anchors/seed-fastapi/app.py" ] && command -v uvicorn >/dev/null; then
+    srp=$(free_port); sup=$(free_port)
+    bash "$root/scripts/lib/redis.sh" start "$work/seeds-redis" "$srp"
+    (cd "$anchors/seed-fastapi" && REDIS_PORT=$srp LIMIT_SCALE=1000000 exec uvicorn app:app --host 127.0.0.1 --port "$sup" --log-level warning) &
+    pids+=($!); app=$!
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$sup") 2>/dev/null && break; sleep 0.1; done
+    srpid=$(cat "$work/seeds-redis/redis.pid")
+    wrk -t"$wthreads" -c"$conns" -d1s -s "$lua" "http://127.0.0.1:$sup/rate-limit/check" >/dev/null # (warm)
+    acpu0=$(proc_cpu "$app"); rcpu0=$(proc_cpu "$srpid")
+    sout=$(wrk -t"$wthreads" -c"$conns" -d"${secs}s" -s "$lua" "http://127.0.0.1:$sup/rate-limit/check")
+    acpu1=$(proc_cpu "$app"); rcpu1=$(proc_cpu "$srpid")
+    stotal=$(awk '/requests in/{print $1}' <<<"$sout")
+    sapp=$(awk -v a="$acpu1" -v b="$acpu0" -v n="$stotal" 'BEGIN{printf "%.1f", (a-b)*1e6/n}')
+    sredis=$(awk -v a="$rcpu1" -v b="$rcpu0" -v n="$stotal" 'BEGIN{printf "%.1f", (a-b)*1e6/n}')
+    ssum=$(awk -v a="$sapp" -v b="$sredis" 'BEGIN{printf "%.1f", a+b}')
+    echo "anchor seeds-fastapi cpu app_us_per_request=$sapp redis_us_per_request=$sredis sum=$ssum (user+sys over $stotal requests)"
+    oursum=$(awk -v a="$server_cpu1" -v b="$server_cpu0" -v n="$total" -v r="$redis_per_check" 'BEGIN{printf "%.1f", (a-b)*1e6/n + r}')
+    echo "ratio cpu (sluice_server+redis)/(seeds_app+redis)=$oursum/$ssum=1/$(awk -v a="$oursum" -v b="$ssum" 'BEGIN{printf "%.1f", b/a}')"
   fi
 fi
