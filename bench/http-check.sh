@@ -138,7 +138,8 @@ fi
 # Where the two cores went, per request: the server process, and wrk (load and server share the
 # machine, so a check's price is what all of them spend on it; Redis's share is printed below).
 read -r wu ws < <(tail -n1 "$work/wrk.time")
-echo "cpu sluice_server_us_per_request=$(awk -v a="$server_cpu1" -v b="$server_cpu0" -v n="$total" 'BEGIN{printf "%.1f", (a-b)*1e6/n}') wrk_us_per_request=$(awk -v u="$wu" -v s="$ws" -v n="$total" 'BEGIN{printf "%.1f", (u+s)*1e6/n}') (user+sys over $total requests)"
+server_per_request=$(awk -v a="$server_cpu1" -v b="$server_cpu0" -v n="$total" 'BEGIN{printf "%.1f", (a-b)*1e6/n}')
+echo "cpu sluice_server_us_per_request=$server_per_request wrk_us_per_request=$(awk -v u="$wu" -v s="$ws" -v n="$total" 'BEGIN{printf "%.1f", (u+s)*1e6/n}') (user+sys over $total requests)"
 
 if [ "$has_redis" = 1 ]; then
   cpu_after=$(redis_cpu)
@@ -210,13 +211,12 @@ if [ "$run_anchors" = 1 ]; then
     nout=$(cat "$work/nwrk.out")
     ncpu1=$(proc_cpu "$worker")
     ntotal=$(awk '/requests in/{print $1}' <<<"$nout")
-    ours=$(awk -v a="$server_cpu1" -v b="$server_cpu0" -v n="$total" 'BEGIN{printf "%.1f", (a-b)*1e6/n}')
     theirs=$(awk -v a="$ncpu1" -v b="$ncpu0" -v n="$ntotal" 'BEGIN{printf "%.1f", (a-b)*1e6/n}')
     # wrk's own CPU per request against nginx (its 59-byte answers), beside wrk's against Sluice
     # above: one wrk thread near a whole core bounds checks/s for either server.
     read -r nwu nws < <(tail -n1 "$work/nwrk.time")
     echo "anchor nginx-limit-req cpu worker_us_per_request=$theirs wrk_us_per_request=$(awk -v u="$nwu" -v s="$nws" -v n="$ntotal" 'BEGIN{printf "%.1f", (u+s)*1e6/n}') (user+sys over $ntotal requests)"
-    echo "ratio cpu sluice_server/nginx_worker=$(awk -v a="$ours" -v b="$theirs" 'BEGIN{printf "%.2f", a/b}')"
+    echo "ratio cpu sluice_server/nginx_worker=$(awk -v a="$server_per_request" -v b="$theirs" 'BEGIN{printf "%.2f", a/b}')"
   fi
   # With Redis, the other side of the comparison: the seeds' stack (FastAPI under uvicorn, one
   # worker, and its own redis-server, as run-anchors.sh starts them) under the same wrk load, its
@@ -237,7 +237,7 @@ if [ "$run_anchors" = 1 ]; then
     sredis=$(awk -v a="$rcpu1" -v b="$rcpu0" -v n="$stotal" 'BEGIN{printf "%.1f", (a-b)*1e6/n}')
     ssum=$(awk -v a="$sapp" -v b="$sredis" 'BEGIN{printf "%.1f", a+b}')
     echo "anchor seeds-fastapi cpu app_us_per_request=$sapp redis_us_per_request=$sredis sum=$ssum (user+sys over $stotal requests)"
-    oursum=$(awk -v a="$server_cpu1" -v b="$server_cpu0" -v n="$total" -v r="$redis_per_check" 'BEGIN{printf "%.1f", (a-b)*1e6/n + r}')
+    oursum=$(awk -v a="$server_per_request" -v r="$redis_per_check" 'BEGIN{printf "%.1f", a + r}')
     echo "ratio cpu (sluice_server+redis)/(seeds_app+redis)=$oursum/$ssum=1/$(awk -v a="$oursum" -v b="$ssum" 'BEGIN{printf "%.1f", b/a}')"
   fi
 fi

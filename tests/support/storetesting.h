@@ -5,13 +5,21 @@
 
 #include "redis/redisconnection.h"
 #include "engine/windowstore.h"
+#include "windowkey.h"
 
 #include <QElapsedTimer>
+#include <QRandomGenerator>
 #include <QtTest>
 #include <memory>
 #include <optional>
 
 namespace sluice::test {
+
+// A tenant's window key no other test (or earlier run) uses: "<what>-<random>".
+inline QByteArray uniqueKey(const char *what)
+{
+    return windowKey(Scope::Tenant, QStringLiteral("%1-%2").arg(QLatin1String(what)).arg(QRandomGenerator::global()->generate64(), 0, 36));
+}
 
 // Runs one check and waits (bounded) for its answer, processing events meanwhile.
 // (The answer lands in shared state: one that comes after the wait gave up writes there, not into
