@@ -2,7 +2,9 @@
 # HTTP benchmark of POST /rate-limit/check: starts sluice-server (embedded, --redis or
 # --redis-cluster) on a free loopback port with the demo policies scaled up (every check admitted
 # and written), drives it with wrk and the anchors' check-post.lua, then runs the anchors
-# (nginx limit_req, the seed FastAPI design) in the same run and prints the ratios.
+# (nginx limit_req, the seed FastAPI design) in the same run and prints the ratios; nginx is run
+# twice more for its worker's CPU: with the anchors' answer, and answering this server's own answer
+# (its headers and body), so that what the answer's bytes cost shows apart from the server's work.
 # Usage: bench/http-check.sh [--redis|--redis-cluster] [--seconds N] [--connections N] [--threads N]
 #        [--server-threads N] [--no-anchors] [--lifecycle] [--redis-batch N] [--paced-rate R] [--rate-runs N]
 # --lifecycle: a tokens and a concurrency policy apply next to the demo ones, and every admitted
@@ -199,24 +201,49 @@ if [ "$run_anchors" = 1 ]; then
   seeds=$(awk '/anchor seeds-fastapi/{split($3,a,"="); print a[2]}' <<<"$aout")
   echo "ratio sluice/nginx-limit-req=$(awk -v a=$rps -v b=$nginx 'BEGIN{printf "%.2f", a/b}') sluice/seeds-fastapi=$(awk -v a=$rps -v b=$seeds 'BEGIN{printf "%.1f", a/b}')"
   # The CPU side of the comparison: nginx's worker (the anchors' configuration, the same wrk load),
-  # user+sys per request from /proc, as for the server above.
-  if [ -f "$anchors/nginx-limit-req.conf.in" ] && command -v nginx >/dev/null; then
-    np=$(free_port); mkdir -p "$work/nginx"
-    sed -e "s|@DIR@|$work/nginx|g" -e "s|@PORT@|$np|g" "$anchors/nginx-limit-req.conf.in" > "$work/nginx/nginx.conf"
-    nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" & pids+=($!)
+  # user+sys per request from /proc, as for the server above. Then the same nginx answering with
+  # this server's own answer (its headers and its ~1.4 KB JSON body, captured below):
+  # what the answer's bytes cost nginx's worker and wrk, which bounds the checks/s comparison.
+  # nginx_cpu NAME CONF: starts nginx with CONF and prints its line; sets nginx_us.
+  nginx_cpu() {
+    local name=$1 conf=$2 dir np worker ncpu0 ncpu1 nout ntotal nwu nws
+    dir=$(dirname "$conf"); np=$(free_port)
+    sed -i "s|@PORT@|$np|g" "$conf"
+    nginx -c "$conf" -p "$dir" & pids+=($!)
     for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$np") 2>/dev/null && break; sleep 0.1; done
-    worker=$(pgrep -P "$(cat "$work/nginx/nginx.pid")" | head -1)
+    worker=$(pgrep -P "$(cat "$dir/nginx.pid")" | head -1)
     ncpu0=$(proc_cpu "$worker")
-    { time wrk -t"$wthreads" -c"$conns" -d"${secs}s" -s "$lua" "http://127.0.0.1:$np/rate-limit/check" >"$work/nwrk.out"; } 2>"$work/nwrk.time"
-    nout=$(cat "$work/nwrk.out")
+    { time wrk -t"$wthreads" -c"$conns" -d"${secs}s" -s "$lua" "http://127.0.0.1:$np/rate-limit/check" >"$dir/wrk.out"; } 2>"$dir/wrk.time"
+    nout=$(cat "$dir/wrk.out")
     ncpu1=$(proc_cpu "$worker")
-    ntotal=$(awk '/requests in/{print $1}' <<<"$nout")
-    theirs=$(awk -v a="$ncpu1" -v b="$ncpu0" -v n="$ntotal" 'BEGIN{printf "%.1f", (a-b)*1e6/n}')
-    # wrk's own CPU per request against nginx (its 59-byte answers), beside wrk's against Sluice
-    # above: one wrk thread near a whole core bounds checks/s for either server.
-    read -r nwu nws < <(tail -n1 "$work/nwrk.time")
-    echo "anchor nginx-limit-req cpu worker_us_per_request=$theirs wrk_us_per_request=$(awk -v u="$nwu" -v s="$nws" -v n="$ntotal" 'BEGIN{printf "%.1f", (u+s)*1e6/n}') (user+sys over $ntotal requests)"
-    echo "ratio cpu sluice_server/nginx_worker=$(awk -v a="$server_per_request" -v b="$theirs" 'BEGIN{printf "%.2f", a/b}')"
+    ntotal=$(awk '/requests in/{print $1}' <<<"$nout"); nginx_rps=$(awk '/Requests\/sec/{print int($2)}' <<<"$nout")
+    nginx_us=$(awk -v a="$ncpu1" -v b="$ncpu0" -v n="$ntotal" 'BEGIN{printf "%.1f", (a-b)*1e6/n}')
+    # (wrk's own CPU per request too: one wrk thread near a whole core bounds checks/s for any server)
+    read -r nwu nws < <(tail -n1 "$dir/wrk.time")
+    echo "anchor $name cpu worker_us_per_request=$nginx_us wrk_us_per_request=$(awk -v u="$nwu" -v s="$nws" -v n="$ntotal" 'BEGIN{printf "%.1f", (u+s)*1e6/n}') checks_per_s=$nginx_rps answer_bytes=$(curl -s -i -X POST --data '{}' "http://127.0.0.1:$np/rate-limit/check" | wc -c) (user+sys over $ntotal requests)"
+  }
+  if [ -f "$anchors/nginx-limit-req.conf.in" ] && command -v nginx >/dev/null; then
+    mkdir -p "$work/nginx"
+    sed -e "s|@DIR@|$work/nginx|g" "$anchors/nginx-limit-req.conf.in" > "$work/nginx/nginx.conf"
+    nginx_cpu nginx-limit-req "$work/nginx/nginx.conf"
+    echo "ratio cpu sluice_server/nginx_worker=$(awk -v a="$server_per_request" -v b="$nginx_us" 'BEGIN{printf "%.2f", a/b}')"
+    # This server's answer to the load's first request: its headers but those nginx sets itself
+    # (Server, Date, Content-Type, Content-Length, Connection) become add_header lines, its body
+    # the text nginx returns (skipped if it holds a character nginx's quoting would change).
+    mkdir -p "$work/nginx-same"
+    if [ "$lifecycle" = 0 ] && curl -s -D "$work/nginx-same/head" -o "$work/nginx-same/body" -H 'Content-Type: application/json' \
+         --data '{"userId":"u1","modelId":"gpt-4o","tenantId":"enterprise_co","modelTier":"premium"}' "http://127.0.0.1:$sp/rate-limit/check" &&
+       ! grep -q "[$'\\]" "$work/nginx-same/head" "$work/nginx-same/body"; then
+      tr -d '\r' <"$work/nginx-same/head" | awk 'NR > 1 && index($0, ": ") > 0 {
+          name = substr($0, 1, index($0, ": ") - 1)
+          if (tolower(name) !~ /^(server|date|content-type|content-length|connection)$/)
+            printf "      add_header %s \047%s\047 always;\n", name, substr($0, length(name) + 3) }' >"$work/nginx-same/add_header"
+      awk -v headers="$work/nginx-same/add_header" -v body="$work/nginx-same/body" '
+          /return 200/ { while ((getline l < headers) > 0) print l; getline b < body; print "      return 200 \047" b "\047;"; next }
+          { print }' "$anchors/nginx-limit-req.conf.in" | sed -e "s|@DIR@|$work/nginx-same|g" >"$work/nginx-same/nginx.conf"
+      nginx_cpu nginx-same-answer "$work/nginx-same/nginx.conf"
+      echo "ratio sluice/nginx-same-answer checks_per_s=$(awk -v a="$rps" -v b="$nginx_rps" 'BEGIN{printf "%.2f", a/b}') cpu=$(awk -v a="$server_per_request" -v b="$nginx_us" 'BEGIN{printf "%.2f", a/b}')"
+    fi
   fi
   # With Redis, the other side of the comparison: the seeds' stack (FastAPI under uvicorn, one
   # worker, and its own redis-server, as run-anchors.sh starts them) under the same wrk load, its
